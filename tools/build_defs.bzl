@@ -1,0 +1,55 @@
+"""Every fleet target goes through these macros (Envoy's rule: one place for flags)."""
+
+def fleet_cc_library(name, deps = [], **kwargs):
+    native.cc_library(name = name, deps = deps, **kwargs)
+
+def fleet_cc_binary(name, deps = [], **kwargs):
+    native.cc_binary(name = name, deps = deps, **kwargs)
+
+def fleet_cc_test(name, deps = [], size = "small", **kwargs):
+    native.cc_test(
+        name = name,
+        size = size,
+        deps = deps + ["//tools/sys:gtest_main"],
+        **kwargs
+    )
+
+def fleet_proto(name, srcs, deps = [], grpc = False, lite = False, visibility = None):
+    """Generates C++ for srcs with the OS protoc (and grpc_cpp_plugin when grpc).
+
+    srcs live under proto/ and import each other as "proto/fleet/...". The result
+    is a cc_library `name`; include "proto/fleet/<area>/v1/<file>.pb.h".
+    lite: the protos declare optimize_for = LITE_RUNTIME and link protobuf-lite.
+    """
+    outs = []
+    for src in srcs:
+        base = src[:-len(".proto")]
+        outs += [base + ".pb.h", base + ".pb.cc"]
+        if grpc:
+            outs += [base + ".grpc.pb.h", base + ".grpc.pb.cc"]
+    dep_srcs = [d + "_srcs" for d in deps]
+    own = " ".join([native.package_name() + "/" + s for s in srcs])
+    cmd = "$(location //tools/sys:protoc) -I. -I/usr/include --cpp_out=$(GENDIR) "
+    tools = ["//tools/sys:protoc"]
+    if grpc:
+        cmd += ("--grpc_out=$(GENDIR) " +
+                "--plugin=protoc-gen-grpc=$(location //tools/sys:grpc_cpp_plugin) ")
+        tools.append("//tools/sys:grpc_cpp_plugin")
+
+    # Imported protos must be present for protoc but are compiled by their own rule.
+    native.filegroup(name = name + "_srcs", srcs = srcs + dep_srcs, visibility = visibility)
+    native.genrule(
+        name = name + "_gen",
+        srcs = srcs + dep_srcs,
+        outs = outs,
+        cmd = cmd + own,
+        tools = tools,
+    )
+    runtime = "//tools/sys:protobuf_lite" if lite else "//tools/sys:protobuf"
+    native.cc_library(
+        name = name,
+        srcs = [o for o in outs if o.endswith(".cc")],
+        hdrs = [o for o in outs if o.endswith(".h")],
+        deps = deps + [runtime] + (["//tools/sys:grpcpp"] if grpc else []),
+        visibility = visibility,
+    )

@@ -1,0 +1,39 @@
+// File helpers with fleet's durability rule: everything fleet writes goes to a
+// temporary name in the same directory and is renamed into place.
+#ifndef FLEET_CORE_OS_FILES_H_
+#define FLEET_CORE_OS_FILES_H_
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace fleet::os {
+
+// Whole file. kNotFound when it does not exist; the message names the path.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// Writes content to path.tmp.PID, fsyncs it, renames it over path and fsyncs
+// the directory: after a crash the path holds the old or the new content,
+// never a torn or empty file.
+absl::Status WriteFileAtomic(const std::string& path, const std::string& content,
+                             mode_t mode = 0644);
+
+// mkdir -p; the last component gets `mode` (existing directories are left
+// alone).
+absl::Status MakeDirs(const std::string& path, mode_t mode = 0755);
+
+// "~" and "~/x" -> $HOME and $HOME/x; anything else unchanged.
+std::string ExpandHome(const std::string& path);
+
+// dir/path unless path is absolute; dir is used as given.
+std::string JoinPath(const std::string& dir, const std::string& path);
+
+// The directory part of path ("." if none).
+std::string DirName(const std::string& path);
+
+}  // namespace fleet::os
+
+#endif  // FLEET_CORE_OS_FILES_H_

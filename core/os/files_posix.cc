@@ -1,0 +1,112 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/os/files.h"
+
+namespace fleet::os {
+namespace {
+
+absl::Status Errno(const std::string& what) { return absl::ErrnoToStatus(errno, what); }
+
+absl::Status WriteAll(int fd, const std::string& content, const std::string& path) {
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno(absl::StrCat("write ", path));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno(absl::StrCat("open ", path));
+  std::string content;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      absl::Status status = Errno(absl::StrCat("read ", path));
+      ::close(fd);
+      return status;
+    }
+    if (n == 0) break;
+    content.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return content;
+}
+
+absl::Status WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode) {
+  std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Errno(absl::StrCat("create ", tmp));
+  absl::Status status = WriteAll(fd, content, tmp);
+  if (status.ok() && ::fsync(fd) != 0) status = Errno(absl::StrCat("fsync ", tmp));
+  if (::close(fd) != 0 && status.ok()) status = Errno(absl::StrCat("close ", tmp));
+  if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    status = Errno(absl::StrCat("rename ", tmp, " to ", path));
+  }
+  if (!status.ok()) {
+    ::unlink(tmp.c_str());
+    return status;
+  }
+  int dir = ::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MakeDirs(const std::string& path, mode_t mode) {
+  if (path.empty()) return absl::InvalidArgumentError("MakeDirs: empty path");
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(path, " exists and is not a directory"));
+  }
+  std::string parent = DirName(path);
+  if (parent != path && parent != "." && parent != "/") {
+    absl::Status status = MakeDirs(parent, 0755);
+    if (!status.ok()) return status;
+  }
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    return Errno(absl::StrCat("mkdir ", path));
+  }
+  return absl::OkStatus();
+}
+
+std::string ExpandHome(const std::string& path) {
+  if (path.empty() || path[0] != '~') return path;
+  if (path.size() > 1 && path[1] != '/') return path;  // ~user is not expanded.
+  const char* home = ::getenv("HOME");
+  if (home == nullptr) return path;
+  return absl::StrCat(home, path.substr(1));
+}
+
+std::string JoinPath(const std::string& dir, const std::string& path) {
+  if (path.empty()) return dir;
+  if (path[0] == '/' || dir.empty()) return path;
+  if (dir.back() == '/') return absl::StrCat(dir, path);
+  return absl::StrCat(dir, "/", path);
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace fleet::os

@@ -1,0 +1,72 @@
+// Starting, signalling and reaping processes: the only place fleet calls
+// posix_spawn, kill and waitpid (LevelDB's Env rule).
+#ifndef FLEET_CORE_OS_PROCESS_H_
+#define FLEET_CORE_OS_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace fleet::os {
+
+struct SpawnSpec {
+  // argv[0] is looked up in the PATH of `env` unless it contains a '/'.
+  std::vector<std::string> argv;
+  // The complete environment, "KEY=value".
+  std::vector<std::string> env;
+  // Working directory; empty: fleetd's.
+  std::string cwd;
+  // Becomes the child's stdout and stderr; stdin is /dev/null. -1: /dev/null.
+  int output_fd = -1;
+};
+
+// How a process ended.
+struct ExitStatus {
+  int code = 0;    // exit status when !signaled
+  int signal = 0;  // terminating signal when signaled
+  bool signaled = false;
+  // "exited with status 3", "killed by SIGKILL".
+  std::string Describe() const;
+  bool Success() const { return !signaled && code == 0; }
+};
+
+struct Reaped {
+  pid_t pid;
+  ExitStatus status;
+};
+
+// Starts spec in a new process group (pgid = pid) with default signal
+// dispositions, an empty signal mask and no fd but 0-2 open.
+// Errors: kNotFound (no such program or cwd), kPermissionDenied,
+// kInternal (fork/exec failure); the message names the program.
+absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec);
+
+// Resolves argv[0] the way Spawn will; for error messages and validation.
+absl::StatusOr<std::string> ResolveProgram(const std::string& program,
+                                           const std::vector<std::string>& env,
+                                           const std::string& cwd);
+
+// Sends sig to every process in group pgid. Returns false when the group is
+// empty (ESRCH).
+bool SignalGroup(pid_t pgid, int sig);
+bool SignalProcess(pid_t pid, int sig);
+
+// Reaps every exited child without blocking (SIGCHLD coalesces).
+std::vector<Reaped> ReapExitedChildren();
+
+// The process's start time in clock ticks since boot (/proc/PID/stat field 22),
+// which with the pid names a process uniquely. nullopt if it does not exist.
+std::optional<uint64_t> ProcessStartTime(pid_t pid);
+
+// Signal number for "TERM", "SIGTERM", "15"; nullopt if unknown.
+std::optional<int> SignalFromName(const std::string& name);
+std::string SignalName(int sig);
+
+}  // namespace fleet::os
+
+#endif  // FLEET_CORE_OS_PROCESS_H_

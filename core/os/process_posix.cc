@@ -1,0 +1,188 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "core/os/process.h"
+
+namespace fleet::os {
+namespace {
+
+bool IsExecutableFile(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+         ::access(path.c_str(), X_OK) == 0;
+}
+
+std::string PathOf(const std::vector<std::string>& env) {
+  for (const std::string& kv : env) {
+    if (absl::StartsWith(kv, "PATH=")) return kv.substr(5);
+  }
+  return "/usr/local/bin:/usr/bin:/bin";
+}
+
+}  // namespace
+
+std::string ExitStatus::Describe() const {
+  if (!signaled) return absl::StrCat("exited with status ", code);
+  return absl::StrCat("killed by ", SignalName(signal));
+}
+
+absl::StatusOr<std::string> ResolveProgram(const std::string& program,
+                                           const std::vector<std::string>& env,
+                                           const std::string& cwd) {
+  if (program.empty()) return absl::InvalidArgumentError("empty program name");
+  if (program.find('/') != std::string::npos) {
+    std::string path = program;
+    if (program[0] != '/' && !cwd.empty()) path = absl::StrCat(cwd, "/", program);
+    if (IsExecutableFile(path)) return program;
+    return absl::NotFoundError(absl::StrCat("program ", path, " is not an executable file"));
+  }
+  for (absl::string_view dir : absl::StrSplit(PathOf(env), ':', absl::SkipEmpty())) {
+    std::string candidate = absl::StrCat(dir, "/", program);
+    if (IsExecutableFile(candidate)) return candidate;
+  }
+  return absl::NotFoundError(
+      absl::StrCat("program ", program, " not found in PATH=", PathOf(env)));
+}
+
+absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec) {
+  if (spec.argv.empty()) return absl::InvalidArgumentError("spawn: empty argv");
+  if (!spec.cwd.empty()) {
+    struct stat st;
+    if (::stat(spec.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return absl::NotFoundError(absl::StrCat("working directory ", spec.cwd,
+                                              " does not exist or is not a directory"));
+    }
+  }
+  absl::StatusOr<std::string> program = ResolveProgram(spec.argv[0], spec.env, spec.cwd);
+  if (!program.ok()) return program.status();
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  absl::Cleanup destroy_actions = [&] { posix_spawn_file_actions_destroy(&actions); };
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  if (spec.output_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, spec.output_fd, 1);
+    posix_spawn_file_actions_adddup2(&actions, spec.output_fd, 2);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  }
+  if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
+  // Whatever fleetd (or whoever started it) holds stays out of the child.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  absl::Cleanup destroy_attr = [&] { posix_spawnattr_destroy(&attr); };
+  sigset_t empty, all;
+  sigemptyset(&empty);
+  sigfillset(&all);
+  // fleetd blocks SIGCHLD/SIGTERM/... for its signalfd: the child must not
+  // inherit that mask, or it would ignore SIGTERM.
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+
+  std::vector<char*> argv;
+  for (const std::string& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const std::string& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  // Resolved path, but argv[0] as the operator wrote it. posix_spawn uses
+  // CLONE_VFORK: safe after gRPC has started threads, unlike fork().
+  pid_t pid = -1;
+  int err = posix_spawn(&pid, program->c_str(), &actions, &attr, argv.data(), envp.data());
+  if (err != 0) {
+    std::string what = absl::StrCat("spawn ", spec.argv[0], ": ", strerror(err));
+    if (err == ENOENT) return absl::NotFoundError(what);
+    if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(what);
+    return absl::InternalError(what);
+  }
+  return pid;
+}
+
+bool SignalGroup(pid_t pgid, int sig) {
+  if (pgid <= 1) return false;  // Never signal every process or init's group.
+  return ::kill(-pgid, sig) == 0;
+}
+
+bool SignalProcess(pid_t pid, int sig) {
+  if (pid <= 1) return false;
+  return ::kill(pid, sig) == 0;
+}
+
+std::vector<Reaped> ReapExitedChildren() {
+  std::vector<Reaped> reaped;
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;  // 0: none exited; -1/ECHILD: no children left.
+    Reaped r{pid, {}};
+    if (WIFSIGNALED(status)) {
+      r.status.signaled = true;
+      r.status.signal = WTERMSIG(status);
+    } else {
+      r.status.code = WEXITSTATUS(status);
+    }
+    reaped.push_back(r);
+  }
+  return reaped;
+}
+
+std::optional<uint64_t> ProcessStartTime(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  if (!in) return std::nullopt;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string stat = buffer.str();
+  // The command name (field 2) may hold spaces and ')'; fields follow the last ')'.
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return std::nullopt;
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(stat).substr(paren + 1), ' ', absl::SkipEmpty());
+  // fields[0] is field 3 (state); starttime is field 22.
+  uint64_t start = 0;
+  if (fields.size() < 20 || !absl::SimpleAtoi(fields[19], &start)) return std::nullopt;
+  return start;
+}
+
+std::optional<int> SignalFromName(const std::string& name) {
+  int number = 0;
+  if (absl::SimpleAtoi(name, &number)) {
+    if (number > 0 && number < NSIG) return number;
+    return std::nullopt;
+  }
+  absl::string_view bare = name;
+  absl::ConsumePrefix(&bare, "SIG");
+  for (int sig = 1; sig < NSIG; ++sig) {
+    const char* abbrev = sigabbrev_np(sig);
+    if (abbrev != nullptr && bare == abbrev) return sig;
+  }
+  return std::nullopt;
+}
+
+std::string SignalName(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  if (abbrev == nullptr) return absl::StrCat("signal ", sig);
+  return absl::StrCat("SIG", abbrev);
+}
+
+}  // namespace fleet::os

@@ -1,0 +1,182 @@
+#include "core/config/loader.h"
+
+#include <stdlib.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/config/yaml_to_proto.h"
+#include "core/os/files.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fleet::config {
+namespace {
+
+using ::testing::HasSubstr;
+namespace v1 = ::fleet::config::v1;
+
+std::string TempDir() {
+  std::string tmpl = absl::StrCat(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp",
+                                  "/config_test.XXXXXX");
+  return mkdtemp(tmpl.data());
+}
+
+std::string ErrorOf(const std::string& yaml) {
+  auto loaded = LoadConfigFromString(yaml, "fleet.yaml", "/base");
+  EXPECT_FALSE(loaded.ok()) << "accepted:\n" << yaml;
+  return loaded.ok() ? "" : std::string(loaded.status().message());
+}
+
+TEST(LoaderTest, ForgeOsEngineFileLoadsUnchangedFromDirectory) {
+  std::string dir = TempDir();
+  ASSERT_TRUE(os::WriteFileAtomic(dir + "/crash-bot.yaml", R"(name: crash-bot
+type: daemon
+description: Polymarket crash-recovery bot
+command: ["python3", "pm_crash_monitor.py"]
+cwd: ~/agents/trader
+health:
+  process: pm_crash_monitor
+  log_max_age_min: 20
+  log_path: /tmp/pm_crash_monitor.log
+kill_condition: "daily_loss > $10 OR cash < $20"
+env:
+  LIVE_TRADING: "true"
+)").ok());
+  setenv("HOME", "/home/op", 1);
+  auto loaded = LoadConfig(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->config.engines_size(), 1);
+  const v1::Engine& e = loaded->config.engines(0);
+  EXPECT_EQ(e.name(), "crash-bot");
+  EXPECT_EQ(e.type(), v1::ENGINE_TYPE_DAEMON);
+  EXPECT_EQ(e.cwd(), "/home/op/agents/trader");
+  EXPECT_EQ(e.health().log_max_age_min(), 20);
+  EXPECT_EQ(e.health().process(), "pm_crash_monitor");
+  EXPECT_EQ(e.kill_condition(), "daily_loss > $10 OR cash < $20");
+  EXPECT_EQ(e.env().at("LIVE_TRADING"), "true");
+  // Defaults an operator would pick.
+  EXPECT_EQ(e.replicas(), 1u);
+  EXPECT_EQ(e.restart(), v1::RESTART_POLICY_ALWAYS);
+  EXPECT_EQ(e.backoff().initial().nanos(), 500000000);
+  EXPECT_EQ(e.backoff().max().seconds(), 60);
+  EXPECT_EQ(e.crash_loop().max_failures(), 10u);
+  EXPECT_EQ(e.crash_loop().window().seconds(), 300);
+  EXPECT_EQ(e.stop().grace().seconds(), 10);
+  EXPECT_EQ(e.logs().max_size(), 10u * 1024 * 1024);
+  EXPECT_EQ(loaded->config.name(), dir.substr(dir.rfind('/') + 1));
+  EXPECT_EQ(loaded->config.run_dir(), "/home/op/.fleet/run");
+}
+
+TEST(LoaderTest, FleetFileWithEngineDirsAndRelativePaths) {
+  std::string dir = TempDir();
+  ASSERT_TRUE(os::MakeDirs(dir + "/conf.d").ok());
+  ASSERT_TRUE(os::WriteFileAtomic(dir + "/fleet.yaml", R"(name: demo
+run_dir: run
+logs: {max_size: 1MB, max_files: 2}
+engine_dirs: [conf.d]
+engines:
+  - name: a
+    command: [sleep, "100"]
+    replicas: 3
+    restart: on-failure
+    backoff: {initial: 0, max: 2m, jitter: 0}
+)").ok());
+  ASSERT_TRUE(os::WriteFileAtomic(dir + "/conf.d/b.yml", "name: b\nshell: echo hi\n"
+                                                           "depends_on: [a]\n").ok());
+  auto loaded = LoadConfig(dir + "/fleet.yaml");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const v1::FleetConfig& c = loaded->config;
+  EXPECT_EQ(c.run_dir(), dir + "/run");
+  ASSERT_EQ(c.engines_size(), 2);
+  EXPECT_EQ(c.engines(0).replicas(), 3u);
+  EXPECT_EQ(c.engines(0).restart(), v1::RESTART_POLICY_ON_FAILURE);
+  EXPECT_EQ(c.engines(0).backoff().initial().seconds(), 0);
+  EXPECT_EQ(c.engines(0).backoff().initial().nanos(), 0);
+  EXPECT_EQ(c.engines(0).backoff().max().seconds(), 120);
+  EXPECT_EQ(c.engines(0).logs().max_size(), 1024u * 1024);
+  EXPECT_EQ(c.engines(0).logs().max_files(), 2u);
+  EXPECT_EQ(c.engines(0).cwd(), dir);
+  EXPECT_EQ(c.engines(1).name(), "b");
+  EXPECT_EQ(c.engines(1).shell(), "echo hi");
+  EXPECT_EQ(loaded->files.size(), 2u);
+}
+
+TEST(LoaderTest, UnknownKeySuggestsTheClosest) {
+  EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    comand: [x]\n"),
+              HasSubstr("fleet.yaml:3:5: unknown key 'comand' in Engine; did you mean 'command'?"));
+}
+
+TEST(LoaderTest, CommandMustBeAList) {
+  EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    command: python3 x.py\n"),
+              HasSubstr("fleet.yaml:3:14: 'command' expects a list, found a scalar; write the argv "
+                        "as a list"));
+}
+
+TEST(LoaderTest, BadValuesNameLineColumnAndExpectation) {
+  EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    command: [x]\n    replicas: many\n"),
+              HasSubstr("fleet.yaml:4:15: 'many' is not valid for 'replicas': expected a whole "
+                        "number"));
+  EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    command: [x]\n    restart: sometimes\n"),
+              HasSubstr("fleet.yaml:4:14: 'sometimes' is not a valid restart; expected one of "
+                        "always, on-failure, never"));
+  EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    command: [x]\n    min_uptime: soon\n"),
+              HasSubstr("fleet.yaml:4:17: 'soon' is not a duration"));
+  EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    command: [x]\n    stop: {signal: NOPE}\n"),
+              HasSubstr("fleet.yaml:4:20: 'NOPE' is not a signal name"));
+}
+
+TEST(LoaderTest, SemanticErrors) {
+  EXPECT_THAT(ErrorOf("engines:\n  - name: a\n"), HasSubstr("needs a command"));
+  EXPECT_THAT(ErrorOf("engines:\n  - name: 'bad/name'\n    command: [x]\n"),
+              HasSubstr("fleet.yaml:2:11: engine name 'bad/name'"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, command: [x]}\n  - {name: a, command: [y]}\n"),
+              HasSubstr("fleet.yaml:3:12: engine 'a' is declared twice (first at fleet.yaml:2:12)"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, command: [x], depends_on: [zz]}\n"),
+              HasSubstr("fleet.yaml:2:42: depends_on names 'zz', which is not an engine"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, command: [x], depends_on: [b]}\n"
+                      "  - {name: b, command: [x], depends_on: [a]}\n"),
+              HasSubstr("depends_on makes a cycle: a -> b -> a"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, type: cron, command: [x]}\n"),
+              HasSubstr("need a schedule"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, command: [x], shell: y}\n"),
+              HasSubstr("either command or shell"));
+}
+
+TEST(LoaderTest, SyntaxErrorsAndHostileDocuments) {
+  EXPECT_THAT(ErrorOf("engines: [\n"), HasSubstr("fleet.yaml:2:1:"));
+  EXPECT_THAT(ErrorOf("name: a\nname: b\n"), HasSubstr("fleet.yaml:2:1: duplicate key 'name'"));
+  std::string deep(5000, '[');
+  EXPECT_THAT(ErrorOf("x: " + deep), HasSubstr("fleet.yaml"));
+  // A billion-laughs document: small text, huge tree.
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  char prev = 'a';
+  for (char c = 'b'; c <= 'h'; ++c) {
+    bomb += absl::StrCat(std::string(1, c), ": &", std::string(1, c), " [");
+    for (int i = 0; i < 10; ++i) bomb += absl::StrCat(i ? ", " : "", "*", std::string(1, prev));
+    bomb += "]\n";
+    prev = c;
+  }
+  bomb = "engines:\n  - name: z\n    command: [x]\n    health:\n      plugin:\n" +
+         [&] {
+           std::string indented;
+           for (absl::string_view line : absl::StrSplit(bomb, '\n', absl::SkipEmpty())) {
+             absl::StrAppend(&indented, "        ", line, "\n");
+           }
+           return indented;
+         }();
+  EXPECT_THAT(ErrorOf(bomb), HasSubstr("expands to more than"));
+}
+
+TEST(LoaderTest, MissingPathIsNotFound) {
+  EXPECT_EQ(LoadConfig("/no/such/fleet.yaml").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ByteSizeTest, Units) {
+  EXPECT_EQ(*ParseByteSize("4096"), 4096u);
+  EXPECT_EQ(*ParseByteSize("10MB"), 10u * 1024 * 1024);
+  EXPECT_EQ(*ParseByteSize("512KiB"), 512u * 1024);
+  EXPECT_FALSE(ParseByteSize("10 parsecs").ok());
+}
+
+}  // namespace
+}  // namespace fleet::config

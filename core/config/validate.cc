@@ -1,0 +1,215 @@
+#include "core/config/validate.h"
+
+#include <functional>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/os/files.h"
+#include "core/os/process.h"
+#include "google/protobuf/duration.pb.h"
+
+namespace fleet::config {
+namespace {
+
+namespace v1 = ::fleet::config::v1;
+using google::protobuf::Duration;
+
+constexpr uint32_t kMaxReplicas = 10000;
+constexpr uint32_t kMaxLogFiles = 100;
+
+void SetIfUnset(Duration* d, int64_t millis) {
+  if (d->seconds() == 0 && d->nanos() == 0) {
+    d->set_seconds(millis / 1000);
+    d->set_nanos(static_cast<int32_t>((millis % 1000) * 1000000));
+  }
+}
+
+class Validator {
+ public:
+  Validator(const std::string& base_dir, const SourceMap& map, std::vector<std::string>* errors)
+      : base_dir_(base_dir), map_(map), errors_(errors) {}
+
+  void Run(v1::FleetConfig* config) {
+    if (config->run_dir().empty()) config->set_run_dir("~/.fleet/run");
+    config->set_run_dir(os::JoinPath(base_dir_, os::ExpandHome(config->run_dir())));
+    CompleteLogs(config->mutable_logs(), v1::LogPolicy());
+    absl::flat_hash_map<std::string, const v1::Engine*> by_name;
+    for (v1::Engine& engine : *config->mutable_engines()) {
+      CheckEngine(&engine, config->logs());
+      if (engine.name().empty()) continue;
+      auto [it, inserted] = by_name.emplace(engine.name(), &engine);
+      if (!inserted) {
+        Error(&engine, v1::Engine::kNameFieldNumber,
+              absl::StrCat("engine '", engine.name(), "' is declared twice (first at ",
+                           map_.Find(it->second, v1::Engine::kNameFieldNumber).ToString(), ")"));
+      }
+    }
+    CheckDependencies(*config, by_name);
+  }
+
+ private:
+  void Error(const google::protobuf::Message* message, int field, const std::string& text,
+             int index = -1) {
+    errors_->push_back(absl::StrCat(map_.Find(message, field, index).ToString(), ": ", text));
+  }
+
+  void CompleteLogs(v1::LogPolicy* logs, const v1::LogPolicy& fleet) {
+    if (logs->max_size() == 0) {
+      logs->set_max_size(fleet.max_size() != 0 ? fleet.max_size() : 10 * 1024 * 1024);
+    }
+    if (!logs->has_max_files()) logs->set_max_files(fleet.has_max_files() ? fleet.max_files() : 5);
+    if (logs->max_files() > kMaxLogFiles) {
+      Error(logs, v1::LogPolicy::kMaxFilesFieldNumber,
+            absl::StrCat("max_files must be at most ", kMaxLogFiles));
+    }
+    if (logs->max_size() < 4096) {
+      Error(logs, v1::LogPolicy::kMaxSizeFieldNumber, "max_size must be at least 4KB");
+    }
+  }
+
+  void CheckEngine(v1::Engine* e, const v1::LogPolicy& fleet_logs) {
+    if (e->name().empty()) {
+      Error(e, 0, "engine has no name");
+    } else if (!IsValidEngineName(e->name())) {
+      Error(e, v1::Engine::kNameFieldNumber,
+            absl::StrCat("engine name '", e->name(),
+                         "' must start with a letter or digit and use only letters, digits, "
+                         "'.', '_' and '-' (at most 64)"));
+    }
+    if (e->type() == v1::ENGINE_TYPE_UNSPECIFIED) e->set_type(v1::ENGINE_TYPE_DAEMON);
+    if (e->command_size() == 0 && e->shell().empty()) {
+      Error(e, 0, absl::StrCat("engine '", e->name(), "' needs a command (argv list) or shell"));
+    } else if (e->command_size() > 0 && !e->shell().empty()) {
+      Error(e, v1::Engine::kShellFieldNumber, "give either command or shell, not both");
+    }
+    for (int i = 0; i < e->command_size(); ++i) {
+      if (e->command(i).find('\0') != std::string::npos || (i == 0 && e->command(i).empty())) {
+        Error(e, v1::Engine::kCommandFieldNumber, "command arguments must be non-empty text", i);
+      }
+    }
+    e->set_cwd(e->cwd().empty() ? base_dir_ : os::JoinPath(base_dir_, os::ExpandHome(e->cwd())));
+    int index = 0;
+    for (const auto& [key, value] : e->env()) {
+      if (key.empty() || key.find('=') != std::string::npos || absl::ascii_isdigit(key[0])) {
+        Error(e, v1::Engine::kEnvFieldNumber, absl::StrCat("'", key, "' is not a valid variable name"),
+              index);
+      }
+      ++index;
+    }
+    if (!e->has_replicas()) e->set_replicas(1);
+    if (e->replicas() > kMaxReplicas) {
+      Error(e, v1::Engine::kReplicasFieldNumber,
+            absl::StrCat("replicas must be at most ", kMaxReplicas));
+    }
+    const bool scheduled = e->type() != v1::ENGINE_TYPE_DAEMON;
+    if (e->restart() == v1::RESTART_POLICY_UNSPECIFIED) {
+      e->set_restart(scheduled ? v1::RESTART_POLICY_ON_FAILURE : v1::RESTART_POLICY_ALWAYS);
+    }
+    if (scheduled && e->schedule().empty()) {
+      Error(e, v1::Engine::kTypeFieldNumber, "cron and intelligence engines need a schedule");
+    } else if (!scheduled && !e->schedule().empty()) {
+      Error(e, v1::Engine::kScheduleFieldNumber,
+            "schedule applies to cron and intelligence engines; set type: cron");
+    }
+    CheckBackoff(e->mutable_backoff());
+    if (!e->crash_loop().has_max_failures()) e->mutable_crash_loop()->set_max_failures(10);
+    SetIfUnset(e->mutable_crash_loop()->mutable_window(), 5 * 60 * 1000);
+    if (!e->has_min_uptime()) SetIfUnset(e->mutable_min_uptime(), 1000);
+    v1::Stop* stop = e->mutable_stop();
+    if (stop->signal().empty()) stop->set_signal("TERM");
+    if (!os::SignalFromName(stop->signal()).has_value()) {
+      Error(stop, v1::Stop::kSignalFieldNumber,
+            absl::StrCat("'", stop->signal(), "' is not a signal name such as TERM or INT"));
+    }
+    if (!stop->has_grace()) SetIfUnset(stop->mutable_grace(), 10 * 1000);
+    CompleteLogs(e->mutable_logs(), fleet_logs);
+    const v1::Health& h = e->health();
+    if (h.log_max_age_min() < 0) {
+      Error(&h, v1::Health::kLogMaxAgeMinFieldNumber, "log_max_age_min must not be negative");
+    }
+    if (!h.log_path().empty()) {
+      e->mutable_health()->set_log_path(os::JoinPath(e->cwd(), os::ExpandHome(h.log_path())));
+    }
+    if (!e->metrics_path().empty()) {
+      e->set_metrics_path(os::JoinPath(e->cwd(), os::ExpandHome(e->metrics_path())));
+    }
+  }
+
+  void CheckBackoff(v1::Backoff* b) {
+    if (!b->has_initial()) SetIfUnset(b->mutable_initial(), 500);
+    SetIfUnset(b->mutable_max(), 60 * 1000);
+    if (b->factor() == 0) b->set_factor(2);
+    if (b->factor() < 1 || b->factor() > 100) {
+      Error(b, v1::Backoff::kFactorFieldNumber, "factor must be between 1 and 100");
+    }
+    if (!b->has_jitter()) b->set_jitter(0.2);
+    if (b->jitter() < 0 || b->jitter() > 1) {
+      Error(b, v1::Backoff::kJitterFieldNumber, "jitter must be between 0 and 1");
+    }
+    SetIfUnset(b->mutable_reset_after(), 60 * 1000);
+  }
+
+  void CheckDependencies(const v1::FleetConfig& config,
+                         const absl::flat_hash_map<std::string, const v1::Engine*>& by_name) {
+    for (const v1::Engine& e : config.engines()) {
+      for (int i = 0; i < e.depends_on_size(); ++i) {
+        const std::string& dep = e.depends_on(i);
+        if (dep == e.name()) {
+          Error(&e, v1::Engine::kDependsOnFieldNumber, "an engine cannot depend on itself", i);
+        } else if (!by_name.contains(dep)) {
+          Error(&e, v1::Engine::kDependsOnFieldNumber,
+                absl::StrCat("depends_on names '", dep, "', which is not an engine"), i);
+        }
+      }
+    }
+    // Cycles: depth-first search, reporting each cycle once with its path.
+    absl::flat_hash_map<std::string, int> mark;  // 1 = on the stack, 2 = done
+    std::vector<std::string> stack;
+    std::function<void(const v1::Engine&)> visit = [&](const v1::Engine& e) {
+      mark[e.name()] = 1;
+      stack.push_back(e.name());
+      for (const std::string& dep : e.depends_on()) {
+        auto it = by_name.find(dep);
+        if (it == by_name.end() || dep == e.name()) continue;
+        if (mark[dep] == 1) {
+          auto start = std::find(stack.begin(), stack.end(), dep);
+          std::vector<std::string> cycle(start, stack.end());
+          cycle.push_back(dep);
+          Error(&e, v1::Engine::kDependsOnFieldNumber,
+                absl::StrCat("depends_on makes a cycle: ", absl::StrJoin(cycle, " -> ")));
+        } else if (mark[dep] == 0) {
+          visit(*it->second);
+        }
+      }
+      stack.pop_back();
+      mark[e.name()] = 2;
+    };
+    for (const v1::Engine& e : config.engines()) {
+      if (!e.name().empty() && mark[e.name()] == 0 && by_name.at(e.name()) == &e) visit(e);
+    }
+  }
+
+  const std::string& base_dir_;
+  const SourceMap& map_;
+  std::vector<std::string>* errors_;
+};
+
+}  // namespace
+
+bool IsValidEngineName(const std::string& name) {
+  if (name.empty() || name.size() > 64 || !absl::ascii_isalnum(name[0])) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+void ValidateAndComplete(const std::string& base_dir, const SourceMap& map,
+                         v1::FleetConfig* config, std::vector<std::string>* errors) {
+  Validator(base_dir, map, errors).Run(config);
+}
+
+}  // namespace fleet::config

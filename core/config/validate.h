@@ -1,0 +1,25 @@
+// Semantic checks and defaults for a parsed FleetConfig. After this, every
+// field fleetd reads has its effective value and every path is absolute.
+#ifndef FLEET_CORE_CONFIG_VALIDATE_H_
+#define FLEET_CORE_CONFIG_VALIDATE_H_
+
+#include <string>
+#include <vector>
+
+#include "core/config/source_map.h"
+#include "proto/fleet/config/v1/config.pb.h"
+
+namespace fleet::config {
+
+// Fills defaults (see config.proto for each), resolves relative paths against
+// base_dir, and appends one "file:line:col: message" per problem to errors.
+void ValidateAndComplete(const std::string& base_dir, const SourceMap& map,
+                         fleet::config::v1::FleetConfig* config,
+                         std::vector<std::string>* errors);
+
+// Engine names: [A-Za-z0-9][A-Za-z0-9._-]*, at most 64 characters.
+bool IsValidEngineName(const std::string& name);
+
+}  // namespace fleet::config
+
+#endif  // FLEET_CORE_CONFIG_VALIDATE_H_

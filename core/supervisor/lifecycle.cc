@@ -1,0 +1,233 @@
+#include "core/supervisor/lifecycle.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/duration.pb.h"
+
+namespace fleet::supervisor {
+namespace {
+
+namespace v1 = ::fleet::config::v1;
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+}  // namespace
+
+const char* StateName(State state) {
+  switch (state) {
+    case State::kStopped:
+      return "STOPPED";
+    case State::kWaiting:
+      return "WAITING";
+    case State::kStarting:
+      return "STARTING";
+    case State::kRunning:
+      return "RUNNING";
+    case State::kBackoff:
+      return "BACKOFF";
+    case State::kStopping:
+      return "STOPPING";
+    case State::kExited:
+      return "EXITED";
+    case State::kFatal:
+      return "FATAL";
+  }
+  return "?";
+}
+
+LifecyclePolicy LifecyclePolicy::FromEngine(const v1::Engine& e) {
+  LifecyclePolicy p;
+  p.restart = e.restart();
+  p.min_uptime = FromProto(e.min_uptime());
+  p.backoff_initial = FromProto(e.backoff().initial());
+  p.backoff_max = FromProto(e.backoff().max());
+  p.backoff_factor = e.backoff().factor();
+  p.backoff_jitter = e.backoff().jitter();
+  p.reset_after = FromProto(e.backoff().reset_after());
+  p.max_failures = e.crash_loop().max_failures();
+  p.failure_window = FromProto(e.crash_loop().window());
+  p.grace = FromProto(e.stop().grace());
+  return p;
+}
+
+absl::Duration BackoffDelay(const LifecyclePolicy& policy, uint32_t failures, double random01) {
+  if (failures == 0 || policy.backoff_initial <= absl::ZeroDuration()) return absl::ZeroDuration();
+  double exponent = std::min<double>(failures - 1, 64);
+  double seconds = absl::ToDoubleSeconds(policy.backoff_initial) *
+                   std::pow(policy.backoff_factor, exponent);
+  seconds = std::min(seconds, absl::ToDoubleSeconds(policy.backoff_max));
+  // Jitter spreads a fleet that crashed together (one bad dependency) so it
+  // does not restart in lock-step.
+  seconds *= 1 + policy.backoff_jitter * (2 * random01 - 1);
+  seconds = std::min(seconds, absl::ToDoubleSeconds(policy.backoff_max));
+  return absl::Seconds(std::max(seconds, 0.0));
+}
+
+Lifecycle::Lifecycle(LifecyclePolicy policy, std::function<double()> random01)
+    : policy_(policy), random01_(std::move(random01)) {}
+
+bool Lifecycle::HasProcess() const {
+  return state_ == State::kStarting || state_ == State::kRunning || state_ == State::kStopping;
+}
+
+Action Lifecycle::Start(MonoTime /*now*/) {
+  switch (state_) {
+    case State::kStarting:
+    case State::kRunning:
+    case State::kStopping:
+      return Action::kNone;
+    case State::kExited:
+    case State::kFatal:
+      consecutive_failures_ = 0;
+      recent_failures_.clear();
+      [[fallthrough]];
+    case State::kStopped:
+    case State::kWaiting:
+    case State::kBackoff:
+      deadline_.reset();
+      return Action::kSpawn;
+  }
+  return Action::kNone;
+}
+
+void Lifecycle::Wait(std::string reason) {
+  if (HasProcess()) return;
+  state_ = State::kWaiting;
+  deadline_.reset();
+  reason_ = std::move(reason);
+}
+
+void Lifecycle::Spawned(MonoTime now) {
+  state_ = State::kStarting;
+  spawned_at_ = now;
+  kill_sent_ = false;
+  restart_after_stop_ = false;
+  deadline_ = now + policy_.min_uptime;
+  reason_ = "starting";
+}
+
+std::optional<absl::Duration> Lifecycle::Fail(MonoTime now, const std::string& what) {
+  ++consecutive_failures_;
+  recent_failures_.push_back(now);
+  while (!recent_failures_.empty() && now - recent_failures_.front() > policy_.failure_window) {
+    recent_failures_.pop_front();
+  }
+  if (policy_.max_failures > 0 && recent_failures_.size() >= policy_.max_failures) {
+    state_ = State::kFatal;
+    deadline_.reset();
+    reason_ = absl::StrCat("crash loop: ", recent_failures_.size(), " failures within ",
+                           absl::FormatDuration(policy_.failure_window), "; last: ", what);
+    return std::nullopt;
+  }
+  absl::Duration delay = BackoffDelay(policy_, consecutive_failures_, random01_());
+  ++restarts_;
+  state_ = State::kBackoff;
+  deadline_ = now + delay;
+  reason_ = absl::StrCat(what, "; restart in ", absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(1))));
+  return delay;
+}
+
+void Lifecycle::SpawnFailed(MonoTime now, const std::string& error) {
+  // Never restarted synchronously: a zero delay comes back through Tick, so a
+  // program that cannot start never spins inside one event.
+  Fail(now, error);
+}
+
+Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
+  const std::string what = status.Describe();
+  if (state_ == State::kStopping) {
+    state_ = State::kStopped;
+    deadline_.reset();
+    if (restart_after_stop_) {
+      restart_after_stop_ = false;
+      consecutive_failures_ = 0;
+      reason_ = absl::StrCat("restarted (", what, ")");
+      ++restarts_;
+      return Action::kSpawn;
+    }
+    reason_ = absl::StrCat("stopped: ", reason_, " (", what, ")");
+    return Action::kNone;
+  }
+  if (!HasProcess()) return Action::kNone;  // Not ours to judge; ignore.
+  if (now - spawned_at_ >= policy_.reset_after) consecutive_failures_ = 0;
+  const bool restart =
+      policy_.restart == v1::RESTART_POLICY_ALWAYS ||
+      (policy_.restart == v1::RESTART_POLICY_ON_FAILURE && !status.Success());
+  if (!restart) {
+    state_ = State::kExited;
+    deadline_.reset();
+    reason_ = what;
+    return Action::kNone;
+  }
+  std::optional<absl::Duration> delay = Fail(now, what);
+  if (delay.has_value() && *delay <= absl::ZeroDuration()) return Action::kSpawn;
+  return Action::kNone;
+}
+
+Action Lifecycle::Stop(MonoTime now, std::string reason) {
+  restart_after_stop_ = false;
+  switch (state_) {
+    case State::kStarting:
+    case State::kRunning:
+      state_ = State::kStopping;
+      reason_ = std::move(reason);
+      kill_sent_ = false;
+      deadline_ = now + policy_.grace;
+      return Action::kSendStopSignal;
+    case State::kBackoff:
+    case State::kWaiting:
+      state_ = State::kStopped;
+      deadline_.reset();
+      reason_ = absl::StrCat("stopped: ", reason);
+      return Action::kNone;
+    case State::kStopping:
+    case State::kStopped:
+    case State::kExited:
+    case State::kFatal:
+      return Action::kNone;
+  }
+  return Action::kNone;
+}
+
+Action Lifecycle::Restart(MonoTime now, std::string reason) {
+  if (state_ == State::kStarting || state_ == State::kRunning) {
+    Action action = Stop(now, std::move(reason));
+    restart_after_stop_ = true;
+    return action;
+  }
+  if (state_ == State::kStopping) {
+    restart_after_stop_ = true;
+    return Action::kNone;
+  }
+  return Start(now);
+}
+
+Action Lifecycle::Tick(MonoTime now) {
+  if (!deadline_.has_value() || now < *deadline_) return Action::kNone;
+  switch (state_) {
+    case State::kStarting:
+      state_ = State::kRunning;
+      deadline_.reset();
+      reason_ = "running";
+      return Action::kNone;
+    case State::kBackoff:
+      deadline_.reset();
+      return Action::kSpawn;
+    case State::kStopping:
+      deadline_.reset();
+      if (kill_sent_) return Action::kNone;
+      kill_sent_ = true;
+      reason_ = absl::StrCat(reason_, "; grace ", absl::FormatDuration(policy_.grace),
+                             " over, sent SIGKILL");
+      return Action::kKill;
+    default:
+      deadline_.reset();
+      return Action::kNone;
+  }
+}
+
+}  // namespace fleet::supervisor

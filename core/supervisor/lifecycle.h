@@ -1,0 +1,103 @@
+// One instance's lifecycle as an explicit state machine (s6's state x event
+// table): pure, no syscalls; the supervisor loop feeds it events with the
+// monotonic time and carries out the Action it returns.
+#ifndef FLEET_CORE_SUPERVISOR_LIFECYCLE_H_
+#define FLEET_CORE_SUPERVISOR_LIFECYCLE_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "core/os/clock.h"
+#include "core/os/process.h"
+#include "proto/fleet/config/v1/config.pb.h"
+
+namespace fleet::supervisor {
+
+using os::MonoTime;
+
+enum class State { kStopped, kWaiting, kStarting, kRunning, kBackoff, kStopping, kExited, kFatal };
+const char* StateName(State state);
+
+// What the loop must do after an event.
+enum class Action { kNone, kSpawn, kSendStopSignal, kKill };
+
+struct LifecyclePolicy {
+  fleet::config::v1::RestartPolicy restart = fleet::config::v1::RESTART_POLICY_ALWAYS;
+  absl::Duration min_uptime = absl::Seconds(1);
+  absl::Duration backoff_initial = absl::Milliseconds(500);
+  absl::Duration backoff_max = absl::Seconds(60);
+  double backoff_factor = 2;
+  double backoff_jitter = 0.2;
+  absl::Duration reset_after = absl::Seconds(60);
+  uint32_t max_failures = 10;  // 0: never give up
+  absl::Duration failure_window = absl::Minutes(5);
+  absl::Duration grace = absl::Seconds(10);
+
+  // From a validated engine (defaults filled in).
+  static LifecyclePolicy FromEngine(const fleet::config::v1::Engine& engine);
+};
+
+// Delay before restart number `failures` (1 = first failure):
+// initial * factor^(failures-1), capped at max, times a factor drawn from
+// [1-jitter, 1+jitter] (random01 in [0,1)), never above max.
+absl::Duration BackoffDelay(const LifecyclePolicy& policy, uint32_t failures, double random01);
+
+// Not thread-safe: supervisor thread only.
+class Lifecycle {
+ public:
+  Lifecycle(LifecyclePolicy policy, std::function<double()> random01);
+
+  // The operator (or boot) wants it running; dependencies are met.
+  // STOPPED/WAITING/EXITED/FATAL/BACKOFF -> kSpawn. FATAL and EXITED start with
+  // a clean failure history.
+  Action Start(MonoTime now);
+  // Wanted, but the engines it depends on are not running yet.
+  void Wait(std::string reason);
+  // The spawn succeeded: STARTING until min_uptime has passed.
+  void Spawned(MonoTime now);
+  // The spawn failed: counts as a failure (BACKOFF, or FATAL past the limit).
+  void SpawnFailed(MonoTime now, const std::string& error);
+  // The main process exited. May return kSpawn (restart with no delay).
+  Action Exited(MonoTime now, const os::ExitStatus& status);
+  // Stop it: STARTING/RUNNING -> STOPPING (kSendStopSignal); BACKOFF/WAITING -> STOPPED.
+  Action Stop(MonoTime now, std::string reason);
+  // Stop, then start again at once when it has exited.
+  Action Restart(MonoTime now, std::string reason);
+  // The deadline has passed: STARTING -> RUNNING; BACKOFF -> kSpawn; STOPPING -> kKill.
+  Action Tick(MonoTime now);
+  // Replace the policy (reload); takes effect from the next event.
+  void SetPolicy(LifecyclePolicy policy) { policy_ = policy; }
+
+  State state() const { return state_; }
+  // When Tick must be called next, if ever.
+  std::optional<MonoTime> deadline() const { return deadline_; }
+  const std::string& reason() const { return reason_; }
+  uint32_t restarts() const { return restarts_; }
+  // True while a process exists (STARTING, RUNNING, STOPPING).
+  bool HasProcess() const;
+  MonoTime spawned_at() const { return spawned_at_; }
+
+ private:
+  // Records a failure; returns the restart delay, or nullopt when FATAL.
+  std::optional<absl::Duration> Fail(MonoTime now, const std::string& what);
+
+  LifecyclePolicy policy_;
+  std::function<double()> random01_;
+  State state_ = State::kStopped;
+  std::optional<MonoTime> deadline_;
+  std::string reason_ = "not started";
+  uint32_t restarts_ = 0;
+  uint32_t consecutive_failures_ = 0;
+  std::deque<MonoTime> recent_failures_;
+  MonoTime spawned_at_;
+  bool restart_after_stop_ = false;
+  bool kill_sent_ = false;
+};
+
+}  // namespace fleet::supervisor
+
+#endif  // FLEET_CORE_SUPERVISOR_LIFECYCLE_H_

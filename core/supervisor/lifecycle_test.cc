@@ -1,0 +1,177 @@
+#include "core/supervisor/lifecycle.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fleet::supervisor {
+namespace {
+
+using ::testing::HasSubstr;
+namespace v1 = ::fleet::config::v1;
+
+os::ExitStatus Code(int code) { return {code, 0, false}; }
+os::ExitStatus Killed(int sig) { return {0, sig, true}; }
+
+LifecyclePolicy Policy() {
+  LifecyclePolicy p;
+  p.backoff_jitter = 0;
+  return p;
+}
+
+MonoTime T(double seconds) { return absl::Seconds(seconds); }
+
+TEST(BackoffTest, GrowsCapsAndJitters) {
+  LifecyclePolicy p = Policy();
+  EXPECT_EQ(BackoffDelay(p, 1, 0.5), absl::Milliseconds(500));
+  EXPECT_EQ(BackoffDelay(p, 2, 0.5), absl::Seconds(1));
+  EXPECT_EQ(BackoffDelay(p, 4, 0.5), absl::Seconds(4));
+  EXPECT_EQ(BackoffDelay(p, 30, 0.5), absl::Seconds(60));
+  p.backoff_jitter = 0.2;
+  EXPECT_EQ(BackoffDelay(p, 1, 0.0), absl::Milliseconds(400));
+  EXPECT_EQ(BackoffDelay(p, 30, 0.999), absl::Seconds(60));  // Never above the cap.
+  p.backoff_initial = absl::ZeroDuration();
+  EXPECT_EQ(BackoffDelay(p, 5, 0.5), absl::ZeroDuration());
+}
+
+TEST(LifecycleTest, StartsRunsAndRestartsWithBackoff) {
+  Lifecycle life(Policy(), [] { return 0.5; });
+  EXPECT_EQ(life.Start(T(0)), Action::kSpawn);
+  life.Spawned(T(0));
+  EXPECT_EQ(life.state(), State::kStarting);
+  EXPECT_EQ(life.Tick(T(0.5)), Action::kNone);
+  EXPECT_EQ(life.state(), State::kStarting);
+  life.Tick(T(1));
+  EXPECT_EQ(life.state(), State::kRunning);
+
+  EXPECT_EQ(life.Exited(T(5), Killed(9)), Action::kNone);
+  EXPECT_EQ(life.state(), State::kBackoff);
+  EXPECT_EQ(life.deadline(), T(5.5));
+  EXPECT_THAT(life.reason(), HasSubstr("killed by SIGKILL; restart in 500ms"));
+  EXPECT_EQ(life.Tick(T(5.4)), Action::kNone);
+  EXPECT_EQ(life.Tick(T(5.5)), Action::kSpawn);
+  life.Spawned(T(5.5));
+  life.Exited(T(6), Code(1));
+  EXPECT_EQ(life.deadline(), T(7));  // Second failure: 1s.
+  EXPECT_EQ(life.restarts(), 2u);
+}
+
+TEST(LifecycleTest, HealthyRunResetsBackoff) {
+  Lifecycle life(Policy(), [] { return 0.5; });
+  life.Start(T(0));
+  life.Spawned(T(0));
+  life.Exited(T(1), Code(1));
+  life.Tick(T(2));
+  life.Spawned(T(2));
+  life.Exited(T(3), Code(1));
+  EXPECT_EQ(*life.deadline() - T(3), absl::Seconds(1));
+  life.Tick(T(4));
+  life.Spawned(T(4));
+  life.Exited(T(100), Code(1));  // Up 96s > reset_after 60s.
+  EXPECT_EQ(*life.deadline() - T(100), absl::Milliseconds(500));
+}
+
+TEST(LifecycleTest, ZeroDelayRestartsAtOnce) {
+  LifecyclePolicy p = Policy();
+  p.backoff_initial = absl::ZeroDuration();
+  Lifecycle life(p, [] { return 0.5; });
+  life.Start(T(0));
+  life.Spawned(T(0));
+  EXPECT_EQ(life.Exited(T(1), Killed(9)), Action::kSpawn);
+}
+
+TEST(LifecycleTest, CrashLoopGoesFatalWithReasonAndStartClearsIt) {
+  LifecyclePolicy p = Policy();
+  p.max_failures = 3;
+  p.failure_window = absl::Seconds(60);
+  Lifecycle life(p, [] { return 0.5; });
+  double t = 0;
+  life.Start(T(t));
+  for (int i = 0; i < 3; ++i) {
+    life.Spawned(T(t));
+    life.Exited(T(t + 0.1), Code(2));
+    t += 5;
+    if (life.state() == State::kBackoff) life.Tick(T(t));
+  }
+  EXPECT_EQ(life.state(), State::kFatal);
+  EXPECT_EQ(life.reason(), "crash loop: 3 failures within 1m; last: exited with status 2");
+  EXPECT_FALSE(life.deadline().has_value());
+  EXPECT_EQ(life.Start(T(t)), Action::kSpawn);  // The operator's start clears history.
+  life.Spawned(T(t));
+  life.Exited(T(t + 0.1), Code(2));
+  EXPECT_EQ(life.state(), State::kBackoff);
+}
+
+TEST(LifecycleTest, FailuresOutsideTheWindowDoNotCount) {
+  LifecyclePolicy p = Policy();
+  p.max_failures = 3;
+  p.failure_window = absl::Seconds(10);
+  Lifecycle life(p, [] { return 0.5; });
+  life.Start(T(0));
+  for (int i = 0; i < 10; ++i) {
+    life.Spawned(T(i * 20));
+    life.Exited(T(i * 20 + 1), Code(1));
+    ASSERT_EQ(life.state(), State::kBackoff) << i;
+  }
+}
+
+TEST(LifecycleTest, RestartPolicies) {
+  LifecyclePolicy p = Policy();
+  p.restart = v1::RESTART_POLICY_ON_FAILURE;
+  Lifecycle on_failure(p, [] { return 0.5; });
+  on_failure.Start(T(0));
+  on_failure.Spawned(T(0));
+  on_failure.Exited(T(1), Code(0));
+  EXPECT_EQ(on_failure.state(), State::kExited);
+  EXPECT_EQ(on_failure.reason(), "exited with status 0");
+  p.restart = v1::RESTART_POLICY_NEVER;
+  Lifecycle never(p, [] { return 0.5; });
+  never.Start(T(0));
+  never.Spawned(T(0));
+  never.Exited(T(1), Killed(11));
+  EXPECT_EQ(never.state(), State::kExited);
+}
+
+TEST(LifecycleTest, StopSignalsThenKillsAfterGrace) {
+  Lifecycle life(Policy(), [] { return 0.5; });
+  life.Start(T(0));
+  life.Spawned(T(0));
+  EXPECT_EQ(life.Stop(T(2), "operator"), Action::kSendStopSignal);
+  EXPECT_EQ(life.state(), State::kStopping);
+  EXPECT_EQ(life.Tick(T(11)), Action::kNone);
+  EXPECT_EQ(life.Tick(T(12)), Action::kKill);
+  EXPECT_EQ(life.Tick(T(13)), Action::kNone);  // SIGKILL is sent once.
+  EXPECT_EQ(life.Exited(T(12.1), Killed(9)), Action::kNone);
+  EXPECT_EQ(life.state(), State::kStopped);
+  EXPECT_THAT(life.reason(), HasSubstr("stopped: operator"));
+  EXPECT_EQ(life.restarts(), 0u);
+}
+
+TEST(LifecycleTest, RestartStopsThenSpawns) {
+  Lifecycle life(Policy(), [] { return 0.5; });
+  life.Start(T(0));
+  life.Spawned(T(0));
+  EXPECT_EQ(life.Restart(T(1), "operator"), Action::kSendStopSignal);
+  EXPECT_EQ(life.Exited(T(1.1), Killed(15)), Action::kSpawn);
+  EXPECT_EQ(life.restarts(), 1u);
+}
+
+TEST(LifecycleTest, StopDuringBackoffCancelsTheRestart) {
+  Lifecycle life(Policy(), [] { return 0.5; });
+  life.Start(T(0));
+  life.Spawned(T(0));
+  life.Exited(T(1), Code(1));
+  EXPECT_EQ(life.Stop(T(1.1), "operator"), Action::kNone);
+  EXPECT_EQ(life.state(), State::kStopped);
+  EXPECT_FALSE(life.deadline().has_value());
+}
+
+TEST(LifecycleTest, SpawnFailureBacksOff) {
+  Lifecycle life(Policy(), [] { return 0.5; });
+  life.Start(T(0));
+  life.SpawnFailed(T(0), "spawn x: No such file or directory");
+  EXPECT_EQ(life.state(), State::kBackoff);
+  EXPECT_THAT(life.reason(), HasSubstr("No such file"));
+}
+
+}  // namespace
+}  // namespace fleet::supervisor

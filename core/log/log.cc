@@ -30,9 +30,9 @@ const char* SeverityName(Severity severity) {
 
 }  // namespace
 
-void SetProgramName(std::string_view name) { ProgramName() = std::string(name); }
+void SetProgramName(absl::string_view name) { ProgramName() = std::string(name); }
 
-void Write(Severity severity, std::string_view message) {
+void Write(Severity severity, absl::string_view message) {
   std::string line = absl::StrCat(
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
       ProgramName(), "[", getpid(), "] ", SeverityName(severity), " ", message, "\n");

@@ -206,6 +206,15 @@ Action Lifecycle::Restart(MonoTime now, std::string reason) {
   return Start(now);
 }
 
+void Lifecycle::Reset(std::string reason) {
+  if (HasProcess()) return;
+  state_ = State::kStopped;
+  deadline_.reset();
+  consecutive_failures_ = 0;
+  recent_failures_.clear();
+  reason_ = std::move(reason);
+}
+
 Action Lifecycle::Tick(MonoTime now) {
   if (!deadline_.has_value() || now < *deadline_) return Action::kNone;
   switch (state_) {

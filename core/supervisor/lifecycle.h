@@ -69,6 +69,9 @@ class Lifecycle {
   Action Restart(MonoTime now, std::string reason);
   // The deadline has passed: STARTING -> RUNNING; BACKOFF -> kSpawn; STOPPING -> kKill.
   Action Tick(MonoTime now);
+  // Forget a finished run (EXITED, FATAL, BACKOFF, ...) so the instance can be
+  // started again with a clean failure history. No-op while a process exists.
+  void Reset(std::string reason);
   // Replace the policy (reload); takes effect from the next event.
   void SetPolicy(LifecyclePolicy policy) { policy_ = policy; }
 

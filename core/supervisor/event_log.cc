@@ -1,0 +1,66 @@
+#include "core/supervisor/event_log.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/log/log.h"
+
+namespace fleet::supervisor {
+
+EventLog::EventLog(os::Clock* clock, size_t capacity) : clock_(clock), capacity_(capacity) {}
+
+void EventLog::Add(const std::string& subject, const std::string& kind,
+                   const std::string& message) {
+  fleet::control::v1::Event event;
+  event.set_unix_ms(absl::ToUnixMillis(clock_->WallNow()));
+  event.set_subject(subject);
+  event.set_kind(kind);
+  event.set_message(message);
+  const bool warn = kind == "fatal" || kind == "exited" || kind == "spawn_failed" ||
+                    kind == "reload_failed" || kind == "killed";
+  log::Write(warn ? log::Severity::kWarning : log::Severity::kInfo,
+             absl::StrCat(subject, " ", kind, message.empty() ? "" : ": ", message));
+  absl::MutexLock lock(&mu_);
+  event.set_seq(next_seq_++);
+  ring_.push_back(std::move(event));
+  while (ring_.size() > capacity_) ring_.pop_front();
+}
+
+std::vector<fleet::control::v1::Event> EventLog::Since(uint64_t after) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<fleet::control::v1::Event> out;
+  for (const auto& event : ring_) {
+    if (event.seq() > after) out.push_back(event);
+  }
+  return out;
+}
+
+uint64_t EventLog::SeqBefore(size_t n) const {
+  absl::MutexLock lock(&mu_);
+  uint64_t last = next_seq_ - 1;
+  return last > n ? last - n : 0;
+}
+
+bool EventLog::WaitFor(uint64_t after, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto ready = [this, after]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return closed_ || next_seq_ - 1 > after;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  return next_seq_ - 1 > after;
+}
+
+void EventLog::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+}
+
+bool EventLog::closed() const {
+  absl::MutexLock lock(&mu_);
+  return closed_;
+}
+
+uint64_t EventLog::last_seq() const {
+  absl::MutexLock lock(&mu_);
+  return next_seq_ - 1;
+}
+
+}  // namespace fleet::supervisor

@@ -1,0 +1,48 @@
+// An instance's captured output: appended to logs/ENGINE.N.log and rotated by
+// size (ENGINE.N.log.1 ... .K), without ever touching the process.
+#ifndef FLEET_CORE_SUPERVISOR_LOG_SINK_H_
+#define FLEET_CORE_SUPERVISOR_LOG_SINK_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace fleet::supervisor {
+
+// Not thread-safe: supervisor thread only.
+class LogSink {
+ public:
+  // max_files: rotated files kept besides the live one (0: truncate instead).
+  LogSink(std::string path, uint64_t max_size, uint32_t max_files);
+  ~LogSink();
+  LogSink(const LogSink&) = delete;
+  LogSink& operator=(const LogSink&) = delete;
+
+  // Appends data, rotating first when it would pass max_size. A failed write
+  // (disk full) drops the data and counts it; the next write tries again.
+  void Write(absl::string_view data);
+  void SetLimits(uint64_t max_size, uint32_t max_files);
+
+  const std::string& path() const { return path_; }
+  uint64_t dropped_bytes() const { return dropped_bytes_; }
+  // The last write error, or OK.
+  const absl::Status& last_error() const { return last_error_; }
+
+ private:
+  bool EnsureOpen();
+  void Rotate();
+
+  std::string path_;
+  uint64_t max_size_;
+  uint32_t max_files_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  uint64_t dropped_bytes_ = 0;
+  absl::Status last_error_;
+};
+
+}  // namespace fleet::supervisor
+
+#endif  // FLEET_CORE_SUPERVISOR_LOG_SINK_H_

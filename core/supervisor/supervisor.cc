@@ -1,0 +1,478 @@
+#include "core/supervisor/supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/defaults/defaults.h"
+#include "core/log/log.h"
+#include "core/os/files.h"
+#include "core/status/macros.h"
+#include "core/supervisor/supervisor_internal.h"
+
+extern char** environ;
+
+namespace fleet::supervisor {
+namespace {
+
+namespace v1 = ::fleet::config::v1;
+namespace ctl = ::fleet::control::v1;
+
+// epoll tags for the loop's own descriptors; instance pipes carry their
+// Instance* instead (never this small).
+constexpr uint64_t kTagSignal = 1;
+constexpr uint64_t kTagWake = 2;
+constexpr uint64_t kTagInotify = 3;
+
+constexpr size_t kMaxReadPerWakeup = 1 << 20;
+
+}  // namespace
+
+std::function<double()> Uniform01() {
+  auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+  return [rng] { return std::uniform_real_distribution<double>(0, 1)(*rng); };
+}
+
+sigset_t Supervisor::HandledSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, sig);
+  return set;
+}
+
+Supervisor::Supervisor(SupervisorOptions options)
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : os::RealClock()),
+      events_(options_.events) {
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) base_env_.emplace_back(*e);
+  started_wall_ = clock_->WallNow();
+  started_mono_ = now_ = clock_->MonotonicNow();
+}
+
+Supervisor::~Supervisor() {
+  for (auto& [name, engine] : engines_) {
+    for (auto& inst : engine->instances) ClosePipe(inst.get());
+  }
+  for (int fd : {epoll_fd_, signal_fd_, wake_fd_, inotify_fd_}) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+absl::Status Supervisor::Init() {
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) return absl::ErrnoToStatus(errno, "epoll_create1");
+  sigset_t signals = HandledSignals();
+  signal_fd_ = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signal_fd_ < 0) return absl::ErrnoToStatus(errno, "signalfd");
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
+  inotify_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (inotify_fd_ < 0) return absl::ErrnoToStatus(errno, "inotify_init1");
+  if (::inotify_add_watch(inotify_fd_, options_.run_dir.c_str(),
+                          IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("watch ", options_.run_dir));
+  }
+  for (auto [fd, tag] : {std::pair{signal_fd_, kTagSignal}, std::pair{wake_fd_, kTagWake},
+                         std::pair{inotify_fd_, kTagInotify}}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = tag;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      return absl::ErrnoToStatus(errno, "epoll_ctl");
+    }
+  }
+  return os::MakeDirs(defaults::LogsDir(options_.run_dir), 0755);
+}
+
+bool Supervisor::Post(std::function<void()> fn) {
+  {
+    absl::MutexLock lock(&post_mu_);
+    if (finished_) return false;
+    posted_.push_back(std::move(fn));
+  }
+  uint64_t one = 1;
+  (void)::write(wake_fd_, &one, sizeof(one));
+  return true;
+}
+
+void Supervisor::Emit(const std::string& subject, const std::string& kind,
+                      const std::string& message) {
+  events_->Add(subject, kind, message);
+}
+
+// --- the loop ---
+
+void Supervisor::Run() {
+  epoll_event events[64];
+  for (;;) {
+    now_ = clock_->MonotonicNow();
+    Reconcile();
+    if (shutting_down_) {
+      bool alive = false;
+      for (const auto& [name, engine] : engines_) alive = alive || EngineAlive(*engine);
+      if (!alive) break;
+    }
+    int n = ::epoll_wait(epoll_fd_, events, 64, NextTimeoutMs());
+    if (n < 0 && errno != EINTR) {
+      log::Error(absl::StrCat("epoll_wait: ", strerror(errno)));
+      continue;
+    }
+    now_ = clock_->MonotonicNow();
+    for (int i = 0; i < n; ++i) {
+      switch (events[i].data.u64) {
+        case kTagSignal:
+          HandleSignals();
+          break;
+        case kTagWake:
+          HandleWake();
+          break;
+        case kTagInotify:
+          HandleInotify();
+          break;
+        default:
+          HandlePipe(static_cast<Instance*>(events[i].data.ptr), events[i].events);
+      }
+    }
+    RunTimers();
+  }
+  // Whatever was posted meanwhile still gets an answer; later posts are refused.
+  std::vector<std::function<void()>> last;
+  {
+    absl::MutexLock lock(&post_mu_);
+    finished_ = true;
+    last.swap(posted_);
+  }
+  for (auto& fn : last) fn();
+  Emit("fleetd", "stopped", "every engine is stopped");
+}
+
+int Supervisor::NextTimeoutMs() const {
+  std::optional<MonoTime> next;
+  for (const auto& [name, engine] : engines_) {
+    for (const auto& inst : engine->instances) {
+      std::optional<MonoTime> d = inst->life.deadline();
+      if (d.has_value() && (!next.has_value() || *d < *next)) next = d;
+    }
+  }
+  if (!next.has_value()) return -1;  // Nothing due: sleep until an fd wakes us.
+  absl::Duration wait = *next - clock_->MonotonicNow();
+  if (wait <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(std::min<double>(std::ceil(absl::ToDoubleMilliseconds(wait)), 1e9));
+}
+
+void Supervisor::HandleSignals() {
+  signalfd_siginfo info;
+  bool child = false;
+  while (::read(signal_fd_, &info, sizeof(info)) == sizeof(info)) {
+    switch (info.ssi_signo) {
+      case SIGCHLD:
+        child = true;
+        break;
+      case SIGTERM:
+      case SIGINT:
+        Shutdown(os::SignalName(static_cast<int>(info.ssi_signo)));
+        break;
+      case SIGHUP:
+        (void)Reload();
+        break;
+    }
+  }
+  if (child) ReapChildren();
+}
+
+void Supervisor::HandleWake() {
+  uint64_t count;
+  (void)::read(wake_fd_, &count, sizeof(count));
+  std::vector<std::function<void()>> work;
+  {
+    absl::MutexLock lock(&post_mu_);
+    work.swap(posted_);
+  }
+  for (auto& fn : work) fn();
+}
+
+void Supervisor::HandleInotify() {
+  alignas(inotify_event) char buffer[4096];
+  bool stop = false;
+  ssize_t n;
+  while ((n = ::read(inotify_fd_, buffer, sizeof(buffer))) > 0) {
+    for (char* p = buffer; p < buffer + n;) {
+      auto* event = reinterpret_cast<inotify_event*>(p);
+      if (event->len > 0 && std::string(event->name) == "stop") stop = true;
+      if (event->mask & IN_Q_OVERFLOW) stop = stop || ::access(defaults::StopFlag(options_.run_dir).c_str(), F_OK) == 0;
+      p += sizeof(inotify_event) + event->len;
+    }
+  }
+  if (stop && ::access(defaults::StopFlag(options_.run_dir).c_str(), F_OK) == 0) {
+    ::unlink(defaults::StopFlag(options_.run_dir).c_str());
+    Shutdown("stop flag");
+  }
+}
+
+void Supervisor::HandlePipe(Instance* inst, uint32_t events) {
+  if (events & EPOLLIN) DrainPipe(inst);
+  if ((events & (EPOLLHUP | EPOLLERR)) && inst->pipe_fd >= 0) {
+    DrainPipe(inst);
+    ClosePipe(inst);
+  }
+}
+
+void Supervisor::DrainPipe(Instance* inst) {
+  char buffer[65536];
+  size_t total = 0;
+  while (inst->pipe_fd >= 0 && total < kMaxReadPerWakeup) {
+    ssize_t n = ::read(inst->pipe_fd, buffer, sizeof(buffer));
+    if (n > 0) {
+      inst->log->Write(absl::string_view(buffer, static_cast<size_t>(n)));
+      total += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0) ClosePipe(inst);  // Every writer is gone.
+    break;                        // EAGAIN: all read for now.
+  }
+}
+
+void Supervisor::ClosePipe(Instance* inst) {
+  if (inst->pipe_fd < 0) return;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, inst->pipe_fd, nullptr);
+  ::close(inst->pipe_fd);
+  inst->pipe_fd = -1;
+}
+
+void Supervisor::ReapChildren() {
+  for (const os::Reaped& r : os::ReapExitedChildren()) {
+    auto it = by_pid_.find(r.pid);
+    // Not an instance: an orphaned grandchild handed to us as subreaper. Reaping
+    // it is all there is to do.
+    if (it == by_pid_.end()) continue;
+    Instance* inst = it->second;
+    by_pid_.erase(it);
+    OnExit(inst, r.status);
+  }
+}
+
+void Supervisor::OnExit(Instance* inst, const os::ExitStatus& status) {
+  // What is left of its process group goes too, so a restart never runs next
+  // to the old instance's children (systemd's KillMode=control-group).
+  os::SignalGroup(inst->pid, SIGKILL);
+  DrainPipe(inst);
+  ClosePipe(inst);
+  inst->pid = 0;
+  inst->has_exited = true;
+  inst->last_exit.set_code(status.signaled ? -1 : status.code);
+  inst->last_exit.set_signal(status.signaled ? status.signal : 0);
+  inst->last_exit.set_unix_ms(absl::ToUnixMillis(clock_->WallNow()));
+  Action action = inst->life.Exited(now_, status);
+  Emit(inst->id, inst->life.state() == State::kFatal ? "fatal" : "exited",
+       inst->life.state() == State::kFatal ? inst->life.reason()
+                                           : absl::StrCat(status.Describe(), "; now ",
+                                                          StateName(inst->life.state()),
+                                                          ": ", inst->life.reason()));
+  Perform(inst, action);
+}
+
+void Supervisor::RunTimers() {
+  for (auto& [name, engine] : engines_) {
+    for (auto& inst : engine->instances) {
+      std::optional<MonoTime> d = inst->life.deadline();
+      if (!d.has_value() || *d > now_) continue;
+      State before = inst->life.state();
+      Action action = inst->life.Tick(now_);
+      if (before == State::kStarting && inst->life.state() == State::kRunning) {
+        Emit(inst->id, "running", absl::StrCat("pid ", inst->pid));
+      }
+      Perform(inst.get(), action);
+    }
+  }
+}
+
+void Supervisor::Perform(Instance* inst, Action action) {
+  switch (action) {
+    case Action::kNone:
+      return;
+    case Action::kSpawn:
+      if (!inst->want_run || inst->retire || shutting_down_) {
+        inst->life.Stop(now_, shutting_down_ ? "fleetd is shutting down" : "not wanted");
+        return;
+      }
+      Spawn(inst);
+      return;
+    case Action::kSendStopSignal:
+      os::SignalGroup(inst->pid, inst->stop_signal);
+      return;
+    case Action::kKill:
+      Emit(inst->id, "killed", inst->life.reason());
+      os::SignalGroup(inst->pid, SIGKILL);
+      return;
+  }
+}
+
+std::vector<std::string> Supervisor::ChildEnvironment(const Instance& inst) const {
+  std::map<std::string, std::string> env;
+  for (const std::string& kv : base_env_) {
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  // fleetd's own socket-activation and notify variables are not the child's.
+  env.erase("NOTIFY_SOCKET");
+  env.erase("LISTEN_FDS");
+  env.erase("LISTEN_PID");
+  for (const auto& [key, value] : inst.engine->spec->env()) env[key] = value;
+  env["FLEET_ENGINE"] = inst.engine->spec->name();
+  env["FLEET_INSTANCE"] = absl::StrCat(inst.index);
+  env["FLEET_RUN_DIR"] = options_.run_dir;
+  std::vector<std::string> out;
+  out.reserve(env.size());
+  for (const auto& [key, value] : env) out.push_back(absl::StrCat(key, "=", value));
+  return out;
+}
+
+void Supervisor::Spawn(Instance* inst) {
+  const v1::Engine& spec = *inst->engine->spec;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    inst->life.SpawnFailed(now_, absl::StrCat("pipe: ", strerror(errno)));
+    Emit(inst->id, "spawn_failed", inst->life.reason());
+    return;
+  }
+  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  os::SpawnSpec s;
+  if (spec.shell().empty()) {
+    s.argv.assign(spec.command().begin(), spec.command().end());
+  } else {
+    s.argv = {"/bin/sh", "-c", spec.shell()};
+  }
+  s.env = ChildEnvironment(*inst);
+  s.cwd = spec.cwd();
+  s.output_fd = fds[1];
+  absl::StatusOr<pid_t> pid = os::Spawn(s);
+  ::close(fds[1]);
+  if (!pid.ok()) {
+    ::close(fds[0]);
+    inst->life.SpawnFailed(now_, std::string(pid.status().message()));
+    Emit(inst->id, inst->life.state() == State::kFatal ? "fatal" : "spawn_failed",
+         inst->life.reason());
+    return;
+  }
+  inst->pid = *pid;
+  inst->pipe_fd = fds[0];
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = inst;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, inst->pipe_fd, &ev);
+  by_pid_[*pid] = inst;
+  inst->started_wall = clock_->WallNow();
+  inst->stop_signal = os::SignalFromName(spec.stop().signal()).value_or(SIGTERM);
+  inst->life.Spawned(now_);
+  Emit(inst->id, "started", absl::StrCat("pid ", *pid));
+}
+
+// --- desired state ---
+
+bool Supervisor::EngineAlive(const Engine& engine) const {
+  for (const auto& inst : engine.instances) {
+    State s = inst->life.state();
+    if (inst->life.HasProcess() || s == State::kBackoff || s == State::kWaiting) return true;
+  }
+  return false;
+}
+
+std::string Supervisor::UnmetDependency(const Engine& engine) const {
+  for (const std::string& dep : engine.spec->depends_on()) {
+    auto it = engines_.find(dep);
+    if (it == engines_.end()) return dep;
+    const Engine& d = *it->second;
+    uint32_t wanted = 0;
+    for (const auto& inst : d.instances) {
+      if (!inst->want_run || inst->retire) continue;
+      ++wanted;
+      if (inst->life.state() != State::kRunning) return dep;
+    }
+    if (wanted == 0 && d.spec->replicas() > 0) return dep;
+  }
+  return "";
+}
+
+void Supervisor::Reconcile() {
+  if (shutting_down_) {
+    ReconcileShutdown();
+    return;
+  }
+  for (auto it = engines_.begin(); it != engines_.end();) {
+    Engine& engine = *it->second;
+    const bool daemon = engine.spec->type() == v1::ENGINE_TYPE_DAEMON;
+    const std::string unmet = UnmetDependency(engine);
+    for (auto& inst : engine.instances) {
+      if (inst->retire || !inst->want_run) {
+        if (inst->life.HasProcess() || inst->life.state() == State::kBackoff ||
+            inst->life.state() == State::kWaiting) {
+          Perform(inst.get(), inst->life.Stop(now_, inst->retire ? "removed" : "stopped"));
+        }
+        continue;
+      }
+      State s = inst->life.state();
+      if (s != State::kStopped && s != State::kWaiting) continue;
+      if (!daemon) {
+        // TODO(fleet): cron and intelligence engines run from the scheduler.
+        if (s != State::kWaiting) inst->life.Wait("scheduled engines are not run yet by this fleetd");
+        continue;
+      }
+      if (!unmet.empty()) {
+        std::string why = absl::StrCat("waiting for ", unmet);
+        if (s != State::kWaiting || inst->life.reason() != why) inst->life.Wait(why);
+        continue;
+      }
+      Perform(inst.get(), inst->life.Start(now_));
+    }
+    // Retired instances leave once stopped; a removed engine once empty.
+    auto& v = engine.instances;
+    v.erase(std::remove_if(v.begin(), v.end(),
+                           [](const std::unique_ptr<Instance>& i) {
+                             return i->retire && !i->life.HasProcess();
+                           }),
+            v.end());
+    if (engine.removing && v.empty()) {
+      it = engines_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Supervisor::ReconcileShutdown() {
+  // Reverse dependency order: an engine stops once nothing that depends on it
+  // is still alive.
+  for (auto& [name, engine] : engines_) {
+    if (!EngineAlive(*engine)) continue;
+    bool dependents_alive = false;
+    for (const auto& [other_name, other] : engines_) {
+      if (other.get() == engine.get() || !EngineAlive(*other)) continue;
+      const auto& deps = other->spec->depends_on();
+      if (std::find(deps.begin(), deps.end(), name) != deps.end()) dependents_alive = true;
+    }
+    if (dependents_alive) continue;
+    for (auto& inst : engine->instances) {
+      if (inst->life.state() == State::kStopping) continue;
+      Perform(inst.get(), inst->life.Stop(now_, "fleetd is shutting down"));
+    }
+  }
+}
+
+void Supervisor::Shutdown(const std::string& why) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  Emit("fleetd", "shutdown", absl::StrCat("stopping every engine (", why, ")"));
+}
+
+}  // namespace fleet::supervisor

@@ -1,0 +1,130 @@
+// The supervision loop: one thread owns every engine and instance. It blocks
+// in one epoll on a signalfd (SIGCHLD, SIGTERM, SIGINT, SIGHUP), an eventfd
+// for posted commands, an inotify watch for the stop flag, each instance's
+// output pipe, and the nearest lifecycle deadline. Nothing polls.
+#ifndef FLEET_CORE_SUPERVISOR_SUPERVISOR_H_
+#define FLEET_CORE_SUPERVISOR_SUPERVISOR_H_
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/config/loader.h"
+#include "core/os/clock.h"
+#include "core/supervisor/event_log.h"
+#include "core/supervisor/lifecycle.h"
+#include "core/supervisor/log_sink.h"
+#include "proto/fleet/control/v1/control.pb.h"
+
+namespace fleet::supervisor {
+
+struct SupervisorOptions {
+  std::string run_dir;
+  os::Clock* clock = nullptr;  // Default: os::RealClock().
+  EventLog* events = nullptr;  // Required; outlives the supervisor.
+  // Reads the config again (SIGHUP, fleetctl reload).
+  std::function<absl::StatusOr<config::LoadedConfig>()> load_config;
+};
+
+enum class Verb { kStart, kStop, kRestart };
+
+// Thread-safety: Post() and Stopped() from any thread; everything else on the
+// loop thread (before Run(), or inside a posted closure).
+class Supervisor {
+ public:
+  explicit Supervisor(SupervisorOptions options);
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // The signals the loop takes through its signalfd. REQUIRES: blocked in
+  // every thread (block them in main() before any thread starts).
+  static sigset_t HandledSignals();
+
+  // Creates the loop's descriptors and watches the run directory.
+  absl::Status Init();
+
+  // Applies a (new) config: adds, removes, restarts and scales only what
+  // changed. Returns what it did.
+  fleet::control::v1::ReloadResponse Apply(const config::LoadedConfig& loaded);
+
+  // Runs the loop until a shutdown has stopped every instance.
+  void Run();
+
+  // Runs fn on the loop thread soon. Returns false (fn dropped) once the loop
+  // has finished.
+  bool Post(std::function<void()> fn);
+
+  // --- loop thread ---
+  fleet::control::v1::GetStatusResponse Status() const;
+  // target: "ENGINE", "ENGINE/N" or "all". kNotFound for an unknown target.
+  absl::StatusOr<fleet::control::v1::ActionResponse> Act(Verb verb, const std::string& target);
+  // Loads the config again and applies it; a bad config changes nothing.
+  absl::StatusOr<fleet::control::v1::ReloadResponse> Reload();
+  // Stops every engine in reverse dependency order; Run() then returns.
+  void Shutdown(const std::string& why);
+  // The live log file of "ENGINE/N" ("ENGINE": instance 0).
+  absl::StatusOr<std::string> LogPath(const std::string& target) const;
+
+ private:
+  struct Instance;
+  struct Engine;
+
+  void HandleSignals();
+  void HandleWake();
+  void HandleInotify();
+  void HandlePipe(Instance* inst, uint32_t events);
+  void ReapChildren();
+  void OnExit(Instance* inst, const os::ExitStatus& status);
+  void RunTimers();
+  void Reconcile();
+  void ReconcileShutdown();
+  void Perform(Instance* inst, Action action);
+  void Spawn(Instance* inst);
+  void DrainPipe(Instance* inst);
+  void ClosePipe(Instance* inst);
+  void AddInstances(Engine* engine, uint32_t count);
+  // Empty when every engine `engine` depends on is running; else who it waits for.
+  std::string UnmetDependency(const Engine& engine) const;
+  bool EngineAlive(const Engine& engine) const;
+  int NextTimeoutMs() const;
+  std::vector<Instance*> Resolve(const std::string& target, absl::Status* error);
+  std::vector<std::string> ChildEnvironment(const Instance& inst) const;
+  void Emit(const std::string& subject, const std::string& kind, const std::string& message);
+
+  SupervisorOptions options_;
+  os::Clock* clock_;
+  EventLog* events_;
+  std::vector<std::string> base_env_;
+  std::string fleet_name_;
+  std::string config_path_;
+
+  int epoll_fd_ = -1;
+  int signal_fd_ = -1;
+  int wake_fd_ = -1;
+  int inotify_fd_ = -1;
+
+  // Ordered by name, so status lists engines the same way every time.
+  std::map<std::string, std::unique_ptr<Engine>> engines_;
+  absl::flat_hash_map<pid_t, Instance*> by_pid_;
+  bool shutting_down_ = false;
+  MonoTime now_;
+  absl::Time started_wall_;
+  MonoTime started_mono_;
+
+  absl::Mutex post_mu_;
+  std::vector<std::function<void()>> posted_ ABSL_GUARDED_BY(post_mu_);
+  bool finished_ ABSL_GUARDED_BY(post_mu_) = false;
+};
+
+}  // namespace fleet::supervisor
+
+#endif  // FLEET_CORE_SUPERVISOR_SUPERVISOR_H_

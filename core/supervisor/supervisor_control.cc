@@ -1,0 +1,333 @@
+// The supervisor's answers to the control plane: config apply and reload,
+// status, start/stop/restart of targets. Loop thread only.
+#include <dirent.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/defaults/defaults.h"
+#include "core/os/files.h"
+#include "core/supervisor/supervisor.h"
+#include "core/supervisor/supervisor_internal.h"
+#include "google/protobuf/util/message_differencer.h"
+
+namespace fleet::supervisor {
+namespace {
+
+namespace v1 = ::fleet::config::v1;
+namespace ctl = ::fleet::control::v1;
+
+bool SameExceptReplicas(const v1::Engine& a, const v1::Engine& b) {
+  v1::Engine x = a, y = b;
+  x.clear_replicas();
+  y.clear_replicas();
+  return google::protobuf::util::MessageDifferencer::Equals(x, y);
+}
+
+ctl::InstanceState ToProto(State s) {
+  switch (s) {
+    case State::kStopped:
+      return ctl::INSTANCE_STATE_STOPPED;
+    case State::kWaiting:
+      return ctl::INSTANCE_STATE_WAITING;
+    case State::kStarting:
+      return ctl::INSTANCE_STATE_STARTING;
+    case State::kRunning:
+      return ctl::INSTANCE_STATE_RUNNING;
+    case State::kBackoff:
+      return ctl::INSTANCE_STATE_BACKOFF;
+    case State::kStopping:
+      return ctl::INSTANCE_STATE_STOPPING;
+    case State::kExited:
+      return ctl::INSTANCE_STATE_EXITED;
+    case State::kFatal:
+      return ctl::INSTANCE_STATE_FATAL;
+  }
+  return ctl::INSTANCE_STATE_UNSPECIFIED;
+}
+
+const char* TypeName(v1::EngineType type) {
+  switch (type) {
+    case v1::ENGINE_TYPE_CRON:
+      return "cron";
+    case v1::ENGINE_TYPE_INTELLIGENCE:
+      return "intelligence";
+    default:
+      return "daemon";
+  }
+}
+
+uint64_t SelfRssBytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+uint32_t SelfOpenFds() {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (d == nullptr) return 0;
+  uint32_t n = 0;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  ::closedir(d);
+  return n > 0 ? n - 1 : 0;  // Not the directory stream itself.
+}
+
+}  // namespace
+
+void Supervisor::AddInstances(Engine* engine, uint32_t count) {
+  const v1::Engine& spec = *engine->spec;
+  for (uint32_t i = 0; i < count; ++i) {
+    // A retiring instance with this index comes back instead of a twin.
+    if (i < engine->instances.size()) {
+      Instance& inst = *engine->instances[i];
+      if (inst.retire) {
+        inst.retire = false;
+        inst.want_run = true;
+      }
+      continue;
+    }
+    auto inst = std::make_unique<Instance>(engine, i, LifecyclePolicy::FromEngine(spec), Uniform01());
+    inst->id = absl::StrCat(spec.name(), "/", i);
+    inst->log = std::make_unique<LogSink>(
+        absl::StrCat(defaults::LogsDir(options_.run_dir), "/", spec.name(), ".", i, ".log"),
+        spec.logs().max_size(), spec.logs().max_files());
+    engine->instances.push_back(std::move(inst));
+  }
+  for (uint32_t i = count; i < engine->instances.size(); ++i) {
+    engine->instances[i]->retire = true;
+  }
+}
+
+ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
+  ctl::ReloadResponse response;
+  fleet_name_ = loaded.config.name();
+  config_path_ = loaded.path;
+  std::set<std::string> wanted;
+  for (const v1::Engine& spec : loaded.config.engines()) {
+    wanted.insert(spec.name());
+    auto it = engines_.find(spec.name());
+    if (it == engines_.end() || it->second->removing) {
+      if (it != engines_.end()) {
+        // Removed and declared again before it was gone: take it back.
+        it->second->removing = false;
+      } else {
+        it = engines_.emplace(spec.name(), std::make_unique<Engine>()).first;
+      }
+      it->second->spec = std::make_shared<v1::Engine>(spec);
+      AddInstances(it->second.get(), spec.replicas());
+      response.add_added(spec.name());
+      continue;
+    }
+    Engine& engine = *it->second;
+    const bool same = SameExceptReplicas(*engine.spec, spec);
+    const bool rescaled = engine.spec->replicas() != spec.replicas();
+    if (same && !rescaled) {
+      response.add_unchanged(spec.name());
+      continue;
+    }
+    engine.spec = std::make_shared<v1::Engine>(spec);
+    for (auto& inst : engine.instances) {
+      inst->life.SetPolicy(LifecyclePolicy::FromEngine(spec));
+      inst->log->SetLimits(spec.logs().max_size(), spec.logs().max_files());
+    }
+    if (!same) {
+      // A new definition: running instances restart on it (in place, one event each).
+      for (auto& inst : engine.instances) {
+        if (inst->life.HasProcess() && !inst->retire) {
+          Perform(inst.get(), inst->life.Restart(now_, "config changed"));
+        }
+      }
+    }
+    AddInstances(&engine, spec.replicas());
+    response.add_changed(rescaled && same
+                             ? absl::StrCat(spec.name(), " (replicas ", engine.instances.size(),
+                                            " -> ", spec.replicas(), ")")
+                             : spec.name());
+  }
+  for (auto& [name, engine] : engines_) {
+    if (wanted.count(name) || engine->removing) continue;
+    engine->removing = true;
+    for (auto& inst : engine->instances) inst->retire = true;
+    response.add_removed(name);
+  }
+  return response;
+}
+
+absl::StatusOr<ctl::ReloadResponse> Supervisor::Reload() {
+  if (!options_.load_config) return absl::FailedPreconditionError("no config to reload");
+  absl::StatusOr<config::LoadedConfig> loaded = options_.load_config();
+  if (!loaded.ok()) {
+    Emit("fleetd", "reload_failed",
+         absl::StrCat("the running config stays: ", loaded.status().message()));
+    return loaded.status();
+  }
+  if (loaded->config.run_dir() != options_.run_dir) {
+    absl::Status status = absl::FailedPreconditionError(absl::StrCat(
+        "run_dir changed from ", options_.run_dir, " to ", loaded->config.run_dir(),
+        "; that takes a fleetd restart. The running config stays."));
+    Emit("fleetd", "reload_failed", std::string(status.message()));
+    return status;
+  }
+  ctl::ReloadResponse response = Apply(*loaded);
+  Emit("fleetd", "reloaded",
+       absl::StrCat(response.added_size(), " added, ", response.removed_size(), " removed, ",
+                    response.changed_size(), " changed, ", response.unchanged_size(),
+                    " unchanged"));
+  return response;
+}
+
+std::vector<Supervisor::Instance*> Supervisor::Resolve(const std::string& target,
+                                                       absl::Status* error) {
+  std::vector<Instance*> out;
+  std::vector<std::string> parts = absl::StrSplit(target, absl::MaxSplits('/', 1));
+  auto it = engines_.find(parts[0]);
+  if (it == engines_.end() || it->second->removing) {
+    if (target == "all") {
+      for (auto& [name, engine] : engines_) {
+        if (engine->removing) continue;
+        for (auto& inst : engine->instances) {
+          if (!inst->retire) out.push_back(inst.get());
+        }
+      }
+      return out;
+    }
+    *error = absl::NotFoundError(absl::StrCat("no engine named '", parts[0], "'"));
+    return out;
+  }
+  Engine& engine = *it->second;
+  if (parts.size() == 1) {
+    for (auto& inst : engine.instances) {
+      if (!inst->retire) out.push_back(inst.get());
+    }
+    return out;
+  }
+  uint32_t index = 0;
+  if (!absl::SimpleAtoi(parts[1], &index) || index >= engine.instances.size() ||
+      engine.instances[index]->retire) {
+    *error = absl::NotFoundError(absl::StrCat("no instance '", target, "' (", parts[0], " has ",
+                                              engine.spec->replicas(), " replicas: ", parts[0],
+                                              "/0 .. ", parts[0], "/",
+                                              engine.spec->replicas() > 0 ? engine.spec->replicas() - 1 : 0,
+                                              ")"));
+    return out;
+  }
+  out.push_back(engine.instances[index].get());
+  return out;
+}
+
+absl::StatusOr<ctl::ActionResponse> Supervisor::Act(Verb verb, const std::string& target) {
+  if (shutting_down_) return absl::UnavailableError("fleetd is shutting down");
+  absl::Status error;
+  std::vector<Instance*> targets = Resolve(target, &error);
+  if (!error.ok()) return error;
+  ctl::ActionResponse response;
+  for (Instance* inst : targets) {
+    State s = inst->life.state();
+    switch (verb) {
+      case Verb::kStart:
+        inst->want_run = true;
+        if (inst->life.HasProcess()) {
+          response.add_changed(absl::StrCat(inst->id, ": already ", StateName(s)));
+        } else {
+          inst->life.Reset("start requested");
+          response.add_changed(absl::StrCat(inst->id, ": starting"));
+        }
+        break;
+      case Verb::kStop:
+        inst->want_run = false;
+        if (inst->life.HasProcess() || s == State::kBackoff || s == State::kWaiting) {
+          Perform(inst, inst->life.Stop(now_, "stopped by the operator"));
+          response.add_changed(absl::StrCat(inst->id, ": stopping"));
+        } else {
+          response.add_changed(absl::StrCat(inst->id, ": already ", StateName(s)));
+        }
+        break;
+      case Verb::kRestart:
+        inst->want_run = true;
+        if (inst->life.HasProcess()) {
+          Perform(inst, inst->life.Restart(now_, "restart requested"));
+        } else {
+          inst->life.Reset("restart requested");
+        }
+        response.add_changed(absl::StrCat(inst->id, ": restarting"));
+        break;
+    }
+  }
+  Emit(target, verb == Verb::kStart ? "start" : verb == Verb::kStop ? "stop" : "restart",
+       "requested by the operator");
+  return response;
+}
+
+absl::StatusOr<std::string> Supervisor::LogPath(const std::string& target) const {
+  std::vector<std::string> parts = absl::StrSplit(target, absl::MaxSplits('/', 1));
+  auto it = engines_.find(parts[0]);
+  if (it == engines_.end()) {
+    return absl::NotFoundError(absl::StrCat("no engine named '", parts[0], "'"));
+  }
+  uint32_t index = 0;
+  if (parts.size() == 2 &&
+      (!absl::SimpleAtoi(parts[1], &index) || index >= it->second->instances.size())) {
+    return absl::NotFoundError(absl::StrCat("no instance '", target, "'"));
+  }
+  if (it->second->instances.empty()) {
+    return absl::NotFoundError(absl::StrCat(parts[0], " has no instances"));
+  }
+  return it->second->instances[index]->log->path();
+}
+
+ctl::GetStatusResponse Supervisor::Status() const {
+  ctl::GetStatusResponse status;
+  status.set_fleet(fleet_name_);
+  status.set_config_path(config_path_);
+  status.set_run_dir(options_.run_dir);
+  status.set_version(defaults::kVersion);
+  ctl::DaemonStatus* d = status.mutable_daemon();
+  d->set_pid(::getpid());
+  d->set_started_unix_ms(absl::ToUnixMillis(started_wall_));
+  MonoTime now = clock_->MonotonicNow();
+  d->set_uptime_ms(absl::ToInt64Milliseconds(now - started_mono_));
+  d->set_rss_bytes(SelfRssBytes());
+  d->set_open_fds(SelfOpenFds());
+  d->set_events(events_->last_seq());
+  uint32_t instances = 0;
+  for (const auto& [name, engine] : engines_) {
+    ctl::EngineStatus* e = status.add_engines();
+    e->set_name(name);
+    e->set_type(TypeName(engine->spec->type()));
+    e->set_description(engine->spec->description());
+    e->set_replicas(engine->spec->replicas());
+    for (const std::string& dep : engine->spec->depends_on()) e->add_depends_on(dep);
+    for (const auto& inst : engine->instances) {
+      ++instances;
+      ctl::InstanceStatus* i = e->add_instances();
+      i->set_id(inst->id);
+      i->set_index(inst->index);
+      i->set_state(ToProto(inst->life.state()));
+      i->set_pid(inst->pid);
+      if (inst->life.HasProcess()) {
+        i->set_started_unix_ms(absl::ToUnixMillis(inst->started_wall));
+        i->set_uptime_ms(absl::ToInt64Milliseconds(now - inst->life.spawned_at()));
+      }
+      i->set_restarts(inst->life.restarts());
+      i->set_reason(inst->retire ? absl::StrCat("removing: ", inst->life.reason())
+                                 : inst->life.reason());
+      if (inst->life.state() == State::kBackoff && inst->life.deadline().has_value()) {
+        i->set_next_start_in_ms(
+            std::max<int64_t>(0, absl::ToInt64Milliseconds(*inst->life.deadline() - now)));
+      }
+      if (inst->has_exited) *i->mutable_last_exit() = inst->last_exit;
+      i->set_log_path(inst->log->path());
+    }
+  }
+  d->set_instances(instances);
+  return status;
+}
+
+}  // namespace fleet::supervisor

@@ -1,0 +1,50 @@
+// The supervisor's per-engine and per-instance records (loop thread only).
+#ifndef FLEET_CORE_SUPERVISOR_SUPERVISOR_INTERNAL_H_
+#define FLEET_CORE_SUPERVISOR_SUPERVISOR_INTERNAL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/supervisor/lifecycle.h"
+#include "core/supervisor/log_sink.h"
+#include "core/supervisor/supervisor.h"
+#include "proto/fleet/config/v1/config.pb.h"
+#include "proto/fleet/control/v1/control.pb.h"
+
+namespace fleet::supervisor {
+
+// A uniform [0,1) source for backoff jitter, one generator per instance.
+std::function<double()> Uniform01();
+
+struct Supervisor::Engine {
+  std::shared_ptr<const fleet::config::v1::Engine> spec;
+  std::vector<std::unique_ptr<Instance>> instances;
+  // Removed from the config: instances are stopping, then the engine goes.
+  bool removing = false;
+};
+
+struct Supervisor::Instance {
+  Instance(Engine* e, uint32_t i, LifecyclePolicy policy, std::function<double()> random01)
+      : engine(e), index(i), life(policy, std::move(random01)) {}
+
+  Engine* engine;
+  uint32_t index;
+  std::string id;  // "ENGINE/N"
+  Lifecycle life;
+  std::unique_ptr<LogSink> log;
+  pid_t pid = 0;
+  int pipe_fd = -1;
+  int stop_signal = SIGTERM;
+  absl::Time started_wall;
+  // The operator's (or config's) wish; the lifecycle says what is.
+  bool want_run = true;
+  // Scaled down or removed: goes away once stopped.
+  bool retire = false;
+  fleet::control::v1::ExitInfo last_exit;
+  bool has_exited = false;
+};
+
+}  // namespace fleet::supervisor
+
+#endif  // FLEET_CORE_SUPERVISOR_SUPERVISOR_INTERNAL_H_

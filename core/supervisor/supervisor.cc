@@ -274,11 +274,10 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& status) {
   inst->last_exit.set_signal(status.signaled ? status.signal : 0);
   inst->last_exit.set_unix_ms(absl::ToUnixMillis(clock_->WallNow()));
   Action action = inst->life.Exited(now_, status);
-  Emit(inst->id, inst->life.state() == State::kFatal ? "fatal" : "exited",
-       inst->life.state() == State::kFatal ? inst->life.reason()
-                                           : absl::StrCat(status.Describe(), "; now ",
-                                                          StateName(inst->life.state()),
-                                                          ": ", inst->life.reason()));
+  // The reason already names the exit status and what happens next.
+  const State s = inst->life.state();
+  Emit(inst->id, s == State::kFatal ? "fatal" : s == State::kStopped ? "stopped" : "exited",
+       inst->life.reason());
   Perform(inst, action);
 }
 

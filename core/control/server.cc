@@ -1,0 +1,129 @@
+#include "core/control/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "core/control/service.h"
+#include "core/defaults/defaults.h"
+#include "core/log/log.h"
+#include "core/os/files.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/server_posix.h"
+
+namespace fleet::control {
+
+ControlServer::ControlServer(supervisor::Supervisor* supervisor, supervisor::EventLog* events,
+                             std::string run_dir)
+    : supervisor_(supervisor),
+      events_(events),
+      run_dir_(std::move(run_dir)),
+      socket_path_(defaults::SocketPath(run_dir_)) {}
+
+ControlServer::~ControlServer() { Stop(); }
+
+absl::Status ControlServer::Start() {
+  const std::string dir = defaults::ControlDir(run_dir_);
+  absl::Status made = os::MakeDirs(dir, 0700);
+  if (!made.ok()) return made;
+  // An existing directory keeps whatever mode it had: make it 0700 now.
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("chmod 0700 ", dir));
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path_.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("control socket path ", socket_path_, " is ", socket_path_.size(),
+                     " bytes; unix sockets allow ", sizeof(addr.sun_path) - 1,
+                     ". Use a shorter run_dir."));
+  }
+  std::memcpy(addr.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
+  ::unlink(socket_path_.c_str());  // Stale from a dead fleetd: we hold the lock.
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listen_fd_ < 0) return absl::ErrnoToStatus(errno, "socket");
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("bind ", socket_path_));
+  }
+  // The mode would otherwise follow the umask (0777 under umask 000).
+  if (::chmod(socket_path_.c_str(), 0600) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("chmod 0600 ", socket_path_));
+  }
+  if (::listen(listen_fd_, 128) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("listen ", socket_path_));
+  }
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
+
+  service_ = NewControlService(supervisor_, events_, run_dir_);
+  grpc::ServerBuilder builder;
+  builder.RegisterService(service_.get());
+  // No listening port: connections arrive through AddInsecureChannelFromFd.
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr) return absl::InternalError("gRPC server failed to start");
+  accept_thread_ = std::thread([this] { AcceptLoop(); });
+  return absl::OkStatus();
+}
+
+void ControlServer::AcceptLoop() {
+  const uid_t own_uid = ::getuid();
+  for (;;) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      log::Error(absl::StrCat("control socket poll: ", strerror(errno)));
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    // Non-blocking: gRPC hangs on a blocking fd until the RPC's deadline.
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) {
+        log::Warning("control socket: out of file descriptors; refusing connections for 100ms");
+        ::poll(nullptr, 0, 100);
+      }
+      continue;
+    }
+    ucred peer{};
+    socklen_t len = sizeof(peer);
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
+      ::close(fd);
+      continue;
+    }
+    if (peer.uid != own_uid && peer.uid != 0) {
+      log::Warning(absl::StrCat("control socket: refused uid ", peer.uid, " (pid ", peer.pid,
+                                "): only uid ", own_uid, " and root may control this fleet"));
+      ::close(fd);
+      continue;
+    }
+    grpc::AddInsecureChannelFromFd(server_.get(), fd);
+  }
+}
+
+void ControlServer::Stop() {
+  if (stop_fd_ >= 0) {
+    uint64_t one = 1;
+    (void)::write(stop_fd_, &one, sizeof(one));
+  }
+  if (accept_thread_.joinable()) accept_thread_.join();
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_.reset();
+  }
+  for (int* fd : {&listen_fd_, &stop_fd_}) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
+  if (!socket_path_.empty()) ::unlink(socket_path_.c_str());
+}
+
+}  // namespace fleet::control

@@ -1,0 +1,198 @@
+#include "core/control/service.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace fleet::control {
+namespace {
+
+namespace ctl = ::fleet::control::v1;
+using supervisor::Supervisor;
+using supervisor::Verb;
+
+constexpr auto kLoopAnswerDeadline = std::chrono::seconds(10);
+constexpr size_t kMaxTailBytes = 4 << 20;
+constexpr size_t kChunk = 64 << 10;
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+// The offset where the last `lines` lines of fd's first `size` bytes begin.
+off_t TailOffset(int fd, off_t size, uint32_t lines) {
+  if (lines == 0) return size;
+  off_t pos = size;
+  uint32_t newlines = 0;
+  char buffer[8192];
+  while (pos > 0 && static_cast<size_t>(size - pos) < kMaxTailBytes) {
+    off_t start = std::max<off_t>(0, pos - static_cast<off_t>(sizeof(buffer)));
+    ssize_t n = ::pread(fd, buffer, static_cast<size_t>(pos - start), start);
+    if (n <= 0) break;
+    for (ssize_t i = n - 1; i >= 0; --i) {
+      // The newline ending the file does not start a line.
+      if (buffer[i] == '\n' && start + i != size - 1 && ++newlines == lines) {
+        return start + i + 1;
+      }
+    }
+    pos = start;
+  }
+  return std::max<off_t>(pos, size - static_cast<off_t>(kMaxTailBytes));
+}
+
+class ControlService final : public ctl::FleetControl::Service {
+ public:
+  ControlService(Supervisor* supervisor, supervisor::EventLog* events, std::string run_dir)
+      : supervisor_(supervisor), events_(events), run_dir_(std::move(run_dir)) {}
+
+  grpc::Status GetStatus(grpc::ServerContext*, const ctl::GetStatusRequest*,
+                         ctl::GetStatusResponse* response) override {
+    return OnLoop<ctl::GetStatusResponse>([this] { return supervisor_->Status(); }, response);
+  }
+
+  grpc::Status Start(grpc::ServerContext*, const ctl::TargetRequest* request,
+                     ctl::ActionResponse* response) override {
+    return Act(Verb::kStart, request->target(), response);
+  }
+  grpc::Status Stop(grpc::ServerContext*, const ctl::TargetRequest* request,
+                    ctl::ActionResponse* response) override {
+    return Act(Verb::kStop, request->target(), response);
+  }
+  grpc::Status Restart(grpc::ServerContext*, const ctl::TargetRequest* request,
+                       ctl::ActionResponse* response) override {
+    return Act(Verb::kRestart, request->target(), response);
+  }
+
+  grpc::Status Reload(grpc::ServerContext*, const ctl::ReloadRequest*,
+                      ctl::ReloadResponse* response) override {
+    absl::StatusOr<ctl::ReloadResponse> result;
+    grpc::Status status = OnLoop<absl::StatusOr<ctl::ReloadResponse>>(
+        [this] { return supervisor_->Reload(); }, &result);
+    if (!status.ok()) return status;
+    if (!result.ok()) return ToGrpc(result.status());
+    *response = *std::move(result);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Shutdown(grpc::ServerContext*, const ctl::ShutdownRequest*,
+                        ctl::ShutdownResponse*) override {
+    if (!supervisor_->Post([this] { supervisor_->Shutdown("fleetctl shutdown"); })) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fleetd is already shutting down");
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status StreamEvents(grpc::ServerContext* context, const ctl::StreamEventsRequest* request,
+                            grpc::ServerWriter<ctl::Event>* writer) override {
+    uint64_t after = events_->SeqBefore(request->last() == 0 ? 20 : request->last());
+    for (;;) {
+      for (const ctl::Event& event : events_->Since(after)) {
+        if (!writer->Write(event)) return grpc::Status::OK;  // Client went away.
+        after = event.seq();
+      }
+      if (!request->follow() || context->IsCancelled() || events_->closed()) break;
+      events_->WaitFor(after, absl::Milliseconds(500));
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetLogs(grpc::ServerContext* context, const ctl::GetLogsRequest* request,
+                       grpc::ServerWriter<ctl::LogChunk>* writer) override {
+    absl::StatusOr<std::string> path;
+    const std::string target = request->target();
+    grpc::Status status = OnLoop<absl::StatusOr<std::string>>(
+        [this, target] { return supervisor_->LogPath(target); }, &path);
+    if (!status.ok()) return status;
+    if (!path.ok()) return ToGrpc(path.status());
+    // Reading a file touches no supervisor state: done here, off the loop.
+    int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd >= 0) ::fstat(fd, &st);
+    off_t offset = 0;
+    if (fd >= 0) {
+      uint32_t lines = request->lines() == 0 && !request->follow() ? 50 : request->lines();
+      offset = TailOffset(fd, st.st_size, lines);
+    }
+    for (;;) {
+      if (fd >= 0) {
+        char buffer[kChunk];
+        ssize_t n;
+        while ((n = ::pread(fd, buffer, sizeof(buffer), offset)) > 0) {
+          ctl::LogChunk chunk;
+          chunk.set_data(buffer, static_cast<size_t>(n));
+          if (!writer->Write(chunk)) {
+            ::close(fd);
+            return grpc::Status::OK;
+          }
+          offset += n;
+        }
+      }
+      if (!request->follow() || context->IsCancelled() || events_->closed()) break;
+      absl::SleepFor(absl::Milliseconds(100));
+      // Rotated (new inode) or truncated: follow the new file from its start.
+      struct stat now {};
+      if (::stat(path->c_str(), &now) == 0 &&
+          (fd < 0 || now.st_ino != st.st_ino || now.st_size < offset)) {
+        if (fd >= 0) ::close(fd);
+        fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) ::fstat(fd, &st);
+        offset = 0;
+      }
+    }
+    if (fd >= 0) ::close(fd);
+    return grpc::Status::OK;
+  }
+
+ private:
+  // Runs fn on the supervision loop and waits for its value.
+  template <typename T>
+  grpc::Status OnLoop(std::function<T()> fn, T* out) {
+    auto promise = std::make_shared<std::promise<T>>();
+    std::future<T> future = promise->get_future();
+    if (!supervisor_->Post([promise, fn] { promise->set_value(fn()); })) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fleetd is shutting down");
+    }
+    if (future.wait_for(kLoopAnswerDeadline) != std::future_status::ready) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          "the supervision loop did not answer within 10s");
+    }
+    *out = future.get();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Act(Verb verb, const std::string& target, ctl::ActionResponse* response) {
+    if (target.empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "a target is required: ENGINE, ENGINE/N or all");
+    }
+    absl::StatusOr<ctl::ActionResponse> result;
+    grpc::Status status = OnLoop<absl::StatusOr<ctl::ActionResponse>>(
+        [this, verb, target] { return supervisor_->Act(verb, target); }, &result);
+    if (!status.ok()) return status;
+    if (!result.ok()) return ToGrpc(result.status());
+    *response = *std::move(result);
+    return grpc::Status::OK;
+  }
+
+  Supervisor* supervisor_;
+  supervisor::EventLog* events_;
+  std::string run_dir_;
+};
+
+}  // namespace
+
+std::unique_ptr<ctl::FleetControl::Service> NewControlService(Supervisor* supervisor,
+                                                              supervisor::EventLog* events,
+                                                              std::string run_dir) {
+  return std::make_unique<ControlService>(supervisor, events, std::move(run_dir));
+}
+
+}  // namespace fleet::control

@@ -1,0 +1,20 @@
+// The FleetControl gRPC service. Handlers never touch supervisor state: each
+// posts a closure to the supervision loop and waits (bounded) for its answer.
+#ifndef FLEET_CORE_CONTROL_SERVICE_H_
+#define FLEET_CORE_CONTROL_SERVICE_H_
+
+#include <memory>
+#include <string>
+
+#include "core/supervisor/event_log.h"
+#include "core/supervisor/supervisor.h"
+#include "proto/fleet/control/v1/control.grpc.pb.h"
+
+namespace fleet::control {
+
+std::unique_ptr<fleet::control::v1::FleetControl::Service> NewControlService(
+    supervisor::Supervisor* supervisor, supervisor::EventLog* events, std::string run_dir);
+
+}  // namespace fleet::control
+
+#endif  // FLEET_CORE_CONTROL_SERVICE_H_

@@ -1,0 +1,109 @@
+#include "core/daemon/daemon.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/config/loader.h"
+#include "core/control/server.h"
+#include "core/daemon/run_dir.h"
+#include "core/daemon/sd_notify.h"
+#include "core/defaults/defaults.h"
+#include "core/log/log.h"
+#include "core/os/clock.h"
+#include "core/supervisor/event_log.h"
+#include "core/supervisor/supervisor.h"
+
+namespace fleet::daemon {
+
+int ValidateConfig(const std::string& path) {
+  absl::StatusOr<config::LoadedConfig> loaded = config::LoadConfig(path);
+  if (!loaded.ok()) {
+    fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
+    return loaded.status().code() == absl::StatusCode::kNotFound ? kExitUsage : kExitBadConfig;
+  }
+  uint32_t instances = 0;
+  for (const auto& e : loaded->config.engines()) instances += e.replicas();
+  printf("%s: OK: fleet '%s', %d engines, %u instances, run dir %s\n", loaded->path.c_str(),
+         loaded->config.name().c_str(), loaded->config.engines_size(), instances,
+         loaded->config.run_dir().c_str());
+  for (const auto& e : loaded->config.engines()) {
+    printf("  %-24s %u x %s\n", e.name().c_str(), e.replicas(),
+           e.shell().empty() ? absl::StrJoin(e.command(), " ").c_str() : e.shell().c_str());
+  }
+  return kExitOk;
+}
+
+int RunDaemon(const DaemonOptions& options) {
+  // Before any thread: every thread inherits this mask, so the signals reach
+  // only the loop's signalfd. Children get a clean mask from Spawn.
+  sigset_t handled = supervisor::Supervisor::HandledSignals();
+  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  // Orphaned grandchildren come to fleetd (and are reaped) instead of init.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+  const std::string config_path = options.config_path;
+  auto load = [config_path]() { return config::LoadConfig(config_path); };
+  absl::StatusOr<config::LoadedConfig> loaded = load();
+  if (!loaded.ok()) {
+    log::Error(absl::StrCat("cannot start: bad config:\n", loaded.status().message()));
+    return loaded.status().code() == absl::StatusCode::kNotFound ? kExitUsage : kExitBadConfig;
+  }
+  std::string run_dir = options.run_dir.empty() ? loaded->config.run_dir() : options.run_dir;
+  loaded->config.set_run_dir(run_dir);
+  auto reload = [load, run_dir]() -> absl::StatusOr<config::LoadedConfig> {
+    absl::StatusOr<config::LoadedConfig> next = load();
+    if (next.ok()) next->config.set_run_dir(run_dir);
+    return next;
+  };
+
+  absl::StatusOr<RunDirLock> lock = RunDirLock::Acquire(run_dir);
+  if (!lock.ok()) {
+    log::Error(std::string(lock.status().message()));
+    return lock.status().code() == absl::StatusCode::kAlreadyExists ? kExitAlreadyRunning
+                                                                     : kExitFailure;
+  }
+  absl::Status pid_written = lock->WritePidFile();
+  if (!pid_written.ok()) {
+    log::Error(std::string(pid_written.message()));
+    return kExitFailure;
+  }
+
+  supervisor::EventLog events(os::RealClock());
+  supervisor::Supervisor supervisor({run_dir, os::RealClock(), &events, reload});
+  absl::Status init = supervisor.Init();
+  if (!init.ok()) {
+    log::Error(absl::StrCat("cannot start: ", init.message()));
+    return kExitFailure;
+  }
+  supervisor.Apply(*loaded);
+
+  control::ControlServer server(&supervisor, &events, run_dir);
+  absl::Status serving = server.Start();
+  if (!serving.ok()) {
+    log::Error(absl::StrCat("cannot start the control socket: ", serving.message()));
+    return kExitFailure;
+  }
+  uint32_t instances = 0;
+  for (const auto& e : loaded->config.engines()) instances += e.replicas();
+  events.Add("fleetd", "ready",
+             absl::StrCat("fleet '", loaded->config.name(), "' (", loaded->config.engines_size(),
+                          " engines, ", instances, " instances), config ", loaded->path,
+                          ", socket ", server.socket_path(), ", version ", defaults::kVersion));
+  SdNotify(absl::StrCat("READY=1\nMAINPID=", getpid()));
+
+  supervisor.Run();
+
+  SdNotify("STOPPING=1");
+  events.Close();
+  server.Stop();
+  lock->RemovePidFile();
+  log::Info("fleetd exits");
+  return kExitOk;
+}
+
+}  // namespace fleet::daemon

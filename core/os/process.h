@@ -23,6 +23,9 @@ struct SpawnSpec {
   std::string cwd;
   // Becomes the child's stdout and stderr; stdin is /dev/null. -1: /dev/null.
   int output_fd = -1;
+  // A foreground command (fleetctl lock): keeps the caller's stdin, stdout,
+  // stderr and process group; output_fd is ignored.
+  bool inherit_stdio = false;
 };
 
 // How a process ended.
@@ -55,6 +58,9 @@ absl::StatusOr<std::string> ResolveProgram(const std::string& program,
 // empty (ESRCH).
 bool SignalGroup(pid_t pgid, int sig);
 bool SignalProcess(pid_t pid, int sig);
+
+// Blocks until child pid exits (retrying on EINTR) and reaps it.
+ExitStatus WaitProcess(pid_t pid);
 
 // Reaps every exited child without blocking (SIGCHLD coalesces).
 std::vector<Reaped> ReapExitedChildren();

@@ -73,11 +73,14 @@ absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   absl::Cleanup destroy_actions = [&] { posix_spawn_file_actions_destroy(&actions); };
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  if (spec.output_fd >= 0) {
+  if (spec.inherit_stdio) {
+    // Keep 0-2 as they are.
+  } else if (spec.output_fd >= 0) {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, spec.output_fd, 1);
     posix_spawn_file_actions_adddup2(&actions, spec.output_fd, 2);
   } else {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
   }
@@ -96,8 +99,9 @@ absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec) {
   posix_spawnattr_setsigmask(&attr, &empty);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (!spec.inherit_stdio) flags |= POSIX_SPAWN_SETPGROUP;
+  posix_spawnattr_setflags(&attr, flags);
 
   std::vector<char*> argv;
   for (const std::string& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -129,20 +133,36 @@ bool SignalProcess(pid_t pid, int sig) {
   return ::kill(pid, sig) == 0;
 }
 
+namespace {
+
+ExitStatus FromWaitStatus(int status) {
+  ExitStatus out;
+  if (WIFSIGNALED(status)) {
+    out.signaled = true;
+    out.signal = WTERMSIG(status);
+  } else {
+    out.code = WEXITSTATUS(status);
+  }
+  return out;
+}
+
+}  // namespace
+
+ExitStatus WaitProcess(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return {127, 0, false};
+  }
+  return FromWaitStatus(status);
+}
+
 std::vector<Reaped> ReapExitedChildren() {
   std::vector<Reaped> reaped;
   for (;;) {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;  // 0: none exited; -1/ECHILD: no children left.
-    Reaped r{pid, {}};
-    if (WIFSIGNALED(status)) {
-      r.status.signaled = true;
-      r.status.signal = WTERMSIG(status);
-    } else {
-      r.status.code = WEXITSTATUS(status);
-    }
-    reaped.push_back(r);
+    reaped.push_back({pid, FromWaitStatus(status)});
   }
   return reaped;
 }

@@ -1,0 +1,436 @@
+// fleetctl: queries and commands fleetd over its unix socket. Flags -> RPC ->
+// render; no logic beyond formatting and exit codes.
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "cli/fleetctl/client.h"
+#include "cli/fleetctl/render.h"
+#include "cli/fleetctl/starter_config.h"
+#include "core/defaults/defaults.h"
+#include "core/fileproto/mkdir_lock.h"
+#include "core/os/process.h"
+#include "grpcpp/grpcpp.h"
+
+extern char** environ;
+
+namespace fleet::cli {
+namespace {
+
+namespace ctl = ::fleet::control::v1;
+
+// Exit codes (also in --help and the README).
+constexpr int kOk = 0;
+constexpr int kFailed = 1;
+constexpr int kUsage = 2;
+constexpr int kNotAllRunning = 3;
+constexpr int kNotFound = 4;
+constexpr int kUnreachable = 5;
+
+constexpr char kUsageText[] = R"(usage: fleetctl [--run-dir DIR] [-o table|json] [--timeout D] COMMAND [ARGS]
+
+Commands:
+  status [-o json]              every instance: state, pid, uptime, restarts, reason
+  start|stop|restart TARGET...  TARGET is ENGINE, ENGINE/N or all
+  logs TARGET [-f] [-n N]       an instance's captured output (ENGINE means ENGINE/0)
+  events [-f] [-n N]            what fleetd did, newest last
+  reload                        re-read the config; apply only what changed
+  shutdown [--no-wait]          stop every engine in reverse dependency order; fleetd exits
+  validate PATH                 check a config without a daemon (runs `fleetd validate`)
+  init [PATH]                   write a commented starter config (default fleet.yaml)
+  lock NAME [--wait D] -- CMD   run CMD holding the run dir's mkdir lock NAME
+  version                       fleetctl's and fleetd's versions
+
+The run directory is --run-dir, else $FLEET_RUN_DIR, else ~/.fleet/run.
+Colours only on a terminal (and never with NO_COLOR set).
+
+Exit codes: 0 ok; 1 the operation failed; 2 usage error or invalid input;
+3 (status) not every instance is RUNNING; 4 no such engine or instance;
+5 fleetd is not running or cannot be reached. `lock` exits with CMD's status.
+)";
+
+struct Globals {
+  std::string run_dir = defaults::RunDir();
+  bool json = false;
+  bool color = false;
+  absl::Duration timeout = absl::Seconds(15);
+};
+
+int Fail(int code, const std::string& message) {
+  fprintf(stderr, "fleetctl: %s\n", message.c_str());
+  return code;
+}
+
+int Usage(const std::string& message) {
+  fprintf(stderr, "fleetctl: %s\nRun `fleetctl --help` for usage.\n", message.c_str());
+  return kUsage;
+}
+
+int FromRpc(const grpc::Status& status, const Globals& g) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      return Fail(kUnreachable, absl::StrCat("cannot reach fleetd at ",
+                                             defaults::SocketPath(g.run_dir), ": ",
+                                             status.error_message()));
+    case grpc::StatusCode::NOT_FOUND:
+      return Fail(kNotFound, status.error_message());
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return Fail(kUsage, status.error_message());
+    default:
+      return Fail(kFailed, status.error_message());
+  }
+}
+
+void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)));
+}
+
+// Parses "-n N" / "-f" style flags of a streaming command.
+bool StreamFlags(std::vector<std::string>& args, bool* follow, uint32_t* lines,
+                 std::string* error) {
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-f" || args[i] == "--follow") {
+      *follow = true;
+    } else if (args[i] == "-n" || args[i] == "--lines") {
+      if (i + 1 >= args.size() || !absl::SimpleAtoi(args[i + 1], lines)) {
+        *error = "-n needs a number";
+        return false;
+      }
+      ++i;
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  args = rest;
+  return true;
+}
+
+class Commands {
+ public:
+  explicit Commands(Globals g) : g_(std::move(g)) {}
+
+  int Run(const std::string& command, std::vector<std::string> args) {
+    if (command == "status") return Status(args);
+    if (command == "start") return Act(command, args);
+    if (command == "stop") return Act(command, args);
+    if (command == "restart") return Act(command, args);
+    if (command == "logs") return Logs(args);
+    if (command == "events") return Events(args);
+    if (command == "reload") return Reload(args);
+    if (command == "shutdown") return Shutdown(args);
+    if (command == "validate") return Validate(args);
+    if (command == "init") return Init(args);
+    if (command == "lock") return Lock(args);
+    if (command == "version") return Version();
+    return Usage(absl::StrCat("unknown command '", command, "'"));
+  }
+
+ private:
+  // Connects or prints why not; returns nullptr on failure (code in *code).
+  std::unique_ptr<ctl::FleetControl::Stub> Stub(int* code) {
+    auto stub = Connect(g_.run_dir);
+    if (!stub.ok()) {
+      *code = Fail(stub.status().code() == absl::StatusCode::kPermissionDenied ? kFailed
+                                                                                : kUnreachable,
+                   std::string(stub.status().message()));
+      return nullptr;
+    }
+    return *std::move(stub);
+  }
+
+  int Status(std::vector<std::string>& args) {
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == "-o" && i + 1 < args.size() && args[i + 1] == "json") {
+        g_.json = true;
+        ++i;
+      } else {
+        return Usage(absl::StrCat("status takes no argument '", args[i], "'"));
+      }
+    }
+    int code = kOk;
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    grpc::ClientContext context;
+    SetDeadline(&context, g_.timeout);
+    ctl::GetStatusResponse status;
+    grpc::Status rpc = stub->GetStatus(&context, ctl::GetStatusRequest(), &status);
+    if (!rpc.ok()) return FromRpc(rpc, g_);
+    fputs(g_.json ? ToJson(status).c_str() : RenderStatus(status, g_.color).c_str(), stdout);
+    return AllRunning(status) ? kOk : kNotAllRunning;
+  }
+
+  int Act(const std::string& verb, const std::vector<std::string>& targets) {
+    if (targets.empty()) return Usage(absl::StrCat(verb, " needs a TARGET (ENGINE, ENGINE/N or all)"));
+    int code = kOk;
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    for (const std::string& target : targets) {
+      grpc::ClientContext context;
+      SetDeadline(&context, g_.timeout);
+      ctl::TargetRequest request;
+      request.set_target(target);
+      ctl::ActionResponse response;
+      grpc::Status rpc = verb == "start"  ? stub->Start(&context, request, &response)
+                         : verb == "stop" ? stub->Stop(&context, request, &response)
+                                          : stub->Restart(&context, request, &response);
+      if (!rpc.ok()) {
+        code = FromRpc(rpc, g_);
+        continue;
+      }
+      for (const std::string& line : response.changed()) printf("%s\n", line.c_str());
+    }
+    return code;
+  }
+
+  int Logs(std::vector<std::string>& args) {
+    bool follow = false;
+    uint32_t lines = 0;
+    std::string error;
+    if (!StreamFlags(args, &follow, &lines, &error)) return Usage(error);
+    if (args.size() != 1) return Usage("logs needs exactly one TARGET (ENGINE or ENGINE/N)");
+    int code = kOk;
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    grpc::ClientContext context;
+    if (!follow) SetDeadline(&context, g_.timeout);
+    ctl::GetLogsRequest request;
+    request.set_target(args[0]);
+    request.set_lines(lines == 0 && !follow ? 50 : lines == 0 ? 10 : lines);
+    request.set_follow(follow);
+    auto reader = stub->GetLogs(&context, request);
+    ctl::LogChunk chunk;
+    while (reader->Read(&chunk)) {
+      fwrite(chunk.data().data(), 1, chunk.data().size(), stdout);
+      fflush(stdout);
+    }
+    grpc::Status rpc = reader->Finish();
+    return rpc.ok() ? kOk : FromRpc(rpc, g_);
+  }
+
+  int Events(std::vector<std::string>& args) {
+    bool follow = false;
+    uint32_t last = 20;
+    std::string error;
+    if (!StreamFlags(args, &follow, &last, &error)) return Usage(error);
+    if (!args.empty()) return Usage(absl::StrCat("events takes no argument '", args[0], "'"));
+    int code = kOk;
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    grpc::ClientContext context;
+    if (!follow) SetDeadline(&context, g_.timeout);
+    ctl::StreamEventsRequest request;
+    request.set_last(last);
+    request.set_follow(follow);
+    auto reader = stub->StreamEvents(&context, request);
+    ctl::Event event;
+    while (reader->Read(&event)) {
+      fputs(g_.json ? ToJson(event).c_str() : RenderEvent(event).c_str(), stdout);
+      fflush(stdout);
+    }
+    grpc::Status rpc = reader->Finish();
+    return rpc.ok() ? kOk : FromRpc(rpc, g_);
+  }
+
+  int Reload(const std::vector<std::string>& args) {
+    if (!args.empty()) return Usage("reload takes no arguments");
+    int code = kOk;
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    grpc::ClientContext context;
+    SetDeadline(&context, g_.timeout);
+    ctl::ReloadResponse response;
+    grpc::Status rpc = stub->Reload(&context, ctl::ReloadRequest(), &response);
+    if (!rpc.ok()) {
+      if (rpc.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+        return Fail(kFailed, absl::StrCat("config refused; the running config stays:\n",
+                                          rpc.error_message()));
+      }
+      return FromRpc(rpc, g_);
+    }
+    if (g_.json) {
+      fputs(ToJson(response).c_str(), stdout);
+      return kOk;
+    }
+    for (const auto& name : response.added()) printf("added      %s\n", name.c_str());
+    for (const auto& name : response.removed()) printf("removed    %s\n", name.c_str());
+    for (const auto& name : response.changed()) printf("changed    %s\n", name.c_str());
+    printf("unchanged  %d engines\n", response.unchanged_size());
+    return kOk;
+  }
+
+  int Shutdown(const std::vector<std::string>& args) {
+    bool wait = true;
+    for (const std::string& a : args) {
+      if (a != "--no-wait") return Usage(absl::StrCat("shutdown takes no argument '", a, "'"));
+      wait = false;
+    }
+    int code = kOk;
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    grpc::ClientContext context;
+    SetDeadline(&context, g_.timeout);
+    ctl::ShutdownResponse response;
+    grpc::Status rpc = stub->Shutdown(&context, ctl::ShutdownRequest(), &response);
+    if (!rpc.ok()) return FromRpc(rpc, g_);
+    printf("fleetd is stopping every engine\n");
+    if (!wait) return kOk;
+    // fleetd removes its socket as it exits.
+    const std::string socket = defaults::SocketPath(g_.run_dir);
+    absl::Time deadline = absl::Now() + std::max(g_.timeout, absl::Seconds(60));
+    struct stat st;
+    while (::stat(socket.c_str(), &st) == 0) {
+      if (absl::Now() > deadline) return Fail(kFailed, "fleetd is still stopping; see `fleetctl events`");
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    printf("fleetd stopped\n");
+    return kOk;
+  }
+
+  int Validate(const std::vector<std::string>& args) {
+    if (args.size() != 1) return Usage("validate needs one PATH (a file or directory)");
+    // fleetctl links no YAML parser: the daemon binary beside it checks.
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+    std::string fleetd = "fleetd";
+    char self[4096];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+      std::string dir(self, static_cast<size_t>(n));
+      dir.resize(dir.rfind('/'));
+      if (::access((dir + "/fleetd").c_str(), X_OK) == 0) fleetd = dir + "/fleetd";
+    }
+    os::SpawnSpec spec;
+    spec.argv = {fleetd, "validate", args[0]};
+    spec.env = env;
+    spec.inherit_stdio = true;
+    absl::StatusOr<pid_t> pid = os::Spawn(spec);
+    if (!pid.ok()) return Fail(kFailed, std::string(pid.status().message()));
+    os::ExitStatus status = os::WaitProcess(*pid);
+    if (status.Success()) return kOk;
+    return status.signaled ? kFailed : (status.code == 78 ? kUsage : status.code);
+  }
+
+  int Init(const std::vector<std::string>& args) {
+    if (args.size() > 1) return Usage("init takes at most one PATH");
+    std::string path = args.empty() ? "fleet.yaml" : args[0];
+    FILE* f = fopen(path.c_str(), "wx");  // x: never overwrite what the operator wrote.
+    if (f == nullptr) {
+      return Fail(kFailed, absl::StrCat("will not write ", path, ": ",
+                                        errno == EEXIST ? "it exists" : strerror(errno)));
+    }
+    fputs(kStarterConfig, f);
+    if (fclose(f) != 0) return Fail(kFailed, absl::StrCat("write ", path, ": ", strerror(errno)));
+    printf("wrote %s; check it with `fleetctl validate %s`, run it with `fleetd -c %s`\n",
+           path.c_str(), path.c_str(), path.c_str());
+    return kOk;
+  }
+
+  int Lock(const std::vector<std::string>& args) {
+    absl::Duration wait = absl::InfiniteDuration();
+    std::string name;
+    size_t i = 0;
+    for (; i < args.size() && args[i] != "--"; ++i) {
+      if (args[i] == "--wait" && i + 1 < args.size()) {
+        if (!absl::ParseDuration(args[++i], &wait)) return Usage("--wait needs a duration such as 30s");
+      } else if (name.empty()) {
+        name = args[i];
+      } else {
+        return Usage(absl::StrCat("lock: unexpected '", args[i], "' (put the command after --)"));
+      }
+    }
+    if (name.empty() || i + 1 >= args.size()) return Usage("usage: fleetctl lock NAME [--wait D] -- CMD [ARGS]");
+    auto lock = fileproto::MkdirLock::Acquire(defaults::LocksDir(g_.run_dir), name, wait);
+    if (!lock.ok()) {
+      return Fail(lock.status().code() == absl::StatusCode::kInvalidArgument ? kUsage : kFailed,
+                  std::string(lock.status().message()));
+    }
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+    os::SpawnSpec spec;
+    spec.argv.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+    spec.env = env;
+    spec.inherit_stdio = true;
+    // The lock is released when CMD ends, even if fleetctl is told to stop first.
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    absl::StatusOr<pid_t> pid = os::Spawn(spec);
+    if (!pid.ok()) return Fail(kFailed, std::string(pid.status().message()));
+    os::ExitStatus status = os::WaitProcess(*pid);
+    lock->Release();
+    return status.signaled ? 128 + status.signal : status.code;
+  }
+
+  int Version() {
+    printf("fleetctl %s\n", defaults::kVersion);
+    auto stub = Connect(g_.run_dir);
+    if (!stub.ok()) {
+      printf("fleetd: not running\n");
+      return kOk;
+    }
+    grpc::ClientContext context;
+    SetDeadline(&context, absl::Seconds(2));
+    ctl::GetStatusResponse status;
+    if ((*stub)->GetStatus(&context, ctl::GetStatusRequest(), &status).ok()) {
+      printf("fleetd %s (pid %d)\n", status.version().c_str(), status.daemon().pid());
+    } else {
+      printf("fleetd: not reachable\n");
+    }
+    return kOk;
+  }
+
+  Globals g_;
+};
+
+}  // namespace
+}  // namespace fleet::cli
+
+int main(int argc, char** argv) {
+  using namespace fleet::cli;
+  Globals g;
+  const char* no_color = getenv("NO_COLOR");
+  const char* term = getenv("TERM");
+  g.color = isatty(STDOUT_FILENO) && (no_color == nullptr || *no_color == '\0') &&
+            !(term != nullptr && std::string(term) == "dumb");
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h" || arg == "help") {
+      printf("%s", kUsageText);
+      return kOk;
+    } else if (arg == "--run-dir" && i + 1 < argc) {
+      g.run_dir = argv[++i];
+    } else if ((arg == "-o" || arg == "--output") && i + 1 < argc) {
+      std::string format = argv[++i];
+      if (format != "json" && format != "table") return Usage("-o takes table or json");
+      g.json = format == "json";
+    } else if (arg == "--no-color") {
+      g.color = false;
+    } else if (arg == "--timeout" && i + 1 < argc) {
+      if (!absl::ParseDuration(argv[++i], &g.timeout)) return Usage("--timeout needs a duration such as 15s");
+    } else if (!arg.empty() && arg[0] == '-') {
+      return Usage(absl::StrCat("unknown flag '", arg, "'"));
+    } else {
+      break;
+    }
+  }
+  if (i >= argc) return Usage("a command is required");
+  std::string command = argv[i];
+  std::vector<std::string> args(argv + i + 1, argv + argc);
+  return Commands(g).Run(command, args);
+}

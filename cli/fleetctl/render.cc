@@ -1,0 +1,118 @@
+#include "cli/fleetctl/render.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace fleet::cli {
+namespace {
+
+namespace ctl = ::fleet::control::v1;
+
+std::string StateName(ctl::InstanceState state) {
+  const std::string& name = ctl::InstanceState_Name(state);
+  return std::string(absl::StripPrefix(name, "INSTANCE_STATE_"));
+}
+
+const char* StateColor(ctl::InstanceState state) {
+  switch (state) {
+    case ctl::INSTANCE_STATE_RUNNING:
+      return "\033[32m";  // green
+    case ctl::INSTANCE_STATE_FATAL:
+    case ctl::INSTANCE_STATE_EXITED:
+      return "\033[31m";  // red
+    case ctl::INSTANCE_STATE_STOPPED:
+      return "\033[2m";   // dim
+    default:
+      return "\033[33m";  // yellow: on its way somewhere
+  }
+}
+
+}  // namespace
+
+std::string HumanDuration(int64_t millis) {
+  if (millis <= 0) return "-";
+  int64_t s = millis / 1000;
+  if (s < 60) return absl::StrCat(s, "s");
+  if (s < 3600) return absl::StrCat(s / 60, "m", s % 60, "s");
+  if (s < 86400) return absl::StrCat(s / 3600, "h", (s % 3600) / 60, "m");
+  return absl::StrCat(s / 86400, "d", (s % 86400) / 3600, "h");
+}
+
+std::string RenderStatus(const ctl::GetStatusResponse& status, bool color) {
+  const ctl::DaemonStatus& d = status.daemon();
+  std::string out = absl::StrFormat(
+      "fleet %s: fleetd pid %d, up %s, %u instances, rss %.1f MiB, %u fds, version %s\n\n",
+      status.fleet(), d.pid(), HumanDuration(d.uptime_ms()), d.instances(),
+      d.rss_bytes() / 1048576.0, d.open_fds(), status.version());
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"INSTANCE", "TYPE", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "REASON"});
+  std::vector<ctl::InstanceState> states = {ctl::INSTANCE_STATE_UNSPECIFIED};
+  for (const ctl::EngineStatus& e : status.engines()) {
+    if (e.instances().empty()) {
+      rows.push_back({absl::StrCat(e.name(), "/-"), e.type(), "-", "-", "-", "-", "-",
+                      "replicas: 0"});
+      states.push_back(ctl::INSTANCE_STATE_UNSPECIFIED);
+    }
+    for (const ctl::InstanceStatus& i : e.instances()) {
+      std::string reason = i.reason();
+      if (i.state() == ctl::INSTANCE_STATE_RUNNING && reason == "running") reason = "";
+      rows.push_back({i.id(), e.type(), StateName(i.state()),
+                      i.pid() > 0 ? absl::StrCat(i.pid()) : "-", HumanDuration(i.uptime_ms()),
+                      absl::StrCat(i.restarts()), i.health().empty() ? "-" : i.health(), reason});
+      states.push_back(i.state());
+    }
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c + 1 < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  for (size_t r = 0; r < rows.size(); ++r) {
+    std::string line;
+    for (size_t c = 0; c < rows[r].size(); ++c) {
+      std::string cell = rows[r][c];
+      if (c + 1 < rows[r].size()) cell.resize(width[c] + 2, ' ');
+      if (c == 2 && r > 0 && color && states[r] != ctl::INSTANCE_STATE_UNSPECIFIED) {
+        cell = absl::StrCat(StateColor(states[r]), cell, "\033[0m");
+      }
+      absl::StrAppend(&line, cell);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+std::string RenderEvent(const ctl::Event& event) {
+  return absl::StrCat(
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(event.unix_ms()),
+                       absl::UTCTimeZone()),
+      "  ", event.subject(), "  ", event.kind(), event.message().empty() ? "" : "  ",
+      event.message(), "\n");
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
+}
+
+bool AllRunning(const ctl::GetStatusResponse& status) {
+  for (const ctl::EngineStatus& e : status.engines()) {
+    for (const ctl::InstanceStatus& i : e.instances()) {
+      if (i.state() != ctl::INSTANCE_STATE_RUNNING) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace fleet::cli

@@ -1,0 +1,28 @@
+// fleetctl's output: tables for people (colour only on a TTY), JSON for scripts.
+#ifndef FLEET_CLI_FLEETCTL_RENDER_H_
+#define FLEET_CLI_FLEETCTL_RENDER_H_
+
+#include <string>
+
+#include "proto/fleet/control/v1/control.pb.h"
+
+namespace fleet::cli {
+
+// "5m3s", "2h4m", "3d2h": coarse, for a table column.
+std::string HumanDuration(int64_t millis);
+
+// The status table: a header line for fleetd, then one row per instance.
+std::string RenderStatus(const fleet::control::v1::GetStatusResponse& status, bool color);
+
+// One event as a line: "2026-11-22T05:56:20Z  crasher/0  exited  ...".
+std::string RenderEvent(const fleet::control::v1::Event& event);
+
+// Any message as JSON with every field present and proto field names.
+std::string ToJson(const google::protobuf::Message& message);
+
+// True when every instance that should run is RUNNING.
+bool AllRunning(const fleet::control::v1::GetStatusResponse& status);
+
+}  // namespace fleet::cli
+
+#endif  // FLEET_CLI_FLEETCTL_RENDER_H_

@@ -23,6 +23,8 @@ struct SpawnSpec {
   std::string cwd;
   // Becomes the child's stdout and stderr; stdin is /dev/null. -1: /dev/null.
   int output_fd = -1;
+  // When >= 0, stderr goes here instead of to output_fd.
+  int error_fd = -1;
   // A foreground command (fleetctl lock): keeps the caller's stdin, stdout,
   // stderr and process group; output_fd is ignored.
   bool inherit_stdio = false;

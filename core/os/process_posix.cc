@@ -78,7 +78,8 @@ absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec) {
   } else if (spec.output_fd >= 0) {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, spec.output_fd, 1);
-    posix_spawn_file_actions_adddup2(&actions, spec.output_fd, 2);
+    posix_spawn_file_actions_adddup2(&actions, spec.error_fd >= 0 ? spec.error_fd : spec.output_fd,
+                                     2);
   } else {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);

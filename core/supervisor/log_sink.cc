@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace fleet::supervisor {
@@ -49,30 +51,48 @@ void LogSink::Rotate() {
 }
 
 void LogSink::Write(absl::string_view data) {
-  if (data.empty()) return;
-  if (!EnsureOpen()) {
-    dropped_bytes_ += data.size();
-    return;
-  }
-  if (size_ > 0 && size_ + data.size() > max_size_) {
-    Rotate();
+  while (!data.empty()) {
     if (!EnsureOpen()) {
       dropped_bytes_ += data.size();
       return;
     }
+    // Fill this file up to max_size, ending on a line boundary when one fits,
+    // so no file passes the cap and lines rarely straddle two files.
+    uint64_t room = size_ < max_size_ ? max_size_ - size_ : 0;
+    size_t take = static_cast<size_t>(std::min<uint64_t>(room, data.size()));
+    if (take < data.size()) {
+      size_t newline = data.substr(0, take).rfind('\n');
+      if (newline != absl::string_view::npos) {
+        take = newline + 1;
+      } else if (size_ > 0) {
+        take = 0;  // The next line does not fit: start a new file for it.
+      }
+    }
+    if (take == 0) {
+      Rotate();
+      continue;
+    }
+    if (!WriteAll(data.substr(0, take))) {
+      dropped_bytes_ += data.size();
+      return;
+    }
+    data.remove_prefix(take);
   }
+  last_error_ = absl::OkStatus();
+}
+
+bool LogSink::WriteAll(absl::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(fd_, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       last_error_ = absl::ErrnoToStatus(errno, absl::StrCat("write ", path_));
-      dropped_bytes_ += data.size();
-      return;
+      return false;
     }
     size_ += static_cast<uint64_t>(n);
     data.remove_prefix(static_cast<size_t>(n));
   }
-  last_error_ = absl::OkStatus();
+  return true;
 }
 
 }  // namespace fleet::supervisor

@@ -33,6 +33,8 @@ class LogSink {
  private:
   bool EnsureOpen();
   void Rotate();
+  // Writes all of data to the open file; false (and last_error_) on failure.
+  bool WriteAll(absl::string_view data);
 
   std::string path_;
   uint64_t max_size_;

@@ -44,6 +44,19 @@ TEST(LogSinkTest, AppendsAndRotatesKeepingABoundedNumberOfFiles) {
   EXPECT_EQ(sink.dropped_bytes(), 0u);
 }
 
+TEST(LogSinkTest, ABigWriteIsSplitAcrossFilesAtLineBoundaries) {
+  std::string tmpl = std::string(getenv("TEST_TMPDIR")) + "/sink.XXXXXX";
+  std::string dir = mkdtemp(tmpl.data());
+  std::string path = dir + "/w.0.log";
+  LogSink sink(path, 10, 5);
+  sink.Write("aaa\nbbb\nccc\nddd\n");  // 16 bytes at once, cap 10.
+  EXPECT_EQ(Read(path + ".1"), "aaa\nbbb\n");
+  EXPECT_EQ(Read(path), "ccc\nddd\n");
+  sink.Write("0123456789abcdef");  // One line longer than the cap: split.
+  EXPECT_EQ(Read(path + ".1"), "0123456789");
+  EXPECT_EQ(Read(path), "abcdef");
+}
+
 TEST(LogSinkTest, UnwritableDirectoryDropsAndCounts) {
   LogSink sink("/no/such/dir/x.log", 100, 1);
   sink.Write("hello");

@@ -1,0 +1,206 @@
+#include "tests/integration/fleet_harness.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "core/os/files.h"
+#include "core/os/process.h"
+#include "google/protobuf/util/json_util.h"
+
+extern char** environ;
+
+namespace fleet::testing {
+namespace {
+
+std::string Runfile(const std::string& path) {
+  const char* srcdir = getenv("TEST_SRCDIR");
+  return absl::StrCat(srcdir != nullptr ? srcdir : ".", "/fleet/", path);
+}
+
+std::vector<std::string> Environment(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (strncmp(*e, "FLEET_", 6) != 0 && strncmp(*e, "NOTIFY_SOCKET=", 14) != 0) {
+      env.emplace_back(*e);
+    }
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
+  return ::remove(path);
+}
+
+}  // namespace
+
+FleetHarness::FleetHarness() {
+  char tmpl[] = "/tmp/fleet-it.XXXXXX";
+  dir_ = mkdtemp(tmpl);
+  chmod(dir_.c_str(), 0755);
+}
+
+FleetHarness::~FleetHarness() {
+  if (!fleetd_reaped_) {
+    kill(fleetd_pid_, SIGTERM);
+    if (WaitFleetdExit(absl::Seconds(20)) < 0) {
+      kill(fleetd_pid_, SIGKILL);
+      WaitFleetdExit(absl::Seconds(5));
+    }
+  }
+  nftw(dir_.c_str(), RemoveEntry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+std::string FleetHarness::FleetdPath() { return Runfile("cli/fleetd"); }
+std::string FleetHarness::FleetctlPath() { return Runfile("cli/fleetctl"); }
+std::string FleetHarness::ChildPath() { return Runfile("tests/testdata/child"); }
+
+void FleetHarness::WriteFile(const std::string& name, const std::string& text) const {
+  std::string path = absl::StrCat(dir_, "/", name);
+  (void)os::MakeDirs(os::DirName(path));
+  (void)os::WriteFileAtomic(path, text);
+}
+
+pid_t FleetHarness::SpawnFleetd(const std::string& stderr_name,
+                                const std::vector<std::string>& extra_env) {
+  int err = ::open(absl::StrCat(dir_, "/", stderr_name).c_str(),
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  os::SpawnSpec spec;
+  spec.argv = {FleetdPath(), "--config", absl::StrCat(dir_, "/fleet.yaml")};
+  spec.env = Environment(extra_env);
+  spec.cwd = dir_;
+  spec.output_fd = err;
+  absl::StatusOr<pid_t> pid = os::Spawn(spec);
+  ::close(err);
+  return pid.ok() ? *pid : -1;
+}
+
+absl::Status FleetHarness::StartFleetd(const std::vector<std::string>& extra_env) {
+  fleetd_pid_ = SpawnFleetd("fleetd.log", extra_env);
+  if (fleetd_pid_ <= 0) return absl::InternalError("cannot spawn fleetd");
+  fleetd_reaped_ = false;
+  const std::string socket = run_dir() + "/ctl/fleetd.sock";
+  bool up = WaitUntil(
+      [&] {
+        struct stat st;
+        return ::stat(socket.c_str(), &st) == 0 || !ProcessAlive(fleetd_pid_);
+      },
+      absl::Seconds(20));
+  if (!up || !ProcessAlive(fleetd_pid_)) {
+    return absl::InternalError(absl::StrCat("fleetd did not come up:\n", FleetdLog()));
+  }
+  return absl::OkStatus();
+}
+
+int FleetHarness::WaitFleetdExit(absl::Duration timeout) {
+  if (fleetd_reaped_) return -1;
+  int status = 0;
+  int code = -1;
+  WaitUntil(
+      [&] {
+        pid_t r = ::waitpid(fleetd_pid_, &status, WNOHANG);
+        if (r == fleetd_pid_) {
+          code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+          fleetd_reaped_ = true;
+          return true;
+        }
+        return false;
+      },
+      timeout);
+  return code;
+}
+
+std::string FleetHarness::FleetdLog() const {
+  return os::ReadFile(absl::StrCat(dir_, "/fleetd.log")).value_or("");
+}
+
+CommandResult FleetHarness::Run(const std::vector<std::string>& argv) const {
+  std::string out_path = absl::StrCat(dir_, "/.out.", getpid(), ".", rand());
+  std::string err_path = out_path + ".err";
+  int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  os::SpawnSpec spec;
+  spec.argv = argv;
+  spec.env = Environment({absl::StrCat("FLEET_RUN_DIR=", run_dir())});
+  spec.cwd = dir_;
+  spec.output_fd = out;
+  spec.error_fd = err;
+  CommandResult result;
+  absl::StatusOr<pid_t> pid = os::Spawn(spec);
+  ::close(out);
+  ::close(err);
+  if (pid.ok()) {
+    os::ExitStatus status = os::WaitProcess(*pid);
+    result.exit_code = status.signaled ? 128 + status.signal : status.code;
+  }
+  result.out = os::ReadFile(out_path).value_or("");
+  result.err = os::ReadFile(err_path).value_or("");
+  ::unlink(out_path.c_str());
+  ::unlink(err_path.c_str());
+  return result;
+}
+
+CommandResult FleetHarness::Fleetctl(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {FleetctlPath()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Run(argv);
+}
+
+absl::StatusOr<fleet::control::v1::GetStatusResponse> FleetHarness::Status() const {
+  CommandResult r = Fleetctl({"status", "-o", "json"});
+  if (r.exit_code != 0 && r.exit_code != 3) {
+    return absl::UnavailableError(absl::StrCat("fleetctl status: exit ", r.exit_code, ": ", r.err));
+  }
+  fleet::control::v1::GetStatusResponse status;
+  auto parsed = google::protobuf::util::JsonStringToMessage(r.out, &status);
+  if (!parsed.ok()) return absl::InternalError(absl::StrCat("bad JSON: ", r.out));
+  return status;
+}
+
+fleet::control::v1::InstanceStatus FleetHarness::Instance(const std::string& id) const {
+  absl::StatusOr<fleet::control::v1::GetStatusResponse> status = Status();
+  if (status.ok()) {
+    for (const auto& e : status->engines()) {
+      for (const auto& i : e.instances()) {
+        if (i.id() == id) return i;
+      }
+    }
+  }
+  return {};
+}
+
+bool FleetHarness::WaitUntil(const std::function<bool()>& pred, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (pred()) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return pred();
+}
+
+bool FleetHarness::ProcessAlive(pid_t pid) {
+  if (pid <= 0) return false;
+  // A zombie is dead for our purposes.
+  absl::StatusOr<std::string> stat = os::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!stat.ok()) return false;
+  size_t paren = stat->rfind(')');
+  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
+}
+
+pid_t FleetHarness::ReadPid(const std::string& name) const {
+  absl::StatusOr<std::string> text = os::ReadFile(absl::StrCat(dir_, "/", name));
+  pid_t pid = 0;
+  if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid)) return 0;
+  return pid;
+}
+
+}  // namespace fleet::testing

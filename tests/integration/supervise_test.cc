@@ -1,0 +1,185 @@
+// fleetd supervising real processes: restarts, crash loops, process groups,
+// descriptors, environment, dependencies and clean shutdown.
+#include <signal.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/os/files.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/fleet_harness.h"
+
+namespace fleet::testing {
+namespace {
+
+using ::testing::HasSubstr;
+namespace ctl = ::fleet::control::v1;
+
+// A fleet file whose engines run the child program with `args`.
+std::string Engine(const std::string& name, const std::string& args, const std::string& extra = "") {
+  return absl::StrCat("  - name: ", name, "\n    command: [\"", FleetHarness::ChildPath(), "\"",
+                      args.empty() ? "" : ", ", args, "]\n",
+                      extra.find("min_uptime") == std::string::npos ? "    min_uptime: 100ms\n" : "",
+                      extra);
+}
+
+std::string Fleet(const std::string& engines) {
+  return absl::StrCat("name: it\nrun_dir: run\nengines:\n", engines);
+}
+
+TEST(SuperviseTest, KilledInstanceIsRestartedAndCounted) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet(Engine("w", "", "    replicas: 2\n    backoff: {initial: 0}\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("w/1").state() == ctl::INSTANCE_STATE_RUNNING; }, absl::Seconds(10)));
+  ctl::InstanceStatus before = h.Instance("w/1");
+  ASSERT_GT(before.pid(), 0);
+  ASSERT_EQ(kill(before.pid(), SIGKILL), 0);
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        ctl::InstanceStatus now = h.Instance("w/1");
+        return now.pid() > 0 && now.pid() != before.pid() && now.restarts() == 1;
+      },
+      absl::Seconds(10)))
+      << h.FleetdLog();
+  ctl::InstanceStatus after = h.Instance("w/1");
+  EXPECT_EQ(after.last_exit().signal(), SIGKILL);
+  EXPECT_TRUE(FleetHarness::ProcessAlive(after.pid()));
+  EXPECT_EQ(h.Instance("w/0").restarts(), 0u);  // Its sibling was left alone.
+  EXPECT_THAT(h.Fleetctl({"events", "-n", "50"}).out, HasSubstr("w/1  exited  killed by SIGKILL"));
+}
+
+TEST(SuperviseTest, CrashLoopReachesFatalWithReasonAndStartRevivesIt) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml",
+              Fleet(Engine("crash", "\"--exit-after\", \"0\", \"--exit-code\", \"3\"",
+                           "    backoff: {initial: 10ms, max: 50ms}\n"
+                           "    crash_loop: {max_failures: 4, window: 1m}\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("crash/0").state() == ctl::INSTANCE_STATE_FATAL; },
+      absl::Seconds(10)))
+      << h.FleetdLog();
+  ctl::InstanceStatus fatal = h.Instance("crash/0");
+  EXPECT_EQ(fatal.reason(), "crash loop: 4 failures within 1m; last: exited with status 3");
+  EXPECT_EQ(fatal.last_exit().code(), 3);
+  CommandResult status = h.Fleetctl({"status"});
+  EXPECT_EQ(status.exit_code, 3);  // Not everything is running.
+  EXPECT_THAT(status.out, HasSubstr("FATAL"));
+  // The operator's start gives it a fresh crash history.
+  EXPECT_EQ(h.Fleetctl({"start", "crash"}).exit_code, 0);
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("crash/0").state() != ctl::INSTANCE_STATE_FATAL; },
+      absl::Seconds(5)));
+}
+
+TEST(SuperviseTest, StopKillsTheWholeGroupIncludingAStubbornGrandchild) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml",
+              Fleet(Engine("g", absl::StrCat("\"--ignore-sigterm\", \"--grandchild\", \"", h.dir(),
+                                             "/grandchild.pid\""),
+                           "    stop: {grace: 300ms}\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return h.ReadPid("grandchild.pid") > 0; },
+                                      absl::Seconds(10)));
+  pid_t grandchild = h.ReadPid("grandchild.pid");
+  pid_t child = h.Instance("g/0").pid();
+  ASSERT_TRUE(FleetHarness::ProcessAlive(grandchild));
+  EXPECT_EQ(h.Fleetctl({"stop", "g"}).exit_code, 0);
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("g/0").state() == ctl::INSTANCE_STATE_STOPPED; }, absl::Seconds(10)));
+  EXPECT_THAT(h.Instance("g/0").reason(), HasSubstr("sent SIGKILL"));
+  // Both gone and reaped (fleetd is their subreaper): no survivor, no zombie.
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return !os::ReadFile(absl::StrCat("/proc/", grandchild, "/stat")).ok() &&
+               !os::ReadFile(absl::StrCat("/proc/", child, "/stat")).ok();
+      },
+      absl::Seconds(5)));
+}
+
+TEST(SuperviseTest, ChildSeesOnlyStdioAndItsFleetEnvironment) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml",
+              Fleet(Engine("e",
+                           absl::StrCat("\"--dump-fds\", \"", h.dir(), "/fds\", \"--dump-env\", \"",
+                                        h.dir(), "/env\", \"--print\", \"hello from e\""),
+                           "    replicas: 2\n    env: {MODE: test}\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return os::ReadFile(h.dir() + "/env").ok(); },
+                                      absl::Seconds(10)));
+  EXPECT_EQ(*os::ReadFile(h.dir() + "/fds"), "0 1 2");
+  std::string env = *os::ReadFile(h.dir() + "/env");
+  EXPECT_THAT(env, HasSubstr("FLEET_ENGINE=e\n"));
+  EXPECT_THAT(env, HasSubstr(absl::StrCat("FLEET_RUN_DIR=", h.run_dir(), "\n")));
+  EXPECT_THAT(env, ::testing::ContainsRegex("FLEET_INSTANCE=[01]\n"));
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Fleetctl({"logs", "e/1"}).out == "hello from e\n"; }, absl::Seconds(5)));
+  EXPECT_EQ(*os::ReadFile(h.run_dir() + "/logs/e.0.log"), "hello from e\n");
+}
+
+TEST(SuperviseTest, DependentsStartAfterTheirDependencyRuns) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet(Engine("db", "", "    min_uptime: 500ms\n") +
+                                  Engine("app", "", "    depends_on: [db]\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("app/0").state() == ctl::INSTANCE_STATE_RUNNING; },
+      absl::Seconds(10)));
+  std::string events = h.Fleetctl({"events", "-n", "100"}).out;
+  size_t db_running = events.find("db/0  running");
+  size_t app_started = events.find("app/0  started");
+  ASSERT_NE(db_running, std::string::npos) << events;
+  ASSERT_NE(app_started, std::string::npos) << events;
+  EXPECT_LT(db_running, app_started) << events;
+}
+
+TEST(SuperviseTest, StopFlagShutsDownInReverseDependencyOrder) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet(Engine("db", "") + Engine("app", "", "    depends_on: [db]\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("app/0").state() == ctl::INSTANCE_STATE_RUNNING; },
+      absl::Seconds(10)));
+  pid_t db = h.Instance("db/0").pid();
+  pid_t app = h.Instance("app/0").pid();
+  h.WriteFile("run/stop", "");
+  EXPECT_EQ(h.WaitFleetdExit(absl::Seconds(15)), 0) << h.FleetdLog();
+  EXPECT_FALSE(FleetHarness::ProcessAlive(db));
+  EXPECT_FALSE(FleetHarness::ProcessAlive(app));
+  std::string log = h.FleetdLog();
+  EXPECT_LT(log.find("app/0 stopped"), log.find("db/0 stopped")) << log;
+  EXPECT_FALSE(os::ReadFile(h.run_dir() + "/stop").ok());     // Consumed.
+  EXPECT_FALSE(os::ReadFile(h.run_dir() + "/fleetd.pid").ok());  // Removed on exit.
+}
+
+TEST(SuperviseTest, SigtermStopsEverythingAndExitsZero) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet(Engine("w", "", "    replicas: 3\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("w/2").state() == ctl::INSTANCE_STATE_RUNNING; }, absl::Seconds(10)));
+  std::vector<pid_t> pids;
+  for (const char* id : {"w/0", "w/1", "w/2"}) pids.push_back(h.Instance(id).pid());
+  kill(h.fleetd_pid(), SIGTERM);
+  EXPECT_EQ(h.WaitFleetdExit(absl::Seconds(15)), 0) << h.FleetdLog();
+  for (pid_t pid : pids) EXPECT_FALSE(FleetHarness::ProcessAlive(pid)) << pid;
+}
+
+TEST(SuperviseTest, OutputIsRotatedWithABoundedNumberOfFiles) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml",
+              Fleet(Engine("spam", "\"--spam\", \"100000\"", "    logs: {max_size: 16KB, max_files: 2}\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  const std::string log = h.run_dir() + "/logs/spam.0.log";
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return os::ReadFile(log + ".2").ok(); },
+                                      absl::Seconds(10)));
+  EXPECT_FALSE(os::ReadFile(log + ".3").ok());
+  EXPECT_LE(os::ReadFile(log + ".1")->size(), 16u * 1024);
+  EXPECT_EQ(h.Instance("spam/0").restarts(), 0u);  // Rotation never touches the process.
+}
+
+}  // namespace
+}  // namespace fleet::testing

@@ -127,7 +127,8 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
     }
     Engine& engine = *it->second;
     const bool same = SameExceptReplicas(*engine.spec, spec);
-    const bool rescaled = engine.spec->replicas() != spec.replicas();
+    const uint32_t old_replicas = engine.spec->replicas();
+    const bool rescaled = old_replicas != spec.replicas();
     if (same && !rescaled) {
       response.add_unchanged(spec.name());
       continue;
@@ -147,8 +148,8 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
     }
     AddInstances(&engine, spec.replicas());
     response.add_changed(rescaled && same
-                             ? absl::StrCat(spec.name(), " (replicas ", engine.instances.size(),
-                                            " -> ", spec.replicas(), ")")
+                             ? absl::StrCat(spec.name(), " (replicas ", old_replicas, " -> ",
+                                            spec.replicas(), ")")
                              : spec.name());
   }
   for (auto& [name, engine] : engines_) {

@@ -1,0 +1,226 @@
+// The control plane and the file protocol: reload, refusals, permissions,
+// systemd notification, and fleetctl's own commands.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/os/files.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/fleet_harness.h"
+
+namespace fleet::testing {
+namespace {
+
+using ::testing::HasSubstr;
+namespace ctl = ::fleet::control::v1;
+
+std::string Engine(const std::string& name, const std::string& extra = "") {
+  return absl::StrCat("  - name: ", name, "\n    command: [\"", FleetHarness::ChildPath(),
+                      "\"]\n    min_uptime: 100ms\n", extra);
+}
+
+std::string Fleet(const std::string& engines) {
+  return absl::StrCat("name: it\nrun_dir: run\nengines:\n", engines);
+}
+
+bool AllRunning(const FleetHarness& h, const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) {
+    if (h.Instance(id).state() != ctl::INSTANCE_STATE_RUNNING) return false;
+  }
+  return true;
+}
+
+TEST(ControlTest, ReloadAppliesOnlyTheDiff) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet(Engine("keep") + Engine("change", "    env: {V: '1'}\n") +
+                                  Engine("drop") + Engine("scale")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return AllRunning(h, {"keep/0", "change/0", "drop/0", "scale/0"}); },
+      absl::Seconds(10)));
+  pid_t keep = h.Instance("keep/0").pid();
+  pid_t change = h.Instance("change/0").pid();
+  pid_t drop = h.Instance("drop/0").pid();
+  pid_t scale = h.Instance("scale/0").pid();
+  h.WriteFile("fleet.yaml", Fleet(Engine("keep") + Engine("change", "    env: {V: '2'}\n") +
+                                  Engine("scale", "    replicas: 2\n") + Engine("add")));
+  CommandResult reload = h.Fleetctl({"reload"});
+  ASSERT_EQ(reload.exit_code, 0) << reload.err;
+  EXPECT_THAT(reload.out, HasSubstr("added      add"));
+  EXPECT_THAT(reload.out, HasSubstr("removed    drop"));
+  EXPECT_THAT(reload.out, HasSubstr("changed    change\n"));
+  EXPECT_THAT(reload.out, HasSubstr("changed    scale (replicas 1 -> 2)"));
+  EXPECT_THAT(reload.out, HasSubstr("unchanged  1 engines"));
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return AllRunning(h, {"keep/0", "change/0", "scale/0", "scale/1", "add/0"}) &&
+               h.Instance("change/0").pid() != change;
+      },
+      absl::Seconds(10)))
+      << h.FleetdLog();
+  EXPECT_EQ(h.Instance("keep/0").pid(), keep);    // Untouched.
+  EXPECT_EQ(h.Instance("scale/0").pid(), scale);  // Scaling does not restart the others.
+  EXPECT_TRUE(FleetHarness::WaitUntil([&] { return !FleetHarness::ProcessAlive(drop); },
+                                      absl::Seconds(10)));
+  EXPECT_TRUE(FleetHarness::WaitUntil([&] { return h.Instance("drop/0").id().empty(); },
+                                      absl::Seconds(10)));
+}
+
+TEST(ControlTest, BadConfigIsRefusedWithItsPositionAndChangesNothing) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", "name: it\nrun_dir: run\nengines:\n  - name: a\n    comand: [x]\n");
+  pid_t refused = h.SpawnFleetd("refused.log");
+  int status = 0;
+  ASSERT_EQ(waitpid(refused, &status, 0), refused);
+  EXPECT_EQ(WEXITSTATUS(status), 78);
+  EXPECT_THAT(*os::ReadFile(h.dir() + "/refused.log"),
+              HasSubstr("fleet.yaml:5:5: unknown key 'comand' in Engine; did you mean 'command'?"));
+
+  h.WriteFile("fleet.yaml", Fleet(Engine("a")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return AllRunning(h, {"a/0"}); }, absl::Seconds(10)));
+  pid_t a = h.Instance("a/0").pid();
+  h.WriteFile("fleet.yaml", Fleet(Engine("a", "    replicas: lots\n")));
+  CommandResult reload = h.Fleetctl({"reload"});
+  EXPECT_EQ(reload.exit_code, 1);
+  EXPECT_THAT(reload.err, HasSubstr("the running config stays"));
+  EXPECT_THAT(reload.err, HasSubstr("fleet.yaml:7:15: 'lots' is not valid for 'replicas'"));
+  EXPECT_EQ(h.Instance("a/0").pid(), a);
+
+  CommandResult validate = h.Fleetctl({"validate", h.dir() + "/fleet.yaml"});
+  EXPECT_EQ(validate.exit_code, 2);
+  EXPECT_THAT(validate.err, HasSubstr("fleet.yaml:7:15"));
+}
+
+TEST(ControlTest, SecondFleetdOnTheSameRunDirRefuses) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet(Engine("a")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  pid_t second = h.SpawnFleetd("second.log");
+  int status = 0;
+  ASSERT_EQ(waitpid(second, &status, 0), second);
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+  EXPECT_THAT(*os::ReadFile(h.dir() + "/second.log"),
+              HasSubstr(absl::StrCat("another fleetd (pid ", h.fleetd_pid(), ") is running on")));
+  // The first is untouched and still reachable.
+  EXPECT_TRUE(FleetHarness::WaitUntil([&] { return AllRunning(h, {"a/0"}); }, absl::Seconds(10)));
+  EXPECT_EQ(h.Fleetctl({"status"}).exit_code, 0);
+}
+
+TEST(ControlTest, OnlyTheOwnerAndRootMayControlTheFleet) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run a client as another uid";
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet(Engine("a")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  // A copy of fleetctl that uid 65534 can execute.
+  std::string fleetctl = h.dir() + "/fleetctl";
+  ASSERT_TRUE(os::WriteFileAtomic(fleetctl, *os::ReadFile(FleetHarness::FleetctlPath()), 0755).ok());
+  std::vector<std::string> as_nobody = {"setpriv", "--reuid=65534", "--regid=65534",
+                                        "--clear-groups", fleetctl, "--run-dir", h.run_dir(),
+                                        "status"};
+  // The 0700 control directory keeps others out...
+  CommandResult denied = h.Run(as_nobody);
+  EXPECT_NE(denied.exit_code, 0);
+  EXPECT_THAT(denied.err, HasSubstr("permission denied"));
+  // ...and if it is opened up by mistake, fleetd still checks the peer's uid.
+  chmod((h.run_dir() + "/ctl").c_str(), 0755);
+  chmod((h.run_dir() + "/ctl/fleetd.sock").c_str(), 0777);
+  CommandResult refused = h.Run(as_nobody);
+  EXPECT_EQ(refused.exit_code, 5) << refused.out << refused.err;
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.FleetdLog().find("refused uid 65534") != std::string::npos; },
+      absl::Seconds(5)))
+      << h.FleetdLog();
+  EXPECT_EQ(h.Fleetctl({"status"}).exit_code, 0);  // Root is served.
+}
+
+TEST(ControlTest, ReportsReadyToSystemd) {
+  FleetHarness h;
+  std::string path = h.dir() + "/notify.sock";
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  h.WriteFile("fleet.yaml", Fleet(Engine("a")));
+  ASSERT_TRUE(h.StartFleetd({"NOTIFY_SOCKET=" + path}).ok()) << h.FleetdLog();
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  char buffer[256] = {};
+  ssize_t n = recv(fd, buffer, sizeof(buffer) - 1, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_THAT(std::string(buffer, n), HasSubstr("READY=1"));
+  close(fd);
+}
+
+TEST(ControlTest, FleetctlCommandsAndExitCodes) {
+  FleetHarness h;
+  CommandResult down = h.Fleetctl({"status"});
+  EXPECT_EQ(down.exit_code, 5);
+  EXPECT_THAT(down.err, HasSubstr("fleetd is not running"));
+  EXPECT_EQ(h.Fleetctl({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(h.Fleetctl({"stop"}).exit_code, 2);
+
+  CommandResult init = h.Fleetctl({"init", h.dir() + "/fleet.yaml"});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  EXPECT_EQ(h.Fleetctl({"init", h.dir() + "/fleet.yaml"}).exit_code, 1);  // Never overwrites.
+  CommandResult valid = h.Fleetctl({"validate", h.dir() + "/fleet.yaml"});
+  EXPECT_EQ(valid.exit_code, 0) << valid.err;
+  EXPECT_THAT(valid.out, HasSubstr("OK: fleet 'my-fleet', 2 engines, 3 instances"));
+
+  h.WriteFile("fleet.yaml", Fleet(Engine("a", "    replicas: 2\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  EXPECT_EQ(h.Fleetctl({"stop", "nope"}).exit_code, 4);
+  EXPECT_EQ(h.Fleetctl({"stop", "a/7"}).exit_code, 4);
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return AllRunning(h, {"a/0", "a/1"}); },
+                                      absl::Seconds(10)));
+  EXPECT_EQ(h.Fleetctl({"status"}).exit_code, 0);
+  EXPECT_EQ(h.Fleetctl({"stop", "a/1"}).exit_code, 0);
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("a/1").state() == ctl::INSTANCE_STATE_STOPPED; },
+      absl::Seconds(10)));
+  EXPECT_EQ(h.Fleetctl({"status"}).exit_code, 3);
+  pid_t a0 = h.Instance("a/0").pid();
+  EXPECT_EQ(h.Fleetctl({"restart", "all"}).exit_code, 0);
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return AllRunning(h, {"a/0", "a/1"}) && h.Instance("a/0").pid() != a0; },
+      absl::Seconds(10)));
+  CommandResult shutdown = h.Fleetctl({"shutdown"});
+  EXPECT_EQ(shutdown.exit_code, 0);
+  EXPECT_THAT(shutdown.out, HasSubstr("fleetd stopped"));
+  EXPECT_EQ(h.WaitFleetdExit(absl::Seconds(10)), 0);
+}
+
+TEST(ControlTest, LockSerializesCommandsAndBreaksADeadOwner) {
+  FleetHarness h;
+  // Two holders at once: the second waits for the first.
+  std::string script = absl::StrCat("echo start >> ", h.dir(), "/order; sleep 0.3; echo end >> ",
+                                    h.dir(), "/order");
+  pid_t first = fork();
+  if (first == 0) {
+    execl(FleetHarness::FleetctlPath().c_str(), "fleetctl", "--run-dir", h.run_dir().c_str(),
+          "lock", "ledger", "--", "sh", "-c", script.c_str(), nullptr);
+    _exit(127);
+  }
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return os::ReadFile(h.dir() + "/order").ok(); },
+                                      absl::Seconds(5)));
+  CommandResult second = h.Fleetctl({"--run-dir", h.run_dir(), "lock", "ledger", "--", "sh", "-c", script});
+  EXPECT_EQ(second.exit_code, 0) << second.err;
+  int status = 0;
+  waitpid(first, &status, 0);
+  EXPECT_EQ(*os::ReadFile(h.dir() + "/order"), "start\nend\nstart\nend\n");
+  // A lock left by a dead owner is broken; the command's exit status passes through.
+  h.WriteFile("run/locks/ledger/owner", "999999 1\n");
+  CommandResult broken = h.Fleetctl({"--run-dir", h.run_dir(), "lock", "ledger", "--wait", "1s",
+                                     "--", "sh", "-c", "exit 7"});
+  EXPECT_EQ(broken.exit_code, 7) << broken.err;
+  EXPECT_FALSE(os::ReadFile(h.run_dir() + "/locks/ledger/owner").ok());  // Released.
+  EXPECT_EQ(h.Fleetctl({"lock", "../etc", "--", "true"}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace fleet::testing

@@ -135,7 +135,9 @@ TEST(ControlTest, OnlyTheOwnerAndRootMayControlTheFleet) {
       [&] { return h.FleetdLog().find("refused uid 65534") != std::string::npos; },
       absl::Seconds(5)))
       << h.FleetdLog();
-  EXPECT_EQ(h.Fleetctl({"status"}).exit_code, 0);  // Root is served.
+  CommandResult root = h.Fleetctl({"status"});  // Root is served.
+  EXPECT_NE(root.exit_code, 5) << root.err;
+  EXPECT_THAT(root.out, HasSubstr("fleet it: fleetd pid"));
 }
 
 TEST(ControlTest, ReportsReadyToSystemd) {

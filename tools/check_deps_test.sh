@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The dependency rules of ../shared/DESIGN.md, checked on Bazel's own graph
+# (genquery outputs, one dependency label per line).
+set -euo pipefail
+fail=0
+check() {  # check FILE WHAT PATTERN: FILE must list nothing matching PATTERN.
+  local hits
+  if [ ! -s "$1" ]; then
+    echo "MISSING: $1 (the dependency graph was not generated)"
+    fail=1
+    return
+  fi
+  hits=$(grep -E "$3" "$1" || true)
+  if [ -n "$hits" ]; then
+    echo "FORBIDDEN: $2:"
+    echo "$hits" | sed 's/^/  /'
+    fail=1
+  fi
+}
+dir="$(dirname "$0")"
+check "$dir/fleetctl_deps" "fleetctl reaches past the control API" \
+  '^//core/(supervisor|config|daemon|control)|yaml_cpp|libgit2|^//plugins/'
+check "$dir/core_deps" "fleetd (core) depends on a plugin implementation" \
+  '^//plugins/(health|sync|recovery)'
+check "$dir/proto_deps" "proto depends on something but protobuf" \
+  '^//(core|cli|plugins|tests)/'
+[ "$fail" -eq 0 ] && echo "dependency rules hold"
+exit "$fail"

@@ -112,9 +112,14 @@ void Lifecycle::Spawned(MonoTime now) {
 
 std::optional<absl::Duration> Lifecycle::Fail(MonoTime now, const std::string& what) {
   ++consecutive_failures_;
-  recent_failures_.push_back(now);
-  while (!recent_failures_.empty() && now - recent_failures_.front() > policy_.failure_window) {
-    recent_failures_.pop_front();
+  // Only the last max_failures times can matter: the deque stays bounded even
+  // for an instance that fails forever.
+  if (policy_.max_failures > 0) {
+    recent_failures_.push_back(now);
+    while (recent_failures_.size() > policy_.max_failures ||
+           (!recent_failures_.empty() && now - recent_failures_.front() > policy_.failure_window)) {
+      recent_failures_.pop_front();
+    }
   }
   if (policy_.max_failures > 0 && recent_failures_.size() >= policy_.max_failures) {
     state_ = State::kFatal;
@@ -132,9 +137,14 @@ std::optional<absl::Duration> Lifecycle::Fail(MonoTime now, const std::string& w
 }
 
 void Lifecycle::SpawnFailed(MonoTime now, const std::string& error) {
-  // Never restarted synchronously: a zero delay comes back through Tick, so a
-  // program that cannot start never spins inside one event.
-  Fail(now, error);
+  // A program that cannot start (missing binary, bad cwd) is not a crash that a
+  // quick retry may fix: wait at least kSpawnRetryFloor, so a zero backoff
+  // never spins fleetd.
+  std::optional<absl::Duration> delay = Fail(now, error);
+  if (delay.has_value() && *delay < kSpawnRetryFloor) {
+    deadline_ = now + kSpawnRetryFloor;
+    reason_ = absl::StrCat(error, "; retry in ", absl::FormatDuration(kSpawnRetryFloor));
+  }
 }
 
 Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {

@@ -41,6 +41,9 @@ struct LifecyclePolicy {
   static LifecyclePolicy FromEngine(const fleet::config::v1::Engine& engine);
 };
 
+// The shortest wait before retrying a spawn that failed.
+inline constexpr absl::Duration kSpawnRetryFloor = absl::Seconds(1);
+
 // Delay before restart number `failures` (1 = first failure):
 // initial * factor^(failures-1), capped at max, times a factor drawn from
 // [1-jitter, 1+jitter] (random01 in [0,1)), never above max.
@@ -59,7 +62,8 @@ class Lifecycle {
   void Wait(std::string reason);
   // The spawn succeeded: STARTING until min_uptime has passed.
   void Spawned(MonoTime now);
-  // The spawn failed: counts as a failure (BACKOFF, or FATAL past the limit).
+  // The spawn failed: counts as a failure (BACKOFF, at least kSpawnRetryFloor,
+  // or FATAL past the limit).
   void SpawnFailed(MonoTime now, const std::string& error);
   // The main process exited. May return kSpawn (restart with no delay).
   Action Exited(MonoTime now, const os::ExitStatus& status);

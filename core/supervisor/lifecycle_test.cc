@@ -173,5 +173,29 @@ TEST(LifecycleTest, SpawnFailureBacksOff) {
   EXPECT_THAT(life.reason(), HasSubstr("No such file"));
 }
 
+TEST(LifecycleTest, SpawnFailureNeverRetriesFasterThanTheFloor) {
+  LifecyclePolicy p = Policy();
+  p.backoff_initial = absl::ZeroDuration();
+  Lifecycle life(p, [] { return 0.5; });
+  life.Start(T(0));
+  life.SpawnFailed(T(0), "program x not found");
+  EXPECT_EQ(life.deadline(), T(0) + kSpawnRetryFloor);
+  EXPECT_THAT(life.reason(), HasSubstr("retry in 1s"));
+}
+
+TEST(LifecycleTest, NeverGivingUpKeepsNoHistory) {
+  LifecyclePolicy p = Policy();
+  p.max_failures = 0;
+  p.backoff_initial = absl::ZeroDuration();
+  Lifecycle life(p, [] { return 0.5; });
+  life.Start(T(0));
+  for (int i = 0; i < 100000; ++i) {
+    life.Spawned(T(i));
+    ASSERT_EQ(life.Exited(T(i + 0.5), Code(1)), Action::kSpawn);
+  }
+  EXPECT_EQ(life.state(), State::kBackoff);
+  EXPECT_EQ(life.restarts(), 100000u);
+}
+
 }  // namespace
 }  // namespace fleet::supervisor

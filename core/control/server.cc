@@ -115,15 +115,19 @@ void ControlServer::Stop() {
     (void)::write(stop_fd_, &one, sizeof(one));
   }
   if (accept_thread_.joinable()) accept_thread_.join();
+  // The socket goes first: from here on clients see "not running", and
+  // `fleetctl shutdown` can tell that fleetd is done.
+  if (!socket_path_.empty()) ::unlink(socket_path_.c_str());
   if (server_ != nullptr) {
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    // Streams (events -f, logs -f) end on their own once the event log is
+    // closed; whatever is still in flight after this is cancelled.
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
     server_.reset();
   }
   for (int* fd : {&listen_fd_, &stop_fd_}) {
     if (*fd >= 0) ::close(*fd);
     *fd = -1;
   }
-  if (!socket_path_.empty()) ::unlink(socket_path_.c_str());
 }
 
 }  // namespace fleet::control

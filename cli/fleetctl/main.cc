@@ -25,8 +25,6 @@
 #include "core/os/process.h"
 #include "grpcpp/grpcpp.h"
 
-extern char** environ;
-
 namespace fleet::cli {
 namespace {
 
@@ -304,8 +302,6 @@ class Commands {
   int Validate(const std::vector<std::string>& args) {
     if (args.size() != 1) return Usage("validate needs one PATH (a file or directory)");
     // fleetctl links no YAML parser: the daemon binary beside it checks.
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
     std::string fleetd = "fleetd";
     char self[4096];
     ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -316,7 +312,7 @@ class Commands {
     }
     os::SpawnSpec spec;
     spec.argv = {fleetd, "validate", args[0]};
-    spec.env = env;
+    spec.env = os::CurrentEnvironment();
     spec.inherit_stdio = true;
     absl::StatusOr<pid_t> pid = os::Spawn(spec);
     if (!pid.ok()) return Fail(kFailed, std::string(pid.status().message()));
@@ -359,11 +355,9 @@ class Commands {
       return Fail(lock.status().code() == absl::StatusCode::kInvalidArgument ? kUsage : kFailed,
                   std::string(lock.status().message()));
     }
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
     os::SpawnSpec spec;
     spec.argv.assign(args.begin() + static_cast<long>(i) + 1, args.end());
-    spec.env = env;
+    spec.env = os::CurrentEnvironment();
     spec.inherit_stdio = true;
     // The lock is released when CMD ends, even if fleetctl is told to stop first.
     signal(SIGINT, SIG_IGN);

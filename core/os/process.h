@@ -51,6 +51,9 @@ struct Reaped {
 // kInternal (fork/exec failure); the message names the program.
 absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec);
 
+// This process's environment as "KEY=value" strings (a SpawnSpec's env).
+std::vector<std::string> CurrentEnvironment();
+
 // Resolves argv[0] the way Spawn will; for error messages and validation.
 absl::StatusOr<std::string> ResolveProgram(const std::string& program,
                                            const std::vector<std::string>& env,

@@ -17,6 +17,8 @@
 #include "absl/strings/strip.h"
 #include "core/os/process.h"
 
+extern char** environ;
+
 namespace fleet::os {
 namespace {
 
@@ -34,6 +36,12 @@ std::string PathOf(const std::vector<std::string>& env) {
 }
 
 }  // namespace
+
+std::vector<std::string> CurrentEnvironment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) env.emplace_back(*e);
+  return env;
+}
 
 std::string ExitStatus::Describe() const {
   if (!signaled) return absl::StrCat("exited with status ", code);

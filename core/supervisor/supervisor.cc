@@ -20,8 +20,6 @@
 #include "core/status/macros.h"
 #include "core/supervisor/supervisor_internal.h"
 
-extern char** environ;
-
 namespace fleet::supervisor {
 namespace {
 
@@ -54,7 +52,7 @@ Supervisor::Supervisor(SupervisorOptions options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock : os::RealClock()),
       events_(options_.events) {
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) base_env_.emplace_back(*e);
+  base_env_ = os::CurrentEnvironment();
   started_wall_ = clock_->WallNow();
   started_mono_ = now_ = clock_->MonotonicNow();
 }
@@ -114,15 +112,23 @@ void Supervisor::Emit(const std::string& subject, const std::string& kind,
 
 void Supervisor::Run() {
   epoll_event events[64];
+  std::optional<MonoTime> next_deadline;
   for (;;) {
     now_ = clock_->MonotonicNow();
-    Reconcile();
-    if (shutting_down_) {
-      bool alive = false;
-      for (const auto& [name, engine] : engines_) alive = alive || EngineAlive(*engine);
-      if (!alive) break;
+    // Output alone changes no state: only an exit, a timer, a command or a
+    // signal makes the O(instances) passes below worth running, so a chatty
+    // fleet costs a read and a write per chunk, not a scan.
+    if (dirty_) {
+      dirty_ = false;
+      Reconcile();
+      if (shutting_down_) {
+        bool alive = false;
+        for (const auto& [name, engine] : engines_) alive = alive || EngineAlive(*engine);
+        if (!alive) break;
+      }
+      next_deadline = NextDeadline();
     }
-    int n = ::epoll_wait(epoll_fd_, events, 64, NextTimeoutMs());
+    int n = ::epoll_wait(epoll_fd_, events, 64, TimeoutMs(next_deadline));
     if (n < 0 && errno != EINTR) {
       log::Error(absl::StrCat("epoll_wait: ", strerror(errno)));
       continue;
@@ -143,7 +149,10 @@ void Supervisor::Run() {
           HandlePipe(static_cast<Instance*>(events[i].data.ptr), events[i].events);
       }
     }
-    RunTimers();
+    if (next_deadline.has_value() && *next_deadline <= now_) {
+      RunTimers();
+      dirty_ = true;
+    }
   }
   // Whatever was posted meanwhile still gets an answer; later posts are refused.
   std::vector<std::function<void()>> last;
@@ -156,7 +165,7 @@ void Supervisor::Run() {
   Emit("fleetd", "stopped", "every engine is stopped");
 }
 
-int Supervisor::NextTimeoutMs() const {
+std::optional<MonoTime> Supervisor::NextDeadline() const {
   std::optional<MonoTime> next;
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
@@ -164,6 +173,10 @@ int Supervisor::NextTimeoutMs() const {
       if (d.has_value() && (!next.has_value() || *d < *next)) next = d;
     }
   }
+  return next;
+}
+
+int Supervisor::TimeoutMs(std::optional<MonoTime> next) const {
   if (!next.has_value()) return -1;  // Nothing due: sleep until an fd wakes us.
   absl::Duration wait = *next - clock_->MonotonicNow();
   if (wait <= absl::ZeroDuration()) return 0;
@@ -171,6 +184,7 @@ int Supervisor::NextTimeoutMs() const {
 }
 
 void Supervisor::HandleSignals() {
+  dirty_ = true;
   signalfd_siginfo info;
   bool child = false;
   while (::read(signal_fd_, &info, sizeof(info)) == sizeof(info)) {
@@ -191,6 +205,7 @@ void Supervisor::HandleSignals() {
 }
 
 void Supervisor::HandleWake() {
+  dirty_ = true;  // Commands change what is wanted.
   uint64_t count;
   (void)::read(wake_fd_, &count, sizeof(count));
   std::vector<std::function<void()>> work;
@@ -216,6 +231,7 @@ void Supervisor::HandleInotify() {
   if (stop && ::access(defaults::StopFlag(options_.run_dir).c_str(), F_OK) == 0) {
     ::unlink(defaults::StopFlag(options_.run_dir).c_str());
     Shutdown("stop flag");
+    dirty_ = true;
   }
 }
 

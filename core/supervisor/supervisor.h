@@ -95,7 +95,9 @@ class Supervisor {
   // Empty when every engine `engine` depends on is running; else who it waits for.
   std::string UnmetDependency(const Engine& engine) const;
   bool EngineAlive(const Engine& engine) const;
-  int NextTimeoutMs() const;
+  // The earliest lifecycle deadline (O(instances)), and it as an epoll timeout.
+  std::optional<MonoTime> NextDeadline() const;
+  int TimeoutMs(std::optional<MonoTime> next) const;
   std::vector<Instance*> Resolve(const std::string& target, absl::Status* error);
   std::vector<std::string> ChildEnvironment(const Instance& inst) const;
   void Emit(const std::string& subject, const std::string& kind, const std::string& message);
@@ -116,6 +118,8 @@ class Supervisor {
   std::map<std::string, std::unique_ptr<Engine>> engines_;
   absl::flat_hash_map<pid_t, Instance*> by_pid_;
   bool shutting_down_ = false;
+  // Something other than output happened: reconcile and recompute the deadline.
+  bool dirty_ = true;
   MonoTime now_;
   absl::Time started_wall_;
   MonoTime started_mono_;

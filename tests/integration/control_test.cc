@@ -96,6 +96,18 @@ TEST(ControlTest, BadConfigIsRefusedWithItsPositionAndChangesNothing) {
   EXPECT_THAT(validate.err, HasSubstr("fleet.yaml:7:15"));
 }
 
+TEST(ControlTest, SighupReloads) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet(Engine("a")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  h.WriteFile("fleet.yaml", Fleet(Engine("a") + Engine("b")));
+  kill(h.fleetd_pid(), SIGHUP);
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("b/0").state() == ctl::INSTANCE_STATE_RUNNING; }, absl::Seconds(10)))
+      << h.FleetdLog();
+  EXPECT_THAT(h.FleetdLog(), HasSubstr("reloaded: 1 added, 0 removed, 0 changed, 1 unchanged"));
+}
+
 TEST(ControlTest, SecondFleetdOnTheSameRunDirRefuses) {
   FleetHarness h;
   h.WriteFile("fleet.yaml", Fleet(Engine("a")));

@@ -140,6 +140,10 @@ TEST(LoaderTest, SemanticErrors) {
               HasSubstr("need a schedule"));
   EXPECT_THAT(ErrorOf("engines:\n  - {name: a, command: [x], shell: y}\n"),
               HasSubstr("either command or shell"));
+  EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    command: [x]\n"
+                      "    kill_condition: \"daily_loss > $ OR cash < $20\"\n"),
+              HasSubstr("fleet.yaml:4:21: kill_condition 'daily_loss > $ OR cash < $20' is not "
+                        "valid: column 14: expected a number after '$'"));
 }
 
 TEST(LoaderTest, SyntaxErrorsAndHostileDocuments) {

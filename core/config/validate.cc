@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/killcond/expression.h"
 #include "core/os/files.h"
 #include "core/os/process.h"
 #include "google/protobuf/duration.pb.h"
@@ -132,6 +133,14 @@ class Validator {
     }
     if (!h.log_path().empty()) {
       e->mutable_health()->set_log_path(os::JoinPath(e->cwd(), os::ExpandHome(h.log_path())));
+    }
+    if (!e->kill_condition().empty()) {
+      absl::StatusOr<killcond::Expression> condition = killcond::Expression::Parse(e->kill_condition());
+      if (!condition.ok()) {
+        Error(e, v1::Engine::kKillConditionFieldNumber,
+              absl::StrCat("kill_condition '", e->kill_condition(), "' is not valid: ",
+                           condition.status().message()));
+      }
     }
     if (!e->metrics_path().empty()) {
       e->set_metrics_path(os::JoinPath(e->cwd(), os::ExpandHome(e->metrics_path())));

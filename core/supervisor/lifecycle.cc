@@ -35,6 +35,8 @@ const char* StateName(State state) {
       return "EXITED";
     case State::kFatal:
       return "FATAL";
+    case State::kKilled:
+      return "KILLED";
   }
   return "?";
 }
@@ -82,6 +84,7 @@ Action Lifecycle::Start(MonoTime /*now*/) {
       return Action::kNone;
     case State::kExited:
     case State::kFatal:
+    case State::kKilled:
       consecutive_failures_ = 0;
       recent_failures_.clear();
       [[fallthrough]];
@@ -105,6 +108,7 @@ void Lifecycle::Spawned(MonoTime now) {
   state_ = State::kStarting;
   spawned_at_ = now;
   kill_sent_ = false;
+  killed_ = false;
   restart_after_stop_ = false;
   deadline_ = now + policy_.min_uptime;
   reason_ = "starting";
@@ -150,8 +154,15 @@ void Lifecycle::SpawnFailed(MonoTime now, const std::string& error) {
 Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
   const std::string what = status.Describe();
   if (state_ == State::kStopping) {
-    state_ = State::kStopped;
     deadline_.reset();
+    if (killed_) {
+      killed_ = false;
+      restart_after_stop_ = false;
+      state_ = State::kKilled;
+      reason_ = absl::StrCat(reason_, " (", what, ")");
+      return Action::kNone;
+    }
+    state_ = State::kStopped;
     if (restart_after_stop_) {
       restart_after_stop_ = false;
       consecutive_failures_ = 0;
@@ -198,9 +209,28 @@ Action Lifecycle::Stop(MonoTime now, std::string reason) {
     case State::kStopped:
     case State::kExited:
     case State::kFatal:
+    case State::kKilled:
       return Action::kNone;
   }
   return Action::kNone;
+}
+
+Action Lifecycle::Kill(MonoTime now, std::string reason) {
+  if (state_ == State::kKilled) return Action::kNone;
+  if (state_ == State::kStopping) {
+    killed_ = true;
+    restart_after_stop_ = false;
+    reason_ = std::move(reason);
+    return Action::kNone;
+  }
+  Action action = Stop(now, reason);
+  if (state_ == State::kStopping) {
+    killed_ = true;
+  } else {
+    state_ = State::kKilled;
+    reason_ = std::move(reason);
+  }
+  return action;
 }
 
 Action Lifecycle::Restart(MonoTime now, std::string reason) {

@@ -19,7 +19,11 @@ namespace fleet::supervisor {
 
 using os::MonoTime;
 
-enum class State { kStopped, kWaiting, kStarting, kRunning, kBackoff, kStopping, kExited, kFatal };
+enum class State {
+  kStopped, kWaiting, kStarting, kRunning, kBackoff, kStopping, kExited, kFatal,
+  // Stopped for good by its kill condition; only the operator starts it again.
+  kKilled,
+};
 const char* StateName(State state);
 
 // What the loop must do after an event.
@@ -69,6 +73,9 @@ class Lifecycle {
   Action Exited(MonoTime now, const os::ExitStatus& status);
   // Stop it: STARTING/RUNNING -> STOPPING (kSendStopSignal); BACKOFF/WAITING -> STOPPED.
   Action Stop(MonoTime now, std::string reason);
+  // Its kill condition holds: stop it (as Stop) and end in KILLED, never
+  // restarted until Start/Reset. BACKOFF/WAITING go to KILLED at once.
+  Action Kill(MonoTime now, std::string reason);
   // Stop, then start again at once when it has exited.
   Action Restart(MonoTime now, std::string reason);
   // The deadline has passed: STARTING -> RUNNING; BACKOFF -> kSpawn; STOPPING -> kKill.
@@ -102,6 +109,7 @@ class Lifecycle {
   std::deque<MonoTime> recent_failures_;
   MonoTime spawned_at_;
   bool restart_after_stop_ = false;
+  bool killed_ = false;  // The stop in progress ends in KILLED.
   bool kill_sent_ = false;
 };
 

@@ -173,6 +173,31 @@ TEST(LifecycleTest, SpawnFailureBacksOff) {
   EXPECT_THAT(life.reason(), HasSubstr("No such file"));
 }
 
+TEST(LifecycleTest, KillStopsForGoodUntilStarted) {
+  Lifecycle life(Policy(), [] { return 0.5; });
+  life.Start(T(0));
+  life.Spawned(T(0));
+  EXPECT_EQ(life.Kill(T(1), "kill condition holds"), Action::kSendStopSignal);
+  EXPECT_EQ(life.state(), State::kStopping);
+  EXPECT_EQ(life.Exited(T(1.1), Killed(15)), Action::kNone);
+  EXPECT_EQ(life.state(), State::kKilled);
+  EXPECT_EQ(life.reason(), "kill condition holds (killed by SIGTERM)");
+  EXPECT_EQ(life.Tick(T(100)), Action::kNone);
+  EXPECT_EQ(life.Start(T(200)), Action::kSpawn);  // The operator's start.
+  life.Spawned(T(200));
+  EXPECT_EQ(life.state(), State::kStarting);
+}
+
+TEST(LifecycleTest, KillDuringBackoffIsImmediate) {
+  Lifecycle life(Policy(), [] { return 0.5; });
+  life.Start(T(0));
+  life.Spawned(T(0));
+  life.Exited(T(1), Code(1));
+  EXPECT_EQ(life.Kill(T(1.1), "kill condition holds"), Action::kNone);
+  EXPECT_EQ(life.state(), State::kKilled);
+  EXPECT_FALSE(life.deadline().has_value());
+}
+
 TEST(LifecycleTest, SpawnFailureNeverRetriesFasterThanTheFloor) {
   LifecyclePolicy p = Policy();
   p.backoff_initial = absl::ZeroDuration();

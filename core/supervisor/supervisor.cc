@@ -76,8 +76,9 @@ absl::Status Supervisor::Init() {
   if (wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
   inotify_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
   if (inotify_fd_ < 0) return absl::ErrnoToStatus(errno, "inotify_init1");
-  if (::inotify_add_watch(inotify_fd_, options_.run_dir.c_str(),
-                          IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+  run_dir_watch_ = ::inotify_add_watch(inotify_fd_, options_.run_dir.c_str(),
+                                       IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
+  if (run_dir_watch_ < 0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("watch ", options_.run_dir));
   }
   for (auto [fd, tag] : {std::pair{signal_fd_, kTagSignal}, std::pair{wake_fd_, kTagWake},
@@ -223,7 +224,13 @@ void Supervisor::HandleInotify() {
   while ((n = ::read(inotify_fd_, buffer, sizeof(buffer))) > 0) {
     for (char* p = buffer; p < buffer + n;) {
       auto* event = reinterpret_cast<inotify_event*>(p);
-      if (event->len > 0 && std::string(event->name) == "stop") stop = true;
+      if (event->wd == run_dir_watch_ && event->len > 0 && std::string(event->name) == "stop") {
+        stop = true;
+      }
+      auto dir = metrics_dirs_.find(event->wd);
+      if (dir != metrics_dirs_.end() && event->len > 0) {
+        OnMetricsFileChanged(os::JoinPath(dir->second, event->name));
+      }
       if (event->mask & IN_Q_OVERFLOW) stop = stop || ::access(defaults::StopFlag(options_.run_dir).c_str(), F_OK) == 0;
       p += sizeof(inotify_event) + event->len;
     }
@@ -250,6 +257,7 @@ void Supervisor::DrainPipe(Instance* inst) {
     ssize_t n = ::read(inst->pipe_fd, buffer, sizeof(buffer));
     if (n > 0) {
       inst->log->Write(absl::string_view(buffer, static_cast<size_t>(n)));
+      ScanOutputForMetrics(inst, absl::string_view(buffer, static_cast<size_t>(n)));
       total += static_cast<size_t>(n);
       continue;
     }
@@ -391,6 +399,7 @@ void Supervisor::Spawn(Instance* inst) {
   inst->stop_signal = os::SignalFromName(spec.stop().signal()).value_or(SIGTERM);
   inst->life.Spawned(now_);
   Emit(inst->id, "started", absl::StrCat("pid ", *pid));
+  ReadMetricsFile(inst);
 }
 
 // --- desired state ---
@@ -463,6 +472,7 @@ void Supervisor::Reconcile() {
       ++it;
     }
   }
+  WatchMetricsFiles();
 }
 
 void Supervisor::ReconcileShutdown() {

@@ -92,6 +92,14 @@ class Supervisor {
   void DrainPipe(Instance* inst);
   void ClosePipe(Instance* inst);
   void AddInstances(Engine* engine, uint32_t count);
+  // Installs a (new) definition: spec, kill condition, per-instance paths.
+  void SetSpec(Engine* engine, const fleet::config::v1::Engine& spec);
+  // Kill conditions (supervisor_metrics.cc).
+  void ScanOutputForMetrics(Instance* inst, absl::string_view data);
+  void ReadMetricsFile(Instance* inst);
+  void EvaluateCondition(Instance* inst);
+  void WatchMetricsFiles();
+  void OnMetricsFileChanged(const std::string& path);
   // Empty when every engine `engine` depends on is running; else who it waits for.
   std::string UnmetDependency(const Engine& engine) const;
   bool EngineAlive(const Engine& engine) const;
@@ -113,6 +121,11 @@ class Supervisor {
   int signal_fd_ = -1;
   int wake_fd_ = -1;
   int inotify_fd_ = -1;
+  int run_dir_watch_ = -1;
+  // Directories of metrics files -> their inotify watch, and file -> readers.
+  absl::flat_hash_map<int, std::string> metrics_dirs_;
+  absl::flat_hash_map<std::string, int> metrics_watches_;
+  absl::flat_hash_map<std::string, std::vector<Instance*>> metrics_readers_;
 
   // Ordered by name, so status lists engines the same way every time.
   std::map<std::string, std::unique_ptr<Engine>> engines_;

@@ -46,6 +46,8 @@ ctl::InstanceState ToProto(State s) {
       return ctl::INSTANCE_STATE_EXITED;
     case State::kFatal:
       return ctl::INSTANCE_STATE_FATAL;
+    case State::kKilled:
+      return ctl::INSTANCE_STATE_KILLED;
   }
   return ctl::INSTANCE_STATE_UNSPECIFIED;
 }
@@ -95,6 +97,7 @@ void Supervisor::AddInstances(Engine* engine, uint32_t count) {
     }
     auto inst = std::make_unique<Instance>(engine, i, LifecyclePolicy::FromEngine(spec), Uniform01());
     inst->id = absl::StrCat(spec.name(), "/", i);
+    inst->metrics_path = MetricsPathFor(spec, i);
     inst->log = std::make_unique<LogSink>(
         absl::StrCat(defaults::LogsDir(options_.run_dir), "/", spec.name(), ".", i, ".log"),
         spec.logs().max_size(), spec.logs().max_files());
@@ -121,7 +124,7 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
       } else {
         it = engines_.emplace(spec.name(), std::make_unique<Engine>()).first;
       }
-      it->second->spec = std::make_shared<v1::Engine>(spec);
+      SetSpec(it->second.get(), spec);
       AddInstances(it->second.get(), spec.replicas());
       response.add_added(spec.name());
       continue;
@@ -134,7 +137,7 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
       response.add_unchanged(spec.name());
       continue;
     }
-    engine.spec = std::make_shared<v1::Engine>(spec);
+    SetSpec(&engine, spec);
     for (auto& inst : engine.instances) {
       inst->life.SetPolicy(LifecyclePolicy::FromEngine(spec));
       inst->log->SetLimits(spec.logs().max_size(), spec.logs().max_files());
@@ -326,6 +329,7 @@ ctl::GetStatusResponse Supervisor::Status() const {
       }
       if (inst->has_exited) *i->mutable_last_exit() = inst->last_exit;
       i->set_log_path(inst->log->path());
+      i->set_condition(inst->condition_status);
     }
   }
   d->set_instances(instances);

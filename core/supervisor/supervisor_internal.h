@@ -3,9 +3,12 @@
 #define FLEET_CORE_SUPERVISOR_SUPERVISOR_INTERNAL_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/killcond/expression.h"
+#include "core/killcond/metrics.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/supervisor/log_sink.h"
 #include "core/supervisor/supervisor.h"
@@ -14,11 +17,16 @@
 
 namespace fleet::supervisor {
 
+// spec.metrics_path with "{instance}" replaced by index ("" when unset).
+std::string MetricsPathFor(const fleet::config::v1::Engine& spec, uint32_t index);
+
 // A uniform [0,1) source for backoff jitter, one generator per instance.
 std::function<double()> Uniform01();
 
 struct Supervisor::Engine {
   std::shared_ptr<const fleet::config::v1::Engine> spec;
+  // Parsed from spec->kill_condition() (validated at load).
+  std::optional<killcond::Expression> condition;
   std::vector<std::unique_ptr<Instance>> instances;
   // Removed from the config: instances are stopping, then the engine goes.
   bool removing = false;
@@ -43,6 +51,13 @@ struct Supervisor::Instance {
   bool retire = false;
   fleet::control::v1::ExitInfo last_exit;
   bool has_exited = false;
+
+  // Kill-condition inputs: FLEET_METRIC lines and the metrics file.
+  killcond::Metrics metrics;
+  killcond::MetricLineScanner metric_lines;
+  std::string metrics_path;  // "{instance}" replaced
+  std::string condition_status;
+  std::string last_metrics_error;
 };
 
 }  // namespace fleet::supervisor

@@ -19,7 +19,8 @@ def fleet_proto(name, srcs, deps = [], grpc = False, lite = False, visibility = 
 
     srcs live under proto/ and import each other as "proto/fleet/...". The result
     is a cc_library `name`; include "proto/fleet/<area>/v1/<file>.pb.h".
-    lite: the protos declare optimize_for = LITE_RUNTIME and link protobuf-lite.
+    lite: the protos declare optimize_for = LITE_RUNTIME; `name` links the full
+    runtime (for fleetd) and `name_lite` the shared protobuf-lite (for plugins).
     """
     outs = []
     for src in srcs:
@@ -45,11 +46,21 @@ def fleet_proto(name, srcs, deps = [], grpc = False, lite = False, visibility = 
         cmd = cmd + own,
         tools = tools,
     )
-    runtime = "//tools/sys:protobuf_lite" if lite else "//tools/sys:protobuf"
+    # The host links the full runtime (statically); lite-only code runs on it.
     native.cc_library(
         name = name,
         srcs = [o for o in outs if o.endswith(".cc")],
         hdrs = [o for o in outs if o.endswith(".h")],
-        deps = deps + [runtime] + (["//tools/sys:grpcpp"] if grpc else []),
+        deps = deps + ["//tools/sys:protobuf"] + (["//tools/sys:grpcpp"] if grpc else []),
         visibility = visibility,
     )
+    if lite:
+        # Plugins link the shared protobuf-lite, as a third party would. Never
+        # link both flavours into one binary.
+        native.cc_library(
+            name = name + "_lite",
+            srcs = [o for o in outs if o.endswith(".cc")],
+            hdrs = [o for o in outs if o.endswith(".h")],
+            deps = [d + "_lite" for d in deps] + ["//tools/sys:protobuf_lite"],
+            visibility = visibility,
+        )

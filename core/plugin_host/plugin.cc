@@ -1,0 +1,153 @@
+#include "core/plugin_host/plugin.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/log/log.h"
+
+namespace fleet::plugin_host {
+namespace {
+
+// The smallest v1 table: everything up to and including destroy.
+constexpr size_t kMinApiSize = offsetof(fleet_plugin_api_v1, destroy) + sizeof(void*);
+
+absl::Status Refuse(const std::string& path, const std::string& why) {
+  return absl::FailedPreconditionError(absl::StrCat("plugin ", path, ": ", why));
+}
+
+std::string BytesToString(const fleet_bytes& b) {
+  if (b.data == nullptr) return "";
+  return std::string(reinterpret_cast<const char*>(b.data), b.size);
+}
+
+absl::StatusCode CodeOf(int32_t code) {
+  if (code < 0 || code > 16) return absl::StatusCode::kInternal;
+  return static_cast<absl::StatusCode>(code);
+}
+
+void HostLog(void* ctx, int32_t severity, const char* message, size_t length) {
+  const auto* name = static_cast<const std::string*>(ctx);
+  std::string line = absl::StrCat("plugin ", *name, ": ",
+                                  absl::string_view(message != nullptr ? message : "", length));
+  log::Write(severity >= FLEET_LOG_ERROR     ? log::Severity::kError
+             : severity == FLEET_LOG_WARNING ? log::Severity::kWarning
+                                             : log::Severity::kInfo,
+             line);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Plugin>> Plugin::Load(const std::string& path,
+                                                     const std::string& expected_kind) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("plugin ", path, ": no such file"));
+  }
+  if (!S_ISREG(st.st_mode)) return Refuse(path, "not a regular file");
+  // Whoever can write the file can run code as fleetd.
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "plugin %s: refused: it is group- or world-writable (mode %04o); run chmod go-w on it",
+        path, st.st_mode & 07777));
+  }
+  if (st.st_uid != ::getuid() && st.st_uid != 0) {
+    return absl::PermissionDeniedError(absl::StrCat("plugin ", path, ": refused: owned by uid ",
+                                                    st.st_uid, ", not by fleetd's uid ",
+                                                    ::getuid(), " or root"));
+  }
+  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* error = ::dlerror();
+    return Refuse(path, absl::StrCat("cannot be loaded: ", error != nullptr ? error : "?"));
+  }
+  auto fail = [&](const std::string& why) {
+    ::dlclose(handle);  // Never used: safe to unload.
+    return Refuse(path, why);
+  };
+  using Entry = const fleet_plugin_api_v1* (*)();
+  auto entry = reinterpret_cast<Entry>(::dlsym(handle, "fleet_plugin_v1"));
+  if (entry == nullptr) {
+    for (int v = 2; v <= 9; ++v) {
+      if (::dlsym(handle, absl::StrCat("fleet_plugin_v", v).c_str()) != nullptr) {
+        return fail(absl::StrCat("built for plugin ABI v", v, "; this fleetd speaks v1"));
+      }
+    }
+    return fail("exports no fleet_plugin_v1 symbol (not a fleet plugin?)");
+  }
+  const fleet_plugin_api_v1* api = entry();
+  if (api == nullptr) return fail("fleet_plugin_v1() returned NULL");
+  if (api->struct_size < kMinApiSize) {
+    return fail(absl::StrCat("its plugin table is ", api->struct_size,
+                             " bytes; ABI v1 needs at least ", kMinApiSize));
+  }
+  auto plugin = std::unique_ptr<Plugin>(new Plugin());
+  // Tail-grown struct: copy what both sides know into a zeroed table.
+  std::memcpy(&plugin->api_, api, std::min<size_t>(api->struct_size, sizeof(plugin->api_)));
+  const fleet_plugin_api_v1& a = plugin->api_;
+  if (a.abi_version != FLEET_PLUGIN_ABI_VERSION) {
+    return fail(absl::StrCat("built for ABI version ", a.abi_version, "; this fleetd speaks ",
+                             FLEET_PLUGIN_ABI_VERSION));
+  }
+  if (a.name == nullptr || a.name[0] == '\0') return fail("has no name");
+  if (a.kind == nullptr || a.version == nullptr) return fail("has no kind or version");
+  if (a.create == nullptr) return fail("has no create function");
+  if (a.call == nullptr) return fail("has no call function");
+  if (a.destroy == nullptr) return fail("has no destroy function");
+  if (expected_kind != a.kind) {
+    return fail(absl::StrCat("is a '", a.kind, "' plugin (", a.name, "), not '", expected_kind, "'"));
+  }
+  plugin->path_ = path;
+  plugin->name_ = a.name;
+  plugin->kind_ = a.kind;
+  plugin->version_ = a.version;
+  plugin->handle_ = handle;
+  return plugin;
+}
+
+Plugin::~Plugin() {
+  // Code from the plugin may still be referenced (static destructors, a
+  // thread it should not have left): keep it mapped unless never used.
+  if (handle_ != nullptr && !used_) ::dlclose(handle_);
+}
+
+absl::StatusOr<std::unique_ptr<PluginInstance>> Plugin::Create(const std::string& config) {
+  used_ = true;
+  auto inst = std::unique_ptr<PluginInstance>(new PluginInstance());
+  inst->name_ = name_;
+  inst->api_ = api_;
+  inst->host_ = std::make_unique<fleet_host_v1>();
+  inst->host_->struct_size = sizeof(fleet_host_v1);
+  inst->host_->ctx = &inst->name_;
+  inst->host_->log = &HostLog;
+  fleet_bytes bytes{reinterpret_cast<const uint8_t*>(config.data()), config.size()};
+  fleet_bytes error{nullptr, 0};
+  int32_t code = api_.create(inst->host_.get(), bytes, &inst->instance_, &error);
+  if (code != 0) {
+    return absl::Status(CodeOf(code), absl::StrCat("plugin ", name_, " (", path_,
+                                                   ") refused to start: ", BytesToString(error)));
+  }
+  return inst;
+}
+
+PluginInstance::~PluginInstance() {
+  if (instance_ != nullptr) api_.destroy(instance_);
+}
+
+absl::StatusOr<std::string> PluginInstance::Call(uint32_t method, const std::string& request) {
+  fleet_bytes in{reinterpret_cast<const uint8_t*>(request.data()), request.size()};
+  fleet_bytes response{nullptr, 0}, error{nullptr, 0};
+  int32_t code = api_.call(instance_, method, in, &response, &error);
+  if (code != 0) {
+    return absl::Status(CodeOf(code), absl::StrCat("plugin ", name_, ": ", BytesToString(error)));
+  }
+  return BytesToString(response);
+}
+
+}  // namespace fleet::plugin_host

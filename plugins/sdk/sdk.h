@@ -1,0 +1,156 @@
+// The header-only C++ SDK over fleet_plugin.h. A health check is one class:
+//
+//   class MyCheck {
+//    public:
+//     static std::unique_ptr<MyCheck> Create(const fleet::sdk::Host& host,
+//                                            const std::string& config, std::string* error);
+//     bool Check(const fleet::plugin::v1::HealthCheckRequest& request,
+//                fleet::plugin::v1::HealthCheckResult* result, std::string* error);
+//   };
+//   FLEET_HEALTH_PLUGIN(MyCheck, "com.example.health.mine", "1.0.0")
+//
+// `config` is a serialized google.protobuf.Struct (possibly empty). Uses std
+// types only (no absl); throws nothing across the ABI: every exception becomes
+// INTERNAL with its message.
+#ifndef FLEET_PLUGINS_SDK_SDK_H_
+#define FLEET_PLUGINS_SDK_SDK_H_
+
+#include <exception>
+#include <memory>
+#include <string>
+
+#include "plugins/sdk/fleet_plugin.h"
+#include "proto/fleet/plugin/v1/health.pb.h"
+
+namespace fleet::sdk {
+
+inline constexpr int32_t kOk = 0;
+inline constexpr int32_t kInvalidArgument = 3;
+inline constexpr int32_t kUnimplemented = 12;
+inline constexpr int32_t kInternal = 13;
+
+// The host's services, for the plugin's lifetime.
+class Host {
+ public:
+  explicit Host(const fleet_host_v1* host) : host_(host) {}
+  void Log(int32_t severity, const std::string& message) const {
+    if (host_ != nullptr && host_->log != nullptr) {
+      host_->log(host_->ctx, severity, message.data(), message.size());
+    }
+  }
+  void Info(const std::string& message) const { Log(FLEET_LOG_INFO, message); }
+  void Warning(const std::string& message) const { Log(FLEET_LOG_WARNING, message); }
+
+ private:
+  const fleet_host_v1* host_;
+};
+
+namespace internal {
+
+inline fleet_bytes Bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// Keeps create()'s error alive until the next create(), as the ABI promises.
+inline std::string& CreateError() {
+  static thread_local std::string error;
+  return error;
+}
+
+template <typename Check>
+struct Instance {
+  Host host;
+  std::unique_ptr<Check> check;
+  std::string response;  // valid until the next call
+  std::string error;
+};
+
+template <typename Check>
+struct HealthAdapter {
+  static int32_t Create(const fleet_host_v1* host, fleet_bytes config, void** out,
+                        fleet_bytes* error) noexcept {
+    std::string& message = CreateError();
+    try {
+      auto inst = std::make_unique<Instance<Check>>(Instance<Check>{Host(host), nullptr, {}, {}});
+      message.clear();
+      inst->check = Check::Create(inst->host,
+                                  std::string(reinterpret_cast<const char*>(config.data),
+                                              config.size),
+                                  &message);
+      if (inst->check == nullptr) {
+        if (message.empty()) message = "plugin refused its configuration";
+        *error = Bytes(message);
+        return kInvalidArgument;
+      }
+      *out = inst.release();
+      return kOk;
+    } catch (const std::exception& e) {
+      message = std::string("create threw: ") + e.what();
+    } catch (...) {
+      message = "create threw a non-standard exception";
+    }
+    *error = Bytes(message);
+    return kInternal;
+  }
+
+  static int32_t Call(void* instance, uint32_t method, fleet_bytes request, fleet_bytes* response,
+                      fleet_bytes* error) noexcept {
+    auto* inst = static_cast<Instance<Check>*>(instance);
+    try {
+      inst->error.clear();
+      if (method != FLEET_METHOD_HEALTH_CHECK) {
+        inst->error = "unknown method " + std::to_string(method);
+        *error = Bytes(inst->error);
+        return kUnimplemented;
+      }
+      fleet::plugin::v1::HealthCheckRequest req;
+      if (!req.ParseFromArray(request.data, static_cast<int>(request.size))) {
+        inst->error = "request is not a HealthCheckRequest";
+        *error = Bytes(inst->error);
+        return kInvalidArgument;
+      }
+      fleet::plugin::v1::HealthCheckResult result;
+      if (!inst->check->Check(req, &result, &inst->error)) {
+        *error = Bytes(inst->error);
+        return kInternal;
+      }
+      inst->response = result.SerializeAsString();
+      *response = Bytes(inst->response);
+      return kOk;
+    } catch (const std::exception& e) {
+      inst->error = std::string("check threw: ") + e.what();
+    } catch (...) {
+      inst->error = "check threw a non-standard exception";
+    }
+    *error = Bytes(inst->error);
+    return kInternal;
+  }
+
+  static void Destroy(void* instance) noexcept {
+    try {
+      delete static_cast<Instance<Check>*>(instance);
+    } catch (...) {
+    }
+  }
+};
+
+}  // namespace internal
+}  // namespace fleet::sdk
+
+// Defines fleet_plugin_v1() for a health check class.
+#define FLEET_HEALTH_PLUGIN(CheckClass, NAME, VERSION)                                   \
+  extern "C" FLEET_PLUGIN_EXPORT const fleet_plugin_api_v1* fleet_plugin_v1(void) {     \
+    static const fleet_plugin_api_v1 api = {                                             \
+        sizeof(fleet_plugin_api_v1),                                                     \
+        FLEET_PLUGIN_ABI_VERSION,                                                        \
+        NAME,                                                                            \
+        "health",                                                                        \
+        VERSION,                                                                         \
+        &::fleet::sdk::internal::HealthAdapter<CheckClass>::Create,                      \
+        &::fleet::sdk::internal::HealthAdapter<CheckClass>::Call,                        \
+        &::fleet::sdk::internal::HealthAdapter<CheckClass>::Destroy,                     \
+    };                                                                                   \
+    return &api;                                                                         \
+  }
+
+#endif  // FLEET_PLUGINS_SDK_SDK_H_

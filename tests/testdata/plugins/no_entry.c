@@ -1,0 +1,2 @@
+/* Exports nothing fleet knows. */
+int not_a_plugin(void) { return 1; }

@@ -64,3 +64,32 @@ def fleet_proto(name, srcs, deps = [], grpc = False, lite = False, visibility = 
             deps = [d + "_lite" for d in deps] + ["//tools/sys:protobuf_lite"],
             visibility = visibility,
         )
+
+_PLUGIN_KINDS = ["health", "sync", "recovery"]
+
+def fleet_plugin(name, kind, srcs, deps = [], **kwargs):
+    """A plugin built exactly as a third party would build it.
+
+    Emits `<name>_lib` (static, for unit tests that call fleet_plugin_v1()
+    directly) and `libfleet_<kind>_<name>.so` (hidden visibility, -z defs:
+    it can never depend on a fleetd symbol).
+    """
+    if kind not in _PLUGIN_KINDS:
+        fail("fleet_plugin %s: unknown kind '%s' (one of %s)" % (name, kind, _PLUGIN_KINDS))
+    native.cc_library(
+        name = name + "_lib",
+        srcs = srcs,
+        copts = ["-fvisibility=hidden"],
+        deps = deps,
+        alwayslink = True,
+        **kwargs
+    )
+    native.cc_binary(
+        name = "libfleet_%s_%s.so" % (kind, name),
+        srcs = srcs,
+        copts = ["-fvisibility=hidden"],
+        linkopts = ["-Wl,-z,defs"],
+        linkshared = True,
+        deps = deps,
+        **kwargs
+    )

@@ -20,7 +20,7 @@ check() {  # check FILE WHAT PATTERN: FILE must list nothing matching PATTERN.
 dir="$(dirname "$0")"
 check "$dir/fleetctl_deps" "fleetctl reaches past the control API" \
   '^//core/(supervisor|config|daemon|control)|yaml_cpp|libgit2|^//plugins/'
-check "$dir/core_deps" "fleetd (core) depends on a plugin implementation" \
+check "$dir/core_deps" "core depends on a plugin implementation" \
   '^//plugins/(health|sync|recovery)'
 check "$dir/proto_deps" "proto depends on something but protobuf" \
   '^//(core|cli|plugins|tests)/'

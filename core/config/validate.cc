@@ -37,6 +37,16 @@ class Validator {
     if (config->run_dir().empty()) config->set_run_dir("~/.fleet/run");
     config->set_run_dir(os::JoinPath(base_dir_, os::ExpandHome(config->run_dir())));
     CompleteLogs(config->mutable_logs(), v1::LogPolicy());
+    for (std::string& dir : *config->mutable_plugin_dirs()) {
+      dir = os::JoinPath(base_dir_, os::ExpandHome(dir));
+    }
+    for (v1::Plugin& plugin : *config->mutable_plugins()) {
+      if (plugin.file().empty()) Error(&plugin, 0, "plugin needs a file");
+      if (plugin.kind() != "health" && plugin.kind() != "sync" && plugin.kind() != "recovery") {
+        Error(&plugin, v1::Plugin::kKindFieldNumber,
+              absl::StrCat("plugin kind '", plugin.kind(), "' must be health, sync or recovery"));
+      }
+    }
     absl::flat_hash_map<std::string, const v1::Engine*> by_name;
     for (v1::Engine& engine : *config->mutable_engines()) {
       CheckEngine(&engine, config->logs());
@@ -130,6 +140,13 @@ class Validator {
     const v1::Health& h = e->health();
     if (h.log_max_age_min() < 0) {
       Error(&h, v1::Health::kLogMaxAgeMinFieldNumber, "log_max_age_min must not be negative");
+    }
+    if (h.has_heartbeat_max_age() && h.heartbeat_path().empty()) {
+      Error(&h, v1::Health::kHeartbeatMaxAgeFieldNumber, "heartbeat_max_age needs a heartbeat_path");
+    }
+    if (!h.heartbeat_path().empty()) {
+      e->mutable_health()->set_heartbeat_path(
+          os::JoinPath(e->cwd(), os::ExpandHome(h.heartbeat_path())));
     }
     if (!h.log_path().empty()) {
       e->mutable_health()->set_log_path(os::JoinPath(e->cwd(), os::ExpandHome(h.log_path())));

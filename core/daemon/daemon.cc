@@ -9,9 +9,11 @@
 #include "absl/strings/str_join.h"
 #include "core/config/loader.h"
 #include "core/control/server.h"
+#include "core/daemon/plugins.h"
 #include "core/daemon/run_dir.h"
 #include "core/daemon/sd_notify.h"
 #include "core/defaults/defaults.h"
+#include "core/health/monitor.h"
 #include "core/log/log.h"
 #include "core/os/clock.h"
 #include "core/supervisor/event_log.h"
@@ -74,7 +76,16 @@ int RunDaemon(const DaemonOptions& options) {
   }
 
   supervisor::EventLog events(os::RealClock());
-  supervisor::Supervisor supervisor({run_dir, os::RealClock(), &events, reload});
+  // Verdicts come back to the loop as posted closures; the monitor is stopped
+  // before the supervisor goes away.
+  supervisor::Supervisor* loop = nullptr;
+  auto monitor = std::make_unique<health::HealthMonitor>([&loop](health::CheckOutcome outcome) {
+    supervisor::Supervisor* s = loop;
+    if (s != nullptr) s->Post([s, outcome = std::move(outcome)] { s->OnHealthOutcome(outcome); });
+  });
+  LoadHealthPlugins(loaded->config, &events, monitor.get());
+  supervisor::Supervisor supervisor({run_dir, os::RealClock(), &events, reload, monitor.get()});
+  loop = &supervisor;
   absl::Status init = supervisor.Init();
   if (!init.ok()) {
     log::Error(absl::StrCat("cannot start: ", init.message()));
@@ -99,6 +110,7 @@ int RunDaemon(const DaemonOptions& options) {
   supervisor.Run();
 
   SdNotify("STOPPING=1");
+  monitor.reset();
   events.Close();
   server.Stop();
   lock->RemovePidFile();

@@ -14,8 +14,11 @@ void EventLog::Add(const std::string& subject, const std::string& kind,
   event.set_subject(subject);
   event.set_kind(kind);
   event.set_message(message);
-  const bool warn = kind == "fatal" || kind == "exited" || kind == "spawn_failed" ||
-                    kind == "reload_failed" || kind == "killed";
+  static const char* const kWarnings[] = {"fatal",        "exited",        "spawn_failed",
+                                          "reload_failed", "killed",        "unhealthy",
+                                          "plugin_failed", "metrics_error", "condition_killed"};
+  bool warn = false;
+  for (const char* w : kWarnings) warn = warn || kind == w;
   log::Write(warn ? log::Severity::kWarning : log::Severity::kInfo,
              absl::StrCat(subject, " ", kind, message.empty() ? "" : ": ", message));
   absl::MutexLock lock(&mu_);

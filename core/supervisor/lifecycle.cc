@@ -134,6 +134,7 @@ std::optional<absl::Duration> Lifecycle::Fail(MonoTime now, const std::string& w
   }
   absl::Duration delay = BackoffDelay(policy_, consecutive_failures_, random01_());
   ++restarts_;
+  last_restart_reason_ = what;
   state_ = State::kBackoff;
   deadline_ = now + delay;
   reason_ = absl::StrCat(what, "; restart in ", absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(1))));
@@ -166,7 +167,8 @@ Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
     if (restart_after_stop_) {
       restart_after_stop_ = false;
       consecutive_failures_ = 0;
-      reason_ = absl::StrCat("restarted (", what, ")");
+      last_restart_reason_ = reason_;
+      reason_ = absl::StrCat(reason_, "; restarted after it ", what);
       ++restarts_;
       return Action::kSpawn;
     }

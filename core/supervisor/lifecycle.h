@@ -91,6 +91,9 @@ class Lifecycle {
   std::optional<MonoTime> deadline() const { return deadline_; }
   const std::string& reason() const { return reason_; }
   uint32_t restarts() const { return restarts_; }
+  // Why it was last restarted ("killed by SIGKILL", "unhealthy: log stale
+  // 21m > 20m"), kept while the new process runs. Empty before any restart.
+  const std::string& last_restart_reason() const { return last_restart_reason_; }
   // True while a process exists (STARTING, RUNNING, STOPPING).
   bool HasProcess() const;
   MonoTime spawned_at() const { return spawned_at_; }
@@ -104,6 +107,7 @@ class Lifecycle {
   State state_ = State::kStopped;
   std::optional<MonoTime> deadline_;
   std::string reason_ = "not started";
+  std::string last_restart_reason_;
   uint32_t restarts_ = 0;
   uint32_t consecutive_failures_ = 0;
   std::deque<MonoTime> recent_failures_;

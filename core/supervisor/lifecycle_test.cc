@@ -153,6 +153,7 @@ TEST(LifecycleTest, RestartStopsThenSpawns) {
   EXPECT_EQ(life.Restart(T(1), "operator"), Action::kSendStopSignal);
   EXPECT_EQ(life.Exited(T(1.1), Killed(15)), Action::kSpawn);
   EXPECT_EQ(life.restarts(), 1u);
+  EXPECT_EQ(life.last_restart_reason(), "operator");
 }
 
 TEST(LifecycleTest, StopDuringBackoffCancelsTheRestart) {

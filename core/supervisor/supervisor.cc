@@ -168,10 +168,13 @@ void Supervisor::Run() {
 
 std::optional<MonoTime> Supervisor::NextDeadline() const {
   std::optional<MonoTime> next;
+  auto consider = [&next](const std::optional<MonoTime>& d) {
+    if (d.has_value() && (!next.has_value() || *d < *next)) next = d;
+  };
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
-      std::optional<MonoTime> d = inst->life.deadline();
-      if (d.has_value() && (!next.has_value() || *d < *next)) next = d;
+      consider(inst->life.deadline());
+      consider(inst->health_due);
     }
   }
   return next;
@@ -229,7 +232,7 @@ void Supervisor::HandleInotify() {
       }
       auto dir = metrics_dirs_.find(event->wd);
       if (dir != metrics_dirs_.end() && event->len > 0) {
-        OnMetricsFileChanged(os::JoinPath(dir->second, event->name));
+        OnWatchedFileChanged(os::JoinPath(dir->second, event->name), event->mask);
       }
       if (event->mask & IN_Q_OVERFLOW) stop = stop || ::access(defaults::StopFlag(options_.run_dir).c_str(), F_OK) == 0;
       p += sizeof(inotify_event) + event->len;
@@ -257,6 +260,7 @@ void Supervisor::DrainPipe(Instance* inst) {
     ssize_t n = ::read(inst->pipe_fd, buffer, sizeof(buffer));
     if (n > 0) {
       inst->log->Write(absl::string_view(buffer, static_cast<size_t>(n)));
+      inst->last_output = now_;
       ScanOutputForMetrics(inst, absl::string_view(buffer, static_cast<size_t>(n)));
       total += static_cast<size_t>(n);
       continue;
@@ -294,6 +298,9 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& status) {
   ClosePipe(inst);
   inst->pid = 0;
   inst->has_exited = true;
+  inst->health_due.reset();
+  ++inst->health_seq;  // A verdict on the dead process is void.
+  inst->health_in_flight = false;
   inst->last_exit.set_code(status.signaled ? -1 : status.code);
   inst->last_exit.set_signal(status.signaled ? status.signal : 0);
   inst->last_exit.set_unix_ms(absl::ToUnixMillis(clock_->WallNow()));
@@ -318,6 +325,11 @@ void Supervisor::RunTimers() {
       Perform(inst.get(), action);
     }
   }
+  for (auto& [name, engine] : engines_) {
+    for (auto& inst : engine->instances) {
+      if (inst->health_due.has_value() && *inst->health_due <= now_) SubmitHealthCheck(inst.get());
+    }
+  }
 }
 
 void Supervisor::Perform(Instance* inst, Action action) {
@@ -333,6 +345,9 @@ void Supervisor::Perform(Instance* inst, Action action) {
       return;
     case Action::kSendStopSignal:
       os::SignalGroup(inst->pid, inst->stop_signal);
+      // A stopped (SIGSTOP, frozen) group would hold the signal pending until
+      // the grace ran out; wake it so it can act on it (as systemd does).
+      os::SignalGroup(inst->pid, SIGCONT);
       return;
     case Action::kKill:
       Emit(inst->id, "killed", inst->life.reason());
@@ -400,6 +415,7 @@ void Supervisor::Spawn(Instance* inst) {
   inst->life.Spawned(now_);
   Emit(inst->id, "started", absl::StrCat("pid ", *pid));
   ReadMetricsFile(inst);
+  StartHealthChecks(inst);
 }
 
 // --- desired state ---
@@ -421,7 +437,7 @@ std::string Supervisor::UnmetDependency(const Engine& engine) const {
     for (const auto& inst : d.instances) {
       if (!inst->want_run || inst->retire) continue;
       ++wanted;
-      if (inst->life.state() != State::kRunning) return dep;
+      if (inst->life.state() != State::kRunning || inst->unhealthy) return dep;
     }
     if (wanted == 0 && d.spec->replicas() > 0) return dep;
   }
@@ -472,7 +488,7 @@ void Supervisor::Reconcile() {
       ++it;
     }
   }
-  WatchMetricsFiles();
+  WatchFiles();
 }
 
 void Supervisor::ReconcileShutdown() {

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "core/config/loader.h"
+#include "core/health/monitor.h"
 #include "core/os/clock.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/lifecycle.h"
@@ -32,6 +33,8 @@ struct SupervisorOptions {
   EventLog* events = nullptr;  // Required; outlives the supervisor.
   // Reads the config again (SIGHUP, fleetctl reload).
   std::function<absl::StatusOr<config::LoadedConfig>()> load_config;
+  // Runs health checks; null: none are run. Outlives the supervisor.
+  health::HealthMonitor* health = nullptr;
 };
 
 enum class Verb { kStart, kStop, kRestart };
@@ -73,6 +76,8 @@ class Supervisor {
   void Shutdown(const std::string& why);
   // The live log file of "ENGINE/N" ("ENGINE": instance 0).
   absl::StatusOr<std::string> LogPath(const std::string& target) const;
+  // A health verdict from the monitor (posted to the loop).
+  void OnHealthOutcome(const health::CheckOutcome& outcome);
 
  private:
   struct Instance;
@@ -98,8 +103,14 @@ class Supervisor {
   void ScanOutputForMetrics(Instance* inst, absl::string_view data);
   void ReadMetricsFile(Instance* inst);
   void EvaluateCondition(Instance* inst);
-  void WatchMetricsFiles();
-  void OnMetricsFileChanged(const std::string& path);
+  void WatchFiles();
+  void OnWatchedFileChanged(const std::string& path, uint32_t mask);
+  // Health (supervisor_health.cc).
+  void StartHealthChecks(Instance* inst);
+  void SubmitHealthCheck(Instance* inst);
+  // Since path last changed (monotonic), capped at the instance's uptime; -1 never.
+  int64_t IdleMillis(const Instance& inst, const std::string& path) const;
+  Instance* FindInstance(const std::string& id);
   // Empty when every engine `engine` depends on is running; else who it waits for.
   std::string UnmetDependency(const Engine& engine) const;
   bool EngineAlive(const Engine& engine) const;
@@ -126,6 +137,8 @@ class Supervisor {
   absl::flat_hash_map<int, std::string> metrics_dirs_;
   absl::flat_hash_map<std::string, int> metrics_watches_;
   absl::flat_hash_map<std::string, std::vector<Instance*>> metrics_readers_;
+  // When each watched file last changed, on the monotonic clock.
+  absl::flat_hash_map<std::string, MonoTime> file_changed_at_;
 
   // Ordered by name, so status lists engines the same way every time.
   std::map<std::string, std::unique_ptr<Engine>> engines_;

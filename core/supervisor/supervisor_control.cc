@@ -321,8 +321,13 @@ ctl::GetStatusResponse Supervisor::Status() const {
         i->set_uptime_ms(absl::ToInt64Milliseconds(now - inst->life.spawned_at()));
       }
       i->set_restarts(inst->life.restarts());
-      i->set_reason(inst->retire ? absl::StrCat("removing: ", inst->life.reason())
-                                 : inst->life.reason());
+      std::string reason = inst->life.reason();
+      if (inst->life.HasProcess() && inst->life.state() != State::kStopping &&
+          !inst->life.last_restart_reason().empty()) {
+        reason = absl::StrCat(inst->life.state() == State::kRunning ? "" : reason + "; ",
+                              "last restart: ", inst->life.last_restart_reason());
+      }
+      i->set_reason(inst->retire ? absl::StrCat("removing: ", reason) : reason);
       if (inst->life.state() == State::kBackoff && inst->life.deadline().has_value()) {
         i->set_next_start_in_ms(
             std::max<int64_t>(0, absl::ToInt64Milliseconds(*inst->life.deadline() - now)));
@@ -330,6 +335,7 @@ ctl::GetStatusResponse Supervisor::Status() const {
       if (inst->has_exited) *i->mutable_last_exit() = inst->last_exit;
       i->set_log_path(inst->log->path());
       i->set_condition(inst->condition_status);
+      if (inst->life.HasProcess()) i->set_health(inst->health);
     }
   }
   d->set_instances(instances);

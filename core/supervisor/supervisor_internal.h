@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/health/policy.h"
 #include "core/killcond/expression.h"
 #include "core/killcond/metrics.h"
 #include "core/supervisor/lifecycle.h"
@@ -27,6 +28,7 @@ struct Supervisor::Engine {
   std::shared_ptr<const fleet::config::v1::Engine> spec;
   // Parsed from spec->kill_condition() (validated at load).
   std::optional<killcond::Expression> condition;
+  health::HealthPolicy health;
   std::vector<std::unique_ptr<Instance>> instances;
   // Removed from the config: instances are stopping, then the engine goes.
   bool removing = false;
@@ -58,6 +60,16 @@ struct Supervisor::Instance {
   std::string metrics_path;  // "{instance}" replaced
   std::string condition_status;
   std::string last_metrics_error;
+
+  // Health: when the next check is due, the one in flight, the verdict.
+  std::optional<MonoTime> health_due;
+  bool health_in_flight = false;
+  uint64_t health_seq = 0;
+  std::string health;
+  uint32_t health_failures = 0;
+  bool unhealthy = false;
+  // Last byte of output captured (for the default log-freshness check).
+  std::optional<MonoTime> last_output;
 };
 
 }  // namespace fleet::supervisor

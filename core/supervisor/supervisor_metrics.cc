@@ -1,7 +1,11 @@
-// Kill conditions in the loop: FLEET_METRIC lines from captured output and
-// metrics files (inotify), evaluated on every update. Loop thread only.
+// Kill conditions in the loop (FLEET_METRIC lines from captured output and
+// metrics files, evaluated on every update) and the watched files behind them
+// and behind health's freshness checks (inotify). Loop thread only.
 #include <errno.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -20,6 +24,7 @@ std::string MetricsPathFor(const fleet::config::v1::Engine& spec, uint32_t index
 void Supervisor::SetSpec(Engine* engine, const fleet::config::v1::Engine& spec) {
   engine->spec = std::make_shared<fleet::config::v1::Engine>(spec);
   engine->condition.reset();
+  engine->health = health::HealthPolicyFor(spec);
   if (!spec.kill_condition().empty()) {
     absl::StatusOr<killcond::Expression> parsed = killcond::Expression::Parse(spec.kill_condition());
     if (parsed.ok()) engine->condition = *std::move(parsed);
@@ -86,24 +91,47 @@ void Supervisor::EvaluateCondition(Instance* inst) {
   Perform(inst, inst->life.Kill(now_, reason));
 }
 
-void Supervisor::WatchMetricsFiles() {
+void Supervisor::WatchFiles() {
   metrics_readers_.clear();
+  std::vector<std::string> watched;
   for (auto& [name, engine] : engines_) {
+    const health::HealthPolicy& h = engine->health;
+    if (h.enabled) {
+      if (!h.log_path.empty()) watched.push_back(h.log_path);
+      if (!h.heartbeat_path.empty()) watched.push_back(h.heartbeat_path);
+    }
     for (auto& inst : engine->instances) {
       if (inst->metrics_path.empty() || !engine->condition.has_value()) continue;
       metrics_readers_[inst->metrics_path].push_back(inst.get());
-      const std::string dir = os::DirName(inst->metrics_path);
-      if (metrics_watches_.contains(dir)) continue;
-      // Atomic writers rename into place (IN_MOVED_TO); others close (IN_CLOSE_WRITE).
-      int wd = ::inotify_add_watch(inotify_fd_, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO);
-      if (wd < 0) continue;  // No such directory yet: tried again at the next change.
-      metrics_watches_[dir] = wd;
-      metrics_dirs_[wd] = dir;
+      watched.push_back(inst->metrics_path);
     }
+  }
+  for (const std::string& path : watched) {
+    if (!file_changed_at_.contains(path)) {
+      // First sight: place its mtime on the monotonic clock, once. From here
+      // on only inotify moves it, so a wall-clock jump changes nothing.
+      struct stat st;
+      if (::stat(path.c_str(), &st) == 0) {
+        absl::Duration age = clock_->WallNow() - absl::TimeFromTimespec(st.st_mtim);
+        file_changed_at_[path] = now_ - std::max(age, absl::ZeroDuration());
+      }
+    }
+    const std::string dir = os::DirName(path);
+    if (metrics_watches_.contains(dir)) continue;
+    // Appends (IN_MODIFY), touch (IN_ATTRIB), atomic renames (IN_MOVED_TO),
+    // rewrites (IN_CLOSE_WRITE).
+    int wd = ::inotify_add_watch(inotify_fd_, dir.c_str(),
+                                 IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+    if (wd < 0) continue;  // No such directory yet: tried again at the next change.
+    metrics_watches_[dir] = wd;
+    metrics_dirs_[wd] = dir;
   }
 }
 
-void Supervisor::OnMetricsFileChanged(const std::string& path) {
+void Supervisor::OnWatchedFileChanged(const std::string& path, uint32_t mask) {
+  file_changed_at_[path] = now_;
+  // A metrics file is read once it is complete, not at every write into it.
+  if (!(mask & (IN_CLOSE_WRITE | IN_MOVED_TO))) return;
   auto it = metrics_readers_.find(path);
   if (it == metrics_readers_.end()) return;
   for (Instance* inst : it->second) ReadMetricsFile(inst);

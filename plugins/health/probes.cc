@@ -169,7 +169,12 @@ std::string HttpProbe(const std::string& host, uint16_t port, const std::string&
 std::string HumanMillis(int64_t millis) {
   if (millis < 1000) return std::to_string(millis) + "ms";
   int64_t s = millis / 1000;
-  if (s < 60) return std::to_string(s) + "s";
+  if (s < 60) {
+    if (millis % 1000 == 0) return std::to_string(s) + "s";
+    // "3.0s > 3s": a just-missed deadline must not read as equal.
+    std::string tenths = std::to_string((millis % 1000) / 100);
+    return std::to_string(s) + "." + tenths + "s";
+  }
   if (s < 3600) return std::to_string(s / 60) + "m" + (s % 60 ? std::to_string(s % 60) + "s" : "");
   return std::to_string(s / 3600) + "h" + std::to_string((s % 3600) / 60) + "m";
 }

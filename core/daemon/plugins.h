@@ -1,0 +1,28 @@
+// Finding and loading the plugins a fleet needs, at fleetd's start.
+#ifndef FLEET_CORE_DAEMON_PLUGINS_H_
+#define FLEET_CORE_DAEMON_PLUGINS_H_
+
+#include <string>
+#include <vector>
+
+#include "core/health/monitor.h"
+#include "core/supervisor/event_log.h"
+#include "proto/fleet/config/v1/config.pb.h"
+
+namespace fleet::daemon {
+
+// Where plugin files are looked for: the config's plugin_dirs, then fleet's
+// own (<fleetd's dir>/../plugins/<kind>, <fleetd's dir>/../lib/fleet/plugins).
+std::vector<std::string> PluginSearchPath(const fleet::config::v1::FleetConfig& config,
+                                          const std::string& kind);
+
+// Loads the configured health plugins, and fleet.health.builtin when an
+// engine needs it and no file was named for it. Each failure is logged as an
+// event naming the file and the reason; the fleet runs on without it (its
+// engines' health reads "unknown: health plugin ... is not loaded").
+void LoadHealthPlugins(const fleet::config::v1::FleetConfig& config,
+                       supervisor::EventLog* events, health::HealthMonitor* monitor);
+
+}  // namespace fleet::daemon
+
+#endif  // FLEET_CORE_DAEMON_PLUGINS_H_

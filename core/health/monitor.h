@@ -1,0 +1,62 @@
+// Runs health-plugin calls off the supervision loop: one worker thread takes
+// jobs in order and hands each result to a callback (which posts it back to
+// the loop). In-process plugin calls cannot be interrupted; the loop applies
+// the deadline by treating a late answer as "did not answer".
+#ifndef FLEET_CORE_HEALTH_MONITOR_H_
+#define FLEET_CORE_HEALTH_MONITOR_H_
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/plugin_host/plugin.h"
+#include "proto/fleet/plugin/v1/health.pb.h"
+
+namespace fleet::health {
+
+struct CheckJob {
+  std::string instance_id;
+  uint64_t seq = 0;  // lets the loop drop answers about an older process
+  std::string check;
+  fleet::plugin::v1::HealthCheckRequest request;
+};
+
+struct CheckOutcome {
+  std::string instance_id;
+  uint64_t seq = 0;
+  absl::StatusOr<fleet::plugin::v1::HealthCheckResult> result;
+};
+
+// Thread-safe: Submit from any thread; the callback runs on the worker.
+class HealthMonitor {
+ public:
+  explicit HealthMonitor(std::function<void(CheckOutcome)> on_outcome);
+  ~HealthMonitor();  // Stops the worker after the call in progress.
+
+  // Before the first Submit: adds a loaded plugin and its instance.
+  void AddPlugin(std::unique_ptr<plugin_host::Plugin> plugin,
+                 std::unique_ptr<plugin_host::PluginInstance> instance);
+  bool HasCheck(const std::string& name) const;
+  void Submit(CheckJob job);
+
+ private:
+  void Work();
+
+  std::function<void(CheckOutcome)> on_outcome_;
+  // Written before the worker reads (AddPlugin precedes Submit).
+  std::map<std::string, std::unique_ptr<plugin_host::PluginInstance>> checks_;
+  std::vector<std::unique_ptr<plugin_host::Plugin>> plugins_;
+  mutable absl::Mutex mu_;
+  std::deque<CheckJob> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread worker_;
+};
+
+}  // namespace fleet::health
+
+#endif  // FLEET_CORE_HEALTH_MONITOR_H_

@@ -1,0 +1,132 @@
+// Health checks in the loop: scheduled per instance (at the plugin's
+// "recheck_in" hint, or the period), run on the monitor's worker, acted on
+// here. Loop thread only.
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/supervisor/supervisor.h"
+#include "core/supervisor/supervisor_internal.h"
+
+namespace fleet::supervisor {
+namespace {
+
+namespace pv1 = ::fleet::plugin::v1;
+
+}  // namespace
+
+void Supervisor::StartHealthChecks(Instance* inst) {
+  const health::HealthPolicy& policy = inst->engine->health;
+  inst->health_failures = 0;
+  inst->unhealthy = false;
+  inst->last_output.reset();
+  if (!policy.enabled || options_.health == nullptr) {
+    inst->health.clear();
+    return;
+  }
+  if (!options_.health->HasCheck(policy.check)) {
+    inst->health = absl::StrCat("unknown: health plugin '", policy.check,
+                                "' is not loaded (see fleetd's log)");
+    return;
+  }
+  inst->health = "pending";
+  inst->health_due = now_ + policy.initial_delay;
+}
+
+int64_t Supervisor::IdleMillis(const Instance& inst, const std::string& path) const {
+  std::optional<MonoTime> changed;
+  if (path.empty()) {
+    changed = inst.last_output;
+  } else {
+    auto it = file_changed_at_.find(path);
+    if (it != file_changed_at_.end()) changed = it->second;
+  }
+  if (!changed.has_value()) return -1;
+  // A new process gets its full window: what happened before it does not count.
+  absl::Duration idle = std::min(now_ - *changed, now_ - inst.life.spawned_at());
+  return absl::ToInt64Milliseconds(idle);
+}
+
+void Supervisor::SubmitHealthCheck(Instance* inst) {
+  inst->health_due.reset();
+  if (inst->health_in_flight || !inst->life.HasProcess() ||
+      inst->life.state() == State::kStopping) {
+    return;
+  }
+  const health::HealthPolicy& policy = inst->engine->health;
+  health::CheckJob job;
+  job.instance_id = inst->id;
+  job.seq = ++inst->health_seq;
+  job.check = policy.check;
+  pv1::HealthCheckRequest& r = job.request;
+  r.set_engine(inst->engine->spec->name());
+  r.set_index(inst->index);
+  r.set_pid(inst->pid);
+  *r.mutable_spec() = policy.spec;
+  r.set_uptime_ms(absl::ToInt64Milliseconds(now_ - inst->life.spawned_at()));
+  r.set_log_path(policy.log_path.empty() ? inst->log->path() : policy.log_path);
+  r.set_log_idle_ms(IdleMillis(*inst, policy.log_path));
+  r.set_heartbeat_path(policy.heartbeat_path);
+  if (!policy.heartbeat_path.empty()) {
+    r.set_heartbeat_idle_ms(IdleMillis(*inst, policy.heartbeat_path));
+  }
+  inst->health_in_flight = true;
+  options_.health->Submit(std::move(job));
+}
+
+Supervisor::Instance* Supervisor::FindInstance(const std::string& id) {
+  std::vector<std::string> parts = absl::StrSplit(id, absl::MaxSplits('/', 1));
+  uint32_t index = 0;
+  auto it = engines_.find(parts[0]);
+  if (parts.size() != 2 || it == engines_.end() || !absl::SimpleAtoi(parts[1], &index) ||
+      index >= it->second->instances.size()) {
+    return nullptr;
+  }
+  return it->second->instances[index].get();
+}
+
+void Supervisor::OnHealthOutcome(const health::CheckOutcome& outcome) {
+  Instance* inst = FindInstance(outcome.instance_id);
+  if (inst == nullptr || outcome.seq != inst->health_seq) return;  // About a gone process.
+  inst->health_in_flight = false;
+  if (!inst->life.HasProcess() || inst->life.state() == State::kStopping) return;
+  const health::HealthPolicy& policy = inst->engine->health;
+  absl::Duration next = policy.period;
+  if (!outcome.result.ok()) {
+    inst->health = absl::StrCat("unknown: ", outcome.result.status().message());
+    inst->health_due = now_ + next;
+    return;
+  }
+  const pv1::HealthCheckResult& result = *outcome.result;
+  if (result.recheck_in_ms() > 0) {
+    next = std::min(next, absl::Milliseconds(result.recheck_in_ms()));
+  }
+  switch (result.verdict()) {
+    case pv1::VERDICT_HEALTHY:
+      if (inst->unhealthy) Emit(inst->id, "healthy", result.reason());
+      inst->unhealthy = false;
+      inst->health_failures = 0;
+      inst->health = result.reason() == "running" || result.reason() == "progressing"
+                         ? "healthy"
+                         : absl::StrCat("healthy: ", result.reason());
+      break;
+    case pv1::VERDICT_UNHEALTHY:
+      inst->unhealthy = true;
+      ++inst->health_failures;
+      inst->health = absl::StrCat("UNHEALTHY: ", result.reason());
+      if (inst->health_failures >= policy.failure_threshold) {
+        Emit(inst->id, "unhealthy", absl::StrCat(result.reason(), "; restarting"));
+        Perform(inst, inst->life.Restart(now_, absl::StrCat("unhealthy: ", result.reason())));
+        return;
+      }
+      Emit(inst->id, "unhealthy",
+           absl::StrCat(result.reason(), " (", inst->health_failures, " of ",
+                        policy.failure_threshold, ")"));
+      break;
+    default:
+      inst->health = absl::StrCat("unknown: ", result.reason());
+      break;
+  }
+  inst->health_due = now_ + next;
+}
+
+}  // namespace fleet::supervisor

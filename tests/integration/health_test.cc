@@ -1,0 +1,103 @@
+// Health is progress: real processes whose logs go stale, that are frozen,
+// or that are busy but silent; and plugins that cannot be loaded.
+#include <signal.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/fleet_harness.h"
+
+namespace fleet::testing {
+namespace {
+
+using ::testing::HasSubstr;
+namespace ctl = ::fleet::control::v1;
+
+std::string Fleet(const std::string& engines) {
+  return absl::StrCat("name: it\nrun_dir: run\nengines:\n", engines);
+}
+
+// Waits until id has a new pid, and returns how long that took.
+absl::Duration TimeToRestart(const FleetHarness& h, const std::string& id, int32_t old_pid,
+                             absl::Duration limit) {
+  absl::Time start = absl::Now();
+  FleetHarness::WaitUntil(
+      [&] {
+        ctl::InstanceStatus i = h.Instance(id);
+        return i.pid() > 0 && i.pid() != old_pid;
+      },
+      limit);
+  return absl::Now() - start;
+}
+
+TEST(HealthTest, SilentInstanceIsRestartedWithinTheWindowPlusOneSecond) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet(absl::StrCat("  - name: quiet\n    command: [\"",
+                                               FleetHarness::ChildPath(),
+                                               "\", \"--print\", \"one line, then silence\"]\n"
+                                               "    health: {log_max_age: 2s}\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return h.Instance("quiet/0").pid() > 0; },
+                                      absl::Seconds(10)));
+  // The first line lands right after the start; the window runs from there.
+  ctl::InstanceStatus first = h.Instance("quiet/0");
+  absl::Duration took = TimeToRestart(h, "quiet/0", first.pid(), absl::Seconds(10));
+  EXPECT_LE(took, absl::Seconds(3)) << h.FleetdLog();
+  ctl::InstanceStatus second = h.Instance("quiet/0");
+  EXPECT_EQ(second.restarts(), 1u);
+  EXPECT_THAT(h.Fleetctl({"events", "-n", "50"}).out, HasSubstr("unhealthy  log stale 2.0s > 2s"));
+}
+
+TEST(HealthTest, FrozenInstanceIsRestarted) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet(absl::StrCat("  - name: frozen\n    shell: \"while true; do "
+                                               "echo tick; sleep 0.2; done\"\n",
+                                               "    health: {log_max_age: 1s}\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("frozen/0").health() == "healthy"; }, absl::Seconds(10)))
+      << h.Instance("frozen/0").health();
+  ctl::InstanceStatus before = h.Instance("frozen/0");
+  usleep(1500 * 1000);
+  EXPECT_EQ(h.Instance("frozen/0").pid(), before.pid());  // Ticking: left alone.
+  kill(-before.pid(), SIGSTOP);  // The whole group, as a debugger or OOM-freeze would.
+  absl::Duration took = TimeToRestart(h, "frozen/0", before.pid(), absl::Seconds(10));
+  EXPECT_LE(took, absl::Seconds(2) + absl::Milliseconds(500)) << h.FleetdLog();
+  EXPECT_THAT(h.Instance("frozen/0").reason(), HasSubstr("unhealthy: log stale"));
+}
+
+TEST(HealthTest, BusyButSilentIsNotKilledWhenCpuProgressCounts) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet("  - name: cruncher\n    shell: \"while :; do :; done\"\n"
+                                  "    health: {log_max_age: 1s, cpu_progress: true, "
+                                  "cpu_window: 2s, period: 300ms}\n"));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return h.Instance("cruncher/0").pid() > 0; },
+                                      absl::Seconds(10)));
+  int32_t pid = h.Instance("cruncher/0").pid();
+  usleep(3500 * 1000);
+  ctl::InstanceStatus now = h.Instance("cruncher/0");
+  EXPECT_EQ(now.pid(), pid) << h.FleetdLog();
+  EXPECT_EQ(now.restarts(), 0u);
+  EXPECT_THAT(now.health(), HasSubstr("healthy: progressing (log stale"));
+}
+
+TEST(HealthTest, AMissingPluginIsReportedNotFatal) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet(absl::StrCat("  - name: a\n    command: [\"", FleetHarness::ChildPath(),
+                                               "\"]\n    health: {log_max_age: 1m, check: "
+                                               "com.example.nope}\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return h.Instance("a/0").health() ==
+               "unknown: health plugin 'com.example.nope' is not loaded (see fleetd's log)";
+      },
+      absl::Seconds(10)))
+      << h.Instance("a/0").health();
+}
+
+}  // namespace
+}  // namespace fleet::testing

@@ -42,6 +42,9 @@ constexpr char kUsageText[] = R"(usage: fleetctl [--run-dir DIR] [-o table|json]
 
 Commands:
   status [-o json]              every instance: state, pid, uptime, restarts, reason
+  health [-o json]              is each instance alive and progressing, and its kill condition
+  brief                         one screen: counts, what needs attention and why, warnings
+  plugins                       loaded plugins, their versions, and why any was refused
   start|stop|restart TARGET...  TARGET is ENGINE, ENGINE/N or all
   logs TARGET [-f] [-n N]       an instance's captured output (ENGINE means ENGINE/0)
   events [-f] [-n N]            what fleetd did, newest last
@@ -56,7 +59,8 @@ The run directory is --run-dir, else $FLEET_RUN_DIR, else ~/.fleet/run.
 Colours only on a terminal (and never with NO_COLOR set).
 
 Exit codes: 0 ok; 1 the operation failed; 2 usage error or invalid input;
-3 (status) not every instance is RUNNING; 4 no such engine or instance;
+3 (status) not every instance is RUNNING, (health, brief) something that
+should run is not running and healthy; 4 no such engine or instance;
 5 fleetd is not running or cannot be reached. `lock` exits with CMD's status.
 )";
 
@@ -124,6 +128,9 @@ class Commands {
 
   int Run(const std::string& command, std::vector<std::string> args) {
     if (command == "status") return Status(args);
+    if (command == "health") return Health(args, false);
+    if (command == "brief") return Health(args, true);
+    if (command == "plugins") return Plugins(args);
     if (command == "start") return Act(command, args);
     if (command == "stop") return Act(command, args);
     if (command == "restart") return Act(command, args);
@@ -170,6 +177,64 @@ class Commands {
     if (!rpc.ok()) return FromRpc(rpc, g_);
     fputs(g_.json ? ToJson(status).c_str() : RenderStatus(status, g_.color).c_str(), stdout);
     return AllRunning(status) ? kOk : kNotAllRunning;
+  }
+
+  int Health(std::vector<std::string>& args, bool brief) {
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (!brief && args[i] == "-o" && i + 1 < args.size() && args[i + 1] == "json") {
+        g_.json = true;
+        ++i;
+      } else {
+        return Usage(absl::StrCat(brief ? "brief" : "health", " takes no argument '", args[i], "'"));
+      }
+    }
+    int code = kOk;
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    ctl::GetStatusResponse status;
+    grpc::ClientContext context;
+    SetDeadline(&context, g_.timeout);
+    grpc::Status rpc = stub->GetStatus(&context, ctl::GetStatusRequest(), &status);
+    if (!rpc.ok()) return FromRpc(rpc, g_);
+    if (!brief) {
+      fputs(g_.json ? ToJson(status).c_str() : RenderHealth(status, g_.color).c_str(), stdout);
+      return AllHealthy(status) ? kOk : kNotAllRunning;
+    }
+    ctl::GetPluginsResponse plugins;
+    grpc::ClientContext plugins_context;
+    SetDeadline(&plugins_context, g_.timeout);
+    (void)stub->GetPlugins(&plugins_context, ctl::GetPluginsRequest(), &plugins);
+    std::vector<ctl::Event> warnings;
+    grpc::ClientContext events_context;
+    SetDeadline(&events_context, g_.timeout);
+    ctl::StreamEventsRequest request;
+    request.set_last(500);
+    auto reader = stub->StreamEvents(&events_context, request);
+    ctl::Event event;
+    while (reader->Read(&event)) {
+      if (event.severity() == "warning") warnings.push_back(event);
+    }
+    (void)reader->Finish();
+    if (warnings.size() > 8) warnings.erase(warnings.begin(), warnings.end() - 8);
+    fputs(RenderBrief(status, plugins, warnings).c_str(), stdout);
+    return AllHealthy(status) ? kOk : kNotAllRunning;
+  }
+
+  int Plugins(const std::vector<std::string>& args) {
+    if (!args.empty()) return Usage("plugins takes no arguments");
+    int code = kOk;
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    grpc::ClientContext context;
+    SetDeadline(&context, g_.timeout);
+    ctl::GetPluginsResponse response;
+    grpc::Status rpc = stub->GetPlugins(&context, ctl::GetPluginsRequest(), &response);
+    if (!rpc.ok()) return FromRpc(rpc, g_);
+    fputs(g_.json ? ToJson(response).c_str() : RenderPlugins(response).c_str(), stdout);
+    for (const ctl::PluginInfo& p : response.plugins()) {
+      if (!p.error().empty()) return kFailed;
+    }
+    return kOk;
   }
 
   int Act(const std::string& verb, const std::vector<std::string>& targets) {

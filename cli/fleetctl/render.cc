@@ -1,10 +1,13 @@
 #include "cli/fleetctl/render.h"
 
 #include <algorithm>
+#include <map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
@@ -44,12 +47,43 @@ std::string HumanDuration(int64_t millis) {
   return absl::StrCat(s / 86400, "d", (s % 86400) / 3600, "h");
 }
 
-std::string RenderStatus(const ctl::GetStatusResponse& status, bool color) {
+namespace {
+
+// Left-aligned columns; the state column (state_col) coloured by states[row].
+std::string Table(const std::vector<std::vector<std::string>>& rows,
+                  const std::vector<ctl::InstanceState>& states, size_t state_col, bool color) {
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c + 1 < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  std::string out;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    std::string line;
+    for (size_t c = 0; c < rows[r].size(); ++c) {
+      std::string cell = rows[r][c];
+      if (c + 1 < rows[r].size()) cell.resize(width[c] + 2, ' ');
+      if (c == state_col && r > 0 && color && states[r] != ctl::INSTANCE_STATE_UNSPECIFIED) {
+        cell = absl::StrCat(StateColor(states[r]), cell, "\033[0m");
+      }
+      absl::StrAppend(&line, cell);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+std::string Header(const ctl::GetStatusResponse& status) {
   const ctl::DaemonStatus& d = status.daemon();
-  std::string out = absl::StrFormat(
+  return absl::StrFormat(
       "fleet %s: fleetd pid %d, up %s, %u instances, rss %.1f MiB, %u fds, version %s\n\n",
       status.fleet(), d.pid(), HumanDuration(d.uptime_ms()), d.instances(),
       d.rss_bytes() / 1048576.0, d.open_fds(), status.version());
+}
+
+}  // namespace
+
+std::string RenderStatus(const ctl::GetStatusResponse& status, bool color) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"INSTANCE", "TYPE", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "REASON"});
   std::vector<ctl::InstanceState> states = {ctl::INSTANCE_STATE_UNSPECIFIED};
@@ -62,28 +96,107 @@ std::string RenderStatus(const ctl::GetStatusResponse& status, bool color) {
     for (const ctl::InstanceStatus& i : e.instances()) {
       std::string reason = i.reason();
       if (i.state() == ctl::INSTANCE_STATE_RUNNING && reason == "running") reason = "";
+      std::string health = i.health().empty() ? "-" : i.health();
+      if (health.size() > 40) health = health.substr(0, 37) + "...";
       rows.push_back({i.id(), e.type(), StateName(i.state()),
                       i.pid() > 0 ? absl::StrCat(i.pid()) : "-", HumanDuration(i.uptime_ms()),
-                      absl::StrCat(i.restarts()), i.health().empty() ? "-" : i.health(), reason});
+                      absl::StrCat(i.restarts()), health, reason});
       states.push_back(i.state());
     }
   }
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t c = 0; c + 1 < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  return Header(status) + Table(rows, states, 2, color);
+}
+
+bool InstanceOk(const ctl::InstanceStatus& i) {
+  if (absl::StartsWith(i.condition(), "HOLDS")) return false;
+  switch (i.state()) {
+    case ctl::INSTANCE_STATE_RUNNING:
+      return i.health().empty() || absl::StartsWith(i.health(), "healthy") ||
+             i.health() == "pending";
+    case ctl::INSTANCE_STATE_STOPPED:
+    case ctl::INSTANCE_STATE_EXITED:
+      return true;  // Down by decision (the operator's, or its restart policy's).
+    default:
+      return false;
   }
-  for (size_t r = 0; r < rows.size(); ++r) {
-    std::string line;
-    for (size_t c = 0; c < rows[r].size(); ++c) {
-      std::string cell = rows[r][c];
-      if (c + 1 < rows[r].size()) cell.resize(width[c] + 2, ' ');
-      if (c == 2 && r > 0 && color && states[r] != ctl::INSTANCE_STATE_UNSPECIFIED) {
-        cell = absl::StrCat(StateColor(states[r]), cell, "\033[0m");
-      }
-      absl::StrAppend(&line, cell);
+}
+
+bool AllHealthy(const ctl::GetStatusResponse& status) {
+  for (const ctl::EngineStatus& e : status.engines()) {
+    for (const ctl::InstanceStatus& i : e.instances()) {
+      if (!InstanceOk(i)) return false;
     }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    absl::StrAppend(&out, line, "\n");
+  }
+  return true;
+}
+
+std::string RenderHealth(const ctl::GetStatusResponse& status, bool color) {
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"INSTANCE", "OK", "STATE", "PROGRESS", "KILL CONDITION", "CHECKED", "REASON"});
+  std::vector<ctl::InstanceState> states = {ctl::INSTANCE_STATE_UNSPECIFIED};
+  for (const ctl::EngineStatus& e : status.engines()) {
+    for (const ctl::InstanceStatus& i : e.instances()) {
+      std::string reason = i.reason() == "running" ? "" : i.reason();
+      rows.push_back({i.id(), InstanceOk(i) ? "yes" : "NO", StateName(i.state()),
+                      i.health().empty() ? "not checked" : i.health(),
+                      i.condition().empty() ? "-" : i.condition(),
+                      i.health_checked_ms_ago() < 0
+                          ? "-"
+                          : absl::StrCat(HumanDuration(std::max<int64_t>(i.health_checked_ms_ago(), 1000)),
+                                         " ago"),
+                      reason});
+      states.push_back(i.state());
+    }
+  }
+  return Table(rows, states, 2, color);
+}
+
+std::string RenderPlugins(const ctl::GetPluginsResponse& plugins) {
+  if (plugins.plugins().empty()) return "no plugins loaded (no engine asks for one)\n";
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"NAME", "KIND", "VERSION", "ISOLATION", "FILE", "ERROR"});
+  for (const ctl::PluginInfo& p : plugins.plugins()) {
+    rows.push_back({p.name().empty() ? "-" : p.name(), p.kind(),
+                    p.version().empty() ? "-" : p.version(), p.isolation(),
+                    p.path().empty() ? p.file() : p.path(), p.error().empty() ? "-" : p.error()});
+  }
+  return Table(rows, std::vector<ctl::InstanceState>(rows.size()), 99, false);
+}
+
+std::string RenderBrief(const ctl::GetStatusResponse& status, const ctl::GetPluginsResponse& plugins,
+                        const std::vector<ctl::Event>& events) {
+  std::map<std::string, int> counts;
+  std::vector<std::string> problems;
+  for (const ctl::EngineStatus& e : status.engines()) {
+    for (const ctl::InstanceStatus& i : e.instances()) {
+      ++counts[StateName(i.state())];
+      if (InstanceOk(i)) continue;
+      std::string why = !i.health().empty() && i.state() == ctl::INSTANCE_STATE_RUNNING
+                            ? i.health()
+                            : i.reason();
+      problems.push_back(absl::StrCat("  ", i.id(), "  ", StateName(i.state()), "  ", why));
+    }
+  }
+  std::string out = Header(status);
+  std::vector<std::string> parts;
+  for (const auto& [state, n] : counts) parts.push_back(absl::StrCat(n, " ", state));
+  absl::StrAppend(&out, "instances: ", parts.empty() ? "none" : absl::StrJoin(parts, ", "), "\n");
+  int loaded = 0;
+  std::vector<std::string> refused;
+  for (const ctl::PluginInfo& p : plugins.plugins()) {
+    if (p.error().empty()) {
+      ++loaded;
+    } else {
+      refused.push_back(absl::StrCat("  ", p.file(), ": ", p.error()));
+    }
+  }
+  absl::StrAppend(&out, "plugins: ", loaded, " loaded, ", refused.size(), " refused\n");
+  for (const std::string& r : refused) absl::StrAppend(&out, r, "\n");
+  absl::StrAppend(&out, "\n", problems.empty() ? "nothing needs attention\n" : "needs attention:\n");
+  for (const std::string& p : problems) absl::StrAppend(&out, p, "\n");
+  if (!events.empty()) {
+    absl::StrAppend(&out, "\nrecent warnings:\n");
+    for (const ctl::Event& e : events) absl::StrAppend(&out, "  ", RenderEvent(e));
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #define FLEET_CLI_FLEETCTL_RENDER_H_
 
 #include <string>
+#include <vector>
 
 #include "proto/fleet/control/v1/control.pb.h"
 
@@ -22,6 +23,19 @@ std::string ToJson(const google::protobuf::Message& message);
 
 // True when every instance that should run is RUNNING.
 bool AllRunning(const fleet::control::v1::GetStatusResponse& status);
+
+// Whether one instance is as it should be: running and not judged unhealthy
+// (or deliberately down: STOPPED, EXITED), with no kill condition holding.
+bool InstanceOk(const fleet::control::v1::InstanceStatus& instance);
+bool AllHealthy(const fleet::control::v1::GetStatusResponse& status);
+
+// `fleetctl health`: state, health verdict, kill condition and last check.
+std::string RenderHealth(const fleet::control::v1::GetStatusResponse& status, bool color);
+std::string RenderPlugins(const fleet::control::v1::GetPluginsResponse& plugins);
+// `fleetctl brief`: one screen: counts, what is wrong and why, recent warnings.
+std::string RenderBrief(const fleet::control::v1::GetStatusResponse& status,
+                        const fleet::control::v1::GetPluginsResponse& plugins,
+                        const std::vector<fleet::control::v1::Event>& events);
 
 }  // namespace fleet::cli
 

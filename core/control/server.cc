@@ -23,11 +23,12 @@
 namespace fleet::control {
 
 ControlServer::ControlServer(supervisor::Supervisor* supervisor, supervisor::EventLog* events,
-                             std::string run_dir)
+                             std::string run_dir, std::vector<fleet::control::v1::PluginInfo> plugins)
     : supervisor_(supervisor),
       events_(events),
       run_dir_(std::move(run_dir)),
-      socket_path_(defaults::SocketPath(run_dir_)) {}
+      socket_path_(defaults::SocketPath(run_dir_)),
+      plugins_(std::move(plugins)) {}
 
 ControlServer::~ControlServer() { Stop(); }
 
@@ -64,7 +65,7 @@ absl::Status ControlServer::Start() {
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
 
-  service_ = NewControlService(supervisor_, events_, run_dir_);
+  service_ = NewControlService(supervisor_, events_, run_dir_, plugins_);
   grpc::ServerBuilder builder;
   builder.RegisterService(service_.get());
   // No listening port: connections arrive through AddInsecureChannelFromFd.

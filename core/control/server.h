@@ -8,10 +8,12 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/supervisor.h"
+#include "proto/fleet/control/v1/control.pb.h"
 
 namespace grpc {
 class Server;
@@ -24,7 +26,7 @@ namespace fleet::control {
 class ControlServer {
  public:
   ControlServer(supervisor::Supervisor* supervisor, supervisor::EventLog* events,
-                std::string run_dir);
+                std::string run_dir, std::vector<fleet::control::v1::PluginInfo> plugins = {});
   ~ControlServer();
 
   // Binds <run_dir>/ctl/fleetd.sock (0600, directory 0700) and starts serving.
@@ -43,6 +45,7 @@ class ControlServer {
   supervisor::EventLog* events_;
   std::string run_dir_;
   std::string socket_path_;
+  std::vector<fleet::control::v1::PluginInfo> plugins_;
   std::unique_ptr<grpc::Service> service_;
   std::unique_ptr<grpc::Server> server_;
   int listen_fd_ = -1;

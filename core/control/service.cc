@@ -50,8 +50,18 @@ off_t TailOffset(int fd, off_t size, uint32_t lines) {
 
 class ControlService final : public ctl::FleetControl::Service {
  public:
-  ControlService(Supervisor* supervisor, supervisor::EventLog* events, std::string run_dir)
-      : supervisor_(supervisor), events_(events), run_dir_(std::move(run_dir)) {}
+  ControlService(Supervisor* supervisor, supervisor::EventLog* events, std::string run_dir,
+                 std::vector<ctl::PluginInfo> plugins)
+      : supervisor_(supervisor),
+        events_(events),
+        run_dir_(std::move(run_dir)),
+        plugins_(std::move(plugins)) {}
+
+  grpc::Status GetPlugins(grpc::ServerContext*, const ctl::GetPluginsRequest*,
+                          ctl::GetPluginsResponse* response) override {
+    for (const ctl::PluginInfo& p : plugins_) *response->add_plugins() = p;
+    return grpc::Status::OK;
+  }
 
   grpc::Status GetStatus(grpc::ServerContext*, const ctl::GetStatusRequest*,
                          ctl::GetStatusResponse* response) override {
@@ -185,14 +195,16 @@ class ControlService final : public ctl::FleetControl::Service {
   Supervisor* supervisor_;
   supervisor::EventLog* events_;
   std::string run_dir_;
+  const std::vector<ctl::PluginInfo> plugins_;
 };
 
 }  // namespace
 
-std::unique_ptr<ctl::FleetControl::Service> NewControlService(Supervisor* supervisor,
-                                                              supervisor::EventLog* events,
-                                                              std::string run_dir) {
-  return std::make_unique<ControlService>(supervisor, events, std::move(run_dir));
+std::unique_ptr<ctl::FleetControl::Service> NewControlService(
+    Supervisor* supervisor, supervisor::EventLog* events, std::string run_dir,
+    std::vector<ctl::PluginInfo> plugins) {
+  return std::make_unique<ControlService>(supervisor, events, std::move(run_dir),
+                                          std::move(plugins));
 }
 
 }  // namespace fleet::control

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/supervisor.h"
@@ -12,8 +13,10 @@
 
 namespace fleet::control {
 
+// plugins: what fleetd loaded or refused at start (read-only afterwards).
 std::unique_ptr<fleet::control::v1::FleetControl::Service> NewControlService(
-    supervisor::Supervisor* supervisor, supervisor::EventLog* events, std::string run_dir);
+    supervisor::Supervisor* supervisor, supervisor::EventLog* events, std::string run_dir,
+    std::vector<fleet::control::v1::PluginInfo> plugins);
 
 }  // namespace fleet::control
 

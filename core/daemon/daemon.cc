@@ -83,7 +83,8 @@ int RunDaemon(const DaemonOptions& options) {
     supervisor::Supervisor* s = loop;
     if (s != nullptr) s->Post([s, outcome = std::move(outcome)] { s->OnHealthOutcome(outcome); });
   });
-  LoadHealthPlugins(loaded->config, &events, monitor.get());
+  std::vector<fleet::control::v1::PluginInfo> plugins =
+      LoadHealthPlugins(loaded->config, &events, monitor.get());
   supervisor::Supervisor supervisor({run_dir, os::RealClock(), &events, reload, monitor.get()});
   loop = &supervisor;
   absl::Status init = supervisor.Init();
@@ -93,7 +94,7 @@ int RunDaemon(const DaemonOptions& options) {
   }
   supervisor.Apply(*loaded);
 
-  control::ControlServer server(&supervisor, &events, run_dir);
+  control::ControlServer server(&supervisor, &events, run_dir, std::move(plugins));
   absl::Status serving = server.Start();
   if (!serving.ok()) {
     log::Error(absl::StrCat("cannot start the control socket: ", serving.message()));

@@ -1,5 +1,7 @@
 #include "core/daemon/plugins.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
@@ -27,33 +29,39 @@ std::string Find(const std::string& file, const std::vector<std::string>& dirs) 
   if (file.find('/') != std::string::npos) return file;
   for (const std::string& dir : dirs) {
     std::string path = os::JoinPath(dir, file);
-    if (::access(path.c_str(), F_OK) == 0) return path;
+    char resolved[PATH_MAX];
+    if (::realpath(path.c_str(), resolved) != nullptr) return resolved;
   }
   return "";
 }
 
-void Load(const std::string& file, const std::string& config,
-          const std::vector<std::string>& dirs, supervisor::EventLog* events,
-          health::HealthMonitor* monitor) {
+fleet::control::v1::PluginInfo Load(const std::string& file, const std::string& config,
+                                    const std::vector<std::string>& dirs,
+                                    supervisor::EventLog* events, health::HealthMonitor* monitor) {
+  fleet::control::v1::PluginInfo info;
+  info.set_file(file);
+  info.set_kind("health");
+  info.set_isolation("in-process");
+  auto refuse = [&](const std::string& why) {
+    info.set_error(why);
+    events->Add("fleetd", "plugin_failed", why);
+    return info;
+  };
   std::string path = Find(file, dirs);
   if (path.empty()) {
-    events->Add("fleetd", "plugin_failed",
-                absl::StrCat("health plugin ", file, " not found in ", absl::StrJoin(dirs, ":")));
-    return;
+    return refuse(absl::StrCat("health plugin ", file, " not found in ", absl::StrJoin(dirs, ":")));
   }
+  info.set_path(path);
   auto plugin = plugin_host::Plugin::Load(path, "health");
-  if (!plugin.ok()) {
-    events->Add("fleetd", "plugin_failed", std::string(plugin.status().message()));
-    return;
-  }
+  if (!plugin.ok()) return refuse(std::string(plugin.status().message()));
+  info.set_name((*plugin)->name());
+  info.set_version((*plugin)->version());
   auto instance = (*plugin)->Create(config);
-  if (!instance.ok()) {
-    events->Add("fleetd", "plugin_failed", std::string(instance.status().message()));
-    return;
-  }
+  if (!instance.ok()) return refuse(std::string(instance.status().message()));
   events->Add("fleetd", "plugin_loaded",
               absl::StrCat((*plugin)->name(), " ", (*plugin)->version(), " from ", path));
   monitor->AddPlugin(*std::move(plugin), *std::move(instance));
+  return info;
 }
 
 }  // namespace
@@ -66,28 +74,35 @@ std::vector<std::string> PluginSearchPath(const v1::FleetConfig& config, const s
   return dirs;
 }
 
-void LoadHealthPlugins(const v1::FleetConfig& config, supervisor::EventLog* events,
-                       health::HealthMonitor* monitor) {
+std::vector<fleet::control::v1::PluginInfo> LoadHealthPlugins(const v1::FleetConfig& config,
+                                                             supervisor::EventLog* events,
+                                                             health::HealthMonitor* monitor) {
+  std::vector<fleet::control::v1::PluginInfo> report;
   const std::vector<std::string> dirs = PluginSearchPath(config, "health");
   bool builtin_named = false;
   for (const v1::Plugin& p : config.plugins()) {
     if (p.kind() != "health") continue;
+    builtin_named = builtin_named || p.file() == kBuiltinHealthFile;
     if (p.isolation() == v1::ISOLATION_PROCESS) {
-      events->Add("fleetd", "plugin_failed",
-                  absl::StrCat("health plugin ", p.file(),
-                               ": isolation: process is not available in this fleetd yet; "
-                               "use in-process or leave it out"));
+      fleet::control::v1::PluginInfo info;
+      info.set_file(p.file());
+      info.set_kind("health");
+      info.set_isolation("process");
+      info.set_error(absl::StrCat("health plugin ", p.file(),
+                                  ": isolation: process is not available in this fleetd yet"));
+      events->Add("fleetd", "plugin_failed", info.error());
+      report.push_back(info);
       continue;
     }
-    builtin_named = builtin_named || p.file() == kBuiltinHealthFile;
-    Load(p.file(), p.config().SerializeAsString(), dirs, events, monitor);
+    report.push_back(Load(p.file(), p.config().SerializeAsString(), dirs, events, monitor));
   }
   bool needed = false;
   for (const v1::Engine& e : config.engines()) {
     health::HealthPolicy policy = health::HealthPolicyFor(e);
     needed = needed || (policy.enabled && policy.check == health::kBuiltinCheck);
   }
-  if (needed && !builtin_named) Load(kBuiltinHealthFile, "", dirs, events, monitor);
+  if (needed && !builtin_named) report.push_back(Load(kBuiltinHealthFile, "", dirs, events, monitor));
+  return report;
 }
 
 }  // namespace fleet::daemon

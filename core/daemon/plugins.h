@@ -8,6 +8,7 @@
 #include "core/health/monitor.h"
 #include "core/supervisor/event_log.h"
 #include "proto/fleet/config/v1/config.pb.h"
+#include "proto/fleet/control/v1/control.pb.h"
 
 namespace fleet::daemon {
 
@@ -20,8 +21,10 @@ std::vector<std::string> PluginSearchPath(const fleet::config::v1::FleetConfig& 
 // engine needs it and no file was named for it. Each failure is logged as an
 // event naming the file and the reason; the fleet runs on without it (its
 // engines' health reads "unknown: health plugin ... is not loaded").
-void LoadHealthPlugins(const fleet::config::v1::FleetConfig& config,
-                       supervisor::EventLog* events, health::HealthMonitor* monitor);
+// Returns what was loaded or refused, for `fleetctl plugins`.
+std::vector<fleet::control::v1::PluginInfo> LoadHealthPlugins(
+    const fleet::config::v1::FleetConfig& config, supervisor::EventLog* events,
+    health::HealthMonitor* monitor);
 
 }  // namespace fleet::daemon
 

@@ -19,6 +19,7 @@ void EventLog::Add(const std::string& subject, const std::string& kind,
                                           "plugin_failed", "metrics_error", "condition_killed"};
   bool warn = false;
   for (const char* w : kWarnings) warn = warn || kind == w;
+  event.set_severity(warn ? "warning" : "info");
   log::Write(warn ? log::Severity::kWarning : log::Severity::kInfo,
              absl::StrCat(subject, " ", kind, message.empty() ? "" : ": ", message));
   absl::MutexLock lock(&mu_);

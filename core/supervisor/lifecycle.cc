@@ -109,6 +109,7 @@ void Lifecycle::Spawned(MonoTime now) {
   spawned_at_ = now;
   kill_sent_ = false;
   killed_ = false;
+  fail_after_stop_ = false;
   restart_after_stop_ = false;
   deadline_ = now + policy_.min_uptime;
   reason_ = "starting";
@@ -156,6 +157,12 @@ Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
   const std::string what = status.Describe();
   if (state_ == State::kStopping) {
     deadline_.reset();
+    if (fail_after_stop_) {
+      fail_after_stop_ = false;
+      std::optional<absl::Duration> delay = Fail(now, reason_);
+      if (delay.has_value() && *delay <= absl::ZeroDuration()) return Action::kSpawn;
+      return Action::kNone;
+    }
     if (killed_) {
       killed_ = false;
       restart_after_stop_ = false;
@@ -193,6 +200,7 @@ Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
 
 Action Lifecycle::Stop(MonoTime now, std::string reason) {
   restart_after_stop_ = false;
+  fail_after_stop_ = false;
   switch (state_) {
     case State::kStarting:
     case State::kRunning:
@@ -232,6 +240,13 @@ Action Lifecycle::Kill(MonoTime now, std::string reason) {
     state_ = State::kKilled;
     reason_ = std::move(reason);
   }
+  return action;
+}
+
+Action Lifecycle::FailAndRestart(MonoTime now, std::string reason) {
+  if (state_ != State::kStarting && state_ != State::kRunning) return Action::kNone;
+  Action action = Stop(now, std::move(reason));
+  fail_after_stop_ = true;
   return action;
 }
 

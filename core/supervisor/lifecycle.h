@@ -78,6 +78,10 @@ class Lifecycle {
   Action Kill(MonoTime now, std::string reason);
   // Stop, then start again at once when it has exited.
   Action Restart(MonoTime now, std::string reason);
+  // Stop it because it failed while running (unhealthy): once it has exited
+  // this counts as a failure, with backoff and the crash-loop limit, like a
+  // crash (Kubernetes treats liveness failures the same way).
+  Action FailAndRestart(MonoTime now, std::string reason);
   // The deadline has passed: STARTING -> RUNNING; BACKOFF -> kSpawn; STOPPING -> kKill.
   Action Tick(MonoTime now);
   // Forget a finished run (EXITED, FATAL, BACKOFF, ...) so the instance can be
@@ -114,6 +118,7 @@ class Lifecycle {
   MonoTime spawned_at_;
   bool restart_after_stop_ = false;
   bool killed_ = false;  // The stop in progress ends in KILLED.
+  bool fail_after_stop_ = false;  // ... or counts as a failure.
   bool kill_sent_ = false;
 };
 

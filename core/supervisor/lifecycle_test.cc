@@ -156,6 +156,24 @@ TEST(LifecycleTest, RestartStopsThenSpawns) {
   EXPECT_EQ(life.last_restart_reason(), "operator");
 }
 
+TEST(LifecycleTest, UnhealthyRestartCountsAsAFailure) {
+  LifecyclePolicy p = Policy();
+  p.max_failures = 2;
+  Lifecycle life(p, [] { return 0.5; });
+  life.Start(T(0));
+  life.Spawned(T(0));
+  EXPECT_EQ(life.FailAndRestart(T(5), "unhealthy: log stale 6s > 5s"), Action::kSendStopSignal);
+  EXPECT_EQ(life.Exited(T(5.1), Killed(15)), Action::kNone);
+  EXPECT_EQ(life.state(), State::kBackoff);
+  EXPECT_THAT(life.reason(), HasSubstr("unhealthy: log stale 6s > 5s; restart in 500ms"));
+  EXPECT_EQ(life.last_restart_reason(), "unhealthy: log stale 6s > 5s");
+  life.Tick(T(6));
+  life.Spawned(T(6));
+  life.FailAndRestart(T(11), "unhealthy: log stale 6s > 5s");
+  life.Exited(T(11.1), Killed(15));
+  EXPECT_EQ(life.state(), State::kFatal);  // The crash-loop limit applies.
+}
+
 TEST(LifecycleTest, StopDuringBackoffCancelsTheRestart) {
   Lifecycle life(Policy(), [] { return 0.5; });
   life.Start(T(0));

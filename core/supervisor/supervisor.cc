@@ -246,11 +246,11 @@ void Supervisor::HandleInotify() {
 }
 
 void Supervisor::HandlePipe(Instance* inst, uint32_t events) {
-  if (events & EPOLLIN) DrainPipe(inst);
-  if ((events & (EPOLLHUP | EPOLLERR)) && inst->pipe_fd >= 0) {
-    DrainPipe(inst);
-    ClosePipe(inst);
-  }
+  // Only read()'s EOF closes a pipe, never the event itself: an event can be
+  // stale (its pipe closed and a new one made, maybe with the same fd number,
+  // by an earlier event of this batch), and closing on it would cut off the
+  // new process's output (it would die of SIGPIPE).
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) DrainPipe(inst);
 }
 
 void Supervisor::DrainPipe(Instance* inst) {

@@ -336,6 +336,10 @@ ctl::GetStatusResponse Supervisor::Status() const {
       i->set_log_path(inst->log->path());
       i->set_condition(inst->condition_status);
       if (inst->life.HasProcess()) i->set_health(inst->health);
+      i->set_health_checked_ms_ago(
+          inst->health_checked_at.has_value()
+              ? absl::ToInt64Milliseconds(now - *inst->health_checked_at)
+              : -1);
     }
   }
   d->set_instances(instances);

@@ -19,6 +19,7 @@ void Supervisor::StartHealthChecks(Instance* inst) {
   inst->health_failures = 0;
   inst->unhealthy = false;
   inst->last_output.reset();
+  inst->health_checked_at.reset();
   if (!policy.enabled || options_.health == nullptr) {
     inst->health.clear();
     return;
@@ -88,6 +89,7 @@ void Supervisor::OnHealthOutcome(const health::CheckOutcome& outcome) {
   Instance* inst = FindInstance(outcome.instance_id);
   if (inst == nullptr || outcome.seq != inst->health_seq) return;  // About a gone process.
   inst->health_in_flight = false;
+  inst->health_checked_at = now_;
   if (!inst->life.HasProcess() || inst->life.state() == State::kStopping) return;
   const health::HealthPolicy& policy = inst->engine->health;
   absl::Duration next = policy.period;
@@ -115,7 +117,7 @@ void Supervisor::OnHealthOutcome(const health::CheckOutcome& outcome) {
       inst->health = absl::StrCat("UNHEALTHY: ", result.reason());
       if (inst->health_failures >= policy.failure_threshold) {
         Emit(inst->id, "unhealthy", absl::StrCat(result.reason(), "; restarting"));
-        Perform(inst, inst->life.Restart(now_, absl::StrCat("unhealthy: ", result.reason())));
+        Perform(inst, inst->life.FailAndRestart(now_, absl::StrCat("unhealthy: ", result.reason())));
         return;
       }
       Emit(inst->id, "unhealthy",

@@ -66,6 +66,7 @@ struct Supervisor::Instance {
   bool health_in_flight = false;
   uint64_t health_seq = 0;
   std::string health;
+  std::optional<MonoTime> health_checked_at;
   uint32_t health_failures = 0;
   bool unhealthy = false;
   // Last byte of output captured (for the default log-freshness check).

@@ -9,6 +9,8 @@
 #include "gtest/gtest.h"
 #include "tests/integration/fleet_harness.h"
 
+// CommandResult lives in fleet::testing.
+
 namespace fleet::testing {
 namespace {
 
@@ -37,7 +39,8 @@ TEST(HealthTest, SilentInstanceIsRestartedWithinTheWindowPlusOneSecond) {
   h.WriteFile("fleet.yaml", Fleet(absl::StrCat("  - name: quiet\n    command: [\"",
                                                FleetHarness::ChildPath(),
                                                "\", \"--print\", \"one line, then silence\"]\n"
-                                               "    health: {log_max_age: 2s}\n")));
+                                               "    health: {log_max_age: 2s}\n"
+                                               "    backoff: {initial: 0}\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return h.Instance("quiet/0").pid() > 0; },
                                       absl::Seconds(10)));
@@ -47,6 +50,7 @@ TEST(HealthTest, SilentInstanceIsRestartedWithinTheWindowPlusOneSecond) {
   EXPECT_LE(took, absl::Seconds(3)) << h.FleetdLog();
   ctl::InstanceStatus second = h.Instance("quiet/0");
   EXPECT_EQ(second.restarts(), 1u);
+  EXPECT_THAT(second.reason(), HasSubstr("last restart: unhealthy: log stale 2.0s > 2s"));
   EXPECT_THAT(h.Fleetctl({"events", "-n", "50"}).out, HasSubstr("unhealthy  log stale 2.0s > 2s"));
 }
 
@@ -54,7 +58,8 @@ TEST(HealthTest, FrozenInstanceIsRestarted) {
   FleetHarness h;
   h.WriteFile("fleet.yaml", Fleet(absl::StrCat("  - name: frozen\n    shell: \"while true; do "
                                                "echo tick; sleep 0.2; done\"\n",
-                                               "    health: {log_max_age: 1s}\n")));
+                                               "    health: {log_max_age: 1s}\n"
+                                               "    backoff: {initial: 0}\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] { return h.Instance("frozen/0").health() == "healthy"; }, absl::Seconds(10)))
@@ -82,6 +87,41 @@ TEST(HealthTest, BusyButSilentIsNotKilledWhenCpuProgressCounts) {
   EXPECT_EQ(now.pid(), pid) << h.FleetdLog();
   EXPECT_EQ(now.restarts(), 0u);
   EXPECT_THAT(now.health(), HasSubstr("healthy: progressing (log stale"));
+}
+
+TEST(HealthTest, HealthPluginsAndBriefTellTheOperator) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", absl::StrCat(R"(name: it
+run_dir: run
+plugins:
+  - {file: libnot-there.so, kind: health}
+engines:
+  - name: quiet
+    command: [")", FleetHarness::ChildPath(), R"("]
+    health: {log_max_age: 500ms, period: 100ms}
+    backoff: {initial: 30s}
+  - name: fine
+    command: [")", FleetHarness::ChildPath(), R"(", "--print", "FLEET_METRIC cash=50"]
+    kill_condition: "cash < $20"
+)"));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("quiet/0").state() == ctl::INSTANCE_STATE_BACKOFF; },
+      absl::Seconds(10)))
+      << h.FleetdLog();
+  CommandResult health = h.Fleetctl({"health"});
+  EXPECT_EQ(health.exit_code, 3);
+  EXPECT_THAT(health.out, ::testing::ContainsRegex("fine/0 +yes +RUNNING +not checked +clear \\(cash=50\\)"));
+  EXPECT_THAT(health.out, ::testing::ContainsRegex("quiet/0 +NO +BACKOFF"));
+  CommandResult plugins = h.Fleetctl({"plugins"});
+  EXPECT_EQ(plugins.exit_code, 1);
+  EXPECT_THAT(plugins.out, HasSubstr("fleet.health.builtin"));
+  EXPECT_THAT(plugins.out, HasSubstr("health plugin libnot-there.so not found in"));
+  CommandResult brief = h.Fleetctl({"brief"});
+  EXPECT_EQ(brief.exit_code, 3);
+  EXPECT_THAT(brief.out, HasSubstr("plugins: 1 loaded, 1 refused"));
+  EXPECT_THAT(brief.out, HasSubstr("needs attention:\n  quiet/0  BACKOFF  unhealthy: log stale"));
+  EXPECT_THAT(brief.out, HasSubstr("recent warnings:"));
 }
 
 TEST(HealthTest, AMissingPluginIsReportedNotFatal) {

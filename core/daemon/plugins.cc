@@ -9,6 +9,7 @@
 #include "core/health/policy.h"
 #include "core/os/files.h"
 #include "core/plugin_host/plugin.h"
+#include "core/plugin_host/process_plugin.h"
 
 namespace fleet::daemon {
 namespace {
@@ -35,23 +36,38 @@ std::string Find(const std::string& file, const std::vector<std::string>& dirs) 
   return "";
 }
 
-fleet::control::v1::PluginInfo Load(const std::string& file, const std::string& config,
+fleet::control::v1::PluginInfo Load(const v1::Plugin& declared,
                                     const std::vector<std::string>& dirs,
                                     supervisor::EventLog* events, health::HealthMonitor* monitor) {
+  const bool isolated = declared.isolation() == v1::ISOLATION_PROCESS;
   fleet::control::v1::PluginInfo info;
-  info.set_file(file);
+  info.set_file(declared.file());
   info.set_kind("health");
-  info.set_isolation("in-process");
+  info.set_isolation(isolated ? "process" : "in-process");
   auto refuse = [&](const std::string& why) {
     info.set_error(why);
     events->Add("fleetd", "plugin_failed", why);
     return info;
   };
-  std::string path = Find(file, dirs);
+  std::string path = Find(declared.file(), dirs);
   if (path.empty()) {
-    return refuse(absl::StrCat("health plugin ", file, " not found in ", absl::StrJoin(dirs, ":")));
+    return refuse(absl::StrCat("health plugin ", declared.file(), " not found in ",
+                               absl::StrJoin(dirs, ":")));
   }
   info.set_path(path);
+  const std::string config = declared.config().SerializeAsString();
+  if (isolated) {
+    auto plugin = plugin_host::ProcessPlugin::Start(ExeDir() + "/fleet-plugin-host", path,
+                                                    "health", config);
+    if (!plugin.ok()) return refuse(std::string(plugin.status().message()));
+    info.set_name((*plugin)->name());
+    info.set_version((*plugin)->version());
+    events->Add("fleetd", "plugin_loaded",
+                absl::StrCat(info.name(), " ", info.version(), " from ", path,
+                             " in a helper process"));
+    monitor->AddCheck(info.name(), *std::move(plugin));
+    return info;
+  }
   auto plugin = plugin_host::Plugin::Load(path, "health");
   if (!plugin.ok()) return refuse(std::string(plugin.status().message()));
   info.set_name((*plugin)->name());
@@ -59,8 +75,8 @@ fleet::control::v1::PluginInfo Load(const std::string& file, const std::string& 
   auto instance = (*plugin)->Create(config);
   if (!instance.ok()) return refuse(std::string(instance.status().message()));
   events->Add("fleetd", "plugin_loaded",
-              absl::StrCat((*plugin)->name(), " ", (*plugin)->version(), " from ", path));
-  monitor->AddPlugin(*std::move(plugin), *std::move(instance));
+              absl::StrCat(info.name(), " ", info.version(), " from ", path));
+  monitor->AddCheck(info.name(), *std::move(instance), *std::move(plugin));
   return info;
 }
 
@@ -83,25 +99,18 @@ std::vector<fleet::control::v1::PluginInfo> LoadHealthPlugins(const v1::FleetCon
   for (const v1::Plugin& p : config.plugins()) {
     if (p.kind() != "health") continue;
     builtin_named = builtin_named || p.file() == kBuiltinHealthFile;
-    if (p.isolation() == v1::ISOLATION_PROCESS) {
-      fleet::control::v1::PluginInfo info;
-      info.set_file(p.file());
-      info.set_kind("health");
-      info.set_isolation("process");
-      info.set_error(absl::StrCat("health plugin ", p.file(),
-                                  ": isolation: process is not available in this fleetd yet"));
-      events->Add("fleetd", "plugin_failed", info.error());
-      report.push_back(info);
-      continue;
-    }
-    report.push_back(Load(p.file(), p.config().SerializeAsString(), dirs, events, monitor));
+    report.push_back(Load(p, dirs, events, monitor));
   }
   bool needed = false;
   for (const v1::Engine& e : config.engines()) {
     health::HealthPolicy policy = health::HealthPolicyFor(e);
     needed = needed || (policy.enabled && policy.check == health::kBuiltinCheck);
   }
-  if (needed && !builtin_named) report.push_back(Load(kBuiltinHealthFile, "", dirs, events, monitor));
+  if (needed && !builtin_named) {
+    v1::Plugin builtin;
+    builtin.set_file(kBuiltinHealthFile);
+    report.push_back(Load(builtin, dirs, events, monitor));
+  }
   return report;
 }
 

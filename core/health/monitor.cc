@@ -16,10 +16,11 @@ HealthMonitor::~HealthMonitor() {
   checks_.clear();  // Instances before the plugins that made them.
 }
 
-void HealthMonitor::AddPlugin(std::unique_ptr<plugin_host::Plugin> plugin,
-                              std::unique_ptr<plugin_host::PluginInstance> instance) {
-  checks_[plugin->name()] = std::move(instance);
-  plugins_.push_back(std::move(plugin));
+void HealthMonitor::AddCheck(const std::string& name,
+                             std::unique_ptr<plugin_host::PluginCaller> caller,
+                             std::unique_ptr<plugin_host::Plugin> library) {
+  checks_[name] = std::move(caller);
+  if (library != nullptr) plugins_.push_back(std::move(library));
 }
 
 bool HealthMonitor::HasCheck(const std::string& name) const { return checks_.count(name) > 0; }
@@ -51,7 +52,7 @@ void HealthMonitor::Work() {
       outcome.result = absl::NotFoundError(absl::StrCat("health plugin '", job.check, "' is not loaded"));
     } else {
       absl::StatusOr<std::string> bytes =
-          it->second->Call(FLEET_METHOD_HEALTH_CHECK, job.request.SerializeAsString());
+          it->second->Call(FLEET_METHOD_HEALTH_CHECK, job.request.SerializeAsString(), job.timeout);
       if (!bytes.ok()) {
         outcome.result = bytes.status();
       } else {

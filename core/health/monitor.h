@@ -14,6 +14,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/plugin_host/caller.h"
 #include "core/plugin_host/plugin.h"
 #include "proto/fleet/plugin/v1/health.pb.h"
 
@@ -23,6 +25,7 @@ struct CheckJob {
   std::string instance_id;
   uint64_t seq = 0;  // lets the loop drop answers about an older process
   std::string check;
+  absl::Duration timeout = absl::Seconds(1);
   fleet::plugin::v1::HealthCheckRequest request;
 };
 
@@ -38,9 +41,10 @@ class HealthMonitor {
   explicit HealthMonitor(std::function<void(CheckOutcome)> on_outcome);
   ~HealthMonitor();  // Stops the worker after the call in progress.
 
-  // Before the first Submit: adds a loaded plugin and its instance.
-  void AddPlugin(std::unique_ptr<plugin_host::Plugin> plugin,
-                 std::unique_ptr<plugin_host::PluginInstance> instance);
+  // Before the first Submit: adds a check by name. `library` keeps an
+  // in-process plugin's shared object loaded (null for isolated ones).
+  void AddCheck(const std::string& name, std::unique_ptr<plugin_host::PluginCaller> caller,
+                std::unique_ptr<plugin_host::Plugin> library = nullptr);
   bool HasCheck(const std::string& name) const;
   void Submit(CheckJob job);
 
@@ -49,7 +53,7 @@ class HealthMonitor {
 
   std::function<void(CheckOutcome)> on_outcome_;
   // Written before the worker reads (AddPlugin precedes Submit).
-  std::map<std::string, std::unique_ptr<plugin_host::PluginInstance>> checks_;
+  std::map<std::string, std::unique_ptr<plugin_host::PluginCaller>> checks_;
   std::vector<std::unique_ptr<plugin_host::Plugin>> plugins_;
   mutable absl::Mutex mu_;
   std::deque<CheckJob> queue_ ABSL_GUARDED_BY(mu_);

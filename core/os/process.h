@@ -25,6 +25,8 @@ struct SpawnSpec {
   int output_fd = -1;
   // When >= 0, stderr goes here instead of to output_fd.
   int error_fd = -1;
+  // When >= 0, becomes stdin instead of /dev/null.
+  int input_fd = -1;
   // A foreground command (fleetctl lock): keeps the caller's stdin, stdout,
   // stderr and process group; output_fd is ignored.
   bool inherit_stdio = false;
@@ -63,6 +65,12 @@ absl::StatusOr<std::string> ResolveProgram(const std::string& program,
 // empty (ESRCH).
 bool SignalGroup(pid_t pgid, int sig);
 bool SignalProcess(pid_t pid, int sig);
+
+// A pidfd for pid (pidfd_open), or -1. Signals through it can never reach a
+// process that reused the pid. Close it with close().
+int PidfdOpen(pid_t pid);
+// Sends sig through a pidfd; false when the process is gone.
+bool PidfdSignal(int pidfd, int sig);
 
 // Blocks until child pid exits (retrying on EINTR) and reaps it.
 ExitStatus WaitProcess(pid_t pid);

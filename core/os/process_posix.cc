@@ -4,6 +4,7 @@
 #include <spawn.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,7 +85,11 @@ absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec) {
   if (spec.inherit_stdio) {
     // Keep 0-2 as they are.
   } else if (spec.output_fd >= 0) {
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (spec.input_fd >= 0) {
+      posix_spawn_file_actions_adddup2(&actions, spec.input_fd, 0);
+    } else {
+      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    }
     posix_spawn_file_actions_adddup2(&actions, spec.output_fd, 1);
     posix_spawn_file_actions_adddup2(&actions, spec.error_fd >= 0 ? spec.error_fd : spec.output_fd,
                                      2);
@@ -130,6 +135,12 @@ absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec) {
     return absl::InternalError(what);
   }
   return pid;
+}
+
+int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+bool PidfdSignal(int pidfd, int sig) {
+  return pidfd >= 0 && ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0;
 }
 
 bool SignalGroup(pid_t pgid, int sig) {

@@ -140,7 +140,8 @@ PluginInstance::~PluginInstance() {
   if (instance_ != nullptr) api_.destroy(instance_);
 }
 
-absl::StatusOr<std::string> PluginInstance::Call(uint32_t method, const std::string& request) {
+absl::StatusOr<std::string> PluginInstance::Call(uint32_t method, const std::string& request,
+                                                 absl::Duration /*timeout*/) {
   fleet_bytes in{reinterpret_cast<const uint8_t*>(request.data()), request.size()};
   fleet_bytes response{nullptr, 0}, error{nullptr, 0};
   int32_t code = api_.call(instance_, method, in, &response, &error);

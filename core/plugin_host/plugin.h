@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/plugin_host/caller.h"
 #include "plugins/sdk/fleet_plugin.h"
 
 namespace fleet::plugin_host {
@@ -46,14 +47,16 @@ class Plugin {
   bool used_ = false;
 };
 
-// One plugin instance. Call() from one thread at a time (a worker, never the
-// supervision loop); destroyed on the thread that made it.
-class PluginInstance {
+// One plugin instance in fleetd's process. Call() from one thread at a time
+// (a worker, never the supervision loop). An in-process call cannot be
+// interrupted: `timeout` is not enforced here (use isolation: process).
+class PluginInstance : public PluginCaller {
  public:
-  ~PluginInstance();
+  ~PluginInstance() override;
   // Runs method on request bytes; the response bytes, or the plugin's error
   // (kInternal for a code outside google.rpc.Code).
-  absl::StatusOr<std::string> Call(uint32_t method, const std::string& request);
+  absl::StatusOr<std::string> Call(uint32_t method, const std::string& request,
+                                   absl::Duration timeout = absl::InfiniteDuration()) override;
   const std::string& plugin_name() const { return name_; }
 
  private:

@@ -58,6 +58,7 @@ void Supervisor::SubmitHealthCheck(Instance* inst) {
   job.instance_id = inst->id;
   job.seq = ++inst->health_seq;
   job.check = policy.check;
+  job.timeout = policy.timeout;
   pv1::HealthCheckRequest& r = job.request;
   r.set_engine(inst->engine->spec->name());
   r.set_index(inst->index);

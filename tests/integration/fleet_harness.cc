@@ -63,6 +63,7 @@ FleetHarness::~FleetHarness() {
 std::string FleetHarness::FleetdPath() { return Runfile("cli/fleetd"); }
 std::string FleetHarness::FleetctlPath() { return Runfile("cli/fleetctl"); }
 std::string FleetHarness::ChildPath() { return Runfile("tests/testdata/child"); }
+std::string FleetHarness::RunfilePath(const std::string& path) { return Runfile(path); }
 
 void FleetHarness::WriteFile(const std::string& name, const std::string& text) const {
   std::string path = absl::StrCat(dir_, "/", name);

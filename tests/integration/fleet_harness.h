@@ -34,6 +34,8 @@ class FleetHarness {
   static std::string FleetdPath();
   static std::string FleetctlPath();
   static std::string ChildPath();
+  // A data dependency's path ("tests/testdata/plugins/libno_op.so").
+  static std::string RunfilePath(const std::string& path);
 
   // Writes dir/name. The config's run_dir should be "run".
   void WriteFile(const std::string& name, const std::string& text) const;

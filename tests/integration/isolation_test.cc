@@ -1,0 +1,72 @@
+// isolation: process: a plugin that segfaults or hangs in a helper process
+// costs only the helper; fleetd and the workload carry on.
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/fleet_harness.h"
+
+namespace fleet::testing {
+namespace {
+
+using ::testing::HasSubstr;
+namespace ctl = ::fleet::control::v1;
+
+std::string Plugin(const std::string& name) {
+  return absl::StrCat("  - {file: \"",
+                      FleetHarness::RunfilePath("tests/testdata/plugins/lib" + name + ".so"),
+                      "\", kind: health, isolation: process}\n");
+}
+
+std::string Engine(const std::string& name, const std::string& check) {
+  return absl::StrCat("  - name: ", name, "\n    command: [\"", FleetHarness::ChildPath(),
+                      "\"]\n    health: {check: ", check,
+                      ", period: 200ms, timeout: 300ms, initial_delay: 0}\n");
+}
+
+TEST(IsolationTest, CrashingAndHangingPluginsDoNotTakeFleetdDown) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml",
+              absl::StrCat("name: it\nrun_dir: run\nplugins:\n", Plugin("always_healthy"),
+                           Plugin("crashes"), Plugin("hangs"), "engines:\n",
+                           Engine("good", "test.health.always_healthy"),
+                           Engine("crashy", "test.health.crashes"),
+                           Engine("stuck", "test.health.hangs")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("good/0").health() == "healthy: all good for good"; },
+      absl::Seconds(10)))
+      << h.Instance("good/0").health();
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("crashy/0").health().find("helper process died") != std::string::npos; },
+      absl::Seconds(10)))
+      << h.Instance("crashy/0").health();
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return h.Instance("stuck/0").health().find("did not answer within 300ms") !=
+               std::string::npos;
+      },
+      absl::Seconds(10)))
+      << h.Instance("stuck/0").health();
+  // Everything still runs; nothing was restarted for the plugins' sake, and
+  // the healthy plugin keeps answering after its neighbours' helpers died.
+  for (const char* id : {"good/0", "crashy/0", "stuck/0"}) {
+    EXPECT_TRUE(FleetHarness::WaitUntil(
+        [&] { return h.Instance(id).state() == ctl::INSTANCE_STATE_RUNNING; }, absl::Seconds(5)))
+        << id;
+    EXPECT_EQ(h.Instance(id).restarts(), 0u) << id;
+  }
+  EXPECT_TRUE(FleetHarness::ProcessAlive(h.fleetd_pid()));
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        ctl::InstanceStatus i = h.Instance("good/0");
+        return i.health_checked_ms_ago() >= 0 && i.health_checked_ms_ago() < 1000;
+      },
+      absl::Seconds(5)));
+  CommandResult plugins = h.Fleetctl({"plugins"});
+  EXPECT_EQ(plugins.exit_code, 0) << plugins.out;
+  EXPECT_THAT(plugins.out, HasSubstr("test.health.crashes"));
+  EXPECT_THAT(plugins.out, HasSubstr("process"));
+}
+
+}  // namespace
+}  // namespace fleet::testing

@@ -10,6 +10,7 @@
 #include "core/os/files.h"
 #include "core/plugin_host/plugin.h"
 #include "core/plugin_host/process_plugin.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace fleet::daemon {
 namespace {
@@ -55,7 +56,10 @@ fleet::control::v1::PluginInfo Load(const v1::Plugin& declared,
                                absl::StrJoin(dirs, ":")));
   }
   info.set_path(path);
-  const std::string config = declared.config().SerializeAsString();
+  std::string config;
+  if (declared.config().fields_size() > 0) {
+    (void)google::protobuf::util::MessageToJsonString(declared.config(), &config);
+  }
   if (isolated) {
     auto plugin = plugin_host::ProcessPlugin::Start(ExeDir() + "/fleet-plugin-host", path,
                                                     "health", config);

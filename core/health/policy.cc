@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/duration.pb.h"
+#include "google/protobuf/struct.pb.h"
 
 namespace fleet::health {
 namespace {
@@ -48,6 +50,28 @@ HealthPolicy HealthPolicyFor(const fleet::config::v1::Engine& engine) {
   s.set_http_host(h.http().host());
   s.set_timeout_ms(Millis(p.timeout));
   s.set_starved_cpu_pressure(h.starved_cpu_pressure());
+  for (const auto& [key, value] : h.plugin().fields()) {
+    std::string text;
+    switch (value.kind_case()) {
+      case google::protobuf::Value::kStringValue:
+        text = value.string_value();
+        break;
+      case google::protobuf::Value::kNumberValue: {
+        double v = value.number_value();
+        // 500 stays "500", not "500.0" or "5e+02".
+        text = (v == std::floor(v) && std::fabs(v) < 1e15)
+                   ? absl::StrCat(static_cast<int64_t>(v))
+                   : absl::StrCat(v);
+        break;
+      }
+      case google::protobuf::Value::kBoolValue:
+        text = value.bool_value() ? "true" : "false";
+        break;
+      default:
+        continue;  // Lists and objects have no plain-text form here.
+    }
+    (*s.mutable_params())[key] = text;
+  }
   p.enabled = !s.process().empty() || s.log_max_age_ms() > 0 || s.heartbeat_max_age_ms() > 0 ||
               s.cpu_window_ms() > 0 || s.tcp_port() != 0 || s.http_port() != 0 ||
               h.check() != "" || h.plugin().fields_size() > 0;

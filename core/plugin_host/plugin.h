@@ -30,7 +30,7 @@ class Plugin {
                                                       const std::string& expected_kind);
   ~Plugin();
 
-  // Makes an instance; config is a serialized google.protobuf.Struct.
+  // Makes an instance; config is a JSON object's text (may be empty).
   // Supervisor thread. Errors carry the plugin's code and message.
   absl::StatusOr<std::unique_ptr<PluginInstance>> Create(const std::string& config);
 

@@ -63,9 +63,9 @@ typedef struct fleet_plugin_api_v1 {
   const char* kind;
   const char* version;
 
-  /* Makes an instance from config (a serialized google.protobuf.Struct of the
-   * plugin's settings from the YAML; may be empty). Runs on fleetd's
-   * supervisor thread.
+  /* Makes an instance from config: the plugin's `config:` settings from the
+   * YAML as a UTF-8 JSON object (may be empty). Runs on fleetd's supervisor
+   * thread (or in its helper process under isolation: process).
    * @param host     OWNERSHIP: host, valid until destroy(*instance) returns.
    * @param config   OWNERSHIP: host, valid for this call only.
    * @param instance set on success; passed back to call() and destroy().

@@ -9,7 +9,8 @@
 //   };
 //   FLEET_HEALTH_PLUGIN(MyCheck, "com.example.health.mine", "1.0.0")
 //
-// `config` is a serialized google.protobuf.Struct (possibly empty). Uses std
+// `config` is the plugin's YAML `config:` block as JSON text (possibly empty);
+// per-engine settings arrive in request.spec().params(). Uses std
 // types only (no absl); throws nothing across the ABI: every exception becomes
 // INTERNAL with its message.
 #ifndef FLEET_PLUGINS_SDK_SDK_H_

@@ -49,11 +49,20 @@ int64_t Supervisor::IdleMillis(const Instance& inst, const std::string& path) co
 
 void Supervisor::SubmitHealthCheck(Instance* inst) {
   inst->health_due.reset();
-  if (inst->health_in_flight || !inst->life.HasProcess() ||
-      inst->life.state() == State::kStopping) {
+  if (!inst->life.HasProcess() || inst->life.state() == State::kStopping) return;
+  const health::HealthPolicy& policy = inst->engine->health;
+  if (inst->health_in_flight) {
+    // An in-process call cannot be interrupted: say so instead of waiting
+    // silently, and look again later.
+    absl::Duration waiting = now_ - inst->health_submitted_at;
+    if (waiting > policy.timeout) {
+      inst->health = absl::StrCat("unknown: plugin ", policy.check, " has not answered for ",
+                                  absl::FormatDuration(absl::Trunc(waiting, absl::Seconds(1))),
+                                  " (hung in fleetd? isolation: process can stop it)");
+    }
+    inst->health_due = now_ + policy.period;
     return;
   }
-  const health::HealthPolicy& policy = inst->engine->health;
   health::CheckJob job;
   job.instance_id = inst->id;
   job.seq = ++inst->health_seq;
@@ -72,6 +81,7 @@ void Supervisor::SubmitHealthCheck(Instance* inst) {
     r.set_heartbeat_idle_ms(IdleMillis(*inst, policy.heartbeat_path));
   }
   inst->health_in_flight = true;
+  inst->health_submitted_at = now_;
   options_.health->Submit(std::move(job));
 }
 

@@ -64,6 +64,7 @@ struct Supervisor::Instance {
   // Health: when the next check is due, the one in flight, the verdict.
   std::optional<MonoTime> health_due;
   bool health_in_flight = false;
+  MonoTime health_submitted_at;
   uint64_t health_seq = 0;
   std::string health;
   std::optional<MonoTime> health_checked_at;

@@ -82,6 +82,8 @@ void Supervisor::SubmitHealthCheck(Instance* inst) {
   }
   inst->health_in_flight = true;
   inst->health_submitted_at = now_;
+  // Look again if no answer comes (the answer reschedules this).
+  inst->health_due = now_ + policy.timeout + absl::Seconds(1);
   options_.health->Submit(std::move(job));
 }
 

@@ -36,9 +36,15 @@ step "the last lines of worker/0's log, and the shared ledger the workers write 
 fleetctl logs worker/0 -n 3
 tail -n 5 demo/state/ledger.txt
 
-step "flaky keeps crashing and coming back (restarts count, backoff grows)"
+step "flaky keeps crashing and coming back; hanger got stuck and health restarted it; trader lost money and its kill condition stopped it for good"
 sleep 4
 status
+
+step "fleetctl health: alive, progressing, kill condition, for every instance"
+fleetctl health || true
+
+step "fleetctl brief: one screen for the operator"
+fleetctl brief || true
 
 if [ "${DEMO_KEEP:-0}" = "1" ]; then
   step "the fleet keeps running: try 'fleetctl status', 'fleetctl events -f'; stop with 'fleetctl shutdown'"

@@ -307,7 +307,10 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& status) {
   Action action = inst->life.Exited(now_, status);
   // The reason already names the exit status and what happens next.
   const State s = inst->life.state();
-  Emit(inst->id, s == State::kFatal ? "fatal" : s == State::kStopped ? "stopped" : "exited",
+  Emit(inst->id,
+       s == State::kFatal                               ? "fatal"
+       : s == State::kStopped || s == State::kKilled ? "stopped"
+                                                     : "exited",
        inst->life.reason());
   Perform(inst, action);
 }

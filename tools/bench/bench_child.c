@@ -1,6 +1,6 @@
 /* The benchmark's instance: its first act is to record when it started
  * (CLOCK_MONOTONIC) and its pid in $BENCH_DIR/start.$FLEET_INSTANCE, then it
- * sleeps until killed. Linked statically so exec costs as little as possible. */
+ * sleeps until killed (printing one line first with BENCH_PRINT set). Linked statically so exec costs as little as possible. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -21,6 +21,11 @@ int main(void) {
       fclose(f);
       rename(tmp, path);
     }
+  }
+  /* BENCH_PRINT: one line of output, then silence (a log that goes stale). */
+  if (getenv("BENCH_PRINT") != NULL) {
+    printf("up\n");
+    fflush(stdout);
   }
   for (;;) pause();
 }

@@ -10,6 +10,7 @@
 #include "core/config/loader.h"
 #include "core/control/server.h"
 #include "core/daemon/plugins.h"
+#include "core/os/child_waiter.h"
 #include "core/daemon/run_dir.h"
 #include "core/daemon/sd_notify.h"
 #include "core/defaults/defaults.h"
@@ -79,13 +80,17 @@ int RunDaemon(const DaemonOptions& options) {
   // Verdicts come back to the loop as posted closures; the monitor is stopped
   // before the supervisor goes away.
   supervisor::Supervisor* loop = nullptr;
-  auto monitor = std::make_unique<health::HealthMonitor>([&loop](health::CheckOutcome outcome) {
-    supervisor::Supervisor* s = loop;
-    if (s != nullptr) s->Post([s, outcome = std::move(outcome)] { s->OnHealthOutcome(outcome); });
-  });
+  os::ChildWaiter children;
+  auto monitor = std::make_unique<health::HealthMonitor>(
+      [&loop](health::CheckOutcome outcome) {
+        supervisor::Supervisor* s = loop;
+        if (s != nullptr) s->Post([s, outcome = std::move(outcome)] { s->OnHealthOutcome(outcome); });
+      },
+      &children);
   std::vector<fleet::control::v1::PluginInfo> plugins =
       LoadHealthPlugins(loaded->config, &events, monitor.get());
-  supervisor::Supervisor supervisor({run_dir, os::RealClock(), &events, reload, monitor.get()});
+  supervisor::Supervisor supervisor(
+      {run_dir, os::RealClock(), &events, reload, monitor.get(), &children});
   loop = &supervisor;
   absl::Status init = supervisor.Init();
   if (!init.ok()) {

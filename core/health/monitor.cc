@@ -1,11 +1,57 @@
 #include "core/health/monitor.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 
 namespace fleet::health {
 
-HealthMonitor::HealthMonitor(std::function<void(CheckOutcome)> on_outcome)
-    : on_outcome_(std::move(on_outcome)) {}
+HealthMonitor::HealthMonitor(std::function<void(CheckOutcome)> on_outcome,
+                             os::ChildWaiter* children)
+    : on_outcome_(std::move(on_outcome)), children_(children) {}
+
+void HealthMonitor::RunExecProbe(CheckJob& job) {
+  fleet::plugin::v1::ExecResult* result = job.request.mutable_exec();
+  if (children_ == nullptr) {
+    result->set_error("exec probes are not available here");
+    return;
+  }
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    result->set_error(absl::StrCat("pipe: ", strerror(errno)));
+    return;
+  }
+  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  job.exec.output_fd = fds[1];
+  absl::StatusOr<pid_t> pid = children_->Spawn(job.exec);
+  ::close(fds[1]);
+  if (!pid.ok()) {
+    ::close(fds[0]);
+    result->set_error(std::string(pid.status().message()));
+    return;
+  }
+  bool timed_out = false;
+  std::optional<os::ExitStatus> status = children_->Wait(*pid, job.timeout, &timed_out);
+  std::string output;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buffer, sizeof(buffer))) > 0) {
+    output.append(buffer, static_cast<size_t>(n));
+    if (output.size() > 8192) output.erase(0, output.size() - 4096);
+  }
+  ::close(fds[0]);
+  if (output.size() > 4096) output.erase(0, output.size() - 4096);
+  result->set_ran(true);
+  result->set_timed_out(timed_out);
+  result->set_output(output);
+  if (status.has_value()) {
+    result->set_exit_code(status->signaled ? -1 : status->code);
+    result->set_signal(status->signaled ? status->signal : 0);
+  }
+}
 
 HealthMonitor::~HealthMonitor() {
   {
@@ -46,6 +92,7 @@ void HealthMonitor::Work() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
+    if (!job.exec.argv.empty()) RunExecProbe(job);
     CheckOutcome outcome{job.instance_id, job.seq, absl::UnknownError("")};
     auto it = checks_.find(job.check);
     if (it == checks_.end()) {

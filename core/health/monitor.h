@@ -15,6 +15,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/os/child_waiter.h"
+#include "core/os/process.h"
 #include "core/plugin_host/caller.h"
 #include "core/plugin_host/plugin.h"
 #include "proto/fleet/plugin/v1/health.pb.h"
@@ -27,6 +29,9 @@ struct CheckJob {
   std::string check;
   absl::Duration timeout = absl::Seconds(1);
   fleet::plugin::v1::HealthCheckRequest request;
+  // The exec probe to run first (empty argv: none); its result goes into
+  // request.exec. output_fd is set by the monitor.
+  os::SpawnSpec exec;
 };
 
 struct CheckOutcome {
@@ -38,7 +43,9 @@ struct CheckOutcome {
 // Thread-safe: Submit from any thread; the callback runs on the worker.
 class HealthMonitor {
  public:
-  explicit HealthMonitor(std::function<void(CheckOutcome)> on_outcome);
+  // children: where exec probes are spawned, so fleetd's reaper hands their
+  // exits back (may be null: exec probes then report that they cannot run).
+  HealthMonitor(std::function<void(CheckOutcome)> on_outcome, os::ChildWaiter* children);
   ~HealthMonitor();  // Stops the worker after the call in progress.
 
   // Before the first Submit: adds a check by name. `library` keeps an
@@ -50,8 +57,10 @@ class HealthMonitor {
 
  private:
   void Work();
+  void RunExecProbe(CheckJob& job);
 
   std::function<void(CheckOutcome)> on_outcome_;
+  os::ChildWaiter* children_;
   // Written before the worker reads (AddPlugin precedes Submit).
   std::map<std::string, std::unique_ptr<plugin_host::PluginCaller>> checks_;
   std::vector<std::unique_ptr<plugin_host::Plugin>> plugins_;

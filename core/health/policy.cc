@@ -43,6 +43,7 @@ HealthPolicy HealthPolicyFor(const fleet::config::v1::Engine& engine) {
   if (h.cpu_progress()) {
     s.set_cpu_window_ms(h.has_cpu_window() ? Millis(FromProto(h.cpu_window())) : 60000);
   }
+  for (const std::string& arg : h.exec().command()) s.add_exec_command(arg);
   s.set_tcp_port(h.tcp().port());
   s.set_tcp_host(h.tcp().host());
   s.set_http_port(h.http().port());
@@ -74,6 +75,7 @@ HealthPolicy HealthPolicyFor(const fleet::config::v1::Engine& engine) {
   }
   p.enabled = !s.process().empty() || s.log_max_age_ms() > 0 || s.heartbeat_max_age_ms() > 0 ||
               s.cpu_window_ms() > 0 || s.tcp_port() != 0 || s.http_port() != 0 ||
+              s.exec_command_size() > 0 ||
               h.check() != "" || h.plugin().fields_size() > 0;
   return p;
 }

@@ -281,9 +281,12 @@ void Supervisor::ClosePipe(Instance* inst) {
 void Supervisor::ReapChildren() {
   for (const os::Reaped& r : os::ReapExitedChildren()) {
     auto it = by_pid_.find(r.pid);
-    // Not an instance: an orphaned grandchild handed to us as subreaper. Reaping
-    // it is all there is to do.
-    if (it == by_pid_.end()) continue;
+    // Not an instance: an exec probe (handed to whoever waits for it), or an
+    // orphaned grandchild handed to us as subreaper (reaping it is all).
+    if (it == by_pid_.end()) {
+      if (options_.children != nullptr) options_.children->Deliver(r.pid, r.status);
+      continue;
+    }
     Instance* inst = it->second;
     by_pid_.erase(it);
     OnExit(inst, r.status);

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/config/loader.h"
 #include "core/health/monitor.h"
+#include "core/os/child_waiter.h"
 #include "core/os/clock.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/lifecycle.h"
@@ -35,6 +36,8 @@ struct SupervisorOptions {
   std::function<absl::StatusOr<config::LoadedConfig>()> load_config;
   // Runs health checks; null: none are run. Outlives the supervisor.
   health::HealthMonitor* health = nullptr;
+  // Children spawned off the loop (exec probes): their exits go there.
+  os::ChildWaiter* children = nullptr;
 };
 
 enum class Verb { kStart, kStop, kRestart };

@@ -80,6 +80,11 @@ void Supervisor::SubmitHealthCheck(Instance* inst) {
   if (!policy.heartbeat_path.empty()) {
     r.set_heartbeat_idle_ms(IdleMillis(*inst, policy.heartbeat_path));
   }
+  if (policy.spec.exec_command_size() > 0) {
+    job.exec.argv.assign(policy.spec.exec_command().begin(), policy.spec.exec_command().end());
+    job.exec.env = ChildEnvironment(*inst);
+    job.exec.cwd = inst->engine->spec->cwd();
+  }
   inst->health_in_flight = true;
   inst->health_submitted_at = now_;
   // Look again if no answer comes (the answer reschedules this).

@@ -46,6 +46,10 @@ class BuiltinHealth {
                      "no process matching '" + spec.process() + "'", 0);
     }
     const int timeout = static_cast<int>(spec.timeout_ms() > 0 ? spec.timeout_ms() : kDefaultTimeoutMs);
+    if (spec.exec_command_size() > 0) {
+      std::string why = ExecVerdict(request, timeout);
+      if (!why.empty()) return Verdict(result, fleet::plugin::v1::VERDICT_UNHEALTHY, why, 0);
+    }
     if (spec.tcp_port() != 0) {
       std::string why = TcpProbe(spec.tcp_host(), static_cast<uint16_t>(spec.tcp_port()), timeout);
       if (!why.empty()) {
@@ -73,6 +77,26 @@ class BuiltinHealth {
     result->set_reason(reason);
     result->set_recheck_in_ms(recheck_ms);
     return true;
+  }
+
+  // Empty when the exec probe passed, else why it did not.
+  static std::string ExecVerdict(const HealthCheckRequest& request, int timeout_ms) {
+    const auto& exec = request.exec();
+    const std::string& program = request.spec().exec_command(0);
+    if (!exec.error().empty()) return "exec probe " + program + " could not run: " + exec.error();
+    if (!exec.ran()) return "exec probe " + program + " did not run";
+    if (exec.timed_out()) return "exec probe " + program + " timed out after " + HumanMillis(timeout_ms);
+    if (exec.signal() != 0) {
+      return "exec probe " + program + " was killed by signal " + std::to_string(exec.signal());
+    }
+    if (exec.exit_code() == 0) return "";
+    std::string tail = exec.output();
+    while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
+    size_t line = tail.rfind('\n');
+    if (line != std::string::npos) tail = tail.substr(line + 1);
+    if (tail.size() > 120) tail = tail.substr(0, 117) + "...";
+    return "exec probe " + program + " exited with status " + std::to_string(exec.exit_code()) +
+           (tail.empty() ? "" : ": " + tail);
   }
 
   // Any fresh progress signal makes the instance healthy; it is unhealthy

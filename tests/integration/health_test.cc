@@ -124,6 +124,40 @@ engines:
   EXPECT_THAT(brief.out, HasSubstr("recent warnings:"));
 }
 
+TEST(HealthTest, ExecProbesPassFailAndTimeOut) {
+  FleetHarness h;
+  h.WriteFile("ready", "");
+  h.WriteFile("fleet.yaml", absl::StrCat(R"(name: it
+run_dir: run
+engines:
+  - name: passes
+    command: [")", FleetHarness::ChildPath(), R"("]
+    health: {period: 200ms, exec: {command: [sh, -c, "test -f ready"]}}
+  - name: fails
+    command: [")", FleetHarness::ChildPath(), R"("]
+    backoff: {initial: 1m}
+    health: {period: 200ms, failure_threshold: 2, exec: {command: [sh, -c, "echo no ready file; exit 2"]}}
+  - name: hangs
+    command: [")", FleetHarness::ChildPath(), R"("]
+    backoff: {initial: 1m}
+    health: {period: 200ms, timeout: 300ms, exec: {command: [sleep, "30"]}}
+)"));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("passes/0").health() == "healthy"; }, absl::Seconds(10)))
+      << h.Instance("passes/0").health();
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("fails/0").state() == ctl::INSTANCE_STATE_BACKOFF; },
+      absl::Seconds(10)));
+  EXPECT_THAT(h.Instance("fails/0").reason(),
+              HasSubstr("unhealthy: exec probe sh exited with status 2: no ready file"));
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("hangs/0").state() == ctl::INSTANCE_STATE_BACKOFF; },
+      absl::Seconds(10)));
+  EXPECT_THAT(h.Instance("hangs/0").reason(), HasSubstr("exec probe sleep timed out after 300ms"));
+  EXPECT_EQ(h.Instance("passes/0").restarts(), 0u);
+}
+
 TEST(HealthTest, AMissingPluginIsReportedNotFatal) {
   FleetHarness h;
   h.WriteFile("fleet.yaml", Fleet(absl::StrCat("  - name: a\n    command: [\"", FleetHarness::ChildPath(),

@@ -1,19 +1,5 @@
 /* Exports only a future ABI's symbol. */
-#include <stddef.h>
-#include "plugins/sdk/fleet_plugin.h"
-
-static int32_t Create(const fleet_host_v1* host, fleet_bytes config, void** instance, fleet_bytes* error) {
-  (void)host; (void)config; (void)error;
-  *instance = (void*)1;
-  return 0;
-}
-static int32_t Call(void* instance, uint32_t method, fleet_bytes request, fleet_bytes* response, fleet_bytes* error) {
-  (void)instance; (void)method; (void)request; (void)error;
-  response->data = NULL;
-  response->size = 0;
-  return 0;
-}
-static void Destroy(void* instance) { (void)instance; }
+#include "tests/testdata/plugins/fixture_common.h"
 
 static const fleet_plugin_api_v1 kApi = {sizeof(fleet_plugin_api_v1), 2, "test.health.v2", "health", "2.0.0", Create, Call, Destroy};
 FLEET_PLUGIN_EXPORT const fleet_plugin_api_v1* fleet_plugin_v2(void) { return &kApi; }

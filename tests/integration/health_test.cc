@@ -39,7 +39,9 @@ TEST(HealthTest, SilentInstanceIsRestartedWithinTheWindowPlusOneSecond) {
   h.WriteFile("fleet.yaml", Fleet(absl::StrCat("  - name: quiet\n    command: [\"",
                                                FleetHarness::ChildPath(),
                                                "\", \"--print\", \"one line, then silence\"]\n"
-                                               "    health: {log_max_age: 2s}\n"
+                                               // Latency under test, not the starvation deferral
+                                               // (a loaded CI box would trigger it).
+                                               "    health: {log_max_age: 2s, starved_cpu_pressure: 100}\n"
                                                "    backoff: {initial: 0}\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return h.Instance("quiet/0").pid() > 0; },
@@ -58,7 +60,7 @@ TEST(HealthTest, FrozenInstanceIsRestarted) {
   FleetHarness h;
   h.WriteFile("fleet.yaml", Fleet(absl::StrCat("  - name: frozen\n    shell: \"while true; do "
                                                "echo tick; sleep 0.2; done\"\n",
-                                               "    health: {log_max_age: 1s}\n"
+                                               "    health: {log_max_age: 1s, starved_cpu_pressure: 100}\n"
                                                "    backoff: {initial: 0}\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
@@ -77,7 +79,7 @@ TEST(HealthTest, BusyButSilentIsNotKilledWhenCpuProgressCounts) {
   FleetHarness h;
   h.WriteFile("fleet.yaml", Fleet("  - name: cruncher\n    shell: \"while :; do :; done\"\n"
                                   "    health: {log_max_age: 1s, cpu_progress: true, "
-                                  "cpu_window: 2s, period: 300ms}\n"));
+                                  "cpu_window: 2s, period: 300ms, starved_cpu_pressure: 100}\n"));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return h.Instance("cruncher/0").pid() > 0; },
                                       absl::Seconds(10)));
@@ -98,7 +100,7 @@ plugins:
 engines:
   - name: quiet
     command: [")", FleetHarness::ChildPath(), R"("]
-    health: {log_max_age: 500ms, period: 100ms}
+    health: {log_max_age: 500ms, period: 100ms, starved_cpu_pressure: 100}
     backoff: {initial: 30s}
   - name: fine
     command: [")", FleetHarness::ChildPath(), R"(", "--print", "FLEET_METRIC cash=50"]

@@ -1,0 +1,288 @@
+#include "plugins/sync/repo.h"
+
+#include <git2.h>
+#include <sys/stat.h>
+
+#include <cstring>
+
+namespace fleet::plugins::sync {
+namespace {
+
+// libgit2's error codes become one place's text (STYLE: C errors are
+// converted in one place each).
+GitStatus Fail(int code, const std::string& what) {
+  const git_error* e = git_error_last();
+  std::string message = e != nullptr && e->message != nullptr
+                            ? e->message
+                            : "libgit2 error " + std::to_string(code);
+  return {what + ": " + message};
+}
+
+void InitOnce() {
+  static const int init = git_libgit2_init();
+  (void)init;
+}
+
+template <typename T, void (*Free)(T*)>
+struct Owned {
+  T* p = nullptr;
+  ~Owned() {
+    if (p != nullptr) Free(p);
+  }
+  T** out() { return &p; }
+};
+
+using Reference = Owned<git_reference, git_reference_free>;
+using Remote = Owned<git_remote, git_remote_free>;
+using Index = Owned<git_index, git_index_free>;
+using Tree = Owned<git_tree, git_tree_free>;
+using Commit = Owned<git_commit, git_commit_free>;
+using Signature = Owned<git_signature, git_signature_free>;
+using Annotated = Owned<git_annotated_commit, git_annotated_commit_free>;
+using Object = Owned<git_object, git_object_free>;
+using RebaseOp = Owned<git_rebase, git_rebase_free>;
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string LocalRef(const std::string& branch) { return "refs/heads/" + branch; }
+std::string RemoteRef(const std::string& branch) { return "refs/remotes/origin/" + branch; }
+
+}  // namespace
+
+std::unique_ptr<Repo> Repo::OpenOrClone(const std::string& work_tree, const std::string& remote,
+                                        const std::string& branch, GitStatus* status) {
+  InitOnce();
+  git_repository* repo = nullptr;
+  int rc = git_repository_open(&repo, work_tree.c_str());
+  if (rc == 0) return std::unique_ptr<Repo>(new Repo(repo, branch));
+  // libgit2 says "not found" for a repository owned by another user too:
+  // never take that for "no repository" and clone over someone's work.
+  if (Exists(work_tree + "/.git")) {
+    *status = Fail(rc, "open " + work_tree + " (is it owned by another user?)");
+    return nullptr;
+  }
+  git_clone_options options = GIT_CLONE_OPTIONS_INIT;
+  rc = git_clone(&repo, remote.c_str(), work_tree.c_str(), &options);
+  if (rc != 0) {
+    *status = Fail(rc, "clone " + remote + " into " + work_tree);
+    return nullptr;
+  }
+  auto result = std::unique_ptr<Repo>(new Repo(repo, branch));
+  // Put HEAD on the fleet's branch: from the remote's, or unborn until the
+  // first commit when the remote has none yet.
+  Reference upstream;
+  if (git_reference_lookup(upstream.out(), repo, RemoteRef(branch).c_str()) == 0) {
+    *status = result->FastForward(git_reference_target(upstream.p));
+    if (!status->ok()) return nullptr;
+  } else {
+    rc = git_repository_set_head(repo, LocalRef(branch).c_str());
+    if (rc != 0) {
+      *status = Fail(rc, "set HEAD to " + branch);
+      return nullptr;
+    }
+  }
+  return result;
+}
+
+Repo::~Repo() { git_repository_free(repo_); }
+
+std::string Repo::Head() {
+  git_oid oid;
+  if (git_reference_name_to_id(&oid, repo_, "HEAD") != 0) return "";
+  char hex[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(hex, sizeof(hex), &oid);
+  return hex;
+}
+
+GitStatus Repo::CommitAll(const std::string& author, const std::string& email,
+                          const std::string& message, bool* committed) {
+  *committed = false;
+  Index index;
+  int rc = git_repository_index(index.out(), repo_);
+  if (rc != 0) return Fail(rc, "open the index");
+  char star[] = "*";
+  char* patterns[] = {star};
+  git_strarray all = {patterns, 1};
+  // add_all picks up new and modified files; update_all drops deleted ones.
+  if ((rc = git_index_add_all(index.p, &all, GIT_INDEX_ADD_DEFAULT, nullptr, nullptr)) != 0 ||
+      (rc = git_index_update_all(index.p, &all, nullptr, nullptr)) != 0 ||
+      (rc = git_index_write(index.p)) != 0) {
+    return Fail(rc, "stage changes");
+  }
+  git_oid tree_id;
+  if ((rc = git_index_write_tree(&tree_id, index.p)) != 0) return Fail(rc, "write the tree");
+  Tree tree;
+  if ((rc = git_tree_lookup(tree.out(), repo_, &tree_id)) != 0) return Fail(rc, "read the tree");
+  Commit parent;
+  git_oid head;
+  const bool has_head = git_reference_name_to_id(&head, repo_, "HEAD") == 0;
+  if (has_head) {
+    if ((rc = git_commit_lookup(parent.out(), repo_, &head)) != 0) return Fail(rc, "read HEAD");
+    if (git_oid_equal(git_commit_tree_id(parent.p), &tree_id)) return {};
+  } else if (git_tree_entrycount(tree.p) == 0) {
+    return {};
+  }
+  Signature signature;
+  if ((rc = git_signature_now(signature.out(), author.c_str(), email.c_str())) != 0) {
+    return Fail(rc, "make a signature for " + author);
+  }
+  const git_commit* parents[] = {parent.p};
+  git_oid id;
+  rc = git_commit_create(&id, repo_, "HEAD", signature.p, signature.p, nullptr, message.c_str(),
+                         tree.p, has_head ? 1 : 0, parents);
+  if (rc != 0) return Fail(rc, "commit");
+  *committed = true;
+  return {};
+}
+
+GitStatus Repo::FastForward(const void* target_oid) {
+  const git_oid* oid = static_cast<const git_oid*>(target_oid);
+  Object target;
+  int rc = git_object_lookup(target.out(), repo_, oid, GIT_OBJECT_COMMIT);
+  if (rc != 0) return Fail(rc, "look up the remote commit");
+  git_checkout_options checkout = GIT_CHECKOUT_OPTIONS_INIT;
+  checkout.checkout_strategy = GIT_CHECKOUT_SAFE;  // Never clobber uncommitted work.
+  if ((rc = git_checkout_tree(repo_, target.p, &checkout)) != 0) return Fail(rc, "check out");
+  const std::string name = LocalRef(branch_);
+  Reference local, moved;
+  rc = git_reference_lookup(local.out(), repo_, name.c_str());
+  if (rc == GIT_ENOTFOUND) {
+    rc = git_reference_create(moved.out(), repo_, name.c_str(), oid, 0, "fleet: fast-forward");
+  } else if (rc == 0) {
+    rc = git_reference_set_target(moved.out(), local.p, oid, "fleet: fast-forward");
+  }
+  if (rc != 0) return Fail(rc, "move " + branch_);
+  if ((rc = git_repository_set_head(repo_, name.c_str())) != 0) return Fail(rc, "set HEAD");
+  return {};
+}
+
+GitStatus Repo::Rebase(const void* upstream_commit, PullResult* result) {
+  auto* upstream = static_cast<const git_annotated_commit*>(upstream_commit);
+  git_rebase_options options = GIT_REBASE_OPTIONS_INIT;
+  options.checkout_options.checkout_strategy = GIT_CHECKOUT_SAFE;
+  RebaseOp rebase;
+  int rc = git_rebase_init(rebase.out(), repo_, nullptr, upstream, nullptr, &options);
+  if (rc != 0) return Fail(rc, "start rebasing onto origin/" + branch_);
+  Signature committer;
+  git_signature_now(committer.out(), "fleet", "fleet@localhost");
+  git_rebase_operation* operation = nullptr;
+  while ((rc = git_rebase_next(&operation, rebase.p)) == 0) {
+    Index index;
+    git_repository_index(index.out(), repo_);
+    if (git_index_has_conflicts(index.p)) {
+      git_index_conflict_iterator* it = nullptr;
+      const git_index_entry *ancestor, *ours, *theirs;
+      if (git_index_conflict_iterator_new(&it, index.p) == 0) {
+        while (git_index_conflict_next(&ancestor, &ours, &theirs, it) == 0) {
+          const git_index_entry* any = ours != nullptr ? ours : theirs != nullptr ? theirs : ancestor;
+          if (any != nullptr) result->conflicts.push_back(any->path);
+        }
+        git_index_conflict_iterator_free(it);
+      }
+      // Nothing is lost: abort puts the branch and work tree back as they were.
+      git_rebase_abort(rebase.p);
+      result->kind = PullResult::kConflict;
+      return {};
+    }
+    git_oid id;
+    rc = git_rebase_commit(&id, rebase.p, nullptr, committer.p, nullptr, nullptr);
+    if (rc == GIT_EAPPLIED) continue;  // Already upstream: nothing to replay.
+    if (rc != 0) {
+      GitStatus status = Fail(rc, "replay a local commit");
+      git_rebase_abort(rebase.p);
+      return status;
+    }
+    ++result->rebased_commits;
+  }
+  if (rc != GIT_ITEROVER) {
+    GitStatus status = Fail(rc, "rebase");
+    git_rebase_abort(rebase.p);
+    return status;
+  }
+  if ((rc = git_rebase_finish(rebase.p, committer.p)) != 0) return Fail(rc, "finish the rebase");
+  result->kind = PullResult::kRebased;
+  return {};
+}
+
+GitStatus Repo::Pull(PullResult* result) {
+  *result = PullResult();
+  Remote remote;
+  int rc = git_remote_lookup(remote.out(), repo_, "origin");
+  if (rc != 0) return Fail(rc, "find remote origin");
+  git_fetch_options fetch = GIT_FETCH_OPTIONS_INIT;
+  if ((rc = git_remote_fetch(remote.p, nullptr, &fetch, nullptr)) != 0) return Fail(rc, "fetch origin");
+  Reference upstream_ref;
+  if (git_reference_lookup(upstream_ref.out(), repo_, RemoteRef(branch_).c_str()) != 0) {
+    return {};  // The remote has no such branch yet: nothing to catch up with.
+  }
+  Annotated upstream;
+  if ((rc = git_annotated_commit_from_ref(upstream.out(), repo_, upstream_ref.p)) != 0) {
+    return Fail(rc, "read origin/" + branch_);
+  }
+  git_merge_analysis_t analysis;
+  git_merge_preference_t preference;
+  const git_annotated_commit* heads[] = {upstream.p};
+  if ((rc = git_merge_analysis(&analysis, &preference, repo_, heads, 1)) != 0) {
+    return Fail(rc, "compare with origin/" + branch_);
+  }
+  if (analysis & GIT_MERGE_ANALYSIS_UP_TO_DATE) return {};
+  if (analysis & (GIT_MERGE_ANALYSIS_FASTFORWARD | GIT_MERGE_ANALYSIS_UNBORN)) {
+    result->kind = PullResult::kFastForward;
+    return FastForward(git_annotated_commit_id(upstream.p));
+  }
+  return Rebase(upstream.p, result);
+}
+
+GitStatus Repo::Push(bool* rejected) {
+  *rejected = false;
+  Remote remote;
+  int rc = git_remote_lookup(remote.out(), repo_, "origin");
+  if (rc != 0) return Fail(rc, "find remote origin");
+  struct Payload {
+    std::string refusal;
+  } payload;
+  git_push_options options = GIT_PUSH_OPTIONS_INIT;
+  // A refusal (a hook, a race) may arrive only here while push returns 0.
+  options.callbacks.push_update_reference = [](const char* ref, const char* status,
+                                               void* data) -> int {
+    if (status != nullptr) {
+      static_cast<Payload*>(data)->refusal = std::string(ref) + ": " + status;
+    }
+    return 0;
+  };
+  options.callbacks.payload = &payload;
+  std::string spec = LocalRef(branch_) + ":" + LocalRef(branch_);
+  char* specs[] = {spec.data()};
+  git_strarray refspecs = {specs, 1};
+  rc = git_remote_push(remote.p, &refspecs, &options);
+  if (rc == GIT_ENONFASTFORWARD || (rc == 0 && !payload.refusal.empty())) {
+    *rejected = true;
+    return {};
+  }
+  if (rc != 0) return Fail(rc, "push to origin");
+  return {};
+}
+
+int Repo::Ahead() {
+  git_oid local, remote;
+  if (git_reference_name_to_id(&local, repo_, "HEAD") != 0) return 0;
+  if (git_reference_name_to_id(&remote, repo_, RemoteRef(branch_).c_str()) != 0) {
+    // Nothing pushed yet: every local commit is ahead.
+    git_revwalk* walk = nullptr;
+    if (git_revwalk_new(&walk, repo_) != 0) return 0;
+    git_revwalk_push(walk, &local);
+    int count = 0;
+    git_oid id;
+    while (git_revwalk_next(&id, walk) == 0) ++count;
+    git_revwalk_free(walk);
+    return count;
+  }
+  size_t ahead = 0, behind = 0;
+  if (git_graph_ahead_behind(&ahead, &behind, repo_, &local, &remote) != 0) return 0;
+  return static_cast<int>(ahead);
+}
+
+}  // namespace fleet::plugins::sync

@@ -1,0 +1,66 @@
+// One instance's Git work tree of the fleet's shared state, through libgit2
+// (no git binary): clone or open, commit everything, fetch and catch up
+// (fast-forward, or rebase local commits onto what others pushed), push and
+// tell a rejected push from a failed one. Standard library only, like any
+// plugin. Not thread-safe (libgit2 objects are single-thread).
+#ifndef FLEET_PLUGINS_SYNC_REPO_H_
+#define FLEET_PLUGINS_SYNC_REPO_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+struct git_repository;
+
+namespace fleet::plugins::sync {
+
+// What went wrong, as an operator reads it ("fetch origin: ..."); empty = ok.
+struct GitStatus {
+  std::string error;
+  bool ok() const { return error.empty(); }
+};
+
+struct PullResult {
+  enum Kind { kUpToDate, kFastForward, kRebased, kConflict } kind = kUpToDate;
+  // kConflict: the paths both sides changed. Local commits are kept, the
+  // work tree is as before the pull.
+  std::vector<std::string> conflicts;
+  int rebased_commits = 0;
+};
+
+class Repo {
+ public:
+  // Opens work_tree, cloning `remote` (a path or URL) into it when it holds no
+  // repository yet. An empty remote is fine: the first commit starts `branch`.
+  static std::unique_ptr<Repo> OpenOrClone(const std::string& work_tree, const std::string& remote,
+                                           const std::string& branch, GitStatus* status);
+  ~Repo();
+  Repo(const Repo&) = delete;
+  Repo& operator=(const Repo&) = delete;
+
+  // Stages every change (new, modified, deleted) and commits it. *committed
+  // is false when there was nothing to commit.
+  GitStatus CommitAll(const std::string& author, const std::string& email,
+                      const std::string& message, bool* committed);
+  // Fetches and catches up with the remote branch.
+  GitStatus Pull(PullResult* result);
+  // Pushes the branch. *rejected: the remote refused (someone pushed first,
+  // or a hook said no); pull and try again.
+  GitStatus Push(bool* rejected);
+  // Local commits the remote branch does not have yet.
+  int Ahead();
+  // The commit HEAD points at (hex), or "" before the first commit.
+  std::string Head();
+
+ private:
+  Repo(git_repository* repo, std::string branch) : repo_(repo), branch_(std::move(branch)) {}
+  GitStatus FastForward(const void* target_oid);
+  GitStatus Rebase(const void* upstream, PullResult* result);
+
+  git_repository* repo_;
+  std::string branch_;
+};
+
+}  // namespace fleet::plugins::sync
+
+#endif  // FLEET_PLUGINS_SYNC_REPO_H_

@@ -1,0 +1,142 @@
+#include "plugins/sync/repo.h"
+
+#include <git2.h>
+#include <stdlib.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fleet::plugins::sync {
+namespace {
+
+using ::testing::ElementsAre;
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+class RepoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = std::string(getenv("TEST_TMPDIR")) + "/repo.XXXXXX";
+    dir_ = mkdtemp(tmpl.data());
+    remote_ = dir_ + "/remote.git";
+    git_libgit2_init();
+    git_repository* bare = nullptr;
+    ASSERT_EQ(git_repository_init(&bare, remote_.c_str(), /*is_bare=*/1), 0);
+    git_repository_free(bare);
+  }
+
+  std::unique_ptr<Repo> Clone(const std::string& name) {
+    GitStatus status;
+    auto repo = Repo::OpenOrClone(dir_ + "/" + name, remote_, "main", &status);
+    EXPECT_TRUE(status.ok()) << status.error;
+    return repo;
+  }
+
+  void CommitAndPush(Repo* repo, const std::string& message) {
+    bool committed = false;
+    ASSERT_TRUE(repo->CommitAll("test", "test@localhost", message, &committed).ok());
+    ASSERT_TRUE(committed);
+    bool rejected = true;
+    ASSERT_TRUE(repo->Push(&rejected).ok());
+    ASSERT_FALSE(rejected);
+  }
+
+  std::string dir_, remote_;
+};
+
+TEST_F(RepoTest, FirstCommitStartsTheBranchAndOthersFastForward) {
+  auto a = Clone("a");
+  auto b = Clone("b");
+  EXPECT_EQ(a->Head(), "");
+  Write(dir_ + "/a/state.json", "{\"n\": 1}\n");
+  CommitAndPush(a.get(), "a: first");
+  PullResult pulled;
+  ASSERT_TRUE(b->Pull(&pulled).ok());
+  EXPECT_EQ(pulled.kind, PullResult::kFastForward);
+  EXPECT_EQ(Read(dir_ + "/b/state.json"), "{\"n\": 1}\n");
+  EXPECT_EQ(a->Head(), b->Head());
+  ASSERT_TRUE(b->Pull(&pulled).ok());
+  EXPECT_EQ(pulled.kind, PullResult::kUpToDate);
+  // A third instance joining later clones straight onto the branch.
+  auto c = Clone("c");
+  EXPECT_EQ(Read(dir_ + "/c/state.json"), "{\"n\": 1}\n");
+}
+
+TEST_F(RepoTest, NothingToCommitIsNotACommit) {
+  auto a = Clone("a");
+  bool committed = true;
+  ASSERT_TRUE(a->CommitAll("t", "t@l", "empty", &committed).ok());
+  EXPECT_FALSE(committed);
+  Write(dir_ + "/a/f", "x");
+  ASSERT_TRUE(a->CommitAll("t", "t@l", "one", &committed).ok());
+  EXPECT_TRUE(committed);
+  ASSERT_TRUE(a->CommitAll("t", "t@l", "again", &committed).ok());
+  EXPECT_FALSE(committed);
+  EXPECT_EQ(a->Ahead(), 1);
+}
+
+TEST_F(RepoTest, RejectedPushThenRebaseKeepsBothWrites) {
+  auto a = Clone("a");
+  Write(dir_ + "/a/base", "base\n");
+  CommitAndPush(a.get(), "base");
+  auto b = Clone("b");
+  Write(dir_ + "/a/from_a", "a\n");
+  CommitAndPush(a.get(), "a writes");
+  Write(dir_ + "/b/from_b", "b\n");
+  bool committed = false, rejected = false;
+  ASSERT_TRUE(b->CommitAll("b", "b@l", "b writes", &committed).ok());
+  ASSERT_TRUE(b->Push(&rejected).ok());
+  EXPECT_TRUE(rejected);  // a pushed first.
+  PullResult pulled;
+  ASSERT_TRUE(b->Pull(&pulled).ok());
+  EXPECT_EQ(pulled.kind, PullResult::kRebased);
+  EXPECT_EQ(pulled.rebased_commits, 1);
+  ASSERT_TRUE(b->Push(&rejected).ok());
+  EXPECT_FALSE(rejected);
+  EXPECT_EQ(b->Ahead(), 0);
+  ASSERT_TRUE(a->Pull(&pulled).ok());
+  EXPECT_EQ(Read(dir_ + "/a/from_b"), "b\n");
+  EXPECT_EQ(Read(dir_ + "/a/from_a"), "a\n");
+}
+
+TEST_F(RepoTest, AConflictIsReportedAndNothingIsLost) {
+  auto a = Clone("a");
+  Write(dir_ + "/a/ledger.txt", "start\n");
+  CommitAndPush(a.get(), "start");
+  auto b = Clone("b");
+  Write(dir_ + "/a/ledger.txt", "start\na's line\n");
+  CommitAndPush(a.get(), "a");
+  Write(dir_ + "/b/ledger.txt", "start\nb's line\n");
+  bool committed = false;
+  ASSERT_TRUE(b->CommitAll("b", "b@l", "b", &committed).ok());
+  const std::string before = b->Head();
+  PullResult pulled;
+  ASSERT_TRUE(b->Pull(&pulled).ok());
+  EXPECT_EQ(pulled.kind, PullResult::kConflict);
+  EXPECT_THAT(pulled.conflicts, ElementsAre("ledger.txt"));
+  EXPECT_EQ(b->Head(), before);  // b's commit is still there...
+  EXPECT_EQ(Read(dir_ + "/b/ledger.txt"), "start\nb's line\n");  // ...with no markers.
+  EXPECT_EQ(b->Ahead(), 1);
+}
+
+TEST_F(RepoTest, ForeignRepositoryIsNotClonedOver) {
+  std::string tree = dir_ + "/x";
+  ASSERT_EQ(system(("mkdir -p " + tree + "/.git && echo junk > " + tree + "/.git/HEAD").c_str()), 0);
+  GitStatus status;
+  EXPECT_EQ(Repo::OpenOrClone(tree, remote_, "main", &status), nullptr);
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(Read(tree + "/.git/HEAD"), "junk\n");
+}
+
+}  // namespace
+}  // namespace fleet::plugins::sync

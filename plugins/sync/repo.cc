@@ -3,7 +3,11 @@
 #include <git2.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include <cstring>
+#include <fstream>
+#include <optional>
 
 namespace fleet::plugins::sync {
 namespace {
@@ -173,19 +177,16 @@ GitStatus Repo::Rebase(const void* upstream_commit, PullResult* result) {
     Index index;
     git_repository_index(index.out(), repo_);
     if (git_index_has_conflicts(index.p)) {
-      git_index_conflict_iterator* it = nullptr;
-      const git_index_entry *ancestor, *ours, *theirs;
-      if (git_index_conflict_iterator_new(&it, index.p) == 0) {
-        while (git_index_conflict_next(&ancestor, &ours, &theirs, it) == 0) {
-          const git_index_entry* any = ours != nullptr ? ours : theirs != nullptr ? theirs : ancestor;
-          if (any != nullptr) result->conflicts.push_back(any->path);
-        }
-        git_index_conflict_iterator_free(it);
+      char onto[8];
+      git_oid_tostr(onto, sizeof(onto), git_rebase_onto_id(rebase.p));
+      GitStatus status;
+      if (!ResolveConflicts(index.p, onto, result, &status)) {
+        // Nothing is lost: abort puts the branch and work tree back as they were.
+        git_rebase_abort(rebase.p);
+        result->resolved.clear();
+        result->kind = PullResult::kConflict;
+        return status;
       }
-      // Nothing is lost: abort puts the branch and work tree back as they were.
-      git_rebase_abort(rebase.p);
-      result->kind = PullResult::kConflict;
-      return {};
     }
     git_oid id;
     rc = git_rebase_commit(&id, rebase.p, nullptr, committer.p, nullptr, nullptr);
@@ -205,6 +206,97 @@ GitStatus Repo::Rebase(const void* upstream_commit, PullResult* result) {
   if ((rc = git_rebase_finish(rebase.p, committer.p)) != 0) return Fail(rc, "finish the rebase");
   result->kind = PullResult::kRebased;
   return {};
+}
+
+bool Repo::ResolveConflicts(void* index_ptr, const std::string& onto, PullResult* result,
+                            GitStatus* status) {
+  git_index* index = static_cast<git_index*>(index_ptr);
+  // Copy out first: resolving changes the index under the iterator.
+  struct Conflict {
+    std::string path;
+    std::optional<git_oid> base, upstream, local;
+  };
+  std::vector<Conflict> conflicts;
+  git_index_conflict_iterator* it = nullptr;
+  const git_index_entry *ancestor, *ours, *theirs;
+  if (git_index_conflict_iterator_new(&it, index) == 0) {
+    while (git_index_conflict_next(&ancestor, &ours, &theirs, it) == 0) {
+      const git_index_entry* any = ours != nullptr ? ours : theirs != nullptr ? theirs : ancestor;
+      Conflict c{any->path, {}, {}, {}};
+      // In a rebase libgit2's "ours" is the upstream being built on and
+      // "theirs" the local commit being replayed.
+      if (ancestor != nullptr) c.base = ancestor->id;
+      if (ours != nullptr) c.upstream = ours->id;
+      if (theirs != nullptr) c.local = theirs->id;
+      conflicts.push_back(c);
+    }
+    git_index_conflict_iterator_free(it);
+  }
+  bool covered = true;
+  for (const Conflict& c : conflicts) {
+    result->conflicts.push_back(c.path);
+    covered = covered && RuleFor(rules_, c.path) != nullptr;
+  }
+  if (!covered) return false;
+  auto text = [this](const std::optional<git_oid>& id) -> std::optional<std::string> {
+    if (!id.has_value()) return std::nullopt;  // Deleted on that side.
+    git_blob* blob = nullptr;
+    if (git_blob_lookup(&blob, repo_, &*id) != 0) return std::nullopt;
+    std::string out(static_cast<const char*>(git_blob_rawcontent(blob)),
+                    static_cast<size_t>(git_blob_rawsize(blob)));
+    git_blob_free(blob);
+    return out;
+  };
+  const std::string workdir = git_repository_workdir(repo_);
+  auto put = [&](const std::string& path, const std::optional<std::string>& content) -> bool {
+    const std::string file = workdir + path;
+    int rc;
+    if (content.has_value()) {
+      std::ofstream out(file, std::ios::binary | std::ios::trunc);
+      out << *content;
+      if (!out) {
+        *status = {"write " + file + " while resolving a conflict"};
+        return false;
+      }
+      out.close();
+      rc = git_index_add_bypath(index, path.c_str());
+    } else {
+      ::unlink(file.c_str());
+      rc = git_index_remove_bypath(index, path.c_str());
+    }
+    if (rc != 0) *status = Fail(rc, "stage the resolution of " + path);
+    return rc == 0;
+  };
+  for (const Conflict& c : conflicts) {
+    const MergeRule* rule = RuleFor(rules_, c.path);
+    std::optional<std::string> local = text(c.local), upstream = text(c.upstream);
+    std::optional<std::string> merged;
+    switch (rule->strategy) {
+      case Strategy::kOurs:
+        merged = local;
+        break;
+      case Strategy::kTheirs:
+        merged = upstream;
+        break;
+      case Strategy::kUnion:
+        merged = UnionMerge(text(c.base).value_or(""), local.value_or(""), upstream.value_or(""));
+        break;
+      case Strategy::kKeepBoth:
+        merged = local;
+        if (upstream.has_value() && !put(c.path + ".theirs-" + onto, upstream)) return false;
+        break;
+    }
+    git_index_conflict_remove(index, c.path.c_str());
+    if (!put(c.path, merged)) return false;
+    result->resolved.push_back(c.path);
+  }
+  result->conflicts.clear();
+  int rc = git_index_write(index);
+  if (rc != 0) {
+    *status = Fail(rc, "write the index");
+    return false;
+  }
+  return true;
 }
 
 GitStatus Repo::Pull(PullResult* result) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "plugins/sync/merge_rules.h"
+
 struct git_repository;
 
 namespace fleet::plugins::sync {
@@ -25,6 +27,8 @@ struct PullResult {
   // kConflict: the paths both sides changed. Local commits are kept, the
   // work tree is as before the pull.
   std::vector<std::string> conflicts;
+  // Paths both sides changed that a merge rule resolved.
+  std::vector<std::string> resolved;
   int rebased_commits = 0;
 };
 
@@ -42,7 +46,12 @@ class Repo {
   // is false when there was nothing to commit.
   GitStatus CommitAll(const std::string& author, const std::string& email,
                       const std::string& message, bool* committed);
-  // Fetches and catches up with the remote branch.
+  // How conflicting paths are resolved while catching up (default: none, so
+  // any conflict aborts the rebase and is reported).
+  void SetMergeRules(std::vector<MergeRule> rules) { rules_ = std::move(rules); }
+  // Fetches and catches up with the remote branch: fast-forward, or replay
+  // local commits on top, resolving conflicts by rule. A conflict no rule
+  // covers leaves everything as it was and lists the paths.
   GitStatus Pull(PullResult* result);
   // Pushes the branch. *rejected: the remote refused (someone pushed first,
   // or a hook said no); pull and try again.
@@ -56,9 +65,14 @@ class Repo {
   Repo(git_repository* repo, std::string branch) : repo_(repo), branch_(std::move(branch)) {}
   GitStatus FastForward(const void* target_oid);
   GitStatus Rebase(const void* upstream, PullResult* result);
+  // Resolves every conflict in the index by rule; false (nothing changed)
+  // when some path has no rule.
+  bool ResolveConflicts(void* index, const std::string& onto_hex, PullResult* result,
+                        GitStatus* status);
 
   git_repository* repo_;
   std::string branch_;
+  std::vector<MergeRule> rules_;
 };
 
 }  // namespace fleet::plugins::sync

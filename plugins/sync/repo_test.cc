@@ -3,6 +3,7 @@
 #include <git2.h>
 #include <stdlib.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -21,7 +22,10 @@ std::string Read(const std::string& path) {
   return s.str();
 }
 
-void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+void Write(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path) << text;
+}
 
 class RepoTest : public ::testing::Test {
  protected:
@@ -127,6 +131,69 @@ TEST_F(RepoTest, AConflictIsReportedAndNothingIsLost) {
   EXPECT_EQ(b->Head(), before);  // b's commit is still there...
   EXPECT_EQ(Read(dir_ + "/b/ledger.txt"), "start\nb's line\n");  // ...with no markers.
   EXPECT_EQ(b->Ahead(), 1);
+}
+
+// a and b both change `path` from `base`; b pulls with `rules`.
+class ConflictTest : public RepoTest {
+ protected:
+  PullResult Diverge(const std::string& path, const std::string& base, const std::string& a_text,
+                     const std::string& b_text, std::vector<MergeRule> rules) {
+    a_ = Clone("a");
+    Write(dir_ + "/a/" + path, base);
+    CommitAndPush(a_.get(), "base");
+    b_ = Clone("b");
+    b_->SetMergeRules(std::move(rules));
+    Write(dir_ + "/a/" + path, a_text);
+    CommitAndPush(a_.get(), "a");
+    Write(dir_ + "/b/" + path, b_text);
+    bool committed = false;
+    EXPECT_TRUE(b_->CommitAll("b", "b@l", "b", &committed).ok());
+    PullResult pulled;
+    GitStatus status = b_->Pull(&pulled);
+    EXPECT_TRUE(status.ok()) << status.error;
+    bool rejected = true;
+    if (pulled.kind != PullResult::kConflict) {
+      EXPECT_TRUE(b_->Push(&rejected).ok());
+      EXPECT_FALSE(rejected);
+    }
+    return pulled;
+  }
+  std::unique_ptr<Repo> a_, b_;
+};
+
+TEST_F(ConflictTest, UnionKeepsEveryLine) {
+  PullResult r = Diverge("logs/ledger.txt", "start\n", "start\na\n", "start\nb\n",
+                         {{"logs/*.txt", Strategy::kUnion}});
+  EXPECT_EQ(r.kind, PullResult::kRebased);
+  EXPECT_THAT(r.resolved, ElementsAre("logs/ledger.txt"));
+  EXPECT_EQ(Read(dir_ + "/b/logs/ledger.txt"), "start\na\nb\n");
+}
+
+TEST_F(ConflictTest, OursAndTheirs) {
+  EXPECT_EQ(Diverge("x.cfg", "v0\n", "a\n", "b\n", {{"*.cfg", Strategy::kOurs}}).kind,
+            PullResult::kRebased);
+  EXPECT_EQ(Read(dir_ + "/b/x.cfg"), "b\n");
+}
+
+TEST_F(ConflictTest, TheirsTakesThePushedVersion) {
+  Diverge("x.cfg", "v0\n", "a\n", "b\n", {{"*.cfg", Strategy::kTheirs}});
+  EXPECT_EQ(Read(dir_ + "/b/x.cfg"), "a\n");
+}
+
+TEST_F(ConflictTest, KeepBothSavesTheOtherSideBeside) {
+  PullResult r = Diverge("report.md", "v0\n", "a\n", "b\n", {{"*", Strategy::kKeepBoth}});
+  EXPECT_EQ(r.kind, PullResult::kRebased);
+  EXPECT_EQ(Read(dir_ + "/b/report.md"), "b\n");
+  const std::string onto = a_->Head().substr(0, 7);
+  EXPECT_EQ(Read(dir_ + "/b/report.md.theirs-" + onto), "a\n");
+}
+
+TEST_F(ConflictTest, AnUncoveredPathAbortsEverything) {
+  PullResult r = Diverge("state.json", "{}\n", "{\"a\":1}\n", "{\"b\":1}\n",
+                         {{"*.txt", Strategy::kUnion}});
+  EXPECT_EQ(r.kind, PullResult::kConflict);
+  EXPECT_THAT(r.conflicts, ElementsAre("state.json"));
+  EXPECT_EQ(Read(dir_ + "/b/state.json"), "{\"b\":1}\n");
 }
 
 TEST_F(RepoTest, ForeignRepositoryIsNotClonedOver) {

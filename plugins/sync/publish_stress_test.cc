@@ -83,6 +83,7 @@ TEST(PublishStressTest, TwentyWritersLoseNothing) {
         attempts[w] += published.attempts;
         if (!published.pushed) {
           failures[w] = published.error;
+          for (const std::string& path : published.unresolved) failures[w] += " " + path;
           return;
         }
       }

@@ -1,6 +1,9 @@
 #include "plugins/sync/repo.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <unistd.h>
@@ -50,6 +53,34 @@ bool Exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
 }
+
+// An exclusive flock on <remote>/fleet-push.lock for a remote on this machine
+// (released with the object); nothing for network remotes.
+struct PushLock {
+  explicit PushLock(git_remote* remote) {
+    std::string url = git_remote_url(remote);
+    if (url.rfind("file://", 0) == 0) url = url.substr(7);
+    if (url.find("://") != std::string::npos || url.find(':') != std::string::npos) return;
+    const std::string path = url + "/fleet-push.lock";
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      error = "open push lock " + path + ": " + std::strerror(errno);
+      return;
+    }
+    for (int waited_ms = 0; ::flock(fd, LOCK_EX | LOCK_NB) != 0; waited_ms += 2) {
+      if (waited_ms >= 60000) {
+        error = "push lock " + path + " held for over 60s";
+        return;
+      }
+      ::usleep(2000);
+    }
+  }
+  ~PushLock() {
+    if (fd >= 0) ::close(fd);  // Closing releases the flock.
+  }
+  int fd = -1;
+  std::string error;
+};
 
 std::string LocalRef(const std::string& branch) { return "refs/heads/" + branch; }
 std::string RemoteRef(const std::string& branch) { return "refs/remotes/origin/" + branch; }
@@ -107,6 +138,10 @@ GitStatus Repo::CommitAll(const std::string& author, const std::string& email,
   Index index;
   int rc = git_repository_index(index.out(), repo_);
   if (rc != 0) return Fail(rc, "open the index");
+  // The repository caches its index; a rebase or checkout rewrote the file.
+  // Staging against a stale copy would keep old blobs for files that look
+  // unchanged and silently revert other writers' changes.
+  if ((rc = git_index_read(index.p, /*force=*/1)) != 0) return Fail(rc, "read the index");
   char star[] = "*";
   char* patterns[] = {star};
   git_strarray all = {patterns, 1};
@@ -346,6 +381,11 @@ GitStatus Repo::Push(bool* rejected) {
     return 0;
   };
   options.callbacks.payload = &payload;
+  // libgit2's local transport checks fast-forward and then writes the ref:
+  // two pushers can interleave and one update is lost. Pushing to a local
+  // remote therefore holds its push lock; a network remote does this itself.
+  PushLock lock(remote.p);
+  if (!lock.error.empty()) return {lock.error};
   std::string spec = LocalRef(branch_) + ":" + LocalRef(branch_);
   char* specs[] = {spec.data()};
   git_strarray refspecs = {specs, 1};

@@ -23,6 +23,8 @@ std::optional<Strategy> ParseStrategy(const std::string& name) {
   if (name == "theirs") return Strategy::kTheirs;
   if (name == "union") return Strategy::kUnion;
   if (name == "keep-both") return Strategy::kKeepBoth;
+  if (name == "json" || name == "json-theirs") return Strategy::kJsonTheirs;
+  if (name == "json-ours") return Strategy::kJsonOurs;
   return std::nullopt;
 }
 

@@ -15,6 +15,8 @@ enum class Strategy {
   kTheirs,    // keep the pushed version
   kUnion,     // line logs: the pushed lines, then the lines this instance added
   kKeepBoth,  // ours stays; theirs is saved beside it as PATH.theirs-<commit>
+  kJsonOurs,    // JSON objects merged key by key; a key both changed: ours
+  kJsonTheirs,  // ... a key both changed: theirs
 };
 
 struct MergeRule {
@@ -24,7 +26,8 @@ struct MergeRule {
   Strategy strategy;
 };
 
-// "ours", "theirs", "union", "keep-both"; nullopt for anything else.
+// "ours", "theirs", "union", "keep-both", "json" (= "json-theirs": the
+// first published value wins), "json-ours"; nullopt for anything else.
 std::optional<Strategy> ParseStrategy(const std::string& name);
 
 // The first rule matching path, or nullptr.

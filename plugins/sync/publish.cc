@@ -53,6 +53,7 @@ PublishResult Publish(Repo& repo, const PublishOptions& options) {
     if (pulled.kind == PullResult::kConflict) {
       result.unresolved = pulled.conflicts;
       result.error = "conflict no rule resolves; the commit is kept locally";
+      for (const std::string& why : pulled.refused) result.error += "; " + why;
       return result;
     }
   }

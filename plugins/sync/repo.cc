@@ -1,5 +1,7 @@
 #include "plugins/sync/repo.h"
 
+#include "plugins/sync/json_merge.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
@@ -320,6 +322,34 @@ bool Repo::ResolveConflicts(void* index_ptr, const std::string& onto, PullResult
         merged = local;
         if (upstream.has_value() && !put(c.path + ".theirs-" + onto, upstream)) return false;
         break;
+      case Strategy::kJsonOurs:
+      case Strategy::kJsonTheirs: {
+        const bool ours_wins = rule->strategy == Strategy::kJsonOurs;
+        if (!local.has_value() || !upstream.has_value()) {
+          merged = ours_wins ? local : upstream;  // Deleted on one side.
+          break;
+        }
+        std::string error;
+        std::optional<std::string> base_text = text(c.base);
+        std::optional<Json> base_json =
+            base_text.has_value() ? ParseJson(*base_text, &error) : std::nullopt;
+        std::optional<Json> ours_json = ParseJson(*local, &error);
+        std::optional<Json> theirs_json = ParseJson(*upstream, &error);
+        if (!ours_json.has_value() || !theirs_json.has_value()) {
+          result->refused.push_back(c.path + ": not JSON on both sides (" + error + ")");
+          return false;
+        }
+        merged = WriteJson(MergeJson(base_json.has_value() ? &*base_json : nullptr, *ours_json,
+                                     *theirs_json, ours_wins));
+        break;
+      }
+    }
+    // A state file that no longer parses is never committed: refuse the merge.
+    std::string error;
+    if (merged.has_value() && c.path.size() > 5 &&
+        c.path.compare(c.path.size() - 5, 5, ".json") == 0 && !ParseJson(*merged, &error)) {
+      result->refused.push_back(c.path + ": the merged file is not valid JSON (" + error + ")");
+      return false;
     }
     git_index_conflict_remove(index, c.path.c_str());
     if (!put(c.path, merged)) return false;

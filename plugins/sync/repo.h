@@ -29,6 +29,9 @@ struct PullResult {
   std::vector<std::string> conflicts;
   // Paths both sides changed that a merge rule resolved.
   std::vector<std::string> resolved;
+  // Why a rule's merge was refused ("state.json: the merged file is not
+  // valid JSON ..."); the pull then ends in kConflict.
+  std::vector<std::string> refused;
   int rebased_commits = 0;
 };
 

@@ -188,6 +188,24 @@ TEST_F(ConflictTest, KeepBothSavesTheOtherSideBeside) {
   EXPECT_EQ(Read(dir_ + "/b/report.md.theirs-" + onto), "a\n");
 }
 
+TEST_F(ConflictTest, JsonMergesKeyByKey) {
+  PullResult r = Diverge("state/bot.json", "{\"cash\": 40, \"n\": 1}\n",
+                         "{\"cash\": 40, \"n\": 2}\n", "{\"cash\": 35, \"n\": 3}\n",
+                         {{"*.json", Strategy::kJsonOurs}});
+  EXPECT_EQ(r.kind, PullResult::kRebased);
+  EXPECT_EQ(Read(dir_ + "/b/state/bot.json"), "{\n  \"cash\": 35,\n  \"n\": 3\n}\n");
+}
+
+TEST_F(ConflictTest, AMergeThatBreaksJsonIsRefused) {
+  // Union would glue two JSON documents together: refused, nothing committed.
+  PullResult r = Diverge("state.json", "{}\n", "{\"a\": 1}\n", "{\"b\": 1}\n",
+                         {{"*", Strategy::kUnion}});
+  EXPECT_EQ(r.kind, PullResult::kConflict);
+  ASSERT_EQ(r.refused.size(), 1u);
+  EXPECT_THAT(r.refused[0], ::testing::HasSubstr("state.json: the merged file is not valid JSON"));
+  EXPECT_EQ(Read(dir_ + "/b/state.json"), "{\"b\": 1}\n");
+}
+
 TEST_F(ConflictTest, AnUncoveredPathAbortsEverything) {
   PullResult r = Diverge("state.json", "{}\n", "{\"a\":1}\n", "{\"b\":1}\n",
                          {{"*.txt", Strategy::kUnion}});

@@ -1,0 +1,52 @@
+#include "plugins/sync/json_merge.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fleet::plugins::sync {
+namespace {
+
+using ::testing::HasSubstr;
+
+Json J(const std::string& text) {
+  std::string error;
+  std::optional<Json> v = ParseJson(text, &error);
+  EXPECT_TRUE(v.has_value()) << text << ": " << error;
+  return v.value_or(Json());
+}
+
+TEST(JsonTest, ParsesAndWritesRoundTrip) {
+  Json v = J(R"({"a": 1, "b": [true, null, "x\"y"], "c": {"d": -2.5e3}})");
+  EXPECT_EQ(WriteJson(v),
+            "{\n  \"a\": 1,\n  \"b\": [\n    true,\n    null,\n    \"x\\\"y\"\n  ],\n  \"c\": {\n"
+            "    \"d\": -2.5e3\n  }\n}\n");
+  EXPECT_EQ(J(WriteJson(v)), v);
+}
+
+TEST(JsonTest, ErrorsSayWhere) {
+  std::string error;
+  EXPECT_FALSE(ParseJson("{\"a\": 1,\n  \"b\" 2}", &error).has_value());
+  EXPECT_THAT(error, HasSubstr("line 2 column 7: ':' was expected"));
+  EXPECT_FALSE(ParseJson("<<<<<<< HEAD\n{}", &error).has_value());
+  EXPECT_FALSE(ParseJson("{} {}", &error).has_value());
+  EXPECT_FALSE(ParseJson(std::string(1000, '['), &error).has_value());
+  EXPECT_THAT(error, HasSubstr("too deep"));
+}
+
+TEST(JsonTest, ThreeWayMergeByKey) {
+  Json base = J(R"({"cash": 40, "positions": {"BTC": 1, "ETH": 2}, "note": "x"})");
+  Json ours = J(R"({"cash": 35, "positions": {"BTC": 1, "ETH": 3}, "note": "x"})");
+  Json theirs = J(R"({"cash": 40, "positions": {"BTC": 2, "ETH": 2}, "note": "x", "new": true})");
+  EXPECT_EQ(MergeJson(&base, ours, theirs, /*ours_wins=*/false),
+            J(R"({"cash": 35, "positions": {"BTC": 2, "ETH": 3}, "note": "x", "new": true})"));
+  // Both changed one key: the declared winner takes it.
+  Json a = J(R"({"cash": 30})"), b = J(R"({"cash": 20})");
+  EXPECT_EQ(MergeJson(&base, a, b, true), J(R"({"cash": 30})"));
+  EXPECT_EQ(MergeJson(&base, a, b, false), J(R"({"cash": 20})"));
+  // A deletion on one side with no change on the other is a deletion.
+  EXPECT_EQ(MergeJson(&base, J(R"({"cash": 40, "positions": {"BTC": 1, "ETH": 2}})"), base, false),
+            J(R"({"cash": 40, "positions": {"BTC": 1, "ETH": 2}})"));
+}
+
+}  // namespace
+}  // namespace fleet::plugins::sync

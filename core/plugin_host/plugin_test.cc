@@ -91,5 +91,16 @@ TEST(PluginTest, TwoSdkPluginsFromOneProtoLoadSideBySide) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(PluginTest, BuiltInPluginsLoadLikeAnyOther) {
+  const std::string root = absl::StrCat(getenv("TEST_SRCDIR"), "/fleet/plugins/");
+  auto health = Plugin::Load(root + "health/libfleet_health_builtin.so", "health");
+  auto sync = Plugin::Load(root + "sync/libfleet_sync_git.so", "sync");
+  ASSERT_TRUE(health.ok()) << health.status();
+  ASSERT_TRUE(sync.ok()) << sync.status();
+  EXPECT_EQ((*health)->name(), "fleet.health.builtin");
+  EXPECT_EQ((*sync)->name(), "fleet.sync.git");
+  EXPECT_TRUE((*sync)->Create("").ok());
+}
+
 }  // namespace
 }  // namespace fleet::plugin_host

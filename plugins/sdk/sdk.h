@@ -9,6 +9,9 @@
 //   };
 //   FLEET_HEALTH_PLUGIN(MyCheck, "com.example.health.mine", "1.0.0")
 //
+// A sync plugin is the same with Sync(const SyncRequest&, SyncResult*,
+// std::string*) and FLEET_SYNC_PLUGIN.
+//
 // `config` is the plugin's YAML `config:` block as JSON text (possibly empty);
 // per-engine settings arrive in request.spec().params(). Uses std
 // types only (no absl); throws nothing across the ABI: every exception becomes
@@ -22,6 +25,7 @@
 
 #include "plugins/sdk/fleet_plugin.h"
 #include "proto/fleet/plugin/v1/health.pb.h"
+#include "proto/fleet/plugin/v1/sync.pb.h"
 
 namespace fleet::sdk {
 
@@ -58,27 +62,28 @@ inline std::string& CreateError() {
   return error;
 }
 
-template <typename Check>
+template <typename Impl>
 struct Instance {
   Host host;
-  std::unique_ptr<Check> check;
+  std::unique_ptr<Impl> impl;
   std::string response;  // valid until the next call
   std::string error;
 };
 
-template <typename Check>
-struct HealthAdapter {
+// The C ABI for one kind: Impl::Create, and `Fn` for the kind's method.
+template <typename Impl, typename Request, typename Result, uint32_t kMethod,
+          bool (Impl::*Fn)(const Request&, Result*, std::string*)>
+struct Adapter {
   static int32_t Create(const fleet_host_v1* host, fleet_bytes config, void** out,
                         fleet_bytes* error) noexcept {
     std::string& message = CreateError();
     try {
-      auto inst = std::make_unique<Instance<Check>>(Instance<Check>{Host(host), nullptr, {}, {}});
+      auto inst = std::make_unique<Instance<Impl>>(Instance<Impl>{Host(host), nullptr, {}, {}});
       message.clear();
-      inst->check = Check::Create(inst->host,
-                                  std::string(reinterpret_cast<const char*>(config.data),
-                                              config.size),
-                                  &message);
-      if (inst->check == nullptr) {
+      inst->impl = Impl::Create(inst->host,
+                                std::string(reinterpret_cast<const char*>(config.data), config.size),
+                                &message);
+      if (inst->impl == nullptr) {
         if (message.empty()) message = "plugin refused its configuration";
         *error = Bytes(message);
         return kInvalidArgument;
@@ -96,22 +101,22 @@ struct HealthAdapter {
 
   static int32_t Call(void* instance, uint32_t method, fleet_bytes request, fleet_bytes* response,
                       fleet_bytes* error) noexcept {
-    auto* inst = static_cast<Instance<Check>*>(instance);
+    auto* inst = static_cast<Instance<Impl>*>(instance);
     try {
       inst->error.clear();
-      if (method != FLEET_METHOD_HEALTH_CHECK) {
+      if (method != kMethod) {
         inst->error = "unknown method " + std::to_string(method);
         *error = Bytes(inst->error);
         return kUnimplemented;
       }
-      fleet::plugin::v1::HealthCheckRequest req;
+      Request req;
       if (!req.ParseFromArray(request.data, static_cast<int>(request.size))) {
-        inst->error = "request is not a HealthCheckRequest";
+        inst->error = "request does not parse";
         *error = Bytes(inst->error);
         return kInvalidArgument;
       }
-      fleet::plugin::v1::HealthCheckResult result;
-      if (!inst->check->Check(req, &result, &inst->error)) {
+      Result result;
+      if (!((*inst->impl).*Fn)(req, &result, &inst->error)) {
         *error = Bytes(inst->error);
         return kInternal;
       }
@@ -119,9 +124,9 @@ struct HealthAdapter {
       *response = Bytes(inst->response);
       return kOk;
     } catch (const std::exception& e) {
-      inst->error = std::string("check threw: ") + e.what();
+      inst->error = std::string("call threw: ") + e.what();
     } catch (...) {
-      inst->error = "check threw a non-standard exception";
+      inst->error = "call threw a non-standard exception";
     }
     *error = Bytes(inst->error);
     return kInternal;
@@ -129,7 +134,7 @@ struct HealthAdapter {
 
   static void Destroy(void* instance) noexcept {
     try {
-      delete static_cast<Instance<Check>*>(instance);
+      delete static_cast<Instance<Impl>*>(instance);
     } catch (...) {
     }
   }
@@ -138,20 +143,32 @@ struct HealthAdapter {
 }  // namespace internal
 }  // namespace fleet::sdk
 
-// Defines fleet_plugin_v1() for a health check class.
-#define FLEET_HEALTH_PLUGIN(CheckClass, NAME, VERSION)                                   \
-  extern "C" FLEET_PLUGIN_EXPORT const fleet_plugin_api_v1* fleet_plugin_v1(void) {     \
-    static const fleet_plugin_api_v1 api = {                                             \
-        sizeof(fleet_plugin_api_v1),                                                     \
-        FLEET_PLUGIN_ABI_VERSION,                                                        \
-        NAME,                                                                            \
-        "health",                                                                        \
-        VERSION,                                                                         \
-        &::fleet::sdk::internal::HealthAdapter<CheckClass>::Create,                      \
-        &::fleet::sdk::internal::HealthAdapter<CheckClass>::Call,                        \
-        &::fleet::sdk::internal::HealthAdapter<CheckClass>::Destroy,                     \
-    };                                                                                   \
-    return &api;                                                                         \
+// Defines fleet_plugin_v1() for the adapter type given last (it has commas).
+#define FLEET_PLUGIN_TABLE_(NAME, KIND, VERSION, ...)                             \
+  using fleet_plugin_adapter_t = __VA_ARGS__;                                     \
+  extern "C" FLEET_PLUGIN_EXPORT const fleet_plugin_api_v1* fleet_plugin_v1(void) { \
+    static const fleet_plugin_api_v1 api = {                                      \
+        sizeof(fleet_plugin_api_v1),       FLEET_PLUGIN_ABI_VERSION,              \
+        NAME,                              KIND,                                  \
+        VERSION,                           &fleet_plugin_adapter_t::Create,       \
+        &fleet_plugin_adapter_t::Call,     &fleet_plugin_adapter_t::Destroy,      \
+    };                                                                            \
+    return &api;                                                                  \
   }
+
+// A health check: CheckClass::Check(const HealthCheckRequest&, HealthCheckResult*, std::string*).
+#define FLEET_HEALTH_PLUGIN(CheckClass, NAME, VERSION)                                  \
+  FLEET_PLUGIN_TABLE_(NAME, "health", VERSION,                                          \
+                      ::fleet::sdk::internal::Adapter<                                  \
+                          CheckClass, ::fleet::plugin::v1::HealthCheckRequest,          \
+                          ::fleet::plugin::v1::HealthCheckResult,                       \
+                          FLEET_METHOD_HEALTH_CHECK, &CheckClass::Check>)
+
+// A sync plugin: SyncClass::Sync(const SyncRequest&, SyncResult*, std::string*).
+#define FLEET_SYNC_PLUGIN(SyncClass, NAME, VERSION)                                          \
+  FLEET_PLUGIN_TABLE_(NAME, "sync", VERSION,                                                 \
+                      ::fleet::sdk::internal::Adapter<                                       \
+                          SyncClass, ::fleet::plugin::v1::SyncRequest,                       \
+                          ::fleet::plugin::v1::SyncResult, FLEET_METHOD_SYNC, &SyncClass::Sync>)
 
 #endif  // FLEET_PLUGINS_SDK_SDK_H_

@@ -1,0 +1,121 @@
+// fleet.sync.git: the fleet's shared state as a Git repository, one work tree
+// per instance. PULL catches a work tree up (cloning it on first use);
+// PUBLISH commits and pushes, catching up by the fleet's merge rules and
+// retrying. Bad requests are refused with the reason; nothing is discarded.
+#include <map>
+#include <memory>
+#include <string>
+
+#include "plugins/sdk/sdk.h"
+#include "plugins/sync/publish.h"
+#include "plugins/sync/repo.h"
+
+namespace fleet::plugins::sync {
+namespace {
+
+using fleet::plugin::v1::SyncRequest;
+using fleet::plugin::v1::SyncResult;
+
+const char* PullName(PullResult::Kind kind) {
+  switch (kind) {
+    case PullResult::kUpToDate:
+      return "up-to-date";
+    case PullResult::kFastForward:
+      return "fast-forward";
+    case PullResult::kRebased:
+      return "rebased";
+    case PullResult::kConflict:
+      return "conflict";
+  }
+  return "?";
+}
+
+class GitSync {
+ public:
+  static std::unique_ptr<GitSync> Create(const fleet::sdk::Host&, const std::string&,
+                                         std::string*) {
+    return std::make_unique<GitSync>();
+  }
+
+  bool Sync(const SyncRequest& request, SyncResult* result, std::string* error) {
+    if (request.work_tree().empty() || request.work_tree()[0] != '/') {
+      *error = "work_tree must be an absolute path, not '" + request.work_tree() + "'";
+      return false;
+    }
+    if (request.remote().empty() || request.branch().empty()) {
+      *error = "remote and branch are required";
+      return false;
+    }
+    std::vector<MergeRule> rules;
+    for (int i = 0; i < request.rules_size(); ++i) {
+      std::optional<Strategy> strategy = ParseStrategy(request.rules(i).strategy());
+      if (!strategy.has_value()) {
+        *error = "merge rule " + std::to_string(i + 1) + ": unknown strategy '" +
+                 request.rules(i).strategy() + "'";
+        return false;
+      }
+      rules.push_back({request.rules(i).glob(), *strategy});
+    }
+    Repo* repo = Open(request, result);
+    if (repo == nullptr) return true;  // result->error says why.
+    repo->SetMergeRules(std::move(rules));
+    switch (request.op()) {
+      case SyncRequest::OP_PULL: {
+        PullResult pulled;
+        GitStatus status = repo->Pull(&pulled);
+        result->set_error(status.error);
+        result->set_pull(PullName(pulled.kind));
+        result->set_ok(status.ok() && pulled.kind != PullResult::kConflict);
+        for (const auto& p : pulled.resolved) result->add_resolved(p);
+        for (const auto& p : pulled.conflicts) result->add_unresolved(p);
+        for (const auto& p : pulled.refused) result->add_refused(p);
+        break;
+      }
+      case SyncRequest::OP_PUBLISH: {
+        PublishOptions options;
+        options.author = request.author().empty() ? "fleet" : request.author();
+        options.email = options.author + "@fleet.local";
+        options.message = request.message().empty() ? "fleet: state from " + options.author
+                                                    : request.message();
+        if (request.max_attempts() > 0) options.max_attempts = static_cast<int>(request.max_attempts());
+        PublishResult published = Publish(*repo, options);
+        result->set_ok(published.pushed);
+        result->set_committed(published.committed);
+        result->set_attempts(static_cast<uint32_t>(published.attempts));
+        result->set_error(published.error);
+        for (const auto& p : published.resolved) result->add_resolved(p);
+        for (const auto& p : published.unresolved) result->add_unresolved(p);
+        break;
+      }
+      default:
+        *error = "unknown sync op " + std::to_string(request.op());
+        return false;
+    }
+    result->set_head(repo->Head());
+    result->set_ahead(static_cast<uint32_t>(repo->Ahead()));
+    return true;
+  }
+
+ private:
+  // One Repo per work tree, opened (or cloned) on first use.
+  Repo* Open(const SyncRequest& request, SyncResult* result) {
+    auto it = repos_.find(request.work_tree());
+    if (it != repos_.end()) return it->second.get();
+    GitStatus status;
+    std::unique_ptr<Repo> repo =
+        Repo::OpenOrClone(request.work_tree(), request.remote(), request.branch(), &status);
+    if (repo == nullptr) {
+      result->set_ok(false);
+      result->set_error(status.error);
+      return nullptr;
+    }
+    return (repos_[request.work_tree()] = std::move(repo)).get();
+  }
+
+  std::map<std::string, std::unique_ptr<Repo>> repos_;
+};
+
+}  // namespace
+}  // namespace fleet::plugins::sync
+
+FLEET_SYNC_PLUGIN(fleet::plugins::sync::GitSync, "fleet.sync.git", "0.1.0")

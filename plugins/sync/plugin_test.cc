@@ -1,0 +1,103 @@
+// Calls fleet.sync.git through its fleet_plugin_v1() table (linked statically).
+#include <git2.h>
+#include <stdlib.h>
+
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "plugins/sdk/fleet_plugin.h"
+#include "proto/fleet/plugin/v1/sync.pb.h"
+
+namespace {
+
+using fleet::plugin::v1::SyncRequest;
+using fleet::plugin::v1::SyncResult;
+using ::testing::HasSubstr;
+
+class GitSyncPluginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = std::string(getenv("TEST_TMPDIR")) + "/gitsync.XXXXXX";
+    dir_ = mkdtemp(tmpl.data());
+    git_libgit2_init();
+    git_repository* bare = nullptr;
+    ASSERT_EQ(git_repository_init(&bare, (dir_ + "/remote.git").c_str(), 1), 0);
+    git_repository_free(bare);
+    api_ = fleet_plugin_v1();
+    fleet_bytes error{nullptr, 0};
+    ASSERT_EQ(api_->create(nullptr, {nullptr, 0}, &instance_, &error), 0);
+  }
+  void TearDown() override { api_->destroy(instance_); }
+
+  // The call's status code, and the result when it is 0.
+  int32_t Call(const SyncRequest& request, SyncResult* result, std::string* error) {
+    std::string bytes = request.SerializeAsString();
+    fleet_bytes response{nullptr, 0}, err{nullptr, 0};
+    int32_t code = api_->call(instance_, FLEET_METHOD_SYNC,
+                              {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
+                              &response, &err);
+    if (code == 0) result->ParseFromArray(response.data, static_cast<int>(response.size));
+    if (err.data != nullptr) error->assign(reinterpret_cast<const char*>(err.data), err.size);
+    return code;
+  }
+
+  SyncRequest Request(const std::string& tree, SyncRequest::Op op) {
+    SyncRequest r;
+    r.set_op(op);
+    r.set_work_tree(dir_ + "/" + tree);
+    r.set_remote(dir_ + "/remote.git");
+    r.set_branch("main");
+    r.set_author("bot/0");
+    return r;
+  }
+
+  std::string dir_;
+  const fleet_plugin_api_v1* api_ = nullptr;
+  void* instance_ = nullptr;
+};
+
+TEST_F(GitSyncPluginTest, PublishesAndPulls) {
+  EXPECT_STREQ(api_->kind, "sync");
+  EXPECT_STREQ(api_->name, "fleet.sync.git");
+  SyncResult r;
+  std::string error;
+  ASSERT_EQ(Call(Request("a", SyncRequest::OP_PULL), &r, &error), 0) << error;
+  EXPECT_TRUE(r.ok()) << r.error();
+  std::ofstream(dir_ + "/a/state.json") << "{\"n\": 1}\n";
+  r.Clear();
+  ASSERT_EQ(Call(Request("a", SyncRequest::OP_PUBLISH), &r, &error), 0) << error;
+  EXPECT_TRUE(r.ok()) << r.error();
+  EXPECT_TRUE(r.committed());
+  EXPECT_EQ(r.ahead(), 0u);
+  r.Clear();
+  ASSERT_EQ(Call(Request("b", SyncRequest::OP_PULL), &r, &error), 0) << error;
+  EXPECT_TRUE(r.ok()) << r.error();
+  std::ifstream in(dir_ + "/b/state.json");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "{\"n\": 1}");
+}
+
+TEST_F(GitSyncPluginTest, BadRequestsAreRefusedWithTheReason) {
+  SyncResult r;
+  std::string error;
+  SyncRequest relative = Request("a", SyncRequest::OP_PULL);
+  relative.set_work_tree("relative/path");
+  EXPECT_EQ(Call(relative, &r, &error), 13);
+  EXPECT_THAT(error, HasSubstr("work_tree must be an absolute path"));
+  SyncRequest bad_rule = Request("a", SyncRequest::OP_PULL);
+  auto* rule = bad_rule.add_rules();
+  rule->set_glob("*.json");
+  rule->set_strategy("whatever");
+  EXPECT_EQ(Call(bad_rule, &r, &error), 13);
+  EXPECT_THAT(error, HasSubstr("merge rule 1: unknown strategy 'whatever'"));
+  SyncRequest no_remote = Request("a", SyncRequest::OP_PULL);
+  no_remote.set_remote(dir_ + "/no-such-remote.git");
+  r.Clear();
+  ASSERT_EQ(Call(no_remote, &r, &error), 0);
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr("clone"));
+}
+
+}  // namespace

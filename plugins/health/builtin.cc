@@ -11,6 +11,7 @@
 
 #include "plugins/health/probes.h"
 #include "plugins/sdk/sdk.h"
+#include "proto/fleet/plugin/v1/health.pb.h"
 
 namespace fleet::plugins::health {
 namespace {

@@ -10,7 +10,9 @@
 //   FLEET_HEALTH_PLUGIN(MyCheck, "com.example.health.mine", "1.0.0")
 //
 // A sync plugin is the same with Sync(const SyncRequest&, SyncResult*,
-// std::string*) and FLEET_SYNC_PLUGIN.
+// std::string*) and FLEET_SYNC_PLUGIN. Include the payload header of your
+// kind (proto/fleet/plugin/v1/health.pb.h or sync.pb.h) yourself: the SDK
+// needs none, so a health check never has to generate the sync protos.
 //
 // `config` is the plugin's YAML `config:` block as JSON text (possibly empty);
 // per-engine settings arrive in request.spec().params(). Uses std
@@ -24,8 +26,6 @@
 #include <string>
 
 #include "plugins/sdk/fleet_plugin.h"
-#include "proto/fleet/plugin/v1/health.pb.h"
-#include "proto/fleet/plugin/v1/sync.pb.h"
 
 namespace fleet::sdk {
 

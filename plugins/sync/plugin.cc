@@ -7,6 +7,7 @@
 #include <string>
 
 #include "plugins/sdk/sdk.h"
+#include "proto/fleet/plugin/v1/sync.pb.h"
 #include "plugins/sync/publish.h"
 #include "plugins/sync/repo.h"
 

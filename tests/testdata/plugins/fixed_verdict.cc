@@ -4,6 +4,7 @@
 #include <string>
 
 #include "plugins/sdk/sdk.h"
+#include "proto/fleet/plugin/v1/health.pb.h"
 
 namespace {
 

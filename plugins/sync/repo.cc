@@ -69,7 +69,7 @@ struct PushLock {
       error = "open push lock " + path + ": " + std::strerror(errno);
       return;
     }
-    for (int waited_ms = 0; ::flock(fd, LOCK_EX | LOCK_NB) != 0; waited_ms += 2) {
+    for (; ::flock(fd, LOCK_EX | LOCK_NB) != 0; waited_ms += 2) {
       if (waited_ms >= 60000) {
         error = "push lock " + path + " held for over 60s";
         return;
@@ -81,6 +81,7 @@ struct PushLock {
     if (fd >= 0) ::close(fd);  // Closing releases the flock.
   }
   int fd = -1;
+  double waited_ms = 0;
   std::string error;
 };
 
@@ -415,6 +416,7 @@ GitStatus Repo::Push(bool* rejected) {
   // two pushers can interleave and one update is lost. Pushing to a local
   // remote therefore holds its push lock; a network remote does this itself.
   PushLock lock(remote.p);
+  push_lock_wait_ms_ += lock.waited_ms;
   if (!lock.error.empty()) return {lock.error};
   std::string spec = LocalRef(branch_) + ":" + LocalRef(branch_);
   char* specs[] = {spec.data()};

@@ -61,6 +61,8 @@ class Repo {
   GitStatus Push(bool* rejected);
   // Local commits the remote branch does not have yet.
   int Ahead();
+  // Time spent waiting for a local remote's push lock, in total.
+  double push_lock_wait_ms() const { return push_lock_wait_ms_; }
   // The commit HEAD points at (hex), or "" before the first commit.
   std::string Head();
 
@@ -76,6 +78,7 @@ class Repo {
   git_repository* repo_;
   std::string branch_;
   std::vector<MergeRule> rules_;
+  double push_lock_wait_ms_ = 0;
 };
 
 }  // namespace fleet::plugins::sync

@@ -8,3 +8,4 @@ bin="$(bazel info bazel-bin 2>/dev/null)"
 ulimit -n 65536 2>/dev/null || true
 "$bin/tools/bench/supervise_bench" "$@"
 "$bin/tools/bench/health_bench"
+"$bin/tools/bench/sync_bench"

@@ -6,8 +6,14 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/log/log.h"
 
 namespace fleet::health {
+namespace {
+
+constexpr absl::Duration kStopWait = absl::Seconds(3);
+
+}  // namespace
 
 HealthMonitor::HealthMonitor(std::function<void(CheckOutcome)> on_outcome,
                              os::ChildWaiter* children)
@@ -54,11 +60,25 @@ void HealthMonitor::RunExecProbe(CheckJob& job) {
 }
 
 HealthMonitor::~HealthMonitor() {
+  bool done = true;
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    if (worker_.joinable()) {
+      done = mu_.AwaitWithTimeout(absl::Condition(&worker_done_), kStopWait);
+    }
   }
-  if (worker_.joinable()) worker_.join();
+  if (!worker_.joinable()) return;
+  if (!done) {
+    // Stuck in a plugin call that cannot be interrupted. Leave it (and the
+    // plugins it may be using) to the process's exit rather than hang it.
+    log::Warning("a health plugin call is still running at shutdown; not waiting for it");
+    worker_.detach();
+    for (auto& [name, check] : checks_) (void)check.release();
+    for (auto& plugin : plugins_) (void)plugin.release();
+    return;
+  }
+  worker_.join();
   checks_.clear();  // Instances before the plugins that made them.
 }
 
@@ -88,7 +108,10 @@ void HealthMonitor::Work() {
             return m->stopping_ || !m->queue_.empty();
           },
           this));
-      if (stopping_) return;
+      if (stopping_) {
+        worker_done_ = true;
+        return;
+      }
       job = std::move(queue_.front());
       queue_.pop_front();
     }

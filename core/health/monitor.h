@@ -46,7 +46,10 @@ class HealthMonitor {
   // children: where exec probes are spawned, so fleetd's reaper hands their
   // exits back (may be null: exec probes then report that they cannot run).
   HealthMonitor(std::function<void(CheckOutcome)> on_outcome, os::ChildWaiter* children);
-  ~HealthMonitor();  // Stops the worker after the call in progress.
+  // Stops the worker after the call in progress. A call hung in an
+  // in-process plugin is not waited for beyond a few seconds (fleetd must be
+  // able to exit); the worker is then abandoned.
+  ~HealthMonitor();
 
   // Before the first Submit: adds a check by name. `library` keeps an
   // in-process plugin's shared object loaded (null for isolated ones).
@@ -67,6 +70,7 @@ class HealthMonitor {
   mutable absl::Mutex mu_;
   std::deque<CheckJob> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool worker_done_ ABSL_GUARDED_BY(mu_) = false;
   std::thread worker_;
 };
 

@@ -1,5 +1,7 @@
 // isolation: process: a plugin that segfaults or hangs in a helper process
 // costs only the helper; fleetd and the workload carry on.
+#include <signal.h>
+
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -66,6 +68,23 @@ TEST(IsolationTest, CrashingAndHangingPluginsDoNotTakeFleetdDown) {
   EXPECT_EQ(plugins.exit_code, 0) << plugins.out;
   EXPECT_THAT(plugins.out, HasSubstr("test.health.crashes"));
   EXPECT_THAT(plugins.out, HasSubstr("process"));
+}
+
+TEST(IsolationTest, AHungInProcessPluginIsReportedAndFleetdStillExits) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml",
+              absl::StrCat("name: it\nrun_dir: run\nplugins:\n  - {file: \"",
+                           FleetHarness::RunfilePath("tests/testdata/plugins/libhangs.so"),
+                           "\", kind: health}\nengines:\n", Engine("stuck", "test.health.hangs")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("stuck/0").health().find("has not answered") != std::string::npos; },
+      absl::Seconds(10)))
+      << h.Instance("stuck/0").health();
+  EXPECT_EQ(h.Instance("stuck/0").restarts(), 0u);
+  kill(h.fleetd_pid(), SIGTERM);
+  EXPECT_EQ(h.WaitFleetdExit(absl::Seconds(15)), 0) << h.FleetdLog();
+  EXPECT_THAT(h.FleetdLog(), HasSubstr("not waiting for it"));
 }
 
 }  // namespace

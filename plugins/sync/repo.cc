@@ -2,7 +2,10 @@
 
 #include "plugins/sync/json_merge.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <git2.h>
 #include <sys/file.h>
@@ -50,6 +53,31 @@ using Signature = Owned<git_signature, git_signature_free>;
 using Annotated = Owned<git_annotated_commit, git_annotated_commit_free>;
 using Object = Owned<git_object, git_object_free>;
 using RebaseOp = Owned<git_rebase, git_rebase_free>;
+
+// True when some process has `path` open (a lock file in use).
+bool OpenByAnyProcess(const std::string& path) {
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return true;  // Cannot tell: assume it is held.
+  bool open = false;
+  while (dirent* p = ::readdir(proc)) {
+    if (p->d_name[0] < '0' || p->d_name[0] > '9') continue;
+    const std::string fd_dir = std::string("/proc/") + p->d_name + "/fd";
+    DIR* fds = ::opendir(fd_dir.c_str());
+    if (fds == nullptr) continue;
+    while (dirent* f = ::readdir(fds)) {
+      char target[4096];
+      ssize_t n = ::readlink((fd_dir + "/" + f->d_name).c_str(), target, sizeof(target) - 1);
+      if (n > 0 && path.compare(0, std::string::npos, target, static_cast<size_t>(n)) == 0) {
+        open = true;
+        break;
+      }
+    }
+    ::closedir(fds);
+    if (open) break;
+  }
+  ::closedir(proc);
+  return open;
+}
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -127,6 +155,20 @@ std::unique_ptr<Repo> Repo::OpenOrClone(const std::string& work_tree, const std:
 
 Repo::~Repo() { git_repository_free(repo_); }
 
+std::vector<std::string> Repo::ClearStaleLocks() {
+  std::vector<std::string> cleared;
+  const std::string git_dir = git_repository_path(repo_);  // ends with '/'
+  for (const std::string& name : {std::string("index.lock"), std::string("HEAD.lock"),
+                                   LocalRef(branch_) + ".lock"}) {
+    char resolved[PATH_MAX];
+    const std::string path = git_dir + name;
+    if (!Exists(path) || ::realpath(path.c_str(), resolved) == nullptr) continue;
+    if (OpenByAnyProcess(resolved)) continue;
+    if (::unlink(path.c_str()) == 0) cleared.push_back(path);
+  }
+  return cleared;
+}
+
 std::string Repo::Head() {
   git_oid oid;
   if (git_reference_name_to_id(&oid, repo_, "HEAD") != 0) return "";
@@ -138,6 +180,7 @@ std::string Repo::Head() {
 GitStatus Repo::CommitAll(const std::string& author, const std::string& email,
                           const std::string& message, bool* committed) {
   *committed = false;
+  ClearStaleLocks();
   Index index;
   int rc = git_repository_index(index.out(), repo_);
   if (rc != 0) return Fail(rc, "open the index");
@@ -152,6 +195,10 @@ GitStatus Repo::CommitAll(const std::string& author, const std::string& email,
   if ((rc = git_index_add_all(index.p, &all, GIT_INDEX_ADD_DEFAULT, nullptr, nullptr)) != 0 ||
       (rc = git_index_update_all(index.p, &all, nullptr, nullptr)) != 0 ||
       (rc = git_index_write(index.p)) != 0) {
+    if (rc == GIT_ELOCKED) {
+      return {"stage changes: " + std::string(git_repository_path(repo_)) +
+              "index.lock is held by a running process; try again when it is done"};
+    }
     return Fail(rc, "stage changes");
   }
   git_oid tree_id;
@@ -367,6 +414,7 @@ bool Repo::ResolveConflicts(void* index_ptr, const std::string& onto, PullResult
 
 GitStatus Repo::Pull(PullResult* result) {
   *result = PullResult();
+  ClearStaleLocks();
   Remote remote;
   int rc = git_remote_lookup(remote.out(), repo_, "origin");
   if (rc != 0) return Fail(rc, "find remote origin");

@@ -61,6 +61,11 @@ class Repo {
   GitStatus Push(bool* rejected);
   // Local commits the remote branch does not have yet.
   int Ahead();
+  // Removes Git lock files (index.lock, HEAD.lock, the branch's ref lock)
+  // that no process has open: leftovers of a process killed mid-write, which
+  // would otherwise fail every later operation. Returns what it removed. A
+  // lock someone holds is left alone. Called by CommitAll and Pull.
+  std::vector<std::string> ClearStaleLocks();
   // Time spent waiting for a local remote's push lock, in total.
   double push_lock_wait_ms() const { return push_lock_wait_ms_; }
   // The commit HEAD points at (hex), or "" before the first commit.

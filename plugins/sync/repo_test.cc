@@ -1,6 +1,8 @@
 #include "plugins/sync/repo.h"
 
+#include <fcntl.h>
 #include <git2.h>
+#include <unistd.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -212,6 +214,26 @@ TEST_F(ConflictTest, AnUncoveredPathAbortsEverything) {
   EXPECT_EQ(r.kind, PullResult::kConflict);
   EXPECT_THAT(r.conflicts, ElementsAre("state.json"));
   EXPECT_EQ(Read(dir_ + "/b/state.json"), "{\"b\":1}\n");
+}
+
+TEST_F(RepoTest, AStaleIndexLockIsClearedButAHeldOneIsNot) {
+  auto a = Clone("a");
+  const std::string lock = dir_ + "/a/.git/index.lock";
+  // Held: this process has it open, as a git mid-write would.
+  int held = open(lock.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  ASSERT_GE(held, 0);
+  Write(dir_ + "/a/f", "x");
+  bool committed = false;
+  GitStatus status = a->CommitAll("t", "t@l", "one", &committed);
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status.error, ::testing::HasSubstr("index.lock"));
+  EXPECT_TRUE(std::filesystem::exists(lock));
+  // Its owner is gone (killed mid-write): the leftover is cleared.
+  close(held);
+  status = a->CommitAll("t", "t@l", "one", &committed);
+  EXPECT_TRUE(status.ok()) << status.error;
+  EXPECT_TRUE(committed);
+  EXPECT_FALSE(std::filesystem::exists(lock));
 }
 
 TEST_F(RepoTest, ForeignRepositoryIsNotClonedOver) {

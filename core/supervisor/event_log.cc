@@ -16,7 +16,8 @@ void EventLog::Add(const std::string& subject, const std::string& kind,
   event.set_message(message);
   static const char* const kWarnings[] = {"fatal",        "exited",        "spawn_failed",
                                           "reload_failed", "killed",        "unhealthy",
-                                          "plugin_failed", "metrics_error", "condition_killed"};
+                                          "plugin_failed", "metrics_error", "condition_killed",
+                                          "health_unknown"};
   bool warn = false;
   for (const char* w : kWarnings) warn = warn || kind == w;
   event.set_severity(warn ? "warning" : "info");

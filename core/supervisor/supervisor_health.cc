@@ -111,11 +111,18 @@ void Supervisor::OnHealthOutcome(const health::CheckOutcome& outcome) {
   if (!inst->life.HasProcess() || inst->life.state() == State::kStopping) return;
   const health::HealthPolicy& policy = inst->engine->health;
   absl::Duration next = policy.period;
+  // An "unknown" verdict is logged when it starts, not at every check.
+  auto unknown = [&](const std::string& why) {
+    inst->health = absl::StrCat("unknown: ", why);
+    if (!inst->health_unknown) Emit(inst->id, "health_unknown", why);
+    inst->health_unknown = true;
+  };
   if (!outcome.result.ok()) {
-    inst->health = absl::StrCat("unknown: ", outcome.result.status().message());
+    unknown(std::string(outcome.result.status().message()));
     inst->health_due = now_ + next;
     return;
   }
+  if (outcome.result->verdict() != pv1::VERDICT_UNKNOWN) inst->health_unknown = false;
   const pv1::HealthCheckResult& result = *outcome.result;
   if (result.recheck_in_ms() > 0) {
     next = std::min(next, absl::Milliseconds(result.recheck_in_ms()));
@@ -143,7 +150,7 @@ void Supervisor::OnHealthOutcome(const health::CheckOutcome& outcome) {
                         policy.failure_threshold, ")"));
       break;
     default:
-      inst->health = absl::StrCat("unknown: ", result.reason());
+      unknown(result.reason());
       break;
   }
   inst->health_due = now_ + next;

@@ -70,6 +70,8 @@ struct Supervisor::Instance {
   std::optional<MonoTime> health_checked_at;
   uint32_t health_failures = 0;
   bool unhealthy = false;
+  // The last verdict was "unknown" (host starved, plugin error): logged once.
+  bool health_unknown = false;
   // Last byte of output captured (for the default log-freshness check).
   std::optional<MonoTime> last_output;
 };

@@ -64,6 +64,11 @@ TEST(IsolationTest, CrashingAndHangingPluginsDoNotTakeFleetdDown) {
         return i.health_checked_ms_ago() >= 0 && i.health_checked_ms_ago() < 1000;
       },
       absl::Seconds(5)));
+  // Logged once when it starts, not at every check.
+  std::string events = h.Fleetctl({"events", "-n", "500"}).out;
+  size_t first = events.find("crashy/0  health_unknown");
+  EXPECT_NE(first, std::string::npos) << events;
+  EXPECT_EQ(events.find("crashy/0  health_unknown", first + 1), std::string::npos) << events;
   CommandResult plugins = h.Fleetctl({"plugins"});
   EXPECT_EQ(plugins.exit_code, 0) << plugins.out;
   EXPECT_THAT(plugins.out, HasSubstr("test.health.crashes"));

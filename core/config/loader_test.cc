@@ -171,6 +171,34 @@ TEST(LoaderTest, SyntaxErrorsAndHostileDocuments) {
   EXPECT_THAT(ErrorOf(bomb), HasSubstr("expands to more than"));
 }
 
+TEST(LoaderTest, StateBlockIsValidatedWithDefaults) {
+  auto loaded = LoadConfigFromString(R"(run_dir: /run/f
+state:
+  remote: shared.git
+  merge:
+    - {path: "logs/*.log", strategy: union}
+    - {path: "*.json", strategy: json-ours}
+engines:
+  - {name: a, command: [x], state: true}
+)",
+                                     "fleet.yaml", "/base");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const v1::State& s = loaded->config.state();
+  EXPECT_EQ(s.remote(), "/base/shared.git");
+  EXPECT_EQ(s.branch(), "main");
+  EXPECT_EQ(s.work_trees(), "/run/f/state");
+  EXPECT_EQ(s.plugin(), "libfleet_sync_git.so");
+  EXPECT_EQ(s.push_attempts(), 8u);
+  EXPECT_TRUE(loaded->config.engines(0).state());
+  EXPECT_THAT(ErrorOf("state:\n  remote: r\n  merge:\n    - {path: x, strategy: unoin}\n"),
+              HasSubstr("fleet.yaml:4:27: 'unoin' is not a merge strategy; expected one of ours, "
+                        "theirs, union, keep-both, json, json-ours, json-theirs (did you mean "
+                        "'union'?)"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, command: [x], state: true}\n"),
+              HasSubstr("engine 'a' uses state, but the fleet has no state: block"));
+  EXPECT_THAT(ErrorOf("state: {branch: main}\n"), HasSubstr("state needs a remote"));
+}
+
 TEST(LoaderTest, MissingPathIsNotFound) {
   EXPECT_EQ(LoadConfig("/no/such/fleet.yaml").status().code(), absl::StatusCode::kNotFound);
 }

@@ -1,5 +1,6 @@
 #include "core/config/validate.h"
 
+#include <algorithm>
 #include <functional>
 
 #include "absl/container/flat_hash_map.h"
@@ -7,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/config/yaml_to_proto.h"
 #include "core/killcond/expression.h"
 #include "core/os/files.h"
 #include "core/os/process.h"
@@ -59,6 +61,7 @@ class Validator {
       }
     }
     CheckDependencies(*config, by_name);
+    CheckState(config);
   }
 
  private:
@@ -176,6 +179,42 @@ class Validator {
       Error(b, v1::Backoff::kJitterFieldNumber, "jitter must be between 0 and 1");
     }
     SetIfUnset(b->mutable_reset_after(), 60 * 1000);
+  }
+
+  void CheckState(v1::FleetConfig* config) {
+    for (const v1::Engine& e : config->engines()) {
+      if (e.state() && !config->has_state()) {
+        Error(&e, v1::Engine::kStateFieldNumber,
+              absl::StrCat("engine '", e.name(), "' uses state, but the fleet has no state: block"));
+      }
+    }
+    if (!config->has_state()) return;
+    v1::State* state = config->mutable_state();  // Only now: this creates it.
+    if (state->remote().empty()) {
+      Error(state, 0, "state needs a remote (a repository path or URL)");
+    } else if (state->remote().find("://") == std::string::npos &&
+               state->remote().find(':') == std::string::npos) {
+      state->set_remote(os::JoinPath(base_dir_, os::ExpandHome(state->remote())));
+    }
+    if (state->branch().empty()) state->set_branch("main");
+    state->set_work_trees(state->work_trees().empty()
+                              ? os::JoinPath(config->run_dir(), "state")
+                              : os::JoinPath(base_dir_, os::ExpandHome(state->work_trees())));
+    if (state->plugin().empty()) state->set_plugin("libfleet_sync_git.so");
+    if (!state->has_push_attempts()) state->set_push_attempts(8);
+    SetIfUnset(state->mutable_watchdog(), 5 * 60 * 1000);
+    static const std::vector<std::string> kStrategies = {
+        "ours", "theirs", "union", "keep-both", "json", "json-ours", "json-theirs"};
+    for (const v1::MergeRule& rule : state->merge()) {
+      if (rule.path().empty()) Error(&rule, 0, "a merge rule needs a path glob");
+      if (std::find(kStrategies.begin(), kStrategies.end(), rule.strategy()) == kStrategies.end()) {
+        std::string hint = ClosestMatch(rule.strategy(), kStrategies);
+        Error(&rule, v1::MergeRule::kStrategyFieldNumber,
+              absl::StrCat("'", rule.strategy(), "' is not a merge strategy; expected one of ",
+                           absl::StrJoin(kStrategies, ", "),
+                           hint.empty() ? "" : absl::StrCat(" (did you mean '", hint, "'?)")));
+      }
+    }
   }
 
   void CheckDependencies(const v1::FleetConfig& config,

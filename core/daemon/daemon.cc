@@ -89,6 +89,12 @@ int RunDaemon(const DaemonOptions& options) {
       &children);
   std::vector<fleet::control::v1::PluginInfo> plugins =
       LoadHealthPlugins(loaded->config, &events, monitor.get());
+  if (loaded->config.has_state()) {
+    // Say so rather than let an operator believe state is being synced.
+    events.Add("fleetd", "state_not_active",
+               "the state: block is validated, but this fleetd does not sync state yet: "
+               "instances get no FLEET_STATE_DIR");
+  }
   supervisor::Supervisor supervisor(
       {run_dir, os::RealClock(), &events, reload, monitor.get(), &children});
   loop = &supervisor;

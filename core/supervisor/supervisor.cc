@@ -223,6 +223,7 @@ void Supervisor::HandleWake() {
 void Supervisor::HandleInotify() {
   alignas(inotify_event) char buffer[4096];
   bool stop = false;
+  bool overflow = false;
   ssize_t n;
   while ((n = ::read(inotify_fd_, buffer, sizeof(buffer))) > 0) {
     for (char* p = buffer; p < buffer + n;) {
@@ -230,12 +231,20 @@ void Supervisor::HandleInotify() {
       if (event->wd == run_dir_watch_ && event->len > 0 && std::string(event->name) == "stop") {
         stop = true;
       }
-      auto dir = metrics_dirs_.find(event->wd);
-      if (dir != metrics_dirs_.end() && event->len > 0) {
+      auto dir = watched_dirs_.find(event->wd);
+      if (dir != watched_dirs_.end() && event->len > 0) {
         OnWatchedFileChanged(os::JoinPath(dir->second, event->name), event->mask);
       }
-      if (event->mask & IN_Q_OVERFLOW) stop = stop || ::access(defaults::StopFlag(options_.run_dir).c_str(), F_OK) == 0;
+      // Events were dropped: look at the stop flag (checked below) and
+      // re-read every metrics file, whatever happened to them.
+      if (event->mask & IN_Q_OVERFLOW) overflow = true;
       p += sizeof(inotify_event) + event->len;
+    }
+  }
+  if (overflow) {
+    stop = true;
+    for (auto& [path, readers] : metrics_readers_) {
+      for (Instance* inst : readers) ReadMetricsFile(inst);
     }
   }
   if (stop && ::access(defaults::StopFlag(options_.run_dir).c_str(), F_OK) == 0) {

@@ -106,6 +106,7 @@ class Supervisor {
   void ScanOutputForMetrics(Instance* inst, absl::string_view data);
   void ReadMetricsFile(Instance* inst);
   void EvaluateCondition(Instance* inst);
+  // Rebuilds what is watched; cheap to call, does the work only after rewatch_.
   void WatchFiles();
   void OnWatchedFileChanged(const std::string& path, uint32_t mask);
   // Health (supervisor_health.cc).
@@ -136,9 +137,13 @@ class Supervisor {
   int wake_fd_ = -1;
   int inotify_fd_ = -1;
   int run_dir_watch_ = -1;
-  // Directories of metrics files -> their inotify watch, and file -> readers.
-  absl::flat_hash_map<int, std::string> metrics_dirs_;
-  absl::flat_hash_map<std::string, int> metrics_watches_;
+  // Directories of watched files (metrics, health's log and heartbeat paths)
+  // by inotify watch and back; metrics files -> the instances that read them.
+  absl::flat_hash_map<int, std::string> watched_dirs_;
+  absl::flat_hash_map<std::string, int> dir_watches_;
+  // The set of watched files may have changed (config applied, instances
+  // removed, a directory that did not exist yet): WatchFiles() must run.
+  bool rewatch_ = true;
   absl::flat_hash_map<std::string, std::vector<Instance*>> metrics_readers_;
   // When each watched file last changed, on the monotonic clock.
   absl::flat_hash_map<std::string, MonoTime> file_changed_at_;

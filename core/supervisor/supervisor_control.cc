@@ -111,6 +111,7 @@ void Supervisor::AddInstances(Engine* engine, uint32_t count) {
 ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
   ctl::ReloadResponse response;
   dirty_ = true;
+  rewatch_ = true;
   fleet_name_ = loaded.config.name();
   config_path_ = loaded.path;
   std::set<std::string> wanted;

@@ -92,6 +92,8 @@ void Supervisor::EvaluateCondition(Instance* inst) {
 }
 
 void Supervisor::WatchFiles() {
+  if (!rewatch_) return;  // Runs after every state change; the set rarely moves.
+  rewatch_ = false;
   metrics_readers_.clear();
   std::vector<std::string> watched;
   for (auto& [name, engine] : engines_) {
@@ -117,14 +119,17 @@ void Supervisor::WatchFiles() {
       }
     }
     const std::string dir = os::DirName(path);
-    if (metrics_watches_.contains(dir)) continue;
+    if (dir_watches_.contains(dir)) continue;
     // Appends (IN_MODIFY), touch (IN_ATTRIB), atomic renames (IN_MOVED_TO),
     // rewrites (IN_CLOSE_WRITE).
     int wd = ::inotify_add_watch(inotify_fd_, dir.c_str(),
                                  IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
-    if (wd < 0) continue;  // No such directory yet: tried again at the next change.
-    metrics_watches_[dir] = wd;
-    metrics_dirs_[wd] = dir;
+    if (wd < 0) {
+      rewatch_ = true;  // No such directory yet: try again at the next change.
+      continue;
+    }
+    dir_watches_[dir] = wd;
+    watched_dirs_[wd] = dir;
   }
 }
 

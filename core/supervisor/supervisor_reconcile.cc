@@ -71,11 +71,13 @@ void Supervisor::Reconcile() {
     }
     // Retired instances leave once stopped; a removed engine once empty.
     auto& v = engine.instances;
+    const size_t before = v.size();
     v.erase(std::remove_if(v.begin(), v.end(),
                            [](const std::unique_ptr<Instance>& i) {
                              return i->retire && !i->life.HasProcess();
                            }),
             v.end());
+    if (v.size() != before) rewatch_ = true;  // metrics_readers_ held them.
     if (engine.removing && v.empty()) {
       it = engines_.erase(it);
     } else {

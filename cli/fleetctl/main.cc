@@ -158,15 +158,26 @@ class Commands {
     return *std::move(stub);
   }
 
-  int Status(std::vector<std::string>& args) {
+  // Accepts only "-o json|table" after a command; false (and a usage error in
+  // *code) for anything else.
+  bool OutputFlagOnly(const std::string& command, const std::vector<std::string>& args,
+                      int* code) {
     for (size_t i = 0; i < args.size(); ++i) {
-      if (args[i] == "-o" && i + 1 < args.size() && args[i + 1] == "json") {
-        g_.json = true;
-        ++i;
+      if (args[i] == "-o" && i + 1 < args.size() &&
+          (args[i + 1] == "json" || args[i + 1] == "table")) {
+        g_.json = args[++i] == "json";
       } else {
-        return Usage(absl::StrCat("status takes no argument '", args[i], "'"));
+        *code = Usage(args[i] == "-o" ? "-o takes table or json"
+                                      : absl::StrCat(command, " takes no argument '", args[i], "'"));
+        return false;
       }
     }
+    return true;
+  }
+
+  int Status(std::vector<std::string>& args) {
+    int usage = kOk;
+    if (!OutputFlagOnly("status", args, &usage)) return usage;
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;
@@ -180,14 +191,9 @@ class Commands {
   }
 
   int Health(std::vector<std::string>& args, bool brief) {
-    for (size_t i = 0; i < args.size(); ++i) {
-      if (!brief && args[i] == "-o" && i + 1 < args.size() && args[i + 1] == "json") {
-        g_.json = true;
-        ++i;
-      } else {
-        return Usage(absl::StrCat(brief ? "brief" : "health", " takes no argument '", args[i], "'"));
-      }
-    }
+    int usage = kOk;
+    if (brief && !args.empty()) return Usage("brief takes no arguments");
+    if (!OutputFlagOnly("health", args, &usage)) return usage;
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;

@@ -64,7 +64,6 @@ absl::StatusOr<std::string> ResolveProgram(const std::string& program,
 // Sends sig to every process in group pgid. Returns false when the group is
 // empty (ESRCH).
 bool SignalGroup(pid_t pgid, int sig);
-bool SignalProcess(pid_t pid, int sig);
 
 // A pidfd for pid (pidfd_open), or -1. Signals through it can never reach a
 // process that reused the pid. Close it with close().

@@ -148,11 +148,6 @@ bool SignalGroup(pid_t pgid, int sig) {
   return ::kill(-pgid, sig) == 0;
 }
 
-bool SignalProcess(pid_t pid, int sig) {
-  if (pid <= 1) return false;
-  return ::kill(pid, sig) == 0;
-}
-
 namespace {
 
 ExitStatus FromWaitStatus(int status) {

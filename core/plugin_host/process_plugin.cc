@@ -54,7 +54,6 @@ absl::Status ProcessPlugin::Spawn() {
   pidfd_ = os::PidfdOpen(pid_);
   to_ = to[1];
   from_ = from[0];
-  ++starts_;
   absl::Status sent = WriteFrame(to_, {kCreateTag, config_});
   absl::StatusOr<Frame> hello = sent.ok() ? ReadFrame(from_, kHandshakeTimeout)
                                           : absl::StatusOr<Frame>(sent);

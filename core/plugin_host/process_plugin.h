@@ -31,8 +31,6 @@ class ProcessPlugin : public PluginCaller {
 
   const std::string& name() const { return name_; }
   const std::string& version() const { return version_; }
-  // Helpers started so far (1 + restarts).
-  int starts() const { return starts_; }
 
  private:
   ProcessPlugin(std::string helper, std::string plugin, std::string kind, std::string config)
@@ -49,7 +47,6 @@ class ProcessPlugin : public PluginCaller {
   int pidfd_ = -1;
   int to_ = -1;
   int from_ = -1;
-  int starts_ = 0;
 };
 
 }  // namespace fleet::plugin_host

@@ -171,7 +171,7 @@ TEST_F(ConflictTest, UnionKeepsEveryLine) {
   EXPECT_EQ(Read(dir_ + "/b/logs/ledger.txt"), "start\na\nb\n");
 }
 
-TEST_F(ConflictTest, OursAndTheirs) {
+TEST_F(ConflictTest, OursKeepsThisInstancesVersion) {
   EXPECT_EQ(Diverge("x.cfg", "v0\n", "a\n", "b\n", {{"*.cfg", Strategy::kOurs}}).kind,
             PullResult::kRebased);
   EXPECT_EQ(Read(dir_ + "/b/x.cfg"), "b\n");

@@ -23,10 +23,6 @@ std::string Engine(const std::string& name, const std::string& extra = "") {
                       "\"]\n    min_uptime: 100ms\n", extra);
 }
 
-std::string Fleet(const std::string& engines) {
-  return absl::StrCat("name: it\nrun_dir: run\nengines:\n", engines);
-}
-
 bool AllRunning(const FleetHarness& h, const std::vector<std::string>& ids) {
   for (const std::string& id : ids) {
     if (h.Instance(id).state() != ctl::INSTANCE_STATE_RUNNING) return false;
@@ -36,7 +32,7 @@ bool AllRunning(const FleetHarness& h, const std::vector<std::string>& ids) {
 
 TEST(ControlTest, ReloadAppliesOnlyTheDiff) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", Fleet(Engine("keep") + Engine("change", "    env: {V: '1'}\n") +
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("keep") + Engine("change", "    env: {V: '1'}\n") +
                                   Engine("drop") + Engine("scale")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
@@ -46,7 +42,7 @@ TEST(ControlTest, ReloadAppliesOnlyTheDiff) {
   pid_t change = h.Instance("change/0").pid();
   pid_t drop = h.Instance("drop/0").pid();
   pid_t scale = h.Instance("scale/0").pid();
-  h.WriteFile("fleet.yaml", Fleet(Engine("keep") + Engine("change", "    env: {V: '2'}\n") +
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("keep") + Engine("change", "    env: {V: '2'}\n") +
                                   Engine("scale", "    replicas: 2\n") + Engine("add")));
   CommandResult reload = h.Fleetctl({"reload"});
   ASSERT_EQ(reload.exit_code, 0) << reload.err;
@@ -80,11 +76,11 @@ TEST(ControlTest, BadConfigIsRefusedWithItsPositionAndChangesNothing) {
   EXPECT_THAT(*os::ReadFile(h.dir() + "/refused.log"),
               HasSubstr("fleet.yaml:5:5: unknown key 'comand' in Engine; did you mean 'command'?"));
 
-  h.WriteFile("fleet.yaml", Fleet(Engine("a")));
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return AllRunning(h, {"a/0"}); }, absl::Seconds(10)));
   pid_t a = h.Instance("a/0").pid();
-  h.WriteFile("fleet.yaml", Fleet(Engine("a", "    replicas: lots\n")));
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("a", "    replicas: lots\n")));
   CommandResult reload = h.Fleetctl({"reload"});
   EXPECT_EQ(reload.exit_code, 1);
   EXPECT_THAT(reload.err, HasSubstr("the running config stays"));
@@ -98,9 +94,9 @@ TEST(ControlTest, BadConfigIsRefusedWithItsPositionAndChangesNothing) {
 
 TEST(ControlTest, SighupReloads) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", Fleet(Engine("a")));
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
-  h.WriteFile("fleet.yaml", Fleet(Engine("a") + Engine("b")));
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("a") + Engine("b")));
   kill(h.fleetd_pid(), SIGHUP);
   EXPECT_TRUE(FleetHarness::WaitUntil(
       [&] { return h.Instance("b/0").state() == ctl::INSTANCE_STATE_RUNNING; }, absl::Seconds(10)))
@@ -110,7 +106,7 @@ TEST(ControlTest, SighupReloads) {
 
 TEST(ControlTest, SecondFleetdOnTheSameRunDirRefuses) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", Fleet(Engine("a")));
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   pid_t second = h.SpawnFleetd("second.log");
   int status = 0;
@@ -126,7 +122,7 @@ TEST(ControlTest, SecondFleetdOnTheSameRunDirRefuses) {
 TEST(ControlTest, OnlyTheOwnerAndRootMayControlTheFleet) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to run a client as another uid";
   FleetHarness h;
-  h.WriteFile("fleet.yaml", Fleet(Engine("a")));
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   // A copy of fleetctl that uid 65534 can execute.
   std::string fleetctl = h.dir() + "/fleetctl";
@@ -160,7 +156,7 @@ TEST(ControlTest, ReportsReadyToSystemd) {
   addr.sun_family = AF_UNIX;
   strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
   ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  h.WriteFile("fleet.yaml", Fleet(Engine("a")));
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
   ASSERT_TRUE(h.StartFleetd({"NOTIFY_SOCKET=" + path}).ok()) << h.FleetdLog();
   timeval timeout{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
@@ -186,7 +182,7 @@ TEST(ControlTest, FleetctlCommandsAndExitCodes) {
   EXPECT_EQ(valid.exit_code, 0) << valid.err;
   EXPECT_THAT(valid.out, HasSubstr("OK: fleet 'my-fleet', 2 engines, 3 instances"));
 
-  h.WriteFile("fleet.yaml", Fleet(Engine("a", "    replicas: 2\n")));
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("a", "    replicas: 2\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   EXPECT_EQ(h.Fleetctl({"stop", "nope"}).exit_code, 4);
   EXPECT_EQ(h.Fleetctl({"stop", "a/7"}).exit_code, 4);

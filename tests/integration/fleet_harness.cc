@@ -43,6 +43,10 @@ int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
 
 }  // namespace
 
+std::string FleetYaml(const std::string& engines) {
+  return absl::StrCat("name: it\nrun_dir: run\nengines:\n", engines);
+}
+
 FleetHarness::FleetHarness() {
   char tmpl[] = "/tmp/fleet-it.XXXXXX";
   dir_ = mkdtemp(tmpl);

@@ -15,6 +15,9 @@
 
 namespace fleet::testing {
 
+// A minimal fleet file around `engines` (YAML list items), with run_dir "run".
+std::string FleetYaml(const std::string& engines);
+
 struct CommandResult {
   int exit_code = -1;
   std::string out;

@@ -17,10 +17,6 @@ namespace {
 using ::testing::HasSubstr;
 namespace ctl = ::fleet::control::v1;
 
-std::string Fleet(const std::string& engines) {
-  return absl::StrCat("name: it\nrun_dir: run\nengines:\n", engines);
-}
-
 // Waits until id has a new pid, and returns how long that took.
 absl::Duration TimeToRestart(const FleetHarness& h, const std::string& id, int32_t old_pid,
                              absl::Duration limit) {
@@ -36,7 +32,7 @@ absl::Duration TimeToRestart(const FleetHarness& h, const std::string& id, int32
 
 TEST(HealthTest, SilentInstanceIsRestartedWithinTheWindowPlusOneSecond) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", Fleet(absl::StrCat("  - name: quiet\n    command: [\"",
+  h.WriteFile("fleet.yaml", FleetYaml(absl::StrCat("  - name: quiet\n    command: [\"",
                                                FleetHarness::ChildPath(),
                                                "\", \"--print\", \"one line, then silence\"]\n"
                                                // Latency under test, not the starvation deferral
@@ -58,7 +54,7 @@ TEST(HealthTest, SilentInstanceIsRestartedWithinTheWindowPlusOneSecond) {
 
 TEST(HealthTest, FrozenInstanceIsRestarted) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", Fleet(absl::StrCat("  - name: frozen\n    shell: \"while true; do "
+  h.WriteFile("fleet.yaml", FleetYaml(absl::StrCat("  - name: frozen\n    shell: \"while true; do "
                                                "echo tick; sleep 0.2; done\"\n",
                                                "    health: {log_max_age: 1s, starved_cpu_pressure: 100}\n"
                                                "    backoff: {initial: 0}\n")));
@@ -77,7 +73,7 @@ TEST(HealthTest, FrozenInstanceIsRestarted) {
 
 TEST(HealthTest, BusyButSilentIsNotKilledWhenCpuProgressCounts) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", Fleet("  - name: cruncher\n    shell: \"while :; do :; done\"\n"
+  h.WriteFile("fleet.yaml", FleetYaml("  - name: cruncher\n    shell: \"while :; do :; done\"\n"
                                   "    health: {log_max_age: 1s, cpu_progress: true, "
                                   "cpu_window: 2s, period: 300ms, starved_cpu_pressure: 100}\n"));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
@@ -162,7 +158,7 @@ engines:
 
 TEST(HealthTest, AMissingPluginIsReportedNotFatal) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", Fleet(absl::StrCat("  - name: a\n    command: [\"", FleetHarness::ChildPath(),
+  h.WriteFile("fleet.yaml", FleetYaml(absl::StrCat("  - name: a\n    command: [\"", FleetHarness::ChildPath(),
                                                "\"]\n    health: {log_max_age: 1m, check: "
                                                "com.example.nope}\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();

@@ -24,13 +24,9 @@ std::string Engine(const std::string& name, const std::string& args, const std::
                       extra);
 }
 
-std::string Fleet(const std::string& engines) {
-  return absl::StrCat("name: it\nrun_dir: run\nengines:\n", engines);
-}
-
 TEST(SuperviseTest, KilledInstanceIsRestartedAndCounted) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", Fleet(Engine("w", "", "    replicas: 2\n    backoff: {initial: 0}\n")));
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("w", "", "    replicas: 2\n    backoff: {initial: 0}\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] { return h.Instance("w/1").state() == ctl::INSTANCE_STATE_RUNNING; }, absl::Seconds(10)));
@@ -54,7 +50,7 @@ TEST(SuperviseTest, KilledInstanceIsRestartedAndCounted) {
 TEST(SuperviseTest, CrashLoopReachesFatalWithReasonAndStartRevivesIt) {
   FleetHarness h;
   h.WriteFile("fleet.yaml",
-              Fleet(Engine("crash", "\"--exit-after\", \"0\", \"--exit-code\", \"3\"",
+              FleetYaml(Engine("crash", "\"--exit-after\", \"0\", \"--exit-code\", \"3\"",
                            "    backoff: {initial: 10ms, max: 50ms}\n"
                            "    crash_loop: {max_failures: 4, window: 1m}\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
@@ -78,7 +74,7 @@ TEST(SuperviseTest, CrashLoopReachesFatalWithReasonAndStartRevivesIt) {
 TEST(SuperviseTest, StopKillsTheWholeGroupIncludingAStubbornGrandchild) {
   FleetHarness h;
   h.WriteFile("fleet.yaml",
-              Fleet(Engine("g", absl::StrCat("\"--ignore-sigterm\", \"--grandchild\", \"", h.dir(),
+              FleetYaml(Engine("g", absl::StrCat("\"--ignore-sigterm\", \"--grandchild\", \"", h.dir(),
                                              "/grandchild.pid\""),
                            "    stop: {grace: 300ms}\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
@@ -103,7 +99,7 @@ TEST(SuperviseTest, StopKillsTheWholeGroupIncludingAStubbornGrandchild) {
 TEST(SuperviseTest, ChildSeesOnlyStdioAndItsFleetEnvironment) {
   FleetHarness h;
   h.WriteFile("fleet.yaml",
-              Fleet(Engine("e",
+              FleetYaml(Engine("e",
                            absl::StrCat("\"--dump-fds\", \"", h.dir(), "/fds\", \"--dump-env\", \"",
                                         h.dir(), "/env\", \"--print\", \"hello from e\""),
                            "    replicas: 2\n    env: {MODE: test}\n")));
@@ -122,7 +118,7 @@ TEST(SuperviseTest, ChildSeesOnlyStdioAndItsFleetEnvironment) {
 
 TEST(SuperviseTest, DependentsStartAfterTheirDependencyRuns) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", Fleet(Engine("db", "", "    min_uptime: 500ms\n") +
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("db", "", "    min_uptime: 500ms\n") +
                                   Engine("app", "", "    depends_on: [db]\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
@@ -138,7 +134,7 @@ TEST(SuperviseTest, DependentsStartAfterTheirDependencyRuns) {
 
 TEST(SuperviseTest, StopFlagShutsDownInReverseDependencyOrder) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", Fleet(Engine("db", "") + Engine("app", "", "    depends_on: [db]\n")));
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("db", "") + Engine("app", "", "    depends_on: [db]\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] { return h.Instance("app/0").state() == ctl::INSTANCE_STATE_RUNNING; },
@@ -157,7 +153,7 @@ TEST(SuperviseTest, StopFlagShutsDownInReverseDependencyOrder) {
 
 TEST(SuperviseTest, SigtermStopsEverythingAndExitsZero) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", Fleet(Engine("w", "", "    replicas: 3\n")));
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("w", "", "    replicas: 3\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] { return h.Instance("w/2").state() == ctl::INSTANCE_STATE_RUNNING; }, absl::Seconds(10)));
@@ -171,7 +167,7 @@ TEST(SuperviseTest, SigtermStopsEverythingAndExitsZero) {
 TEST(SuperviseTest, OutputIsRotatedWithABoundedNumberOfFiles) {
   FleetHarness h;
   h.WriteFile("fleet.yaml",
-              Fleet(Engine("spam", "\"--spam\", \"100000\"", "    logs: {max_size: 16KB, max_files: 2}\n")));
+              FleetYaml(Engine("spam", "\"--spam\", \"100000\"", "    logs: {max_size: 16KB, max_files: 2}\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   const std::string log = h.run_dir() + "/logs/spam.0.log";
   // The child writes 100 KB and stops: wait for the last rotation to settle.

@@ -58,9 +58,12 @@ int RunDaemon(const DaemonOptions& options) {
   }
   std::string run_dir = options.run_dir.empty() ? loaded->config.run_dir() : options.run_dir;
   loaded->config.set_run_dir(run_dir);
-  auto reload = [load, run_dir]() -> absl::StatusOr<config::LoadedConfig> {
+  // --run-dir wins over the file at every reload; otherwise an edited run_dir
+  // reaches the supervisor, which refuses it with the reason.
+  const std::string run_dir_flag = options.run_dir;
+  auto reload = [load, run_dir_flag]() -> absl::StatusOr<config::LoadedConfig> {
     absl::StatusOr<config::LoadedConfig> next = load();
-    if (next.ok()) next->config.set_run_dir(run_dir);
+    if (next.ok() && !run_dir_flag.empty()) next->config.set_run_dir(run_dir_flag);
     return next;
   };
 

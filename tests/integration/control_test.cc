@@ -87,6 +87,15 @@ TEST(ControlTest, BadConfigIsRefusedWithItsPositionAndChangesNothing) {
   EXPECT_THAT(reload.err, HasSubstr("fleet.yaml:7:15: 'lots' is not valid for 'replicas'"));
   EXPECT_EQ(h.Instance("a/0").pid(), a);
 
+  // Moving the run directory takes a restart: refused, with the reason.
+  h.WriteFile("fleet.yaml", absl::StrCat("name: it\nrun_dir: elsewhere\nengines:\n", Engine("a")));
+  CommandResult moved = h.Fleetctl({"reload"});
+  EXPECT_EQ(moved.exit_code, 1);
+  EXPECT_THAT(moved.err, HasSubstr("run_dir changed from"));
+  EXPECT_THAT(moved.err, HasSubstr("takes a fleetd restart"));
+  EXPECT_EQ(h.Instance("a/0").pid(), a);
+
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("a", "    replicas: lots\n")));
   CommandResult validate = h.Fleetctl({"validate", h.dir() + "/fleet.yaml"});
   EXPECT_EQ(validate.exit_code, 2);
   EXPECT_THAT(validate.err, HasSubstr("fleet.yaml:7:15"));

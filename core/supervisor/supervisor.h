@@ -78,7 +78,7 @@ class Supervisor {
   // Stops every engine in reverse dependency order; Run() then returns.
   void Shutdown(const std::string& why);
   // The live log file of "ENGINE/N" ("ENGINE": instance 0).
-  absl::StatusOr<std::string> LogPath(const std::string& target) const;
+  absl::StatusOr<std::string> LogPath(const std::string& target);
   // A health verdict from the monitor (posted to the loop).
   void OnHealthOutcome(const health::CheckOutcome& outcome);
 
@@ -114,7 +114,6 @@ class Supervisor {
   void SubmitHealthCheck(Instance* inst);
   // Since path last changed (monotonic), capped at the instance's uptime; -1 never.
   int64_t IdleMillis(const Instance& inst, const std::string& path) const;
-  Instance* FindInstance(const std::string& id);
   // Empty when every engine `engine` depends on is running; else who it waits for.
   std::string UnmetDependency(const Engine& engine) const;
   bool EngineAlive(const Engine& engine) const;

@@ -271,21 +271,13 @@ absl::StatusOr<ctl::ActionResponse> Supervisor::Act(Verb verb, const std::string
   return response;
 }
 
-absl::StatusOr<std::string> Supervisor::LogPath(const std::string& target) const {
-  std::vector<std::string> parts = absl::StrSplit(target, absl::MaxSplits('/', 1));
-  auto it = engines_.find(parts[0]);
-  if (it == engines_.end()) {
-    return absl::NotFoundError(absl::StrCat("no engine named '", parts[0], "'"));
-  }
-  uint32_t index = 0;
-  if (parts.size() == 2 &&
-      (!absl::SimpleAtoi(parts[1], &index) || index >= it->second->instances.size())) {
-    return absl::NotFoundError(absl::StrCat("no instance '", target, "'"));
-  }
-  if (it->second->instances.empty()) {
-    return absl::NotFoundError(absl::StrCat(parts[0], " has no instances"));
-  }
-  return it->second->instances[index]->log->path();
+absl::StatusOr<std::string> Supervisor::LogPath(const std::string& target) {
+  if (target == "all") return absl::InvalidArgumentError("logs takes one instance, not all");
+  absl::Status error;
+  std::vector<Instance*> found = Resolve(target, &error);
+  if (!error.ok()) return error;
+  if (found.empty()) return absl::NotFoundError(absl::StrCat(target, " has no instances"));
+  return found[0]->log->path();  // "ENGINE" means its first instance.
 }
 
 ctl::GetStatusResponse Supervisor::Status() const {

@@ -1,9 +1,7 @@
 // Health checks in the loop: scheduled per instance (at the plugin's
 // "recheck_in" hint, or the period), run on the monitor's worker, acted on
 // here. Loop thread only.
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
 
@@ -92,20 +90,11 @@ void Supervisor::SubmitHealthCheck(Instance* inst) {
   options_.health->Submit(std::move(job));
 }
 
-Supervisor::Instance* Supervisor::FindInstance(const std::string& id) {
-  std::vector<std::string> parts = absl::StrSplit(id, absl::MaxSplits('/', 1));
-  uint32_t index = 0;
-  auto it = engines_.find(parts[0]);
-  if (parts.size() != 2 || it == engines_.end() || !absl::SimpleAtoi(parts[1], &index) ||
-      index >= it->second->instances.size()) {
-    return nullptr;
-  }
-  return it->second->instances[index].get();
-}
-
 void Supervisor::OnHealthOutcome(const health::CheckOutcome& outcome) {
-  Instance* inst = FindInstance(outcome.instance_id);
-  if (inst == nullptr || outcome.seq != inst->health_seq) return;  // About a gone process.
+  absl::Status gone;
+  std::vector<Instance*> found = Resolve(outcome.instance_id, &gone);
+  if (found.size() != 1 || outcome.seq != found[0]->health_seq) return;  // A gone process.
+  Instance* inst = found[0];
   inst->health_in_flight = false;
   inst->health_checked_at = now_;
   if (!inst->life.HasProcess() || inst->life.state() == State::kStopping) return;

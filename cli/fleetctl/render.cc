@@ -49,9 +49,11 @@ std::string HumanDuration(int64_t millis) {
 
 namespace {
 
-// Left-aligned columns; the state column (state_col) coloured by states[row].
+// Left-aligned columns. With color, column state_col of row r is coloured
+// by states[r]; states may be empty for a table without states.
 std::string Table(const std::vector<std::vector<std::string>>& rows,
-                  const std::vector<ctl::InstanceState>& states, size_t state_col, bool color) {
+                  const std::vector<ctl::InstanceState>& states = {}, size_t state_col = 0,
+                  bool color = false) {
   std::vector<size_t> width(rows[0].size(), 0);
   for (const auto& row : rows) {
     for (size_t c = 0; c + 1 < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
@@ -62,7 +64,8 @@ std::string Table(const std::vector<std::vector<std::string>>& rows,
     for (size_t c = 0; c < rows[r].size(); ++c) {
       std::string cell = rows[r][c];
       if (c + 1 < rows[r].size()) cell.resize(width[c] + 2, ' ');
-      if (c == state_col && r > 0 && color && states[r] != ctl::INSTANCE_STATE_UNSPECIFIED) {
+      if (color && c == state_col && r > 0 && r < states.size() &&
+          states[r] != ctl::INSTANCE_STATE_UNSPECIFIED) {
         cell = absl::StrCat(StateColor(states[r]), cell, "\033[0m");
       }
       absl::StrAppend(&line, cell);
@@ -160,7 +163,7 @@ std::string RenderPlugins(const ctl::GetPluginsResponse& plugins) {
                     p.version().empty() ? "-" : p.version(), p.isolation(),
                     p.path().empty() ? p.file() : p.path(), p.error().empty() ? "-" : p.error()});
   }
-  return Table(rows, std::vector<ctl::InstanceState>(rows.size()), 99, false);
+  return Table(rows);
 }
 
 std::string RenderBrief(const ctl::GetStatusResponse& status, const ctl::GetPluginsResponse& plugins,

@@ -60,25 +60,14 @@ void HealthMonitor::RunExecProbe(CheckJob& job) {
 }
 
 HealthMonitor::~HealthMonitor() {
-  bool done = true;
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-    if (worker_.joinable()) {
-      done = mu_.AwaitWithTimeout(absl::Condition(&worker_done_), kStopWait);
-    }
-  }
-  if (!worker_.joinable()) return;
-  if (!done) {
+  if (!worker_.Stop(absl::ZeroDuration(), kStopWait)) {
     // Stuck in a plugin call that cannot be interrupted. Leave it (and the
     // plugins it may be using) to the process's exit rather than hang it.
     log::Warning("a health plugin call is still running at shutdown; not waiting for it");
-    worker_.detach();
     for (auto& [name, check] : checks_) (void)check.release();
     for (auto& plugin : plugins_) (void)plugin.release();
     return;
   }
-  worker_.join();
   checks_.clear();  // Instances before the plugins that made them.
 }
 
@@ -92,53 +81,35 @@ void HealthMonitor::AddCheck(const std::string& name,
 bool HealthMonitor::HasCheck(const std::string& name) const { return checks_.count(name) > 0; }
 
 void HealthMonitor::Submit(CheckJob job) {
-  absl::MutexLock lock(&mu_);
-  if (stopping_) return;
-  queue_.push_back(std::move(job));
-  if (!worker_.joinable()) worker_ = std::thread([this] { Work(); });
+  // std::function needs a copyable callable: the job travels in a shared_ptr.
+  auto shared = std::make_shared<CheckJob>(std::move(job));
+  worker_.Submit([this, shared] { Run(*shared); });
 }
 
-void HealthMonitor::Work() {
-  for (;;) {
-    CheckJob job;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](HealthMonitor* m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(m->mu_) {
-            return m->stopping_ || !m->queue_.empty();
-          },
-          this));
-      if (stopping_) {
-        worker_done_ = true;
-        return;
-      }
-      job = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    if (!job.exec.argv.empty()) RunExecProbe(job);
-    CheckOutcome outcome{job.instance_id, job.seq, absl::UnknownError("")};
-    auto it = checks_.find(job.check);
-    if (it == checks_.end()) {
-      outcome.result = absl::NotFoundError(absl::StrCat("health plugin '", job.check, "' is not loaded"));
+void HealthMonitor::Run(CheckJob& job) {
+  if (!job.exec.argv.empty()) RunExecProbe(job);
+  CheckOutcome outcome{job.instance_id, job.seq, absl::UnknownError("")};
+  auto it = checks_.find(job.check);
+  if (it == checks_.end()) {
+    outcome.result = absl::NotFoundError(absl::StrCat("health plugin '", job.check, "' is not loaded"));
+  } else {
+    absl::StatusOr<std::string> bytes =
+        it->second->Call(FLEET_METHOD_HEALTH_CHECK, job.request.SerializeAsString(), job.timeout);
+    if (!bytes.ok()) {
+      outcome.result = bytes.status();
     } else {
-      absl::StatusOr<std::string> bytes =
-          it->second->Call(FLEET_METHOD_HEALTH_CHECK, job.request.SerializeAsString(), job.timeout);
-      if (!bytes.ok()) {
-        outcome.result = bytes.status();
+      fleet::plugin::v1::HealthCheckResult result;
+      // A plugin's garbage is its error, not a verdict.
+      if (!result.ParseFromString(*bytes) ||
+          result.verdict() == fleet::plugin::v1::VERDICT_UNSPECIFIED) {
+        outcome.result = absl::InternalError(
+            absl::StrCat("plugin ", job.check, " answered something that is not a verdict"));
       } else {
-        fleet::plugin::v1::HealthCheckResult result;
-        // A plugin's garbage is its error, not a verdict.
-        if (!result.ParseFromString(*bytes) ||
-            result.verdict() == fleet::plugin::v1::VERDICT_UNSPECIFIED) {
-          outcome.result = absl::InternalError(
-              absl::StrCat("plugin ", job.check, " answered something that is not a verdict"));
-        } else {
-          outcome.result = std::move(result);
-        }
+        outcome.result = std::move(result);
       }
     }
-    on_outcome_(std::move(outcome));
   }
+  on_outcome_(std::move(outcome));
 }
 
 }  // namespace fleet::health

@@ -5,20 +5,19 @@
 #ifndef FLEET_CORE_HEALTH_MONITOR_H_
 #define FLEET_CORE_HEALTH_MONITOR_H_
 
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/os/child_waiter.h"
 #include "core/os/process.h"
 #include "core/plugin_host/caller.h"
 #include "core/plugin_host/plugin.h"
+#include "core/plugin_host/worker.h"
 #include "proto/fleet/plugin/v1/health.pb.h"
 
 namespace fleet::health {
@@ -59,7 +58,7 @@ class HealthMonitor {
   void Submit(CheckJob job);
 
  private:
-  void Work();
+  void Run(CheckJob& job);
   void RunExecProbe(CheckJob& job);
 
   std::function<void(CheckOutcome)> on_outcome_;
@@ -67,11 +66,7 @@ class HealthMonitor {
   // Written before the worker reads (AddPlugin precedes Submit).
   std::map<std::string, std::unique_ptr<plugin_host::PluginCaller>> checks_;
   std::vector<std::unique_ptr<plugin_host::Plugin>> plugins_;
-  mutable absl::Mutex mu_;
-  std::deque<CheckJob> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool worker_done_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread worker_;
+  plugin_host::SerialWorker worker_;
 };
 
 }  // namespace fleet::health

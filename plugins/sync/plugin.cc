@@ -7,9 +7,9 @@
 #include <string>
 
 #include "plugins/sdk/sdk.h"
-#include "proto/fleet/plugin/v1/sync.pb.h"
 #include "plugins/sync/publish.h"
 #include "plugins/sync/repo.h"
+#include "proto/fleet/plugin/v1/sync.pb.h"
 
 namespace fleet::plugins::sync {
 namespace {
@@ -17,7 +17,7 @@ namespace {
 using fleet::plugin::v1::SyncRequest;
 using fleet::plugin::v1::SyncResult;
 
-const char* PullName(PullResult::Kind kind) {
+const char *PullName(PullResult::Kind kind) {
   switch (kind) {
     case PullResult::kUpToDate:
       return "up-to-date";
@@ -33,12 +33,12 @@ const char* PullName(PullResult::Kind kind) {
 
 class GitSync {
  public:
-  static std::unique_ptr<GitSync> Create(const fleet::sdk::Host&, const std::string&,
-                                         std::string*) {
+  static std::unique_ptr<GitSync> Create(const fleet::sdk::Host &, const std::string &,
+                                         std::string *) {
     return std::make_unique<GitSync>();
   }
 
-  bool Sync(const SyncRequest& request, SyncResult* result, std::string* error) {
+  bool Sync(const SyncRequest &request, SyncResult *result, std::string *error) {
     if (request.work_tree().empty() || request.work_tree()[0] != '/') {
       *error = "work_tree must be an absolute path, not '" + request.work_tree() + "'";
       return false;
@@ -57,7 +57,7 @@ class GitSync {
       }
       rules.push_back({request.rules(i).glob(), *strategy});
     }
-    Repo* repo = Open(request, result);
+    Repo *repo = Open(request, result);
     if (repo == nullptr) return true;  // result->error says why.
     repo->SetMergeRules(std::move(rules));
     switch (request.op()) {
@@ -65,27 +65,30 @@ class GitSync {
         PullResult pulled;
         GitStatus status = repo->Pull(&pulled);
         result->set_error(status.error);
+        result->set_remote_unreachable(status.remote);
         result->set_pull(PullName(pulled.kind));
         result->set_ok(status.ok() && pulled.kind != PullResult::kConflict);
-        for (const auto& p : pulled.resolved) result->add_resolved(p);
-        for (const auto& p : pulled.conflicts) result->add_unresolved(p);
-        for (const auto& p : pulled.refused) result->add_refused(p);
+        for (const auto &p : pulled.resolved) result->add_resolved(p);
+        for (const auto &p : pulled.conflicts) result->add_unresolved(p);
+        for (const auto &p : pulled.refused) result->add_refused(p);
         break;
       }
       case SyncRequest::OP_PUBLISH: {
         PublishOptions options;
         options.author = request.author().empty() ? "fleet" : request.author();
         options.email = options.author + "@fleet.local";
-        options.message = request.message().empty() ? "fleet: state from " + options.author
-                                                    : request.message();
-        if (request.max_attempts() > 0) options.max_attempts = static_cast<int>(request.max_attempts());
+        options.message =
+            request.message().empty() ? "fleet: state from " + options.author : request.message();
+        if (request.max_attempts() > 0)
+          options.max_attempts = static_cast<int>(request.max_attempts());
         PublishResult published = Publish(*repo, options);
         result->set_ok(published.pushed);
         result->set_committed(published.committed);
         result->set_attempts(static_cast<uint32_t>(published.attempts));
         result->set_error(published.error);
-        for (const auto& p : published.resolved) result->add_resolved(p);
-        for (const auto& p : published.unresolved) result->add_unresolved(p);
+        result->set_remote_unreachable(published.remote_unreachable);
+        for (const auto &p : published.resolved) result->add_resolved(p);
+        for (const auto &p : published.unresolved) result->add_unresolved(p);
         break;
       }
       default:
@@ -99,7 +102,7 @@ class GitSync {
 
  private:
   // One Repo per work tree, opened (or cloned) on first use.
-  Repo* Open(const SyncRequest& request, SyncResult* result) {
+  Repo *Open(const SyncRequest &request, SyncResult *result) {
     auto it = repos_.find(request.work_tree());
     if (it != repos_.end()) return it->second.get();
     GitStatus status;
@@ -108,6 +111,7 @@ class GitSync {
     if (repo == nullptr) {
       result->set_ok(false);
       result->set_error(status.error);
+      result->set_remote_unreachable(status.remote);
       return nullptr;
     }
     return (repos_[request.work_tree()] = std::move(repo)).get();

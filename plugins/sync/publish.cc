@@ -18,12 +18,13 @@ void DefaultWait(int attempt) {
 
 }  // namespace
 
-PublishResult Publish(Repo& repo, const PublishOptions& options) {
+PublishResult Publish(Repo &repo, const PublishOptions &options) {
   PublishResult result;
-  GitStatus status = repo.CommitAll(options.author, options.email, options.message,
-                                    &result.committed);
+  GitStatus status =
+      repo.CommitAll(options.author, options.email, options.message, &result.committed);
   if (!status.ok()) {
     result.error = status.error;
+    result.remote_unreachable = status.remote;
     return result;
   }
   if (repo.Ahead() == 0 && !result.committed) {
@@ -37,6 +38,7 @@ PublishResult Publish(Repo& repo, const PublishOptions& options) {
     status = repo.Push(&rejected);
     if (!status.ok()) {
       result.error = status.error;
+      result.remote_unreachable = status.remote;
       return result;
     }
     if (!rejected) {
@@ -47,13 +49,14 @@ PublishResult Publish(Repo& repo, const PublishOptions& options) {
     status = repo.Pull(&pulled);
     if (!status.ok()) {
       result.error = status.error;
+      result.remote_unreachable = status.remote;
       return result;
     }
     result.resolved.insert(result.resolved.end(), pulled.resolved.begin(), pulled.resolved.end());
     if (pulled.kind == PullResult::kConflict) {
       result.unresolved = pulled.conflicts;
       result.error = "conflict no rule resolves; the commit is kept locally";
-      for (const std::string& why : pulled.refused) result.error += "; " + why;
+      for (const std::string &why : pulled.refused) result.error += "; " + why;
       return result;
     }
   }

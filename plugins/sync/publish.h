@@ -18,20 +18,22 @@ struct PublishOptions {
   std::string email;
   std::string message;
   int max_attempts = 8;
-  // Waits before attempt n (n >= 2); default: jittered 10ms * 2^(n-2), capped at 1s.
+  // Waits before attempt n (n >= 2); default: jittered 10ms * 2^(n-2), capped
+  // at 1s.
   std::function<void(int attempt)> wait;
 };
 
 struct PublishResult {
-  bool committed = false;   // a new commit was made
-  bool pushed = false;      // the remote has every local commit
-  int attempts = 0;         // pushes tried
+  bool committed = false;               // a new commit was made
+  bool pushed = false;                  // the remote has every local commit
+  int attempts = 0;                     // pushes tried
   std::vector<std::string> unresolved;  // conflicting paths no rule covered
   std::vector<std::string> resolved;    // conflicting paths resolved by rule
-  std::string error;        // why it stopped short
+  std::string error;                    // why it stopped short
+  bool remote_unreachable = false;      // ... because the remote could not be reached
 };
 
-PublishResult Publish(Repo& repo, const PublishOptions& options);
+PublishResult Publish(Repo &repo, const PublishOptions &options);
 
 }  // namespace fleet::plugins::sync
 

@@ -30,6 +30,12 @@ GitStatus Fail(int code, const std::string& what) {
   return {what + ": " + message};
 }
 
+GitStatus RemoteFail(int code, const std::string& what) {
+  GitStatus status = Fail(code, what);
+  status.remote = true;
+  return status;
+}
+
 void InitOnce() {
   static const int init = git_libgit2_init();
   (void)init;
@@ -133,7 +139,7 @@ std::unique_ptr<Repo> Repo::OpenOrClone(const std::string& work_tree, const std:
   git_clone_options options = GIT_CLONE_OPTIONS_INIT;
   rc = git_clone(&repo, remote.c_str(), work_tree.c_str(), &options);
   if (rc != 0) {
-    *status = Fail(rc, "clone " + remote + " into " + work_tree);
+    *status = RemoteFail(rc, "clone " + remote + " into " + work_tree);
     return nullptr;
   }
   auto result = std::unique_ptr<Repo>(new Repo(repo, branch));
@@ -419,7 +425,7 @@ GitStatus Repo::Pull(PullResult* result) {
   int rc = git_remote_lookup(remote.out(), repo_, "origin");
   if (rc != 0) return Fail(rc, "find remote origin");
   git_fetch_options fetch = GIT_FETCH_OPTIONS_INIT;
-  if ((rc = git_remote_fetch(remote.p, nullptr, &fetch, nullptr)) != 0) return Fail(rc, "fetch origin");
+  if ((rc = git_remote_fetch(remote.p, nullptr, &fetch, nullptr)) != 0) return RemoteFail(rc, "fetch origin");
   Reference upstream_ref;
   if (git_reference_lookup(upstream_ref.out(), repo_, RemoteRef(branch_).c_str()) != 0) {
     return {};  // The remote has no such branch yet: nothing to catch up with.
@@ -474,7 +480,7 @@ GitStatus Repo::Push(bool* rejected) {
     *rejected = true;
     return {};
   }
-  if (rc != 0) return Fail(rc, "push to origin");
+  if (rc != 0) return RemoteFail(rc, "push to origin");
   return {};
 }
 

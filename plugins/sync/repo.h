@@ -19,6 +19,9 @@ namespace fleet::plugins::sync {
 // What went wrong, as an operator reads it ("fetch origin: ..."); empty = ok.
 struct GitStatus {
   std::string error;
+  // The remote could not be reached (clone, fetch or push failed in
+  // transport): local work is intact, trying again later may succeed.
+  bool remote = false;
   bool ok() const { return error.empty(); }
 };
 

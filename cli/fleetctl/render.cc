@@ -25,6 +25,7 @@ std::string StateName(ctl::InstanceState state) {
 const char* StateColor(ctl::InstanceState state) {
   switch (state) {
     case ctl::INSTANCE_STATE_RUNNING:
+    case ctl::INSTANCE_STATE_IDLE:
       return "\033[32m";  // green
     case ctl::INSTANCE_STATE_FATAL:
     case ctl::INSTANCE_STATE_EXITED:
@@ -116,6 +117,7 @@ bool InstanceOk(const ctl::InstanceStatus& i) {
     case ctl::INSTANCE_STATE_RUNNING:
       return i.health().empty() || absl::StartsWith(i.health(), "healthy") ||
              i.health() == "pending";
+    case ctl::INSTANCE_STATE_IDLE:  // A cycle engine whose last run succeeded.
     case ctl::INSTANCE_STATE_STOPPED:
     case ctl::INSTANCE_STATE_EXITED:
       return true;  // Down by decision (the operator's, or its restart policy's).

@@ -144,6 +144,11 @@ TEST(LoaderTest, SemanticErrors) {
                       "    kill_condition: \"daily_loss > $ OR cash < $20\"\n"),
               HasSubstr("fleet.yaml:4:21: kill_condition 'daily_loss > $ OR cash < $20' is not "
                         "valid: column 14: expected a number after '$'"));
+  EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    command: [x]\n    cycle: {timeout: 5s}\n"),
+              HasSubstr("fleet.yaml:4:12: a cycle needs an interval above zero"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, type: cron, schedule: '@hourly', command: [x],"
+                      " cycle: {interval: 1s}}\n"),
+              HasSubstr("cycle applies to daemons"));
 }
 
 TEST(LoaderTest, SyntaxErrorsAndHostileDocuments) {

@@ -128,6 +128,21 @@ class Validator {
       Error(e, v1::Engine::kScheduleFieldNumber,
             "schedule applies to cron and intelligence engines; set type: cron");
     }
+    if (e->has_cycle()) {
+      const v1::Cycle& c = e->cycle();
+      if (scheduled) {
+        Error(e, v1::Engine::kCycleFieldNumber,
+              "cycle applies to daemons; cron and intelligence engines run on their schedule");
+      }
+      if (c.interval().seconds() < 0 || c.interval().nanos() < 0 ||
+          (c.interval().seconds() == 0 && c.interval().nanos() == 0)) {
+        Error(&c, v1::Cycle::kIntervalFieldNumber,
+              "a cycle needs an interval above zero (the pause between runs, e.g. 30s)");
+      }
+      if (c.timeout().seconds() < 0 || c.timeout().nanos() < 0) {
+        Error(&c, v1::Cycle::kTimeoutFieldNumber, "a cycle's timeout must not be negative");
+      }
+    }
     CheckBackoff(e->mutable_backoff());
     if (!e->crash_loop().has_max_failures()) e->mutable_crash_loop()->set_max_failures(10);
     SetIfUnset(e->mutable_crash_loop()->mutable_window(), 5 * 60 * 1000);

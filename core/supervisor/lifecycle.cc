@@ -15,6 +15,10 @@ absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
+std::string Millis(absl::Duration d) {
+  return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1)));
+}
+
 }  // namespace
 
 const char* StateName(State state) {
@@ -37,6 +41,8 @@ const char* StateName(State state) {
       return "FATAL";
     case State::kKilled:
       return "KILLED";
+    case State::kIdle:
+      return "IDLE";
   }
   return "?";
 }
@@ -53,6 +59,8 @@ LifecyclePolicy LifecyclePolicy::FromEngine(const v1::Engine& e) {
   p.max_failures = e.crash_loop().max_failures();
   p.failure_window = FromProto(e.crash_loop().window());
   p.grace = FromProto(e.stop().grace());
+  p.cycle_interval = FromProto(e.cycle().interval());
+  p.run_timeout = FromProto(e.cycle().timeout());
   return p;
 }
 
@@ -76,6 +84,10 @@ bool Lifecycle::HasProcess() const {
   return state_ == State::kStarting || state_ == State::kRunning || state_ == State::kStopping;
 }
 
+bool Lifecycle::Pending() const {
+  return state_ == State::kBackoff || state_ == State::kWaiting || state_ == State::kIdle;
+}
+
 Action Lifecycle::Start(MonoTime /*now*/) {
   switch (state_) {
     case State::kStarting:
@@ -91,6 +103,7 @@ Action Lifecycle::Start(MonoTime /*now*/) {
     case State::kStopped:
     case State::kWaiting:
     case State::kBackoff:
+    case State::kIdle:
       deadline_.reset();
       return Action::kSpawn;
   }
@@ -112,6 +125,11 @@ void Lifecycle::Spawned(MonoTime now) {
   fail_after_stop_ = false;
   restart_after_stop_ = false;
   deadline_ = now + policy_.min_uptime;
+  run_deadline_.reset();
+  if (policy_.run_timeout > absl::ZeroDuration()) {
+    run_deadline_ = now + policy_.run_timeout;
+    deadline_ = std::min(*deadline_, *run_deadline_);
+  }
   reason_ = "starting";
 }
 
@@ -184,6 +202,15 @@ Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
   }
   if (!HasProcess()) return Action::kNone;  // Not ours to judge; ignore.
   if (now - spawned_at_ >= policy_.reset_after) consecutive_failures_ = 0;
+  if (policy_.cycle_interval > absl::ZeroDuration() && status.Success()) {
+    // A cycle ran to completion: the normal case, not a failure.
+    consecutive_failures_ = 0;
+    state_ = State::kIdle;
+    deadline_ = now + policy_.cycle_interval;
+    reason_ = absl::StrCat("cycle done in ", Millis(now - spawned_at_), "; next in ",
+                           Millis(policy_.cycle_interval));
+    return Action::kNone;
+  }
   const bool restart =
       policy_.restart == v1::RESTART_POLICY_ALWAYS ||
       (policy_.restart == v1::RESTART_POLICY_ON_FAILURE && !status.Success());
@@ -211,6 +238,7 @@ Action Lifecycle::Stop(MonoTime now, std::string reason) {
       return Action::kSendStopSignal;
     case State::kBackoff:
     case State::kWaiting:
+    case State::kIdle:
       state_ = State::kStopped;
       deadline_.reset();
       reason_ = absl::StrCat("stopped: ", reason);
@@ -274,13 +302,19 @@ void Lifecycle::Reset(std::string reason) {
 
 Action Lifecycle::Tick(MonoTime now) {
   if (!deadline_.has_value() || now < *deadline_) return Action::kNone;
+  if (run_deadline_.has_value() && now >= *run_deadline_ &&
+      (state_ == State::kStarting || state_ == State::kRunning)) {
+    run_deadline_.reset();
+    return FailAndRestart(now, absl::StrCat("run timed out after ", Millis(policy_.run_timeout)));
+  }
   switch (state_) {
     case State::kStarting:
       state_ = State::kRunning;
-      deadline_.reset();
+      deadline_ = run_deadline_;
       reason_ = "running";
       return Action::kNone;
     case State::kBackoff:
+    case State::kIdle:
       deadline_.reset();
       return Action::kSpawn;
     case State::kStopping:

@@ -23,6 +23,8 @@ enum class State {
   kStopped, kWaiting, kStarting, kRunning, kBackoff, kStopping, kExited, kFatal,
   // Stopped for good by its kill condition; only the operator starts it again.
   kKilled,
+  // A cycle engine between runs: the last one succeeded, the next is due.
+  kIdle,
 };
 const char* StateName(State state);
 
@@ -40,6 +42,11 @@ struct LifecyclePolicy {
   uint32_t max_failures = 10;  // 0: never give up
   absl::Duration failure_window = absl::Minutes(5);
   absl::Duration grace = absl::Seconds(10);
+  // Cycle engines: a run that exits 0 is followed by the next one after
+  // cycle_interval (IDLE in between; not a failure). Zero: not a cycle engine.
+  absl::Duration cycle_interval = absl::ZeroDuration();
+  // A run still going after this is stopped and counts as failed. Zero: none.
+  absl::Duration run_timeout = absl::ZeroDuration();
 
   // From a validated engine (defaults filled in).
   static LifecyclePolicy FromEngine(const fleet::config::v1::Engine& engine);
@@ -71,7 +78,7 @@ class Lifecycle {
   void SpawnFailed(MonoTime now, const std::string& error);
   // The main process exited. May return kSpawn (restart with no delay).
   Action Exited(MonoTime now, const os::ExitStatus& status);
-  // Stop it: STARTING/RUNNING -> STOPPING (kSendStopSignal); BACKOFF/WAITING -> STOPPED.
+  // Stop it: STARTING/RUNNING -> STOPPING (kSendStopSignal); BACKOFF/WAITING/IDLE -> STOPPED.
   Action Stop(MonoTime now, std::string reason);
   // Its kill condition holds: stop it (as Stop) and end in KILLED, never
   // restarted until Start/Reset. BACKOFF/WAITING go to KILLED at once.
@@ -82,7 +89,8 @@ class Lifecycle {
   // this counts as a failure, with backoff and the crash-loop limit, like a
   // crash (Kubernetes treats liveness failures the same way).
   Action FailAndRestart(MonoTime now, std::string reason);
-  // The deadline has passed: STARTING -> RUNNING; BACKOFF -> kSpawn; STOPPING -> kKill.
+  // The deadline has passed: STARTING -> RUNNING; BACKOFF/IDLE -> kSpawn;
+  // STOPPING -> kKill; a run past run_timeout is stopped as a failure.
   Action Tick(MonoTime now);
   // Forget a finished run (EXITED, FATAL, BACKOFF, ...) so the instance can be
   // started again with a clean failure history. No-op while a process exists.
@@ -100,6 +108,8 @@ class Lifecycle {
   const std::string& last_restart_reason() const { return last_restart_reason_; }
   // True while a process exists (STARTING, RUNNING, STOPPING).
   bool HasProcess() const;
+  // No process, but one will start by itself (BACKOFF, WAITING, IDLE).
+  bool Pending() const;
   MonoTime spawned_at() const { return spawned_at_; }
 
  private:
@@ -116,6 +126,8 @@ class Lifecycle {
   uint32_t consecutive_failures_ = 0;
   std::deque<MonoTime> recent_failures_;
   MonoTime spawned_at_;
+  // When the current run's run_timeout expires.
+  std::optional<MonoTime> run_deadline_;
   bool restart_after_stop_ = false;
   bool killed_ = false;  // The stop in progress ends in KILLED.
   bool fail_after_stop_ = false;  // ... or counts as a failure.

@@ -243,3 +243,60 @@ TEST(LifecycleTest, NeverGivingUpKeepsNoHistory) {
 
 }  // namespace
 }  // namespace fleet::supervisor
+
+namespace fleet::supervisor {
+namespace {
+
+TEST(CycleTest, ASuccessfulRunIdlesUntilTheNextWithoutCountingAFailure) {
+  LifecyclePolicy p = Policy();
+  p.cycle_interval = absl::Seconds(10);
+  Lifecycle life(p, [] { return 0.5; });
+  life.Start(T(0));
+  life.Spawned(T(0));
+  EXPECT_EQ(life.Exited(T(0.2), Code(0)), Action::kNone);  // Shorter than min_uptime: fine.
+  EXPECT_EQ(life.state(), State::kIdle);
+  EXPECT_EQ(life.deadline(), T(10.2));
+  EXPECT_THAT(life.reason(), HasSubstr("cycle done in 200ms; next in 10s"));
+  EXPECT_EQ(life.restarts(), 0u);
+  EXPECT_EQ(life.Tick(T(10.2)), Action::kSpawn);
+  life.Spawned(T(10.2));
+  // A failed run backs off like a crash.
+  life.Exited(T(11), Code(3));
+  EXPECT_EQ(life.state(), State::kBackoff);
+  EXPECT_EQ(life.deadline(), T(11.5));
+  // Stopping an idle instance cancels the next run.
+  life.Tick(T(11.5));
+  life.Spawned(T(11.5));
+  life.Exited(T(12), Code(0));
+  EXPECT_EQ(life.Stop(T(13), "operator"), Action::kNone);
+  EXPECT_EQ(life.state(), State::kStopped);
+}
+
+TEST(CycleTest, ARunPastItsTimeoutIsStoppedAndCountsAsAFailure) {
+  LifecyclePolicy p = Policy();
+  p.cycle_interval = absl::Seconds(10);
+  p.run_timeout = absl::Seconds(5);
+  Lifecycle life(p, [] { return 0.5; });
+  life.Start(T(0));
+  life.Spawned(T(0));
+  EXPECT_EQ(life.deadline(), T(1));  // min_uptime comes first.
+  life.Tick(T(1));
+  EXPECT_EQ(life.state(), State::kRunning);
+  EXPECT_EQ(life.deadline(), T(5));
+  EXPECT_EQ(life.Tick(T(5)), Action::kSendStopSignal);
+  EXPECT_EQ(life.state(), State::kStopping);
+  EXPECT_THAT(life.reason(), HasSubstr("run timed out after 5s"));
+  life.Exited(T(5.1), Killed(15));
+  EXPECT_EQ(life.state(), State::kBackoff);
+  EXPECT_THAT(life.last_restart_reason(), HasSubstr("run timed out after 5s"));
+  // A timeout shorter than min_uptime still applies.
+  p.run_timeout = absl::Milliseconds(300);
+  Lifecycle quick(p, [] { return 0.5; });
+  quick.Start(T(0));
+  quick.Spawned(T(0));
+  EXPECT_EQ(quick.deadline(), T(0.3));
+  EXPECT_EQ(quick.Tick(T(0.3)), Action::kSendStopSignal);
+}
+
+}  // namespace
+}  // namespace fleet::supervisor

@@ -336,6 +336,9 @@ void Supervisor::RunTimers() {
       Action action = inst->life.Tick(now_);
       if (before == State::kStarting && inst->life.state() == State::kRunning) {
         Emit(inst->id, "running", absl::StrCat("pid ", inst->pid));
+      } else if ((before == State::kStarting || before == State::kRunning) &&
+                 inst->life.state() == State::kStopping) {
+        Emit(inst->id, "timed_out", inst->life.reason());  // The cycle's run timeout.
       }
       Perform(inst.get(), action);
     }

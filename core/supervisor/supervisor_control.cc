@@ -48,6 +48,8 @@ ctl::InstanceState ToProto(State s) {
       return ctl::INSTANCE_STATE_FATAL;
     case State::kKilled:
       return ctl::INSTANCE_STATE_KILLED;
+    case State::kIdle:
+      return ctl::INSTANCE_STATE_IDLE;
   }
   return ctl::INSTANCE_STATE_UNSPECIFIED;
 }
@@ -248,7 +250,7 @@ absl::StatusOr<ctl::ActionResponse> Supervisor::Act(Verb verb, const std::string
         break;
       case Verb::kStop:
         inst->want_run = false;
-        if (inst->life.HasProcess() || s == State::kBackoff || s == State::kWaiting) {
+        if (inst->life.HasProcess() || inst->life.Pending()) {
           Perform(inst, inst->life.Stop(now_, "stopped by the operator"));
           response.add_changed(absl::StrCat(inst->id, ": stopping"));
         } else {
@@ -321,7 +323,8 @@ ctl::GetStatusResponse Supervisor::Status() const {
                               "last restart: ", inst->life.last_restart_reason());
       }
       i->set_reason(inst->retire ? absl::StrCat("removing: ", reason) : reason);
-      if (inst->life.state() == State::kBackoff && inst->life.deadline().has_value()) {
+      if ((inst->life.state() == State::kBackoff || inst->life.state() == State::kIdle) &&
+          inst->life.deadline().has_value()) {
         i->set_next_start_in_ms(
             std::max<int64_t>(0, absl::ToInt64Milliseconds(*inst->life.deadline() - now)));
       }

@@ -16,8 +16,7 @@ namespace v1 = ::fleet::config::v1;
 
 bool Supervisor::EngineAlive(const Engine& engine) const {
   for (const auto& inst : engine.instances) {
-    State s = inst->life.state();
-    if (inst->life.HasProcess() || s == State::kBackoff || s == State::kWaiting) return true;
+    if (inst->life.HasProcess() || inst->life.Pending()) return true;
   }
   return false;
 }
@@ -49,8 +48,7 @@ void Supervisor::Reconcile() {
     const std::string unmet = UnmetDependency(engine);
     for (auto& inst : engine.instances) {
       if (inst->retire || !inst->want_run) {
-        if (inst->life.HasProcess() || inst->life.state() == State::kBackoff ||
-            inst->life.state() == State::kWaiting) {
+        if (inst->life.HasProcess() || inst->life.Pending()) {
           Perform(inst.get(), inst->life.Stop(now_, inst->retire ? "removed" : "stopped"));
         }
         continue;

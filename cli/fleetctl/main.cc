@@ -53,6 +53,10 @@ Commands:
   validate PATH                 check a config without a daemon (runs `fleetd validate`)
   init [PATH]                   write a commented starter config (default fleet.yaml)
   lock NAME [--wait D] -- CMD   run CMD holding the run dir's mkdir lock NAME
+  sync [TARGET]                 pull the shared state of TARGET's work trees now
+  commit -m MSG [TARGET]        commit everything in TARGET's work trees and push it
+                                (TARGET defaults to the calling instance, from
+                                $FLEET_ENGINE/$FLEET_INSTANCE, as set by fleetd)
   version                       fleetctl's and fleetd's versions
 
 The run directory is --run-dir, else $FLEET_RUN_DIR, else ~/.fleet/run.
@@ -69,6 +73,7 @@ struct Globals {
   bool json = false;
   bool color = false;
   absl::Duration timeout = absl::Seconds(15);
+  bool timeout_set = false;  // --timeout given: it wins over a command's own default
 };
 
 int Fail(int code, const std::string& message) {
@@ -141,6 +146,8 @@ class Commands {
     if (command == "validate") return Validate(args);
     if (command == "init") return Init(args);
     if (command == "lock") return Lock(args);
+    if (command == "sync") return SyncState(args, false);
+    if (command == "commit") return SyncState(args, true);
     if (command == "version") return Version();
     return Usage(absl::StrCat("unknown command '", command, "'"));
   }
@@ -264,6 +271,66 @@ class Commands {
       for (const std::string& line : response.changed()) printf("%s\n", line.c_str());
     }
     return code;
+  }
+
+  // fleetctl sync [TARGET] / fleetctl commit -m MSG [TARGET].
+  int SyncState(const std::vector<std::string>& args, bool commit) {
+    const char* verb = commit ? "commit" : "sync";
+    std::string message;
+    std::vector<std::string> targets;
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (commit && (args[i] == "-m" || args[i] == "--message")) {
+        if (i + 1 >= args.size()) return Usage("-m needs a commit message");
+        message = args[++i];
+      } else if (!args[i].empty() && args[i][0] == '-') {
+        return Usage(absl::StrCat(verb, ": unknown flag '", args[i], "'"));
+      } else {
+        targets.push_back(args[i]);
+      }
+    }
+    if (commit && message.empty()) return Usage("commit needs -m MSG");
+    if (targets.size() > 1) return Usage(absl::StrCat(verb, " takes one TARGET"));
+    std::string target = targets.empty() ? CallerInstance() : targets[0];
+    if (target.empty()) {
+      return Usage(absl::StrCat(verb, " needs a TARGET (ENGINE, ENGINE/N or all); run from an "
+                                      "instance, it defaults to that instance"));
+    }
+    int code = kOk;
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    grpc::ClientContext context;
+    // A push may be retried for a while: wait longer than for other commands.
+    SetDeadline(&context, g_.timeout_set ? g_.timeout : absl::Minutes(5));
+    ctl::SyncStateRequest request;
+    request.set_target(target);
+    request.set_commit(commit);
+    request.set_message(message);
+    ctl::SyncStateResponse response;
+    grpc::Status rpc = stub->SyncState(&context, request, &response);
+    if (!rpc.ok()) return FromRpc(rpc, g_);
+    if (g_.json) {
+      fputs(ToJson(response).c_str(), stdout);
+    }
+    for (const ctl::InstanceSync& i : response.instances()) {
+      if (!g_.json) {
+        printf("%s  %s%s%s\n", i.id().c_str(), i.ok() ? "" : "FAILED: ",
+               i.ok() ? i.summary().c_str() : i.error().c_str(),
+               i.conflicts().empty()
+                   ? ""
+                   : absl::StrCat(" (conflicts: ", absl::StrJoin(i.conflicts(), ", "), ")").c_str());
+      }
+      if (!i.ok()) code = kFailed;
+    }
+    return code;
+  }
+
+  // "ENGINE/N" of the instance this runs in, from the environment fleetd
+  // gives it; "" outside one.
+  static std::string CallerInstance() {
+    const char* engine = getenv("FLEET_ENGINE");
+    const char* instance = getenv("FLEET_INSTANCE");
+    if (engine == nullptr || *engine == '\0') return "";
+    return absl::StrCat(engine, "/", instance != nullptr && *instance != '\0' ? instance : "0");
   }
 
   int Logs(std::vector<std::string>& args) {
@@ -488,6 +555,7 @@ int main(int argc, char** argv) {
       g.color = false;
     } else if (arg == "--timeout" && i + 1 < argc) {
       if (!absl::ParseDuration(argv[++i], &g.timeout)) return Usage("--timeout needs a duration such as 15s");
+      g.timeout_set = true;
     } else if (!arg.empty() && arg[0] == '-') {
       return Usage(absl::StrCat("unknown flag '", arg, "'"));
     } else {

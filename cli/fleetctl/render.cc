@@ -108,11 +108,42 @@ std::string RenderStatus(const ctl::GetStatusResponse& status, bool color) {
       states.push_back(i.state());
     }
   }
-  return Header(status) + Table(rows, states, 2, color);
+  return Header(status) + Table(rows, states, 2, color) + RenderStateSync(status);
+}
+
+std::string RenderStateSync(const ctl::GetStatusResponse& status) {
+  // Every instance that uses state while there are few; past that only the
+  // ones with a problem, so a big fleet's status stays readable.
+  constexpr int kListAll = 20;
+  int with_state = 0;
+  for (const ctl::EngineStatus& e : status.engines()) {
+    for (const ctl::InstanceStatus& i : e.instances()) with_state += i.state_dir().empty() ? 0 : 1;
+  }
+  if (with_state == 0) return "";
+  std::vector<std::vector<std::string>> rows;
+  int ok = 0;
+  for (const ctl::EngineStatus& e : status.engines()) {
+    for (const ctl::InstanceStatus& i : e.instances()) {
+      if (i.state_dir().empty()) continue;
+      const bool fine = !StateSyncTroubled(i);
+      ok += fine ? 1 : 0;
+      if (fine && with_state > kListAll) continue;
+      rows.push_back({i.id(), i.state_sync()});
+    }
+  }
+  std::string out = "\nSHARED STATE\n";
+  for (const auto& row : rows) absl::StrAppend(&out, "  ", row[0], "  ", row[1], "\n");
+  if (with_state > kListAll) absl::StrAppend(&out, "  (", ok, " more in sync)\n");
+  return out;
+}
+
+bool StateSyncTroubled(const ctl::InstanceStatus& i) {
+  return !i.state_conflicts().empty() || absl::StartsWith(i.state_sync(), "degraded") ||
+         absl::StartsWith(i.state_sync(), "error");
 }
 
 bool InstanceOk(const ctl::InstanceStatus& i) {
-  if (absl::StartsWith(i.condition(), "HOLDS")) return false;
+  if (absl::StartsWith(i.condition(), "HOLDS") || StateSyncTroubled(i)) return false;
   switch (i.state()) {
     case ctl::INSTANCE_STATE_RUNNING:
       return i.health().empty() || absl::StartsWith(i.health(), "healthy") ||

@@ -14,6 +14,10 @@ std::string HumanDuration(int64_t millis);
 
 // The status table: a header line for fleetd, then one row per instance.
 std::string RenderStatus(const fleet::control::v1::GetStatusResponse& status, bool color);
+// The SHARED STATE section of status ("" when no instance uses state).
+std::string RenderStateSync(const fleet::control::v1::GetStatusResponse& status);
+// A conflict, an unreachable remote or a sync error.
+bool StateSyncTroubled(const fleet::control::v1::InstanceStatus& i);
 
 // One event as a line: "2026-11-22T05:56:20Z  crasher/0  exited  ...".
 std::string RenderEvent(const fleet::control::v1::Event& event);

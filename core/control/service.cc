@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace fleet::control {
@@ -18,6 +20,8 @@ using supervisor::Supervisor;
 using supervisor::Verb;
 
 constexpr auto kLoopAnswerDeadline = std::chrono::seconds(10);
+// A sync (pull, or commit and push with retries) answers within this.
+constexpr absl::Duration kSyncAnswerDeadline = absl::Minutes(10);
 constexpr size_t kMaxTailBytes = 4 << 20;
 constexpr size_t kChunk = 64 << 10;
 
@@ -111,6 +115,51 @@ class ControlService final : public ctl::FleetControl::Service {
       if (!request->follow() || context->IsCancelled() || events_->closed()) break;
       events_->WaitFor(after, absl::Milliseconds(500));
     }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status SyncState(grpc::ServerContext* context, const ctl::SyncStateRequest* request,
+                         ctl::SyncStateResponse* response) override {
+    if (request->target().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "a target is required: ENGINE, ENGINE/N or all");
+    }
+    // The answers arrive on the loop, one per instance, when the plugin is
+    // done; this thread waits for all of them (or the caller's deadline).
+    struct Answers {
+      absl::Mutex mu;
+      std::vector<ctl::InstanceSync> got ABSL_GUARDED_BY(mu);
+    };
+    auto answers = std::make_shared<Answers>();
+    const ctl::SyncStateRequest r = *request;
+    absl::StatusOr<int> expected;
+    grpc::Status status = OnLoop<absl::StatusOr<int>>(
+        [this, r, answers] {
+          return supervisor_->SyncState(r.target(), r.commit(), r.message(),
+                                        [answers](ctl::InstanceSync answer) {
+                                          absl::MutexLock lock(&answers->mu);
+                                          answers->got.push_back(std::move(answer));
+                                        });
+        },
+        &expected);
+    if (!status.ok()) return status;
+    if (!expected.ok()) return ToGrpc(expected.status());
+    const size_t n = static_cast<size_t>(*expected);
+    absl::Time deadline = absl::FromChrono(context->deadline());
+    deadline = std::min(deadline, absl::Now() + kSyncAnswerDeadline);
+    absl::MutexLock lock(&answers->mu);
+    auto all_in = [&answers, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(answers->mu) {
+      return answers->got.size() >= n;
+    };
+    if (!answers->mu.AwaitWithDeadline(absl::Condition(&all_in), deadline)) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          absl::StrCat(answers->got.size(), " of ", n,
+                                       " instances answered in time; the rest goes on in fleetd "
+                                       "(see fleetctl status)"));
+    }
+    std::sort(answers->got.begin(), answers->got.end(),
+              [](const ctl::InstanceSync& a, const ctl::InstanceSync& b) { return a.id() < b.id(); });
+    for (const ctl::InstanceSync& a : answers->got) *response->add_instances() = a;
     return grpc::Status::OK;
   }
 

@@ -21,6 +21,14 @@
 #include "core/supervisor/supervisor.h"
 
 namespace fleet::daemon {
+namespace {
+
+// Sync plugin instances working in parallel (one work tree stays on one).
+constexpr int kSyncLanes = 2;
+// At shutdown, how long the last commits and pushes may take.
+constexpr absl::Duration kSyncDrain = absl::Seconds(30);
+
+}  // namespace
 
 int ValidateConfig(const std::string& path) {
   absl::StatusOr<config::LoadedConfig> loaded = config::LoadConfig(path);
@@ -92,14 +100,18 @@ int RunDaemon(const DaemonOptions& options) {
       &children);
   std::vector<fleet::control::v1::PluginInfo> plugins =
       LoadHealthPlugins(loaded->config, &events, monitor.get());
+  std::unique_ptr<sync::StateSync> state_sync;
   if (loaded->config.has_state()) {
-    // Say so rather than let an operator believe state is being synced.
-    events.Add("fleetd", "state_not_active",
-               "the state: block is validated, but this fleetd does not sync state yet: "
-               "instances get no FLEET_STATE_DIR");
+    plugins.push_back(LoadSyncPlugin(
+        loaded->config, &events, kSyncLanes,
+        [&loop](sync::SyncOutcome outcome) {
+          supervisor::Supervisor* s = loop;
+          if (s != nullptr) s->Post([s, outcome = std::move(outcome)] { s->OnSyncOutcome(outcome); });
+        },
+        &state_sync));
   }
-  supervisor::Supervisor supervisor(
-      {run_dir, os::RealClock(), &events, reload, monitor.get(), &children});
+  supervisor::Supervisor supervisor({run_dir, os::RealClock(), &events, reload, monitor.get(),
+                                     &children, state_sync.get()});
   loop = &supervisor;
   absl::Status init = supervisor.Init();
   if (!init.ok()) {
@@ -125,6 +137,11 @@ int RunDaemon(const DaemonOptions& options) {
   supervisor.Run();
 
   SdNotify("STOPPING=1");
+  if (state_sync != nullptr) {
+    // What the workers left in their work trees is being committed and
+    // pushed: let that finish (bounded), so a clean stop loses nothing.
+    state_sync->Drain(kSyncDrain);
+  }
   monitor.reset();
   events.Close();
   server.Stop();

@@ -1,5 +1,7 @@
 #include "core/daemon/plugins.h"
 
+#include <algorithm>
+
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -37,22 +39,32 @@ std::string Find(const std::string& file, const std::vector<std::string>& dirs) 
   return "";
 }
 
-fleet::control::v1::PluginInfo Load(const v1::Plugin& declared,
-                                    const std::vector<std::string>& dirs,
-                                    supervisor::EventLog* events, health::HealthMonitor* monitor) {
-  const bool isolated = declared.isolation() == v1::ISOLATION_PROCESS;
+// A plugin loaded `copies` times (instances that may be called at once),
+// or why not (info.error set, nothing else).
+struct Loaded {
   fleet::control::v1::PluginInfo info;
+  std::vector<std::unique_ptr<plugin_host::PluginCaller>> callers;
+  std::unique_ptr<plugin_host::Plugin> library;  // null for isolated ones
+};
+
+Loaded Load(const v1::Plugin& declared, const std::string& kind, int copies,
+            const std::vector<std::string>& dirs, supervisor::EventLog* events) {
+  const bool isolated = declared.isolation() == v1::ISOLATION_PROCESS;
+  Loaded out;
+  fleet::control::v1::PluginInfo& info = out.info;
   info.set_file(declared.file());
-  info.set_kind("health");
+  info.set_kind(kind);
   info.set_isolation(isolated ? "process" : "in-process");
   auto refuse = [&](const std::string& why) {
     info.set_error(why);
     events->Add("fleetd", "plugin_failed", why);
-    return info;
+    out.callers.clear();
+    out.library.reset();
+    return std::move(out);
   };
   std::string path = Find(declared.file(), dirs);
   if (path.empty()) {
-    return refuse(absl::StrCat("health plugin ", declared.file(), " not found in ",
+    return refuse(absl::StrCat(kind, " plugin ", declared.file(), " not found in ",
                                absl::StrJoin(dirs, ":")));
   }
   info.set_path(path);
@@ -61,27 +73,39 @@ fleet::control::v1::PluginInfo Load(const v1::Plugin& declared,
     (void)google::protobuf::util::MessageToJsonString(declared.config(), &config);
   }
   if (isolated) {
-    auto plugin = plugin_host::ProcessPlugin::Start(ExeDir() + "/fleet-plugin-host", path,
-                                                    "health", config);
-    if (!plugin.ok()) return refuse(std::string(plugin.status().message()));
-    info.set_name((*plugin)->name());
-    info.set_version((*plugin)->version());
+    for (int i = 0; i < copies; ++i) {
+      auto plugin = plugin_host::ProcessPlugin::Start(ExeDir() + "/fleet-plugin-host", path,
+                                                      kind, config);
+      if (!plugin.ok()) return refuse(std::string(plugin.status().message()));
+      info.set_name((*plugin)->name());
+      info.set_version((*plugin)->version());
+      out.callers.push_back(*std::move(plugin));
+    }
     events->Add("fleetd", "plugin_loaded",
-                absl::StrCat(info.name(), " ", info.version(), " from ", path,
-                             " in a helper process"));
-    monitor->AddCheck(info.name(), *std::move(plugin));
-    return info;
+                absl::StrCat(info.name(), " ", info.version(), " from ", path, " in ",
+                             copies == 1 ? "a helper process" : absl::StrCat(copies, " helper processes")));
+    return out;
   }
-  auto plugin = plugin_host::Plugin::Load(path, "health");
+  auto plugin = plugin_host::Plugin::Load(path, kind);
   if (!plugin.ok()) return refuse(std::string(plugin.status().message()));
   info.set_name((*plugin)->name());
   info.set_version((*plugin)->version());
-  auto instance = (*plugin)->Create(config);
-  if (!instance.ok()) return refuse(std::string(instance.status().message()));
+  for (int i = 0; i < copies; ++i) {
+    auto instance = (*plugin)->Create(config);
+    if (!instance.ok()) return refuse(std::string(instance.status().message()));
+    out.callers.push_back(*std::move(instance));
+  }
+  out.library = *std::move(plugin);
   events->Add("fleetd", "plugin_loaded",
               absl::StrCat(info.name(), " ", info.version(), " from ", path));
-  monitor->AddCheck(info.name(), *std::move(instance), *std::move(plugin));
-  return info;
+  return out;
+}
+
+fleet::control::v1::PluginInfo AddCheck(Loaded loaded, health::HealthMonitor* monitor) {
+  if (!loaded.callers.empty()) {
+    monitor->AddCheck(loaded.info.name(), std::move(loaded.callers[0]), std::move(loaded.library));
+  }
+  return loaded.info;
 }
 
 }  // namespace
@@ -103,7 +127,7 @@ std::vector<fleet::control::v1::PluginInfo> LoadHealthPlugins(const v1::FleetCon
   for (const v1::Plugin& p : config.plugins()) {
     if (p.kind() != "health") continue;
     builtin_named = builtin_named || p.file() == kBuiltinHealthFile;
-    report.push_back(Load(p, dirs, events, monitor));
+    report.push_back(AddCheck(Load(p, "health", 1, dirs, events), monitor));
   }
   bool needed = false;
   for (const v1::Engine& e : config.engines()) {
@@ -113,9 +137,29 @@ std::vector<fleet::control::v1::PluginInfo> LoadHealthPlugins(const v1::FleetCon
   if (needed && !builtin_named) {
     v1::Plugin builtin;
     builtin.set_file(kBuiltinHealthFile);
-    report.push_back(Load(builtin, dirs, events, monitor));
+    report.push_back(AddCheck(Load(builtin, "health", 1, dirs, events), monitor));
   }
   return report;
+}
+
+fleet::control::v1::PluginInfo LoadSyncPlugin(const v1::FleetConfig& config,
+                                              supervisor::EventLog* events, int lanes,
+                                              std::function<void(sync::SyncOutcome)> on_outcome,
+                                              std::unique_ptr<sync::StateSync>* out) {
+  // A `plugins:` entry of kind sync for the same file gives its isolation
+  // and config; otherwise it is loaded in-process with none.
+  v1::Plugin declared;
+  declared.set_file(config.state().plugin());
+  for (const v1::Plugin& p : config.plugins()) {
+    if (p.kind() == "sync" && p.file() == config.state().plugin()) declared = p;
+  }
+  Loaded loaded =
+      Load(declared, "sync", std::max(1, lanes), PluginSearchPath(config, "sync"), events);
+  if (!loaded.callers.empty()) {
+    *out = std::make_unique<sync::StateSync>(std::move(loaded.callers), std::move(loaded.library),
+                                             std::move(on_outcome));
+  }
+  return loaded.info;
 }
 
 }  // namespace fleet::daemon

@@ -2,11 +2,14 @@
 #ifndef FLEET_CORE_DAEMON_PLUGINS_H_
 #define FLEET_CORE_DAEMON_PLUGINS_H_
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/health/monitor.h"
 #include "core/supervisor/event_log.h"
+#include "core/sync/state_sync.h"
 #include "proto/fleet/config/v1/config.pb.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
@@ -25,6 +28,14 @@ std::vector<std::string> PluginSearchPath(const fleet::config::v1::FleetConfig& 
 std::vector<fleet::control::v1::PluginInfo> LoadHealthPlugins(
     const fleet::config::v1::FleetConfig& config, supervisor::EventLog* events,
     health::HealthMonitor* monitor);
+
+// Loads the sync plugin named by config.state().plugin (REQUIRES: the fleet
+// has state), once per lane, into *out. A failure is logged as an event and
+// leaves *out null: engines with `state: true` then wait, saying why.
+fleet::control::v1::PluginInfo LoadSyncPlugin(const fleet::config::v1::FleetConfig& config,
+                                              supervisor::EventLog* events, int lanes,
+                                              std::function<void(sync::SyncOutcome)> on_outcome,
+                                              std::unique_ptr<sync::StateSync>* out);
 
 }  // namespace fleet::daemon
 

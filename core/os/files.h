@@ -25,6 +25,9 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& content
 // alone).
 absl::Status MakeDirs(const std::string& path, mode_t mode = 0755);
 
+// Whether path exists (any type; a dangling symlink does not).
+bool Exists(const std::string& path);
+
 // "~" and "~/x" -> $HOME and $HOME/x; anything else unchanged.
 std::string ExpandHome(const std::string& path);
 

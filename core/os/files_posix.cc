@@ -87,6 +87,11 @@ absl::Status MakeDirs(const std::string& path, mode_t mode) {
   return absl::OkStatus();
 }
 
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
 std::string ExpandHome(const std::string& path) {
   if (path.empty() || path[0] != '~') return path;
   if (path.size() > 1 && path[1] != '/') return path;  // ~user is not expanded.

@@ -17,7 +17,8 @@ void EventLog::Add(const std::string& subject, const std::string& kind,
   static const char* const kWarnings[] = {"fatal",        "exited",        "spawn_failed",
                                           "reload_failed", "killed",        "unhealthy",
                                           "plugin_failed", "metrics_error", "condition_killed",
-                                          "health_unknown", "state_not_active"};
+                                          "health_unknown", "timed_out",   "state_unreachable",
+                                          "state_conflict", "state_error"};
   bool warn = false;
   for (const char* w : kWarnings) warn = warn || kind == w;
   event.set_severity(warn ? "warning" : "info");

@@ -171,10 +171,12 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   auto consider = [&next](const std::optional<MonoTime>& d) {
     if (d.has_value() && (!next.has_value() || *d < *next)) next = d;
   };
+  consider(watchdog_due_);
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
       consider(inst->life.deadline());
       consider(inst->health_due);
+      consider(inst->state.retry_due);
     }
   }
   return next;
@@ -316,12 +318,14 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& status) {
   inst->last_exit.set_code(status.signaled ? -1 : status.code);
   inst->last_exit.set_signal(status.signaled ? status.signal : 0);
   inst->last_exit.set_unix_ms(absl::ToUnixMillis(clock_->WallNow()));
+  PublishAfterExit(inst, status);
   Action action = inst->life.Exited(now_, status);
   // The reason already names the exit status and what happens next.
   const State s = inst->life.state();
   Emit(inst->id,
        s == State::kFatal                               ? "fatal"
        : s == State::kStopped || s == State::kKilled ? "stopped"
+       : s == State::kIdle                           ? "cycle_done"
                                                      : "exited",
        inst->life.reason());
   Perform(inst, action);
@@ -348,6 +352,7 @@ void Supervisor::RunTimers() {
       if (inst->health_due.has_value() && *inst->health_due <= now_) SubmitHealthCheck(inst.get());
     }
   }
+  RunStateTimers();
 }
 
 void Supervisor::Perform(Instance* inst, Action action) {
@@ -359,6 +364,7 @@ void Supervisor::Perform(Instance* inst, Action action) {
         inst->life.Stop(now_, shutting_down_ ? "fleetd is shutting down" : "not wanted");
         return;
       }
+      if (!StateReadyToSpawn(inst)) return;  // WAITING for its state to be pulled.
       Spawn(inst);
       return;
     case Action::kSendStopSignal:
@@ -388,6 +394,7 @@ std::vector<std::string> Supervisor::ChildEnvironment(const Instance& inst) cons
   env["FLEET_ENGINE"] = inst.engine->spec->name();
   env["FLEET_INSTANCE"] = absl::StrCat(inst.index);
   env["FLEET_RUN_DIR"] = options_.run_dir;
+  if (!inst.state.dir.empty()) env["FLEET_STATE_DIR"] = inst.state.dir;
   std::vector<std::string> out;
   out.reserve(env.size());
   for (const auto& [key, value] : env) out.push_back(absl::StrCat(key, "=", value));

@@ -24,6 +24,7 @@
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/supervisor/log_sink.h"
+#include "core/sync/state_sync.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
 namespace fleet::supervisor {
@@ -38,6 +39,9 @@ struct SupervisorOptions {
   health::HealthMonitor* health = nullptr;
   // Children spawned off the loop (exec probes): their exits go there.
   os::ChildWaiter* children = nullptr;
+  // Runs sync plugin calls for engines with `state: true`; null: the fleet
+  // has no state. Outlives the supervisor's loop.
+  sync::StateSync* sync = nullptr;
 };
 
 enum class Verb { kStart, kStop, kRestart };
@@ -81,6 +85,14 @@ class Supervisor {
   absl::StatusOr<std::string> LogPath(const std::string& target);
   // A health verdict from the monitor (posted to the loop).
   void OnHealthOutcome(const health::CheckOutcome& outcome);
+  // A sync plugin's answer (posted to the loop).
+  void OnSyncOutcome(const sync::SyncOutcome& outcome);
+  // Pulls (commit: commits and pushes) the state of target's instances now;
+  // reply is called on the loop once per instance, when its answer is in.
+  // Returns how many replies will come, or why none will.
+  absl::StatusOr<int> SyncState(const std::string& target, bool commit,
+                                const std::string& message,
+                                std::function<void(fleet::control::v1::InstanceSync)> reply);
 
  private:
   struct Instance;
@@ -116,6 +128,20 @@ class Supervisor {
   int64_t IdleMillis(const Instance& inst, const std::string& path) const;
   // Empty when every engine `engine` depends on is running; else who it waits for.
   std::string UnmetDependency(const Engine& engine) const;
+  // Shared state (supervisor_state.cc). True when inst may spawn now; else
+  // a pull of its work tree is on its way and it WAITs for it.
+  bool StateReadyToSpawn(Instance* inst);
+  // <work_trees>/<engine>.<index>, or "" when the engine uses no state.
+  std::string StateDirFor(const fleet::config::v1::Engine& spec, uint32_t index) const;
+  void SubmitSync(Instance* inst, fleet::plugin::v1::SyncRequest::Op op, std::string message,
+                  std::function<void(fleet::control::v1::InstanceSync)> reply = nullptr);
+  // After a run: what it left in its work tree is committed and pushed.
+  void PublishAfterExit(Instance* inst, const os::ExitStatus& status);
+  // The watchdog's commits and retries of failed pushes that are due.
+  void RunStateTimers();
+  void ApplyState(const config::LoadedConfig& loaded);
+  absl::Status CheckStateReload(const config::LoadedConfig& loaded) const;
+  void FillStateStatus(const Instance& inst, fleet::control::v1::InstanceStatus* out) const;
   bool EngineAlive(const Engine& engine) const;
   // The earliest lifecycle deadline (O(instances)), and it as an epoll timeout.
   std::optional<MonoTime> NextDeadline() const;
@@ -146,6 +172,14 @@ class Supervisor {
   absl::flat_hash_map<std::string, std::vector<Instance*>> metrics_readers_;
   // When each watched file last changed, on the monotonic clock.
   absl::flat_hash_map<std::string, MonoTime> file_changed_at_;
+
+  // The fleet's state block; an empty remote: the fleet has none.
+  fleet::config::v1::State state_config_;
+  std::optional<MonoTime> watchdog_due_;
+  uint64_t sync_seq_ = 0;
+  // Who waits for a sync answer (fleetctl sync / commit), by job seq.
+  absl::flat_hash_map<uint64_t, std::function<void(fleet::control::v1::InstanceSync)>>
+      sync_replies_;
 
   // Ordered by name, so status lists engines the same way every time.
   std::map<std::string, std::unique_ptr<Engine>> engines_;

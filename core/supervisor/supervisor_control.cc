@@ -100,6 +100,7 @@ void Supervisor::AddInstances(Engine* engine, uint32_t count) {
     auto inst = std::make_unique<Instance>(engine, i, LifecyclePolicy::FromEngine(spec), Uniform01());
     inst->id = absl::StrCat(spec.name(), "/", i);
     inst->metrics_path = MetricsPathFor(spec, i);
+    inst->state.dir = StateDirFor(spec, i);
     inst->log = std::make_unique<LogSink>(
         absl::StrCat(defaults::LogsDir(options_.run_dir), "/", spec.name(), ".", i, ".log"),
         spec.logs().max_size(), spec.logs().max_files());
@@ -116,6 +117,7 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
   rewatch_ = true;
   fleet_name_ = loaded.config.name();
   config_path_ = loaded.path;
+  ApplyState(loaded);
   std::set<std::string> wanted;
   for (const v1::Engine& spec : loaded.config.engines()) {
     wanted.insert(spec.name());
@@ -142,6 +144,7 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
     }
     SetSpec(&engine, spec);
     for (auto& inst : engine.instances) {
+      inst->state.dir = StateDirFor(spec, inst->index);
       inst->life.SetPolicy(LifecyclePolicy::FromEngine(spec));
       inst->log->SetLimits(spec.logs().max_size(), spec.logs().max_files());
     }
@@ -182,6 +185,10 @@ absl::StatusOr<ctl::ReloadResponse> Supervisor::Reload() {
         "; that takes a fleetd restart. The running config stays."));
     Emit("fleetd", "reload_failed", std::string(status.message()));
     return status;
+  }
+  if (absl::Status state = CheckStateReload(*loaded); !state.ok()) {
+    Emit("fleetd", "reload_failed", std::string(state.message()));
+    return state;
   }
   ctl::ReloadResponse response = Apply(*loaded);
   Emit("fleetd", "reloaded",
@@ -331,6 +338,7 @@ ctl::GetStatusResponse Supervisor::Status() const {
       if (inst->has_exited) *i->mutable_last_exit() = inst->last_exit;
       i->set_log_path(inst->log->path());
       i->set_condition(inst->condition_status);
+      FillStateStatus(*inst, i);
       if (inst->life.HasProcess()) i->set_health(inst->health);
       i->set_health_checked_ms_ago(
           inst->health_checked_at.has_value()

@@ -10,7 +10,10 @@
 //   FLEET_HEALTH_PLUGIN(MyCheck, "com.example.health.mine", "1.0.0")
 //
 // A sync plugin is the same with Sync(const SyncRequest&, SyncResult*,
-// std::string*) and FLEET_SYNC_PLUGIN. Include the payload header of your
+// std::string*) and FLEET_SYNC_PLUGIN. The method returns true (answered),
+// false (could not: INTERNAL, with *error), or a fleet::sdk::Outcome to say
+// the request itself is wrong (kBadRequest: INVALID_ARGUMENT, with *error;
+// the host does not retry it as is). Include the payload header of your
 // kind (proto/fleet/plugin/v1/health.pb.h or sync.pb.h) yourself: the SDK
 // needs none, so a health check never has to generate the sync protos.
 //
@@ -34,6 +37,9 @@ inline constexpr int32_t kInvalidArgument = 3;
 inline constexpr int32_t kUnimplemented = 12;
 inline constexpr int32_t kInternal = 13;
 
+// What a call can answer besides a result.
+enum class Outcome { kOk, kBadRequest, kFailed };
+
 // The host's services, for the plugin's lifetime.
 class Host {
  public:
@@ -51,6 +57,19 @@ class Host {
 };
 
 namespace internal {
+
+inline int32_t ToCode(bool answered) { return answered ? kOk : kInternal; }
+inline int32_t ToCode(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kOk:
+      return kOk;
+    case Outcome::kBadRequest:
+      return kInvalidArgument;
+    case Outcome::kFailed:
+      break;
+  }
+  return kInternal;
+}
 
 inline fleet_bytes Bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -70,9 +89,9 @@ struct Instance {
   std::string error;
 };
 
-// The C ABI for one kind: Impl::Create, and `Fn` for the kind's method.
-template <typename Impl, typename Request, typename Result, uint32_t kMethod,
-          bool (Impl::*Fn)(const Request&, Result*, std::string*)>
+// The C ABI for one kind: Impl::Create, and `Fn` for the kind's method
+// (returning bool or Outcome).
+template <typename Impl, typename Request, typename Result, uint32_t kMethod, auto Fn>
 struct Adapter {
   static int32_t Create(const fleet_host_v1* host, fleet_bytes config, void** out,
                         fleet_bytes* error) noexcept {
@@ -116,9 +135,11 @@ struct Adapter {
         return kInvalidArgument;
       }
       Result result;
-      if (!((*inst->impl).*Fn)(req, &result, &inst->error)) {
+      const int32_t code = ToCode(((*inst->impl).*Fn)(req, &result, &inst->error));
+      if (code != kOk) {
+        if (inst->error.empty()) inst->error = "the plugin gave no reason";
         *error = Bytes(inst->error);
-        return kInternal;
+        return code;
       }
       inst->response = result.SerializeAsString();
       *response = Bytes(inst->response);

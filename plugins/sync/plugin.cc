@@ -17,7 +17,7 @@ namespace {
 using fleet::plugin::v1::SyncRequest;
 using fleet::plugin::v1::SyncResult;
 
-const char *PullName(PullResult::Kind kind) {
+const char* PullName(PullResult::Kind kind) {
   switch (kind) {
     case PullResult::kUpToDate:
       return "up-to-date";
@@ -33,19 +33,20 @@ const char *PullName(PullResult::Kind kind) {
 
 class GitSync {
  public:
-  static std::unique_ptr<GitSync> Create(const fleet::sdk::Host &, const std::string &,
-                                         std::string *) {
+  static std::unique_ptr<GitSync> Create(const fleet::sdk::Host&, const std::string&,
+                                         std::string*) {
     return std::make_unique<GitSync>();
   }
 
-  bool Sync(const SyncRequest &request, SyncResult *result, std::string *error) {
+  fleet::sdk::Outcome Sync(const SyncRequest& request, SyncResult* result, std::string* error) {
+    using fleet::sdk::Outcome;
     if (request.work_tree().empty() || request.work_tree()[0] != '/') {
       *error = "work_tree must be an absolute path, not '" + request.work_tree() + "'";
-      return false;
+      return Outcome::kBadRequest;
     }
     if (request.remote().empty() || request.branch().empty()) {
       *error = "remote and branch are required";
-      return false;
+      return Outcome::kBadRequest;
     }
     std::vector<MergeRule> rules;
     for (int i = 0; i < request.rules_size(); ++i) {
@@ -53,24 +54,34 @@ class GitSync {
       if (!strategy.has_value()) {
         *error = "merge rule " + std::to_string(i + 1) + ": unknown strategy '" +
                  request.rules(i).strategy() + "'";
-        return false;
+        return Outcome::kBadRequest;
       }
       rules.push_back({request.rules(i).glob(), *strategy});
     }
-    Repo *repo = Open(request, result);
-    if (repo == nullptr) return true;  // result->error says why.
+    Repo* repo = Open(request, result);
+    if (repo == nullptr) return Outcome::kOk;  // result->error says why.
     repo->SetMergeRules(std::move(rules));
     switch (request.op()) {
       case SyncRequest::OP_PULL: {
+        // Work the instance has not committed would block the checkout (or
+        // be overwritten): it becomes a local commit first, and is rebased
+        // onto what others pushed like any other (`git pull --rebase` with
+        // autostash, minus the stash that can fail to pop).
+        const std::string author = request.author().empty() ? "fleet" : request.author();
+        bool committed = false;
+        GitStatus status =
+            repo->CommitAll(author, author + "@fleet.local",
+                            "fleet: uncommitted state of " + author + " before a pull", &committed);
+        result->set_committed(committed);
         PullResult pulled;
-        GitStatus status = repo->Pull(&pulled);
+        if (status.ok()) status = repo->Pull(&pulled);
         result->set_error(status.error);
         result->set_remote_unreachable(status.remote);
         result->set_pull(PullName(pulled.kind));
         result->set_ok(status.ok() && pulled.kind != PullResult::kConflict);
-        for (const auto &p : pulled.resolved) result->add_resolved(p);
-        for (const auto &p : pulled.conflicts) result->add_unresolved(p);
-        for (const auto &p : pulled.refused) result->add_refused(p);
+        for (const auto& p : pulled.resolved) result->add_resolved(p);
+        for (const auto& p : pulled.conflicts) result->add_unresolved(p);
+        for (const auto& p : pulled.refused) result->add_refused(p);
         break;
       }
       case SyncRequest::OP_PUBLISH: {
@@ -87,22 +98,22 @@ class GitSync {
         result->set_attempts(static_cast<uint32_t>(published.attempts));
         result->set_error(published.error);
         result->set_remote_unreachable(published.remote_unreachable);
-        for (const auto &p : published.resolved) result->add_resolved(p);
-        for (const auto &p : published.unresolved) result->add_unresolved(p);
+        for (const auto& p : published.resolved) result->add_resolved(p);
+        for (const auto& p : published.unresolved) result->add_unresolved(p);
         break;
       }
       default:
         *error = "unknown sync op " + std::to_string(request.op());
-        return false;
+        return Outcome::kBadRequest;
     }
     result->set_head(repo->Head());
     result->set_ahead(static_cast<uint32_t>(repo->Ahead()));
-    return true;
+    return Outcome::kOk;
   }
 
  private:
   // One Repo per work tree, opened (or cloned) on first use.
-  Repo *Open(const SyncRequest &request, SyncResult *result) {
+  Repo* Open(const SyncRequest& request, SyncResult* result) {
     auto it = repos_.find(request.work_tree());
     if (it != repos_.end()) return it->second.get();
     GitStatus status;

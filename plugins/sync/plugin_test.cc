@@ -84,13 +84,13 @@ TEST_F(GitSyncPluginTest, BadRequestsAreRefusedWithTheReason) {
   std::string error;
   SyncRequest relative = Request("a", SyncRequest::OP_PULL);
   relative.set_work_tree("relative/path");
-  EXPECT_EQ(Call(relative, &r, &error), 13);
+  EXPECT_EQ(Call(relative, &r, &error), 3);  // INVALID_ARGUMENT: do not retry as is.
   EXPECT_THAT(error, HasSubstr("work_tree must be an absolute path"));
   SyncRequest bad_rule = Request("a", SyncRequest::OP_PULL);
   auto* rule = bad_rule.add_rules();
   rule->set_glob("*.json");
   rule->set_strategy("whatever");
-  EXPECT_EQ(Call(bad_rule, &r, &error), 13);
+  EXPECT_EQ(Call(bad_rule, &r, &error), 3);
   EXPECT_THAT(error, HasSubstr("merge rule 1: unknown strategy 'whatever'"));
   SyncRequest no_remote = Request("a", SyncRequest::OP_PULL);
   no_remote.set_remote(dir_ + "/no-such-remote.git");
@@ -98,6 +98,38 @@ TEST_F(GitSyncPluginTest, BadRequestsAreRefusedWithTheReason) {
   ASSERT_EQ(Call(no_remote, &r, &error), 0);
   EXPECT_FALSE(r.ok());
   EXPECT_THAT(r.error(), HasSubstr("clone"));
+  EXPECT_TRUE(r.remote_unreachable());
+}
+
+TEST_F(GitSyncPluginTest, APullOverUncommittedWorkKeepsIt) {
+  SyncResult r;
+  std::string error;
+  ASSERT_EQ(Call(Request("a", SyncRequest::OP_PULL), &r, &error), 0) << error;
+  ASSERT_EQ(Call(Request("b", SyncRequest::OP_PULL), &r, &error), 0) << error;
+  std::ofstream(dir_ + "/a/log.txt") << "from a\n";
+  ASSERT_EQ(Call(Request("a", SyncRequest::OP_PUBLISH), &r, &error), 0) << error;
+  ASSERT_TRUE(r.ok()) << r.error();
+  // b wrote the same file and did not commit; a plain checkout would refuse.
+  std::ofstream(dir_ + "/b/log.txt") << "from b\n";
+  std::ofstream(dir_ + "/b/other.txt") << "b only\n";
+  SyncRequest pull = Request("b", SyncRequest::OP_PULL);
+  auto* rule = pull.add_rules();
+  rule->set_glob("*.txt");
+  rule->set_strategy("union");
+  r.Clear();
+  ASSERT_EQ(Call(pull, &r, &error), 0) << error;
+  EXPECT_TRUE(r.ok()) << r.error();
+  EXPECT_TRUE(r.committed());
+  EXPECT_EQ(r.pull(), "rebased");
+  EXPECT_EQ(r.ahead(), 1u);  // b's work, on top of a's, not pushed yet.
+  std::ifstream in(dir_ + "/b/log.txt");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(all, HasSubstr("from a"));
+  EXPECT_THAT(all, HasSubstr("from b"));
+  std::ifstream other(dir_ + "/b/other.txt");
+  std::string line;
+  std::getline(other, line);
+  EXPECT_EQ(line, "b only");
 }
 
 }  // namespace

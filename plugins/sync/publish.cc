@@ -18,7 +18,7 @@ void DefaultWait(int attempt) {
 
 }  // namespace
 
-PublishResult Publish(Repo &repo, const PublishOptions &options) {
+PublishResult Publish(Repo& repo, const PublishOptions& options) {
   PublishResult result;
   GitStatus status =
       repo.CommitAll(options.author, options.email, options.message, &result.committed);
@@ -56,7 +56,7 @@ PublishResult Publish(Repo &repo, const PublishOptions &options) {
     if (pulled.kind == PullResult::kConflict) {
       result.unresolved = pulled.conflicts;
       result.error = "conflict no rule resolves; the commit is kept locally";
-      for (const std::string &why : pulled.refused) result.error += "; " + why;
+      for (const std::string& why : pulled.refused) result.error += "; " + why;
       return result;
     }
   }

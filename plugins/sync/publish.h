@@ -33,7 +33,7 @@ struct PublishResult {
   bool remote_unreachable = false;      // ... because the remote could not be reached
 };
 
-PublishResult Publish(Repo &repo, const PublishOptions &options);
+PublishResult Publish(Repo& repo, const PublishOptions& options);
 
 }  // namespace fleet::plugins::sync
 

@@ -90,14 +90,18 @@ class GitSync {
         options.email = options.author + "@fleet.local";
         options.message =
             request.message().empty() ? "fleet: state from " + options.author : request.message();
+        options.lock_path = request.lock_path();
         if (request.max_attempts() > 0)
           options.max_attempts = static_cast<int>(request.max_attempts());
+        const double lock_wait_before = repo->push_lock_wait_ms();
         PublishResult published = Publish(*repo, options);
         result->set_ok(published.pushed);
         result->set_committed(published.committed);
         result->set_attempts(static_cast<uint32_t>(published.attempts));
         result->set_error(published.error);
         result->set_remote_unreachable(published.remote_unreachable);
+        result->set_lock_wait_ms(published.lock_wait_ms + repo->push_lock_wait_ms() -
+                                 lock_wait_before);
         for (const auto& p : published.resolved) result->add_resolved(p);
         for (const auto& p : published.unresolved) result->add_unresolved(p);
         break;

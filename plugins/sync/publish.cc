@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <random>
 #include <thread>
+
+#include "plugins/sync/file_lock.h"
 
 namespace fleet::plugins::sync {
 namespace {
@@ -20,45 +23,56 @@ void DefaultWait(int attempt) {
 
 PublishResult Publish(Repo& repo, const PublishOptions& options) {
   PublishResult result;
-  GitStatus status =
-      repo.CommitAll(options.author, options.email, options.message, &result.committed);
-  if (!status.ok()) {
+  std::unique_ptr<FileLock> lock;
+  if (!options.lock_path.empty()) {
+    lock = std::make_unique<FileLock>(options.lock_path, 120000);
+    result.lock_wait_ms = lock->waited_ms();
+    if (!lock->held()) {
+      result.error = lock->error();
+      return result;
+    }
+  }
+  // Records a failed step in the result; true when it failed.
+  auto failed = [&result](const GitStatus& status) {
+    if (status.ok()) return false;
     result.error = status.error;
     result.remote_unreachable = status.remote;
+    return true;
+  };
+  // Fetches and replays our commits on what others pushed; false (result
+  // says why) when that cannot be done.
+  auto catch_up = [&]() {
+    PullResult pulled;
+    if (failed(repo.Pull(&pulled))) return false;
+    result.resolved.insert(result.resolved.end(), pulled.resolved.begin(), pulled.resolved.end());
+    if (pulled.kind == PullResult::kConflict) {
+      result.unresolved = pulled.conflicts;
+      result.error = "conflict no rule resolves; the commit is kept locally";
+      for (const std::string& why : pulled.refused) result.error += "; " + why;
+      return false;
+    }
+    return true;
+  };
+  if (failed(repo.CommitAll(options.author, options.email, options.message, &result.committed))) {
     return result;
   }
   if (repo.Ahead() == 0 && !result.committed) {
     result.pushed = true;  // Nothing of ours is missing from the remote.
     return result;
   }
+  // Under the shared lock no writer of ours pushes meanwhile: catching up
+  // first makes the push go through at once (no rejected round trip).
+  if (lock != nullptr && !catch_up()) return result;
   for (int attempt = 1; attempt <= options.max_attempts; ++attempt) {
     if (attempt > 1) (options.wait ? options.wait : DefaultWait)(attempt);
     ++result.attempts;
     bool rejected = false;
-    status = repo.Push(&rejected);
-    if (!status.ok()) {
-      result.error = status.error;
-      result.remote_unreachable = status.remote;
-      return result;
-    }
+    if (failed(repo.Push(&rejected))) return result;
     if (!rejected) {
       result.pushed = true;
       return result;
     }
-    PullResult pulled;
-    status = repo.Pull(&pulled);
-    if (!status.ok()) {
-      result.error = status.error;
-      result.remote_unreachable = status.remote;
-      return result;
-    }
-    result.resolved.insert(result.resolved.end(), pulled.resolved.begin(), pulled.resolved.end());
-    if (pulled.kind == PullResult::kConflict) {
-      result.unresolved = pulled.conflicts;
-      result.error = "conflict no rule resolves; the commit is kept locally";
-      for (const std::string& why : pulled.refused) result.error += "; " + why;
-      return result;
-    }
+    if (!catch_up()) return result;
   }
   result.error = "the remote kept refusing after " + std::to_string(options.max_attempts) +
                  " pushes; the commit is kept locally";

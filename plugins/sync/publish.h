@@ -21,6 +21,11 @@ struct PublishOptions {
   // Waits before attempt n (n >= 2); default: jittered 10ms * 2^(n-2), capped
   // at 1s.
   std::function<void(int attempt)> wait;
+  // A file whose flock is held from the commit to the push: every writer
+  // that names the same file (a fleet's instances) catches up and pushes in
+  // turn, so they never reject one another; only writers outside it can.
+  // Empty: none.
+  std::string lock_path;
 };
 
 struct PublishResult {
@@ -31,6 +36,7 @@ struct PublishResult {
   std::vector<std::string> resolved;    // conflicting paths resolved by rule
   std::string error;                    // why it stopped short
   bool remote_unreachable = false;      // ... because the remote could not be reached
+  double lock_wait_ms = 0;              // waiting for lock_path
 };
 
 PublishResult Publish(Repo& repo, const PublishOptions& options);

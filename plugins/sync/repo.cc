@@ -1,21 +1,22 @@
 #include "plugins/sync/repo.h"
 
-#include "plugins/sync/json_merge.h"
-
 #include <dirent.h>
 #include <errno.h>
-#include <limits.h>
-#include <stdlib.h>
 #include <fcntl.h>
 #include <git2.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-
 #include <unistd.h>
 
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <optional>
+
+#include "plugins/sync/file_lock.h"
+#include "plugins/sync/json_merge.h"
 
 namespace fleet::plugins::sync {
 namespace {
@@ -90,34 +91,14 @@ bool Exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-// An exclusive flock on <remote>/fleet-push.lock for a remote on this machine
-// (released with the object); nothing for network remotes.
-struct PushLock {
-  explicit PushLock(git_remote* remote) {
-    std::string url = git_remote_url(remote);
-    if (url.rfind("file://", 0) == 0) url = url.substr(7);
-    if (url.find("://") != std::string::npos || url.find(':') != std::string::npos) return;
-    const std::string path = url + "/fleet-push.lock";
-    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      error = "open push lock " + path + ": " + std::strerror(errno);
-      return;
-    }
-    for (; ::flock(fd, LOCK_EX | LOCK_NB) != 0; waited_ms += 2) {
-      if (waited_ms >= 60000) {
-        error = "push lock " + path + " held for over 60s";
-        return;
-      }
-      ::usleep(2000);
-    }
-  }
-  ~PushLock() {
-    if (fd >= 0) ::close(fd);  // Closing releases the flock.
-  }
-  int fd = -1;
-  double waited_ms = 0;
-  std::string error;
-};
+// The push lock of a remote on this machine: <remote>/fleet-push.flock.
+// Empty for network remotes (their server serialises ref updates itself).
+std::string RemotePushLockPath(git_remote* remote) {
+  std::string url = git_remote_url(remote);
+  if (url.rfind("file://", 0) == 0) url = url.substr(7);
+  if (url.find("://") != std::string::npos || url.find(':') != std::string::npos) return "";
+  return url + "/fleet-push.flock";
+}
 
 std::string LocalRef(const std::string& branch) { return "refs/heads/" + branch; }
 std::string RemoteRef(const std::string& branch) { return "refs/remotes/origin/" + branch; }
@@ -469,9 +450,12 @@ GitStatus Repo::Push(bool* rejected) {
   // libgit2's local transport checks fast-forward and then writes the ref:
   // two pushers can interleave and one update is lost. Pushing to a local
   // remote therefore holds its push lock; a network remote does this itself.
-  PushLock lock(remote.p);
-  push_lock_wait_ms_ += lock.waited_ms;
-  if (!lock.error.empty()) return {lock.error};
+  std::unique_ptr<FileLock> lock;
+  if (const std::string path = RemotePushLockPath(remote.p); !path.empty()) {
+    lock = std::make_unique<FileLock>(path, 60000);
+    push_lock_wait_ms_ += lock->waited_ms();
+    if (!lock->held()) return {lock->error()};
+  }
   std::string spec = LocalRef(branch_) + ":" + LocalRef(branch_);
   char* specs[] = {spec.data()};
   git_strarray refspecs = {specs, 1};

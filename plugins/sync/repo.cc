@@ -17,6 +17,7 @@
 
 #include "plugins/sync/file_lock.h"
 #include "plugins/sync/json_merge.h"
+#include "plugins/sync/state_file_check.h"
 
 namespace fleet::plugins::sync {
 namespace {
@@ -380,11 +381,11 @@ bool Repo::ResolveConflicts(void* index_ptr, const std::string& onto, PullResult
       }
     }
     // A state file that no longer parses is never committed: refuse the merge.
-    std::string error;
-    if (merged.has_value() && c.path.size() > 5 &&
-        c.path.compare(c.path.size() - 5, 5, ".json") == 0 && !ParseJson(*merged, &error)) {
-      result->refused.push_back(c.path + ": the merged file is not valid JSON (" + error + ")");
-      return false;
+    if (merged.has_value()) {
+      if (std::string error = StateFileError(c.path, *merged); !error.empty()) {
+        result->refused.push_back(c.path + ": the merged file is " + error);
+        return false;
+      }
     }
     git_index_conflict_remove(index, c.path.c_str());
     if (!put(c.path, merged)) return false;

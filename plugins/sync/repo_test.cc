@@ -208,6 +208,22 @@ TEST_F(ConflictTest, AMergeThatBreaksJsonIsRefused) {
   EXPECT_EQ(Read(dir_ + "/b/state.json"), "{\"b\": 1}\n");
 }
 
+TEST_F(ConflictTest, AMergeThatBreaksYamlIsRefused) {
+  // Both sides are YAML; their lines together are not.
+  PullResult r = Diverge("state.yaml", "x: 0\n", "x: 1\n", "- 2\n", {{"*", Strategy::kUnion}});
+  EXPECT_EQ(r.kind, PullResult::kConflict);
+  ASSERT_EQ(r.refused.size(), 1u);
+  EXPECT_THAT(r.refused[0], ::testing::HasSubstr("state.yaml: the merged file is not valid YAML"));
+}
+
+TEST_F(ConflictTest, AMergeThatRepeatsAYamlKeyIsRefused) {
+  // Two edits of one key, kept side by side, repeat the key.
+  PullResult r = Diverge("other.yml", "cash: 0\n", "cash: 10\n", "cash: 20\n", {{"*", Strategy::kUnion}});
+  EXPECT_EQ(r.kind, PullResult::kConflict);
+  ASSERT_EQ(r.refused.size(), 1u);
+  EXPECT_THAT(r.refused[0], ::testing::HasSubstr("key 'cash' appears twice"));
+}
+
 TEST_F(ConflictTest, AnUncoveredPathAbortsEverything) {
   PullResult r = Diverge("state.json", "{}\n", "{\"a\":1}\n", "{\"b\":1}\n",
                          {{"*.txt", Strategy::kUnion}});

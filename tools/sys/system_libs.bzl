@@ -23,6 +23,8 @@ _LIBS = {
     "grpcpp": ["grpc++"],
     "libgit2": ["libgit2"],
     "yaml_cpp": ["yaml-cpp"],
+    # For dlopen'd plugins: Debian's archive is not PIC.
+    "yaml_cpp_shared": ["yaml-cpp"],
     "gtest": ["gtest", "gmock"],
     "gtest_main": ["gmock", "gtest_main"],
     "benchmark": ["benchmark"],

@@ -165,6 +165,13 @@ void Supervisor::OnSyncOutcome(const sync::SyncOutcome& outcome) {
   } else {
     result.set_error(absl::StrCat("sync plugin: ", outcome.result.status().message()));
   }
+  if (!result.rebuilt_from().empty()) {
+    Emit(inst->id, "state_rebuilt",
+         absl::StrCat("the work tree was damaged (", result.rebuild_reason(),
+                      "); rebuilt from the remote with its files put back; the damaged one "
+                      "is kept at ",
+                      result.rebuilt_from()));
+  }
   if (!result.head().empty()) st.head = result.head();
   st.ahead = result.ahead();
   st.last_op_at = now_;

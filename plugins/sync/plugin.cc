@@ -2,6 +2,11 @@
 // per instance. PULL catches a work tree up (cloning it on first use);
 // PUBLISH commits and pushes, catching up by the fleet's merge rules and
 // retrying. Bad requests are refused with the reason; nothing is discarded.
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,6 +19,7 @@
 namespace fleet::plugins::sync {
 namespace {
 
+namespace fs = std::filesystem;
 using fleet::plugin::v1::SyncRequest;
 using fleet::plugin::v1::SyncResult;
 
@@ -112,17 +118,67 @@ class GitSync {
     }
     result->set_head(repo->Head());
     result->set_ahead(static_cast<uint32_t>(repo->Ahead()));
+    if (!result->ok() && !result->remote_unreachable() && result->unresolved().empty() &&
+        result->refused().empty()) {
+      // A local failure: open (and verify) the repository afresh next time,
+      // which rebuilds it if it is damaged.
+      repos_.erase(request.work_tree());
+    }
     return Outcome::kOk;
   }
 
  private:
+  // A repository at tree/.git that belongs to this user (one owned by someone
+  // else is never moved).
+  static bool OwnedRepository(const std::string& tree) {
+    struct stat st;
+    return ::stat((tree + "/.git").c_str(), &st) == 0 && st.st_uid == ::geteuid();
+  }
+
+  // Copies every file under from (but .git) to the same place under to.
+  static void CopyFilesBack(const std::string& from, const std::string& to, std::error_code* ec) {
+    for (auto it = fs::recursive_directory_iterator(from, *ec);
+         it != fs::recursive_directory_iterator(); it.increment(*ec)) {
+      const fs::path rel = fs::relative(it->path(), from);
+      if (rel.begin() != rel.end() && *rel.begin() == ".git") {
+        if (it->is_directory()) it.disable_recursion_pending();
+        continue;
+      }
+      if (it->is_directory()) {
+        fs::create_directories(fs::path(to) / rel, *ec);
+      } else if (it->is_regular_file() || it->is_symlink()) {
+        fs::copy(it->path(), fs::path(to) / rel,
+                 fs::copy_options::overwrite_existing | fs::copy_options::copy_symlinks, *ec);
+      }
+    }
+  }
+
   // One Repo per work tree, opened (or cloned) on first use.
   Repo* Open(const SyncRequest& request, SyncResult* result) {
     auto it = repos_.find(request.work_tree());
     if (it != repos_.end()) return it->second.get();
+    const std::string& tree = request.work_tree();
     GitStatus status;
-    std::unique_ptr<Repo> repo =
-        Repo::OpenOrClone(request.work_tree(), request.remote(), request.branch(), &status);
+    std::unique_ptr<Repo> repo = Repo::OpenOrClone(tree, request.remote(), request.branch(), &status);
+    if (repo != nullptr && !(status = repo->Verify()).ok()) repo.reset();
+    if (repo == nullptr && !status.remote && OwnedRepository(tree)) {
+      // Damaged: moved aside (never deleted), cloned again, and its files
+      // copied back over the fresh clone, so what the instance had (its
+      // unpushed work included) goes out with the next publish.
+      const std::string aside = tree + ".damaged-" + std::to_string(::time(nullptr));
+      std::error_code ec;
+      fs::rename(tree, aside, ec);
+      if (ec) {
+        status.error += "; the damaged work tree cannot be moved aside: " + ec.message();
+      } else {
+        repo = Repo::OpenOrClone(tree, request.remote(), request.branch(), &status);
+        if (repo != nullptr) {
+          CopyFilesBack(aside, tree, &ec);
+          result->set_rebuilt_from(aside);
+          result->set_rebuild_reason(status.error.empty() ? "damaged" : status.error);
+        }
+      }
+    }
     if (repo == nullptr) {
       result->set_ok(false);
       result->set_error(status.error);

@@ -2,6 +2,7 @@
 #include <git2.h>
 #include <stdlib.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "gmock/gmock.h"
@@ -130,6 +131,44 @@ TEST_F(GitSyncPluginTest, APullOverUncommittedWorkKeepsIt) {
   std::string line;
   std::getline(other, line);
   EXPECT_EQ(line, "b only");
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(GitSyncPluginTest, ADamagedWorkTreeIsRebuiltWithItsFilesKept) {
+  SyncResult r;
+  std::string error;
+  ASSERT_EQ(Call(Request("a", SyncRequest::OP_PULL), &r, &error), 0) << error;
+  std::ofstream(dir_ + "/a/shared.txt") << "pushed\n";
+  ASSERT_EQ(Call(Request("a", SyncRequest::OP_PUBLISH), &r, &error), 0) << error;
+  ASSERT_TRUE(r.ok()) << r.error();
+  // Work not pushed yet, then the repository loses its objects (a disk
+  // fault, a half-written clone).
+  std::ofstream(dir_ + "/a/mine.txt") << "not pushed yet\n";
+  // A fresh plugin instance, as after a restart of fleetd.
+  api_->destroy(instance_);
+  fleet_bytes err{nullptr, 0};
+  ASSERT_EQ(api_->create(nullptr, {nullptr, 0}, &instance_, &err), 0);
+  std::filesystem::remove_all(dir_ + "/a/.git/objects");
+  r.Clear();
+  ASSERT_EQ(Call(Request("a", SyncRequest::OP_PULL), &r, &error), 0) << error;
+  EXPECT_TRUE(r.ok()) << r.error();
+  EXPECT_THAT(r.rebuilt_from(), HasSubstr(dir_ + "/a.damaged-"));
+  EXPECT_TRUE(std::filesystem::exists(r.rebuilt_from() + "/.git"));  // Kept for the operator.
+  std::ifstream mine(dir_ + "/a/mine.txt");
+  std::string line;
+  std::getline(mine, line);
+  EXPECT_EQ(line, "not pushed yet");
+  r.Clear();
+  ASSERT_EQ(Call(Request("a", SyncRequest::OP_PUBLISH), &r, &error), 0) << error;
+  EXPECT_TRUE(r.ok()) << r.error();
+  r.Clear();
+  ASSERT_EQ(Call(Request("b", SyncRequest::OP_PULL), &r, &error), 0) << error;
+  std::ifstream theirs(dir_ + "/b/mine.txt");
+  std::getline(theirs, line);
+  EXPECT_EQ(line, "not pushed yet");
 }
 
 }  // namespace

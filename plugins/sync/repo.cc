@@ -165,6 +165,24 @@ std::string Repo::Head() {
   return hex;
 }
 
+GitStatus Repo::Verify() {
+  Index index;
+  int rc = git_repository_index(index.out(), repo_);
+  if (rc == 0) rc = git_index_read(index.p, /*force=*/1);
+  if (rc != 0) return Fail(rc, "read the index");
+  Reference head;
+  rc = git_repository_head(head.out(), repo_);
+  if (rc == GIT_EUNBORNBRANCH || rc == GIT_ENOTFOUND) return {};  // No commit yet.
+  if (rc != 0) return Fail(rc, "read HEAD");
+  Commit commit;
+  if ((rc = git_commit_lookup(commit.out(), repo_, git_reference_target(head.p))) != 0) {
+    return Fail(rc, "read the commit HEAD names");
+  }
+  Tree tree;
+  if ((rc = git_commit_tree(tree.out(), commit.p)) != 0) return Fail(rc, "read HEAD's tree");
+  return {};
+}
+
 GitStatus Repo::CommitAll(const std::string& author, const std::string& email,
                           const std::string& message, bool* committed) {
   *committed = false;

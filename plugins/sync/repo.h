@@ -48,6 +48,9 @@ class Repo {
   Repo(const Repo&) = delete;
   Repo& operator=(const Repo&) = delete;
 
+  // Reads what every operation needs (index, HEAD, its commit and tree): an
+  // error means the repository is damaged (a killed process, a bad disk).
+  GitStatus Verify();
   // Stages every change (new, modified, deleted) and commits it. *committed
   // is false when there was nothing to commit.
   GitStatus CommitAll(const std::string& author, const std::string& email,

@@ -474,6 +474,16 @@ GitStatus Repo::Push(bool* rejected) {
     lock = std::make_unique<FileLock>(path, 60000);
     push_lock_wait_ms_ += lock->waited_ms();
     if (!lock->held()) return {lock->error()};
+    // A pusher killed mid-push leaves the remote's ref lock behind, and every
+    // later push would fail on it. Under the push lock none of ours is
+    // writing it; one that no process has open is a leftover.
+    const std::string remote_dir = path.substr(0, path.rfind('/'));
+    const std::string ref_lock = remote_dir + "/" + LocalRef(branch_) + ".lock";
+    char resolved[PATH_MAX];
+    if (Exists(ref_lock) && ::realpath(ref_lock.c_str(), resolved) != nullptr &&
+        !OpenByAnyProcess(resolved)) {
+      ::unlink(ref_lock.c_str());
+    }
   }
   std::string spec = LocalRef(branch_) + ":" + LocalRef(branch_);
   char* specs[] = {spec.data()};

@@ -1,6 +1,8 @@
 #include "plugins/sync/repo.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <git2.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -250,6 +252,52 @@ TEST_F(RepoTest, AStaleIndexLockIsClearedButAHeldOneIsNot) {
   EXPECT_TRUE(status.ok()) << status.error;
   EXPECT_TRUE(committed);
   EXPECT_FALSE(std::filesystem::exists(lock));
+}
+
+TEST_F(RepoTest, PushersKilledMidPushLeaveNothingThatBlocksTheNext) {
+  auto a = Clone("a");
+  Write(dir_ + "/a/n", "0");
+  CommitAndPush(a.get(), "base");
+  // Pushers SIGKILLed at every point of their push (a ref lock may be left
+  // in the remote, an index.lock in their work tree).
+  for (int round = 0; round < 12; ++round) {
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      GitStatus status;
+      auto repo = Repo::OpenOrClone(dir_ + "/killed", remote_, "main", &status);
+      for (int i = 0; repo != nullptr; ++i) {
+        PullResult pulled;
+        repo->Pull(&pulled);
+        std::ofstream(dir_ + "/killed/n") << round << "." << i;
+        bool committed = false, rejected = false;
+        repo->CommitAll("k", "k@l", "killed", &committed);
+        repo->Push(&rejected);
+      }
+      _exit(1);
+    }
+    usleep(20000 + round * 7000);
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+  }
+  // The leftover a killed push can leave, made certain.
+  Write(remote_ + "/refs/heads/main.lock", "");
+  PullResult pulled;
+  ASSERT_TRUE(a->Pull(&pulled).ok());
+  Write(dir_ + "/a/n", "after");
+  CommitAndPush(a.get(), "after the kills");
+  EXPECT_FALSE(std::filesystem::exists(remote_ + "/refs/heads/main.lock"));
+  GitStatus status;
+  auto killed = Repo::OpenOrClone(dir_ + "/killed", remote_, "main", &status);
+  ASSERT_NE(killed, nullptr) << status.error;
+  // The killed pusher's own tree works again too (its last write conflicts
+  // with "after": reported, not blocked by a lock).
+  bool committed = false;
+  status = killed->CommitAll("k", "k@l", "left over", &committed);
+  EXPECT_TRUE(status.ok()) << status.error;
+  status = killed->Pull(&pulled);
+  EXPECT_TRUE(status.ok()) << status.error;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/killed/.git/index.lock"));
 }
 
 TEST_F(RepoTest, ForeignRepositoryIsNotClonedOver) {

@@ -306,6 +306,31 @@ TEST(StateTest, AnUnreachableRemoteDegradesAndRecoversWithoutLosingCommits) {
   EXPECT_EQ(remote.File("ticks.txt"), ReadLocal(h.run_dir() + "/state/w.0/ticks.txt"));
 }
 
+TEST(StateTest, TheWatchdogCommitsWhatADaemonLeavesAndAStopPublishesTheRest) {
+  FleetHarness h;
+  const std::string remote_path = InitBareRemote(h);
+  // A long-running daemon that never commits: the watchdog does it for it.
+  h.WriteFile("fleet.yaml",
+              StateYaml("  watchdog: 1s\n",
+                        "  - name: d\n    state: true\n    shell: 'i=0; while true; do i=$((i+1)); "
+                        "echo $i > \"$FLEET_STATE_DIR/count.txt\"; sleep 0.2; done'\n"));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  Remote remote(remote_path);
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return remote.CommitsByAuthor()["d/0"] >= 2; },
+                                      absl::Seconds(20)))
+      << h.FleetdLog();
+  EXPECT_FALSE(remote.File("count.txt").empty());
+  // Stopping it publishes what its last moments wrote.
+  ASSERT_EQ(h.Fleetctl({"stop", "d"}).exit_code, 0);
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return h.Instance("d/0").state() == ctl::INSTANCE_STATE_STOPPED &&
+               remote.File("count.txt") == ReadLocal(h.run_dir() + "/state/d.0/count.txt");
+      },
+      absl::Seconds(20)))
+      << remote.File("count.txt") << " vs " << ReadLocal(h.run_dir() + "/state/d.0/count.txt");
+}
+
 TEST(StateTest, AConflictNoRuleResolvesIsShownAndNothingIsDiscarded) {
   FleetHarness h;
   const std::string remote_path = InitBareRemote(h);

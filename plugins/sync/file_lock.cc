@@ -31,6 +31,7 @@ FileLock::FileLock(const std::string& path, int timeout_ms) {
   // grows from 0.5ms to 10ms so a short hold costs little latency.
   for (useconds_t pause = 500; ::flock(fd_, LOCK_EX | LOCK_NB) != 0;
        pause = std::min<useconds_t>(pause * 2, 10000)) {
+    contended_ = true;
     if (errno != EWOULDBLOCK && errno != EINTR) {
       error_ = "lock " + path + ": " + std::strerror(errno);
       return;

@@ -20,10 +20,13 @@ class FileLock {
   bool held() const { return fd_ >= 0 && error_.empty(); }
   const std::string& error() const { return error_; }
   double waited_ms() const { return waited_ms_; }
+  // Someone else held it when we came: it was not taken at the first try.
+  bool contended() const { return contended_; }
 
  private:
   int fd_ = -1;
   double waited_ms_ = 0;
+  bool contended_ = false;
   std::string error_;
 };
 

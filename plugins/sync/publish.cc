@@ -23,15 +23,6 @@ void DefaultWait(int attempt) {
 
 PublishResult Publish(Repo& repo, const PublishOptions& options) {
   PublishResult result;
-  std::unique_ptr<FileLock> lock;
-  if (!options.lock_path.empty()) {
-    lock = std::make_unique<FileLock>(options.lock_path, 120000);
-    result.lock_wait_ms = lock->waited_ms();
-    if (!lock->held()) {
-      result.error = lock->error();
-      return result;
-    }
-  }
   // Records a failed step in the result; true when it failed.
   auto failed = [&result](const GitStatus& status) {
     if (status.ok()) return false;
@@ -60,9 +51,20 @@ PublishResult Publish(Repo& repo, const PublishOptions& options) {
     result.pushed = true;  // Nothing of ours is missing from the remote.
     return result;
   }
-  // Under the shared lock no writer of ours pushes meanwhile: catching up
-  // first makes the push go through at once (no rejected round trip).
-  if (lock != nullptr && !catch_up()) return result;
+  // The commit is local work and needs no lock; catching up and pushing do.
+  // Under the shared lock no writer of ours pushes meanwhile. When we had to
+  // wait for it, others just pushed: catch up first, so the push goes
+  // through at once instead of being rejected.
+  std::unique_ptr<FileLock> lock;
+  if (!options.lock_path.empty()) {
+    lock = std::make_unique<FileLock>(options.lock_path, 120000);
+    result.lock_wait_ms = lock->waited_ms();
+    if (!lock->held()) {
+      result.error = lock->error() + "; the commit is kept locally";
+      return result;
+    }
+    if (lock->contended() && !catch_up()) return result;
+  }
   for (int attempt = 1; attempt <= options.max_attempts; ++attempt) {
     if (attempt > 1) (options.wait ? options.wait : DefaultWait)(attempt);
     ++result.attempts;

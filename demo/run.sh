@@ -13,17 +13,19 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 status() { fleetctl status || true; }
 
 if fleetctl status >/dev/null 2>&1; then fleetctl shutdown >/dev/null; fi
-rm -rf demo/run demo/state
+rm -rf demo/run demo/state demo/state.git
 step "fleetd starts the demo fleet (log: demo/run/fleetd.log)"
 mkdir -p demo/run
+# The shared state's remote: an empty bare repository on this machine.
+git init -q --bare --initial-branch=main demo/state.git
 fleetd --config demo/fleet.yaml 2>demo/run/fleetd.log &
 for _ in $(seq 100); do [ -S demo/run/ctl/fleetd.sock ] && break; sleep 0.1; done
 sleep 3
 status
 
-step "SIGKILL worker/1: fleetd notices at once and restarts it"
+step "SIGKILL moderator/0: fleetd notices at once and restarts it"
 kill -9 "$(fleetctl status -o json | python3 -c \
-  'import json,sys; s=json.load(sys.stdin); print([i["pid"] for e in s["engines"] for i in e["instances"] if i["id"]=="worker/1"][0])')"
+  'import json,sys; s=json.load(sys.stdin); print([i["pid"] for e in s["engines"] for i in e["instances"] if i["id"]=="moderator/0"][0])')"
 sleep 1.5
 status
 
@@ -32,9 +34,12 @@ fleetctl stop stubborn
 sleep 3
 fleetctl events -n 8
 
-step "the last lines of worker/0's log, and the shared ledger the workers write under a lock"
+step "shared state: each worker cycle pulled, appended to the ledger and pushed; the moderator commits its reviews with fleetctl commit"
 fleetctl logs worker/0 -n 3
-tail -n 5 demo/state/ledger.txt
+fleetctl logs moderator -n 2
+git --git-dir demo/state.git log --format='  %h %<(12)%an %s' -8 main
+echo "  ledger.txt in the remote, last lines (every worker's lines, merged by the union rule):"
+git --git-dir demo/state.git show main:ledger.txt | tail -n 4 | sed 's/^/    /'
 
 step "flaky keeps crashing and coming back; hanger got stuck and health restarted it; trader lost money and its kill condition stopped it for good"
 sleep 4

@@ -131,8 +131,12 @@ std::string RenderStateSync(const ctl::GetStatusResponse& status) {
       rows.push_back({i.id(), i.state_sync()});
     }
   }
+  size_t width = 0;
+  for (const auto& row : rows) width = std::max(width, row[0].size());
   std::string out = "\nSHARED STATE\n";
-  for (const auto& row : rows) absl::StrAppend(&out, "  ", row[0], "  ", row[1], "\n");
+  for (const auto& row : rows) {
+    absl::StrAppend(&out, "  ", row[0], std::string(width - row[0].size() + 2, ' '), row[1], "\n");
+  }
   if (with_state > kListAll) absl::StrAppend(&out, "  (", ok, " more in sync)\n");
   return out;
 }

@@ -30,7 +30,9 @@ std::string Supervisor::UnmetDependency(const Engine& engine) const {
     for (const auto& inst : d.instances) {
       if (!inst->want_run || inst->retire) continue;
       ++wanted;
-      if (inst->life.state() != State::kRunning || inst->unhealthy) return dep;
+      // A cycle engine between successful runs (IDLE) counts as up.
+      const State st = inst->life.state();
+      if ((st != State::kRunning && st != State::kIdle) || inst->unhealthy) return dep;
     }
     if (wanted == 0 && d.spec->replicas() > 0) return dep;
   }

@@ -63,7 +63,7 @@ The run directory is --run-dir, else $FLEET_RUN_DIR, else ~/.fleet/run.
 Colours only on a terminal (and never with NO_COLOR set).
 
 Exit codes: 0 ok; 1 the operation failed; 2 usage error or invalid input;
-3 (status) not every instance is RUNNING, (health, brief) something that
+3 (status) not every instance is RUNNING (or IDLE), (health, brief) something that
 should run is not running and healthy; 4 no such engine or instance;
 5 fleetd is not running or cannot be reached. `lock` exits with CMD's status.
 )";

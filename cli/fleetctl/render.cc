@@ -262,7 +262,10 @@ std::string ToJson(const google::protobuf::Message& message) {
 bool AllRunning(const ctl::GetStatusResponse& status) {
   for (const ctl::EngineStatus& e : status.engines()) {
     for (const ctl::InstanceStatus& i : e.instances()) {
-      if (i.state() != ctl::INSTANCE_STATE_RUNNING) return false;
+      // A cycle engine between successful runs is as up as it gets.
+      if (i.state() != ctl::INSTANCE_STATE_RUNNING && i.state() != ctl::INSTANCE_STATE_IDLE) {
+        return false;
+      }
     }
   }
   return true;

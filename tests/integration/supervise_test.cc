@@ -180,5 +180,38 @@ TEST(SuperviseTest, OutputIsRotatedWithABoundedNumberOfFiles) {
   EXPECT_EQ(h.Instance("spam/0").restarts(), 0u);  // Rotation never touches the process.
 }
 
+TEST(SuperviseTest, ACycleEngineRunsAgainAfterItsIntervalAndAHungRunTimesOut) {
+  FleetHarness h;
+  // "ok" runs finish at once; "stuck" runs never would.
+  h.WriteFile("fleet.yaml",
+              FleetYaml("  - name: ok\n    shell: 'echo run'\n    cycle: {interval: 200ms}\n"
+                        "  - name: stuck\n    shell: 'echo begin; exec sleep 1000'\n"
+                        "    cycle: {interval: 200ms, timeout: 3s}\n    stop: {grace: 1s}\n"));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        const std::string out = h.Fleetctl({"logs", "ok", "-n", "10"}).out;
+        return std::count(out.begin(), out.end(), '\n') >= 4;
+      },
+      absl::Seconds(20)));
+  ctl::InstanceStatus ok = h.Instance("ok/0");
+  EXPECT_EQ(ok.restarts(), 0u);  // Runs that succeed are not restarts.
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("stuck/0").restarts() >= 1; }, absl::Seconds(20)));
+  ctl::InstanceStatus stuck = h.Instance("stuck/0");
+  EXPECT_THAT(stuck.reason(), HasSubstr("run timed out after 3s"));
+  EXPECT_THAT(h.Fleetctl({"events", "-n", "100"}).out, HasSubstr("timed_out"));
+  // An IDLE cycle engine is up: status can exit 0 with one idle.
+  ASSERT_EQ(h.Fleetctl({"stop", "stuck"}).exit_code, 0);
+  ASSERT_EQ(h.Fleetctl({"start", "stuck"}).exit_code, 0);
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return h.Instance("ok/0").state() == ctl::INSTANCE_STATE_IDLE &&
+               h.Instance("stuck/0").state() == ctl::INSTANCE_STATE_RUNNING &&
+               h.Fleetctl({"status"}).exit_code == 0;
+      },
+      absl::Seconds(20)));
+}
+
 }  // namespace
 }  // namespace fleet::testing

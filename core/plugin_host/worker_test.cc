@@ -29,14 +29,16 @@ TEST(SerialWorkerTest, RunsJobsInOrderOnOneThread) {
 }
 
 TEST(SerialWorkerTest, StopWithoutDrainDropsQueuedJobs) {
-  absl::Notification release;
+  absl::Notification started, release;
   std::atomic<int> ran{0};
   SerialWorker worker;
   worker.Submit([&] {
+    started.Notify();
     release.WaitForNotification();
     ++ran;
   });
   for (int i = 0; i < 10; ++i) worker.Submit([&] { ++ran; });
+  started.WaitForNotification();  // The first job is in progress, ten wait.
   EXPECT_EQ(worker.pending(), 11u);
   std::thread releaser([&] {
     absl::SleepFor(absl::Milliseconds(100));

@@ -16,11 +16,17 @@
 #include <optional>
 
 #include "plugins/sync/file_lock.h"
-#include "plugins/sync/json_merge.h"
-#include "plugins/sync/state_file_check.h"
+#include "plugins/formats/json_merge.h"
+#include "plugins/formats/state_file_check.h"
 
 namespace fleet::plugins::sync {
 namespace {
+
+using formats::Json;
+using formats::MergeJson;
+using formats::ParseJson;
+using formats::StateFileError;
+using formats::WriteJson;
 
 // libgit2's error codes become one place's text (STYLE: C errors are
 // converted in one place each).

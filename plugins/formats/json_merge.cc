@@ -1,9 +1,9 @@
-#include "plugins/sync/json_merge.h"
+#include "plugins/formats/json_merge.h"
 
 #include <cctype>
 #include <cstdio>
 
-namespace fleet::plugins::sync {
+namespace fleet::plugins::formats {
 namespace {
 
 constexpr int kMaxDepth = 256;
@@ -329,4 +329,4 @@ Json MergeJson(const Json* base, const Json& ours, const Json& theirs, bool ours
   return merged;
 }
 
-}  // namespace fleet::plugins::sync
+}  // namespace fleet::plugins::formats

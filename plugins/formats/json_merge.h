@@ -1,15 +1,15 @@
 // A small JSON value, parser and writer (std only: plugins link
 // protobuf-lite, which has no JSON), and a three-way merge of objects key by
 // key for state files.
-#ifndef FLEET_PLUGINS_SYNC_JSON_MERGE_H_
-#define FLEET_PLUGINS_SYNC_JSON_MERGE_H_
+#ifndef FLEET_PLUGINS_FORMATS_JSON_MERGE_H_
+#define FLEET_PLUGINS_FORMATS_JSON_MERGE_H_
 
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace fleet::plugins::sync {
+namespace fleet::plugins::formats {
 
 struct Json {
   enum Type { kNull, kBool, kNumber, kString, kArray, kObject } type = kNull;
@@ -34,6 +34,6 @@ std::string WriteJson(const Json& value);
 // base may be null (both sides added the file).
 Json MergeJson(const Json* base, const Json& ours, const Json& theirs, bool ours_wins);
 
-}  // namespace fleet::plugins::sync
+}  // namespace fleet::plugins::formats
 
-#endif  // FLEET_PLUGINS_SYNC_JSON_MERGE_H_
+#endif  // FLEET_PLUGINS_FORMATS_JSON_MERGE_H_

@@ -1,9 +1,9 @@
-#include "plugins/sync/json_merge.h"
+#include "plugins/formats/json_merge.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace fleet::plugins::sync {
+namespace fleet::plugins::formats {
 namespace {
 
 using ::testing::HasSubstr;
@@ -49,4 +49,4 @@ TEST(JsonTest, ThreeWayMergeByKey) {
 }
 
 }  // namespace
-}  // namespace fleet::plugins::sync
+}  // namespace fleet::plugins::formats

@@ -1,0 +1,85 @@
+#include "plugins/formats/state_file_check.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <set>
+
+#include "plugins/formats/json_merge.h"
+
+namespace fleet::plugins::formats {
+namespace {
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// A key given twice in one mapping: YAML forbids it, yaml-cpp accepts it
+// (and a line-level union of two edits of one key produces exactly that).
+std::string DuplicateKey(const YAML::Node& node) {
+  if (node.IsMap()) {
+    std::set<std::string> seen;
+    for (const auto& entry : node) {
+      if (entry.first.IsScalar() && !seen.insert(entry.first.Scalar()).second) {
+        return "key '" + entry.first.Scalar() + "' appears twice (line " +
+               std::to_string(entry.first.Mark().line + 1) + ")";
+      }
+      if (std::string dup = DuplicateKey(entry.second); !dup.empty()) return dup;
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) {
+      if (std::string dup = DuplicateKey(item); !dup.empty()) return dup;
+    }
+  }
+  return "";
+}
+
+std::string MissingKey(const std::vector<std::string>& required,
+                       const std::function<bool(const std::string&)>& has) {
+  for (const std::string& key : required) {
+    if (!has(key)) return "required key '" + key + "' is missing";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string FormatOf(const std::string& path, const std::string& format) {
+  if (!format.empty()) return format;
+  if (EndsWith(path, ".json")) return "json";
+  if (EndsWith(path, ".yaml") || EndsWith(path, ".yml")) return "yaml";
+  return "text";
+}
+
+std::string CheckStateFile(const std::string& path, const std::string& content,
+                           const std::string& format,
+                           const std::vector<std::string>& required_keys) {
+  const std::string kind = FormatOf(path, format);
+  if (kind == "json") {
+    std::string error;
+    std::optional<Json> json = ParseJson(content, &error);
+    if (!json.has_value()) return "not valid JSON (" + error + ")";
+    if (required_keys.empty()) return "";
+    if (json->type != Json::kObject) return "not a JSON object, so it has no required keys";
+    return MissingKey(required_keys, [&](const std::string& k) { return json->Find(k) != nullptr; });
+  }
+  if (kind == "yaml") {
+    // yaml-cpp reports by exception; it never leaves this function.
+    try {
+      std::vector<YAML::Node> docs = YAML::LoadAll(content);
+      for (const YAML::Node& doc : docs) {
+        if (std::string dup = DuplicateKey(doc); !dup.empty()) return "not valid YAML (" + dup + ")";
+      }
+      if (required_keys.empty()) return "";
+      if (docs.empty() || !docs[0].IsMap()) return "not a YAML mapping, so it has no required keys";
+      return MissingKey(required_keys,
+                        [&](const std::string& k) { return static_cast<bool>(docs[0][k]); });
+    } catch (const YAML::Exception& e) {
+      return "not valid YAML (line " + std::to_string(e.mark.line + 1) + ", column " +
+             std::to_string(e.mark.column + 1) + ": " + e.msg + ")";
+    }
+  }
+  return "";
+}
+
+}  // namespace fleet::plugins::formats

@@ -1,0 +1,41 @@
+#include "plugins/formats/state_file_check.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fleet::plugins::formats {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(StateFileCheckTest, FormatsByExtensionOrDeclared) {
+  EXPECT_EQ(FormatOf("a/b.json", ""), "json");
+  EXPECT_EQ(FormatOf("b.yml", ""), "yaml");
+  EXPECT_EQ(FormatOf("b.yaml", ""), "yaml");
+  EXPECT_EQ(FormatOf("ledger.txt", ""), "text");
+  EXPECT_EQ(FormatOf("state", "json"), "json");
+}
+
+TEST(StateFileCheckTest, JsonMustParseAndHoldItsKeys) {
+  EXPECT_EQ(CheckStateFile("s.json", "{\"cash\": 3}"), "");
+  EXPECT_THAT(CheckStateFile("s.json", "{\"cash\": "), HasSubstr("not valid JSON (line 1"));
+  EXPECT_THAT(CheckStateFile("s.json", ""), HasSubstr("not valid JSON"));
+  EXPECT_THAT(CheckStateFile("s.json", "{\"cash\": 3}", "", {"cash", "positions"}),
+              HasSubstr("required key 'positions' is missing"));
+  EXPECT_THAT(CheckStateFile("s.json", "[1]", "", {"cash"}), HasSubstr("not a JSON object"));
+}
+
+TEST(StateFileCheckTest, YamlMustParseWithoutRepeatedKeysAndHoldItsKeys) {
+  EXPECT_EQ(CheckStateFile("s.yaml", "cash: 3\npositions: []\n", "", {"cash"}), "");
+  EXPECT_THAT(CheckStateFile("s.yaml", "a: [1\n"), HasSubstr("not valid YAML (line"));
+  EXPECT_THAT(CheckStateFile("s.yml", "cash: 1\ncash: 2\n"), HasSubstr("key 'cash' appears twice"));
+  EXPECT_THAT(CheckStateFile("s.yaml", "cash: 3\n", "", {"positions"}),
+              HasSubstr("required key 'positions' is missing"));
+}
+
+TEST(StateFileCheckTest, TextIsNotJudged) {
+  EXPECT_EQ(CheckStateFile("notes.txt", "{{{ anything"), "");
+}
+
+}  // namespace
+}  // namespace fleet::plugins::formats

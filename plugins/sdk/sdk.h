@@ -10,7 +10,9 @@
 //   FLEET_HEALTH_PLUGIN(MyCheck, "com.example.health.mine", "1.0.0")
 //
 // A sync plugin is the same with Sync(const SyncRequest&, SyncResult*,
-// std::string*) and FLEET_SYNC_PLUGIN. The method returns true (answered),
+// std::string*) and FLEET_SYNC_PLUGIN; a recovery plugin with
+// Recover(const RecoveryRequest&, RecoveryPlan*, std::string*) and
+// FLEET_RECOVERY_PLUGIN. The method returns true (answered),
 // false (could not: INTERNAL, with *error), or a fleet::sdk::Outcome to say
 // the request itself is wrong (kBadRequest: INVALID_ARGUMENT, with *error;
 // the host does not retry it as is). Include the payload header of your
@@ -191,5 +193,13 @@ struct Adapter {
                       ::fleet::sdk::internal::Adapter<                                       \
                           SyncClass, ::fleet::plugin::v1::SyncRequest,                       \
                           ::fleet::plugin::v1::SyncResult, FLEET_METHOD_SYNC, &SyncClass::Sync>)
+
+// A recovery plugin: RecoveryClass::Recover(const RecoveryRequest&, RecoveryPlan*, std::string*).
+#define FLEET_RECOVERY_PLUGIN(RecoveryClass, NAME, VERSION)                                  \
+  FLEET_PLUGIN_TABLE_(NAME, "recovery", VERSION,                                             \
+                      ::fleet::sdk::internal::Adapter<                                       \
+                          RecoveryClass, ::fleet::plugin::v1::RecoveryRequest,               \
+                          ::fleet::plugin::v1::RecoveryPlan, FLEET_METHOD_RECOVER,           \
+                          &RecoveryClass::Recover>)
 
 #endif  // FLEET_PLUGINS_SDK_SDK_H_

@@ -18,6 +18,7 @@
 #include "plugins/sync/file_lock.h"
 #include "plugins/formats/json_merge.h"
 #include "plugins/formats/state_file_check.h"
+#include "plugins/procfs/procfs.h"
 
 namespace fleet::plugins::sync {
 namespace {
@@ -27,6 +28,7 @@ using formats::MergeJson;
 using formats::ParseJson;
 using formats::StateFileError;
 using formats::WriteJson;
+using procfs::OpenByAnyProcess;
 
 // libgit2's error codes become one place's text (STYLE: C errors are
 // converted in one place each).
@@ -67,31 +69,6 @@ using Signature = Owned<git_signature, git_signature_free>;
 using Annotated = Owned<git_annotated_commit, git_annotated_commit_free>;
 using Object = Owned<git_object, git_object_free>;
 using RebaseOp = Owned<git_rebase, git_rebase_free>;
-
-// True when some process has `path` open (a lock file in use).
-bool OpenByAnyProcess(const std::string& path) {
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return true;  // Cannot tell: assume it is held.
-  bool open = false;
-  while (dirent* p = ::readdir(proc)) {
-    if (p->d_name[0] < '0' || p->d_name[0] > '9') continue;
-    const std::string fd_dir = std::string("/proc/") + p->d_name + "/fd";
-    DIR* fds = ::opendir(fd_dir.c_str());
-    if (fds == nullptr) continue;
-    while (dirent* f = ::readdir(fds)) {
-      char target[4096];
-      ssize_t n = ::readlink((fd_dir + "/" + f->d_name).c_str(), target, sizeof(target) - 1);
-      if (n > 0 && path.compare(0, std::string::npos, target, static_cast<size_t>(n)) == 0) {
-        open = true;
-        break;
-      }
-    }
-    ::closedir(fds);
-    if (open) break;
-  }
-  ::closedir(proc);
-  return open;
-}
 
 bool Exists(const std::string& path) {
   struct stat st;

@@ -1,0 +1,137 @@
+#include "plugins/recovery/guard.h"
+
+#include <fnmatch.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "plugins/formats/state_file_check.h"
+#include "plugins/recovery/snapshots.h"
+
+namespace fleet::plugins::recovery {
+namespace {
+
+namespace fs = std::filesystem;
+using fleet::plugin::v1::ProtectedRule;
+using fleet::plugin::v1::RecoveryAction;
+using fleet::plugin::v1::RecoveryPlan;
+using fleet::plugin::v1::RecoveryRequest;
+
+bool IsGlob(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+
+std::vector<std::string> Expand(const std::string& pattern) {
+  std::vector<std::string> out;
+  if (!IsGlob(pattern)) {
+    out.push_back(pattern);
+    return out;
+  }
+  glob_t g{};
+  if (::glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) out.push_back(g.gl_pathv[i]);
+  }
+  ::globfree(&g);
+  return out;
+}
+
+void Add(RecoveryPlan* plan, const std::string& path, const std::string& kind,
+         const std::string& reason, const std::string& detail = "") {
+  RecoveryAction* a = plan->add_actions();
+  a->set_path(path);
+  a->set_kind(kind);
+  a->set_reason(reason);
+  a->set_detail(detail);
+}
+
+// Why content is not a good version of path under rule ("" when it is).
+std::string Judge(const std::string& path, const std::string& content, const ProtectedRule& rule,
+                  const std::optional<std::string>& last_good) {
+  if (content.empty()) return "empty";
+  if (rule.min_size_ratio() > 0 && last_good.has_value() && !last_good->empty() &&
+      content.size() < rule.min_size_ratio() * last_good->size()) {
+    return "shrank to " + std::to_string(content.size() * 100 / last_good->size()) + "% of " +
+           std::to_string(last_good->size()) + " bytes";
+  }
+  std::vector<std::string> keys(rule.required_keys().begin(), rule.required_keys().end());
+  return formats::CheckStateFile(path, content, rule.format(), keys);
+}
+
+std::string QuarantineName(const std::string& dir, const std::string& path) {
+  std::string base = fs::path(path).filename().string();
+  return dir + "/" + base + "." + std::to_string(::time(nullptr)) + "." +
+         std::to_string(::getpid()) + ".bad";
+}
+
+}  // namespace
+
+void GuardFiles(const RecoveryRequest& request, const GuardOptions& options, RecoveryPlan* plan) {
+  SnapshotStore store(request.snapshot_dir(), request.keep_snapshots());
+  bool all_good = true;
+  std::set<std::string> seen;
+  for (const ProtectedRule& rule : request.rules()) {
+    for (const std::string& path : Expand(rule.glob())) {
+      if (!seen.insert(path).second) continue;  // The first rule that matches decides.
+      struct stat st;
+      std::string id;
+      std::optional<std::string> last_good = store.Latest(path, &id);
+      if (::stat(path.c_str(), &st) != 0) {
+        // A named file that is gone while a good version exists was clobbered
+        // by deletion; a glob simply no longer matches it.
+        if (IsGlob(rule.glob()) || !last_good.has_value()) continue;
+      } else {
+        if (!S_ISREG(st.st_mode)) continue;
+        if (options.settle_ms > 0 &&
+            ::time(nullptr) * 1000LL - st.st_mtime * 1000LL < options.settle_ms) {
+          continue;  // Maybe mid-write: judged on the next pass.
+        }
+      }
+      plan->set_checked(plan->checked() + 1);
+      std::ifstream in(path, std::ios::binary);
+      std::stringstream s;
+      if (in) s << in.rdbuf();
+      const std::string content = s.str();
+      const bool missing = !in;
+      const std::string why = missing ? "deleted" : Judge(path, content, rule, last_good);
+      if (why.empty()) {
+        bool recorded = false;
+        if (std::string error = store.Record(path, content, &recorded); !error.empty()) {
+          Add(plan, path, "error", "cannot snapshot: " + error);
+        } else if (recorded) {
+          Add(plan, path, "snapshotted", "", id);
+        }
+        continue;
+      }
+      all_good = false;
+      if (!last_good.has_value()) {
+        Add(plan, path, "no_snapshot", why + "; no good version is known to put back");
+        continue;
+      }
+      std::error_code ec;
+      fs::create_directories(request.quarantine_dir(), ec);
+      std::string kept;
+      if (!missing) {
+        kept = QuarantineName(request.quarantine_dir(), path);
+        if (std::string error = WriteAtomically(kept, content); !error.empty()) {
+          // Never overwrite what cannot be kept.
+          Add(plan, path, "error", why + "; not restored, it cannot be quarantined: " + error);
+          continue;
+        }
+      }
+      if (std::string error = WriteAtomically(path, *last_good); !error.empty()) {
+        Add(plan, path, "error", why + "; cannot restore: " + error, kept);
+        continue;
+      }
+      Add(plan, path, "restored", why, id);
+      if (!kept.empty()) Add(plan, path, "quarantined", why, kept);
+    }
+  }
+  plan->set_all_good(all_good);
+}
+
+}  // namespace fleet::plugins::recovery

@@ -143,7 +143,7 @@ std::string RenderStateSync(const ctl::GetStatusResponse& status) {
 
 bool StateSyncTroubled(const ctl::InstanceStatus& i) {
   return !i.state_conflicts().empty() || absl::StartsWith(i.state_sync(), "degraded") ||
-         absl::StartsWith(i.state_sync(), "error");
+         absl::StartsWith(i.state_sync(), "error") || absl::StartsWith(i.state_sync(), "invalid");
 }
 
 bool InstanceOk(const ctl::InstanceStatus& i) {

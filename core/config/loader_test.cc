@@ -204,6 +204,28 @@ engines:
   EXPECT_THAT(ErrorOf("state: {branch: main}\n"), HasSubstr("state needs a remote"));
 }
 
+TEST(LoaderTest, RecoveryBlockIsValidatedWithDefaults) {
+  auto loaded = LoadConfigFromString(
+      "engines: [{name: a, command: [x]}]\n"
+      "recovery:\n  protect:\n    - {path: data/book.json, required_keys: [cash]}\n",
+      "fleet.yaml", "/base");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const auto& r = loaded->config.recovery();
+  EXPECT_EQ(r.keep_snapshots(), 10u);
+  EXPECT_EQ(r.interval().seconds(), 10);
+  EXPECT_EQ(r.plugin(), "libfleet_recovery_files.so");
+  EXPECT_EQ(r.protect(0).path(), "/base/data/book.json");
+  EXPECT_THAT(ErrorOf("engines: [{name: a, command: [x]}]\n"
+                      "recovery: {protect: [{path: x.json, min_size_ratio: 2}]}\n"),
+              HasSubstr("min_size_ratio must be between 0 and 1"));
+  EXPECT_THAT(ErrorOf("engines: [{name: a, command: [x]}]\n"
+                      "recovery: {protect: [{path: x.json, format: xml}]}\n"),
+              HasSubstr("format 'xml' is not json, yaml or text"));
+  EXPECT_THAT(ErrorOf("engines: [{name: a, command: [x]}]\n"
+                      "recovery: {protect: [{path: x.json, state: true}]}\n"),
+              HasSubstr("the fleet has no state: block"));
+}
+
 TEST(LoaderTest, MissingPathIsNotFound) {
   EXPECT_EQ(LoadConfig("/no/such/fleet.yaml").status().code(), absl::StatusCode::kNotFound);
 }

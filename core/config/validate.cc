@@ -62,6 +62,7 @@ class Validator {
     }
     CheckDependencies(*config, by_name);
     CheckState(config);
+    CheckRecovery(config);
   }
 
  private:
@@ -194,6 +195,44 @@ class Validator {
       Error(b, v1::Backoff::kJitterFieldNumber, "jitter must be between 0 and 1");
     }
     SetIfUnset(b->mutable_reset_after(), 60 * 1000);
+  }
+
+  void CheckRecovery(v1::FleetConfig* config) {
+    if (!config->has_recovery()) return;
+    v1::Recovery* r = config->mutable_recovery();
+    if (!r->has_keep_snapshots()) r->set_keep_snapshots(10);
+    if (r->keep_snapshots() == 0 || r->keep_snapshots() > 1000) {
+      Error(r, v1::Recovery::kKeepSnapshotsFieldNumber, "keep_snapshots must be between 1 and 1000");
+    }
+    SetIfUnset(r->mutable_interval(), 10 * 1000);
+    if (r->plugin().empty()) r->set_plugin("libfleet_recovery_files.so");
+    for (v1::ProtectedFile& f : *r->mutable_protect()) {
+      if (f.path().empty()) {
+        Error(&f, v1::ProtectedFile::kPathFieldNumber, "a protected file needs a path");
+        continue;
+      }
+      if (f.state()) {
+        if (!config->has_state()) {
+          Error(&f, v1::ProtectedFile::kStateFieldNumber,
+                "state: true protects files in the state work trees, but the fleet has no state: block");
+        }
+        if (!f.path().empty() && (f.path()[0] == '/' || f.path().find("..") != std::string::npos)) {
+          Error(&f, v1::ProtectedFile::kPathFieldNumber,
+                absl::StrCat("'", f.path(), "' must be relative to the work tree, without '..'"));
+        }
+      } else {
+        f.set_path(os::JoinPath(base_dir_, os::ExpandHome(f.path())));
+      }
+      if (!f.format().empty() && f.format() != "json" && f.format() != "yaml" &&
+          f.format() != "text") {
+        Error(&f, v1::ProtectedFile::kFormatFieldNumber,
+              absl::StrCat("format '", f.format(), "' is not json, yaml or text"));
+      }
+      if (f.min_size_ratio() < 0 || f.min_size_ratio() > 1) {
+        Error(&f, v1::ProtectedFile::kMinSizeRatioFieldNumber,
+              "min_size_ratio must be between 0 and 1 (0.5: half the last good size)");
+      }
+    }
   }
 
   void CheckState(v1::FleetConfig* config) {

@@ -100,18 +100,38 @@ int RunDaemon(const DaemonOptions& options) {
       &children);
   std::vector<fleet::control::v1::PluginInfo> plugins =
       LoadHealthPlugins(loaded->config, &events, monitor.get());
+  // Recovery first: the sync lanes validate state through it.
+  std::unique_ptr<recovery::RecoveryWorker> recovery;
+  if (loaded->config.has_recovery() || loaded->config.has_state()) {
+    plugins.push_back(LoadRecoveryPlugin(
+        loaded->config, &events, kSyncLanes,
+        [&loop](recovery::RecoveryOutcome outcome) {
+          supervisor::Supervisor* s = loop;
+          if (s != nullptr) {
+            s->Post([s, outcome = std::move(outcome)] { s->OnRecoveryOutcome(outcome); });
+          }
+        },
+        &recovery));
+  }
   std::unique_ptr<sync::StateSync> state_sync;
   if (loaded->config.has_state()) {
+    sync::Validator validator;
+    if (recovery != nullptr) {
+      recovery::RecoveryWorker* r = recovery.get();
+      validator = [r](size_t lane, const fleet::plugin::v1::RecoveryRequest& request) {
+        return r->Validate(lane, request);
+      };
+    }
     plugins.push_back(LoadSyncPlugin(
         loaded->config, &events, kSyncLanes,
         [&loop](sync::SyncOutcome outcome) {
           supervisor::Supervisor* s = loop;
           if (s != nullptr) s->Post([s, outcome = std::move(outcome)] { s->OnSyncOutcome(outcome); });
         },
-        &state_sync));
+        &state_sync, std::move(validator)));
   }
   supervisor::Supervisor supervisor({run_dir, os::RealClock(), &events, reload, monitor.get(),
-                                     &children, state_sync.get()});
+                                     &children, state_sync.get(), recovery.get()});
   loop = &supervisor;
   absl::Status init = supervisor.Init();
   if (!init.ok()) {
@@ -142,6 +162,8 @@ int RunDaemon(const DaemonOptions& options) {
     // pushed: let that finish (bounded), so a clean stop loses nothing.
     state_sync->Drain(kSyncDrain);
   }
+  state_sync.reset();  // Its lanes use the recovery plugin's instances.
+  recovery.reset();
   monitor.reset();
   events.Close();
   server.Stop();

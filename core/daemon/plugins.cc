@@ -145,7 +145,8 @@ std::vector<fleet::control::v1::PluginInfo> LoadHealthPlugins(const v1::FleetCon
 fleet::control::v1::PluginInfo LoadSyncPlugin(const v1::FleetConfig& config,
                                               supervisor::EventLog* events, int lanes,
                                               std::function<void(sync::SyncOutcome)> on_outcome,
-                                              std::unique_ptr<sync::StateSync>* out) {
+                                              std::unique_ptr<sync::StateSync>* out,
+                                              sync::Validator validator) {
   // A `plugins:` entry of kind sync for the same file gives its isolation
   // and config; otherwise it is loaded in-process with none.
   v1::Plugin declared;
@@ -157,7 +158,27 @@ fleet::control::v1::PluginInfo LoadSyncPlugin(const v1::FleetConfig& config,
       Load(declared, "sync", std::max(1, lanes), PluginSearchPath(config, "sync"), events);
   if (!loaded.callers.empty()) {
     *out = std::make_unique<sync::StateSync>(std::move(loaded.callers), std::move(loaded.library),
-                                             std::move(on_outcome));
+                                             std::move(on_outcome), std::move(validator));
+  }
+  return loaded.info;
+}
+
+fleet::control::v1::PluginInfo LoadRecoveryPlugin(
+    const v1::FleetConfig& config, supervisor::EventLog* events, int validators,
+    std::function<void(recovery::RecoveryOutcome)> on_outcome,
+    std::unique_ptr<recovery::RecoveryWorker>* out) {
+  const std::string file = config.recovery().plugin().empty() ? "libfleet_recovery_files.so"
+                                                              : config.recovery().plugin();
+  v1::Plugin declared;
+  declared.set_file(file);
+  for (const v1::Plugin& p : config.plugins()) {
+    if (p.kind() == "recovery" && p.file() == file) declared = p;
+  }
+  Loaded loaded =
+      Load(declared, "recovery", 1 + validators, PluginSearchPath(config, "recovery"), events);
+  if (!loaded.callers.empty()) {
+    *out = std::make_unique<recovery::RecoveryWorker>(
+        std::move(loaded.callers), std::move(loaded.library), std::move(on_outcome));
   }
   return loaded.info;
 }

@@ -9,6 +9,7 @@
 
 #include "core/health/monitor.h"
 #include "core/supervisor/event_log.h"
+#include "core/recovery/recovery_worker.h"
 #include "core/sync/state_sync.h"
 #include "proto/fleet/config/v1/config.pb.h"
 #include "proto/fleet/control/v1/control.pb.h"
@@ -35,7 +36,17 @@ std::vector<fleet::control::v1::PluginInfo> LoadHealthPlugins(
 fleet::control::v1::PluginInfo LoadSyncPlugin(const fleet::config::v1::FleetConfig& config,
                                               supervisor::EventLog* events, int lanes,
                                               std::function<void(sync::SyncOutcome)> on_outcome,
-                                              std::unique_ptr<sync::StateSync>* out);
+                                              std::unique_ptr<sync::StateSync>* out,
+                                              sync::Validator validator = nullptr);
+
+// Loads the recovery plugin (config.recovery().plugin, default
+// libfleet_recovery_files.so) once for periodic passes and once per sync lane
+// (`validators`) into *out. A failure is logged as an event and leaves *out
+// null: no protected file is then guarded (fleetctl plugins says why).
+fleet::control::v1::PluginInfo LoadRecoveryPlugin(
+    const fleet::config::v1::FleetConfig& config, supervisor::EventLog* events, int validators,
+    std::function<void(recovery::RecoveryOutcome)> on_outcome,
+    std::unique_ptr<recovery::RecoveryWorker>* out);
 
 }  // namespace fleet::daemon
 

@@ -18,7 +18,9 @@ void EventLog::Add(const std::string& subject, const std::string& kind,
                                           "reload_failed", "killed",        "unhealthy",
                                           "plugin_failed", "metrics_error", "condition_killed",
                                           "health_unknown", "timed_out",   "state_unreachable",
-                                          "state_conflict", "state_error", "state_rebuilt"};
+                                          "state_conflict", "state_error", "state_rebuilt",
+                                          "file_restored", "file_invalid", "recovery_error",
+                                          "state_invalid"};
   bool warn = false;
   for (const char* w : kWarnings) warn = warn || kind == w;
   event.set_severity(warn ? "warning" : "info");

@@ -172,6 +172,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
     if (d.has_value() && (!next.has_value() || *d < *next)) next = d;
   };
   consider(watchdog_due_);
+  consider(recovery_due_);
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
       consider(inst->life.deadline());
@@ -353,6 +354,7 @@ void Supervisor::RunTimers() {
     }
   }
   RunStateTimers();
+  RunRecoveryTimers();
 }
 
 void Supervisor::Perform(Instance* inst, Action action) {

@@ -24,6 +24,7 @@
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/supervisor/log_sink.h"
+#include "core/recovery/recovery_worker.h"
 #include "core/sync/state_sync.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
@@ -42,6 +43,9 @@ struct SupervisorOptions {
   // Runs sync plugin calls for engines with `state: true`; null: the fleet
   // has no state. Outlives the supervisor's loop.
   sync::StateSync* sync = nullptr;
+  // Runs recovery passes (protected files, leftovers); null: none. Outlives
+  // the supervisor's loop.
+  recovery::RecoveryWorker* recovery = nullptr;
 };
 
 enum class Verb { kStart, kStop, kRestart };
@@ -87,6 +91,8 @@ class Supervisor {
   void OnHealthOutcome(const health::CheckOutcome& outcome);
   // A sync plugin's answer (posted to the loop).
   void OnSyncOutcome(const sync::SyncOutcome& outcome);
+  // A recovery pass's plan (posted to the loop).
+  void OnRecoveryOutcome(const recovery::RecoveryOutcome& outcome);
   // Pulls (commit: commits and pushes) the state of target's instances now;
   // reply is called on the loop once per instance, when its answer is in.
   // Returns how many replies will come, or why none will.
@@ -142,6 +148,17 @@ class Supervisor {
   void ApplyState(const config::LoadedConfig& loaded);
   absl::Status CheckStateReload(const config::LoadedConfig& loaded) const;
   void FillStateStatus(const Instance& inst, fleet::control::v1::InstanceStatus* out) const;
+  // Recovery (supervisor_recovery.cc).
+  void ApplyRecovery(const config::LoadedConfig& loaded);
+  void RunRecoveryTimers();
+  // A request for op over rules, with the fleet's snapshot and quarantine dirs.
+  fleet::plugin::v1::RecoveryRequest RecoveryRequestFor(
+      fleet::plugin::v1::RecoveryRequest::Op op) const;
+  // VALIDATE over inst's work tree (op UNSPECIFIED when no rule is about state).
+  fleet::plugin::v1::RecoveryRequest StateValidation(const Instance& inst) const;
+  // Events for what a plan did; returns the "path: reason" of bad files.
+  std::vector<std::string> ReportPlan(const std::string& subject,
+                                      const fleet::plugin::v1::RecoveryPlan& plan);
   bool EngineAlive(const Engine& engine) const;
   // The earliest lifecycle deadline (O(instances)), and it as an epoll timeout.
   std::optional<MonoTime> NextDeadline() const;
@@ -177,6 +194,12 @@ class Supervisor {
   fleet::config::v1::State state_config_;
   std::optional<MonoTime> watchdog_due_;
   uint64_t sync_seq_ = 0;
+  // The fleet's recovery block; no protect rules and no plugin: nothing to do.
+  fleet::config::v1::Recovery recovery_config_;
+  std::optional<MonoTime> recovery_due_;
+  // Bad files already reported (path -> reason), so a file that stays bad is
+  // not reported on every pass.
+  absl::flat_hash_map<std::string, std::string> recovery_reported_;
   // Who waits for a sync answer (fleetctl sync / commit), by job seq.
   absl::flat_hash_map<uint64_t, std::function<void(fleet::control::v1::InstanceSync)>>
       sync_replies_;

@@ -48,6 +48,9 @@ struct StateTrack {
   std::optional<MonoTime> last_op_at;
   std::vector<std::string> conflicts;  // paths no rule resolved (kept locally)
   std::string error;                   // the last failure, "" after a success
+  // The last run left state files that failed validation (put back, not
+  // committed): "x.json: not valid JSON (...)".
+  std::vector<std::string> invalid;
   bool unreachable = false;
   absl::Time unreachable_since;  // wall time, for the operator
   // A failed publish (or the pull a start waits for) is tried again.

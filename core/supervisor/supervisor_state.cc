@@ -125,6 +125,9 @@ void Supervisor::SubmitSync(Instance* inst, SyncRequest::Op op, std::string mess
     m->set_glob(rule.path());
     m->set_strategy(rule.strategy());
   }
+  // Before anything of the tree is committed (a publish, or the commit a
+  // pull makes of uncommitted work), its protected state files are checked.
+  job.validate = StateValidation(*inst);
   if (reply) sync_replies_[job.seq] = std::move(reply);
   ++inst->state.in_flight;
   options_.sync->Submit(std::move(job));
@@ -164,6 +167,21 @@ void Supervisor::OnSyncOutcome(const sync::SyncOutcome& outcome) {
     result = *outcome.result;
   } else {
     result.set_error(absl::StrCat("sync plugin: ", outcome.result.status().message()));
+  }
+  if (outcome.validation.has_value()) {
+    if (!outcome.validation->ok()) {
+      Emit(inst->id, "recovery_error",
+           absl::StrCat("validating the state before a sync: ",
+                        outcome.validation->status().message()));
+    } else {
+      st.invalid = ReportPlan(inst->id, **outcome.validation);
+      if (!st.invalid.empty()) {
+        // The run counts as failed for the operator: what it left was bad.
+        Emit(inst->id, "state_invalid",
+             absl::StrCat("the run left invalid state (put back, never committed): ",
+                          absl::StrJoin(st.invalid, "; ")));
+      }
+    }
   }
   if (!result.rebuilt_from().empty()) {
     Emit(inst->id, "state_rebuilt",
@@ -329,6 +347,8 @@ void Supervisor::FillStateStatus(const Instance& inst, ctl::InstanceStatus* out)
   std::string line;
   if (!st.conflicts.empty()) {
     line = absl::StrCat("conflict: ", absl::StrJoin(st.conflicts, ", "), " (kept locally)");
+  } else if (!st.invalid.empty()) {
+    line = absl::StrCat("invalid (put back, not committed): ", absl::StrJoin(st.invalid, "; "));
   } else if (st.unreachable) {
     line = absl::StrCat("degraded: remote unreachable since ", WallTime(st.unreachable_since));
   } else if (!st.error.empty()) {

@@ -20,16 +20,20 @@ constexpr absl::Duration kStopGrace = absl::Seconds(3);
 }  // namespace
 
 struct StateSync::Lane {
+  size_t index = 0;
   std::unique_ptr<plugin_host::PluginCaller> caller;
   plugin_host::SerialWorker worker;
 };
 
 StateSync::StateSync(std::vector<std::unique_ptr<plugin_host::PluginCaller>> lanes,
                      std::unique_ptr<plugin_host::Plugin> library,
-                     std::function<void(SyncOutcome)> on_outcome)
-    : on_outcome_(std::move(on_outcome)), library_(std::move(library)) {
+                     std::function<void(SyncOutcome)> on_outcome, Validator validator)
+    : on_outcome_(std::move(on_outcome)),
+      validator_(std::move(validator)),
+      library_(std::move(library)) {
   for (auto& caller : lanes) {
     lanes_.push_back(std::make_unique<Lane>());
+    lanes_.back()->index = lanes_.size() - 1;
     lanes_.back()->caller = std::move(caller);
   }
 }
@@ -76,6 +80,9 @@ void StateSync::Run(Lane& lane, SyncJob& job) {
   outcome.seq = job.seq;
   outcome.op = job.request.op();
   const absl::Time start = absl::Now();
+  if (validator_ && job.validate.op() != fleet::plugin::v1::RecoveryRequest::OP_UNSPECIFIED) {
+    outcome.validation = validator_(lane.index, job.validate);
+  }
   absl::StatusOr<std::string> bytes =
       lane.caller->Call(FLEET_METHOD_SYNC, job.request.SerializeAsString(), job.timeout);
   outcome.took = absl::Now() - start;

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "core/plugin_host/caller.h"
 #include "core/plugin_host/plugin.h"
 #include "core/plugin_host/worker.h"
+#include "proto/fleet/plugin/v1/recovery.pb.h"
 #include "proto/fleet/plugin/v1/sync.pb.h"
 
 namespace fleet::sync {
@@ -28,6 +30,10 @@ struct SyncJob {
   // How long an isolated plugin may take before it is stopped. In-process
   // calls cannot be interrupted; a late answer is still taken.
   absl::Duration timeout = absl::Minutes(2);
+  // When set (op != UNSPECIFIED): the work tree's state files are validated
+  // (bad ones put back) on the lane right before the sync call, so nothing
+  // invalid is committed.
+  fleet::plugin::v1::RecoveryRequest validate;
 };
 
 struct SyncOutcome {
@@ -37,7 +43,13 @@ struct SyncOutcome {
   // The plugin's answer, or why there is none (plugin error, garbage).
   absl::StatusOr<fleet::plugin::v1::SyncResult> result;
   absl::Duration took;
+  // The validation's plan, when the job asked for one.
+  std::optional<absl::StatusOr<fleet::plugin::v1::RecoveryPlan>> validation;
 };
+
+// Validates before a sync, on lane `lane` (0 <= lane < lanes), synchronously.
+using Validator = std::function<absl::StatusOr<fleet::plugin::v1::RecoveryPlan>(
+    size_t lane, const fleet::plugin::v1::RecoveryRequest& request)>;
 
 // Thread-safe: Submit from any thread; on_outcome runs on a lane's thread.
 class StateSync {
@@ -46,7 +58,8 @@ class StateSync {
   // in-process plugin's shared object loaded (null for isolated ones).
   StateSync(std::vector<std::unique_ptr<plugin_host::PluginCaller>> lanes,
             std::unique_ptr<plugin_host::Plugin> library,
-            std::function<void(SyncOutcome)> on_outcome);
+            std::function<void(SyncOutcome)> on_outcome, Validator validator = nullptr);
+  size_t lanes() const { return lanes_.size(); }
   // Drain(absl::ZeroDuration()).
   ~StateSync();
   StateSync(const StateSync&) = delete;
@@ -64,6 +77,7 @@ class StateSync {
   void Run(Lane& lane, SyncJob& job);
 
   std::function<void(SyncOutcome)> on_outcome_;
+  Validator validator_;
   std::vector<std::unique_ptr<Lane>> lanes_;
   std::unique_ptr<plugin_host::Plugin> library_;
   bool drained_ = false;

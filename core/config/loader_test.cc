@@ -215,6 +215,8 @@ TEST(LoaderTest, RecoveryBlockIsValidatedWithDefaults) {
   EXPECT_EQ(r.interval().seconds(), 10);
   EXPECT_EQ(r.plugin(), "libfleet_recovery_files.so");
   EXPECT_EQ(r.protect(0).path(), "/base/data/book.json");
+  EXPECT_THAT(ErrorOf("state: {remote: r.git, catch_up: squash}\nengines: [{name: a, command: [x]}]\n"),
+              HasSubstr("catch_up 'squash' is not rebase or merge"));
   EXPECT_THAT(ErrorOf("engines: [{name: a, command: [x]}]\n"
                       "recovery: {protect: [{path: x.json, min_size_ratio: 2}]}\n"),
               HasSubstr("min_size_ratio must be between 0 and 1"));

@@ -255,6 +255,11 @@ class Validator {
                               ? os::JoinPath(config->run_dir(), "state")
                               : os::JoinPath(base_dir_, os::ExpandHome(state->work_trees())));
     if (state->plugin().empty()) state->set_plugin("libfleet_sync_git.so");
+    if (state->catch_up().empty()) state->set_catch_up("rebase");
+    if (state->catch_up() != "rebase" && state->catch_up() != "merge") {
+      Error(state, v1::State::kCatchUpFieldNumber,
+            absl::StrCat("catch_up '", state->catch_up(), "' is not rebase or merge"));
+    }
     if (!state->has_push_attempts()) state->set_push_attempts(8);
     SetIfUnset(state->mutable_watchdog(), 5 * 60 * 1000);
     static const std::vector<std::string> kStrategies = {

@@ -117,6 +117,7 @@ void Supervisor::SubmitSync(Instance* inst, SyncRequest::Op op, std::string mess
   r.set_author(inst->id);
   r.set_message(std::move(message));
   r.set_max_attempts(state_config_.push_attempts());
+  r.set_merge(state_config_.catch_up() == "merge");
   // One push lock for the whole fleet: its instances take turns instead of
   // rejecting each other's pushes.
   r.set_lock_path(os::JoinPath(state_config_.work_trees(), ".fleet-push.flock"));

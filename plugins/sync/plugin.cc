@@ -31,6 +31,8 @@ const char* PullName(PullResult::Kind kind) {
       return "fast-forward";
     case PullResult::kRebased:
       return "rebased";
+    case PullResult::kMerged:
+      return "merged";
     case PullResult::kConflict:
       return "conflict";
   }
@@ -67,6 +69,7 @@ class GitSync {
     Repo* repo = Open(request, result);
     if (repo == nullptr) return Outcome::kOk;  // result->error says why.
     repo->SetMergeRules(std::move(rules));
+    repo->SetMergeInsteadOfRebase(request.merge());
     switch (request.op()) {
       case SyncRequest::OP_PULL: {
         // Work the instance has not committed would block the checkout (or

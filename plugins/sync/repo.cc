@@ -254,7 +254,7 @@ GitStatus Repo::Rebase(const void* upstream_commit, PullResult* result) {
       char onto[8];
       git_oid_tostr(onto, sizeof(onto), git_rebase_onto_id(rebase.p));
       GitStatus status;
-      if (!ResolveConflicts(index.p, onto, result, &status)) {
+      if (!ResolveConflicts(index.p, onto, /*merging=*/false, result, &status)) {
         // Nothing is lost: abort puts the branch and work tree back as they were.
         git_rebase_abort(rebase.p);
         result->resolved.clear();
@@ -282,7 +282,75 @@ GitStatus Repo::Rebase(const void* upstream_commit, PullResult* result) {
   return {};
 }
 
-bool Repo::ResolveConflicts(void* index_ptr, const std::string& onto, PullResult* result,
+void Repo::AbandonMerge() {
+  Object head;
+  if (git_revparse_single(head.out(), repo_, "HEAD") == 0) {
+    git_checkout_options checkout = GIT_CHECKOUT_OPTIONS_INIT;
+    checkout.checkout_strategy = GIT_CHECKOUT_FORCE;
+    git_reset(repo_, head.p, GIT_RESET_HARD, &checkout);
+  }
+  git_repository_state_cleanup(repo_);
+}
+
+GitStatus Repo::Merge(const void* upstream_commit, PullResult* result) {
+  auto* upstream = static_cast<const git_annotated_commit*>(upstream_commit);
+  git_merge_options merge = GIT_MERGE_OPTIONS_INIT;
+  git_checkout_options checkout = GIT_CHECKOUT_OPTIONS_INIT;
+  checkout.checkout_strategy = GIT_CHECKOUT_SAFE | GIT_CHECKOUT_ALLOW_CONFLICTS;
+  const git_annotated_commit* heads[] = {upstream};
+  int rc = git_merge(repo_, heads, 1, &merge, &checkout);
+  if (rc != 0) {
+    GitStatus status = Fail(rc, "merge origin/" + branch_);
+    AbandonMerge();
+    return status;
+  }
+  Index index;
+  if ((rc = git_repository_index(index.out(), repo_)) != 0) {
+    AbandonMerge();
+    return Fail(rc, "open the index");
+  }
+  if (git_index_has_conflicts(index.p)) {
+    char onto[8];
+    git_oid_tostr(onto, sizeof(onto), git_annotated_commit_id(upstream));
+    GitStatus status;
+    if (!ResolveConflicts(index.p, onto, /*merging=*/true, result, &status)) {
+      AbandonMerge();  // The tree was committed before the pull: nothing is lost.
+      result->resolved.clear();
+      result->kind = PullResult::kConflict;
+      return status;
+    }
+  }
+  git_oid tree_id, commit_id;
+  Tree tree;
+  Commit local, theirs;
+  Signature who;
+  Object head;
+  if ((rc = git_index_write_tree(&tree_id, index.p)) != 0 ||
+      (rc = git_tree_lookup(tree.out(), repo_, &tree_id)) != 0 ||
+      (rc = git_revparse_single(head.out(), repo_, "HEAD")) != 0 ||
+      (rc = git_commit_lookup(local.out(), repo_, git_object_id(head.p))) != 0 ||
+      (rc = git_commit_lookup(theirs.out(), repo_, git_annotated_commit_id(upstream))) != 0 ||
+      (rc = git_signature_now(who.out(), "fleet", "fleet@localhost")) != 0) {
+    GitStatus status = Fail(rc, "prepare the merge commit");
+    AbandonMerge();
+    return status;
+  }
+  const git_commit* parents[] = {local.p, theirs.p};
+  rc = git_commit_create(&commit_id, repo_, "HEAD", who.p, who.p, nullptr,
+                         ("fleet: merge origin/" + branch_).c_str(), tree.p, 2, parents);
+  if (rc != 0) {
+    GitStatus status = Fail(rc, "commit the merge");
+    AbandonMerge();
+    return status;
+  }
+  git_index_write(index.p);
+  git_repository_state_cleanup(repo_);
+  result->kind = PullResult::kMerged;
+  return {};
+}
+
+bool Repo::ResolveConflicts(void* index_ptr, const std::string& onto, bool merging,
+                            PullResult* result,
                             GitStatus* status) {
   git_index* index = static_cast<git_index*>(index_ptr);
   // Copy out first: resolving changes the index under the iterator.
@@ -298,10 +366,12 @@ bool Repo::ResolveConflicts(void* index_ptr, const std::string& onto, PullResult
       const git_index_entry* any = ours != nullptr ? ours : theirs != nullptr ? theirs : ancestor;
       Conflict c{any->path, {}, {}, {}};
       // In a rebase libgit2's "ours" is the upstream being built on and
-      // "theirs" the local commit being replayed.
+      // "theirs" the local commit being replayed; a merge is the other way.
+      const git_index_entry* upstream = merging ? theirs : ours;
+      const git_index_entry* local = merging ? ours : theirs;
       if (ancestor != nullptr) c.base = ancestor->id;
-      if (ours != nullptr) c.upstream = ours->id;
-      if (theirs != nullptr) c.local = theirs->id;
+      if (upstream != nullptr) c.upstream = upstream->id;
+      if (local != nullptr) c.local = local->id;
       conflicts.push_back(c);
     }
     git_index_conflict_iterator_free(it);
@@ -428,7 +498,7 @@ GitStatus Repo::Pull(PullResult* result) {
     result->kind = PullResult::kFastForward;
     return FastForward(git_annotated_commit_id(upstream.p));
   }
-  return Rebase(upstream.p, result);
+  return merge_ ? Merge(upstream.p, result) : Rebase(upstream.p, result);
 }
 
 GitStatus Repo::Push(bool* rejected) {

@@ -26,7 +26,7 @@ struct GitStatus {
 };
 
 struct PullResult {
-  enum Kind { kUpToDate, kFastForward, kRebased, kConflict } kind = kUpToDate;
+  enum Kind { kUpToDate, kFastForward, kRebased, kMerged, kConflict } kind = kUpToDate;
   // kConflict: the paths both sides changed. Local commits are kept, the
   // work tree is as before the pull.
   std::vector<std::string> conflicts;
@@ -58,6 +58,10 @@ class Repo {
   // How conflicting paths are resolved while catching up (default: none, so
   // any conflict aborts the rebase and is reported).
   void SetMergeRules(std::vector<MergeRule> rules) { rules_ = std::move(rules); }
+  // How Pull catches up when both sides have commits: replay the local ones
+  // on top (rebase, the default: a linear history) or make a merge commit
+  // (keeps every commit as it was made).
+  void SetMergeInsteadOfRebase(bool merge) { merge_ = merge; }
   // Fetches and catches up with the remote branch: fast-forward, or replay
   // local commits on top, resolving conflicts by rule. A conflict no rule
   // covers leaves everything as it was and lists the paths.
@@ -81,14 +85,21 @@ class Repo {
   Repo(git_repository* repo, std::string branch) : repo_(repo), branch_(std::move(branch)) {}
   GitStatus FastForward(const void* target_oid);
   GitStatus Rebase(const void* upstream, PullResult* result);
+  GitStatus Merge(const void* upstream, PullResult* result);
+  // Puts HEAD, index and work tree back to the last commit after a merge
+  // that cannot be finished (the tree was clean before it: nothing is lost).
+  void AbandonMerge();
   // Resolves every conflict in the index by rule; false (nothing changed)
   // when some path has no rule.
-  bool ResolveConflicts(void* index, const std::string& onto_hex, PullResult* result,
+  // merging: the index comes from a merge ("ours" = local), not a rebase
+  // ("ours" = upstream).
+  bool ResolveConflicts(void* index, const std::string& onto_hex, bool merging, PullResult* result,
                         GitStatus* status);
 
   git_repository* repo_;
   std::string branch_;
   std::vector<MergeRule> rules_;
+  bool merge_ = false;
   double push_lock_wait_ms_ = 0;
 };
 

@@ -300,6 +300,72 @@ TEST_F(RepoTest, PushersKilledMidPushLeaveNothingThatBlocksTheNext) {
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/killed/.git/index.lock"));
 }
 
+TEST_F(RepoTest, MergeModeKeepsLocalCommitsAsTheyWereMade) {
+  auto a = Clone("a");
+  auto b = Clone("b");
+  Write(dir_ + "/a/base.txt", "base\n");
+  CommitAndPush(a.get(), "base");
+  PullResult pulled;
+  ASSERT_TRUE(b->Pull(&pulled).ok());
+  Write(dir_ + "/a/log.txt", "from a\n");
+  CommitAndPush(a.get(), "a");
+  Write(dir_ + "/b/log.txt", "from b\n");
+  Write(dir_ + "/b/own.txt", "b\n");
+  bool committed = false;
+  ASSERT_TRUE(b->CommitAll("b", "b@l", "b", &committed).ok());
+  const std::string b_commit = b->Head();
+  b->SetMergeInsteadOfRebase(true);
+  b->SetMergeRules({{"log.txt", Strategy::kUnion}});
+  GitStatus status = b->Pull(&pulled);
+  ASSERT_TRUE(status.ok()) << status.error;
+  EXPECT_EQ(pulled.kind, PullResult::kMerged);
+  EXPECT_THAT(pulled.resolved, ElementsAre("log.txt"));
+  EXPECT_EQ(Read(dir_ + "/b/log.txt"), "from a\nfrom b\n");
+  EXPECT_EQ(Read(dir_ + "/b/own.txt"), "b\n");
+  // b's own commit is kept as it was made (same id), under the merge.
+  git_repository* repo = nullptr;
+  ASSERT_EQ(git_repository_open(&repo, (dir_ + "/b").c_str()), 0);
+  git_oid head_id;
+  git_reference_name_to_id(&head_id, repo, "HEAD");
+  git_commit* head = nullptr;
+  git_commit_lookup(&head, repo, &head_id);
+  EXPECT_EQ(git_commit_parentcount(head), 2u);
+  char first_parent[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(first_parent, sizeof(first_parent), git_commit_parent_id(head, 0));
+  EXPECT_EQ(std::string(first_parent), b_commit);
+  EXPECT_EQ(git_repository_state(repo), GIT_REPOSITORY_STATE_NONE);
+  git_commit_free(head);
+  git_repository_free(repo);
+  bool rejected = true;
+  ASSERT_TRUE(b->Push(&rejected).ok());
+  EXPECT_FALSE(rejected);
+}
+
+TEST_F(RepoTest, AMergeNoRuleResolvesLeavesEverythingAsItWas) {
+  auto a = Clone("a");
+  auto b = Clone("b");
+  Write(dir_ + "/a/s.json", "{\"n\": 0}\n");
+  CommitAndPush(a.get(), "base");
+  PullResult pulled;
+  ASSERT_TRUE(b->Pull(&pulled).ok());
+  Write(dir_ + "/a/s.json", "{\"n\": 1}\n");
+  CommitAndPush(a.get(), "a");
+  Write(dir_ + "/b/s.json", "{\"n\": 2}\n");
+  bool committed = false;
+  ASSERT_TRUE(b->CommitAll("b", "b@l", "b", &committed).ok());
+  const std::string before = b->Head();
+  b->SetMergeInsteadOfRebase(true);
+  ASSERT_TRUE(b->Pull(&pulled).ok());
+  EXPECT_EQ(pulled.kind, PullResult::kConflict);
+  EXPECT_THAT(pulled.conflicts, ElementsAre("s.json"));
+  EXPECT_EQ(b->Head(), before);
+  EXPECT_EQ(Read(dir_ + "/b/s.json"), "{\"n\": 2}\n");  // No markers, b's version.
+  git_repository* repo = nullptr;
+  ASSERT_EQ(git_repository_open(&repo, (dir_ + "/b").c_str()), 0);
+  EXPECT_EQ(git_repository_state(repo), GIT_REPOSITORY_STATE_NONE);
+  git_repository_free(repo);
+}
+
 TEST_F(RepoTest, ForeignRepositoryIsNotClonedOver) {
   std::string tree = dir_ + "/x";
   ASSERT_EQ(system(("mkdir -p " + tree + "/.git && echo junk > " + tree + "/.git/HEAD").c_str()), 0);

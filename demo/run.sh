@@ -13,11 +13,14 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 status() { fleetctl status || true; }
 
 if fleetctl status >/dev/null 2>&1; then fleetctl shutdown >/dev/null; fi
-rm -rf demo/run demo/state demo/state.git
+rm -rf demo/run demo/state demo/state.git demo/data
 step "fleetd starts the demo fleet (log: demo/run/fleetd.log)"
 mkdir -p demo/run
 # The shared state's remote: an empty bare repository on this machine.
 git init -q --bare --initial-branch=main demo/state.git
+# A protected settings file (vandal will clobber it).
+mkdir -p demo/data
+printf '{"risk_limit": 10, "currency": "USD"}\n' > demo/data/settings.json
 fleetd --config demo/fleet.yaml 2>demo/run/fleetd.log &
 for _ in $(seq 100); do [ -S demo/run/ctl/fleetd.sock ] && break; sleep 0.1; done
 sleep 3
@@ -40,6 +43,10 @@ fleetctl logs moderator -n 2
 git --git-dir demo/state.git log --format='  %h %<(12)%an %s' -8 main
 echo "  ledger.txt in the remote, last lines (every worker's lines, merged by the union rule):"
 git --git-dir demo/state.git show main:ledger.txt | tail -n 4 | sed 's/^/    /'
+
+step "vandal truncated data/settings.json; recovery put the last good version back"
+fleetctl events -n 200 | grep -E "file_restored" | tail -n 2 || true
+echo "  demo/data/settings.json now: $(cat demo/data/settings.json)"
 
 step "flaky keeps crashing and coming back; hanger got stuck and health restarted it; trader lost money and its kill condition stopped it for good"
 sleep 4

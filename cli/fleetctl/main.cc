@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/fleetctl/client.h"
+#include "cli/fleetctl/install.h"
 #include "cli/fleetctl/render.h"
 #include "cli/fleetctl/starter_config.h"
 #include "core/defaults/defaults.h"
@@ -57,6 +58,8 @@ Commands:
   commit -m MSG [TARGET]        commit everything in TARGET's work trees and push it
                                 (TARGET defaults to the calling instance, from
                                 $FLEET_ENGINE/$FLEET_INSTANCE, as set by fleetd)
+  install systemd --config PATH  write a systemd unit for fleetd (Type=notify, watchdog,
+                                Restart=always); --print shows it, --unit-dir, --name, --force
   version                       fleetctl's and fleetd's versions
 
 The run directory is --run-dir, else $FLEET_RUN_DIR, else ~/.fleet/run.
@@ -147,6 +150,7 @@ class Commands {
     if (command == "init") return Init(args);
     if (command == "lock") return Lock(args);
     if (command == "sync") return SyncState(args, false);
+    if (command == "install") return Install(args);
     if (command == "commit") return SyncState(args, true);
     if (command == "version") return Version();
     return Usage(absl::StrCat("unknown command '", command, "'"));
@@ -437,19 +441,28 @@ class Commands {
     return kOk;
   }
 
-  int Validate(const std::vector<std::string>& args) {
-    if (args.size() != 1) return Usage("validate needs one PATH (a file or directory)");
-    // fleetctl links no YAML parser: the daemon binary beside it checks.
-    std::string fleetd = "fleetd";
+  // fleetd beside this fleetctl, else "fleetd" (looked up in PATH).
+  static std::string FleetdPath() {
     char self[4096];
     ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n > 0) {
       std::string dir(self, static_cast<size_t>(n));
       dir.resize(dir.rfind('/'));
-      if (::access((dir + "/fleetd").c_str(), X_OK) == 0) fleetd = dir + "/fleetd";
+      if (::access((dir + "/fleetd").c_str(), X_OK) == 0) return dir + "/fleetd";
     }
+    return "fleetd";
+  }
+
+  int Install(const std::vector<std::string>& args) {
+    if (args.empty() || args[0] != "systemd") return Usage("install takes: systemd --config PATH");
+    return InstallSystemd(std::vector<std::string>(args.begin() + 1, args.end()), FleetdPath());
+  }
+
+  int Validate(const std::vector<std::string>& args) {
+    if (args.size() != 1) return Usage("validate needs one PATH (a file or directory)");
+    // fleetctl links no YAML parser: the daemon binary beside it checks.
     os::SpawnSpec spec;
-    spec.argv = {fleetd, "validate", args[0]};
+    spec.argv = {FleetdPath(), "validate", args[0]};
     spec.env = os::CurrentEnvironment();
     spec.inherit_stdio = true;
     absl::StatusOr<pid_t> pid = os::Spawn(spec);

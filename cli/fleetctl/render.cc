@@ -79,10 +79,17 @@ std::string Table(const std::vector<std::vector<std::string>>& rows,
 
 std::string Header(const ctl::GetStatusResponse& status) {
   const ctl::DaemonStatus& d = status.daemon();
+  // The loop's own health is shown once it is worth a look.
+  std::string loop;
+  if (d.max_loop_lag_ms() >= 100 || d.loop_queue() > 0 || d.plugin_queue() > 10) {
+    loop = absl::StrFormat(", loop lag %dms (max %dms), queued %u+%u", d.loop_lag_ms(),
+                           d.max_loop_lag_ms(), d.loop_queue(), d.plugin_queue());
+  }
   return absl::StrFormat(
-      "fleet %s: fleetd pid %d, up %s, %u instances, rss %.1f MiB, %u fds, version %s\n\n",
+      "fleet %s: fleetd pid %d, up %s, %u instances, rss %.1f MiB, %u fds%s%s, version %s\n\n",
       status.fleet(), d.pid(), HumanDuration(d.uptime_ms()), d.instances(),
-      d.rss_bytes() / 1048576.0, d.open_fds(), status.version());
+      d.rss_bytes() / 1048576.0, d.open_fds(), loop, d.watchdog() ? ", watchdog on" : "",
+      status.version());
 }
 
 }  // namespace

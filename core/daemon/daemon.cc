@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/config/loader.h"
@@ -27,6 +28,20 @@ namespace {
 constexpr int kSyncLanes = 2;
 // At shutdown, how long the last commits and pushes may take.
 constexpr absl::Duration kSyncDrain = absl::Seconds(30);
+
+// $WATCHDOG_USEC when it is meant for this process ($WATCHDOG_PID unset or
+// ours), else zero.
+absl::Duration WatchdogPeriod() {
+  const char* usec = getenv("WATCHDOG_USEC");
+  const char* pid = getenv("WATCHDOG_PID");
+  int64_t value = 0;
+  if (usec == nullptr || !absl::SimpleAtoi(usec, &value) || value <= 0) return absl::ZeroDuration();
+  int64_t owner = 0;
+  if (pid != nullptr && absl::SimpleAtoi(pid, &owner) && owner != getpid()) {
+    return absl::ZeroDuration();
+  }
+  return absl::Microseconds(value);
+}
 
 }  // namespace
 
@@ -130,8 +145,15 @@ int RunDaemon(const DaemonOptions& options) {
         },
         &state_sync, std::move(validator)));
   }
-  supervisor::Supervisor supervisor({run_dir, os::RealClock(), &events, reload, monitor.get(),
-                                     &children, state_sync.get(), recovery.get()});
+  supervisor::SupervisorOptions supervisor_options{
+      run_dir, os::RealClock(), &events, reload, monitor.get(), &children, state_sync.get(),
+      recovery.get()};
+  // systemd's watchdog (WatchdogSec=): ping from the loop at half the period.
+  if (absl::Duration period = WatchdogPeriod(); period > absl::ZeroDuration()) {
+    supervisor_options.watchdog_interval = period / 2;
+    supervisor_options.watchdog_ping = [] { SdNotify("WATCHDOG=1"); };
+  }
+  supervisor::Supervisor supervisor(std::move(supervisor_options));
   loop = &supervisor;
   absl::Status init = supervisor.Init();
   if (!init.ok()) {

@@ -67,6 +67,9 @@ Supervisor::~Supervisor() {
 }
 
 absl::Status Supervisor::Init() {
+  if (options_.watchdog_interval > absl::ZeroDuration() && options_.watchdog_ping) {
+    watchdog_due_ping_ = clock_->MonotonicNow();
+  }
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) return absl::ErrnoToStatus(errno, "epoll_create1");
   sigset_t signals = HandledSignals();
@@ -151,6 +154,8 @@ void Supervisor::Run() {
       }
     }
     if (next_deadline.has_value() && *next_deadline <= now_) {
+      loop_lag_ = now_ - *next_deadline;
+      max_loop_lag_ = std::max(max_loop_lag_, loop_lag_);
       RunTimers();
       dirty_ = true;
     }
@@ -173,6 +178,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   };
   consider(watchdog_due_);
   consider(recovery_due_);
+  consider(watchdog_due_ping_);
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
       consider(inst->life.deadline());
@@ -355,6 +361,10 @@ void Supervisor::RunTimers() {
   }
   RunStateTimers();
   RunRecoveryTimers();
+  if (watchdog_due_ping_.has_value() && *watchdog_due_ping_ <= now_) {
+    options_.watchdog_ping();
+    watchdog_due_ping_ = now_ + options_.watchdog_interval;
+  }
 }
 
 void Supervisor::Perform(Instance* inst, Action action) {

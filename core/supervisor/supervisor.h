@@ -46,6 +46,10 @@ struct SupervisorOptions {
   // Runs recovery passes (protected files, leftovers); null: none. Outlives
   // the supervisor's loop.
   recovery::RecoveryWorker* recovery = nullptr;
+  // systemd's watchdog (WATCHDOG_USEC): ping() is called from the loop every
+  // watchdog_interval, so a wedged loop stops the pings and gets restarted.
+  absl::Duration watchdog_interval = absl::ZeroDuration();
+  std::function<void()> watchdog_ping;
 };
 
 enum class Verb { kStart, kStop, kRestart };
@@ -197,6 +201,10 @@ class Supervisor {
   // The fleet's recovery block; no protect rules and no plugin: nothing to do.
   fleet::config::v1::Recovery recovery_config_;
   std::optional<MonoTime> recovery_due_;
+  std::optional<MonoTime> watchdog_due_ping_;
+  // The loop's own health: lateness of the last timer run, and the worst.
+  absl::Duration loop_lag_;
+  absl::Duration max_loop_lag_;
   // Bad files already reported (path -> reason), so a file that stays bad is
   // not reported on every pass.
   absl::flat_hash_map<std::string, std::string> recovery_reported_;
@@ -214,7 +222,7 @@ class Supervisor {
   absl::Time started_wall_;
   MonoTime started_mono_;
 
-  absl::Mutex post_mu_;
+  mutable absl::Mutex post_mu_;
   std::vector<std::function<void()>> posted_ ABSL_GUARDED_BY(post_mu_);
   bool finished_ ABSL_GUARDED_BY(post_mu_) = false;
 };

@@ -304,6 +304,17 @@ ctl::GetStatusResponse Supervisor::Status() const {
   d->set_rss_bytes(SelfRssBytes());
   d->set_open_fds(SelfOpenFds());
   d->set_events(events_->last_seq());
+  d->set_loop_lag_ms(absl::ToInt64Milliseconds(loop_lag_));
+  d->set_max_loop_lag_ms(absl::ToInt64Milliseconds(max_loop_lag_));
+  {
+    absl::MutexLock lock(&post_mu_);
+    d->set_loop_queue(static_cast<uint32_t>(posted_.size()));
+  }
+  size_t plugin_queue = 0;
+  if (options_.sync != nullptr) plugin_queue += options_.sync->pending();
+  if (options_.recovery != nullptr) plugin_queue += options_.recovery->pending();
+  d->set_plugin_queue(static_cast<uint32_t>(plugin_queue));
+  d->set_watchdog(watchdog_due_ping_.has_value());
   uint32_t instances = 0;
   for (const auto& [name, engine] : engines_) {
     ctl::EngineStatus* e = status.add_engines();

@@ -39,6 +39,7 @@ class Validator {
     if (config->run_dir().empty()) config->set_run_dir("~/.fleet/run");
     config->set_run_dir(os::JoinPath(base_dir_, os::ExpandHome(config->run_dir())));
     CompleteLogs(config->mutable_logs(), v1::LogPolicy());
+    if (config->logs().min_free_size() == 0) config->mutable_logs()->set_min_free_size(64ull << 20);
     for (std::string& dir : *config->mutable_plugin_dirs()) {
       dir = os::JoinPath(base_dir_, os::ExpandHome(dir));
     }
@@ -76,6 +77,7 @@ class Validator {
       logs->set_max_size(fleet.max_size() != 0 ? fleet.max_size() : 10 * 1024 * 1024);
     }
     if (!logs->has_max_files()) logs->set_max_files(fleet.has_max_files() ? fleet.max_files() : 5);
+    if (!logs->has_max_age() && fleet.has_max_age()) *logs->mutable_max_age() = fleet.max_age();
     if (logs->max_files() > kMaxLogFiles) {
       Error(logs, v1::LogPolicy::kMaxFilesFieldNumber,
             absl::StrCat("max_files must be at most ", kMaxLogFiles));

@@ -20,7 +20,7 @@ void EventLog::Add(const std::string& subject, const std::string& kind,
                                           "health_unknown", "timed_out",   "state_unreachable",
                                           "state_conflict", "state_error", "state_rebuilt",
                                           "file_restored", "file_invalid", "recovery_error",
-                                          "state_invalid"};
+                                          "state_invalid", "logs_paused", "log_write_failed"};
   bool warn = false;
   for (const char* w : kWarnings) warn = warn || kind == w;
   event.set_severity(warn ? "warning" : "info");

@@ -51,6 +51,10 @@ void LogSink::Rotate() {
 }
 
 void LogSink::Write(absl::string_view data) {
+  if (paused_) {
+    dropped_bytes_ += data.size();
+    return;
+  }
   while (!data.empty()) {
     if (!EnsureOpen()) {
       dropped_bytes_ += data.size();

@@ -24,6 +24,9 @@ class LogSink {
   // (disk full) drops the data and counts it; the next write tries again.
   void Write(absl::string_view data);
   void SetLimits(uint64_t max_size, uint32_t max_files);
+  // Paused (the disk is nearly full): output is dropped and counted, the
+  // file is left as it is.
+  void SetPaused(bool paused) { paused_ = paused; }
 
   const std::string& path() const { return path_; }
   uint64_t dropped_bytes() const { return dropped_bytes_; }
@@ -43,6 +46,7 @@ class LogSink {
   uint64_t size_ = 0;
   uint64_t dropped_bytes_ = 0;
   absl::Status last_error_;
+  bool paused_ = false;
 };
 
 }  // namespace fleet::supervisor

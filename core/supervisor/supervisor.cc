@@ -179,6 +179,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   consider(watchdog_due_);
   consider(recovery_due_);
   consider(watchdog_due_ping_);
+  consider(log_check_due_);
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
       consider(inst->life.deadline());
@@ -278,6 +279,7 @@ void Supervisor::DrainPipe(Instance* inst) {
     ssize_t n = ::read(inst->pipe_fd, buffer, sizeof(buffer));
     if (n > 0) {
       inst->log->Write(absl::string_view(buffer, static_cast<size_t>(n)));
+      if (inst->log->last_error().ok() == inst->log_failing) NoteLogWriteState(inst);
       inst->last_output = now_;
       ScanOutputForMetrics(inst, absl::string_view(buffer, static_cast<size_t>(n)));
       total += static_cast<size_t>(n);
@@ -361,6 +363,7 @@ void Supervisor::RunTimers() {
   }
   RunStateTimers();
   RunRecoveryTimers();
+  RunLogJanitor();
   if (watchdog_due_ping_.has_value() && *watchdog_due_ping_ <= now_) {
     options_.watchdog_ping();
     watchdog_due_ping_ = now_ + options_.watchdog_interval;

@@ -152,6 +152,10 @@ class Supervisor {
   void ApplyState(const config::LoadedConfig& loaded);
   absl::Status CheckStateReload(const config::LoadedConfig& loaded) const;
   void FillStateStatus(const Instance& inst, fleet::control::v1::InstanceStatus* out) const;
+  // Logs (supervisor_logs.cc): age caps, the directory's budget, the
+  // free-disk floor; a sink that starts or stops failing is reported.
+  void RunLogJanitor();
+  void NoteLogWriteState(Instance* inst);
   // Recovery (supervisor_recovery.cc).
   void ApplyRecovery(const config::LoadedConfig& loaded);
   void RunRecoveryTimers();
@@ -202,6 +206,10 @@ class Supervisor {
   fleet::config::v1::Recovery recovery_config_;
   std::optional<MonoTime> recovery_due_;
   std::optional<MonoTime> watchdog_due_ping_;
+  fleet::config::v1::LogPolicy fleet_logs_;
+  std::optional<MonoTime> log_check_due_;
+  // Below the free-disk floor: every sink drops output.
+  bool logs_paused_ = false;
   // The loop's own health: lateness of the last timer run, and the worst.
   absl::Duration loop_lag_;
   absl::Duration max_loop_lag_;

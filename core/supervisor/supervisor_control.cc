@@ -104,6 +104,7 @@ void Supervisor::AddInstances(Engine* engine, uint32_t count) {
     inst->log = std::make_unique<LogSink>(
         absl::StrCat(defaults::LogsDir(options_.run_dir), "/", spec.name(), ".", i, ".log"),
         spec.logs().max_size(), spec.logs().max_files());
+    inst->log->SetPaused(logs_paused_);
     engine->instances.push_back(std::move(inst));
   }
   for (uint32_t i = count; i < engine->instances.size(); ++i) {
@@ -119,6 +120,8 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
   config_path_ = loaded.path;
   ApplyState(loaded);
   ApplyRecovery(loaded);
+  fleet_logs_ = loaded.config.logs();
+  if (!log_check_due_.has_value()) log_check_due_ = clock_->MonotonicNow();
   std::set<std::string> wanted;
   for (const v1::Engine& spec : loaded.config.engines()) {
     wanted.insert(spec.name());
@@ -351,6 +354,8 @@ ctl::GetStatusResponse Supervisor::Status() const {
       i->set_log_path(inst->log->path());
       i->set_condition(inst->condition_status);
       FillStateStatus(*inst, i);
+      i->set_log_dropped_bytes(inst->log->dropped_bytes());
+      if (!inst->log->last_error().ok()) i->set_log_error(std::string(inst->log->last_error().message()));
       if (inst->life.HasProcess()) i->set_health(inst->health);
       i->set_health_checked_ms_ago(
           inst->health_checked_at.has_value()

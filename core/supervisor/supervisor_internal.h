@@ -100,6 +100,8 @@ struct Supervisor::Instance {
   std::optional<MonoTime> last_output;
 
   StateTrack state;
+  // Its log cannot be written (disk full, read-only, EIO): said once.
+  bool log_failing = false;
 };
 
 }  // namespace fleet::supervisor

@@ -121,6 +121,12 @@ TEST(LoaderTest, BadValuesNameLineColumnAndExpectation) {
                         "always, on-failure, never"));
   EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    command: [x]\n    min_uptime: soon\n"),
               HasSubstr("fleet.yaml:4:17: 'soon' is not a duration"));
+  EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    command: [x]\n    min_uptime: xd\n"),
+              HasSubstr("'xd' is not a duration"));
+  auto days = LoadConfigFromString("logs: {max_age: 7d}\nengines: [{name: a, command: [x]}]\n",
+                                   "fleet.yaml", "/base");
+  ASSERT_TRUE(days.ok()) << days.status();
+  EXPECT_EQ(days->config.logs().max_age().seconds(), 7 * 24 * 3600);
   EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    command: [x]\n    stop: {signal: NOPE}\n"),
               HasSubstr("fleet.yaml:4:20: 'NOPE' is not a signal name"));
 }

@@ -57,7 +57,7 @@ std::string Expected(const FieldDescriptor* field) {
       return "one of the names listed";
     case FieldDescriptor::CPPTYPE_MESSAGE:
       if (field->message_type()->full_name() == "google.protobuf.Duration") {
-        return "a duration such as 90s, 5m, 1h30m, 250ms";
+        return "a duration such as 90s, 5m, 1h30m, 250ms, 7d";
       }
       return "a mapping";
     default:
@@ -292,8 +292,12 @@ void YamlToProto::SetValue(const YAML::Node& value, Message* message,
       absl::Duration d;
       double seconds = 0;
       const std::string text = value.Scalar();
+      double days = 0;
       if (absl::SimpleAtod(text, &seconds)) {
         d = absl::Seconds(seconds);
+      } else if (text.size() > 1 && text.back() == 'd' &&
+                 absl::SimpleAtod(text.substr(0, text.size() - 1), &days)) {
+        d = absl::Hours(24 * days);  // "7d": log ages, snapshot ages.
       } else if (!absl::ParseDuration(text, &d)) {
         Error(value, absl::StrCat("'", text, "' is not a duration; expected ", Expected(field)));
         return;

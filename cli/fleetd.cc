@@ -5,12 +5,14 @@
 #include <string>
 
 #include "core/daemon/daemon.h"
+#include "core/daemon/pipe_keeper.h"
 #include "core/defaults/defaults.h"
 
 namespace {
 
 constexpr char kUsage[] = R"(usage: fleetd [--config PATH] [--run-dir DIR]
        fleetd validate PATH
+       fleetd pipe-keeper RUN_DIR   (started by fleetd itself)
        fleetd --version
 
 Runs the fleet described by PATH (a YAML file, or a directory of
@@ -39,6 +41,13 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
+    if (arg == "pipe-keeper") {
+      if (i + 2 != argc) {
+        fprintf(stderr, "fleetd: pipe-keeper takes one RUN_DIR\n%s", kUsage);
+        return kExitUsage;
+      }
+      return fleet::daemon::RunPipeKeeper(argv[i + 1]);
+    }
     if (arg == "validate") {
       if (i + 2 != argc) {
         fprintf(stderr, "fleetd: validate takes one PATH\n%s", kUsage);

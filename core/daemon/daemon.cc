@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "core/config/loader.h"
 #include "core/control/server.h"
+#include "core/daemon/pipe_keeper.h"
 #include "core/daemon/plugins.h"
 #include "core/os/child_waiter.h"
 #include "core/daemon/run_dir.h"
@@ -160,6 +161,9 @@ int RunDaemon(const DaemonOptions& options) {
     log::Error(absl::StrCat("cannot start: ", init.message()));
     return kExitFailure;
   }
+  // Before anything is spawned: the keeper holds the output FIFOs while no
+  // fleetd does (this one's death must not kill its workers).
+  EnsurePipeKeeper(run_dir);
   supervisor.Apply(*loaded);
 
   control::ControlServer server(&supervisor, &events, run_dir, std::move(plugins));
@@ -179,6 +183,8 @@ int RunDaemon(const DaemonOptions& options) {
   supervisor.Run();
 
   SdNotify("STOPPING=1");
+  // Every instance has stopped: nothing to hold for a next fleetd.
+  StopPipeKeeper(run_dir);
   if (state_sync != nullptr) {
     // What the workers left in their work trees is being committed and
     // pushed: let that finish (bounded), so a clean stop loses nothing.

@@ -15,11 +15,21 @@ namespace fleet::os {
 // Whole file. kNotFound when it does not exist; the message names the path.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
-// Writes content to path.tmp.PID, fsyncs it, renames it over path and fsyncs
-// the directory: after a crash the path holds the old or the new content,
-// never a torn or empty file.
+enum class Durability {
+  // fsync the file and the directory: after a power loss the path holds the
+  // old or the new content.
+  kSurvivesPowerLoss,
+  // No fsync: readers (and a restarted process) still never see a torn file,
+  // but a power loss may lose the update. For state that dies with a reboot
+  // anyway (what processes are running), where fsync would cost latency.
+  kSurvivesProcessCrash,
+};
+
+// Writes content to path.tmp.PID and renames it over path: the path holds the
+// old or the new content, never a torn or empty file.
 absl::Status WriteFileAtomic(const std::string& path, const std::string& content,
-                             mode_t mode = 0644);
+                             mode_t mode = 0644,
+                             Durability durability = Durability::kSurvivesPowerLoss);
 
 // mkdir -p; the last component gets `mode` (existing directories are left
 // alone).

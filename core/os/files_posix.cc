@@ -47,12 +47,14 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return content;
 }
 
-absl::Status WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode) {
+absl::Status WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode,
+                             Durability durability) {
+  const bool sync = durability == Durability::kSurvivesPowerLoss;
   std::string tmp = absl::StrCat(path, ".tmp.", getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return Errno(absl::StrCat("create ", tmp));
   absl::Status status = WriteAll(fd, content, tmp);
-  if (status.ok() && ::fsync(fd) != 0) status = Errno(absl::StrCat("fsync ", tmp));
+  if (status.ok() && sync && ::fsync(fd) != 0) status = Errno(absl::StrCat("fsync ", tmp));
   if (::close(fd) != 0 && status.ok()) status = Errno(absl::StrCat("close ", tmp));
   if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     status = Errno(absl::StrCat("rename ", tmp, " to ", path));
@@ -61,6 +63,7 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& content
     ::unlink(tmp.c_str());
     return status;
   }
+  if (!sync) return absl::OkStatus();
   int dir = ::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
     ::fsync(dir);

@@ -37,9 +37,12 @@ struct ExitStatus {
   int code = 0;    // exit status when !signaled
   int signal = 0;  // terminating signal when signaled
   bool signaled = false;
+  // The process was not our child (adopted after a fleetd restart): it is
+  // known to be gone, not how it ended. Counts as a failure.
+  bool unknown = false;
   // "exited with status 3", "killed by SIGKILL".
   std::string Describe() const;
-  bool Success() const { return !signaled && code == 0; }
+  bool Success() const { return !signaled && !unknown && code == 0; }
 };
 
 struct Reaped {

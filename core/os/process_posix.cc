@@ -45,6 +45,7 @@ std::vector<std::string> CurrentEnvironment() {
 }
 
 std::string ExitStatus::Describe() const {
+  if (unknown) return "exited (how is unknown: it was adopted after a fleetd restart)";
   if (!signaled) return absl::StrCat("exited with status ", code);
   return absl::StrCat("killed by ", SignalName(signal));
 }

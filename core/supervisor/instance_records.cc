@@ -43,7 +43,7 @@ absl::Status WriteInstanceRecord(const std::string& run_dir, const InstanceRecor
   return os::WriteFileAtomic(os::JoinPath(Dir(run_dir), Name(r.engine, r.index)),
                              absl::StrCat(r.engine, " ", r.index, " ", r.pid, " ", r.start_time,
                                           " ", r.spec_hash, " ", r.spawned_unix_ms, "\n"),
-                             0600);
+                             0600, os::Durability::kSurvivesProcessCrash);
 }
 
 void RemoveInstanceRecord(const std::string& run_dir, const std::string& engine, uint32_t index) {

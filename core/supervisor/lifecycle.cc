@@ -133,6 +133,15 @@ void Lifecycle::Spawned(MonoTime now) {
   reason_ = "starting";
 }
 
+void Lifecycle::Adopted(MonoTime now, absl::Duration up) {
+  Spawned(now - up);
+  if (up >= policy_.min_uptime) {
+    state_ = State::kRunning;
+    deadline_ = run_deadline_;
+  }
+  reason_ = "adopted after a fleetd restart";
+}
+
 std::optional<absl::Duration> Lifecycle::Fail(MonoTime now, const std::string& what) {
   ++consecutive_failures_;
   // Only the last max_failures times can matter: the deque stays bounded even

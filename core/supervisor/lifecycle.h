@@ -73,6 +73,9 @@ class Lifecycle {
   void Wait(std::string reason);
   // The spawn succeeded: STARTING until min_uptime has passed.
   void Spawned(MonoTime now);
+  // A process this fleetd did not spawn (a previous fleetd did, and died) is
+  // taken back, up for `up` already: RUNNING, or STARTING until min_uptime.
+  void Adopted(MonoTime now, absl::Duration up);
   // The spawn failed: counts as a failure (BACKOFF, at least kSpawnRetryFloor,
   // or FATAL past the limit).
   void SpawnFailed(MonoTime now, const std::string& error);

@@ -150,7 +150,11 @@ void Supervisor::Run() {
           HandleInotify();
           break;
         default:
-          HandlePipe(static_cast<Instance*>(events[i].data.ptr), events[i].events);
+          if (events[i].data.u64 & 1) {
+            HandlePidfd(reinterpret_cast<Instance*>(events[i].data.u64 & ~uint64_t{1}));
+          } else {
+            HandlePipe(static_cast<Instance*>(events[i].data.ptr), events[i].events);
+          }
       }
     }
     if (next_deadline.has_value() && *next_deadline <= now_) {
@@ -317,6 +321,12 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& status) {
   // What is left of its process group goes too, so a restart never runs next
   // to the old instance's children (systemd's KillMode=control-group).
   os::SignalGroup(inst->pid, SIGKILL);
+  RemoveInstanceRecord(options_.run_dir, inst->engine->spec->name(), inst->index);
+  if (inst->pidfd >= 0) {  // Reaped as a child after all (cannot happen; be tidy).
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, inst->pidfd, nullptr);
+    ::close(inst->pidfd);
+    inst->pidfd = -1;
+  }
   DrainPipe(inst);
   ClosePipe(inst);
   inst->pid = 0;
@@ -418,13 +428,17 @@ std::vector<std::string> Supervisor::ChildEnvironment(const Instance& inst) cons
 
 void Supervisor::Spawn(Instance* inst) {
   const v1::Engine& spec = *inst->engine->spec;
+  // Output goes through a FIFO that outlives fleetd (see supervisor_adopt.cc);
+  // an anonymous pipe if the run directory cannot hold one.
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    inst->life.SpawnFailed(now_, absl::StrCat("pipe: ", strerror(errno)));
-    Emit(inst->id, "spawn_failed", inst->life.reason());
-    return;
+  if (!OpenOutputFifo(OutputFifoPath(options_.run_dir, spec.name(), inst->index), fds)) {
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+      inst->life.SpawnFailed(now_, absl::StrCat("pipe: ", strerror(errno)));
+      Emit(inst->id, "spawn_failed", inst->life.reason());
+      return;
+    }
+    ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
   }
-  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
   os::SpawnSpec s;
   if (spec.shell().empty()) {
     s.argv.assign(spec.command().begin(), spec.command().end());
@@ -451,6 +465,12 @@ void Supervisor::Spawn(Instance* inst) {
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, inst->pipe_fd, &ev);
   by_pid_[*pid] = inst;
   inst->started_wall = clock_->WallNow();
+  // So that a fleetd that dies can take it back (supervisor_adopt.cc).
+  absl::Status recorded = WriteInstanceRecord(
+      options_.run_dir,
+      {spec.name(), inst->index, *pid, os::ProcessStartTime(*pid).value_or(0), SpecHash(spec),
+       absl::ToUnixMillis(inst->started_wall)});
+  if (!recorded.ok()) log::Warning(absl::StrCat(inst->id, ": ", recorded.message()));
   inst->stop_signal = os::SignalFromName(spec.stop().signal()).value_or(SIGTERM);
   inst->life.Spawned(now_);
   Emit(inst->id, "started", absl::StrCat("pid ", *pid));

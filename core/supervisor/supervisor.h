@@ -22,6 +22,7 @@
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
 #include "core/supervisor/event_log.h"
+#include "core/supervisor/instance_records.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/supervisor/log_sink.h"
 #include "core/recovery/recovery_worker.h"
@@ -112,6 +113,12 @@ class Supervisor {
   void HandleWake();
   void HandleInotify();
   void HandlePipe(Instance* inst, uint32_t events);
+  // An adopted process's pidfd became readable: it is gone.
+  void HandlePidfd(Instance* inst);
+  // At the first Apply: takes back the instances a previous fleetd left
+  // running (supervisor_adopt.cc).
+  void AdoptSurvivors();
+  void Adopt(Instance* inst, const InstanceRecord& record);
   void ReapChildren();
   void OnExit(Instance* inst, const os::ExitStatus& status);
   void RunTimers();
@@ -224,6 +231,7 @@ class Supervisor {
   std::map<std::string, std::unique_ptr<Engine>> engines_;
   absl::flat_hash_map<pid_t, Instance*> by_pid_;
   bool shutting_down_ = false;
+  bool adopted_once_ = false;
   // Something other than output happened: reconcile and recompute the deadline.
   bool dirty_ = true;
   MonoTime now_;

@@ -172,6 +172,7 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
     for (auto& inst : engine->instances) inst->retire = true;
     response.add_removed(name);
   }
+  AdoptSurvivors();  // Only at the first Apply: before anything is spawned.
   return response;
 }
 

@@ -58,6 +58,12 @@ struct StateTrack {
   std::optional<MonoTime> retry_due;
 };
 
+// Opens (creating it if needed) the FIFO at path for an instance's output:
+// fds[0] the read end (non-blocking, fleetd's), fds[1] the write end (the
+// child's). A FIFO outlives fleetd, so a new fleetd can read a survivor's
+// output by path. False (errno set) when no FIFO can be made there.
+bool OpenOutputFifo(const std::string& path, int fds[2]);
+
 struct Supervisor::Instance {
   Instance(Engine* e, uint32_t i, LifecyclePolicy policy, std::function<double()> random01)
       : engine(e), index(i), life(policy, std::move(random01)) {}
@@ -69,6 +75,9 @@ struct Supervisor::Instance {
   std::unique_ptr<LogSink> log;
   pid_t pid = 0;
   int pipe_fd = -1;
+  // A process adopted after a fleetd restart is not our child: its exit is
+  // learned from a pidfd in the epoll set.
+  int pidfd = -1;
   int stop_signal = SIGTERM;
   absl::Time started_wall;
   // The operator's (or config's) wish; the lifecycle says what is.

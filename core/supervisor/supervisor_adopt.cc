@@ -1,0 +1,137 @@
+// fleetd's own death: every running instance has a record (pid, start time,
+// definition hash) and an output FIFO that outlive fleetd. A new fleetd takes
+// back each instance whose recorded process still runs (same pid AND start
+// time, so a reused pid is never taken for a worker), watches it through a
+// pidfd (it is not our child), reads its output from the FIFO again, and
+// restarts it only if its definition changed meanwhile. Instances that died
+// meanwhile are started as usual; survivors the config no longer has are
+// stopped. Nothing runs twice. Loop thread only.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/log/log.h"
+#include "core/os/files.h"
+#include "core/os/process.h"
+#include "core/supervisor/instance_records.h"
+#include "core/supervisor/supervisor.h"
+#include "core/supervisor/supervisor_internal.h"
+
+namespace fleet::supervisor {
+
+namespace v1 = ::fleet::config::v1;
+
+bool OpenOutputFifo(const std::string& path, int fds[2]) {
+  if (!os::MakeDirs(os::DirName(path), 0700).ok()) return false;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && !S_ISFIFO(st.st_mode)) ::unlink(path.c_str());
+  if (::mkfifo(path.c_str(), 0600) != 0 && errno != EEXIST) return false;
+  fds[0] = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fds[0] < 0) return false;
+  // With a reader open, opening for writing does not block.
+  fds[1] = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fds[1] < 0) {
+    ::close(fds[0]);
+    return false;
+  }
+  return true;
+}
+
+void Supervisor::AdoptSurvivors() {
+  if (adopted_once_) return;
+  adopted_once_ = true;
+  std::vector<std::string> errors;
+  std::vector<InstanceRecord> records = ReadInstanceRecords(options_.run_dir, &errors);
+  for (const std::string& e : errors) Emit("fleetd", "record_invalid", e);
+  for (const InstanceRecord& r : records) {
+    const std::string id = absl::StrCat(r.engine, "/", r.index);
+    std::optional<uint64_t> start = os::ProcessStartTime(r.pid);
+    if (!start.has_value() || *start != r.start_time) {
+      RemoveInstanceRecord(options_.run_dir, r.engine, r.index);
+      Emit(id, "lost",
+           absl::StrCat("pid ", r.pid, " ended while fleetd was down",
+                        start.has_value() ? " (the pid now belongs to another process)" : "",
+                        "; it is started again"));
+      continue;
+    }
+    Instance* inst = nullptr;
+    auto it = engines_.find(r.engine);
+    if (it != engines_.end() && r.index < it->second->instances.size() &&
+        !it->second->instances[r.index]->retire) {
+      inst = it->second->instances[r.index].get();
+    }
+    if (inst == nullptr) {
+      // Ran under an older config: nothing wants it now.
+      os::SignalGroup(r.pid, SIGTERM);
+      os::SignalGroup(r.pid, SIGCONT);
+      RemoveInstanceRecord(options_.run_dir, r.engine, r.index);
+      Emit(id, "orphan_stopped",
+           absl::StrCat("pid ", r.pid, " survived fleetd but is not in the config any more: "
+                        "sent SIGTERM to its group"));
+      continue;
+    }
+    Adopt(inst, r);
+  }
+}
+
+void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
+  const v1::Engine& spec = *inst->engine->spec;
+  int pidfd = os::PidfdOpen(r.pid);
+  // Checked again through the pidfd's lifetime: the pid cannot be reused
+  // while we hold it, so this start time is this process's.
+  std::optional<uint64_t> start = os::ProcessStartTime(r.pid);
+  if (pidfd < 0 || !start.has_value() || *start != r.start_time) {
+    if (pidfd >= 0) ::close(pidfd);
+    RemoveInstanceRecord(options_.run_dir, r.engine, r.index);
+    Emit(inst->id, "lost", absl::StrCat("pid ", r.pid, " ended as fleetd took it back"));
+    return;
+  }
+  inst->pid = r.pid;
+  inst->pidfd = pidfd;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = reinterpret_cast<uint64_t>(inst) | 1;  // Low bit: a pidfd, not a pipe.
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev);
+  // Its output, from where the last fleetd stopped reading.
+  const std::string fifo = OutputFifoPath(options_.run_dir, r.engine, r.index);
+  inst->pipe_fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (inst->pipe_fd >= 0) {
+    epoll_event pev{};
+    pev.events = EPOLLIN;
+    pev.data.ptr = inst;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, inst->pipe_fd, &pev);
+  }
+  by_pid_[r.pid] = inst;
+  inst->started_wall = absl::FromUnixMillis(r.spawned_unix_ms);
+  inst->stop_signal = os::SignalFromName(spec.stop().signal()).value_or(SIGTERM);
+  const absl::Duration up = std::max(absl::ZeroDuration(), clock_->WallNow() - inst->started_wall);
+  inst->life.Adopted(now_, up);
+  Emit(inst->id, "adopted",
+       absl::StrCat("pid ", r.pid, ", up ", absl::FormatDuration(absl::Trunc(up, absl::Seconds(1))),
+                    ", taken back after a fleetd restart",
+                    inst->pipe_fd < 0 ? " (its output FIFO is gone: output is not captured)" : ""));
+  ReadMetricsFile(inst);
+  StartHealthChecks(inst);
+  if (r.spec_hash != SpecHash(spec)) {
+    Perform(inst, inst->life.Restart(now_, "its definition changed while fleetd was down"));
+  }
+}
+
+void Supervisor::HandlePidfd(Instance* inst) {
+  if (inst->pidfd < 0) return;  // Stale event.
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, inst->pidfd, nullptr);
+  ::close(inst->pidfd);
+  inst->pidfd = -1;
+  by_pid_.erase(inst->pid);
+  os::ExitStatus status;
+  status.unknown = true;
+  OnExit(inst, status);
+}
+
+}  // namespace fleet::supervisor

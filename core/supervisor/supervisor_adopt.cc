@@ -132,6 +132,7 @@ void Supervisor::HandlePidfd(Instance* inst) {
   os::ExitStatus status;
   status.unknown = true;
   OnExit(inst, status);
+  dirty_ = true;  // An exit changes what must run, as a reaped child does.
 }
 
 }  // namespace fleet::supervisor

@@ -37,9 +37,7 @@ std::vector<std::string> Environment(const std::vector<std::string>& extra) {
   return env;
 }
 
-int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
-  return ::remove(path);
-}
+int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) { return ::remove(path); }
 
 }  // namespace
 
@@ -90,14 +88,21 @@ pid_t FleetHarness::SpawnFleetd(const std::string& stderr_name,
 }
 
 absl::Status FleetHarness::StartFleetd(const std::vector<std::string>& extra_env) {
+  // A socket a killed fleetd left behind is not this fleetd's.
+  const std::string socket = run_dir() + "/ctl/fleetd.sock";
+  struct stat old {};
+  const bool had_socket = ::stat(socket.c_str(), &old) == 0;
   fleetd_pid_ = SpawnFleetd("fleetd.log", extra_env);
   if (fleetd_pid_ <= 0) return absl::InternalError("cannot spawn fleetd");
   fleetd_reaped_ = false;
-  const std::string socket = run_dir() + "/ctl/fleetd.sock";
   bool up = WaitUntil(
       [&] {
         struct stat st;
-        return ::stat(socket.c_str(), &st) == 0 || !ProcessAlive(fleetd_pid_);
+        bool fresh =
+            ::stat(socket.c_str(), &st) == 0 &&
+            (!had_socket || st.st_ino != old.st_ino || st.st_ctim.tv_nsec != old.st_ctim.tv_nsec ||
+             st.st_ctim.tv_sec != old.st_ctim.tv_sec);
+        return fresh || !ProcessAlive(fleetd_pid_);
       },
       absl::Seconds(20));
   if (!up || !ProcessAlive(fleetd_pid_)) {

@@ -224,6 +224,8 @@ TEST(ControlTest, InstallSystemdWritesANotifyUnitAndNeverOverwritesAChangedOne) 
   std::string unit = os::ReadFile(dir + "/fleetd.service").value_or("");
   EXPECT_THAT(unit, HasSubstr("Type=notify"));
   EXPECT_THAT(unit, HasSubstr("WatchdogSec="));
+  // Workers must outlive a fleetd that dies, so the next one can adopt them.
+  EXPECT_THAT(unit, HasSubstr("KillMode=process"));
   EXPECT_THAT(unit, HasSubstr("Restart=always"));
   EXPECT_THAT(unit, HasSubstr(absl::StrCat("--config ", h.dir(), "/fleet.yaml")));
   h.WriteFile("units/fleetd.service", unit + "# the operator's edit\n");

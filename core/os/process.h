@@ -30,6 +30,11 @@ struct SpawnSpec {
   // A foreground command (fleetctl lock): keeps the caller's stdin, stdout,
   // stderr and process group; output_fd is ignored.
   bool inherit_stdio = false;
+  // When >= 0 (an O_DIRECTORY fd of a cgroup v2 directory, see cgroup.h),
+  // the child is born inside that cgroup (clone3 CLONE_INTO_CGROUP), so not
+  // even its first fork escapes it. Where the kernel refuses, the child is
+  // moved there right after it starts.
+  int cgroup_fd = -1;
 };
 
 // How a process ended.

@@ -6,6 +6,8 @@
 //   --pid-file FILE       write its pid to FILE
 //   --ignore-sigterm      ignore SIGTERM
 //   --grandchild FILE     fork a child that ignores SIGTERM, sleeps, writes its pid to FILE
+//   --setsid-grandchild FILE  the same, but the grandchild leaves the session
+//                         and process group first (setsid), as daemons do
 //   --spam BYTES          write BYTES bytes of output (lines of 'x')
 //   --exit-after SECONDS  exit then (with --exit-code N, default 0)
 #include <dirent.h>
@@ -69,9 +71,10 @@ int main(int argc, char** argv) {
       ++i;
     } else if (flag == "--ignore-sigterm") {
       signal(SIGTERM, SIG_IGN);
-    } else if (flag == "--grandchild") {
+    } else if (flag == "--grandchild" || flag == "--setsid-grandchild") {
       pid_t pid = fork();
       if (pid == 0) {
+        if (flag == "--setsid-grandchild") setsid();
         signal(SIGTERM, SIG_IGN);
         for (;;) pause();
       }

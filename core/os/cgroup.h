@@ -1,0 +1,41 @@
+// cgroup v2 groups for instances: a process that escapes its process group
+// (setsid) or double-forks is still in its instance's cgroup, and
+// cgroup.kill ends every one of them. Used where the cgroup2 hierarchy is
+// mounted and fleetd's own cgroup is writable (root, or a systemd unit with
+// Delegate=yes); elsewhere fleet falls back to process groups and its role
+// as child subreaper.
+#ifndef FLEET_CORE_OS_CGROUP_H_
+#define FLEET_CORE_OS_CGROUP_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace fleet::os {
+
+// The directory under which fleetd makes one cgroup per instance:
+// <cgroup2 mount><fleetd's own cgroup>/fleet.<name>, created if needed.
+// An error says why cgroups cannot be used here (no cgroup2, not writable).
+absl::StatusOr<std::string> PrepareCgroupRoot(const std::string& name);
+
+// The cgroup directory `dir`, created if needed; an O_DIRECTORY fd for
+// SpawnSpec::cgroup_fd, or an error. Close it with close().
+absl::StatusOr<int> OpenCgroup(const std::string& dir);
+
+// Pids in the cgroup (cgroup.procs); empty if it is gone.
+std::vector<pid_t> CgroupPids(const std::string& dir);
+
+// Sends sig to every process in the cgroup; SIGKILL goes through cgroup.kill
+// (atomic against forks) where the kernel has it. Returns how many
+// processes were signalled (for SIGKILL via cgroup.kill: those present).
+int SignalCgroup(const std::string& dir, int sig);
+
+// Removes the cgroup if it is empty; false if it still has processes.
+bool RemoveCgroup(const std::string& dir);
+
+}  // namespace fleet::os
+
+#endif  // FLEET_CORE_OS_CGROUP_H_

@@ -154,6 +154,11 @@ int RunDaemon(const DaemonOptions& options) {
     supervisor_options.watchdog_interval = period / 2;
     supervisor_options.watchdog_ping = [] { SdNotify("WATCHDOG=1"); };
   }
+  // FLEET_CGROUPS=off: no cgroup per instance even where they are writable
+  // (say, under a systemd unit without Delegate=yes).
+  if (const char* cg = getenv("FLEET_CGROUPS"); cg != nullptr && std::string(cg) == "off") {
+    supervisor_options.use_cgroups = false;
+  }
   supervisor::Supervisor supervisor(std::move(supervisor_options));
   loop = &supervisor;
   absl::Status init = supervisor.Init();

@@ -21,19 +21,24 @@ namespace fleet::os {
 // An error says why cgroups cannot be used here (no cgroup2, not writable).
 absl::StatusOr<std::string> PrepareCgroupRoot(const std::string& name);
 
-// The cgroup directory `dir`, created if needed; an O_DIRECTORY fd for
-// SpawnSpec::cgroup_fd, or an error. Close it with close().
+// The cgroup directory `dir` (and its parent), created if needed; an
+// O_DIRECTORY fd for SpawnSpec::cgroup_fd, or an error. Close it with close().
+// Spawn into a fresh leaf each time: a cgroup once killed through cgroup.kill
+// kills every child later cloned into it with CLONE_INTO_CGROUP (seen on
+// this kernel: the fork compares the killed cgroup's kill count with the
+// parent's), so a killed leaf is never reused.
 absl::StatusOr<int> OpenCgroup(const std::string& dir);
 
-// Pids in the cgroup (cgroup.procs); empty if it is gone.
+// Pids in the cgroup and its descendants; empty if it is gone.
 std::vector<pid_t> CgroupPids(const std::string& dir);
 
-// Sends sig to every process in the cgroup; SIGKILL goes through cgroup.kill
+// Sends sig to every process in the cgroup and its descendants; SIGKILL goes through cgroup.kill
 // (atomic against forks) where the kernel has it. Returns how many
 // processes were signalled (for SIGKILL via cgroup.kill: those present).
 int SignalCgroup(const std::string& dir, int sig);
 
-// Removes the cgroup if it is empty; false if it still has processes.
+// Removes the cgroup and its descendant cgroups if they are empty; false if
+// one still has processes.
 bool RemoveCgroup(const std::string& dir);
 
 }  // namespace fleet::os

@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -71,6 +72,10 @@ absl::StatusOr<std::string> PrepareCgroupRoot(const std::string& name) {
 }
 
 absl::StatusOr<int> OpenCgroup(const std::string& dir) {
+  const std::string parent = dir.substr(0, dir.rfind('/'));
+  if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
+    return absl::UnavailableError(absl::StrCat("cannot create ", parent, ": ", strerror(errno)));
+  }
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", strerror(errno)));
   }
@@ -79,12 +84,27 @@ absl::StatusOr<int> OpenCgroup(const std::string& dir) {
   return fd;
 }
 
+std::vector<std::string> ChildCgroups(const std::string& dir) {
+  std::vector<std::string> children;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_type == DT_DIR && e->d_name[0] != '.') children.push_back(dir + "/" + e->d_name);
+    }
+    ::closedir(d);
+  }
+  return children;
+}
+
 std::vector<pid_t> CgroupPids(const std::string& dir) {
   std::vector<pid_t> pids;
   for (absl::string_view line :
        absl::StrSplit(Slurp(absl::StrCat(dir, "/cgroup.procs")), '\n', absl::SkipEmpty())) {
     pid_t pid = 0;
     if (absl::SimpleAtoi(line, &pid) && pid > 0) pids.push_back(pid);
+  }
+  for (const std::string& child : ChildCgroups(dir)) {
+    std::vector<pid_t> more = CgroupPids(child);
+    pids.insert(pids.end(), more.begin(), more.end());
   }
   return pids;
 }
@@ -102,6 +122,9 @@ int SignalCgroup(const std::string& dir, int sig) {
   return signalled;
 }
 
-bool RemoveCgroup(const std::string& dir) { return ::rmdir(dir.c_str()) == 0 || errno == ENOENT; }
+bool RemoveCgroup(const std::string& dir) {
+  for (const std::string& child : ChildCgroups(dir)) RemoveCgroup(child);
+  return ::rmdir(dir.c_str()) == 0 || errno == ENOENT;
+}
 
 }  // namespace fleet::os

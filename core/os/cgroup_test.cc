@@ -27,7 +27,7 @@ class CgroupTest : public ::testing::Test {
     if (!root.ok()) GTEST_SKIP() << root.status();
     root_ = *root;
     dir_ = root_ + "/one";
-    absl::StatusOr<int> fd = OpenCgroup(dir_);
+    absl::StatusOr<int> fd = OpenCgroup(dir_ + "/run-1");
     ASSERT_TRUE(fd.ok()) << fd.status();
     fd_ = *fd;
   }
@@ -82,7 +82,7 @@ TEST_F(CgroupTest, ChildIsBornInTheCgroupWithItsOwnGroupCwdEnvAndNoStrayFds) {
   std::string out = ReadAll(p[0]);
   close(p[0]);
   EXPECT_TRUE(WaitProcess(*pid).Success());
-  const std::string cgroup = dir_.substr(dir_.find("/fleet.test."));
+  const std::string cgroup = dir_.substr(dir_.find("/fleet.test.")) + "/run-1";
   EXPECT_NE(out.find(absl::StrCat("bar\n/tmp\n", *pid, "\n")), std::string::npos) << out;
   EXPECT_NE(out.find(cgroup + "\n"), std::string::npos) << out << " wanted " << cgroup;
   EXPECT_NE(out.find("0 1 2 "), std::string::npos) << out;
@@ -127,6 +127,19 @@ TEST_F(CgroupTest, ASetsidGrandchildIsStillCaughtAndKilled) {
   EXPECT_EQ(WaitProcess(*pid).signal, SIGKILL);
   for (int i = 0; i < 500 && Alive(grandchild); ++i) Sleep();
   EXPECT_FALSE(Alive(grandchild));
+  // A fresh leaf beside the killed one takes a new child that lives.
+  absl::StatusOr<int> fresh = OpenCgroup(root_ + "/one/run-2");
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  SpawnSpec again = Spec({child}, 1);
+  again.cgroup_fd = *fresh;
+  absl::StatusOr<pid_t> second = Spawn(again);
+  close(*fresh);
+  ASSERT_TRUE(second.ok()) << second.status();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(Alive(*second));
+  EXPECT_EQ(CgroupPids(dir_).size(), 1u);  // Counted through the parent.
+  EXPECT_EQ(SignalCgroup(dir_, SIGKILL), 1);
+  EXPECT_EQ(WaitProcess(*second).signal, SIGKILL);
   bool removed = false;
   for (int i = 0; i < 500 && !(removed = RemoveCgroup(dir_)); ++i) Sleep();
   EXPECT_TRUE(removed);

@@ -21,6 +21,15 @@ std::string Name(const std::string& engine, uint32_t index) {
 
 }  // namespace
 
+uint64_t StableHash(absl::string_view bytes) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a: stable across runs and builds.
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
 uint64_t SpecHash(const fleet::config::v1::Engine& spec) {
   std::string bytes;
   {
@@ -29,12 +38,7 @@ uint64_t SpecHash(const fleet::config::v1::Engine& spec) {
     coded.SetSerializationDeterministic(true);  // Maps (env) in key order.
     spec.SerializeToCodedStream(&coded);
   }
-  uint64_t h = 1469598103934665603ull;  // FNV-1a: stable across runs and builds.
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
+  return StableHash(bytes);
 }
 
 absl::Status WriteInstanceRecord(const std::string& run_dir, const InstanceRecord& r) {

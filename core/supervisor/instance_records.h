@@ -11,6 +11,8 @@
 
 #include <cstdint>
 #include <string>
+
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
@@ -28,6 +30,8 @@ struct InstanceRecord {
 };
 
 // A stable hash of an engine's definition (deterministic serialization).
+// FNV-1a of bytes: the same in every build and run (names on disk use it).
+uint64_t StableHash(absl::string_view bytes);
 uint64_t SpecHash(const fleet::config::v1::Engine& spec);
 
 absl::Status WriteInstanceRecord(const std::string& run_dir, const InstanceRecord& record);

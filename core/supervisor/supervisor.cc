@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "core/defaults/defaults.h"
 #include "core/log/log.h"
+#include "core/os/cgroup.h"
 #include "core/os/files.h"
 #include "core/status/macros.h"
 #include "core/supervisor/supervisor_internal.h"
@@ -93,6 +94,7 @@ absl::Status Supervisor::Init() {
       return absl::ErrnoToStatus(errno, "epoll_ctl");
     }
   }
+  InitCgroups();
   return os::MakeDirs(defaults::LogsDir(options_.run_dir), 0755);
 }
 
@@ -172,6 +174,7 @@ void Supervisor::Run() {
     last.swap(posted_);
   }
   for (auto& fn : last) fn();
+  RemoveCgroups();
   Emit("fleetd", "stopped", "every engine is stopped");
 }
 
@@ -184,6 +187,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   consider(recovery_due_);
   consider(watchdog_due_ping_);
   consider(log_check_due_);
+  consider(orphan_sweep_due_);
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
       consider(inst->life.deadline());
@@ -318,9 +322,10 @@ void Supervisor::ReapChildren() {
 }
 
 void Supervisor::OnExit(Instance* inst, const os::ExitStatus& status) {
-  // What is left of its process group goes too, so a restart never runs next
-  // to the old instance's children (systemd's KillMode=control-group).
-  os::SignalGroup(inst->pid, SIGKILL);
+  // What is left of its process group (and cgroup) goes too, so a restart
+  // never runs next to the old instance's children (systemd's
+  // KillMode=control-group).
+  EndLeftovers(*inst, inst->pid);
   RemoveInstanceRecord(options_.run_dir, inst->engine->spec->name(), inst->index);
   if (inst->pidfd >= 0) {  // Reaped as a child after all (cannot happen; be tidy).
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, inst->pidfd, nullptr);
@@ -374,6 +379,7 @@ void Supervisor::RunTimers() {
   RunStateTimers();
   RunRecoveryTimers();
   RunLogJanitor();
+  RunOrphanSweep();
   if (watchdog_due_ping_.has_value() && *watchdog_due_ping_ <= now_) {
     options_.watchdog_ping();
     watchdog_due_ping_ = now_ + options_.watchdog_interval;
@@ -393,14 +399,14 @@ void Supervisor::Perform(Instance* inst, Action action) {
       Spawn(inst);
       return;
     case Action::kSendStopSignal:
-      os::SignalGroup(inst->pid, inst->stop_signal);
+      SignalInstance(*inst, inst->stop_signal);
       // A stopped (SIGSTOP, frozen) group would hold the signal pending until
       // the grace ran out; wake it so it can act on it (as systemd does).
-      os::SignalGroup(inst->pid, SIGCONT);
+      SignalInstance(*inst, SIGCONT);
       return;
     case Action::kKill:
       Emit(inst->id, "killed", inst->life.reason());
-      os::SignalGroup(inst->pid, SIGKILL);
+      SignalInstance(*inst, SIGKILL);
       return;
   }
 }
@@ -448,8 +454,20 @@ void Supervisor::Spawn(Instance* inst) {
   s.env = ChildEnvironment(*inst);
   s.cwd = spec.cwd();
   s.output_fd = fds[1];
+  if (std::string cgroup = CgroupDir(spec.name(), inst->index); !cgroup.empty()) {
+    // A fresh leaf per run (see cgroup.h); the empty leaves of earlier runs go.
+    os::RemoveCgroup(cgroup);
+    absl::StatusOr<int> fd = os::OpenCgroup(
+        absl::StrCat(cgroup, "/run-", absl::ToUnixMillis(clock_->WallNow()), "-", ++spawn_seq_));
+    if (fd.ok()) {
+      s.cgroup_fd = *fd;
+    } else {
+      log::Warning(absl::StrCat(inst->id, ": started outside a cgroup: ", fd.status().message()));
+    }
+  }
   absl::StatusOr<pid_t> pid = os::Spawn(s);
   ::close(fds[1]);
+  if (s.cgroup_fd >= 0) ::close(s.cgroup_fd);
   if (!pid.ok()) {
     ::close(fds[0]);
     inst->life.SpawnFailed(now_, std::string(pid.status().message()));

@@ -51,6 +51,8 @@ struct SupervisorOptions {
   // watchdog_interval, so a wedged loop stops the pings and gets restarted.
   absl::Duration watchdog_interval = absl::ZeroDuration();
   std::function<void()> watchdog_ping;
+  // A cgroup v2 group per instance where the hierarchy is writable.
+  bool use_cgroups = true;
 };
 
 enum class Verb { kStart, kStop, kRestart };
@@ -175,6 +177,14 @@ class Supervisor {
   std::vector<std::string> ReportPlan(const std::string& subject,
                                       const fleet::plugin::v1::RecoveryPlan& plan);
   bool EngineAlive(const Engine& engine) const;
+  // supervisor_cgroups.cc: a cgroup per instance where possible; whatever an
+  // instance leaves behind is ended with it.
+  void InitCgroups();
+  std::string CgroupDir(const std::string& engine, uint32_t index) const;
+  void SignalInstance(const Instance& inst, int sig);
+  void EndLeftovers(const Instance& inst, pid_t old_pid);
+  void RunOrphanSweep();
+  void RemoveCgroups();
   // The earliest lifecycle deadline (O(instances)), and it as an epoll timeout.
   std::optional<MonoTime> NextDeadline() const;
   int TimeoutMs(std::optional<MonoTime> next) const;
@@ -215,6 +225,11 @@ class Supervisor {
   std::optional<MonoTime> watchdog_due_ping_;
   fleet::config::v1::LogPolicy fleet_logs_;
   std::optional<MonoTime> log_check_due_;
+  // Where instance cgroups live; empty: cgroups are not used here.
+  std::string cgroup_root_;
+  // Without cgroups: when to look for orphans an ended instance left.
+  std::optional<MonoTime> orphan_sweep_due_;
+  uint64_t spawn_seq_ = 0;
   // Below the free-disk floor: every sink drops output.
   bool logs_paused_ = false;
   // The loop's own health: lateness of the last timer run, and the worst.

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/log/log.h"
+#include "core/os/cgroup.h"
 #include "core/os/files.h"
 #include "core/os/process.h"
 #include "core/supervisor/instance_records.h"
@@ -68,8 +69,12 @@ void Supervisor::AdoptSurvivors() {
     }
     if (inst == nullptr) {
       // Ran under an older config: nothing wants it now.
-      os::SignalGroup(r.pid, SIGTERM);
-      os::SignalGroup(r.pid, SIGCONT);
+      for (int sig : {SIGTERM, SIGCONT}) {
+        os::SignalGroup(r.pid, sig);
+        if (std::string dir = CgroupDir(r.engine, r.index); !dir.empty()) {
+          os::SignalCgroup(dir, sig);
+        }
+      }
       RemoveInstanceRecord(options_.run_dir, r.engine, r.index);
       Emit(id, "orphan_stopped",
            absl::StrCat("pid ", r.pid, " survived fleetd but is not in the config any more: "

@@ -226,6 +226,7 @@ TEST(ControlTest, InstallSystemdWritesANotifyUnitAndNeverOverwritesAChangedOne) 
   EXPECT_THAT(unit, HasSubstr("WatchdogSec="));
   // Workers must outlive a fleetd that dies, so the next one can adopt them.
   EXPECT_THAT(unit, HasSubstr("KillMode=process"));
+  EXPECT_THAT(unit, HasSubstr("Delegate=yes"));
   EXPECT_THAT(unit, HasSubstr("Restart=always"));
   EXPECT_THAT(unit, HasSubstr(absl::StrCat("--config ", h.dir(), "/fleet.yaml")));
   h.WriteFile("units/fleetd.service", unit + "# the operator's edit\n");

@@ -1,0 +1,155 @@
+// Nothing an instance started outlives it. Where cgroup v2 is writable, each
+// instance is born in its own cgroup (RUN: <fleetd's cgroup>/fleet.<key>/
+// ENGINE.N): stop signals reach every member, and when the instance ends,
+// cgroup.kill ends whatever it left, even a daemon that called setsid() and
+// double-forked. Elsewhere the process group does that work, and fleetd, as
+// child subreaper, inherits what escaped it once its parent dies: such an
+// orphan that carries an instance's environment and is older than that
+// instance's current process (or whose instance is not running) is killed.
+// Loop thread only.
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/log/log.h"
+#include "core/os/cgroup.h"
+#include "core/os/process.h"
+#include "core/supervisor/instance_records.h"
+#include "core/supervisor/supervisor.h"
+#include "core/supervisor/supervisor_internal.h"
+
+namespace fleet::supervisor {
+namespace {
+
+constexpr absl::Duration kOrphanSweepDelay = absl::Milliseconds(200);
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// ppid and pgid from /proc/PID/stat; false if it is gone.
+bool ParentAndGroup(pid_t pid, pid_t* ppid, pid_t* pgid) {
+  std::string stat = Slurp(absl::StrCat("/proc/", pid, "/stat"));
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return false;
+  std::vector<absl::string_view> f =
+      absl::StrSplit(absl::string_view(stat).substr(paren + 1), ' ', absl::SkipEmpty());
+  return f.size() > 3 && f[0] != "Z" && absl::SimpleAtoi(f[1], ppid) &&
+         absl::SimpleAtoi(f[2], pgid);
+}
+
+}  // namespace
+
+void Supervisor::InitCgroups() {
+  if (!options_.use_cgroups) {
+    log::Info("cgroups: off (FLEET_CGROUPS=off); instances are tracked by process group");
+    return;
+  }
+  absl::StatusOr<std::string> root =
+      os::PrepareCgroupRoot(absl::StrCat("run-", absl::Hex(StableHash(options_.run_dir))));
+  if (!root.ok()) {
+    log::Info(absl::StrCat("cgroups: not used (", root.status().message(),
+                           "); instances are tracked by process group, escaped "
+                           "orphans are caught as child subreaper"));
+    return;
+  }
+  cgroup_root_ = *root;
+  log::Info(absl::StrCat("cgroups: each instance runs in its own cgroup under ", cgroup_root_));
+}
+
+std::string Supervisor::CgroupDir(const std::string& engine, uint32_t index) const {
+  if (cgroup_root_.empty()) return "";
+  return absl::StrCat(cgroup_root_, "/", engine, ".", index);
+}
+
+void Supervisor::SignalInstance(const Instance& inst, int sig) {
+  if (inst.pid > 0) os::SignalGroup(inst.pid, sig);
+  const std::string dir = CgroupDir(inst.engine->spec->name(), inst.index);
+  if (!dir.empty()) os::SignalCgroup(dir, sig);
+}
+
+void Supervisor::EndLeftovers(const Instance& inst, pid_t old_pid) {
+  os::SignalGroup(old_pid, SIGKILL);
+  const std::string dir = CgroupDir(inst.engine->spec->name(), inst.index);
+  if (dir.empty()) {
+    if (!orphan_sweep_due_.has_value()) orphan_sweep_due_ = now_ + kOrphanSweepDelay;
+    return;
+  }
+  int left = os::SignalCgroup(dir, SIGKILL);
+  if (left > 0) {
+    Emit(inst.id, "leftovers_killed",
+         absl::StrCat(left, left == 1 ? " process" : " processes",
+                      " it started outlived it (in its cgroup): killed"));
+  }
+}
+
+void Supervisor::RunOrphanSweep() {
+  if (!orphan_sweep_due_.has_value() || *orphan_sweep_due_ > now_) return;
+  orphan_sweep_due_.reset();
+  const pid_t self = ::getpid();
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return;
+  while (dirent* e = ::readdir(proc)) {
+    pid_t pid = 0, ppid = 0, pgid = 0;
+    if (!absl::SimpleAtoi(e->d_name, &pid) || by_pid_.count(pid) ||
+        !ParentAndGroup(pid, &ppid, &pgid) || ppid != self) {
+      continue;
+    }
+    std::string engine, index, run_dir;
+    for (absl::string_view kv :
+         absl::StrSplit(Slurp(absl::StrCat("/proc/", pid, "/environ")), '\0', absl::SkipEmpty())) {
+      if (absl::ConsumePrefix(&kv, "FLEET_ENGINE=")) engine = std::string(kv);
+      if (absl::ConsumePrefix(&kv, "FLEET_INSTANCE=")) index = std::string(kv);
+      if (absl::ConsumePrefix(&kv, "FLEET_RUN_DIR=")) run_dir = std::string(kv);
+    }
+    uint32_t n = 0;
+    if (run_dir != options_.run_dir || !absl::SimpleAtoi(index, &n)) continue;
+    auto it = engines_.find(engine);
+    const Instance* owner = it != engines_.end() && n < it->second->instances.size()
+                                ? it->second->instances[n].get()
+                                : nullptr;
+    // A helper the running instance started (and whose parent died) is its
+    // business; only what an earlier run of it left is ended.
+    if (owner != nullptr && owner->pid > 0) {
+      std::optional<uint64_t> orphan_start = os::ProcessStartTime(pid);
+      std::optional<uint64_t> owner_start = os::ProcessStartTime(owner->pid);
+      if (!orphan_start || !owner_start || *orphan_start >= *owner_start) continue;
+    }
+    if (pgid == pid) os::SignalGroup(pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    Emit(absl::StrCat(engine, "/", n), "leftovers_killed",
+         absl::StrCat("pid ", pid, " outlived the run that started it (it had left its ",
+                      "process group): killed"));
+  }
+  ::closedir(proc);
+}
+
+void Supervisor::RemoveCgroups() {
+  if (cgroup_root_.empty()) return;
+  DIR* d = ::opendir(cgroup_root_.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> dirs;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_type == DT_DIR && e->d_name[0] != '.') {
+      dirs.push_back(absl::StrCat(cgroup_root_, "/", e->d_name));
+    }
+  }
+  ::closedir(d);
+  // Killed members take a moment to leave; an empty cgroup left behind is
+  // harmless and reused by the next fleetd.
+  for (const std::string& dir : dirs) {
+    for (int i = 0; i < 50 && !os::RemoveCgroup(dir); ++i) ::usleep(10000);
+  }
+  os::RemoveCgroup(cgroup_root_);
+}
+
+}  // namespace fleet::supervisor

@@ -145,13 +145,15 @@ class ControlService final : public ctl::FleetControl::Service {
     if (!status.ok()) return status;
     if (!expected.ok()) return ToGrpc(expected.status());
     const size_t n = static_cast<size_t>(*expected);
-    absl::Time deadline = absl::FromChrono(context->deadline());
-    deadline = std::min(deadline, absl::Now() + kSyncAnswerDeadline);
+    // A timeout, not a wall-clock deadline: a clock jump neither cuts the
+    // wait short nor stretches it.
+    const absl::Duration wait =
+        std::min(absl::FromChrono(context->deadline()) - absl::Now(), kSyncAnswerDeadline);
     absl::MutexLock lock(&answers->mu);
     auto all_in = [&answers, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(answers->mu) {
       return answers->got.size() >= n;
     };
-    if (!answers->mu.AwaitWithDeadline(absl::Condition(&all_in), deadline)) {
+    if (!answers->mu.AwaitWithTimeout(absl::Condition(&all_in), wait)) {
       return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                           absl::StrCat(answers->got.size(), " of ", n,
                                        " instances answered in time; the rest goes on in fleetd "

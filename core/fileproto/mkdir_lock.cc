@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "core/os/clock.h"
 #include "core/os/files.h"
 #include "core/os/process.h"
 
@@ -74,7 +75,8 @@ absl::StatusOr<MkdirLock> MkdirLock::Acquire(const std::string& locks_dir, const
   absl::Status made = os::MakeDirs(locks_dir, 0755);
   if (!made.ok()) return made;
   const std::string path = absl::StrCat(locks_dir, "/", name);
-  const absl::Time deadline = absl::Now() + wait;
+  os::Clock* clock = os::RealClock();  // Monotonic: a clock jump neither waits nor gives up.
+  const os::MonoTime deadline = clock->MonotonicNow() + wait;
   absl::Duration pause = absl::Milliseconds(5);
   for (;;) {
     if (::mkdir(path.c_str(), 0755) == 0) {
@@ -98,13 +100,13 @@ absl::StatusOr<MkdirLock> MkdirLock::Acquire(const std::string& locks_dir, const
       Break(path);
       continue;
     }
-    if (absl::Now() >= deadline) {
+    if (clock->MonotonicNow() >= deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat("lock ", name, " is held by ",
                        owner.has_value() ? absl::StrCat("pid ", owner->pid) : "a starting owner",
                        " (", path, ")"));
     }
-    absl::SleepFor(std::min(pause, deadline - absl::Now()));
+    absl::SleepFor(std::min(pause, deadline - clock->MonotonicNow()));
     pause = std::min(pause * 2, absl::Milliseconds(200));
   }
 }

@@ -1,5 +1,6 @@
 // Time seams: a monotonic clock for every duration and deadline, a wall clock
-// only for what people read. Tests use tests/fakes/fake_clock.h.
+// only for what people read. Tests jump the wall clock with
+// tests/fakes/jumping_clock.h.
 #ifndef FLEET_CORE_OS_CLOCK_H_
 #define FLEET_CORE_OS_CLOCK_H_
 

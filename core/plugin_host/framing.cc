@@ -8,14 +8,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/os/clock.h"
 
 namespace fleet::plugin_host {
 namespace {
 
-absl::Status ReadExactly(int fd, char* out, size_t n, absl::Time deadline) {
+// deadline: on the monotonic clock (a wall-clock jump neither times a call
+// out nor stalls it); InfiniteDuration(): none.
+absl::Status ReadExactly(int fd, char* out, size_t n, os::MonoTime deadline) {
   while (n > 0) {
-    if (deadline != absl::InfiniteFuture()) {
-      absl::Duration left = deadline - absl::Now();
+    if (deadline != absl::InfiniteDuration()) {
+      absl::Duration left = deadline - os::RealClock()->MonotonicNow();
       if (left <= absl::ZeroDuration()) return absl::DeadlineExceededError("no answer in time");
       pollfd p{fd, POLLIN, 0};
       int ready = ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
@@ -53,8 +56,9 @@ absl::Status WriteFrame(int fd, const Frame& frame) {
 }
 
 absl::StatusOr<Frame> ReadFrame(int fd, absl::Duration timeout) {
-  absl::Time deadline =
-      timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
+  const os::MonoTime deadline = timeout == absl::InfiniteDuration()
+                                    ? absl::InfiniteDuration()
+                                    : os::RealClock()->MonotonicNow() + timeout;
   uint32_t header[2];
   absl::Status status = ReadExactly(fd, reinterpret_cast<char*>(header), 8, deadline);
   if (!status.ok()) return status;

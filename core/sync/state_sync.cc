@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/log/log.h"
+#include "core/os/clock.h"
 #include "plugins/sdk/fleet_plugin.h"
 
 namespace fleet::sync {
@@ -57,10 +58,12 @@ size_t StateSync::pending() const {
 void StateSync::Drain(absl::Duration drain) {
   if (drained_) return;
   drained_ = true;
-  const absl::Time deadline = absl::Now() + drain;
+  // Durations on the monotonic clock: a wall-clock jump changes nothing.
+  os::Clock* clock = os::RealClock();
+  const os::MonoTime deadline = clock->MonotonicNow() + drain;
   bool abandoned = false;
   for (auto& lane : lanes_) {
-    absl::Duration left = std::max(absl::ZeroDuration(), deadline - absl::Now());
+    absl::Duration left = std::max(absl::ZeroDuration(), deadline - clock->MonotonicNow());
     abandoned |= !lane->worker.Stop(left, kStopGrace);
   }
   if (abandoned) {
@@ -79,13 +82,13 @@ void StateSync::Run(Lane& lane, SyncJob& job) {
   outcome.instance_id = job.instance_id;
   outcome.seq = job.seq;
   outcome.op = job.request.op();
-  const absl::Time start = absl::Now();
+  const os::MonoTime start = os::RealClock()->MonotonicNow();
   if (validator_ && job.validate.op() != fleet::plugin::v1::RecoveryRequest::OP_UNSPECIFIED) {
     outcome.validation = validator_(lane.index, job.validate);
   }
   absl::StatusOr<std::string> bytes =
       lane.caller->Call(FLEET_METHOD_SYNC, job.request.SerializeAsString(), job.timeout);
-  outcome.took = absl::Now() - start;
+  outcome.took = os::RealClock()->MonotonicNow() - start;
   if (!bytes.ok()) {
     outcome.result = bytes.status();
   } else {

@@ -86,8 +86,11 @@ void GuardFiles(const RecoveryRequest& request, const GuardOptions& options, Rec
         if (IsGlob(rule.glob()) || !last_good.has_value()) continue;
       } else {
         if (!S_ISREG(st.st_mode)) continue;
-        if (options.settle_ms > 0 &&
-            ::time(nullptr) * 1000LL - st.st_mtime * 1000LL < options.settle_ms) {
+        // An mtime ahead of now (the wall clock went back) cannot say the
+        // file is being written: judged now rather than once the clock
+        // catches up, hours later perhaps.
+        const long long age_ms = ::time(nullptr) * 1000LL - st.st_mtime * 1000LL;
+        if (options.settle_ms > 0 && age_ms >= 0 && age_ms < options.settle_ms) {
           continue;  // Maybe mid-write: judged on the next pass.
         }
       }

@@ -1,5 +1,6 @@
 #include "plugins/recovery/leftovers.h"
 
+#include <algorithm>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -32,10 +33,13 @@ void Add(RecoveryPlan* plan, const std::string& path, const std::string& kind,
   a->set_reason(reason);
 }
 
+// How long ago p changed. An mtime ahead of now means the wall clock went
+// back: the file's age is then unknown, and it is left alone (0) rather than
+// taken for old.
 long AgeSeconds(const fs::path& p) {
   struct stat st;
   if (::stat(p.c_str(), &st) != 0) return 0;
-  return static_cast<long>(::time(nullptr) - st.st_mtime);
+  return std::max(0L, static_cast<long>(::time(nullptr) - st.st_mtime));
 }
 
 void BreakMkdirLocks(const std::string& locks_dir, RecoveryPlan* plan) {

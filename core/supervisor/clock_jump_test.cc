@@ -1,0 +1,132 @@
+// A wall-clock jump, forwards or backwards, neither restarts the fleet nor
+// stalls its timers: the supervisor runs real processes on a clock whose wall
+// time the test steps by a day each way (tests/fakes/jumping_clock.h).
+#include <signal.h>
+#include <stdlib.h>
+
+#include <future>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "core/config/loader.h"
+#include "core/os/files.h"
+#include "core/supervisor/event_log.h"
+#include "core/supervisor/supervisor.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/jumping_clock.h"
+
+namespace fleet::supervisor {
+namespace {
+
+namespace ctl = ::fleet::control::v1;
+
+class ClockJumpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // The loop's signals go to its signalfd, in every thread.
+    sigset_t handled = Supervisor::HandledSignals();
+    pthread_sigmask(SIG_BLOCK, &handled, nullptr);
+    dir_ = absl::StrCat(getenv("TEST_TMPDIR"), "/jump");
+    ASSERT_TRUE(os::MakeDirs(dir_ + "/run").ok());
+  }
+
+  ctl::GetStatusResponse Status() {
+    std::promise<ctl::GetStatusResponse> answer;
+    std::future<ctl::GetStatusResponse> got = answer.get_future();
+    supervisor_->Post([&] { answer.set_value(supervisor_->Status()); });
+    return got.get();
+  }
+  const ctl::InstanceStatus* Find(const ctl::GetStatusResponse& s, const std::string& id) {
+    for (const auto& e : s.engines()) {
+      for (const auto& i : e.instances()) {
+        if (i.id() == id) return &i;
+      }
+    }
+    return nullptr;
+  }
+  int Count(const std::string& subject, const std::string& kind) {
+    int n = 0;
+    for (const ctl::Event& e : events_.Since(0)) n += e.subject() == subject && e.kind() == kind;
+    return n;
+  }
+
+  std::string dir_;
+  testing::JumpingClock clock_;
+  EventLog events_{&clock_};
+  std::unique_ptr<Supervisor> supervisor_;
+};
+
+TEST_F(ClockJumpTest, JumpsChangeNothingAndTimersKeepTheirPace) {
+  const std::string child = absl::StrCat(getenv("TEST_SRCDIR"), "/fleet/tests/testdata/child");
+  absl::StatusOr<config::LoadedConfig> loaded = config::LoadConfigFromString(
+      absl::StrCat("name: jump\nrun_dir: run\nengines:\n"
+                   "  - name: steady\n    command: [\"",
+                   child,
+                   "\"]\n    replicas: 2\n"
+                   "    min_uptime: 100ms\n"
+                   // Fails after 100ms; restarted after 300ms of backoff.
+                   "  - name: crashy\n    shell: 'sleep 0.1; exit 1'\n"
+                   "    backoff: {initial: 300ms, max: 300ms}\n"
+                   "    crash_loop: {max_failures: 1000, window: 1m}\n"
+                   // A run every 300ms.
+                   "  - name: cycler\n    shell: 'true'\n    cycle: {interval: 300ms}\n"),
+      "fleet.yaml", dir_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  SupervisorOptions options;
+  options.run_dir = dir_ + "/run";
+  options.clock = &clock_;
+  options.events = &events_;
+  supervisor_ = std::make_unique<Supervisor>(options);
+  ASSERT_TRUE(supervisor_->Init().ok());
+  supervisor_->Apply(*loaded);
+  std::thread loop([&] { supervisor_->Run(); });
+
+  auto settle = [] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); };
+  for (int i = 0; i < 50; ++i) {
+    const ctl::InstanceStatus* s = Find(Status(), "steady/1");
+    if (s != nullptr && s->state() == ctl::INSTANCE_STATE_RUNNING) break;
+    settle();
+  }
+  ctl::GetStatusResponse before = Status();
+  ASSERT_NE(Find(before, "steady/0"), nullptr);
+  const uint32_t pid0 = Find(before, "steady/0")->pid(), pid1 = Find(before, "steady/1")->pid();
+  ASSERT_GT(pid0, 0u);
+
+  for (absl::Duration jump : {absl::Hours(24), absl::Hours(-48)}) {
+    const int crashes = Count("crashy/0", "exited");
+    const int cycles = Count("cycler/0", "cycle_done");
+    const absl::Time real_start = absl::Now();
+    clock_.Jump(jump);
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    const absl::Duration real = absl::Now() - real_start;
+    // Timers fired at their pace: ~0.4s per crash, ~0.3s per cycle. Not
+    // stalled (a day backwards), not rushed (a day forwards).
+    EXPECT_GE(Count("crashy/0", "exited") - crashes, 3) << "after a jump of " << jump;
+    EXPECT_LE(Count("crashy/0", "exited") - crashes, 10) << "after a jump of " << jump;
+    EXPECT_GE(Count("cycler/0", "cycle_done") - cycles, 4) << "after a jump of " << jump;
+    EXPECT_LE(Count("cycler/0", "cycle_done") - cycles, 12) << "after a jump of " << jump;
+    // Nothing was restarted or stopped by it.
+    ctl::GetStatusResponse after = Status();
+    for (const std::string id : {"steady/0", "steady/1"}) {
+      const ctl::InstanceStatus* s = Find(after, id);
+      ASSERT_NE(s, nullptr);
+      EXPECT_EQ(s->state(), ctl::INSTANCE_STATE_RUNNING) << id;
+      EXPECT_EQ(s->restarts(), 0u) << id;
+      // Uptime is monotonic time: neither a day more nor negative.
+      EXPECT_GT(s->uptime_ms(), 0);
+      EXPECT_LT(s->uptime_ms(), absl::ToInt64Milliseconds(absl::Seconds(60) + real));
+    }
+    EXPECT_EQ(Find(after, "steady/0")->pid(), pid0);
+    EXPECT_EQ(Find(after, "steady/1")->pid(), pid1);
+    EXPECT_LT(after.daemon().uptime_ms(), 60000);
+  }
+  // Events carry the (jumped) wall time people read; order is by seq.
+  std::vector<ctl::Event> all = events_.Since(0);
+  ASSERT_FALSE(all.empty());
+
+  supervisor_->Post([&] { supervisor_->Shutdown("test over"); });
+  loop.join();
+}
+
+}  // namespace
+}  // namespace fleet::supervisor

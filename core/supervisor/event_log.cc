@@ -14,13 +14,15 @@ void EventLog::Add(const std::string& subject, const std::string& kind,
   event.set_subject(subject);
   event.set_kind(kind);
   event.set_message(message);
-  static const char* const kWarnings[] = {"fatal",        "exited",        "spawn_failed",
-                                          "reload_failed", "killed",        "unhealthy",
-                                          "plugin_failed", "metrics_error", "condition_killed",
-                                          "health_unknown", "timed_out",   "state_unreachable",
-                                          "state_conflict", "state_error", "state_rebuilt",
-                                          "file_restored", "file_invalid", "recovery_error",
-                                          "state_invalid", "logs_paused", "log_write_failed"};
+  static const char* const kWarnings[] = {"fatal",           "exited",         "spawn_failed",
+                                          "reload_failed",   "killed",         "unhealthy",
+                                          "plugin_failed",   "metrics_error",  "condition_killed",
+                                          "health_unknown",  "timed_out",      "state_unreachable",
+                                          "state_conflict",  "state_error",    "state_rebuilt",
+                                          "file_restored",   "file_invalid",   "recovery_error",
+                                          "state_invalid",   "logs_paused",    "log_write_failed",
+                                          "record_failed",   "record_invalid", "lost",
+                                          "leftovers_killed"};
   bool warn = false;
   for (const char* w : kWarnings) warn = warn || kind == w;
   event.set_severity(warn ? "warning" : "info");
@@ -49,9 +51,8 @@ uint64_t EventLog::SeqBefore(size_t n) const {
 
 bool EventLog::WaitFor(uint64_t after, absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
-  auto ready = [this, after]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return closed_ || next_seq_ - 1 > after;
-  };
+  auto ready = [this, after]()
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_ || next_seq_ - 1 > after; };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
   return next_seq_ - 1 > after;
 }

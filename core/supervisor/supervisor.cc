@@ -188,6 +188,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   consider(watchdog_due_ping_);
   consider(log_check_due_);
   consider(orphan_sweep_due_);
+  consider(records_retry_due_);
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
       consider(inst->life.deadline());
@@ -327,6 +328,7 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& status) {
   // KillMode=control-group).
   EndLeftovers(*inst, inst->pid);
   RemoveInstanceRecord(options_.run_dir, inst->engine->spec->name(), inst->index);
+  inst->record_pending = false;
   if (inst->pidfd >= 0) {  // Reaped as a child after all (cannot happen; be tidy).
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, inst->pidfd, nullptr);
     ::close(inst->pidfd);
@@ -347,7 +349,7 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& status) {
   // The reason already names the exit status and what happens next.
   const State s = inst->life.state();
   Emit(inst->id,
-       s == State::kFatal                               ? "fatal"
+       s == State::kFatal                            ? "fatal"
        : s == State::kStopped || s == State::kKilled ? "stopped"
        : s == State::kIdle                           ? "cycle_done"
                                                      : "exited",
@@ -380,6 +382,7 @@ void Supervisor::RunTimers() {
   RunRecoveryTimers();
   RunLogJanitor();
   RunOrphanSweep();
+  RetryInstanceRecords();
   if (watchdog_due_ping_.has_value() && *watchdog_due_ping_ <= now_) {
     options_.watchdog_ping();
     watchdog_due_ping_ = now_ + options_.watchdog_interval;
@@ -483,12 +486,7 @@ void Supervisor::Spawn(Instance* inst) {
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, inst->pipe_fd, &ev);
   by_pid_[*pid] = inst;
   inst->started_wall = clock_->WallNow();
-  // So that a fleetd that dies can take it back (supervisor_adopt.cc).
-  absl::Status recorded = WriteInstanceRecord(
-      options_.run_dir,
-      {spec.name(), inst->index, *pid, os::ProcessStartTime(*pid).value_or(0), SpecHash(spec),
-       absl::ToUnixMillis(inst->started_wall)});
-  if (!recorded.ok()) log::Warning(absl::StrCat(inst->id, ": ", recorded.message()));
+  RecordInstance(inst);  // So that a fleetd that dies can take it back.
   inst->stop_signal = os::SignalFromName(spec.stop().signal()).value_or(SIGTERM);
   inst->life.Spawned(now_);
   Emit(inst->id, "started", absl::StrCat("pid ", *pid));

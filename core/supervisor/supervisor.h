@@ -121,6 +121,10 @@ class Supervisor {
   // running (supervisor_adopt.cc).
   void AdoptSurvivors();
   void Adopt(Instance* inst, const InstanceRecord& record);
+  // Writes inst's pid record; on failure it is retried every second by
+  // RetryInstanceRecords, and the operator told once per failing streak.
+  void RecordInstance(Instance* inst);
+  void RetryInstanceRecords();
   void ReapChildren();
   void OnExit(Instance* inst, const os::ExitStatus& status);
   void RunTimers();
@@ -183,6 +187,9 @@ class Supervisor {
   std::string CgroupDir(const std::string& engine, uint32_t index) const;
   void SignalInstance(const Instance& inst, int sig);
   void EndLeftovers(const Instance& inst, pid_t old_pid);
+  // Kills what is left of ENGINE/INDEX's run that ended while fleetd was
+  // down (its setsid grandchildren, say), before it is started again.
+  void EndLostRun(const std::string& engine, uint32_t index);
   void RunOrphanSweep();
   void RemoveCgroups();
   // The earliest lifecycle deadline (O(instances)), and it as an epoll timeout.
@@ -247,6 +254,8 @@ class Supervisor {
   absl::flat_hash_map<pid_t, Instance*> by_pid_;
   bool shutting_down_ = false;
   bool adopted_once_ = false;
+  std::optional<MonoTime> records_retry_due_;
+  bool records_failing_ = false;
   // Something other than output happened: reconcile and recompute the deadline.
   bool dirty_ = true;
   MonoTime now_;

@@ -28,6 +28,10 @@ namespace fleet::supervisor {
 
 namespace v1 = ::fleet::config::v1;
 
+namespace {
+constexpr absl::Duration kRecordRetryEvery = absl::Seconds(1);
+}  // namespace
+
 bool OpenOutputFifo(const std::string& path, int fds[2]) {
   if (!os::MakeDirs(os::DirName(path), 0700).ok()) return false;
   struct stat st;
@@ -54,6 +58,7 @@ void Supervisor::AdoptSurvivors() {
     const std::string id = absl::StrCat(r.engine, "/", r.index);
     std::optional<uint64_t> start = os::ProcessStartTime(r.pid);
     if (!start.has_value() || *start != r.start_time) {
+      EndLostRun(r.engine, r.index);
       RemoveInstanceRecord(options_.run_dir, r.engine, r.index);
       Emit(id, "lost",
            absl::StrCat("pid ", r.pid, " ended while fleetd was down",
@@ -77,7 +82,8 @@ void Supervisor::AdoptSurvivors() {
       }
       RemoveInstanceRecord(options_.run_dir, r.engine, r.index);
       Emit(id, "orphan_stopped",
-           absl::StrCat("pid ", r.pid, " survived fleetd but is not in the config any more: "
+           absl::StrCat("pid ", r.pid,
+                        " survived fleetd but is not in the config any more: "
                         "sent SIGTERM to its group"));
       continue;
     }
@@ -125,6 +131,42 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
   StartHealthChecks(inst);
   if (r.spec_hash != SpecHash(spec)) {
     Perform(inst, inst->life.Restart(now_, "its definition changed while fleetd was down"));
+  }
+}
+
+void Supervisor::RecordInstance(Instance* inst) {
+  const v1::Engine& spec = *inst->engine->spec;
+  absl::Status recorded = WriteInstanceRecord(
+      options_.run_dir,
+      {spec.name(), inst->index, inst->pid, os::ProcessStartTime(inst->pid).value_or(0),
+       SpecHash(spec), absl::ToUnixMillis(inst->started_wall)});
+  inst->record_pending = !recorded.ok();
+  if (recorded.ok()) return;
+  if (!records_retry_due_.has_value()) records_retry_due_ = now_ + kRecordRetryEvery;
+  if (!records_failing_) {
+    records_failing_ = true;
+    // Without the record a fleetd restart would not know this pid and
+    // could start a second copy beside it: worth the operator's attention.
+    Emit(inst->id, "record_failed",
+         absl::StrCat("cannot record pid ", inst->pid, " for a fleetd restart to take it back: ",
+                      recorded.message(), "; retrying every second"));
+  }
+}
+
+void Supervisor::RetryInstanceRecords() {
+  if (!records_retry_due_.has_value() || *records_retry_due_ > now_) return;
+  records_retry_due_.reset();
+  int pending = 0;
+  for (auto& [name, engine] : engines_) {
+    for (auto& inst : engine->instances) {
+      if (!inst->record_pending || inst->pid <= 0) continue;
+      RecordInstance(inst.get());
+      pending += inst->record_pending;
+    }
+  }
+  if (pending == 0 && records_failing_) {
+    records_failing_ = false;
+    Emit("fleetd", "records_resumed", "every running instance's pid is recorded again");
   }
 }
 

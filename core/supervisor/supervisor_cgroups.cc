@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
@@ -45,6 +46,27 @@ bool ParentAndGroup(pid_t pid, pid_t* ppid, pid_t* pgid) {
       absl::StrSplit(absl::string_view(stat).substr(paren + 1), ' ', absl::SkipEmpty());
   return f.size() > 3 && f[0] != "Z" && absl::SimpleAtoi(f[1], ppid) &&
          absl::SimpleAtoi(f[2], pgid);
+}
+
+// Which instance of which fleet a process belongs to, from the FLEET_*
+// variables fleetd put in its environment (children inherit them).
+struct FleetIdentity {
+  std::string run_dir;
+  std::string engine;
+  uint32_t index = 0;
+};
+
+std::optional<FleetIdentity> IdentityOf(pid_t pid) {
+  FleetIdentity id;
+  std::string index;
+  for (absl::string_view kv :
+       absl::StrSplit(Slurp(absl::StrCat("/proc/", pid, "/environ")), '\0', absl::SkipEmpty())) {
+    if (absl::ConsumePrefix(&kv, "FLEET_ENGINE=")) id.engine = std::string(kv);
+    if (absl::ConsumePrefix(&kv, "FLEET_INSTANCE=")) index = std::string(kv);
+    if (absl::ConsumePrefix(&kv, "FLEET_RUN_DIR=")) id.run_dir = std::string(kv);
+  }
+  if (id.run_dir.empty() || !absl::SimpleAtoi(index, &id.index)) return std::nullopt;
+  return id;
 }
 
 }  // namespace
@@ -92,6 +114,36 @@ void Supervisor::EndLeftovers(const Instance& inst, pid_t old_pid) {
   }
 }
 
+void Supervisor::EndLostRun(const std::string& engine, uint32_t index) {
+  const std::string id = absl::StrCat(engine, "/", index);
+  int killed = 0;
+  if (std::string dir = CgroupDir(engine, index); !dir.empty()) {
+    killed = os::SignalCgroup(dir, SIGKILL);
+  } else {
+    // Without cgroups, what escaped was reparented to init when fleetd died:
+    // found by its environment. Nothing of this fleetd runs yet (adoption
+    // comes first), so every process naming this instance is the dead run's.
+    DIR* proc = ::opendir("/proc");
+    if (proc == nullptr) return;
+    while (dirent* e = ::readdir(proc)) {
+      pid_t pid = 0, ppid = 0, pgid = 0;
+      if (!absl::SimpleAtoi(e->d_name, &pid) || !ParentAndGroup(pid, &ppid, &pgid)) continue;
+      std::optional<FleetIdentity> who = IdentityOf(pid);
+      if (!who.has_value() || who->run_dir != options_.run_dir || who->engine != engine ||
+          who->index != index) {
+        continue;
+      }
+      if (::kill(pid, SIGKILL) == 0) ++killed;
+    }
+    ::closedir(proc);
+  }
+  if (killed > 0) {
+    Emit(id, "leftovers_killed",
+         absl::StrCat(killed, killed == 1 ? " process" : " processes",
+                      " of its run that ended while fleetd was down outlived it: killed"));
+  }
+}
+
 void Supervisor::RunOrphanSweep() {
   if (!orphan_sweep_due_.has_value() || *orphan_sweep_due_ > now_) return;
   orphan_sweep_due_.reset();
@@ -104,15 +156,10 @@ void Supervisor::RunOrphanSweep() {
         !ParentAndGroup(pid, &ppid, &pgid) || ppid != self) {
       continue;
     }
-    std::string engine, index, run_dir;
-    for (absl::string_view kv :
-         absl::StrSplit(Slurp(absl::StrCat("/proc/", pid, "/environ")), '\0', absl::SkipEmpty())) {
-      if (absl::ConsumePrefix(&kv, "FLEET_ENGINE=")) engine = std::string(kv);
-      if (absl::ConsumePrefix(&kv, "FLEET_INSTANCE=")) index = std::string(kv);
-      if (absl::ConsumePrefix(&kv, "FLEET_RUN_DIR=")) run_dir = std::string(kv);
-    }
-    uint32_t n = 0;
-    if (run_dir != options_.run_dir || !absl::SimpleAtoi(index, &n)) continue;
+    std::optional<FleetIdentity> who = IdentityOf(pid);
+    if (!who.has_value() || who->run_dir != options_.run_dir) continue;
+    const std::string& engine = who->engine;
+    const uint32_t n = who->index;
     auto it = engines_.find(engine);
     const Instance* owner = it != engines_.end() && n < it->second->instances.size()
                                 ? it->second->instances[n].get()

@@ -78,6 +78,9 @@ struct Supervisor::Instance {
   // A process adopted after a fleetd restart is not our child: its exit is
   // learned from a pidfd in the epoll set.
   int pidfd = -1;
+  // Its pid record (for a fleetd restart to take it back) could not be
+  // written yet (disk full): retried until it is.
+  bool record_pending = false;
   int stop_signal = SIGTERM;
   absl::Time started_wall;
   // The operator's (or config's) wish; the lifecycle says what is.

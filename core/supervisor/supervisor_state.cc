@@ -34,7 +34,9 @@ absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
-std::string Short(const std::string& head) { return head.empty() ? "(no commit)" : head.substr(0, 7); }
+std::string Short(const std::string& head) {
+  return head.empty() ? "(no commit)" : head.substr(0, 7);
+}
 
 std::string WallTime(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S", t, absl::LocalTimeZone());
@@ -136,9 +138,9 @@ void Supervisor::SubmitSync(Instance* inst, SyncRequest::Op op, std::string mess
 
 void Supervisor::PublishAfterExit(Instance* inst, const os::ExitStatus& status) {
   if (inst->state.dir.empty() || !os::Exists(inst->state.dir + "/.git")) return;
-  SubmitSync(inst, SyncRequest::OP_PUBLISH,
-             absl::StrCat("fleet: state from ", inst->id, " after its run (", status.Describe(),
-                          ")"));
+  SubmitSync(
+      inst, SyncRequest::OP_PUBLISH,
+      absl::StrCat("fleet: state from ", inst->id, " after its run (", status.Describe(), ")"));
 }
 
 void Supervisor::OnSyncOutcome(const sync::SyncOutcome& outcome) {
@@ -191,22 +193,23 @@ void Supervisor::OnSyncOutcome(const sync::SyncOutcome& outcome) {
                       "is kept at ",
                       result.rebuilt_from()));
   }
+  if (!result.undone().empty()) Emit(inst->id, "state_recovered", result.undone());
   if (!result.head().empty()) st.head = result.head();
   st.ahead = result.ahead();
   st.last_op_at = now_;
-  const std::string took =
-      absl::FormatDuration(absl::Trunc(outcome.took, absl::Milliseconds(1)));
+  const std::string took = absl::FormatDuration(absl::Trunc(outcome.took, absl::Milliseconds(1)));
 
   // What happened, in one line, and whether it was a failure.
   if (result.ok()) {
-    st.last_op = pull ? absl::StrCat("pulled ", Short(st.head), " (", result.pull(), ", ", took, ")")
-                      : result.committed() || result.attempts() > 0
-                            ? absl::StrCat("pushed ", Short(st.head),
-                                           result.attempts() > 1
-                                               ? absl::StrCat(" after ", result.attempts(), " attempts")
-                                               : "",
-                                           " (", took, ")")
-                            : absl::StrCat("nothing to commit at ", Short(st.head));
+    st.last_op = pull
+                     ? absl::StrCat("pulled ", Short(st.head), " (", result.pull(), ", ", took, ")")
+                 : result.committed() || result.attempts() > 0
+                     ? absl::StrCat("pushed ", Short(st.head),
+                                    result.attempts() > 1
+                                        ? absl::StrCat(" after ", result.attempts(), " attempts")
+                                        : "",
+                                    " (", took, ")")
+                     : absl::StrCat("nothing to commit at ", Short(st.head));
     if (st.unreachable) {
       Emit(inst->id, "state_reachable",
            absl::StrCat("the state remote is reachable again (unreachable since ",
@@ -244,8 +247,9 @@ void Supervisor::OnSyncOutcome(const sync::SyncOutcome& outcome) {
         st.unreachable = true;
         st.unreachable_since = clock_->WallNow();
         Emit(inst->id, "state_unreachable",
-             absl::StrCat(error, "; local commits are kept and the worker goes on with its "
-                                 "last state"));
+             absl::StrCat(error,
+                          "; local commits are kept and the worker goes on with its "
+                          "last state"));
       }
     } else if (error != st.error) {
       Emit(inst->id, "state_error", error);
@@ -271,8 +275,8 @@ void Supervisor::OnSyncOutcome(const sync::SyncOutcome& outcome) {
       const absl::Duration delay = RetryDelay(st.retries++);
       st.retry_due = now_ + delay;
       st.pulling_for_start = true;  // The retry is this start's pull.
-      inst->life.Wait(absl::StrCat("state: ", st.error, "; retry in ",
-                                   absl::FormatDuration(delay)));
+      inst->life.Wait(
+          absl::StrCat("state: ", st.error, "; retry in ", absl::FormatDuration(delay)));
     }
   }
 
@@ -296,8 +300,7 @@ void Supervisor::RunStateTimers() {
       if (st.dir.empty() || !st.retry_due.has_value() || *st.retry_due > now_) {
         // A cycle engine publishes after every run; the watchdog is for
         // daemons that run for long between their own commits.
-        if (watchdog && !cycle && !st.dir.empty() && inst->life.HasProcess() &&
-            st.in_flight == 0) {
+        if (watchdog && !cycle && !st.dir.empty() && inst->life.HasProcess() && st.in_flight == 0) {
           SubmitSync(inst.get(), SyncRequest::OP_PUBLISH,
                      absl::StrCat("fleet watchdog: state ", inst->id, " left uncommitted"));
         }
@@ -333,8 +336,8 @@ absl::StatusOr<int> Supervisor::SyncState(const std::string& target, bool commit
         absl::StrCat("'", target, "' has no instance with state: true"));
   }
   for (Instance* inst : with_state) {
-    SubmitSync(inst, commit ? SyncRequest::OP_PUBLISH : SyncRequest::OP_PULL,
-               commit ? message : "", reply);
+    SubmitSync(inst, commit ? SyncRequest::OP_PUBLISH : SyncRequest::OP_PULL, commit ? message : "",
+               reply);
   }
   return static_cast<int>(with_state.size());
 }

@@ -162,8 +162,10 @@ class GitSync {
     if (it != repos_.end()) return it->second.get();
     const std::string& tree = request.work_tree();
     GitStatus status;
-    std::unique_ptr<Repo> repo = Repo::OpenOrClone(tree, request.remote(), request.branch(), &status);
+    std::unique_ptr<Repo> repo =
+        Repo::OpenOrClone(tree, request.remote(), request.branch(), &status);
     if (repo != nullptr && !(status = repo->Verify()).ok()) repo.reset();
+    if (repo != nullptr) result->set_undone(repo->UndoInterruptedOperation());
     if (repo == nullptr && !status.remote && OwnedRepository(tree)) {
       // Damaged: moved aside (never deleted), cloned again, and its files
       // copied back over the fresh clone, so what the instance had (its

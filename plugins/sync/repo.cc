@@ -15,10 +15,10 @@
 #include <memory>
 #include <optional>
 
-#include "plugins/sync/file_lock.h"
 #include "plugins/formats/json_merge.h"
 #include "plugins/formats/state_file_check.h"
 #include "plugins/procfs/procfs.h"
+#include "plugins/sync/file_lock.h"
 
 namespace fleet::plugins::sync {
 namespace {
@@ -34,9 +34,8 @@ using procfs::OpenByAnyProcess;
 // converted in one place each).
 GitStatus Fail(int code, const std::string& what) {
   const git_error* e = git_error_last();
-  std::string message = e != nullptr && e->message != nullptr
-                            ? e->message
-                            : "libgit2 error " + std::to_string(code);
+  std::string message =
+      e != nullptr && e->message != nullptr ? e->message : "libgit2 error " + std::to_string(code);
   return {what + ": " + message};
 }
 
@@ -126,11 +125,72 @@ std::unique_ptr<Repo> Repo::OpenOrClone(const std::string& work_tree, const std:
 
 Repo::~Repo() { git_repository_free(repo_); }
 
+std::map<std::string, std::optional<std::string>> Repo::ChangesSinceHead() {
+  std::map<std::string, std::optional<std::string>> out;
+  Object head_tree;
+  if (git_revparse_single(head_tree.out(), repo_, "HEAD^{tree}") != 0) return out;
+  git_diff_options options = GIT_DIFF_OPTIONS_INIT;
+  options.flags = GIT_DIFF_INCLUDE_UNTRACKED | GIT_DIFF_RECURSE_UNTRACKED_DIRS;
+  git_diff* diff = nullptr;
+  if (git_diff_tree_to_workdir(&diff, repo_, reinterpret_cast<git_tree*>(head_tree.p), &options) !=
+      0) {
+    return out;
+  }
+  const std::string root = git_repository_workdir(repo_);
+  for (size_t i = 0; i < git_diff_num_deltas(diff); ++i) {
+    const git_diff_delta* delta = git_diff_get_delta(diff, i);
+    const std::string path = delta->new_file.path;
+    if (delta->status == GIT_DELTA_DELETED) {
+      out[path] = std::nullopt;
+      continue;
+    }
+    std::ifstream in(root + path, std::ios::binary);
+    out[path] = std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  git_diff_free(diff);
+  return out;
+}
+
+std::string Repo::UndoInterruptedOperation() {
+  const int state = git_repository_state(repo_);
+  if (state == GIT_REPOSITORY_STATE_NONE) return "";
+  ClearStaleLocks();  // The killed process's index.lock would block the undo.
+  std::map<std::string, std::optional<std::string>> written = ChangesSinceHead();
+  const bool rebase = state == GIT_REPOSITORY_STATE_REBASE ||
+                      state == GIT_REPOSITORY_STATE_REBASE_MERGE ||
+                      state == GIT_REPOSITORY_STATE_REBASE_INTERACTIVE;
+  bool undone = false;
+  if (rebase) {
+    git_rebase_options options = GIT_REBASE_OPTIONS_INIT;
+    RebaseOp op;
+    undone = git_rebase_open(op.out(), repo_, &options) == 0 && git_rebase_abort(op.p) == 0;
+  }
+  if (!undone) {
+    // A merge, or a rebase too broken to open: back to the branch itself
+    // (a rebase moves it only when it finishes).
+    git_repository_set_head(repo_, LocalRef(branch_).c_str());
+    AbandonMerge();
+  }
+  git_repository_state_cleanup(repo_);
+  const std::string root = git_repository_workdir(repo_);
+  for (const auto& [path, content] : written) {
+    if (!content.has_value()) {
+      ::unlink((root + path).c_str());
+      continue;
+    }
+    std::ofstream out(root + path, std::ios::binary | std::ios::trunc);
+    out << *content;
+  }
+  return std::string(rebase ? "a rebase" : "a merge") +
+         " left half done (a process was killed mid-sync) was undone; " +
+         std::to_string(written.size()) + " file(s) written into the tree since were kept";
+}
+
 std::vector<std::string> Repo::ClearStaleLocks() {
   std::vector<std::string> cleared;
   const std::string git_dir = git_repository_path(repo_);  // ends with '/'
-  for (const std::string& name : {std::string("index.lock"), std::string("HEAD.lock"),
-                                   LocalRef(branch_) + ".lock"}) {
+  for (const std::string& name :
+       {std::string("index.lock"), std::string("HEAD.lock"), LocalRef(branch_) + ".lock"}) {
     char resolved[PATH_MAX];
     const std::string path = git_dir + name;
     if (!Exists(path) || ::realpath(path.c_str(), resolved) == nullptr) continue;
@@ -350,8 +410,7 @@ GitStatus Repo::Merge(const void* upstream_commit, PullResult* result) {
 }
 
 bool Repo::ResolveConflicts(void* index_ptr, const std::string& onto, bool merging,
-                            PullResult* result,
-                            GitStatus* status) {
+                            PullResult* result, GitStatus* status) {
   git_index* index = static_cast<git_index*>(index_ptr);
   // Copy out first: resolving changes the index under the iterator.
   struct Conflict {
@@ -478,7 +537,8 @@ GitStatus Repo::Pull(PullResult* result) {
   int rc = git_remote_lookup(remote.out(), repo_, "origin");
   if (rc != 0) return Fail(rc, "find remote origin");
   git_fetch_options fetch = GIT_FETCH_OPTIONS_INIT;
-  if ((rc = git_remote_fetch(remote.p, nullptr, &fetch, nullptr)) != 0) return RemoteFail(rc, "fetch origin");
+  if ((rc = git_remote_fetch(remote.p, nullptr, &fetch, nullptr)) != 0)
+    return RemoteFail(rc, "fetch origin");
   Reference upstream_ref;
   if (git_reference_lookup(upstream_ref.out(), repo_, RemoteRef(branch_).c_str()) != 0) {
     return {};  // The remote has no such branch yet: nothing to catch up with.

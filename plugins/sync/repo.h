@@ -6,7 +6,9 @@
 #ifndef FLEET_PLUGINS_SYNC_REPO_H_
 #define FLEET_PLUGINS_SYNC_REPO_H_
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,11 @@ class Repo {
   // Reads what every operation needs (index, HEAD, its commit and tree): an
   // error means the repository is damaged (a killed process, a bad disk).
   GitStatus Verify();
+  // A rebase or merge left half done by a killed process (fleetd's death
+  // mid-sync) is undone: the branch is back where the operation began, and
+  // files written into the tree since (by a worker that outlived fleetd)
+  // are kept. Returns what was done, "" when nothing was in progress.
+  std::string UndoInterruptedOperation();
   // Stages every change (new, modified, deleted) and commits it. *committed
   // is false when there was nothing to commit.
   GitStatus CommitAll(const std::string& author, const std::string& email,
@@ -89,6 +96,9 @@ class Repo {
   // Puts HEAD, index and work tree back to the last commit after a merge
   // that cannot be finished (the tree was clean before it: nothing is lost).
   void AbandonMerge();
+  // Paths that differ between HEAD's tree and the work tree (untracked
+  // included), with their content; nullopt for a deleted file.
+  std::map<std::string, std::optional<std::string>> ChangesSinceHead();
   // Resolves every conflict in the index by rule; false (nothing changed)
   // when some path has no rule.
   // merging: the index comes from a merge ("ours" = local), not a rebase

@@ -366,6 +366,58 @@ TEST_F(RepoTest, AMergeNoRuleResolvesLeavesEverythingAsItWas) {
   git_repository_free(repo);
 }
 
+TEST_F(RepoTest, ARebaseLeftHalfDoneIsUndoneAndLaterWritesAreKept) {
+  auto a = Clone("a");
+  Write(dir_ + "/a/base", "base\n");
+  CommitAndPush(a.get(), "base");
+  auto b = Clone("b");
+  Write(dir_ + "/a/from_a", "a\n");
+  CommitAndPush(a.get(), "a writes");
+  Write(dir_ + "/b/from_b", "b\n");
+  bool committed = false;
+  ASSERT_TRUE(b->CommitAll("b", "b@l", "b writes", &committed).ok());
+  b.reset();
+  {
+    // A process starts rebasing b onto a's push and is killed after the
+    // first step: the rebase state stays on disk.
+    git_repository* raw = nullptr;
+    ASSERT_EQ(git_repository_open(&raw, (dir_ + "/b").c_str()), 0);
+    git_remote* origin = nullptr;
+    ASSERT_EQ(git_remote_lookup(&origin, raw, "origin"), 0);
+    ASSERT_EQ(git_remote_fetch(origin, nullptr, nullptr, nullptr), 0);
+    git_remote_free(origin);
+    git_reference* upstream_ref = nullptr;
+    ASSERT_EQ(git_reference_lookup(&upstream_ref, raw, "refs/remotes/origin/main"), 0);
+    git_annotated_commit* upstream = nullptr;
+    ASSERT_EQ(git_annotated_commit_from_ref(&upstream, raw, upstream_ref), 0);
+    git_rebase* rebase = nullptr;
+    ASSERT_EQ(git_rebase_init(&rebase, raw, nullptr, upstream, nullptr, nullptr), 0);
+    git_rebase_operation* step = nullptr;
+    ASSERT_EQ(git_rebase_next(&step, rebase), 0);
+    git_rebase_free(rebase);
+    git_annotated_commit_free(upstream);
+    git_reference_free(upstream_ref);
+    EXPECT_NE(git_repository_state(raw), GIT_REPOSITORY_STATE_NONE);
+    git_repository_free(raw);
+  }
+  // A worker that outlived the killed process writes on meanwhile.
+  Write(dir_ + "/b/later", "written during the outage\n");
+
+  b = Clone("b");
+  EXPECT_THAT(b->UndoInterruptedOperation(), ::testing::HasSubstr("a rebase"));
+  EXPECT_EQ(b->UndoInterruptedOperation(), "");  // Once.
+  EXPECT_EQ(Read(dir_ + "/b/later"), "written during the outage\n");
+  EXPECT_EQ(Read(dir_ + "/b/from_b"), "b\n");
+  // The next sync goes through as if nothing had happened.
+  PullResult pulled;
+  ASSERT_TRUE(b->Pull(&pulled).ok());
+  CommitAndPush(b.get(), "b: later");
+  ASSERT_TRUE(a->Pull(&pulled).ok());
+  EXPECT_EQ(Read(dir_ + "/a/from_b"), "b\n");
+  EXPECT_EQ(Read(dir_ + "/a/later"), "written during the outage\n");
+  EXPECT_EQ(Read(dir_ + "/a/from_a"), "a\n");
+}
+
 TEST_F(RepoTest, ForeignRepositoryIsNotClonedOver) {
   std::string tree = dir_ + "/x";
   ASSERT_EQ(system(("mkdir -p " + tree + "/.git && echo junk > " + tree + "/.git/HEAD").c_str()), 0);

@@ -21,6 +21,7 @@
 #include "core/os/process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/fault/invariants.h"
 #include "tests/integration/fleet_harness.h"
 
 namespace fleet::testing {
@@ -44,31 +45,6 @@ int Entries(const std::string& dir, const std::string& prefix = "") {
     if (e.path().filename().string().rfind(prefix, 0) == 0) ++n;
   }
   return n;
-}
-
-// Live process-group leaders (each instance leads its own group) whose
-// environment says they are ENGINE/INDEX of the fleet in run_dir.
-int CopiesOf(const std::string& run_dir, const std::string& engine, int index) {
-  int copies = 0;
-  DIR* proc = opendir("/proc");
-  while (dirent* e = readdir(proc)) {
-    pid_t pid = 0;
-    if (!absl::SimpleAtoi(e->d_name, &pid) || !FleetHarness::ProcessAlive(pid)) continue;
-    std::string stat = Read(absl::StrCat("/proc/", pid, "/stat"));
-    std::vector<std::string> fields = absl::StrSplit(stat.substr(stat.rfind(')') + 2), ' ');
-    if (fields.size() < 3 || fields[2] != std::to_string(pid)) continue;
-    std::vector<std::string> env =
-        absl::StrSplit(Read(absl::StrCat("/proc/", pid, "/environ")), '\0');
-    auto has = [&](const std::string& kv) {
-      return std::find(env.begin(), env.end(), kv) != env.end();
-    };
-    if (has("FLEET_RUN_DIR=" + run_dir) && has("FLEET_ENGINE=" + engine) &&
-        has(absl::StrCat("FLEET_INSTANCE=", index))) {
-      ++copies;
-    }
-  }
-  closedir(proc);
-  return copies;
 }
 
 std::string ChildEngine(const std::string& name, int replicas, const std::string& extra = "") {
@@ -147,8 +123,8 @@ TEST(AdoptTest, SurvivorsAreTakenBackAndOnlyTheDeadAreRestarted) {
   std::string events = h.Fleetctl({"events", "-n", "100"}).out;
   EXPECT_THAT(events, HasSubstr(absl::StrCat("w/0  adopted  pid ", pids["w/0"])));
   EXPECT_THAT(events, HasSubstr(absl::StrCat("w/1  lost  pid ", pids["w/1"], " ended while")));
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(CopiesOf(h.run_dir(), "w", i), 1) << "w/" << i;
-  EXPECT_EQ(CopiesOf(h.run_dir(), "talk", 0), 1);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(CopiesOf(h.run_dir(), "w", i).size(), 1u) << "w/" << i;
+  EXPECT_EQ(CopiesOf(h.run_dir(), "talk", 0).size(), 1u);
 
   // An adopted instance is not our child; its death is still seen (pidfd)
   // and it is restarted.
@@ -215,7 +191,7 @@ TEST(AdoptTest, ChangedAndRemovedEnginesAreHandledOnTheWayBack) {
   EXPECT_FALSE(FleetHarness::ProcessAlive(pids["change/0"]));
   EXPECT_THAT(Read(absl::StrCat("/proc/", h.Instance("change/0").pid(), "/environ")),
               HasSubstr("MODE=new"));
-  EXPECT_EQ(CopiesOf(h.run_dir(), "change", 0), 1);
+  EXPECT_EQ(CopiesOf(h.run_dir(), "change", 0).size(), 1u);
   // The removed engine's survivor is stopped, not left running unsupervised.
   EXPECT_TRUE(FleetHarness::WaitUntil([&] { return !FleetHarness::ProcessAlive(pids["gone/0"]); },
                                       absl::Seconds(10)));
@@ -252,7 +228,7 @@ TEST(AdoptTest, ACleanShutdownLeavesNothingToAdopt) {
       },
       absl::Seconds(5)));
   EXPECT_EQ(Entries(h.run_dir() + "/pipes", "w."), 0);
-  EXPECT_EQ(CopiesOf(h.run_dir(), "w", 0) + CopiesOf(h.run_dir(), "w", 1), 0);
+  EXPECT_EQ(CopiesOf(h.run_dir(), "w", 0).size() + CopiesOf(h.run_dir(), "w", 1).size(), 0u);
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 // Shared state through fleetd: real workers in their own Git work trees, a
 // real bare remote, libgit2 to look at what reached it.
-#include <git2.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -18,6 +17,7 @@
 #include "plugins/sync/publish.h"
 #include "plugins/sync/repo.h"
 #include "tests/integration/fleet_harness.h"
+#include "tests/integration/git_remote.h"
 
 namespace fleet::testing {
 namespace {
@@ -37,99 +37,31 @@ int Lines(const std::string& text) {
   return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
 }
 
-// The remote as the test sees it (libgit2 on the bare repository).
-class Remote {
- public:
-  explicit Remote(std::string path) : path_(std::move(path)) { git_libgit2_init(); }
-  ~Remote() { git_libgit2_shutdown(); }
-
-  // Commits on main by author name.
-  std::map<std::string, int> CommitsByAuthor() const {
-    std::map<std::string, int> out;
-    git_repository* repo = nullptr;
-    if (git_repository_open_bare(&repo, path_.c_str()) != 0) return out;
-    git_revwalk* walk = nullptr;
-    git_revwalk_new(&walk, repo);
-    if (git_revwalk_push_ref(walk, "refs/heads/main") == 0) {
-      git_oid id;
-      while (git_revwalk_next(&id, walk) == 0) {
-        git_commit* commit = nullptr;
-        if (git_commit_lookup(&commit, repo, &id) != 0) continue;
-        ++out[git_commit_author(commit)->name];
-        git_commit_free(commit);
-      }
-    }
-    git_revwalk_free(walk);
-    git_repository_free(repo);
-    return out;
-  }
-
-  // A file's content at main ("" when absent).
-  std::string File(const std::string& file) const {
-    std::string out;
-    git_repository* repo = nullptr;
-    if (git_repository_open_bare(&repo, path_.c_str()) != 0) return out;
-    git_object* blob = nullptr;
-    if (git_revparse_single(&blob, repo, ("main:" + file).c_str()) == 0) {
-      auto* b = reinterpret_cast<git_blob*>(blob);
-      out.assign(static_cast<const char*>(git_blob_rawcontent(b)),
-                 static_cast<size_t>(git_blob_rawsize(b)));
-      git_object_free(blob);
-    }
-    git_repository_free(repo);
-    return out;
-  }
-
-  // Commits `content` as `file` from a scratch clone and pushes it.
-  void Push(const std::string& scratch, const std::string& file, const std::string& content) {
-    plugins::sync::GitStatus status;
-    auto repo = plugins::sync::Repo::OpenOrClone(scratch, path_, "main", &status);
-    ASSERT_NE(repo, nullptr) << status.error;
-    plugins::sync::PullResult pulled;
-    ASSERT_TRUE(repo->Pull(&pulled).ok());
-    std::ofstream(scratch + "/" + file) << content;
-    // fleetd's workers push meanwhile: catch up and retry like any writer.
-    plugins::sync::PublishOptions options{"operator", "op@example.com", "seed " + file, 50,
-                                          nullptr};
-    plugins::sync::PublishResult published = plugins::sync::Publish(*repo, options);
-    ASSERT_TRUE(published.pushed) << published.error;
-  }
-
- private:
-  std::string path_;
-};
-
-std::string InitBareRemote(const FleetHarness& h) {
-  const std::string path = h.dir() + "/remote.git";
-  git_libgit2_init();
-  git_repository* bare = nullptr;
-  EXPECT_EQ(git_repository_init(&bare, path.c_str(), 1), 0);
-  git_repository_free(bare);
-  git_libgit2_shutdown();
-  return path;
+// Commits `content` as `file` from a scratch clone and pushes it.
+void PushAsOperator(const Remote& remote, const std::string& scratch, const std::string& file,
+                    const std::string& content) {
+  plugins::sync::GitStatus status;
+  auto repo = plugins::sync::Repo::OpenOrClone(scratch, remote.path(), "main", &status);
+  ASSERT_NE(repo, nullptr) << status.error;
+  plugins::sync::PullResult pulled;
+  ASSERT_TRUE(repo->Pull(&pulled).ok());
+  std::ofstream(scratch + "/" + file) << content;
+  // fleetd's workers push meanwhile: catch up and retry like any writer.
+  plugins::sync::PublishOptions options{"operator", "op@example.com", "seed " + file, 50, nullptr};
+  plugins::sync::PublishResult published = plugins::sync::Publish(*repo, options);
+  ASSERT_TRUE(published.pushed) << published.error;
 }
 
 std::string StateYaml(const std::string& extra, const std::string& engines) {
-  return absl::StrCat("name: it\nrun_dir: run\nstate:\n  remote: remote.git\n", extra,
-                      "engines:\n", engines);
-}
-
-// Every lock file left under dir (Git's *.lock), relative paths.
-std::vector<std::string> LockFiles(const std::string& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (it->path().extension() == ".lock") out.push_back(it->path().string());
-  }
-  return out;
+  return absl::StrCat("name: it\nrun_dir: run\nstate:\n  remote: remote.git\n", extra, "engines:\n",
+                      engines);
 }
 
 TEST(StateTest, AWorkerSeesTheLatestStateAtEveryStartAndCommitsFromTheShell) {
   FleetHarness h;
-  const std::string remote_path = InitBareRemote(h);
+  const std::string remote_path = InitBareRemote(h.dir());
   Remote remote(remote_path);
-  remote.Push(h.dir() + "/scratch", "world.txt", "v1\n");
+  PushAsOperator(remote, h.dir() + "/scratch", "world.txt", "v1\n");
   const std::string fleetctl = FleetHarness::FleetctlPath();
   h.WriteFile("fleet.yaml",
               StateYaml("", absl::StrCat("  - name: reader\n    state: true\n    shell: 'echo "
@@ -140,7 +72,9 @@ TEST(StateTest, AWorkerSeesTheLatestStateAtEveryStartAndCommitsFromTheShell) {
                                          " exec sleep 1000'\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
-      [&] { return h.Fleetctl({"logs", "reader"}).out.find("committed=0") != std::string::npos; },
+      [&] {
+        return h.Fleetctl({"logs", "reader"}).out.find("committed=0") != std::string::npos;
+      },
       absl::Seconds(20)))
       << h.Fleetctl({"logs", "reader"}).out << h.FleetdLog();
   EXPECT_THAT(h.Fleetctl({"logs", "reader"}).out, HasSubstr("saw v1"));
@@ -152,16 +86,18 @@ TEST(StateTest, AWorkerSeesTheLatestStateAtEveryStartAndCommitsFromTheShell) {
   EXPECT_THAT(i.state_sync(), HasSubstr("ok "));
 
   // Someone else moves the world on; the next start sees it.
-  remote.Push(h.dir() + "/scratch", "world.txt", "v2\n");
+  PushAsOperator(remote, h.dir() + "/scratch", "world.txt", "v2\n");
   ASSERT_EQ(h.Fleetctl({"restart", "reader"}).exit_code, 0);
   ASSERT_TRUE(FleetHarness::WaitUntil(
-      [&] { return h.Fleetctl({"logs", "reader"}).out.find("saw v2") != std::string::npos; },
+      [&] {
+        return h.Fleetctl({"logs", "reader"}).out.find("saw v2") != std::string::npos;
+      },
       absl::Seconds(20)))
       << h.Fleetctl({"logs", "reader"}).out << h.FleetdLog();
 
   // fleetctl sync from outside pulls on demand; outside an instance a
   // target is required.
-  remote.Push(h.dir() + "/scratch", "world.txt", "v3\n");
+  PushAsOperator(remote, h.dir() + "/scratch", "world.txt", "v3\n");
   CommandResult synced = h.Fleetctl({"sync", "reader/0"});
   EXPECT_EQ(synced.exit_code, 0) << synced.err;
   EXPECT_THAT(synced.out, HasSubstr("reader/0  pulled"));
@@ -179,7 +115,7 @@ TEST(StateTest, TwentyCycleWorkersCommitAtOnceAndNothingIsLost) {
   // (merged by rule); the other half write files of their own. Each run is
   // one commit; afterwards every run's commit is in the remote.
   FleetHarness h;
-  const std::string remote_path = InitBareRemote(h);
+  const std::string remote_path = InitBareRemote(h.dir());
   // A run finishes even when the shutdown's SIGTERM comes mid-run, so its
   // three writes (run log, shared log, counter) always go together.
   h.WriteFile("worker.sh", R"SH(set -e
@@ -204,12 +140,11 @@ os.rename(path + ".tmp", path)
 PY
 fi
 )SH");
-  h.WriteFile("fleet.yaml",
-              StateYaml("  merge:\n    - {path: shared.log, strategy: union}\n"
-                        "    - {path: counters.json, strategy: json}\n",
-                        "  - name: w\n    replicas: 20\n    state: true\n"
-                        "    command: [sh, worker.sh]\n"
-                        "    cycle: {interval: 100ms, timeout: 30s}\n"));
+  h.WriteFile("fleet.yaml", StateYaml("  merge:\n    - {path: shared.log, strategy: union}\n"
+                                      "    - {path: counters.json, strategy: json}\n",
+                                      "  - name: w\n    replicas: 20\n    state: true\n"
+                                      "    command: [sh, worker.sh]\n"
+                                      "    cycle: {interval: 100ms, timeout: 30s}\n"));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   absl::SleepFor(absl::Seconds(8));
   CommandResult down = h.Fleetctl({"shutdown"});
@@ -247,21 +182,20 @@ fi
   EXPECT_EQ(counters_text.find("<<<<<<<"), std::string::npos);
   EXPECT_THAT(LockFiles(h.run_dir() + "/state"), ::testing::IsEmpty());
   EXPECT_THAT(LockFiles(remote_path), ::testing::IsEmpty());
-  printf("20 cycle workers, 8s: %d runs, %d commits in the remote, none lost\n", total_runs,
-         [&] {
-           int n = 0;
-           for (const auto& [author, count] : commits) n += count;
-           return n;
-         }());
+  printf("20 cycle workers, 8s: %d runs, %d commits in the remote, none lost\n", total_runs, [&] {
+    int n = 0;
+    for (const auto& [author, count] : commits) n += count;
+    return n;
+  }());
 }
 
 TEST(StateTest, AnUnreachableRemoteDegradesAndRecoversWithoutLosingCommits) {
   FleetHarness h;
-  const std::string remote_path = InitBareRemote(h);
-  h.WriteFile("fleet.yaml",
-              StateYaml("", "  - name: w\n    state: true\n"
-                            "    shell: 'echo tick >> \"$FLEET_STATE_DIR/ticks.txt\"'\n"
-                            "    cycle: {interval: 300ms}\n"));
+  const std::string remote_path = InitBareRemote(h.dir());
+  h.WriteFile("fleet.yaml", StateYaml("",
+                                      "  - name: w\n    state: true\n"
+                                      "    shell: 'echo tick >> \"$FLEET_STATE_DIR/ticks.txt\"'\n"
+                                      "    cycle: {interval: 300ms}\n"));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   Remote remote(remote_path);
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return Lines(remote.File("ticks.txt")) >= 2; },
@@ -289,8 +223,7 @@ TEST(StateTest, AnUnreachableRemoteDegradesAndRecoversWithoutLosingCommits) {
 
   ASSERT_EQ(rename(away.c_str(), remote_path.c_str()), 0);
   ASSERT_TRUE(FleetHarness::WaitUntil(
-      [&] { return absl::StartsWith(h.Instance("w/0").state_sync(), "ok "); },
-      absl::Seconds(30)))
+      [&] { return absl::StartsWith(h.Instance("w/0").state_sync(), "ok "); }, absl::Seconds(30)))
       << h.Instance("w/0").DebugString();
   EXPECT_THAT(h.Fleetctl({"events", "-n", "200"}).out, HasSubstr("state_reachable"));
   ASSERT_EQ(h.Fleetctl({"stop", "w"}).exit_code, 0);
@@ -308,7 +241,7 @@ TEST(StateTest, AnUnreachableRemoteDegradesAndRecoversWithoutLosingCommits) {
 
 TEST(StateTest, TheWatchdogCommitsWhatADaemonLeavesAndAStopPublishesTheRest) {
   FleetHarness h;
-  const std::string remote_path = InitBareRemote(h);
+  const std::string remote_path = InitBareRemote(h.dir());
   // A long-running daemon that never commits: the watchdog does it for it.
   h.WriteFile("fleet.yaml",
               StateYaml("  watchdog: 1s\n",
@@ -333,12 +266,13 @@ TEST(StateTest, TheWatchdogCommitsWhatADaemonLeavesAndAStopPublishesTheRest) {
 
 TEST(StateTest, AConflictNoRuleResolvesIsShownAndNothingIsDiscarded) {
   FleetHarness h;
-  const std::string remote_path = InitBareRemote(h);
+  const std::string remote_path = InitBareRemote(h.dir());
   // Two instances write different content into the same file, no rule.
   h.WriteFile("fleet.yaml",
-              StateYaml("", "  - name: w\n    replicas: 2\n    state: true\n"
-                            "    shell: 'echo \"$FLEET_INSTANCE $$\" > \"$FLEET_STATE_DIR/who.txt\"'\n"
-                            "    cycle: {interval: 200ms}\n"));
+              StateYaml("",
+                        "  - name: w\n    replicas: 2\n    state: true\n"
+                        "    shell: 'echo \"$FLEET_INSTANCE $$\" > \"$FLEET_STATE_DIR/who.txt\"'\n"
+                        "    cycle: {interval: 200ms}\n"));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   std::string loser;
   ASSERT_TRUE(FleetHarness::WaitUntil(

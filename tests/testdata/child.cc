@@ -10,6 +10,8 @@
 //                         and process group first (setsid), as daemons do
 //   --spam BYTES          write BYTES bytes of output (lines of 'x')
 //   --exit-after SECONDS  exit then (with --exit-code N, default 0)
+//   --exit-when FILE      exit (with --exit-code) once FILE appears, unless it
+//                         was there already at start (so a restarted copy stays)
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,6 +51,7 @@ std::string OpenFds() {
 int main(int argc, char** argv) {
   double exit_after = -1;
   int exit_code = 0;
+  std::string exit_when;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : "";
@@ -90,6 +93,9 @@ int main(int argc, char** argv) {
     } else if (flag == "--exit-after") {
       exit_after = atof(value);
       ++i;
+    } else if (flag == "--exit-when") {
+      exit_when = value;
+      ++i;
     } else if (flag == "--exit-code") {
       exit_code = atoi(value);
       ++i;
@@ -97,6 +103,10 @@ int main(int argc, char** argv) {
       fprintf(stderr, "child: unknown flag %s\n", flag.c_str());
       return 64;
     }
+  }
+  if (!exit_when.empty() && access(exit_when.c_str(), F_OK) != 0) {
+    while (access(exit_when.c_str(), F_OK) != 0) usleep(20000);
+    return exit_code;
   }
   if (exit_after >= 0) {
     usleep(static_cast<useconds_t>(exit_after * 1e6));

@@ -1,0 +1,149 @@
+// Faults of processes: a worker's pid reused by a stranger while fleetd is
+// down, a setsid grandchild left by a run that died while fleetd was down,
+// and 200 workers exiting in the same instant. Afterwards every engine runs
+// exactly once, the stranger is untouched, and nothing is left behind.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fault/invariants.h"
+#include "tests/integration/fleet_harness.h"
+
+namespace fleet::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+std::string Events(const FleetHarness& h) { return h.Fleetctl({"events", "-n", "500"}).out; }
+
+void KillFleetd(FleetHarness& h) {
+  ASSERT_EQ(kill(h.fleetd_pid(), SIGKILL), 0);
+  ASSERT_EQ(h.WaitFleetdExit(absl::Seconds(10)), 128 + SIGKILL);
+}
+
+bool Gone(pid_t pid) { return !FleetHarness::ProcessAlive(pid); }
+
+// Starts `sleep 1000` (no FLEET_* environment: a stranger) with exactly the
+// pid `want`, by setting the kernel's last-allocated pid just below it.
+// Returns its pid, or 0 when the kernel would not (not root) or another
+// process took the pid first every time.
+pid_t StrangerWithPid(pid_t want) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    std::string last = std::to_string(want - 1);
+    bool set = write(fd, last.data(), last.size()) == static_cast<ssize_t>(last.size());
+    close(fd);
+    if (!set) return 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+      char* const no_env[] = {nullptr};
+      execle("/bin/sleep", "sleep", "1000", nullptr, no_env);
+      _exit(127);
+    }
+    if (pid == want) return pid;
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  return 0;
+}
+
+TEST(ProcessFaultTest, AWorkersPidReusedWhileFleetdIsDownIsNeverTakenForIt) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml",
+              FleetYaml(absl::StrCat("  - name: w\n    command: [\"", FleetHarness::ChildPath(),
+                                     "\"]\n    min_uptime: 100ms\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_THAT(AwaitHealed(h, {"w/0"}, absl::Seconds(10)), IsEmpty());
+  const pid_t worker = h.Instance("w/0").pid();
+  KillFleetd(h);
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return Gone(worker); }, absl::Seconds(10)));
+  const pid_t stranger = StrangerWithPid(worker);
+  if (stranger == 0) GTEST_SKIP() << "cannot place a process at pid " << worker << " (needs root)";
+
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  EXPECT_THAT(AwaitHealed(h, {"w/0"}, absl::Seconds(10)), IsEmpty());
+  EXPECT_NE(h.Instance("w/0").pid(), stranger);
+  EXPECT_THAT(Events(h), HasSubstr("the pid now belongs to another process"));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_FALSE(Gone(stranger)) << "fleetd signalled a process that is not its worker";
+  kill(stranger, SIGKILL);
+  waitpid(stranger, nullptr, 0);
+}
+
+class LostRunTest : public ::testing::TestWithParam<bool> {
+ protected:
+  std::vector<std::string> Env() const {
+    return GetParam() ? std::vector<std::string>{} : std::vector<std::string>{"FLEET_CGROUPS=off"};
+  }
+};
+
+TEST_P(LostRunTest, ASetsidGrandchildOfARunThatDiedWhileFleetdWasDownIsEnded) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml",
+              FleetYaml(absl::StrCat("  - name: g\n    command: [\"", FleetHarness::ChildPath(),
+                                     "\", \"--setsid-grandchild\", \"", h.dir(),
+                                     "/grandchild.pid\"]\n    min_uptime: 100ms\n")));
+  ASSERT_TRUE(h.StartFleetd(Env()).ok()) << h.FleetdLog();
+  pid_t grandchild = 0;
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return (grandchild = h.ReadPid("grandchild.pid")) > 0; }, absl::Seconds(10)));
+  const pid_t worker = h.Instance("g/0").pid();
+  KillFleetd(h);
+  ASSERT_EQ(kill(worker, SIGKILL), 0);  // The run dies; its grandchild does not.
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return Gone(worker); }, absl::Seconds(10)));
+  ASSERT_FALSE(Gone(grandchild));
+  unlink((h.dir() + "/grandchild.pid").c_str());
+
+  ASSERT_TRUE(h.StartFleetd(Env()).ok()) << h.FleetdLog();
+  EXPECT_TRUE(FleetHarness::WaitUntil([&] { return Gone(grandchild); }, absl::Seconds(10)))
+      << Events(h);
+  EXPECT_THAT(Events(h), HasSubstr("g/0  leftovers_killed"));
+  EXPECT_THAT(AwaitHealed(h, {"g/0"}, absl::Seconds(10)), IsEmpty());
+  // The new run's own grandchild is left alone.
+  pid_t fresh = 0;
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return (fresh = h.ReadPid("grandchild.pid")) > 0; },
+                                      absl::Seconds(10)));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_FALSE(Gone(fresh));
+}
+
+INSTANTIATE_TEST_SUITE_P(CgroupsOrSubreaper, LostRunTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Cgroups" : "Subreaper"; });
+
+TEST(ProcessFaultTest, TwoHundredWorkersExitingAtOnceAreEachRestartedOnce) {
+  FleetHarness h;
+  const std::string go = h.dir() + "/go";
+  // Each waits for `go`, then exits 1; a copy started after `go` stays up.
+  h.WriteFile("fleet.yaml",
+              FleetYaml(absl::StrCat("  - name: w\n    replicas: 200\n    command: [\"",
+                                     FleetHarness::ChildPath(), "\", \"--exit-when\", \"", go,
+                                     "\", \"--exit-code\", \"1\"]\n    min_uptime: 100ms\n"
+                                     "    backoff: {initial: 100ms}\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  const std::vector<std::string> ids = Ids("w", 200);
+  ASSERT_THAT(AwaitHealed(h, ids, absl::Seconds(60)), IsEmpty());
+  h.WriteFile("go", "");
+  EXPECT_THAT(AwaitHealed(h, ids, absl::Seconds(60)), IsEmpty());
+  absl::StatusOr<control::v1::GetStatusResponse> status = h.Status();
+  ASSERT_TRUE(status.ok());
+  int restarted_once = 0;
+  for (const auto& e : status->engines()) {
+    for (const auto& i : e.instances()) restarted_once += i.restarts() == 1;
+  }
+  EXPECT_EQ(restarted_once, 200);
+  printf("200 exits at once: fleetd's worst loop lag %lld ms\n",
+         static_cast<long long>(status->daemon().max_loop_lag_ms()));
+}
+
+}  // namespace
+}  // namespace fleet::testing

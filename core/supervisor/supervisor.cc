@@ -189,6 +189,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   consider(log_check_due_);
   consider(orphan_sweep_due_);
   consider(records_retry_due_);
+  for (const StoppingOrphan& o : orphans_stopping_) consider(o.kill_at);
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
       consider(inst->life.deadline());
@@ -383,6 +384,7 @@ void Supervisor::RunTimers() {
   RunLogJanitor();
   RunOrphanSweep();
   RetryInstanceRecords();
+  KillStubbornOrphans();
   if (watchdog_due_ping_.has_value() && *watchdog_due_ping_ <= now_) {
     options_.watchdog_ping();
     watchdog_due_ping_ = now_ + options_.watchdog_interval;

@@ -21,11 +21,11 @@
 #include "core/health/monitor.h"
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
+#include "core/recovery/recovery_worker.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/instance_records.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/supervisor/log_sink.h"
-#include "core/recovery/recovery_worker.h"
 #include "core/sync/state_sync.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
@@ -103,8 +103,7 @@ class Supervisor {
   // Pulls (commit: commits and pushes) the state of target's instances now;
   // reply is called on the loop once per instance, when its answer is in.
   // Returns how many replies will come, or why none will.
-  absl::StatusOr<int> SyncState(const std::string& target, bool commit,
-                                const std::string& message,
+  absl::StatusOr<int> SyncState(const std::string& target, bool commit, const std::string& message,
                                 std::function<void(fleet::control::v1::InstanceSync)> reply);
 
  private:
@@ -125,6 +124,9 @@ class Supervisor {
   // RetryInstanceRecords, and the operator told once per failing streak.
   void RecordInstance(Instance* inst);
   void RetryInstanceRecords();
+  // SIGKILLs survivors stopped as orphans that are still there after the
+  // grace (same pid and start time: never a stranger with a reused pid).
+  void KillStubbornOrphans();
   void ReapChildren();
   void OnExit(Instance* inst, const os::ExitStatus& status);
   void RunTimers();
@@ -256,6 +258,14 @@ class Supervisor {
   bool adopted_once_ = false;
   std::optional<MonoTime> records_retry_due_;
   bool records_failing_ = false;
+  struct StoppingOrphan {
+    std::string engine;
+    uint32_t index;
+    pid_t pid;
+    uint64_t start_time;
+    MonoTime kill_at;
+  };
+  std::vector<StoppingOrphan> orphans_stopping_;
   // Something other than output happened: reconcile and recompute the deadline.
   bool dirty_ = true;
   MonoTime now_;

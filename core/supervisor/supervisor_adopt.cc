@@ -30,6 +30,9 @@ namespace v1 = ::fleet::config::v1;
 
 namespace {
 constexpr absl::Duration kRecordRetryEvery = absl::Seconds(1);
+// How long a survivor the config no longer has gets to stop on SIGTERM
+// (its engine's own grace is gone with its definition): systemd's default.
+constexpr absl::Duration kOrphanGrace = absl::Seconds(10);
 }  // namespace
 
 bool OpenOutputFifo(const std::string& path, int fds[2]) {
@@ -81,10 +84,13 @@ void Supervisor::AdoptSurvivors() {
         }
       }
       RemoveInstanceRecord(options_.run_dir, r.engine, r.index);
+      orphans_stopping_.push_back(
+          {r.engine, r.index, r.pid, r.start_time, clock_->MonotonicNow() + kOrphanGrace});
       Emit(id, "orphan_stopped",
            absl::StrCat("pid ", r.pid,
                         " survived fleetd but is not in the config any more: "
-                        "sent SIGTERM to its group"));
+                        "sent SIGTERM to its group (SIGKILL in ",
+                        absl::FormatDuration(kOrphanGrace), " if it is still there)"));
       continue;
     }
     Adopt(inst, r);
@@ -131,6 +137,26 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
   StartHealthChecks(inst);
   if (r.spec_hash != SpecHash(spec)) {
     Perform(inst, inst->life.Restart(now_, "its definition changed while fleetd was down"));
+  }
+}
+
+void Supervisor::KillStubbornOrphans() {
+  for (auto it = orphans_stopping_.begin(); it != orphans_stopping_.end();) {
+    if (it->kill_at > now_) {
+      ++it;
+      continue;
+    }
+    std::optional<uint64_t> start = os::ProcessStartTime(it->pid);
+    if (start.has_value() && *start == it->start_time) {
+      os::SignalGroup(it->pid, SIGKILL);
+      if (std::string dir = CgroupDir(it->engine, it->index); !dir.empty()) {
+        os::SignalCgroup(dir, SIGKILL);
+      }
+      Emit(absl::StrCat(it->engine, "/", it->index), "killed",
+           absl::StrCat("pid ", it->pid, " ignored SIGTERM for ",
+                        absl::FormatDuration(kOrphanGrace), ": SIGKILL"));
+    }
+    it = orphans_stopping_.erase(it);
   }
 }
 

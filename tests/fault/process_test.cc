@@ -80,6 +80,26 @@ TEST(ProcessFaultTest, AWorkersPidReusedWhileFleetdIsDownIsNeverTakenForIt) {
   waitpid(stranger, nullptr, 0);
 }
 
+TEST(ProcessFaultTest, ASurvivorOfARemovedEngineThatIgnoresSigtermIsKilledAfterTheGrace) {
+  FleetHarness h;
+  const std::string stubborn =
+      absl::StrCat("  - name: stubborn\n    command: [\"", FleetHarness::ChildPath(),
+                   "\", \"--ignore-sigterm\"]\n    min_uptime: 100ms\n");
+  const std::string keep = "  - name: keep\n    shell: 'exec sleep 1000'\n";
+  h.WriteFile("fleet.yaml", FleetYaml(stubborn + keep));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_THAT(AwaitHealed(h, {"stubborn/0", "keep/0"}, absl::Seconds(10)), IsEmpty());
+  const pid_t survivor = h.Instance("stubborn/0").pid();
+  KillFleetd(h);
+  h.WriteFile("fleet.yaml", FleetYaml(keep));  // The operator removes it meanwhile.
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_FALSE(Gone(survivor));  // SIGTERM is ignored...
+  EXPECT_TRUE(FleetHarness::WaitUntil([&] { return Gone(survivor); }, absl::Seconds(15)));
+  EXPECT_THAT(Events(h), HasSubstr("ignored SIGTERM"));  // ...SIGKILL is not.
+  EXPECT_THAT(AwaitHealed(h, {"keep/0"}, absl::Seconds(5)), IsEmpty());
+}
+
 class LostRunTest : public ::testing::TestWithParam<bool> {
  protected:
   std::vector<std::string> Env() const {

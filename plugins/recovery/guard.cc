@@ -89,7 +89,12 @@ void GuardFiles(const RecoveryRequest& request, const GuardOptions& options, Rec
         // An mtime ahead of now (the wall clock went back) cannot say the
         // file is being written: judged now rather than once the clock
         // catches up, hours later perhaps.
-        const long long age_ms = ::time(nullptr) * 1000LL - st.st_mtime * 1000LL;
+        // Millisecond precision: whole seconds would cut the settle time to
+        // anything between 0 and 1s (a write 5ms before a second ticks over).
+        struct timespec now;
+        ::clock_gettime(CLOCK_REALTIME, &now);
+        const long long age_ms = (now.tv_sec - st.st_mtim.tv_sec) * 1000LL +
+                                 (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000LL;
         if (options.settle_ms > 0 && age_ms >= 0 && age_ms < options.settle_ms) {
           continue;  // Maybe mid-write: judged on the next pass.
         }

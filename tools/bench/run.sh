@@ -9,3 +9,4 @@ ulimit -n 65536 2>/dev/null || true
 "$bin/tools/bench/supervise_bench" "$@"
 "$bin/tools/bench/health_bench"
 "$bin/tools/bench/sync_bench"
+"$bin/tools/bench/recovery_bench"

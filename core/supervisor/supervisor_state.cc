@@ -193,7 +193,7 @@ void Supervisor::OnSyncOutcome(const sync::SyncOutcome& outcome) {
                       "is kept at ",
                       result.rebuilt_from()));
   }
-  if (!result.undone().empty()) Emit(inst->id, "state_recovered", result.undone());
+  if (!result.undone().empty()) Emit(inst->id, "state_undone", result.undone());
   if (!result.head().empty()) st.head = result.head();
   st.ahead = result.ahead();
   st.last_op_at = now_;

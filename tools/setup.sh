@@ -10,7 +10,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc
   libgit2-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 procps util-linux strace
+  python3 procps util-linux strace tzdata
 )
 
 missing=()

@@ -16,8 +16,8 @@ using ::testing::HasSubstr;
 namespace v1 = ::fleet::config::v1;
 
 std::string TempDir() {
-  std::string tmpl = absl::StrCat(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp",
-                                  "/config_test.XXXXXX");
+  std::string tmpl =
+      absl::StrCat(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp", "/config_test.XXXXXX");
   return mkdtemp(tmpl.data());
 }
 
@@ -41,7 +41,8 @@ health:
 kill_condition: "daily_loss > $10 OR cash < $20"
 env:
   LIVE_TRADING: "true"
-)").ok());
+)")
+                  .ok());
   setenv("HOME", "/home/op", 1);
   auto loaded = LoadConfig(dir);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
@@ -80,9 +81,12 @@ engines:
     replicas: 3
     restart: on-failure
     backoff: {initial: 0, max: 2m, jitter: 0}
-)").ok());
-  ASSERT_TRUE(os::WriteFileAtomic(dir + "/conf.d/b.yml", "name: b\nshell: echo hi\n"
-                                                           "depends_on: [a]\n").ok());
+)")
+                  .ok());
+  ASSERT_TRUE(os::WriteFileAtomic(dir + "/conf.d/b.yml",
+                                  "name: b\nshell: echo hi\n"
+                                  "depends_on: [a]\n")
+                  .ok());
   auto loaded = LoadConfig(dir + "/fleet.yaml");
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   const v1::FleetConfig& c = loaded->config;
@@ -135,8 +139,9 @@ TEST(LoaderTest, SemanticErrors) {
   EXPECT_THAT(ErrorOf("engines:\n  - name: a\n"), HasSubstr("needs a command"));
   EXPECT_THAT(ErrorOf("engines:\n  - name: 'bad/name'\n    command: [x]\n"),
               HasSubstr("fleet.yaml:2:11: engine name 'bad/name'"));
-  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, command: [x]}\n  - {name: a, command: [y]}\n"),
-              HasSubstr("fleet.yaml:3:12: engine 'a' is declared twice (first at fleet.yaml:2:12)"));
+  EXPECT_THAT(
+      ErrorOf("engines:\n  - {name: a, command: [x]}\n  - {name: a, command: [y]}\n"),
+      HasSubstr("fleet.yaml:3:12: engine 'a' is declared twice (first at fleet.yaml:2:12)"));
   EXPECT_THAT(ErrorOf("engines:\n  - {name: a, command: [x], depends_on: [zz]}\n"),
               HasSubstr("fleet.yaml:2:42: depends_on names 'zz', which is not an engine"));
   EXPECT_THAT(ErrorOf("engines:\n  - {name: a, command: [x], depends_on: [b]}\n"
@@ -155,6 +160,18 @@ TEST(LoaderTest, SemanticErrors) {
   EXPECT_THAT(ErrorOf("engines:\n  - {name: a, type: cron, schedule: '@hourly', command: [x],"
                       " cycle: {interval: 1s}}\n"),
               HasSubstr("cycle applies to daemons"));
+  EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    type: cron\n    command: [x]\n"
+                      "    schedule: \"0 25 * * *\"\n"),
+              HasSubstr("fleet.yaml:5:15: schedule '0 25 * * *' is not valid: column 3: 25 is "
+                        "out of range for the hour (0-23)"));
+  EXPECT_THAT(
+      ErrorOf("engines:\n  - {name: a, type: cron, schedule: '0 0 30 2 *', command: [x]}\n"),
+      HasSubstr("schedule '0 0 30 2 *' never fires"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, type: cron, schedule: '@daily', command: [x],"
+                      " timezone: Mars/Olympus}\n"),
+              HasSubstr("unknown time zone 'Mars/Olympus'"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, command: [x], timezone: UTC}\n"),
+              HasSubstr("timezone applies to cron and intelligence engines"));
 }
 
 TEST(LoaderTest, SyntaxErrorsAndHostileDocuments) {
@@ -171,14 +188,13 @@ TEST(LoaderTest, SyntaxErrorsAndHostileDocuments) {
     bomb += "]\n";
     prev = c;
   }
-  bomb = "engines:\n  - name: z\n    command: [x]\n    health:\n      plugin:\n" +
-         [&] {
-           std::string indented;
-           for (absl::string_view line : absl::StrSplit(bomb, '\n', absl::SkipEmpty())) {
-             absl::StrAppend(&indented, "        ", line, "\n");
-           }
-           return indented;
-         }();
+  bomb = "engines:\n  - name: z\n    command: [x]\n    health:\n      plugin:\n" + [&] {
+    std::string indented;
+    for (absl::string_view line : absl::StrSplit(bomb, '\n', absl::SkipEmpty())) {
+      absl::StrAppend(&indented, "        ", line, "\n");
+    }
+    return indented;
+  }();
   EXPECT_THAT(ErrorOf(bomb), HasSubstr("expands to more than"));
 }
 
@@ -221,8 +237,9 @@ TEST(LoaderTest, RecoveryBlockIsValidatedWithDefaults) {
   EXPECT_EQ(r.interval().seconds(), 10);
   EXPECT_EQ(r.plugin(), "libfleet_recovery_files.so");
   EXPECT_EQ(r.protect(0).path(), "/base/data/book.json");
-  EXPECT_THAT(ErrorOf("state: {remote: r.git, catch_up: squash}\nengines: [{name: a, command: [x]}]\n"),
-              HasSubstr("catch_up 'squash' is not rebase or merge"));
+  EXPECT_THAT(
+      ErrorOf("state: {remote: r.git, catch_up: squash}\nengines: [{name: a, command: [x]}]\n"),
+      HasSubstr("catch_up 'squash' is not rebase or merge"));
   EXPECT_THAT(ErrorOf("engines: [{name: a, command: [x]}]\n"
                       "recovery: {protect: [{path: x.json, min_size_ratio: 2}]}\n"),
               HasSubstr("min_size_ratio must be between 0 and 1"));

@@ -12,6 +12,7 @@
 #include "core/killcond/expression.h"
 #include "core/os/files.h"
 #include "core/os/process.h"
+#include "core/schedule/cron.h"
 #include "google/protobuf/duration.pb.h"
 
 namespace fleet::config {
@@ -87,6 +88,25 @@ class Validator {
     }
   }
 
+  void CheckSchedule(const v1::Engine& e) {
+    absl::TimeZone zone = absl::LocalTimeZone();
+    if (!e.timezone().empty() && !absl::LoadTimeZone(e.timezone(), &zone)) {
+      Error(&e, v1::Engine::kTimezoneFieldNumber,
+            absl::StrCat("unknown time zone '", e.timezone(),
+                         "'; expected an IANA name like Europe/Berlin or UTC"));
+    }
+    absl::StatusOr<schedule::Schedule> parsed = schedule::Schedule::Parse(e.schedule());
+    if (!parsed.ok()) {
+      Error(
+          &e, v1::Engine::kScheduleFieldNumber,
+          absl::StrCat("schedule '", e.schedule(), "' is not valid: ", parsed.status().message()));
+    } else if (parsed->kind() == schedule::Schedule::Kind::kCalendar &&
+               !parsed->NextAfter(absl::Now(), zone).has_value()) {
+      Error(&e, v1::Engine::kScheduleFieldNumber,
+            absl::StrCat("schedule '", e.schedule(), "' never fires (no such date)"));
+    }
+  }
+
   void CheckEngine(v1::Engine* e, const v1::LogPolicy& fleet_logs) {
     if (e->name().empty()) {
       Error(e, 0, "engine has no name");
@@ -111,8 +131,8 @@ class Validator {
     int index = 0;
     for (const auto& [key, value] : e->env()) {
       if (key.empty() || key.find('=') != std::string::npos || absl::ascii_isdigit(key[0])) {
-        Error(e, v1::Engine::kEnvFieldNumber, absl::StrCat("'", key, "' is not a valid variable name"),
-              index);
+        Error(e, v1::Engine::kEnvFieldNumber,
+              absl::StrCat("'", key, "' is not a valid variable name"), index);
       }
       ++index;
     }
@@ -130,6 +150,12 @@ class Validator {
     } else if (!scheduled && !e->schedule().empty()) {
       Error(e, v1::Engine::kScheduleFieldNumber,
             "schedule applies to cron and intelligence engines; set type: cron");
+    } else if (scheduled) {
+      CheckSchedule(*e);
+    }
+    if (!scheduled && !e->timezone().empty()) {
+      Error(e, v1::Engine::kTimezoneFieldNumber,
+            "timezone applies to cron and intelligence engines (their schedule)");
     }
     if (e->has_cycle()) {
       const v1::Cycle& c = e->cycle();
@@ -163,7 +189,8 @@ class Validator {
       Error(&h, v1::Health::kLogMaxAgeMinFieldNumber, "log_max_age_min must not be negative");
     }
     if (h.has_heartbeat_max_age() && h.heartbeat_path().empty()) {
-      Error(&h, v1::Health::kHeartbeatMaxAgeFieldNumber, "heartbeat_max_age needs a heartbeat_path");
+      Error(&h, v1::Health::kHeartbeatMaxAgeFieldNumber,
+            "heartbeat_max_age needs a heartbeat_path");
     }
     if (!h.heartbeat_path().empty()) {
       e->mutable_health()->set_heartbeat_path(
@@ -173,11 +200,12 @@ class Validator {
       e->mutable_health()->set_log_path(os::JoinPath(e->cwd(), os::ExpandHome(h.log_path())));
     }
     if (!e->kill_condition().empty()) {
-      absl::StatusOr<killcond::Expression> condition = killcond::Expression::Parse(e->kill_condition());
+      absl::StatusOr<killcond::Expression> condition =
+          killcond::Expression::Parse(e->kill_condition());
       if (!condition.ok()) {
         Error(e, v1::Engine::kKillConditionFieldNumber,
-              absl::StrCat("kill_condition '", e->kill_condition(), "' is not valid: ",
-                           condition.status().message()));
+              absl::StrCat("kill_condition '", e->kill_condition(),
+                           "' is not valid: ", condition.status().message()));
       }
     }
     if (!e->metrics_path().empty()) {
@@ -204,7 +232,8 @@ class Validator {
     v1::Recovery* r = config->mutable_recovery();
     if (!r->has_keep_snapshots()) r->set_keep_snapshots(10);
     if (r->keep_snapshots() == 0 || r->keep_snapshots() > 1000) {
-      Error(r, v1::Recovery::kKeepSnapshotsFieldNumber, "keep_snapshots must be between 1 and 1000");
+      Error(r, v1::Recovery::kKeepSnapshotsFieldNumber,
+            "keep_snapshots must be between 1 and 1000");
     }
     SetIfUnset(r->mutable_interval(), 10 * 1000);
     if (r->plugin().empty()) r->set_plugin("libfleet_recovery_files.so");
@@ -216,7 +245,8 @@ class Validator {
       if (f.state()) {
         if (!config->has_state()) {
           Error(&f, v1::ProtectedFile::kStateFieldNumber,
-                "state: true protects files in the state work trees, but the fleet has no state: block");
+                "state: true protects files in the state work trees, but the fleet has no state: "
+                "block");
         }
         if (!f.path().empty() && (f.path()[0] == '/' || f.path().find("..") != std::string::npos)) {
           Error(&f, v1::ProtectedFile::kPathFieldNumber,
@@ -240,8 +270,9 @@ class Validator {
   void CheckState(v1::FleetConfig* config) {
     for (const v1::Engine& e : config->engines()) {
       if (e.state() && !config->has_state()) {
-        Error(&e, v1::Engine::kStateFieldNumber,
-              absl::StrCat("engine '", e.name(), "' uses state, but the fleet has no state: block"));
+        Error(
+            &e, v1::Engine::kStateFieldNumber,
+            absl::StrCat("engine '", e.name(), "' uses state, but the fleet has no state: block"));
       }
     }
     if (!config->has_state()) return;
@@ -333,8 +364,8 @@ bool IsValidEngineName(const std::string& name) {
   return true;
 }
 
-void ValidateAndComplete(const std::string& base_dir, const SourceMap& map,
-                         v1::FleetConfig* config, std::vector<std::string>* errors) {
+void ValidateAndComplete(const std::string& base_dir, const SourceMap& map, v1::FleetConfig* config,
+                         std::vector<std::string>* errors) {
   Validator(base_dir, map, errors).Run(config);
 }
 

@@ -172,6 +172,11 @@ TEST(LoaderTest, SemanticErrors) {
               HasSubstr("unknown time zone 'Mars/Olympus'"));
   EXPECT_THAT(ErrorOf("engines:\n  - {name: a, command: [x], timezone: UTC}\n"),
               HasSubstr("timezone applies to cron and intelligence engines"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, command: [x], overlap: queue}\n"),
+              HasSubstr("overlap applies to cron and intelligence engines"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, type: cron, schedule: '@daily', command: [x],"
+                      " overlap: sometimes}\n"),
+              HasSubstr("overlap"));
 }
 
 TEST(LoaderTest, SyntaxErrorsAndHostileDocuments) {

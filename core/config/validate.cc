@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -153,9 +154,29 @@ class Validator {
     } else if (scheduled) {
       CheckSchedule(*e);
     }
-    if (!scheduled && !e->timezone().empty()) {
-      Error(e, v1::Engine::kTimezoneFieldNumber,
-            "timezone applies to cron and intelligence engines (their schedule)");
+    if (scheduled) {
+      if (e->overlap() == v1::OVERLAP_POLICY_UNSPECIFIED) e->set_overlap(v1::OVERLAP_POLICY_SKIP);
+      if (e->missed() == v1::MISSED_POLICY_UNSPECIFIED) e->set_missed(v1::MISSED_POLICY_RUN_ONCE);
+    } else {
+      // Settings of scheduled runs on a daemon are a mistake worth saying.
+      for (auto [set, field, name] :
+           {std::tuple<bool, int, const char*>{!e->timezone().empty(),
+                                               v1::Engine::kTimezoneFieldNumber, "timezone"},
+            {e->has_timeout(), v1::Engine::kTimeoutFieldNumber, "timeout"},
+            {e->has_jitter(), v1::Engine::kJitterFieldNumber, "jitter"},
+            {e->overlap() != v1::OVERLAP_POLICY_UNSPECIFIED, v1::Engine::kOverlapFieldNumber,
+             "overlap"},
+            {e->missed() != v1::MISSED_POLICY_UNSPECIFIED, v1::Engine::kMissedFieldNumber,
+             "missed"},
+            {e->has_expected_period(), v1::Engine::kExpectedPeriodFieldNumber,
+             "expected_period"}}) {
+        if (set) {
+          Error(e, field,
+                absl::StrCat(name,
+                             " applies to cron and intelligence engines (a daemon's runs "
+                             "are timed by cycle: {interval, timeout})"));
+        }
+      }
     }
     if (e->has_cycle()) {
       const v1::Cycle& c = e->cycle();

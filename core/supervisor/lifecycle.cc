@@ -60,15 +60,16 @@ LifecyclePolicy LifecyclePolicy::FromEngine(const v1::Engine& e) {
   p.failure_window = FromProto(e.crash_loop().window());
   p.grace = FromProto(e.stop().grace());
   p.cycle_interval = FromProto(e.cycle().interval());
-  p.run_timeout = FromProto(e.cycle().timeout());
+  p.scheduled = e.type() != v1::ENGINE_TYPE_DAEMON;
+  p.run_timeout = FromProto(p.scheduled ? e.timeout() : e.cycle().timeout());
   return p;
 }
 
 absl::Duration BackoffDelay(const LifecyclePolicy& policy, uint32_t failures, double random01) {
   if (failures == 0 || policy.backoff_initial <= absl::ZeroDuration()) return absl::ZeroDuration();
   double exponent = std::min<double>(failures - 1, 64);
-  double seconds = absl::ToDoubleSeconds(policy.backoff_initial) *
-                   std::pow(policy.backoff_factor, exponent);
+  double seconds =
+      absl::ToDoubleSeconds(policy.backoff_initial) * std::pow(policy.backoff_factor, exponent);
   seconds = std::min(seconds, absl::ToDoubleSeconds(policy.backoff_max));
   // Jitter spreads a fleet that crashed together (one bad dependency) so it
   // does not restart in lock-step.
@@ -117,10 +118,18 @@ void Lifecycle::Wait(std::string reason) {
   reason_ = std::move(reason);
 }
 
+void Lifecycle::Idle(std::string reason) {
+  if (HasProcess()) return;
+  state_ = State::kIdle;
+  deadline_.reset();
+  reason_ = std::move(reason);
+}
+
 void Lifecycle::Spawned(MonoTime now) {
   state_ = State::kStarting;
   spawned_at_ = now;
   kill_sent_ = false;
+  timed_out_ = false;
   killed_ = false;
   fail_after_stop_ = false;
   restart_after_stop_ = false;
@@ -165,8 +174,34 @@ std::optional<absl::Duration> Lifecycle::Fail(MonoTime now, const std::string& w
   last_restart_reason_ = what;
   state_ = State::kBackoff;
   deadline_ = now + delay;
-  reason_ = absl::StrCat(what, "; restart in ", absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(1))));
+  reason_ = absl::StrCat(what, "; restart in ",
+                         absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(1))));
   return delay;
+}
+
+Action Lifecycle::RunEnded(MonoTime now, bool ok, const std::string& what) {
+  run_deadline_.reset();
+  deadline_.reset();
+  if (ok) {
+    consecutive_failures_ = 0;
+    recent_failures_.clear();
+    state_ = State::kIdle;
+    reason_ = absl::StrCat("last run succeeded in ", Millis(now - spawned_at_));
+    return Action::kNone;
+  }
+  if (policy_.restart != v1::RESTART_POLICY_NEVER) {
+    std::optional<absl::Duration> delay = Fail(now, what);
+    if (delay.has_value()) return *delay <= absl::ZeroDuration() ? Action::kSpawn : Action::kNone;
+    // The crash-loop limit: this slot is given up, the schedule goes on.
+    reason_ = absl::StrCat("last run failed: ", what, " (gave up after ", recent_failures_.size(),
+                           " tries; next run on schedule)");
+    consecutive_failures_ = 0;
+    recent_failures_.clear();
+  } else {
+    reason_ = absl::StrCat("last run failed: ", what);
+  }
+  state_ = State::kIdle;
+  return Action::kNone;
 }
 
 void Lifecycle::SpawnFailed(MonoTime now, const std::string& error) {
@@ -174,6 +209,13 @@ void Lifecycle::SpawnFailed(MonoTime now, const std::string& error) {
   // quick retry may fix: wait at least kSpawnRetryFloor, so a zero backoff
   // never spins fleetd.
   std::optional<absl::Duration> delay = Fail(now, error);
+  if (!delay.has_value() && policy_.scheduled) {
+    state_ = State::kIdle;
+    reason_ = absl::StrCat("cannot start: ", error, " (gave up; next run on schedule)");
+    consecutive_failures_ = 0;
+    recent_failures_.clear();
+    return;
+  }
   if (delay.has_value() && *delay < kSpawnRetryFloor) {
     deadline_ = now + kSpawnRetryFloor;
     reason_ = absl::StrCat(error, "; retry in ", absl::FormatDuration(kSpawnRetryFloor));
@@ -186,6 +228,7 @@ Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
     deadline_.reset();
     if (fail_after_stop_) {
       fail_after_stop_ = false;
+      if (policy_.scheduled) return RunEnded(now, false, absl::StrCat(reason_, " (", what, ")"));
       std::optional<absl::Duration> delay = Fail(now, reason_);
       if (delay.has_value() && *delay <= absl::ZeroDuration()) return Action::kSpawn;
       return Action::kNone;
@@ -210,6 +253,7 @@ Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
     return Action::kNone;
   }
   if (!HasProcess()) return Action::kNone;  // Not ours to judge; ignore.
+  if (policy_.scheduled) return RunEnded(now, status.Success(), what);
   if (now - spawned_at_ >= policy_.reset_after) consecutive_failures_ = 0;
   if (policy_.cycle_interval > absl::ZeroDuration() && status.Success()) {
     // A cycle ran to completion: the normal case, not a failure.
@@ -220,9 +264,8 @@ Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
                            Millis(policy_.cycle_interval));
     return Action::kNone;
   }
-  const bool restart =
-      policy_.restart == v1::RESTART_POLICY_ALWAYS ||
-      (policy_.restart == v1::RESTART_POLICY_ON_FAILURE && !status.Success());
+  const bool restart = policy_.restart == v1::RESTART_POLICY_ALWAYS ||
+                       (policy_.restart == v1::RESTART_POLICY_ON_FAILURE && !status.Success());
   if (!restart) {
     state_ = State::kExited;
     deadline_.reset();
@@ -314,6 +357,7 @@ Action Lifecycle::Tick(MonoTime now) {
   if (run_deadline_.has_value() && now >= *run_deadline_ &&
       (state_ == State::kStarting || state_ == State::kRunning)) {
     run_deadline_.reset();
+    timed_out_ = true;
     return FailAndRestart(now, absl::StrCat("run timed out after ", Millis(policy_.run_timeout)));
   }
   switch (state_) {

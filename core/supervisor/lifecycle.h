@@ -20,7 +20,14 @@ namespace fleet::supervisor {
 using os::MonoTime;
 
 enum class State {
-  kStopped, kWaiting, kStarting, kRunning, kBackoff, kStopping, kExited, kFatal,
+  kStopped,
+  kWaiting,
+  kStarting,
+  kRunning,
+  kBackoff,
+  kStopping,
+  kExited,
+  kFatal,
   // Stopped for good by its kill condition; only the operator starts it again.
   kKilled,
   // A cycle engine between runs: the last one succeeded, the next is due.
@@ -47,6 +54,11 @@ struct LifecyclePolicy {
   absl::Duration cycle_interval = absl::ZeroDuration();
   // A run still going after this is stopped and counts as failed. Zero: none.
   absl::Duration run_timeout = absl::ZeroDuration();
+  // Cron and intelligence engines: every run ends in IDLE with no deadline,
+  // and the scheduler (not the lifecycle) starts the next one. A failed run
+  // is retried per the restart policy with backoff; past the crash-loop
+  // limit it waits for its next slot instead of going FATAL.
+  bool scheduled = false;
 
   // From a validated engine (defaults filled in).
   static LifecyclePolicy FromEngine(const fleet::config::v1::Engine& engine);
@@ -71,6 +83,9 @@ class Lifecycle {
   Action Start(MonoTime now);
   // Wanted, but the engines it depends on are not running yet.
   void Wait(std::string reason);
+  // Scheduled engines: between runs, the scheduler will start the next
+  // (IDLE with no deadline). No-op while a process exists.
+  void Idle(std::string reason);
   // The spawn succeeded: STARTING until min_uptime has passed.
   void Spawned(MonoTime now);
   // A process this fleetd did not spawn (a previous fleetd did, and died) is
@@ -114,10 +129,14 @@ class Lifecycle {
   // No process, but one will start by itself (BACKOFF, WAITING, IDLE).
   bool Pending() const;
   MonoTime spawned_at() const { return spawned_at_; }
+  // The last run was stopped because it passed run_timeout.
+  bool timed_out() const { return timed_out_; }
 
  private:
   // Records a failure; returns the restart delay, or nullopt when FATAL.
   std::optional<absl::Duration> Fail(MonoTime now, const std::string& what);
+  // A scheduled run has ended (ok: exit 0).
+  Action RunEnded(MonoTime now, bool ok, const std::string& what);
 
   LifecyclePolicy policy_;
   std::function<double()> random01_;
@@ -132,9 +151,10 @@ class Lifecycle {
   // When the current run's run_timeout expires.
   std::optional<MonoTime> run_deadline_;
   bool restart_after_stop_ = false;
-  bool killed_ = false;  // The stop in progress ends in KILLED.
+  bool killed_ = false;           // The stop in progress ends in KILLED.
   bool fail_after_stop_ = false;  // ... or counts as a failure.
   bool kill_sent_ = false;
+  bool timed_out_ = false;
 };
 
 }  // namespace fleet::supervisor

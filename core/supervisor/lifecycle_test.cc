@@ -298,5 +298,58 @@ TEST(CycleTest, ARunPastItsTimeoutIsStoppedAndCountsAsAFailure) {
   EXPECT_EQ(quick.Tick(T(0.3)), Action::kSendStopSignal);
 }
 
+TEST(ScheduledTest, RunsEndIdleAndOnlyTheSchedulerStartsTheNext) {
+  LifecyclePolicy p = Policy();
+  p.scheduled = true;
+  p.restart = v1::RESTART_POLICY_NEVER;
+  Lifecycle life(p, [] { return 0.5; });
+  life.Idle("scheduled");
+  EXPECT_EQ(life.state(), State::kIdle);
+  EXPECT_FALSE(life.deadline().has_value());
+  EXPECT_EQ(life.Start(T(0)), Action::kSpawn);
+  life.Spawned(T(0));
+  EXPECT_EQ(life.Exited(T(0.4), Code(0)), Action::kNone);
+  EXPECT_EQ(life.state(), State::kIdle);
+  EXPECT_FALSE(life.deadline().has_value());
+  EXPECT_THAT(life.reason(), HasSubstr("last run succeeded in 400ms"));
+  life.Start(T(10));
+  life.Spawned(T(10));
+  life.Exited(T(11), Code(3));
+  EXPECT_EQ(life.state(), State::kIdle);  // restart: never: no retry.
+  EXPECT_THAT(life.reason(), HasSubstr("last run failed: exited with status 3"));
+}
+
+TEST(ScheduledTest, AFailedRunIsRetriedThenGivenUpUntilTheNextSlotNeverFatal) {
+  LifecyclePolicy p = Policy();
+  p.scheduled = true;
+  p.restart = v1::RESTART_POLICY_ON_FAILURE;
+  p.max_failures = 3;
+  p.run_timeout = absl::Seconds(5);
+  Lifecycle life(p, [] { return 0.5; });
+  life.Start(T(0));
+  life.Spawned(T(0));
+  life.Exited(T(1), Code(1));
+  EXPECT_EQ(life.state(), State::kBackoff);  // Retry 1 in 500ms.
+  EXPECT_EQ(life.Tick(T(1.5)), Action::kSpawn);
+  life.Spawned(T(1.5));
+  // Retry 2 times out.
+  life.Tick(T(2.5));
+  EXPECT_EQ(life.Tick(T(6.5)), Action::kSendStopSignal);
+  EXPECT_TRUE(life.timed_out());
+  life.Exited(T(6.6), Killed(15));
+  EXPECT_EQ(life.state(), State::kBackoff);
+  life.Tick(T(7.6));
+  life.Spawned(T(7.6));
+  EXPECT_FALSE(life.timed_out());
+  life.Exited(T(8), Code(1));
+  EXPECT_EQ(life.state(), State::kIdle);
+  EXPECT_THAT(life.reason(), HasSubstr("gave up after 3 tries; next run on schedule"));
+  // The next slot starts with a clean history.
+  life.Start(T(60));
+  life.Spawned(T(60));
+  life.Exited(T(61), Code(1));
+  EXPECT_EQ(life.state(), State::kBackoff);
+}
+
 }  // namespace
 }  // namespace fleet::supervisor

@@ -83,6 +83,16 @@ std::string RemotePushLockPath(git_remote* remote) {
   return url + "/fleet-push.flock";
 }
 
+// Removes path if it exists and no process has it open (a leftover of a
+// killed writer, not a file being written).
+void RemoveIfNobodyHolds(const std::string& path) {
+  char resolved[PATH_MAX];
+  if (Exists(path) && ::realpath(path.c_str(), resolved) != nullptr &&
+      !procfs::OpenByAnyProcess(resolved)) {
+    ::unlink(path.c_str());
+  }
+}
+
 std::string LocalRef(const std::string& branch) { return "refs/heads/" + branch; }
 std::string RemoteRef(const std::string& branch) { return "refs/remotes/origin/" + branch; }
 
@@ -591,11 +601,21 @@ GitStatus Repo::Push(bool* rejected) {
     // later push would fail on it. Under the push lock none of ours is
     // writing it; one that no process has open is a leftover.
     const std::string remote_dir = path.substr(0, path.rfind('/'));
-    const std::string ref_lock = remote_dir + "/" + LocalRef(branch_) + ".lock";
-    char resolved[PATH_MAX];
-    if (Exists(ref_lock) && ::realpath(ref_lock.c_str(), resolved) != nullptr &&
-        !OpenByAnyProcess(resolved)) {
-      ::unlink(ref_lock.c_str());
+    RemoveIfNobodyHolds(remote_dir + "/" + LocalRef(branch_) + ".lock");
+    // ...and, killed while sending objects, a half-written pack and its
+    // index lock: garbage Git ignores, but it would stay forever.
+    const std::string packs = remote_dir + "/objects/pack";
+    if (DIR* d = ::opendir(packs.c_str())) {
+      std::vector<std::string> leftovers;
+      while (dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name.rfind("pack_git2_", 0) == 0 ||
+            (name.size() > 5 && name.compare(name.size() - 5, 5, ".lock") == 0)) {
+          leftovers.push_back(packs + "/" + name);
+        }
+      }
+      ::closedir(d);
+      for (const std::string& f : leftovers) RemoveIfNobodyHolds(f);
     }
   }
   std::string spec = LocalRef(branch_) + ":" + LocalRef(branch_);

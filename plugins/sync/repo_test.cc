@@ -1,11 +1,11 @@
 #include "plugins/sync/repo.h"
 
 #include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <git2.h>
-#include <unistd.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -132,7 +132,7 @@ TEST_F(RepoTest, AConflictIsReportedAndNothingIsLost) {
   ASSERT_TRUE(b->Pull(&pulled).ok());
   EXPECT_EQ(pulled.kind, PullResult::kConflict);
   EXPECT_THAT(pulled.conflicts, ElementsAre("ledger.txt"));
-  EXPECT_EQ(b->Head(), before);  // b's commit is still there...
+  EXPECT_EQ(b->Head(), before);                                  // b's commit is still there...
   EXPECT_EQ(Read(dir_ + "/b/ledger.txt"), "start\nb's line\n");  // ...with no markers.
   EXPECT_EQ(b->Ahead(), 1);
 }
@@ -193,17 +193,17 @@ TEST_F(ConflictTest, KeepBothSavesTheOtherSideBeside) {
 }
 
 TEST_F(ConflictTest, JsonMergesKeyByKey) {
-  PullResult r = Diverge("state/bot.json", "{\"cash\": 40, \"n\": 1}\n",
-                         "{\"cash\": 40, \"n\": 2}\n", "{\"cash\": 35, \"n\": 3}\n",
-                         {{"*.json", Strategy::kJsonOurs}});
+  PullResult r =
+      Diverge("state/bot.json", "{\"cash\": 40, \"n\": 1}\n", "{\"cash\": 40, \"n\": 2}\n",
+              "{\"cash\": 35, \"n\": 3}\n", {{"*.json", Strategy::kJsonOurs}});
   EXPECT_EQ(r.kind, PullResult::kRebased);
   EXPECT_EQ(Read(dir_ + "/b/state/bot.json"), "{\n  \"cash\": 35,\n  \"n\": 3\n}\n");
 }
 
 TEST_F(ConflictTest, AMergeThatBreaksJsonIsRefused) {
   // Union would glue two JSON documents together: refused, nothing committed.
-  PullResult r = Diverge("state.json", "{}\n", "{\"a\": 1}\n", "{\"b\": 1}\n",
-                         {{"*", Strategy::kUnion}});
+  PullResult r =
+      Diverge("state.json", "{}\n", "{\"a\": 1}\n", "{\"b\": 1}\n", {{"*", Strategy::kUnion}});
   EXPECT_EQ(r.kind, PullResult::kConflict);
   ASSERT_EQ(r.refused.size(), 1u);
   EXPECT_THAT(r.refused[0], ::testing::HasSubstr("state.json: the merged file is not valid JSON"));
@@ -220,15 +220,16 @@ TEST_F(ConflictTest, AMergeThatBreaksYamlIsRefused) {
 
 TEST_F(ConflictTest, AMergeThatRepeatsAYamlKeyIsRefused) {
   // Two edits of one key, kept side by side, repeat the key.
-  PullResult r = Diverge("other.yml", "cash: 0\n", "cash: 10\n", "cash: 20\n", {{"*", Strategy::kUnion}});
+  PullResult r =
+      Diverge("other.yml", "cash: 0\n", "cash: 10\n", "cash: 20\n", {{"*", Strategy::kUnion}});
   EXPECT_EQ(r.kind, PullResult::kConflict);
   ASSERT_EQ(r.refused.size(), 1u);
   EXPECT_THAT(r.refused[0], ::testing::HasSubstr("key 'cash' appears twice"));
 }
 
 TEST_F(ConflictTest, AnUncoveredPathAbortsEverything) {
-  PullResult r = Diverge("state.json", "{}\n", "{\"a\":1}\n", "{\"b\":1}\n",
-                         {{"*.txt", Strategy::kUnion}});
+  PullResult r =
+      Diverge("state.json", "{}\n", "{\"a\":1}\n", "{\"b\":1}\n", {{"*.txt", Strategy::kUnion}});
   EXPECT_EQ(r.kind, PullResult::kConflict);
   EXPECT_THAT(r.conflicts, ElementsAre("state.json"));
   EXPECT_EQ(Read(dir_ + "/b/state.json"), "{\"b\":1}\n");
@@ -280,13 +281,17 @@ TEST_F(RepoTest, PushersKilledMidPushLeaveNothingThatBlocksTheNext) {
     kill(child, SIGKILL);
     waitpid(child, nullptr, 0);
   }
-  // The leftover a killed push can leave, made certain.
+  // The leftovers a killed push can leave, made certain.
   Write(remote_ + "/refs/heads/main.lock", "");
+  Write(remote_ + "/objects/pack/pack_git2_6fd76eabe428idx.lock", "");
+  Write(remote_ + "/objects/pack/pack_git2_6fd76eabe428", "half a pack");
   PullResult pulled;
   ASSERT_TRUE(a->Pull(&pulled).ok());
   Write(dir_ + "/a/n", "after");
   CommitAndPush(a.get(), "after the kills");
   EXPECT_FALSE(std::filesystem::exists(remote_ + "/refs/heads/main.lock"));
+  EXPECT_FALSE(std::filesystem::exists(remote_ + "/objects/pack/pack_git2_6fd76eabe428idx.lock"));
+  EXPECT_FALSE(std::filesystem::exists(remote_ + "/objects/pack/pack_git2_6fd76eabe428"));
   GitStatus status;
   auto killed = Repo::OpenOrClone(dir_ + "/killed", remote_, "main", &status);
   ASSERT_NE(killed, nullptr) << status.error;
@@ -420,7 +425,8 @@ TEST_F(RepoTest, ARebaseLeftHalfDoneIsUndoneAndLaterWritesAreKept) {
 
 TEST_F(RepoTest, ForeignRepositoryIsNotClonedOver) {
   std::string tree = dir_ + "/x";
-  ASSERT_EQ(system(("mkdir -p " + tree + "/.git && echo junk > " + tree + "/.git/HEAD").c_str()), 0);
+  ASSERT_EQ(system(("mkdir -p " + tree + "/.git && echo junk > " + tree + "/.git/HEAD").c_str()),
+            0);
   GitStatus status;
   EXPECT_EQ(Repo::OpenOrClone(tree, remote_, "main", &status), nullptr);
   EXPECT_FALSE(status.ok());

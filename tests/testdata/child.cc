@@ -79,9 +79,11 @@ int main(int argc, char** argv) {
       if (pid == 0) {
         if (flag == "--setsid-grandchild") setsid();
         signal(SIGTERM, SIG_IGN);
+        // Written by the grandchild once it has left the group, so a reader
+        // never sees it before setsid().
+        WriteFile(value, std::to_string(getpid()));
         for (;;) pause();
       }
-      WriteFile(value, std::to_string(pid));
       ++i;
     } else if (flag == "--spam") {
       long bytes = atol(value);

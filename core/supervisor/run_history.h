@@ -1,0 +1,50 @@
+// The runs of one cron or intelligence instance, newest last, bounded, kept
+// across fleetd restarts as JSON lines (one RunRecord each) in
+// RUN_DIR/runs/ENGINE.N.jsonl. What the scheduler needs after a restart
+// (the last slot that ran, the last success, the boot a @reboot run was
+// in) comes from here.
+#ifndef FLEET_CORE_SUPERVISOR_RUN_HISTORY_H_
+#define FLEET_CORE_SUPERVISOR_RUN_HISTORY_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "proto/fleet/control/v1/control.pb.h"
+
+namespace fleet::supervisor {
+
+class RunHistory {
+ public:
+  RunHistory(std::string path, size_t keep) : path_(std::move(path)), keep_(keep) {}
+
+  // Reads the file (a missing one is an empty history). A line that does not
+  // parse is skipped and named in *errors ("runs/w.0.jsonl:3: ..."); the
+  // good ones are kept.
+  void Load(std::vector<std::string>* errors);
+  // Adds a finished run (or a skipped/missed slot): one appended line, and
+  // the file rewritten with only the last `keep` once it holds twice that.
+  // A write error leaves the in-memory history complete.
+  absl::Status Append(fleet::control::v1::RunRecord record);
+
+  const std::deque<fleet::control::v1::RunRecord>& runs() const { return runs_; }
+  // The next run's sequence number.
+  uint64_t next_seq() const { return next_seq_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  absl::Status Compact();
+
+  std::string path_;
+  size_t keep_;
+  std::deque<fleet::control::v1::RunRecord> runs_;
+  size_t lines_on_disk_ = 0;
+  uint64_t next_seq_ = 1;
+};
+
+}  // namespace fleet::supervisor
+
+#endif  // FLEET_CORE_SUPERVISOR_RUN_HISTORY_H_

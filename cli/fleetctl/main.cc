@@ -39,7 +39,8 @@ constexpr int kNotAllRunning = 3;
 constexpr int kNotFound = 4;
 constexpr int kUnreachable = 5;
 
-constexpr char kUsageText[] = R"(usage: fleetctl [--run-dir DIR] [-o table|json] [--timeout D] COMMAND [ARGS]
+constexpr char kUsageText[] =
+    R"(usage: fleetctl [--run-dir DIR] [-o table|json] [--timeout D] COMMAND [ARGS]
 
 Commands:
   status [-o json]              every instance: state, pid, uptime, restarts, reason
@@ -47,6 +48,8 @@ Commands:
   brief                         one screen: counts, what needs attention and why, warnings
   plugins                       loaded plugins, their versions, and why any was refused
   start|stop|restart TARGET...  TARGET is ENGINE, ENGINE/N or all
+  run TARGET...                 start a run of a cron or intelligence engine now
+  runs TARGET [-n N] [-o json]  its last runs, newest first: trigger, duration, verdict
   logs TARGET [-f] [-n N]       an instance's captured output (ENGINE means ENGINE/0)
   events [-f] [-n N]            what fleetd did, newest last
   reload                        re-read the config; apply only what changed
@@ -92,9 +95,9 @@ int Usage(const std::string& message) {
 int FromRpc(const grpc::Status& status, const Globals& g) {
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
-      return Fail(kUnreachable, absl::StrCat("cannot reach fleetd at ",
-                                             defaults::SocketPath(g.run_dir), ": ",
-                                             status.error_message()));
+      return Fail(kUnreachable,
+                  absl::StrCat("cannot reach fleetd at ", defaults::SocketPath(g.run_dir), ": ",
+                               status.error_message()));
     case grpc::StatusCode::NOT_FOUND:
       return Fail(kNotFound, status.error_message());
     case grpc::StatusCode::INVALID_ARGUMENT:
@@ -142,6 +145,8 @@ class Commands {
     if (command == "start") return Act(command, args);
     if (command == "stop") return Act(command, args);
     if (command == "restart") return Act(command, args);
+    if (command == "run") return Act(command, args);
+    if (command == "runs") return Runs(args);
     if (command == "logs") return Logs(args);
     if (command == "events") return Events(args);
     if (command == "reload") return Reload(args);
@@ -161,9 +166,9 @@ class Commands {
   std::unique_ptr<ctl::FleetControl::Stub> Stub(int* code) {
     auto stub = Connect(g_.run_dir);
     if (!stub.ok()) {
-      *code = Fail(stub.status().code() == absl::StatusCode::kPermissionDenied ? kFailed
-                                                                                : kUnreachable,
-                   std::string(stub.status().message()));
+      *code =
+          Fail(stub.status().code() == absl::StatusCode::kPermissionDenied ? kFailed : kUnreachable,
+               std::string(stub.status().message()));
       return nullptr;
     }
     return *std::move(stub);
@@ -171,15 +176,15 @@ class Commands {
 
   // Accepts only "-o json|table" after a command; false (and a usage error in
   // *code) for anything else.
-  bool OutputFlagOnly(const std::string& command, const std::vector<std::string>& args,
-                      int* code) {
+  bool OutputFlagOnly(const std::string& command, const std::vector<std::string>& args, int* code) {
     for (size_t i = 0; i < args.size(); ++i) {
       if (args[i] == "-o" && i + 1 < args.size() &&
           (args[i + 1] == "json" || args[i + 1] == "table")) {
         g_.json = args[++i] == "json";
       } else {
-        *code = Usage(args[i] == "-o" ? "-o takes table or json"
-                                      : absl::StrCat(command, " takes no argument '", args[i], "'"));
+        *code =
+            Usage(args[i] == "-o" ? "-o takes table or json"
+                                  : absl::StrCat(command, " takes no argument '", args[i], "'"));
         return false;
       }
     }
@@ -255,7 +260,8 @@ class Commands {
   }
 
   int Act(const std::string& verb, const std::vector<std::string>& targets) {
-    if (targets.empty()) return Usage(absl::StrCat(verb, " needs a TARGET (ENGINE, ENGINE/N or all)"));
+    if (targets.empty())
+      return Usage(absl::StrCat(verb, " needs a TARGET (ENGINE, ENGINE/N or all)"));
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;
@@ -267,6 +273,7 @@ class Commands {
       ctl::ActionResponse response;
       grpc::Status rpc = verb == "start"  ? stub->Start(&context, request, &response)
                          : verb == "stop" ? stub->Stop(&context, request, &response)
+                         : verb == "run"  ? stub->RunNow(&context, request, &response)
                                           : stub->Restart(&context, request, &response);
       if (!rpc.ok()) {
         code = FromRpc(rpc, g_);
@@ -275,6 +282,45 @@ class Commands {
       for (const std::string& line : response.changed()) printf("%s\n", line.c_str());
     }
     return code;
+  }
+
+  // fleetctl runs TARGET [-n N].
+  int Runs(std::vector<std::string> args) {
+    bool follow = false;
+    uint32_t limit = 20;
+    std::string error;
+    if (!StreamFlags(args, &follow, &limit, &error)) return Usage(error);
+    if (follow) return Usage("runs does not follow; watch `fleetctl events -f` instead");
+    // One TARGET; -o json|table before or after it.
+    std::string target;
+    std::vector<std::string> flags;
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == "-o") {
+        flags.push_back(args[i]);
+        if (i + 1 < args.size()) flags.push_back(args[++i]);
+      } else if (target.empty() && args[i].rfind("-", 0) != 0) {
+        target = args[i];
+      } else {
+        flags.push_back(args[i]);
+      }
+    }
+    if (target.empty()) return Usage("runs needs one TARGET (ENGINE or ENGINE/N)");
+    int usage = kOk;
+    if (!OutputFlagOnly("runs", flags, &usage)) return usage;
+    int code = kOk;
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    grpc::ClientContext context;
+    SetDeadline(&context, g_.timeout);
+    ctl::ListRunsRequest request;
+    request.set_target(target);
+    request.set_limit(limit);
+    ctl::ListRunsResponse response;
+    grpc::Status rpc = stub->ListRuns(&context, request, &response);
+    if (!rpc.ok()) return FromRpc(rpc, g_);
+    printf("%s", g_.json ? (ToJson(response) + "\n").c_str()
+                         : RenderRuns(response, absl::ToUnixMillis(absl::Now())).c_str());
+    return kOk;
   }
 
   // fleetctl sync [TARGET] / fleetctl commit -m MSG [TARGET].
@@ -296,8 +342,9 @@ class Commands {
     if (targets.size() > 1) return Usage(absl::StrCat(verb, " takes one TARGET"));
     std::string target = targets.empty() ? CallerInstance() : targets[0];
     if (target.empty()) {
-      return Usage(absl::StrCat(verb, " needs a TARGET (ENGINE, ENGINE/N or all); run from an "
-                                      "instance, it defaults to that instance"));
+      return Usage(absl::StrCat(verb,
+                                " needs a TARGET (ENGINE, ENGINE/N or all); run from an "
+                                "instance, it defaults to that instance"));
     }
     int code = kOk;
     auto stub = Stub(&code);
@@ -317,11 +364,12 @@ class Commands {
     }
     for (const ctl::InstanceSync& i : response.instances()) {
       if (!g_.json) {
-        printf("%s  %s%s%s\n", i.id().c_str(), i.ok() ? "" : "FAILED: ",
-               i.ok() ? i.summary().c_str() : i.error().c_str(),
-               i.conflicts().empty()
-                   ? ""
-                   : absl::StrCat(" (conflicts: ", absl::StrJoin(i.conflicts(), ", "), ")").c_str());
+        printf(
+            "%s  %s%s%s\n", i.id().c_str(),
+            i.ok() ? "" : "FAILED: ", i.ok() ? i.summary().c_str() : i.error().c_str(),
+            i.conflicts().empty()
+                ? ""
+                : absl::StrCat(" (conflicts: ", absl::StrJoin(i.conflicts(), ", "), ")").c_str());
       }
       if (!i.ok()) code = kFailed;
     }
@@ -434,7 +482,8 @@ class Commands {
     absl::Time deadline = absl::Now() + std::max(g_.timeout, absl::Seconds(60));
     struct stat st;
     while (::stat(socket.c_str(), &st) == 0) {
-      if (absl::Now() > deadline) return Fail(kFailed, "fleetd is still stopping; see `fleetctl events`");
+      if (absl::Now() > deadline)
+        return Fail(kFailed, "fleetd is still stopping; see `fleetctl events`");
       absl::SleepFor(absl::Milliseconds(50));
     }
     printf("fleetd stopped\n");
@@ -493,14 +542,16 @@ class Commands {
     size_t i = 0;
     for (; i < args.size() && args[i] != "--"; ++i) {
       if (args[i] == "--wait" && i + 1 < args.size()) {
-        if (!absl::ParseDuration(args[++i], &wait)) return Usage("--wait needs a duration such as 30s");
+        if (!absl::ParseDuration(args[++i], &wait))
+          return Usage("--wait needs a duration such as 30s");
       } else if (name.empty()) {
         name = args[i];
       } else {
         return Usage(absl::StrCat("lock: unexpected '", args[i], "' (put the command after --)"));
       }
     }
-    if (name.empty() || i + 1 >= args.size()) return Usage("usage: fleetctl lock NAME [--wait D] -- CMD [ARGS]");
+    if (name.empty() || i + 1 >= args.size())
+      return Usage("usage: fleetctl lock NAME [--wait D] -- CMD [ARGS]");
     auto lock = fileproto::MkdirLock::Acquire(defaults::LocksDir(g_.run_dir), name, wait);
     if (!lock.ok()) {
       return Fail(lock.status().code() == absl::StatusCode::kInvalidArgument ? kUsage : kFailed,
@@ -567,7 +618,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--no-color") {
       g.color = false;
     } else if (arg == "--timeout" && i + 1 < argc) {
-      if (!absl::ParseDuration(argv[++i], &g.timeout)) return Usage("--timeout needs a duration such as 15s");
+      if (!absl::ParseDuration(argv[++i], &g.timeout))
+        return Usage("--timeout needs a duration such as 15s");
       g.timeout_set = true;
     } else if (!arg.empty() && arg[0] == '-') {
       return Usage(absl::StrCat("unknown flag '", arg, "'"));

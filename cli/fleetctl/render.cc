@@ -4,11 +4,12 @@
 #include <map>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -31,7 +32,7 @@ const char* StateColor(ctl::InstanceState state) {
     case ctl::INSTANCE_STATE_EXITED:
       return "\033[31m";  // red
     case ctl::INSTANCE_STATE_STOPPED:
-      return "\033[2m";   // dim
+      return "\033[2m";  // dim
     default:
       return "\033[33m";  // yellow: on its way somewhere
   }
@@ -100,8 +101,8 @@ std::string RenderStatus(const ctl::GetStatusResponse& status, bool color) {
   std::vector<ctl::InstanceState> states = {ctl::INSTANCE_STATE_UNSPECIFIED};
   for (const ctl::EngineStatus& e : status.engines()) {
     if (e.instances().empty()) {
-      rows.push_back({absl::StrCat(e.name(), "/-"), e.type(), "-", "-", "-", "-", "-",
-                      "replicas: 0"});
+      rows.push_back(
+          {absl::StrCat(e.name(), "/-"), e.type(), "-", "-", "-", "-", "-", "replicas: 0"});
       states.push_back(ctl::INSTANCE_STATE_UNSPECIFIED);
     }
     for (const ctl::InstanceStatus& i : e.instances()) {
@@ -115,7 +116,100 @@ std::string RenderStatus(const ctl::GetStatusResponse& status, bool color) {
       states.push_back(i.state());
     }
   }
-  return Header(status) + Table(rows, states, 2, color) + RenderStateSync(status);
+  return Header(status) + Table(rows, states, 2, color) + RenderStateSync(status) +
+         RenderScheduled(status, absl::ToUnixMillis(absl::Now()));
+}
+
+namespace {
+
+// Run lengths are often short: "316ms", "2.9s", then HumanDuration.
+std::string RunDuration(int64_t ms) {
+  if (ms < 1000) return absl::StrCat(ms, "ms");
+  if (ms < 60000) return absl::StrFormat("%.1fs", ms / 1000.0);
+  return HumanDuration(ms);
+}
+
+std::string Bytes(uint64_t n) {
+  if (n < 10 * 1024) return absl::StrCat(n, " B");
+  if (n < 10 * 1024 * 1024) return absl::StrCat(n / 1024, " KiB");
+  return absl::StrCat(n / (1024 * 1024), " MiB");
+}
+
+// "succeeded 12s ago (1.2s, 340 B, schedule)".
+std::string RunSummary(const ctl::RunRecord& r, int64_t now_ms) {
+  std::string out =
+      absl::StrCat(r.verdict(), " ", HumanDuration(now_ms - r.started_unix_ms()), " ago (");
+  if (r.verdict() != "skipped" && r.verdict() != "missed") {
+    absl::StrAppend(&out, RunDuration(r.duration_ms()), ", ", Bytes(r.output_bytes()), ", ");
+  }
+  absl::StrAppend(&out, r.trigger(), ")");
+  if (r.verdict() != "succeeded" && r.verdict() != "running" && !r.reason().empty()) {
+    absl::StrAppend(&out, ": ", r.reason());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderScheduled(const ctl::GetStatusResponse& status, int64_t now_ms) {
+  std::vector<std::vector<std::string>> rows;
+  for (const ctl::EngineStatus& e : status.engines()) {
+    if (e.type() == "daemon") continue;
+    for (const ctl::InstanceStatus& i : e.instances()) {
+      const std::string last =
+          i.has_last_run() ? RunSummary(i.last_run(), now_ms) : std::string("never ran");
+      const std::string next =
+          i.next_run_unix_ms() > 0
+              ? absl::StrCat(
+                    "in ", HumanDuration(std::max<int64_t>(0, i.next_run_unix_ms() - now_ms)), " (",
+                    absl::FormatTime("%H:%M:%S", absl::FromUnixMillis(i.next_run_unix_ms()),
+                                     absl::LocalTimeZone()),
+                    ")")
+              : std::string("-");
+      rows.push_back({i.id(), last, next});
+    }
+  }
+  if (rows.empty()) return "";
+  size_t w0 = 0, w1 = 0;
+  for (const auto& row : rows) {
+    w0 = std::max(w0, row[0].size());
+    w1 = std::max(w1, std::min<size_t>(row[1].size(), 70));
+  }
+  std::string out =
+      absl::StrCat("\nSCHEDULED\n  ", std::string("INSTANCE"), std::string(w0 - 6, ' '), "LAST RUN",
+                   std::string(w1 - 6, ' '), "NEXT RUN\n");
+  for (const auto& row : rows) {
+    std::string last = row[1].size() > 70 ? row[1].substr(0, 67) + "..." : row[1];
+    absl::StrAppend(&out, "  ", row[0], std::string(w0 - row[0].size() + 2, ' '), last,
+                    std::string(w1 - last.size() + 2, ' '), row[2], "\n");
+  }
+  return out;
+}
+
+std::string RenderRuns(const ctl::ListRunsResponse& runs, int64_t now_ms) {
+  if (runs.runs().empty()) return "no runs yet\n";
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back(
+      {"INSTANCE", "RUN", "TRIGGER", "STARTED", "DURATION", "OUTPUT", "VERDICT", "REASON"});
+  for (const ctl::RunRecord& r : runs.runs()) {
+    rows.push_back({r.instance(), absl::StrCat("#", r.seq()), r.trigger(),
+                    absl::StrCat(HumanDuration(now_ms - r.started_unix_ms()), " ago"),
+                    RunDuration(r.duration_ms()), Bytes(r.output_bytes()), r.verdict(),
+                    r.verdict() == "succeeded" ? std::string() : r.reason()});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c) {
+      absl::StrAppend(&out, row[c],
+                      c + 1 < row.size() ? std::string(width[c] - row[c].size() + 2, ' ') : "");
+    }
+    absl::StrAppend(&out, "\n");
+  }
+  return out;
 }
 
 std::string RenderStateSync(const ctl::GetStatusResponse& status) {
@@ -184,14 +278,15 @@ std::string RenderHealth(const ctl::GetStatusResponse& status, bool color) {
   for (const ctl::EngineStatus& e : status.engines()) {
     for (const ctl::InstanceStatus& i : e.instances()) {
       std::string reason = i.reason() == "running" ? "" : i.reason();
-      rows.push_back({i.id(), InstanceOk(i) ? "yes" : "NO", StateName(i.state()),
-                      i.health().empty() ? "not checked" : i.health(),
-                      i.condition().empty() ? "-" : i.condition(),
-                      i.health_checked_ms_ago() < 0
-                          ? "-"
-                          : absl::StrCat(HumanDuration(std::max<int64_t>(i.health_checked_ms_ago(), 1000)),
-                                         " ago"),
-                      reason});
+      rows.push_back(
+          {i.id(), InstanceOk(i) ? "yes" : "NO", StateName(i.state()),
+           i.health().empty() ? "not checked" : i.health(),
+           i.condition().empty() ? "-" : i.condition(),
+           i.health_checked_ms_ago() < 0
+               ? "-"
+               : absl::StrCat(HumanDuration(std::max<int64_t>(i.health_checked_ms_ago(), 1000)),
+                              " ago"),
+           reason});
       states.push_back(i.state());
     }
   }
@@ -210,7 +305,8 @@ std::string RenderPlugins(const ctl::GetPluginsResponse& plugins) {
   return Table(rows);
 }
 
-std::string RenderBrief(const ctl::GetStatusResponse& status, const ctl::GetPluginsResponse& plugins,
+std::string RenderBrief(const ctl::GetStatusResponse& status,
+                        const ctl::GetPluginsResponse& plugins,
                         const std::vector<ctl::Event>& events) {
   std::map<std::string, int> counts;
   std::vector<std::string> problems;
@@ -218,9 +314,8 @@ std::string RenderBrief(const ctl::GetStatusResponse& status, const ctl::GetPlug
     for (const ctl::InstanceStatus& i : e.instances()) {
       ++counts[StateName(i.state())];
       if (InstanceOk(i)) continue;
-      std::string why = !i.health().empty() && i.state() == ctl::INSTANCE_STATE_RUNNING
-                            ? i.health()
-                            : i.reason();
+      std::string why =
+          !i.health().empty() && i.state() == ctl::INSTANCE_STATE_RUNNING ? i.health() : i.reason();
       problems.push_back(absl::StrCat("  ", i.id(), "  ", StateName(i.state()), "  ", why));
     }
   }
@@ -239,7 +334,8 @@ std::string RenderBrief(const ctl::GetStatusResponse& status, const ctl::GetPlug
   }
   absl::StrAppend(&out, "plugins: ", loaded, " loaded, ", refused.size(), " refused\n");
   for (const std::string& r : refused) absl::StrAppend(&out, r, "\n");
-  absl::StrAppend(&out, "\n", problems.empty() ? "nothing needs attention\n" : "needs attention:\n");
+  absl::StrAppend(&out, "\n",
+                  problems.empty() ? "nothing needs attention\n" : "needs attention:\n");
   for (const std::string& p : problems) absl::StrAppend(&out, p, "\n");
   if (!events.empty()) {
     absl::StrAppend(&out, "\nrecent warnings:\n");
@@ -249,11 +345,10 @@ std::string RenderBrief(const ctl::GetStatusResponse& status, const ctl::GetPlug
 }
 
 std::string RenderEvent(const ctl::Event& event) {
-  return absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(event.unix_ms()),
-                       absl::UTCTimeZone()),
-      "  ", event.subject(), "  ", event.kind(), event.message().empty() ? "" : "  ",
-      event.message(), "\n");
+  return absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ",
+                                       absl::FromUnixMillis(event.unix_ms()), absl::UTCTimeZone()),
+                      "  ", event.subject(), "  ", event.kind(),
+                      event.message().empty() ? "" : "  ", event.message(), "\n");
 }
 
 std::string ToJson(const google::protobuf::Message& message) {

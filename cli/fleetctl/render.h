@@ -16,6 +16,12 @@ std::string HumanDuration(int64_t millis);
 std::string RenderStatus(const fleet::control::v1::GetStatusResponse& status, bool color);
 // The SHARED STATE section of status ("" when no instance uses state).
 std::string RenderStateSync(const fleet::control::v1::GetStatusResponse& status);
+// The SCHEDULED section of status: each cron/intelligence instance's last
+// run (start, duration, verdict, exit, output size) and next run; "" when
+// there are none. now_ms: the wall clock, ms since the epoch.
+std::string RenderScheduled(const fleet::control::v1::GetStatusResponse& status, int64_t now_ms);
+// `fleetctl runs`: one row per run, newest first.
+std::string RenderRuns(const fleet::control::v1::ListRunsResponse& runs, int64_t now_ms);
 // A conflict, an unreachable remote or a sync error.
 bool StateSyncTroubled(const fleet::control::v1::InstanceStatus& i);
 

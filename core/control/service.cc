@@ -27,8 +27,7 @@ constexpr size_t kChunk = 64 << 10;
 
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 // The offset where the last `lines` lines of fd's first `size` bytes begin.
@@ -83,6 +82,39 @@ class ControlService final : public ctl::FleetControl::Service {
   grpc::Status Restart(grpc::ServerContext*, const ctl::TargetRequest* request,
                        ctl::ActionResponse* response) override {
     return Act(Verb::kRestart, request->target(), response);
+  }
+
+  grpc::Status RunNow(grpc::ServerContext*, const ctl::TargetRequest* request,
+                      ctl::ActionResponse* response) override {
+    const std::string target = request->target();
+    if (target.empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "a target is required: ENGINE, ENGINE/N or all");
+    }
+    absl::StatusOr<ctl::ActionResponse> result;
+    grpc::Status status = OnLoop<absl::StatusOr<ctl::ActionResponse>>(
+        [this, target] { return supervisor_->RunNow(target); }, &result);
+    if (!status.ok()) return status;
+    if (!result.ok()) return ToGrpc(result.status());
+    *response = *std::move(result);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListRuns(grpc::ServerContext*, const ctl::ListRunsRequest* request,
+                        ctl::ListRunsResponse* response) override {
+    const std::string target = request->target();
+    const uint32_t limit = std::min<uint32_t>(request->limit(), 1000);
+    if (target.empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "a target is required: ENGINE or ENGINE/N");
+    }
+    absl::StatusOr<ctl::ListRunsResponse> result;
+    grpc::Status status = OnLoop<absl::StatusOr<ctl::ListRunsResponse>>(
+        [this, target, limit] { return supervisor_->ListRuns(target, limit); }, &result);
+    if (!status.ok()) return status;
+    if (!result.ok()) return ToGrpc(result.status());
+    *response = *std::move(result);
+    return grpc::Status::OK;
   }
 
   grpc::Status Reload(grpc::ServerContext*, const ctl::ReloadRequest*,
@@ -159,8 +191,9 @@ class ControlService final : public ctl::FleetControl::Service {
                                        " instances answered in time; the rest goes on in fleetd "
                                        "(see fleetctl status)"));
     }
-    std::sort(answers->got.begin(), answers->got.end(),
-              [](const ctl::InstanceSync& a, const ctl::InstanceSync& b) { return a.id() < b.id(); });
+    std::sort(
+        answers->got.begin(), answers->got.end(),
+        [](const ctl::InstanceSync& a, const ctl::InstanceSync& b) { return a.id() < b.id(); });
     for (const ctl::InstanceSync& a : answers->got) *response->add_instances() = a;
     return grpc::Status::OK;
   }

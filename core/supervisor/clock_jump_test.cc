@@ -128,5 +128,70 @@ TEST_F(ClockJumpTest, JumpsChangeNothingAndTimersKeepTheirPace) {
   loop.join();
 }
 
+TEST_F(ClockJumpTest, WallClockSchedulesRunPassedSlotsOnceAndNeverASlotTwice) {
+  absl::StatusOr<config::LoadedConfig> loaded = config::LoadConfigFromString(
+      "name: jump\nrun_dir: run\nengines:\n"
+      "  - {name: hourly, type: cron, schedule: '0 * * * *', timezone: UTC, shell: 'true'}\n"
+      "  - {name: skipper, type: cron, schedule: '0 * * * *', timezone: UTC, shell: 'true',"
+      " missed: skip}\n"
+      "  - {name: every, type: cron, schedule: '@every 1s', shell: 'true'}\n",
+      "fleet.yaml", dir_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  SupervisorOptions options;
+  options.run_dir = dir_ + "/run";
+  options.clock = &clock_;
+  options.events = &events_;
+  supervisor_ = std::make_unique<Supervisor>(options);
+  ASSERT_TRUE(supervisor_->Init().ok());
+  supervisor_->Apply(*loaded);
+  std::thread loop([&] { supervisor_->Run(); });
+  auto runs = [&](const std::string& target) {
+    std::promise<ctl::ListRunsResponse> answer;
+    std::future<ctl::ListRunsResponse> got = answer.get_future();
+    supervisor_->Post([&] { answer.set_value(*supervisor_->ListRuns(target, 100)); });
+    return got.get();
+  };
+  auto count = [&](const std::string& target, const std::string& trigger,
+                   const std::string& verdict) {
+    int n = 0;
+    const ctl::ListRunsResponse all = runs(target);  // Outlives the loop.
+    for (const ctl::RunRecord& r : all.runs()) {
+      n += r.trigger() == trigger && r.verdict() == verdict;
+    }
+    return n;
+  };
+  // Clear of the top of the hour, so no real slot comes during the test.
+  const absl::Duration to_hour =
+      absl::Hours(1) - (absl::Now() - absl::UnixEpoch()) % absl::Hours(1);
+  clock_.Jump(to_hour + absl::Minutes(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(runs("hourly").runs_size(), 0);
+
+  // Three hours forward: three slots passed; one run for them, not three.
+  clock_.Jump(absl::Hours(3));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(count("hourly", "missed", "succeeded"), 1) << runs("hourly").DebugString();
+  EXPECT_EQ(runs("hourly").runs_size(), 1);
+  EXPECT_EQ(count("skipper", "missed", "missed"), 1) << runs("skipper").DebugString();
+  EXPECT_EQ(runs("skipper").runs_size(), 1);  // Recorded as missed, not run.
+  // @every is on the monotonic clock: paced, nothing owed.
+  const int every_before = runs("every").runs_size();
+  EXPECT_GE(every_before, 3);
+  EXPECT_EQ(count("every", "missed", "succeeded"), 0);
+
+  // Six hours back: the slots ahead were run already; none runs twice.
+  clock_.Jump(absl::Hours(-6));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(runs("hourly").runs_size(), 1);
+  EXPECT_EQ(runs("skipper").runs_size(), 1);
+  const int every_after = runs("every").runs_size();
+  EXPECT_GE(every_after - every_before, 2);
+  EXPECT_LE(every_after - every_before, 5);
+  EXPECT_GE(Count("fleetd", "clock_jumped"), 2);
+
+  supervisor_->Post([&] { supervisor_->Shutdown("test over"); });
+  loop.join();
+}
+
 }  // namespace
 }  // namespace fleet::supervisor

@@ -33,6 +33,8 @@ class RunHistory {
   const std::deque<fleet::control::v1::RunRecord>& runs() const { return runs_; }
   // The next run's sequence number.
   uint64_t next_seq() const { return next_seq_; }
+  // Numbers a run when it starts (its record comes when it ends).
+  uint64_t TakeSeq() { return next_seq_++; }
   const std::string& path() const { return path_; }
 
  private:

@@ -32,6 +32,7 @@ namespace ctl = ::fleet::control::v1;
 constexpr uint64_t kTagSignal = 1;
 constexpr uint64_t kTagWake = 2;
 constexpr uint64_t kTagInotify = 3;
+constexpr uint64_t kTagClock = 4;
 
 constexpr size_t kMaxReadPerWakeup = 1 << 20;
 
@@ -62,7 +63,7 @@ Supervisor::~Supervisor() {
   for (auto& [name, engine] : engines_) {
     for (auto& inst : engine->instances) ClosePipe(inst.get());
   }
-  for (int fd : {epoll_fd_, signal_fd_, wake_fd_, inotify_fd_}) {
+  for (int fd : {epoll_fd_, signal_fd_, wake_fd_, inotify_fd_, clock_fd_}) {
     if (fd >= 0) ::close(fd);
   }
 }
@@ -94,6 +95,14 @@ absl::Status Supervisor::Init() {
       return absl::ErrnoToStatus(errno, "epoll_ctl");
     }
   }
+  clock_fd_ = OpenClockWatch();
+  if (clock_fd_ >= 0) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kTagClock;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, clock_fd_, &ev);
+  }
+  boot_id_ = ReadBootId();
   InitCgroups();
   return os::MakeDirs(defaults::LogsDir(options_.run_dir), 0755);
 }
@@ -151,6 +160,11 @@ void Supervisor::Run() {
         case kTagInotify:
           HandleInotify();
           break;
+        case kTagClock:
+          RearmClockWatch(clock_fd_);
+          CheckClockJump();
+          dirty_ = true;
+          break;
         default:
           if (events[i].data.u64 & 1) {
             HandlePidfd(reinterpret_cast<Instance*>(events[i].data.u64 & ~uint64_t{1}));
@@ -189,6 +203,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   consider(log_check_due_);
   consider(orphan_sweep_due_);
   consider(records_retry_due_);
+  consider(NextCronDeadline());
   for (const StoppingOrphan& o : orphans_stopping_) consider(o.kill_at);
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
@@ -291,6 +306,7 @@ void Supervisor::DrainPipe(Instance* inst) {
       inst->log->Write(absl::string_view(buffer, static_cast<size_t>(n)));
       if (inst->log->last_error().ok() == inst->log_failing) NoteLogWriteState(inst);
       inst->last_output = now_;
+      inst->cron.output_bytes += static_cast<uint64_t>(n);
       ScanOutputForMetrics(inst, absl::string_view(buffer, static_cast<size_t>(n)));
       total += static_cast<size_t>(n);
       continue;
@@ -347,6 +363,11 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& status) {
   inst->last_exit.set_unix_ms(absl::ToUnixMillis(clock_->WallNow()));
   PublishAfterExit(inst, status);
   Action action = inst->life.Exited(now_, status);
+  if (inst->engine->schedule.has_value()) {
+    OnRunEnded(inst, status);  // Its own events; recorded before a next run starts.
+    Perform(inst, action);
+    return;
+  }
   // The reason already names the exit status and what happens next.
   const State s = inst->life.state();
   Emit(inst->id,
@@ -383,6 +404,7 @@ void Supervisor::RunTimers() {
   RunRecoveryTimers();
   RunLogJanitor();
   RunOrphanSweep();
+  RunCronTimers();
   RetryInstanceRecords();
   KillStubbornOrphans();
   if (watchdog_due_ping_.has_value() && *watchdog_due_ping_ <= now_) {
@@ -492,6 +514,7 @@ void Supervisor::Spawn(Instance* inst) {
   inst->stop_signal = os::SignalFromName(spec.stop().signal()).value_or(SIGTERM);
   inst->life.Spawned(now_);
   Emit(inst->id, "started", absl::StrCat("pid ", *pid));
+  if (inst->engine->schedule.has_value()) OnRunStarted(inst, "");
   ReadMetricsFile(inst);
   StartHealthChecks(inst);
 }

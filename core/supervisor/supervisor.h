@@ -103,6 +103,11 @@ class Supervisor {
   // Pulls (commit: commits and pushes) the state of target's instances now;
   // reply is called on the loop once per instance, when its answer is in.
   // Returns how many replies will come, or why none will.
+  // Cron and intelligence engines: recent runs of target's instances, and
+  // a run started now.
+  absl::StatusOr<fleet::control::v1::ListRunsResponse> ListRuns(const std::string& target,
+                                                                uint32_t limit);
+  absl::StatusOr<fleet::control::v1::ActionResponse> RunNow(const std::string& target);
   absl::StatusOr<int> SyncState(const std::string& target, bool commit, const std::string& message,
                                 std::function<void(fleet::control::v1::InstanceSync)> reply);
 
@@ -131,6 +136,9 @@ class Supervisor {
   void OnExit(Instance* inst, const os::ExitStatus& status);
   void RunTimers();
   void Reconcile();
+  // A cron or intelligence instance between runs: IDLE (the scheduler
+  // starts it), or WAITING for what it depends on.
+  void ReconcileScheduled(Instance* inst, const std::string& unmet);
   void ReconcileShutdown();
   void Perform(Instance* inst, Action action);
   void Spawn(Instance* inst);
@@ -183,6 +191,22 @@ class Supervisor {
   std::vector<std::string> ReportPlan(const std::string& subject,
                                       const fleet::plugin::v1::RecoveryPlan& plan);
   bool EngineAlive(const Engine& engine) const;
+  // Scheduled engines (supervisor_cron.cc): cron and intelligence runs.
+  void InstallSchedule(Engine* engine);
+  // At first sight (or after a reload): history, passed slots, next due.
+  void PlanInstance(Instance* inst);
+  // The next slot after inst's last one, and when (monotonic) to fire it.
+  void ScheduleNext(Instance* inst);
+  void RunCronTimers();
+  std::optional<MonoTime> NextCronDeadline() const;
+  // Fires a run now (overlap policy applies); slot: the one it is for.
+  void FireRun(Instance* inst, const std::string& trigger, std::optional<absl::Time> slot);
+  void OnRunStarted(Instance* inst, const std::string& trigger);
+  void OnRunEnded(Instance* inst, const os::ExitStatus& status);
+  void RecordRun(Instance* inst, fleet::control::v1::RunRecord record);
+  // The wall clock was set (or slewed by more than a second): re-plan.
+  void CheckClockJump();
+  void FillRunStatus(const Instance& inst, fleet::control::v1::InstanceStatus* out) const;
   // supervisor_cgroups.cc: a cgroup per instance where possible; whatever an
   // instance leaves behind is ended with it.
   void InitCgroups();
@@ -212,6 +236,8 @@ class Supervisor {
   int signal_fd_ = -1;
   int wake_fd_ = -1;
   int inotify_fd_ = -1;
+  // Readable (ECANCELED) when the wall clock is set: scheduled runs re-plan.
+  int clock_fd_ = -1;
   int run_dir_watch_ = -1;
   // Directories of watched files (metrics, health's log and heartbeat paths)
   // by inotify watch and back; metrics files -> the instances that read them.
@@ -266,6 +292,10 @@ class Supervisor {
     MonoTime kill_at;
   };
   std::vector<StoppingOrphan> orphans_stopping_;
+  // wall - monotonic at the last look, to notice the wall clock being set.
+  std::optional<absl::Duration> wall_offset_;
+  // The earliest scheduled run due (recomputed with the other deadlines).
+  std::string boot_id_;
   // Something other than output happened: reconcile and recompute the deadline.
   bool dirty_ = true;
   MonoTime now_;

@@ -97,7 +97,8 @@ void Supervisor::AddInstances(Engine* engine, uint32_t count) {
       }
       continue;
     }
-    auto inst = std::make_unique<Instance>(engine, i, LifecyclePolicy::FromEngine(spec), Uniform01());
+    auto inst =
+        std::make_unique<Instance>(engine, i, LifecyclePolicy::FromEngine(spec), Uniform01());
     inst->id = absl::StrCat(spec.name(), "/", i);
     inst->metrics_path = MetricsPathFor(spec, i);
     inst->state.dir = StateDirFor(spec, i);
@@ -152,8 +153,10 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
       inst->life.SetPolicy(LifecyclePolicy::FromEngine(spec));
       inst->log->SetLimits(spec.logs().max_size(), spec.logs().max_files());
     }
-    if (!same) {
-      // A new definition: running instances restart on it (in place, one event each).
+    if (!same && !engine.schedule.has_value()) {
+      // A new definition: running instances restart on it (in place, one
+      // event each). A scheduled run in progress finishes on the old one;
+      // the next run uses the new.
       for (auto& inst : engine.instances) {
         if (inst->life.HasProcess() && !inst->retire) {
           Perform(inst.get(), inst->life.Restart(now_, "config changed"));
@@ -161,10 +164,9 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
       }
     }
     AddInstances(&engine, spec.replicas());
-    response.add_changed(rescaled && same
-                             ? absl::StrCat(spec.name(), " (replicas ", old_replicas, " -> ",
-                                            spec.replicas(), ")")
-                             : spec.name());
+    response.add_changed(rescaled && same ? absl::StrCat(spec.name(), " (replicas ", old_replicas,
+                                                         " -> ", spec.replicas(), ")")
+                                          : spec.name());
   }
   for (auto& [name, engine] : engines_) {
     if (wanted.count(name) || engine->removing) continue;
@@ -185,9 +187,9 @@ absl::StatusOr<ctl::ReloadResponse> Supervisor::Reload() {
     return loaded.status();
   }
   if (loaded->config.run_dir() != options_.run_dir) {
-    absl::Status status = absl::FailedPreconditionError(absl::StrCat(
-        "run_dir changed from ", options_.run_dir, " to ", loaded->config.run_dir(),
-        "; that takes a fleetd restart. The running config stays."));
+    absl::Status status = absl::FailedPreconditionError(
+        absl::StrCat("run_dir changed from ", options_.run_dir, " to ", loaded->config.run_dir(),
+                     "; that takes a fleetd restart. The running config stays."));
     Emit("fleetd", "reload_failed", std::string(status.message()));
     return status;
   }
@@ -196,10 +198,10 @@ absl::StatusOr<ctl::ReloadResponse> Supervisor::Reload() {
     return state;
   }
   ctl::ReloadResponse response = Apply(*loaded);
-  Emit("fleetd", "reloaded",
-       absl::StrCat(response.added_size(), " added, ", response.removed_size(), " removed, ",
-                    response.changed_size(), " changed, ", response.unchanged_size(),
-                    " unchanged"));
+  Emit(
+      "fleetd", "reloaded",
+      absl::StrCat(response.added_size(), " added, ", response.removed_size(), " removed, ",
+                   response.changed_size(), " changed, ", response.unchanged_size(), " unchanged"));
   return response;
 }
 
@@ -231,11 +233,10 @@ std::vector<Supervisor::Instance*> Supervisor::Resolve(const std::string& target
   uint32_t index = 0;
   if (!absl::SimpleAtoi(parts[1], &index) || index >= engine.instances.size() ||
       engine.instances[index]->retire) {
-    *error = absl::NotFoundError(absl::StrCat("no instance '", target, "' (", parts[0], " has ",
-                                              engine.spec->replicas(), " replicas: ", parts[0],
-                                              "/0 .. ", parts[0], "/",
-                                              engine.spec->replicas() > 0 ? engine.spec->replicas() - 1 : 0,
-                                              ")"));
+    *error = absl::NotFoundError(
+        absl::StrCat("no instance '", target, "' (", parts[0], " has ", engine.spec->replicas(),
+                     " replicas: ", parts[0], "/0 .. ", parts[0], "/",
+                     engine.spec->replicas() > 0 ? engine.spec->replicas() - 1 : 0, ")"));
     return out;
   }
   out.push_back(engine.instances[index].get());
@@ -280,7 +281,10 @@ absl::StatusOr<ctl::ActionResponse> Supervisor::Act(Verb verb, const std::string
         break;
     }
   }
-  Emit(target, verb == Verb::kStart ? "start" : verb == Verb::kStop ? "stop" : "restart",
+  Emit(target,
+       verb == Verb::kStart  ? "start"
+       : verb == Verb::kStop ? "stop"
+                             : "restart",
        "requested by the operator");
   return response;
 }
@@ -355,13 +359,14 @@ ctl::GetStatusResponse Supervisor::Status() const {
       i->set_log_path(inst->log->path());
       i->set_condition(inst->condition_status);
       FillStateStatus(*inst, i);
+      FillRunStatus(*inst, i);
       i->set_log_dropped_bytes(inst->log->dropped_bytes());
-      if (!inst->log->last_error().ok()) i->set_log_error(std::string(inst->log->last_error().message()));
+      if (!inst->log->last_error().ok())
+        i->set_log_error(std::string(inst->log->last_error().message()));
       if (inst->life.HasProcess()) i->set_health(inst->health);
-      i->set_health_checked_ms_ago(
-          inst->health_checked_at.has_value()
-              ? absl::ToInt64Milliseconds(now - *inst->health_checked_at)
-              : -1);
+      i->set_health_checked_ms_ago(inst->health_checked_at.has_value()
+                                       ? absl::ToInt64Milliseconds(now - *inst->health_checked_at)
+                                       : -1);
     }
   }
   d->set_instances(instances);

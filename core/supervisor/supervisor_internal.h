@@ -10,8 +10,10 @@
 #include "core/health/policy.h"
 #include "core/killcond/expression.h"
 #include "core/killcond/metrics.h"
+#include "core/schedule/cron.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/supervisor/log_sink.h"
+#include "core/supervisor/run_history.h"
 #include "core/supervisor/supervisor.h"
 #include "core/sync/state_sync.h"
 #include "proto/fleet/config/v1/config.pb.h"
@@ -27,6 +29,12 @@ std::function<double()> Uniform01();
 
 struct Supervisor::Engine {
   std::shared_ptr<const fleet::config::v1::Engine> spec;
+  // Cron and intelligence engines: when they run (validated at load).
+  std::optional<schedule::Schedule> schedule;
+  absl::TimeZone zone;
+  absl::Duration jitter;
+  // No successful run for this long: unhealthy (overdue).
+  absl::Duration expected_period = absl::InfiniteDuration();
   // Parsed from spec->kill_condition() (validated at load).
   std::optional<killcond::Expression> condition;
   health::HealthPolicy health;
@@ -37,13 +45,13 @@ struct Supervisor::Engine {
 
 // An instance's view of the shared state (supervisor_state.cc).
 struct StateTrack {
-  std::string dir;  // FLEET_STATE_DIR; empty: the instance uses no state
+  std::string dir;    // FLEET_STATE_DIR; empty: the instance uses no state
   int in_flight = 0;  // sync jobs submitted and not answered yet
   // The next spawn waits for a pull; once it is done, ready_to_spawn.
   bool pulling_for_start = false;
   bool ready_to_spawn = false;
   std::string head;
-  uint32_t ahead = 0;  // local commits the remote does not have
+  uint32_t ahead = 0;   // local commits the remote does not have
   std::string last_op;  // "pulled 1a2b3c4 (fast-forward)", "pushed 1a2b3c4"
   std::optional<MonoTime> last_op_at;
   std::vector<std::string> conflicts;  // paths no rule resolved (kept locally)
@@ -57,6 +65,42 @@ struct StateTrack {
   uint32_t retries = 0;
   std::optional<MonoTime> retry_due;
 };
+
+// A scheduled instance's runs (supervisor_cron.cc).
+struct CronTrack {
+  bool planned = false;
+  std::unique_ptr<RunHistory> history;
+  // The slot of the last run (or skipped/missed slot), wall clock.
+  std::optional<absl::Time> last_slot;
+  std::optional<absl::Time> next_slot;
+  std::optional<MonoTime> due;  // next_slot (plus jitter) on the monotonic clock
+  // What fires at `due`: "schedule", "missed" or "reboot", and for which slot.
+  std::string due_trigger;
+  std::optional<absl::Time> due_slot;
+  // What the start being asked for is (consumed when the run starts).
+  std::string start_trigger;
+  std::optional<absl::Time> start_slot;
+  // overlap: queue: one run waits for the current one.
+  bool queued = false;
+  std::string queued_trigger;
+  std::optional<absl::Time> queued_slot;
+  // overlap: replace: the current run is being stopped for a new one.
+  bool replacing = false;
+  bool in_run = false;
+  fleet::control::v1::RunRecord current;
+  uint64_t output_bytes = 0;  // of the current run
+  std::optional<absl::Time> last_success;
+  absl::Time watched_since;  // wall: overdue counts from here with no success
+  bool overdue = false;
+};
+
+// A timerfd on CLOCK_REALTIME that becomes readable when the wall clock is
+// set (TFD_TIMER_CANCEL_ON_SET); -1 if the kernel has none. Re-arm it after
+// each wake-up.
+int OpenClockWatch();
+void RearmClockWatch(int fd);
+// This boot's /proc/sys/kernel/random/boot_id ("" if unreadable).
+std::string ReadBootId();
 
 // Opens (creating it if needed) the FIFO at path for an instance's output:
 // fds[0] the read end (non-blocking, fleetd's), fds[1] the write end (the
@@ -112,6 +156,7 @@ struct Supervisor::Instance {
   std::optional<MonoTime> last_output;
 
   StateTrack state;
+  CronTrack cron;
   // Its log cannot be written (disk full, read-only, EIO): said once.
   bool log_failing = false;
 };

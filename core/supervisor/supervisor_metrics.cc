@@ -26,10 +26,12 @@ void Supervisor::SetSpec(Engine* engine, const fleet::config::v1::Engine& spec) 
   engine->condition.reset();
   engine->health = health::HealthPolicyFor(spec);
   if (!spec.kill_condition().empty()) {
-    absl::StatusOr<killcond::Expression> parsed = killcond::Expression::Parse(spec.kill_condition());
+    absl::StatusOr<killcond::Expression> parsed =
+        killcond::Expression::Parse(spec.kill_condition());
     if (parsed.ok()) engine->condition = *std::move(parsed);
   }
   for (auto& inst : engine->instances) inst->metrics_path = MetricsPathFor(spec, inst->index);
+  InstallSchedule(engine);
 }
 
 void Supervisor::ScanOutputForMetrics(Instance* inst, absl::string_view data) {
@@ -78,8 +80,8 @@ void Supervisor::EvaluateCondition(Instance* inst) {
       inst->condition_status = absl::StrCat("clear (", verdict.values, ")");
       return;
     case killcond::Truth::kUnknown:
-      inst->condition_status = absl::StrCat("unknown: ", absl::StrJoin(verdict.missing, ", "),
-                                            " never published");
+      inst->condition_status =
+          absl::StrCat("unknown: ", absl::StrJoin(verdict.missing, ", "), " never published");
       return;
     case killcond::Truth::kTrue:
       break;

@@ -39,6 +39,28 @@ std::string Supervisor::UnmetDependency(const Engine& engine) const {
   return "";
 }
 
+void Supervisor::ReconcileScheduled(Instance* inst, const std::string& unmet) {
+  if (!inst->cron.planned) PlanInstance(inst);
+  const State s = inst->life.state();
+  // A run asked for waits for its state to be pulled; then it starts.
+  if (s == State::kWaiting && inst->state.ready_to_spawn) {
+    Perform(inst, inst->life.Start(now_));
+    return;
+  }
+  if (s == State::kWaiting && inst->state.pulling_for_start) return;
+  if (s != State::kStopped && s != State::kWaiting && s != State::kExited && s != State::kFatal) {
+    return;
+  }
+  if (!unmet.empty()) {
+    std::string why = absl::StrCat("waiting for ", unmet);
+    if (s != State::kWaiting || inst->life.reason() != why) inst->life.Wait(why);
+    return;
+  }
+  inst->life.Idle(s == State::kStopped && inst->life.reason() == "not started"
+                      ? "scheduled"
+                      : inst->life.reason());
+}
+
 void Supervisor::Reconcile() {
   if (shutting_down_) {
     ReconcileShutdown();
@@ -56,12 +78,11 @@ void Supervisor::Reconcile() {
         continue;
       }
       State s = inst->life.state();
-      if (s != State::kStopped && s != State::kWaiting) continue;
       if (!daemon) {
-        // TODO(fleet): cron and intelligence engines run from the scheduler.
-        if (s != State::kWaiting) inst->life.Wait("scheduled engines are not run yet by this fleetd");
+        ReconcileScheduled(inst.get(), unmet);
         continue;
       }
+      if (s != State::kStopped && s != State::kWaiting) continue;
       if (!unmet.empty()) {
         std::string why = absl::StrCat("waiting for ", unmet);
         if (s != State::kWaiting || inst->life.reason() != why) inst->life.Wait(why);

@@ -189,7 +189,9 @@ void Supervisor::ScheduleNext(Instance* inst) {
   if (!c.next_slot.has_value()) return;
   const absl::Duration jitter =
       e.jitter > absl::ZeroDuration() ? e.jitter * Uniform() : absl::ZeroDuration();
-  c.due = now_ + std::max(absl::ZeroDuration(), *c.next_slot - wall) + jitter;
+  // The monotonic time read with `wall`, not the loop's now_: a busy pass
+  // (a hundred spawns) would otherwise pull every slot early by its length.
+  c.due = clock_->MonotonicNow() + std::max(absl::ZeroDuration(), *c.next_slot - wall) + jitter;
   c.due_trigger = "schedule";
   c.due_slot = c.next_slot;
 }

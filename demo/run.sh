@@ -52,6 +52,10 @@ step "flaky keeps crashing and coming back; hanger got stuck and health restarte
 sleep 4
 status
 
+step "reporter is a cron job (@every 4s, timeout 2s): its runs and their verdicts; 'fleetctl run' starts one now"
+fleetctl runs reporter -n 5 || true
+fleetctl run reporter || true
+
 step "fleetctl health: alive, progressing, kill condition, for every instance"
 fleetctl health || true
 

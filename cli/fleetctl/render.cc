@@ -247,8 +247,13 @@ bool StateSyncTroubled(const ctl::InstanceStatus& i) {
          absl::StartsWith(i.state_sync(), "error") || absl::StartsWith(i.state_sync(), "invalid");
 }
 
-bool InstanceOk(const ctl::InstanceStatus& i) {
+bool InstanceOk(const ctl::InstanceStatus& i, bool scheduled) {
   if (absl::StartsWith(i.condition(), "HOLDS") || StateSyncTroubled(i)) return false;
+  if (scheduled) {
+    // Between runs, in one, or retrying one: fine unless it is overdue.
+    if (absl::StartsWith(i.health(), "overdue")) return false;
+    return i.state() != ctl::INSTANCE_STATE_FATAL && i.state() != ctl::INSTANCE_STATE_KILLED;
+  }
   switch (i.state()) {
     case ctl::INSTANCE_STATE_RUNNING:
       return i.health().empty() || absl::StartsWith(i.health(), "healthy") ||
@@ -265,7 +270,7 @@ bool InstanceOk(const ctl::InstanceStatus& i) {
 bool AllHealthy(const ctl::GetStatusResponse& status) {
   for (const ctl::EngineStatus& e : status.engines()) {
     for (const ctl::InstanceStatus& i : e.instances()) {
-      if (!InstanceOk(i)) return false;
+      if (!InstanceOk(i, e.type() != "daemon")) return false;
     }
   }
   return true;
@@ -279,7 +284,7 @@ std::string RenderHealth(const ctl::GetStatusResponse& status, bool color) {
     for (const ctl::InstanceStatus& i : e.instances()) {
       std::string reason = i.reason() == "running" ? "" : i.reason();
       rows.push_back(
-          {i.id(), InstanceOk(i) ? "yes" : "NO", StateName(i.state()),
+          {i.id(), InstanceOk(i, e.type() != "daemon") ? "yes" : "NO", StateName(i.state()),
            i.health().empty() ? "not checked" : i.health(),
            i.condition().empty() ? "-" : i.condition(),
            i.health_checked_ms_ago() < 0
@@ -313,7 +318,7 @@ std::string RenderBrief(const ctl::GetStatusResponse& status,
   for (const ctl::EngineStatus& e : status.engines()) {
     for (const ctl::InstanceStatus& i : e.instances()) {
       ++counts[StateName(i.state())];
-      if (InstanceOk(i)) continue;
+      if (InstanceOk(i, e.type() != "daemon")) continue;
       std::string why =
           !i.health().empty() && i.state() == ctl::INSTANCE_STATE_RUNNING ? i.health() : i.reason();
       problems.push_back(absl::StrCat("  ", i.id(), "  ", StateName(i.state()), "  ", why));
@@ -364,10 +369,13 @@ std::string ToJson(const google::protobuf::Message& message) {
 bool AllRunning(const ctl::GetStatusResponse& status) {
   for (const ctl::EngineStatus& e : status.engines()) {
     for (const ctl::InstanceStatus& i : e.instances()) {
-      // A cycle engine between successful runs is as up as it gets.
-      if (i.state() != ctl::INSTANCE_STATE_RUNNING && i.state() != ctl::INSTANCE_STATE_IDLE) {
-        return false;
-      }
+      // A cycle engine between successful runs is as up as it gets; a
+      // scheduled one also while its run starts or waits for a retry.
+      const bool up =
+          i.state() == ctl::INSTANCE_STATE_RUNNING || i.state() == ctl::INSTANCE_STATE_IDLE ||
+          (e.type() != "daemon" &&
+           (i.state() == ctl::INSTANCE_STATE_STARTING || i.state() == ctl::INSTANCE_STATE_BACKOFF));
+      if (!up) return false;
     }
   }
   return true;

@@ -36,7 +36,9 @@ bool AllRunning(const fleet::control::v1::GetStatusResponse& status);
 
 // Whether one instance is as it should be: running and not judged unhealthy
 // (or deliberately down: STOPPED, EXITED), with no kill condition holding.
-bool InstanceOk(const fleet::control::v1::InstanceStatus& instance);
+// A cron or intelligence instance (scheduled) is fine between runs, in one,
+// or retrying one, unless it is overdue.
+bool InstanceOk(const fleet::control::v1::InstanceStatus& instance, bool scheduled);
 bool AllHealthy(const fleet::control::v1::GetStatusResponse& status);
 
 // `fleetctl health`: state, health verdict, kill condition and last check.

@@ -193,6 +193,11 @@ TEST(CronTest, AJobWithoutASuccessInItsExpectedPeriodIsOverdue) {
   EXPECT_THAT(Events(h), HasSubstr("run_overdue"));
   EXPECT_GE(Count(h, "broken", "failed"), 1);
   EXPECT_EQ(h.Instance("fine/0").health().find("overdue"), std::string::npos);
+  // `fleetctl health` says which needs attention (exit 3), and not the other.
+  CommandResult health = h.Fleetctl({"health"});
+  EXPECT_EQ(health.exit_code, 3);
+  EXPECT_THAT(health.out, ::testing::ContainsRegex("broken/0 +NO"));
+  EXPECT_THAT(health.out, ::testing::ContainsRegex("fine/0 +yes"));
 }
 
 }  // namespace

@@ -177,6 +177,19 @@ TEST(LoaderTest, SemanticErrors) {
   EXPECT_THAT(ErrorOf("engines:\n  - {name: a, type: cron, schedule: '@daily', command: [x],"
                       " overlap: sometimes}\n"),
               HasSubstr("overlap"));
+  EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    type: intelligence\n    schedule: '@daily'\n"
+                      "    command: [x]\n    output:\n      format: json\n"
+                      "      must_not_match: ['ok', '([a-']\n"),
+              HasSubstr("fleet.yaml:8:30: '([a-' is not a valid regular expression"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, type: intelligence, schedule: '@daily',"
+                      " command: [x], output: {format: toml}}\n"),
+              HasSubstr("format 'toml' is not known"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, type: cron, schedule: '@daily', command: [x],"
+                      " output: {format: json}}\n"),
+              HasSubstr("output checks apply to intelligence engines"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, type: intelligence, schedule: '@daily',"
+                      " command: [x], state: true, output: {deliver: ../../etc/x}}\n"),
+              HasSubstr("must not climb out"));
 }
 
 TEST(LoaderTest, SyntaxErrorsAndHostileDocuments) {

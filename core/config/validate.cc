@@ -7,9 +7,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/config/yaml_to_proto.h"
+#include "core/intel/answer_check.h"
 #include "core/killcond/expression.h"
 #include "core/os/files.h"
 #include "core/os/process.h"
@@ -89,6 +91,59 @@ class Validator {
     }
   }
 
+  void CheckIntelligence(v1::Engine* e) {
+    v1::Output* o = e->mutable_output();
+    if (o->max_size() == 0) o->set_max_size(1024 * 1024);
+    if (o->format().empty()) o->set_format("text");
+    if (o->format() != "json" && o->format() != "yaml" && o->format() != "text") {
+      Error(o, v1::Output::kFormatFieldNumber,
+            absl::StrCat("format '", o->format(), "' is not known; expected json, yaml or text"));
+    }
+    if (!o->required_keys().empty() && o->format() == "text") {
+      Error(o, v1::Output::kRequiredKeysFieldNumber, "required_keys need format: json or yaml");
+    }
+    for (int i = 0; i < o->must_match_size(); ++i) {
+      if (absl::Status bad = intel::CheckPattern(o->must_match(i)); !bad.ok()) {
+        Error(o, v1::Output::kMustMatchFieldNumber, std::string(bad.message()), i);
+      }
+    }
+    for (int i = 0; i < o->must_not_match_size(); ++i) {
+      if (absl::Status bad = intel::CheckPattern(o->must_not_match(i)); !bad.ok()) {
+        Error(o, v1::Output::kMustNotMatchFieldNumber, std::string(bad.message()), i);
+      }
+    }
+    if (o->max_length() > 0 && o->min_length() > o->max_length()) {
+      Error(o, v1::Output::kMinLengthFieldNumber, "min_length is above max_length");
+    }
+    if (o->has_judge()) {
+      if (o->judge().command().empty()) {
+        Error(o, v1::Output::kJudgeFieldNumber, "a judge needs a command (argv list)");
+      }
+      if (!o->judge().has_timeout()) o->mutable_judge()->mutable_timeout()->set_seconds(30);
+    }
+    if (!o->deliver().empty()) {
+      const std::string& d = o->deliver();
+      if (d[0] == '/' && e->state()) {
+        Error(o, v1::Output::kDeliverFieldNumber,
+              "with state: true, deliver is a path inside the work tree (relative)");
+      }
+      if (absl::StrContains(absl::StrCat("/", d, "/"), "/../")) {
+        Error(o, v1::Output::kDeliverFieldNumber,
+              absl::StrCat("deliver '", d, "' must not climb out with '..'"));
+      }
+    }
+    v1::Budget* b = e->mutable_budget();
+    if (!b->rate_limit_pattern().empty()) {
+      if (absl::Status bad = intel::CheckPattern(b->rate_limit_pattern()); !bad.ok()) {
+        Error(b, v1::Budget::kRateLimitPatternFieldNumber, std::string(bad.message()));
+      }
+    }
+    v1::Backoff* backoff = b->mutable_rate_limit_backoff();
+    if (!backoff->has_initial()) backoff->mutable_initial()->set_seconds(60);
+    if (!backoff->has_max()) backoff->mutable_max()->set_seconds(3600);
+    if (backoff->factor() == 0) backoff->set_factor(2);
+  }
+
   void CheckSchedule(const v1::Engine& e) {
     absl::TimeZone zone = absl::LocalTimeZone();
     if (!e.timezone().empty() && !absl::LoadTimeZone(e.timezone(), &zone)) {
@@ -153,6 +208,18 @@ class Validator {
             "schedule applies to cron and intelligence engines; set type: cron");
     } else if (scheduled) {
       CheckSchedule(*e);
+    }
+    if (e->type() == v1::ENGINE_TYPE_INTELLIGENCE) {
+      CheckIntelligence(e);
+    } else {
+      if (e->has_output()) {
+        Error(e, v1::Engine::kOutputFieldNumber,
+              "output checks apply to intelligence engines (set type: intelligence)");
+      }
+      if (e->has_budget()) {
+        Error(e, v1::Engine::kBudgetFieldNumber,
+              "budget applies to intelligence engines (set type: intelligence)");
+      }
     }
     if (scheduled) {
       if (e->overlap() == v1::OVERLAP_POLICY_UNSPECIFIED) e->set_overlap(v1::OVERLAP_POLICY_SKIP);

@@ -139,14 +139,25 @@ absl::StatusOr<YAML::Node> ParseYamlString(const std::string& text, const std::s
   try {
     return YAML::Load(text);
   } catch (const YAML::DeepRecursion& e) {
-    return absl::InvalidArgumentError(absl::StrCat(name, ":", e.mark.line + 1, ":",
-                                                   e.mark.column + 1,
-                                                   ": nesting is too deep"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": nesting is too deep"));
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) return absl::InvalidArgumentError(absl::StrCat(name, ": ", e.msg));
-    return absl::InvalidArgumentError(absl::StrCat(name, ":", e.mark.line + 1, ":",
-                                                   e.mark.column + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
   }
+}
+
+absl::StatusOr<std::vector<std::string>> YamlTopLevelKeys(const std::string& text) {
+  absl::StatusOr<YAML::Node> node = ParseYamlString(text, "answer");
+  if (!node.ok()) return node.status();
+  std::vector<std::string> keys;
+  if (node->IsMap()) {
+    for (const auto& kv : *node) {
+      if (kv.first.IsScalar()) keys.push_back(kv.first.Scalar());
+    }
+  }
+  return keys;
 }
 
 absl::StatusOr<YAML::Node> ParseYamlFile(const std::string& path) {
@@ -211,10 +222,11 @@ void YamlToProto::Convert(const YAML::Node& node, Message* message) {
       }
       std::string hint = ClosestMatch(name, names);
       std::sort(names.begin(), names.end());
-      Error(key, absl::StrCat("unknown key '", name, "' in ", descriptor->name(),
-                              hint.empty() ? "" : absl::StrCat("; did you mean '", hint, "'?"),
-                              hint.empty() ? absl::StrCat(" (known: ", absl::StrJoin(names, ", "), ")")
-                                           : ""));
+      Error(key,
+            absl::StrCat(
+                "unknown key '", name, "' in ", descriptor->name(),
+                hint.empty() ? "" : absl::StrCat("; did you mean '", hint, "'?"),
+                hint.empty() ? absl::StrCat(" (known: ", absl::StrJoin(names, ", "), ")") : ""));
       continue;
     }
     ConvertField(key, it->second, message, field);
@@ -237,8 +249,8 @@ void YamlToProto::ConvertField(const YAML::Node& key, const YAML::Node& value, M
         hint = absl::StrCat("; write the argv as a list, e.g. [\"", value.Scalar(),
                             "\"], or use shell: for a shell command line");
       }
-      Error(value, absl::StrCat("'", field->name(), "' expects a list, found ", KindName(value),
-                                hint));
+      Error(value,
+            absl::StrCat("'", field->name(), "' expects a list, found ", KindName(value), hint));
       return;
     }
     message->GetReflection()->ClearField(message, field);
@@ -308,8 +320,8 @@ void YamlToProto::SetValue(const YAML::Node& value, Message* message,
       }
       auto* duration = static_cast<google::protobuf::Duration*>(child);
       duration->set_seconds(absl::ToInt64Seconds(d));
-      duration->set_nanos(static_cast<int32_t>(
-          absl::ToInt64Nanoseconds(d - absl::Seconds(duration->seconds()))));
+      duration->set_nanos(
+          static_cast<int32_t>(absl::ToInt64Nanoseconds(d - absl::Seconds(duration->seconds()))));
       return;
     }
     Convert(value, child);

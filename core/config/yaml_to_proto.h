@@ -60,6 +60,11 @@ std::string ClosestMatch(const std::string& word, const std::vector<std::string>
 // "10MB", "512KiB", "1G", "4096" -> bytes (K, KB and KiB are all 1024).
 absl::StatusOr<uint64_t> ParseByteSize(const std::string& text);
 
+// Whether `text` is one YAML document, and the keys of its top level when
+// that is a mapping (empty otherwise). The error names line and column.
+// Used to check the answers of intelligence runs.
+absl::StatusOr<std::vector<std::string>> YamlTopLevelKeys(const std::string& text);
+
 }  // namespace fleet::config
 
 #endif  // FLEET_CORE_CONFIG_YAML_TO_PROTO_H_

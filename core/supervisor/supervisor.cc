@@ -307,6 +307,7 @@ void Supervisor::DrainPipe(Instance* inst) {
       if (inst->log->last_error().ok() == inst->log_failing) NoteLogWriteState(inst);
       inst->last_output = now_;
       inst->cron.output_bytes += static_cast<uint64_t>(n);
+      KeepStderrTail(inst, absl::string_view(buffer, static_cast<size_t>(n)));
       ScanOutputForMetrics(inst, absl::string_view(buffer, static_cast<size_t>(n)));
       total += static_cast<size_t>(n);
       continue;
@@ -327,6 +328,12 @@ void Supervisor::ClosePipe(Instance* inst) {
 void Supervisor::ReapChildren() {
   for (const os::Reaped& r : os::ReapExitedChildren()) {
     auto it = by_pid_.find(r.pid);
+    if (auto judge = judges_.find(r.pid); judge != judges_.end()) {
+      Instance* inst = judge->second;
+      judges_.erase(judge);
+      OnJudgeExit(inst, r.status);
+      continue;
+    }
     // Not an instance: an exec probe (handed to whoever waits for it), or an
     // orphaned grandchild handed to us as subreaper (reaping it is all).
     if (it == by_pid_.end()) {
@@ -481,6 +488,13 @@ void Supervisor::Spawn(Instance* inst) {
   s.env = ChildEnvironment(*inst);
   s.cwd = spec.cwd();
   s.output_fd = fds[1];
+  // An intelligence run's answer (stdout) goes to a file of its own, which
+  // outlives fleetd like the FIFO; stderr still goes to the log.
+  const int answer_fd = OpenAnswerFile(inst);
+  if (answer_fd >= 0) {
+    s.output_fd = answer_fd;
+    s.error_fd = fds[1];
+  }
   if (std::string cgroup = CgroupDir(spec.name(), inst->index); !cgroup.empty()) {
     // A fresh leaf per run (see cgroup.h); the empty leaves of earlier runs go.
     os::RemoveCgroup(cgroup);
@@ -494,6 +508,7 @@ void Supervisor::Spawn(Instance* inst) {
   }
   absl::StatusOr<pid_t> pid = os::Spawn(s);
   ::close(fds[1]);
+  if (answer_fd >= 0) ::close(answer_fd);
   if (s.cgroup_fd >= 0) ::close(s.cgroup_fd);
   if (!pid.ok()) {
     ::close(fds[0]);

@@ -207,6 +207,20 @@ class Supervisor {
   // The wall clock was set (or slewed by more than a second): re-plan.
   void CheckClockJump();
   void FillRunStatus(const Instance& inst, fleet::control::v1::InstanceStatus* out) const;
+  // A finished run's record: its event, success bookkeeping, the history.
+  void FinishRun(Instance* inst, fleet::control::v1::RunRecord record);
+  // Intelligence engines (supervisor_intel.cc): the answer file, its size
+  // cap, the checks and judge after a run, delivery, budgets.
+  int OpenAnswerFile(Instance* inst);
+  void CheckAnswerSize(Instance* inst);
+  void KeepStderrTail(Instance* inst, absl::string_view data);
+  // A run is skipped for the budget or a rate limit: why, or "".
+  std::string IntelBudgetRefusal(Instance* inst);
+  void IntelAfterRun(Instance* inst, fleet::control::v1::RunRecord record,
+                     const os::ExitStatus& status);
+  void OnJudgeExit(Instance* inst, const os::ExitStatus& status);
+  void AcceptAnswer(Instance* inst, fleet::control::v1::RunRecord record);
+  void RunJudgeTimers();
   // supervisor_cgroups.cc: a cgroup per instance where possible; whatever an
   // instance leaves behind is ended with it.
   void InitCgroups();
@@ -247,6 +261,8 @@ class Supervisor {
   // removed, a directory that did not exist yet): WatchFiles() must run.
   bool rewatch_ = true;
   absl::flat_hash_map<std::string, std::vector<Instance*>> metrics_readers_;
+  // Intelligence instances by their answer file.
+  absl::flat_hash_map<std::string, Instance*> answer_readers_;
   // When each watched file last changed, on the monotonic clock.
   absl::flat_hash_map<std::string, MonoTime> file_changed_at_;
 
@@ -292,6 +308,8 @@ class Supervisor {
     MonoTime kill_at;
   };
   std::vector<StoppingOrphan> orphans_stopping_;
+  // Judges of intelligence answers, by pid.
+  absl::flat_hash_map<pid_t, Instance*> judges_;
   // wall - monotonic at the last look, to notice the wall clock being set.
   std::optional<absl::Duration> wall_offset_;
   // The earliest scheduled run due (recomputed with the other deadlines).

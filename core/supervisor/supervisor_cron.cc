@@ -106,6 +106,9 @@ void Supervisor::InstallSchedule(Engine* engine) {
         gap + FromProto(spec.timeout()) + engine->jitter + std::max(gap / 10, absl::Seconds(5));
   }
   for (auto& inst : engine->instances) inst->cron.planned = false;  // Re-planned.
+  // Where run histories and answers live (and are watched).
+  (void)os::MakeDirs(os::JoinPath(options_.run_dir, "runs"), 0700);
+  rewatch_ = true;
 }
 
 void Supervisor::PlanInstance(Instance* inst) {
@@ -215,6 +218,7 @@ void Supervisor::CheckClockJump() {
 
 void Supervisor::RunCronTimers() {
   CheckClockJump();
+  RunJudgeTimers();
   const absl::Time wall = clock_->WallNow();
   for (auto& [name, engine] : engines_) {
     if (!engine->schedule.has_value()) continue;
@@ -255,6 +259,9 @@ std::optional<MonoTime> Supervisor::NextCronDeadline() const {
     for (const auto& inst : engine->instances) {
       const CronTrack& c = inst->cron;
       if (c.due.has_value() && (!next.has_value() || *c.due < *next)) next = c.due;
+      if (c.judge_deadline.has_value() && (!next.has_value() || *c.judge_deadline < *next)) {
+        next = c.judge_deadline;
+      }
       if (!c.overdue && c.planned && engine->expected_period < absl::InfiniteDuration()) {
         const absl::Time at = c.last_success.value_or(c.watched_since) + engine->expected_period;
         const MonoTime when =
@@ -311,7 +318,20 @@ void Supervisor::FireRun(Instance* inst, const std::string& trigger,
     r.set_reason(c.queued ? "a run is already queued behind the running one"
                           : absl::StrCat("the previous run (", Short(running),
                                          " so far) is still running (overlap: skip)"));
+    c.last_skip = r.reason();
     Emit(inst->id, "run_skipped", r.reason());
+    RecordRun(inst, std::move(r));
+    return;
+  }
+  if (std::string refusal = IntelBudgetRefusal(inst); !refusal.empty()) {
+    ctl::RunRecord r;
+    r.set_trigger(trigger);
+    if (slot.has_value()) r.set_slot_unix_ms(absl::ToUnixMillis(*slot));
+    r.set_started_unix_ms(absl::ToUnixMillis(clock_->WallNow()));
+    r.set_verdict("skipped");
+    r.set_reason(refusal);
+    c.last_skip = refusal;
+    Emit(inst->id, "run_skipped", refusal);
     RecordRun(inst, std::move(r));
     return;
   }
@@ -325,6 +345,8 @@ void Supervisor::OnRunStarted(Instance* inst, const std::string& trigger) {
   if (!c.planned) PlanInstance(inst);
   c.in_run = true;
   c.output_bytes = 0;
+  c.over_cap = false;
+  c.stderr_tail.clear();
   ctl::RunRecord& r = c.current;
   r.Clear();
   r.set_instance(inst->id);
@@ -350,7 +372,12 @@ void Supervisor::OnRunEnded(Instance* inst, const os::ExitStatus& status) {
   const State s = inst->life.state();
   std::string verdict;
   std::string reason = status.Describe();
-  if (c.replacing) {
+  if (c.over_cap) {
+    verdict = "rejected";
+    reason =
+        absl::StrCat("its answer passed output.max_size (", inst->engine->spec->output().max_size(),
+                     " bytes) and the run was stopped (", reason, ")");
+  } else if (c.replacing) {
     c.replacing = false;
     verdict = "replaced";
     reason = absl::StrCat("stopped for a newer run (", reason, ")");
@@ -368,6 +395,20 @@ void Supervisor::OnRunEnded(Instance* inst, const os::ExitStatus& status) {
   }
   r.set_verdict(verdict);
   r.set_reason(reason);
+  if (inst->engine->spec->type() == v1::ENGINE_TYPE_INTELLIGENCE) {
+    IntelAfterRun(inst, std::move(r), status);  // Judged before it counts.
+  } else {
+    FinishRun(inst, std::move(r));
+  }
+  if (c.queued && !inst->life.HasProcess() && inst->life.state() != State::kBackoff) {
+    c.queued = false;
+    FireRun(inst, "queued", c.queued_slot);
+  }
+}
+
+void Supervisor::FinishRun(Instance* inst, ctl::RunRecord r) {
+  CronTrack& c = inst->cron;
+  const std::string& verdict = r.verdict();
   // What comes next, when it is not simply the next slot: a retry, or the
   // retries given up.
   const bool retrying = inst->life.state() == State::kBackoff;
@@ -375,11 +416,12 @@ void Supervisor::OnRunEnded(Instance* inst, const os::ExitStatus& status) {
   Emit(inst->id, "run_" + verdict,
        absl::StrCat(r.trigger(), " run #", r.seq(), " ", verdict, " in ",
                     Short(absl::Milliseconds(r.duration_ms())),
-                    verdict == "succeeded" ? "" : absl::StrCat(": ", reason),
+                    verdict == "succeeded" ? "" : absl::StrCat(": ", r.reason()),
+                    r.score().empty() ? "" : absl::StrCat(" (score ", r.score(), ")"),
                     retrying ? absl::StrCat("; ", inst->life.reason()) : "",
                     gave_up ? "; retries given up until the next slot" : ""));
   if (verdict == "succeeded") {
-    c.last_success = wall;
+    c.last_success = clock_->WallNow();
     if (c.overdue) {
       c.overdue = false;
       inst->health.clear();
@@ -387,10 +429,6 @@ void Supervisor::OnRunEnded(Instance* inst, const os::ExitStatus& status) {
     }
   }
   RecordRun(inst, std::move(r));
-  if (c.queued && !inst->life.HasProcess() && inst->life.state() != State::kBackoff) {
-    c.queued = false;
-    FireRun(inst, "queued", c.queued_slot);
-  }
 }
 
 void Supervisor::RecordRun(Instance* inst, ctl::RunRecord record) {
@@ -410,6 +448,8 @@ void Supervisor::FillRunStatus(const Instance& inst, ctl::InstanceStatus* out) c
     out->mutable_last_run()->set_duration_ms(
         std::max<int64_t>(0, absl::ToUnixMillis(clock_->WallNow()) - c.current.started_unix_ms()));
     out->mutable_last_run()->set_output_bytes(c.output_bytes);
+  } else if (c.judge_pid > 0) {
+    *out->mutable_last_run() = c.judged;
   } else if (!c.history->runs().empty()) {
     *out->mutable_last_run() = c.history->runs().back();
   }
@@ -469,7 +509,7 @@ absl::StatusOr<ctl::ActionResponse> Supervisor::RunNow(const std::string& target
       continue;
     }
     if (!inst->cron.planned) PlanInstance(inst);
-    const uint64_t seq_before = inst->cron.history->next_seq();
+    inst->cron.last_skip.clear();
     const bool had_process = inst->life.HasProcess();
     FireRun(inst, "manual", std::nullopt);
     if (!had_process && inst->life.HasProcess()) {
@@ -478,11 +518,8 @@ absl::StatusOr<ctl::ActionResponse> Supervisor::RunNow(const std::string& target
       response.add_changed(absl::StrCat(inst->id, ": replacing the running run"));
     } else if (inst->cron.queued) {
       response.add_changed(absl::StrCat(inst->id, ": queued behind the running run"));
-    } else if (inst->cron.history->next_seq() != seq_before && !had_process) {
-      response.add_changed(absl::StrCat(inst->id, ": ", inst->life.reason()));
-    } else if (had_process) {
-      response.add_changed(
-          absl::StrCat(inst->id, ": skipped: a run is in progress (overlap: skip)"));
+    } else if (!inst->cron.last_skip.empty()) {
+      response.add_changed(absl::StrCat(inst->id, ": skipped: ", inst->cron.last_skip));
     } else {
       response.add_changed(absl::StrCat(inst->id, ": ", inst->life.reason()));
     }

@@ -89,6 +89,19 @@ struct CronTrack {
   bool in_run = false;
   fleet::control::v1::RunRecord current;
   uint64_t output_bytes = 0;  // of the current run
+  // Why the last slot or `fleetctl run` was skipped (budget, rate limit, overlap).
+  std::string last_skip;
+  // Intelligence: the answer passed output.max_size and the run was stopped.
+  bool over_cap = false;
+  std::string stderr_tail;  // the last few KB, for the rate-limit pattern
+  // A judge is looking at the answer of `judged` (verdict "judging").
+  pid_t judge_pid = 0;
+  std::optional<MonoTime> judge_deadline;
+  bool judge_timed_out = false;
+  fleet::control::v1::RunRecord judged;
+  // Rate limited: slots are skipped until then; the streak doubles it.
+  uint32_t rate_limited_streak = 0;
+  std::optional<MonoTime> rate_limited_until;
   std::optional<absl::Time> last_success;
   absl::Time watched_since;  // wall: overdue counts from here with no success
   bool overdue = false;
@@ -99,6 +112,8 @@ struct CronTrack {
 // each wake-up.
 int OpenClockWatch();
 void RearmClockWatch(int fd);
+// RUN_DIR/runs/ENGINE.N.answer: an intelligence run's stdout.
+std::string AnswerPath(const std::string& run_dir, const std::string& engine, uint32_t index);
 // This boot's /proc/sys/kernel/random/boot_id ("" if unreadable).
 std::string ReadBootId();
 

@@ -97,6 +97,7 @@ void Supervisor::WatchFiles() {
   if (!rewatch_) return;  // Runs after every state change; the set rarely moves.
   rewatch_ = false;
   metrics_readers_.clear();
+  answer_readers_.clear();
   std::vector<std::string> watched;
   for (auto& [name, engine] : engines_) {
     const health::HealthPolicy& h = engine->health;
@@ -105,6 +106,12 @@ void Supervisor::WatchFiles() {
       if (!h.heartbeat_path.empty()) watched.push_back(h.heartbeat_path);
     }
     for (auto& inst : engine->instances) {
+      if (engine->spec->type() == fleet::config::v1::ENGINE_TYPE_INTELLIGENCE) {
+        // Its answer grows under a cap: every write is a chance to stop it.
+        const std::string answer = AnswerPath(options_.run_dir, name, inst->index);
+        answer_readers_[answer] = inst.get();
+        watched.push_back(answer);
+      }
       if (inst->metrics_path.empty() || !engine->condition.has_value()) continue;
       metrics_readers_[inst->metrics_path].push_back(inst.get());
       watched.push_back(inst->metrics_path);
@@ -137,6 +144,10 @@ void Supervisor::WatchFiles() {
 
 void Supervisor::OnWatchedFileChanged(const std::string& path, uint32_t mask) {
   file_changed_at_[path] = now_;
+  if (auto answer = answer_readers_.find(path); answer != answer_readers_.end()) {
+    CheckAnswerSize(answer->second);
+    return;
+  }
   // A metrics file is read once it is complete, not at every write into it.
   if (!(mask & (IN_CLOSE_WRITE | IN_MOVED_TO))) return;
   auto it = metrics_readers_.find(path);

@@ -1,9 +1,12 @@
 // The desired state: what should run, in dependency order, and shutdown in
 // reverse. Level-triggered: the loop calls Reconcile() after any state change.
 // Loop thread only.
+#include <signal.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/os/process.h"
 #include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
 
@@ -16,7 +19,7 @@ namespace v1 = ::fleet::config::v1;
 
 bool Supervisor::EngineAlive(const Engine& engine) const {
   for (const auto& inst : engine.instances) {
-    if (inst->life.HasProcess() || inst->life.Pending()) return true;
+    if (inst->life.HasProcess() || inst->life.Pending() || inst->cron.judge_pid > 0) return true;
   }
   return false;
 }
@@ -95,7 +98,8 @@ void Supervisor::Reconcile() {
     const size_t before = v.size();
     v.erase(std::remove_if(v.begin(), v.end(),
                            [](const std::unique_ptr<Instance>& i) {
-                             return i->retire && !i->life.HasProcess();
+                             return i->retire && !i->life.HasProcess() &&
+                                    i->cron.judge_pid == 0;
                            }),
             v.end());
     if (v.size() != before) rewatch_ = true;  // metrics_readers_ held them.
@@ -121,6 +125,8 @@ void Supervisor::ReconcileShutdown() {
     }
     if (dependents_alive) continue;
     for (auto& inst : engine->instances) {
+      // A judge still looking at an answer is not worth waiting for.
+      if (inst->cron.judge_pid > 0) os::SignalGroup(inst->cron.judge_pid, SIGKILL);
       if (inst->life.state() == State::kStopping) continue;
       Perform(inst.get(), inst->life.Stop(now_, "fleetd is shutting down"));
     }

@@ -56,6 +56,10 @@ step "reporter is a cron job (@every 4s, timeout 2s): its runs and their verdict
 fleetctl runs reporter -n 5 || true
 fleetctl run reporter || true
 
+step "analyst is an intelligence engine (a fake LLM CLI every 5s): malformed answers are rejected, good ones delivered into the shared state"
+fleetctl runs analyst -n 4 || true
+echo "  reports/analysis.json in the remote: $(git --git-dir demo/state.git show main:reports/analysis.json 2>/dev/null || echo '(not yet)')"
+
 step "fleetctl health: alive, progressing, kill condition, for every instance"
 fleetctl health || true
 

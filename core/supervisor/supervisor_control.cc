@@ -359,11 +359,11 @@ ctl::GetStatusResponse Supervisor::Status() const {
       i->set_log_path(inst->log->path());
       i->set_condition(inst->condition_status);
       FillStateStatus(*inst, i);
-      FillRunStatus(*inst, i);
       i->set_log_dropped_bytes(inst->log->dropped_bytes());
       if (!inst->log->last_error().ok())
         i->set_log_error(std::string(inst->log->last_error().message()));
       if (inst->life.HasProcess()) i->set_health(inst->health);
+      FillRunStatus(*inst, i);
       i->set_health_checked_ms_ago(inst->health_checked_at.has_value()
                                        ? absl::ToInt64Milliseconds(now - *inst->health_checked_at)
                                        : -1);

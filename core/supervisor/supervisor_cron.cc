@@ -244,7 +244,7 @@ void Supervisor::RunCronTimers() {
             c.last_success.has_value() ? absl::StrCat("for ", Short(wall - *c.last_success))
                                        : absl::StrCat("in ", Short(wall - c.watched_since)),
             " (expected at least every ", Short(engine->expected_period), ")");
-        inst->health = why;
+        c.overdue_why = why;
         Emit(inst->id, "run_overdue", why);
       }
     }
@@ -424,7 +424,7 @@ void Supervisor::FinishRun(Instance* inst, ctl::RunRecord r) {
     c.last_success = clock_->WallNow();
     if (c.overdue) {
       c.overdue = false;
-      inst->health.clear();
+      c.overdue_why.clear();
       Emit(inst->id, "run_on_time", "a run succeeded again; no longer overdue");
     }
   }
@@ -457,7 +457,8 @@ void Supervisor::FillRunStatus(const Instance& inst, ctl::InstanceStatus* out) c
     out->set_next_run_unix_ms(
         absl::ToUnixMillis(clock_->WallNow() + std::max(absl::ZeroDuration(), *c.due - now_)));
   }
-  if (c.overdue) out->set_health(inst.health);
+  // A scheduled instance's health is whether it runs on time.
+  if (c.overdue) out->set_health(c.overdue_why);
 }
 
 absl::StatusOr<ctl::ListRunsResponse> Supervisor::ListRuns(const std::string& target,

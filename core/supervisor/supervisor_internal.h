@@ -105,6 +105,7 @@ struct CronTrack {
   std::optional<absl::Time> last_success;
   absl::Time watched_since;  // wall: overdue counts from here with no success
   bool overdue = false;
+  std::string overdue_why;
 };
 
 // A timerfd on CLOCK_REALTIME that becomes readable when the wall clock is

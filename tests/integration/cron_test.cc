@@ -75,6 +75,23 @@ TEST(CronTest, RunsKeepTheirPaceAndEachIsRecorded) {
   EXPECT_EQ(h.Fleetctl({"runs", "nosuch"}).exit_code, 4);
 }
 
+TEST(CronTest, JitterDelaysEachSlotByUpToItsAmount) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", FleetYaml(Cron("jittery", "@every 1s", "true", "    jitter: 600ms\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return Count(h, "jittery", "succeeded") >= 6; },
+                                      absl::Seconds(20)));
+  int64_t latest = 0;
+  const ctl::ListRunsResponse runs = Runs(h, "jittery");
+  for (const ctl::RunRecord& r : runs.runs()) {
+    const int64_t late = r.started_unix_ms() - r.slot_unix_ms();
+    EXPECT_GE(late, 0) << r.DebugString();
+    EXPECT_LE(late, 600 + 400) << r.DebugString();  // The jitter, plus a loaded machine.
+    latest = std::max(latest, late);
+  }
+  EXPECT_GT(latest, 60) << "six slots, none delayed: the jitter was not applied";
+}
+
 TEST(CronTest, ARunPastItsTimeoutIsStoppedWithItsWholeGroup) {
   FleetHarness h;
   h.WriteFile("fleet.yaml",

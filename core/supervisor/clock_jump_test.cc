@@ -160,10 +160,9 @@ TEST_F(ClockJumpTest, WallClockSchedulesRunPassedSlotsOnceAndNeverASlotTwice) {
     }
     return n;
   };
-  // Clear of the top of the hour, so no real slot comes during the test.
-  const absl::Duration to_hour =
-      absl::Hours(1) - (absl::Now() - absl::UnixEpoch()) % absl::Hours(1);
-  clock_.Jump(to_hour + absl::Minutes(10));
+  // To ten past the current hour (crossing no slot): the next slot is 50
+  // minutes away, so no real one comes during the test.
+  clock_.Jump(absl::Minutes(10) - (absl::Now() - absl::UnixEpoch()) % absl::Hours(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(runs("hourly").runs_size(), 0);
 

@@ -30,6 +30,18 @@ class ClockJumpTest : public ::testing::Test {
     ASSERT_TRUE(os::MakeDirs(dir_ + "/run").ok());
   }
 
+  // A supervisor on the jumping clock, its loop on a thread of its own.
+  std::thread StartSupervisor(const config::LoadedConfig& loaded) {
+    SupervisorOptions options;
+    options.run_dir = dir_ + "/run";
+    options.clock = &clock_;
+    options.events = &events_;
+    supervisor_ = std::make_unique<Supervisor>(options);
+    EXPECT_TRUE(supervisor_->Init().ok());
+    supervisor_->Apply(loaded);
+    return std::thread([this] { supervisor_->Run(); });
+  }
+
   ctl::GetStatusResponse Status() {
     std::promise<ctl::GetStatusResponse> answer;
     std::future<ctl::GetStatusResponse> got = answer.get_future();
@@ -72,14 +84,7 @@ TEST_F(ClockJumpTest, JumpsChangeNothingAndTimersKeepTheirPace) {
                    "  - name: cycler\n    shell: 'true'\n    cycle: {interval: 300ms}\n"),
       "fleet.yaml", dir_);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  SupervisorOptions options;
-  options.run_dir = dir_ + "/run";
-  options.clock = &clock_;
-  options.events = &events_;
-  supervisor_ = std::make_unique<Supervisor>(options);
-  ASSERT_TRUE(supervisor_->Init().ok());
-  supervisor_->Apply(*loaded);
-  std::thread loop([&] { supervisor_->Run(); });
+  std::thread loop = StartSupervisor(*loaded);
 
   auto settle = [] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); };
   for (int i = 0; i < 50; ++i) {
@@ -137,14 +142,7 @@ TEST_F(ClockJumpTest, WallClockSchedulesRunPassedSlotsOnceAndNeverASlotTwice) {
       "  - {name: every, type: cron, schedule: '@every 1s', shell: 'true'}\n",
       "fleet.yaml", dir_);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  SupervisorOptions options;
-  options.run_dir = dir_ + "/run";
-  options.clock = &clock_;
-  options.events = &events_;
-  supervisor_ = std::make_unique<Supervisor>(options);
-  ASSERT_TRUE(supervisor_->Init().ok());
-  supervisor_->Apply(*loaded);
-  std::thread loop([&] { supervisor_->Run(); });
+  std::thread loop = StartSupervisor(*loaded);
   auto runs = [&](const std::string& target) {
     std::promise<ctl::ListRunsResponse> answer;
     std::future<ctl::ListRunsResponse> got = answer.get_future();

@@ -199,8 +199,13 @@ std::string Repo::UndoInterruptedOperation() {
 std::vector<std::string> Repo::ClearStaleLocks() {
   std::vector<std::string> cleared;
   const std::string git_dir = git_repository_path(repo_);  // ends with '/'
+  // Every lock a killed fetch, commit, rebase or push can leave behind (a
+  // leftover remote-tracking ref lock made every later fetch fail: found by
+  // the fault suite).
   for (const std::string& name :
-       {std::string("index.lock"), std::string("HEAD.lock"), LocalRef(branch_) + ".lock"}) {
+       {std::string("index.lock"), std::string("HEAD.lock"), std::string("ORIG_HEAD.lock"),
+        std::string("FETCH_HEAD.lock"), std::string("packed-refs.lock"), std::string("config.lock"),
+        LocalRef(branch_) + ".lock", RemoteRef(branch_) + ".lock"}) {
     char resolved[PATH_MAX];
     const std::string path = git_dir + name;
     if (!Exists(path) || ::realpath(path.c_str(), resolved) == nullptr) continue;

@@ -255,6 +255,23 @@ TEST_F(RepoTest, AStaleIndexLockIsClearedButAHeldOneIsNot) {
   EXPECT_FALSE(std::filesystem::exists(lock));
 }
 
+TEST_F(RepoTest, AFetchKilledMidRefUpdateDoesNotBlockTheNextPull) {
+  auto a = Clone("a");
+  Write(dir_ + "/a/f", "x");
+  CommitAndPush(a.get(), "one");
+  auto b = Clone("b");
+  Write(dir_ + "/a/f", "y");
+  CommitAndPush(a.get(), "two");
+  // What a fetch killed while updating origin/main leaves in b.
+  Write(dir_ + "/b/.git/refs/remotes/origin/main.lock", "");
+  Write(dir_ + "/b/.git/FETCH_HEAD.lock", "");
+  PullResult pulled;
+  GitStatus status = b->Pull(&pulled);
+  EXPECT_TRUE(status.ok()) << status.error;
+  EXPECT_EQ(Read(dir_ + "/b/f"), "y");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/b/.git/refs/remotes/origin/main.lock"));
+}
+
 TEST_F(RepoTest, PushersKilledMidPushLeaveNothingThatBlocksTheNext) {
   auto a = Clone("a");
   Write(dir_ + "/a/n", "0");

@@ -1,0 +1,246 @@
+#include "core/bus/run_state.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+
+namespace fleet::bus {
+namespace {
+
+namespace v1 = ::fleet::bus::v1;
+
+int64_t Millis(const google::protobuf::Duration& d) {
+  return d.seconds() * 1000 + d.nanos() / 1000000;
+}
+
+}  // namespace
+
+const char* TaskStateName(TaskState state) {
+  switch (state) {
+    case TaskState::kPending:
+      return "pending";
+    case TaskState::kReady:
+      return "ready";
+    case TaskState::kClaimed:
+      return "claimed";
+    case TaskState::kSucceeded:
+      return "succeeded";
+    case TaskState::kFailed:
+      return "failed";
+    case TaskState::kSkipped:
+      return "skipped";
+    case TaskState::kUpstreamFailed:
+      return "upstream_failed";
+    case TaskState::kCancelled:
+      return "cancelled";
+  }
+  return "?";
+}
+
+bool Terminal(TaskState s) {
+  return s == TaskState::kSucceeded || s == TaskState::kFailed || s == TaskState::kSkipped ||
+         s == TaskState::kUpstreamFailed || s == TaskState::kCancelled;
+}
+
+RunState::RunState(v1::Dag dag) : dag_(std::move(dag)) {
+  for (int i = 0; i < dag_.tasks_size(); ++i) {
+    index_[dag_.tasks(i).id()] = i;
+    status_[dag_.tasks(i).id()].reason = "waiting for its needs";
+  }
+}
+
+const v1::Task& RunState::task(const std::string& id) const { return dag_.tasks(index_.at(id)); }
+
+void RunState::End(const std::string& id, TaskState state, std::string reason, int64_t now_ms) {
+  TaskStatus& s = status_[id];
+  s.state = state;
+  s.reason = std::move(reason);
+  s.ended_ms = now_ms;
+  s.published = false;
+}
+
+void RunState::Advance(int64_t now_ms) {
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (const v1::Task& t : dag_.tasks()) {
+      TaskStatus& s = status_[t.id()];
+      if (s.state != TaskState::kPending) continue;
+      std::string failed, skipped;
+      bool all_ended = true;
+      for (const std::string& need : t.needs()) {
+        const TaskState n = status_[need].state;
+        if (!Terminal(n)) all_ended = false;
+        if ((n == TaskState::kFailed || n == TaskState::kUpstreamFailed) && failed.empty()) {
+          failed = need;
+        }
+        if ((n == TaskState::kSkipped || n == TaskState::kCancelled) && skipped.empty()) {
+          skipped = need;
+        }
+      }
+      if (!all_ended) continue;
+      changed = true;
+      const v1::TriggerRule rule = t.trigger_rule();
+      if (rule != v1::TRIGGER_RULE_ALL_DONE && !failed.empty()) {
+        End(t.id(), TaskState::kUpstreamFailed,
+            absl::StrCat("upstream ", failed, " ", TaskStateName(status_[failed].state)), now_ms);
+      } else if (rule == v1::TRIGGER_RULE_ALL_SUCCESS && !skipped.empty()) {
+        End(t.id(), TaskState::kSkipped,
+            absl::StrCat("upstream ", skipped, " ", TaskStateName(status_[skipped].state)), now_ms);
+      } else {
+        s.state = TaskState::kReady;
+        ++s.attempt;  // 1, or the next after an operator's retry: no file reused.
+        s.reason = "ready";
+      }
+    }
+  }
+}
+
+std::vector<std::string> RunState::ToPublish(int64_t now_ms) const {
+  std::vector<std::string> out;
+  for (const v1::Task& t : dag_.tasks()) {
+    const TaskStatus& s = status_.at(t.id());
+    if (s.state == TaskState::kReady && !s.published && s.retry_at_ms <= now_ms) {
+      out.push_back(t.id());
+    }
+  }
+  return out;
+}
+
+void RunState::Published(const std::string& id, int64_t now_ms) {
+  TaskStatus& s = status_[id];
+  s.published = true;
+  if (s.started_ms == 0) s.started_ms = now_ms;
+  s.reason = absl::StrCat("offered (attempt ", s.attempt, ")");
+}
+
+void RunState::Claimed(const std::string& id, const std::string& worker, int64_t now_ms) {
+  TaskStatus& s = status_[id];
+  if (s.state != TaskState::kReady) return;
+  s.state = TaskState::kClaimed;
+  s.worker = worker;
+  s.claimed_ms = now_ms;
+  s.reason = absl::StrCat("claimed by ", worker, " (attempt ", s.attempt, ")");
+}
+
+absl::Status RunState::Result(const std::string& id, uint32_t attempt, bool ok,
+                              const std::string& output, const std::string& error, int64_t now_ms) {
+  auto it = status_.find(id);
+  if (it == status_.end()) {
+    return absl::NotFoundError(absl::StrCat("no task '", id, "' in run ", dag_.name()));
+  }
+  TaskStatus& s = it->second;
+  if (Terminal(s.state)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("task '", id, "' has ended (", TaskStateName(s.state), "): a duplicate"));
+  }
+  if (attempt != s.attempt || (s.state != TaskState::kClaimed && s.state != TaskState::kReady) ||
+      !s.published) {
+    return absl::FailedPreconditionError(absl::StrCat("result for attempt ", attempt, " of '", id,
+                                                      "', whose current attempt is ", s.attempt,
+                                                      " (", TaskStateName(s.state), "): stale"));
+  }
+  if (ok) {
+    s.output = output;
+    End(id, TaskState::kSucceeded,
+        absl::StrCat("succeeded on attempt ", attempt, s.worker.empty() ? "" : " by " + s.worker),
+        now_ms);
+    return absl::OkStatus();
+  }
+  const v1::Task& t = task(id);
+  ++s.failures;
+  if (s.failures <= t.retries()) {
+    const int64_t delay = static_cast<int64_t>(Millis(t.retry_delay()) *
+                                               std::pow(2.0, static_cast<double>(s.failures - 1)));
+    s.state = TaskState::kReady;
+    s.published = false;
+    ++s.attempt;
+    s.retry_at_ms = now_ms + delay;
+    s.worker.clear();
+    s.reason = absl::StrCat("attempt ", attempt, " failed: ", error, "; retry ", s.failures, " of ",
+                            t.retries(), " in ", delay, "ms");
+    return absl::OkStatus();
+  }
+  End(id, TaskState::kFailed,
+      absl::StrCat("failed on attempt ", attempt, ": ", error,
+                   t.retries() > 0 ? absl::StrCat(" (after ", t.retries(), " retries)") : ""),
+      now_ms);
+  return absl::OkStatus();
+}
+
+void RunState::Requeue(const std::string& id, const std::string& why, int64_t now_ms) {
+  TaskStatus& s = status_[id];
+  if (s.state != TaskState::kClaimed && s.state != TaskState::kReady) return;
+  s.state = TaskState::kReady;
+  s.published = false;
+  ++s.attempt;
+  s.retry_at_ms = now_ms;
+  s.reason = absl::StrCat("re-queued as attempt ", s.attempt, ": ", why);
+  s.worker.clear();
+}
+
+void RunState::Skip(const std::string& id, const std::string& why, int64_t now_ms) {
+  if (Terminal(status_[id].state)) return;
+  End(id, TaskState::kSkipped, why, now_ms);
+}
+
+void RunState::Cancel(const std::string& why, int64_t now_ms) {
+  for (auto& [id, s] : status_) {
+    if (!Terminal(s.state)) End(id, TaskState::kCancelled, why, now_ms);
+  }
+}
+
+absl::Status RunState::Retry(const std::string& id, int64_t now_ms) {
+  auto it = status_.find(id);
+  if (it == status_.end()) {
+    return absl::NotFoundError(absl::StrCat("no task '", id, "' in run ", dag_.name()));
+  }
+  const TaskState st = it->second.state;
+  if (st == TaskState::kSucceeded || !Terminal(st)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("task '", id, "' is ", TaskStateName(st),
+                     "; only a failed, upstream_failed, skipped or "
+                     "cancelled task can be retried"));
+  }
+  // It and everything downstream that ended without succeeding.
+  std::set<std::string> again = {id};
+  bool grew = true;
+  while (grew) {
+    grew = false;
+    for (const v1::Task& t : dag_.tasks()) {
+      if (again.count(t.id()) || status_[t.id()].state == TaskState::kSucceeded) continue;
+      for (const std::string& need : t.needs()) {
+        if (again.count(need) && Terminal(status_[t.id()].state)) {
+          again.insert(t.id());
+          grew = true;
+          break;
+        }
+      }
+    }
+  }
+  for (const std::string& tid : again) {
+    TaskStatus fresh;
+    fresh.attempt = status_[tid].attempt;  // Advance continues the count.
+    fresh.reason = "retried by the operator";
+    status_[tid] = fresh;
+  }
+  Advance(now_ms);
+  return absl::OkStatus();
+}
+
+bool RunState::Done() const {
+  for (const auto& [id, s] : status_) {
+    if (!Terminal(s.state)) return false;
+  }
+  return true;
+}
+
+std::map<std::string, int> RunState::Counts() const {
+  std::map<std::string, int> out;
+  for (const auto& [id, s] : status_) ++out[TaskStateName(s.state)];
+  return out;
+}
+
+}  // namespace fleet::bus

@@ -17,7 +17,6 @@ namespace {
 
 namespace v1 = ::fleet::bus::v1;
 
-constexpr size_t kMaxId = 100;
 constexpr size_t kMaxTasks = 10000;
 constexpr size_t kMaxInput = 1024 * 1024;
 
@@ -156,15 +155,6 @@ class Checker {
 
 }  // namespace
 
-bool IsValidId(const std::string& id) {
-  if (id.empty() || id.size() > kMaxId || id.find("..") != std::string::npos) return false;
-  for (char c : id) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
-      return false;
-    }
-  }
-  return id != ".";
-}
 
 absl::StatusOr<v1::Dag> LoadDagFromString(const std::string& text, const std::string& name,
                                           const std::string& base_dir) {

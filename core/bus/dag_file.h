@@ -8,12 +8,10 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/bus/ids.h"
 #include "proto/fleet/bus/v1/bus.pb.h"
 
 namespace fleet::bus {
-
-// Ids name files: [A-Za-z0-9._-], 1 to 100 characters, no "..".
-bool IsValidId(const std::string& id);
 
 absl::StatusOr<fleet::bus::v1::Dag> LoadDagFile(const std::string& path);
 // `name` is used in errors (and as the default DAG name); input files are

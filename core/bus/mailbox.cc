@@ -14,7 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "core/bus/dag_file.h"
+#include "core/bus/ids.h"
 #include "core/os/files.h"
 #include "google/protobuf/util/json_util.h"
 

@@ -39,6 +39,15 @@ const char* TaskStateName(TaskState state) {
   return "?";
 }
 
+std::optional<TaskState> TaskStateFromName(const std::string& name) {
+  for (TaskState s : {TaskState::kPending, TaskState::kReady, TaskState::kClaimed,
+                      TaskState::kSucceeded, TaskState::kFailed, TaskState::kSkipped,
+                      TaskState::kUpstreamFailed, TaskState::kCancelled}) {
+    if (name == TaskStateName(s)) return s;
+  }
+  return std::nullopt;
+}
+
 bool Terminal(TaskState s) {
   return s == TaskState::kSucceeded || s == TaskState::kFailed || s == TaskState::kSkipped ||
          s == TaskState::kUpstreamFailed || s == TaskState::kCancelled;
@@ -235,6 +244,53 @@ bool RunState::Done() const {
     if (!Terminal(s.state)) return false;
   }
   return true;
+}
+
+v1::RunSnapshot RunState::Snapshot() const {
+  v1::RunSnapshot out;
+  out.set_run(dag_.name());
+  for (const v1::Task& t : dag_.tasks()) {
+    const TaskStatus& s = status_.at(t.id());
+    v1::TaskSnapshot* ts = out.add_tasks();
+    ts->set_id(t.id());
+    ts->set_state(TaskStateName(s.state));
+    ts->set_attempt(s.attempt);
+    ts->set_failures(s.failures);
+    ts->set_published(s.published);
+    ts->set_worker(s.worker);
+    ts->set_reason(s.reason);
+    ts->set_output(s.output);
+    ts->set_retry_at_unix_ms(s.retry_at_ms);
+    ts->set_claimed_unix_ms(s.claimed_ms);
+    ts->set_started_unix_ms(s.started_ms);
+    ts->set_ended_unix_ms(s.ended_ms);
+  }
+  return out;
+}
+
+absl::Status RunState::Restore(const v1::RunSnapshot& snapshot) {
+  for (const v1::TaskSnapshot& ts : snapshot.tasks()) {
+    auto it = status_.find(ts.id());
+    std::optional<TaskState> state = TaskStateFromName(ts.state());
+    if (it == status_.end() || !state.has_value()) {
+      return absl::DataLossError(
+          absl::StrCat("the saved state names task '", ts.id(), "' in state '", ts.state(),
+                       "', which this run does not have"));
+    }
+    TaskStatus& s = it->second;
+    s.state = *state;
+    s.attempt = ts.attempt();
+    s.failures = ts.failures();
+    s.published = ts.published();
+    s.worker = ts.worker();
+    s.reason = ts.reason();
+    s.output = ts.output();
+    s.retry_at_ms = ts.retry_at_unix_ms();
+    s.claimed_ms = ts.claimed_unix_ms();
+    s.started_ms = ts.started_unix_ms();
+    s.ended_ms = ts.ended_unix_ms();
+  }
+  return absl::OkStatus();
 }
 
 std::map<std::string, int> RunState::Counts() const {

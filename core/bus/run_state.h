@@ -28,6 +28,7 @@ enum class TaskState {
   kCancelled,
 };
 const char* TaskStateName(TaskState state);
+std::optional<TaskState> TaskStateFromName(const std::string& name);
 bool Terminal(TaskState state);
 
 struct TaskStatus {
@@ -83,6 +84,9 @@ class RunState {
   absl::Status Retry(const std::string& id, int64_t now_ms);
 
   bool Done() const;
+  // What the conductor persists, and how it comes back after a restart.
+  fleet::bus::v1::RunSnapshot Snapshot() const;
+  absl::Status Restore(const fleet::bus::v1::RunSnapshot& snapshot);
   // Counts by state name, for status.
   std::map<std::string, int> Counts() const;
 

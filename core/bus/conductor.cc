@@ -1,0 +1,310 @@
+#include "core/bus/conductor.h"
+
+#include <dirent.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/bus/ids.h"
+#include "core/os/files.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace fleet::bus {
+namespace {
+
+namespace v1 = ::fleet::bus::v1;
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') out.push_back(e->d_name);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+int64_t Millis(const google::protobuf::Duration& d) {
+  return d.seconds() * 1000 + d.nanos() / 1000000;
+}
+
+std::string Json(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  return out + "\n";
+}
+
+}  // namespace
+
+Conductor::Conductor(std::string bus_dir, bool fsync, int64_t lease_ms)
+    : mailbox_(std::move(bus_dir), fsync), lease_ms_(lease_ms) {}
+
+absl::Status Conductor::Init(std::vector<BusEvent>* events) {
+  absl::Status made = mailbox_.Init();
+  if (!made.ok()) return made;
+  const std::string runs_dir = os::JoinPath(mailbox_.dir(), "runs");
+  for (const std::string& run : ListDir(runs_dir)) {
+    const std::string dir = os::JoinPath(runs_dir, run);
+    v1::Dag dag;
+    v1::RunSnapshot snapshot;
+    absl::StatusOr<std::string> dag_text = os::ReadFile(os::JoinPath(dir, "dag.json"));
+    absl::StatusOr<std::string> state_text = os::ReadFile(os::JoinPath(dir, "state.json"));
+    absl::Status problem;
+    if (!dag_text.ok()) {
+      problem = dag_text.status();
+    } else if (auto s = google::protobuf::util::JsonStringToMessage(*dag_text, &dag); !s.ok()) {
+      problem = absl::DataLossError(absl::StrCat("dag.json: ", s.ToString()));
+    } else if (state_text.ok()) {
+      if (auto s = google::protobuf::util::JsonStringToMessage(*state_text, &snapshot); !s.ok()) {
+        problem = absl::DataLossError(absl::StrCat("state.json: ", s.ToString()));
+      }
+    }
+    auto state = std::make_unique<RunState>(dag);
+    if (problem.ok() && state_text.ok()) problem = state->Restore(snapshot);
+    if (!problem.ok()) {
+      events->push_back({absl::StrCat("bus/", run), "run_unreadable",
+                         absl::StrCat("left as it is in ", dir, ": ", problem.message())});
+      continue;
+    }
+    meta_[run].submitted_ms = snapshot.submitted_unix_ms();
+    runs_[run] = std::move(state);
+    events->push_back({absl::StrCat("bus/", run), "run_resumed",
+                       runs_[run]->Done() ? "finished" : "continues from its files"});
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Conductor::Submit(v1::Dag dag, const std::string& run, int64_t now_ms) {
+  std::string name = run;
+  if (name.empty()) {
+    for (int n = 1;; ++n) {
+      name = absl::StrCat(dag.name(), "-", n);
+      if (!runs_.count(name) && !os::Exists(os::JoinPath(mailbox_.dir(), "runs/" + name))) break;
+    }
+  }
+  if (!IsValidId(name)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("run name '", name, "' must be 1 to 100 of [A-Za-z0-9._-], without '..'"));
+  }
+  if (runs_.count(name) || os::Exists(os::JoinPath(mailbox_.dir(), "runs/" + name))) {
+    return absl::AlreadyExistsError(absl::StrCat("a run named '", name, "' exists already"));
+  }
+  dag.set_name(name);  // Task files carry the run's name.
+  const std::string dir = os::JoinPath(mailbox_.dir(), "runs/" + name);
+  absl::Status made = os::MakeDirs(dir, 0755);
+  if (made.ok()) made = os::WriteFileAtomic(os::JoinPath(dir, "dag.json"), Json(dag));
+  if (!made.ok()) return made;
+  runs_[name] = std::make_unique<RunState>(std::move(dag));
+  meta_[name].submitted_ms = now_ms;
+  runs_[name]->Advance(now_ms);
+  absl::Status saved = Save(name);
+  if (!saved.ok()) return saved;
+  return name;
+}
+
+absl::Status Conductor::Save(const std::string& run) const {
+  v1::RunSnapshot snapshot = runs_.at(run)->Snapshot();
+  snapshot.set_submitted_unix_ms(meta_.at(run).submitted_ms);
+  return os::WriteFileAtomic(os::JoinPath(mailbox_.dir(), "runs/" + run + "/state.json"),
+                             Json(snapshot));
+}
+
+absl::Status Conductor::Cancel(const std::string& run, int64_t now_ms) {
+  auto it = runs_.find(run);
+  if (it == runs_.end()) return absl::NotFoundError(absl::StrCat("no run '", run, "'"));
+  // Offered tasks are taken back; claimed ones end cancelled (their late
+  // results are refused as duplicates).
+  for (const auto& [capability, name] : mailbox_.Offered()) {
+    std::optional<RecordKey> key = ParseRecordName(name);
+    if (key.has_value() && key->run == run) (void)mailbox_.Withdraw(capability, name);
+  }
+  it->second->Cancel("cancelled by the operator", now_ms);
+  return Save(run);
+}
+
+absl::Status Conductor::Retry(const std::string& run, const std::string& task, int64_t now_ms) {
+  auto it = runs_.find(run);
+  if (it == runs_.end()) return absl::NotFoundError(absl::StrCat("no run '", run, "'"));
+  absl::Status retried = it->second->Retry(task, now_ms);
+  if (!retried.ok()) return retried;
+  return Save(run);
+}
+
+std::vector<BusEvent> Conductor::Pass(int64_t now_ms, const FleetView& view) {
+  std::vector<BusEvent> events;
+  AbsorbResults(now_ms, &events);
+  CheckClaims(now_ms, view, &events);
+  Offer(now_ms, view, &events);
+  for (const std::string& run : dirty_) {
+    if (absl::Status saved = Save(run); !saved.ok()) {
+      events.push_back({absl::StrCat("bus/", run), "bus_error",
+                        absl::StrCat("cannot save the run's state: ", saved.message())});
+    }
+  }
+  dirty_.clear();
+  return events;
+}
+
+void Conductor::AbsorbResults(int64_t now_ms, std::vector<BusEvent>* events) {
+  for (ReadResult& r : mailbox_.Results()) {
+    std::string refusal;
+    if (!r.result.ok()) {
+      refusal = std::string(r.result.status().message());
+    } else {
+      auto it = runs_.find(r.result->run());
+      if (it == runs_.end()) {
+        refusal = absl::StrCat("there is no run '", r.result->run(), "'");
+      } else {
+        const v1::ResultFile& res = *r.result;
+        RunState& state = *it->second;
+        const bool known = state.Has(res.task());
+        // Claimed and done between two passes: the claim is learned here.
+        if (known && !res.worker().empty() && IsValidId(res.worker()) &&
+            state.status(res.task()).attempt == res.attempt()) {
+          state.Claimed(res.task(), res.worker(), now_ms);
+        }
+        absl::Status applied = known ? state.Result(res.task(), res.attempt(), res.ok(),
+                                                    res.output(), res.error(), now_ms)
+                                     : absl::NotFoundError(absl::StrCat(
+                                           "run ", res.run(), " has no task '", res.task(), "'"));
+        if (applied.ok()) {
+          dirty_.insert(res.run());
+          // Saved before the file leaves results/: a crash in between
+          // re-reads it as a duplicate, never loses it.
+          (void)Save(res.run());
+          (void)mailbox_.Absorb(r.name);
+          if (!res.worker().empty()) mailbox_.DropClaim(res.worker(), r.name);
+          const TaskStatus& st = state.status(res.task());
+          events->push_back({absl::StrCat("bus/", res.run(), "/", res.task()),
+                             absl::StrCat("task_", TaskStateName(st.state)), st.reason});
+          continue;
+        }
+        refusal = std::string(applied.message());
+      }
+    }
+    (void)mailbox_.Quarantine(r.name, refusal);
+    events->push_back({"bus", "result_quarantined", absl::StrCat(r.name, ": ", refusal)});
+  }
+}
+
+void Conductor::CheckClaims(int64_t now_ms, const FleetView& view, std::vector<BusEvent>* events) {
+  for (const Mailbox::ClaimInfo& c : mailbox_.Claims()) {
+    std::optional<RecordKey> key = ParseRecordName(c.name);
+    if (!key.has_value()) continue;
+    auto it = runs_.find(key->run);
+    if (it == runs_.end() || !it->second->Has(key->task)) continue;
+    RunState& state = *it->second;
+    const TaskStatus& st = state.status(key->task);
+    const std::string subject = absl::StrCat("bus/", key->run, "/", key->task);
+    if (st.attempt != key->attempt || Terminal(st.state)) {
+      mailbox_.DropClaim(c.worker, c.name);  // An old attempt's claim.
+      continue;
+    }
+    if (st.state == TaskState::kReady) {
+      state.Claimed(key->task, c.worker, now_ms);
+      dirty_.insert(key->run);
+      events->push_back({subject, "task_claimed", state.status(key->task).reason});
+    }
+    // The task's own limit first: past it the attempt failed, whoever holds it.
+    const int64_t timeout = Millis(state.task(key->task).timeout());
+    if (timeout > 0 && now_ms - state.status(key->task).claimed_ms > timeout) {
+      (void)state.Result(key->task, key->attempt, false, "",
+                         absl::StrCat("timed out after ", timeout / 1000, "s"), now_ms);
+      mailbox_.DropClaim(c.worker, c.name);
+      dirty_.insert(key->run);
+      events->push_back({subject, "task_timed_out", state.status(key->task).reason});
+      continue;
+    }
+    std::string lost;
+    auto worker = view.workers.find(c.worker);
+    if (worker != view.workers.end() && !worker->second) {
+      lost = absl::StrCat("worker ", c.worker, " is not running");
+    } else if (now_ms - c.lease_renewed_unix_ms > lease_ms_) {
+      lost = absl::StrCat("worker ", c.worker, "'s lease lapsed (no heartbeat for ",
+                          (now_ms - c.lease_renewed_unix_ms) / 1000, "s)");
+    }
+    if (!lost.empty()) {
+      state.Requeue(key->task, lost, now_ms);
+      mailbox_.DropClaim(c.worker, c.name);
+      dirty_.insert(key->run);
+      events->push_back({subject, "task_requeued", state.status(key->task).reason});
+    }
+  }
+}
+
+void Conductor::Offer(int64_t now_ms, const FleetView& view, std::vector<BusEvent>* events) {
+  for (auto& [run, state] : runs_) {
+    state->Advance(now_ms);
+    for (const std::string& id : state->ToPublish(now_ms)) {
+      const v1::Task& t = state->task(id);
+      const std::string subject = absl::StrCat("bus/", run, "/", id);
+      if (!view.healthy.count(t.capability())) {
+        state->Skip(
+            id,
+            absl::StrCat("no healthy worker with capability ", t.capability(),
+                         view.declared.count(t.capability()) ? "" : " (no engine declares it)"),
+            now_ms);
+        events->push_back({subject, "task_skipped", state->status(id).reason});
+        dirty_.insert(run);
+        continue;
+      }
+      v1::TaskFile file;
+      file.set_run(run);
+      file.set_task(id);
+      file.set_attempt(state->status(id).attempt);
+      file.set_capability(t.capability());
+      file.set_input(t.input());
+      for (const std::string& need : t.needs()) {
+        (*file.mutable_upstream())[need] = state->status(need).output;
+      }
+      file.set_published_unix_ms(now_ms);
+      file.set_lease_ms(lease_ms_);
+      absl::Status published = mailbox_.Publish(file);
+      if (!published.ok()) {
+        events->push_back(
+            {subject, "bus_error", absl::StrCat("cannot offer it: ", published.message())});
+        continue;
+      }
+      state->Published(id, now_ms);
+      dirty_.insert(run);
+      events->push_back(
+          {subject, "task_offered",
+           absl::StrCat("to capability ", t.capability(), " (attempt ", file.attempt(), ")")});
+    }
+    // What the skips ended downstream.
+    state->Advance(now_ms);
+  }
+}
+
+std::optional<int64_t> Conductor::NextDeadline(int64_t now_ms) const {
+  std::optional<int64_t> next;
+  auto consider = [&](int64_t t) {
+    if (!next.has_value() || t < *next) next = t;
+  };
+  for (const auto& [run, state] : runs_) {
+    for (const v1::Task& t : state->dag().tasks()) {
+      const TaskStatus& s = state->status(t.id());
+      if (s.state == TaskState::kReady && !s.published) consider(s.retry_at_ms);
+      if (s.state == TaskState::kClaimed) {
+        consider(s.claimed_ms + Millis(t.timeout()));
+      }
+    }
+  }
+  // Leases are checked against the claim files' mtimes at every pass; a
+  // pass every lease/4 while anything is claimed keeps a lapse noticed
+  // within a quarter lease.
+  bool claimed = false;
+  for (const auto& [run, state] : runs_) {
+    for (const v1::Task& t : state->dag().tasks()) {
+      claimed = claimed || state->status(t.id()).state == TaskState::kClaimed;
+    }
+  }
+  if (claimed) consider(now_ms + lease_ms_ / 4);
+  return next;
+}
+
+}  // namespace fleet::bus

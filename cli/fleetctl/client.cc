@@ -20,9 +20,9 @@ absl::StatusOr<std::unique_ptr<fleet::control::v1::FleetControl::Stub>> Connect(
       std::string owner = ::stat(defaults::ControlDir(run_dir).c_str(), &dir) == 0
                               ? absl::StrCat(" (owned by uid ", dir.st_uid, ")")
                               : "";
-      return absl::PermissionDeniedError(
-          absl::StrCat("permission denied: only the owner of ", run_dir, owner,
-                       " and root may control this fleet"));
+      return absl::PermissionDeniedError(absl::StrCat("permission denied: only the owner of ",
+                                                      run_dir, owner,
+                                                      " and root may control this fleet"));
     }
     return absl::UnavailableError(
         absl::StrCat("fleetd is not running (no socket at ", socket,

@@ -104,8 +104,9 @@ int InstallSystemd(const std::vector<std::string>& args, const std::string& flee
   const std::string path = absl::StrCat(unit_dir, "/", name, ".service");
   absl::StatusOr<std::string> existing = os::ReadFile(path);
   if (existing.ok() && *existing != unit && !force) {
-    return Say(kFailed, absl::StrCat(path, " exists and differs; nothing was changed (--force "
-                                           "replaces it, --print shows the new one)"));
+    return Say(kFailed, absl::StrCat(path,
+                                     " exists and differs; nothing was changed (--force "
+                                     "replaces it, --print shows the new one)"));
   }
   if (absl::Status made = os::MakeDirs(unit_dir); !made.ok()) {
     return Say(kFailed, std::string(made.message()));

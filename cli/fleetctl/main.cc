@@ -1,6 +1,7 @@
 // fleetctl: queries and commands fleetd over its unix socket. Flags -> RPC ->
 // render; no logic beyond formatting and exit codes.
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,14 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cli/fleetctl/bus_worker.h"
 #include "cli/fleetctl/client.h"
 #include "cli/fleetctl/install.h"
 #include "cli/fleetctl/render.h"
 #include "cli/fleetctl/starter_config.h"
 #include "core/defaults/defaults.h"
 #include "core/fileproto/mkdir_lock.h"
+#include "core/os/files.h"
 #include "core/os/process.h"
 #include "grpcpp/grpcpp.h"
 
@@ -49,6 +52,15 @@ Commands:
   plugins                       loaded plugins, their versions, and why any was refused
   start|stop|restart TARGET...  TARGET is ENGINE, ENGINE/N or all
   run TARGET...                 start a run of a cron or intelligence engine now
+  bus submit DAG [--run NAME]   start a run of a DAG file (YAML or JSON) on the work-bus
+  bus status [RUN] [-o json]    runs and their tasks: state, attempt, worker, duration, why
+  bus cancel RUN                end every task of RUN not ended yet
+  bus retry RUN TASK            run a failed (or skipped) TASK again, and what it held up
+  bus claim --capability C      (workers) take the next task of C: prints its JSON, exit 3 if none
+  bus complete ID --result F    (workers) hand in the result (F: a file, '-' for stdin)
+  bus fail ID --reason TEXT     (workers) report that the task failed
+  bus heartbeat ID              (workers) renew the claim's lease
+                                (--worker NAME, default $FLEET_ENGINE.$FLEET_INSTANCE)
   runs TARGET [-n N] [-o json]  its last runs, newest first: trigger, duration, verdict
   logs TARGET [-f] [-n N]       an instance's captured output (ENGINE means ENGINE/0)
   events [-f] [-n N]            what fleetd did, newest last
@@ -147,6 +159,7 @@ class Commands {
     if (command == "restart") return Act(command, args);
     if (command == "run") return Act(command, args);
     if (command == "runs") return Runs(args);
+    if (command == "bus") return Bus(args);
     if (command == "logs") return Logs(args);
     if (command == "events") return Events(args);
     if (command == "reload") return Reload(args);
@@ -282,6 +295,100 @@ class Commands {
       for (const std::string& line : response.changed()) printf("%s\n", line.c_str());
     }
     return code;
+  }
+
+  // fleetctl bus VERB ...
+  int Bus(std::vector<std::string> args) {
+    if (args.empty())
+      return Usage("bus takes submit, status, cancel, retry, claim, complete, fail or heartbeat");
+    const std::string verb = args[0];
+    args.erase(args.begin());
+    if (verb == "claim" || verb == "complete" || verb == "fail" || verb == "heartbeat") {
+      return BusWorker(g_.run_dir, verb, args);
+    }
+    int code = kOk;
+    if (verb == "submit") {
+      std::string run, path;
+      for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--run" && i + 1 < args.size()) {
+          run = args[++i];
+        } else if (path.empty() && args[i].rfind("-", 0) != 0) {
+          path = args[i];
+        } else {
+          return Usage(
+              absl::StrCat("bus submit takes DAG [--run NAME]; unexpected '", args[i], "'"));
+        }
+      }
+      if (path.empty()) return Usage("bus submit needs a DAG file");
+      absl::StatusOr<std::string> text = os::ReadFile(path);
+      if (!text.ok()) return Fail(kUsage, std::string(text.status().message()));
+      auto stub = Stub(&code);
+      if (stub == nullptr) return code;
+      grpc::ClientContext context;
+      SetDeadline(&context, g_.timeout);
+      ctl::BusSubmitRequest request;
+      request.set_dag_text(*text);
+      char resolved[PATH_MAX];
+      request.set_dag_path(::realpath(path.c_str(), resolved) != nullptr ? resolved : path);
+      request.set_run(run);
+      ctl::BusSubmitResponse response;
+      grpc::Status rpc = stub->BusSubmit(&context, request, &response);
+      if (!rpc.ok()) return FromRpc(rpc, g_);
+      printf("%s\n", response.run().c_str());
+      return kOk;
+    }
+    if (verb == "status") {
+      std::string run;
+      std::vector<std::string> flags;
+      for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "-o") {
+          flags.push_back(args[i]);
+          if (i + 1 < args.size()) flags.push_back(args[++i]);
+        } else if (run.empty()) {
+          run = args[i];
+        } else {
+          return Usage("bus status takes [RUN] [-o json]");
+        }
+      }
+      if (!OutputFlagOnly("bus status", flags, &code)) return code;
+      auto stub = Stub(&code);
+      if (stub == nullptr) return code;
+      grpc::ClientContext context;
+      SetDeadline(&context, g_.timeout);
+      ctl::BusStatusRequest request;
+      request.set_run(run);
+      ctl::BusStatusResponse response;
+      grpc::Status rpc = stub->BusStatus(&context, request, &response);
+      if (!rpc.ok()) return FromRpc(rpc, g_);
+      printf("%s", g_.json ? (ToJson(response) + "\n").c_str()
+                           : RenderBusStatus(response, absl::ToUnixMillis(absl::Now())).c_str());
+      return kOk;
+    }
+    if (verb == "cancel" || verb == "retry") {
+      const size_t want = verb == "cancel" ? 1 : 2;
+      if (args.size() != want)
+        return Usage(verb == "cancel" ? "bus cancel RUN" : "bus retry RUN TASK");
+      auto stub = Stub(&code);
+      if (stub == nullptr) return code;
+      grpc::ClientContext context;
+      SetDeadline(&context, g_.timeout);
+      ctl::ActionResponse response;
+      grpc::Status rpc;
+      if (verb == "cancel") {
+        ctl::BusRunRequest request;
+        request.set_run(args[0]);
+        rpc = stub->BusCancel(&context, request, &response);
+      } else {
+        ctl::BusRetryRequest request;
+        request.set_run(args[0]);
+        request.set_task(args[1]);
+        rpc = stub->BusRetry(&context, request, &response);
+      }
+      if (!rpc.ok()) return FromRpc(rpc, g_);
+      for (const std::string& line : response.changed()) printf("%s\n", line.c_str());
+      return kOk;
+    }
+    return Usage(absl::StrCat("unknown bus command '", verb, "'"));
   }
 
   // fleetctl runs TARGET [-n N].

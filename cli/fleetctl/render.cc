@@ -186,6 +186,54 @@ std::string RenderScheduled(const ctl::GetStatusResponse& status, int64_t now_ms
   return out;
 }
 
+std::string RenderBusStatus(const ctl::BusStatusResponse& status, int64_t now_ms) {
+  if (status.runs().empty()) return "no runs on the bus\n";
+  std::string out;
+  for (const ctl::BusRunStatus& run : status.runs()) {
+    std::vector<std::string> counts;
+    for (const auto& [state, n] : run.counts()) counts.push_back(absl::StrCat(n, " ", state));
+    std::sort(counts.begin(), counts.end());
+    absl::StrAppend(&out, "run ", run.run(), run.done() ? " (done)" : "", ": ",
+                    absl::StrJoin(counts, ", "), "\n");
+    // Depth of each task: 1 + the deepest of its needs (tasks come in file order).
+    std::map<std::string, int> depth;
+    bool grew = true;
+    while (grew) {
+      grew = false;
+      for (const ctl::BusTaskStatus& t : run.tasks()) {
+        int d = 0;
+        for (const std::string& need : t.needs())
+          d = std::max(d, depth.count(need) ? depth[need] + 1 : 1);
+        if (!depth.count(t.id()) || depth[t.id()] != d) {
+          depth[t.id()] = d;
+          grew = true;
+        }
+      }
+    }
+    std::vector<std::vector<std::string>> rows;
+    rows.push_back({"  TASK", "CAPABILITY", "STATE", "TRY", "WORKER", "TIME", "WHY"});
+    for (const ctl::BusTaskStatus& t : run.tasks()) {
+      rows.push_back({absl::StrCat("  ", std::string(2 * depth[t.id()], ' '), t.id()),
+                      t.capability(), t.state(), absl::StrCat(t.attempt()),
+                      t.worker().empty() ? "-" : t.worker(),
+                      t.duration_ms() > 0 ? HumanDuration(t.duration_ms()) : "-", t.reason()});
+    }
+    std::vector<size_t> width(rows[0].size(), 0);
+    for (const auto& row : rows) {
+      for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+    }
+    for (const auto& row : rows) {
+      for (size_t c = 0; c < row.size(); ++c) {
+        absl::StrAppend(&out, row[c],
+                        c + 1 < row.size() ? std::string(width[c] - row[c].size() + 2, ' ') : "");
+      }
+      absl::StrAppend(&out, "\n");
+    }
+  }
+  (void)now_ms;
+  return out;
+}
+
 std::string RenderRuns(const ctl::ListRunsResponse& runs, int64_t now_ms) {
   if (runs.runs().empty()) return "no runs yet\n";
   std::vector<std::vector<std::string>> rows;

@@ -20,6 +20,9 @@ std::string RenderStateSync(const fleet::control::v1::GetStatusResponse& status)
 // run (start, duration, verdict, exit, output size) and next run; "" when
 // there are none. now_ms: the wall clock, ms since the epoch.
 std::string RenderScheduled(const fleet::control::v1::GetStatusResponse& status, int64_t now_ms);
+// `fleetctl bus status`: each run, its counts, and its tasks as a tree
+// (indented by depth in the DAG).
+std::string RenderBusStatus(const fleet::control::v1::BusStatusResponse& status, int64_t now_ms);
 // `fleetctl runs`: one row per run, newest first.
 std::string RenderRuns(const fleet::control::v1::ListRunsResponse& runs, int64_t now_ms);
 // A conflict, an unreachable remote or a sync error.

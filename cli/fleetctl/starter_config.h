@@ -4,7 +4,8 @@
 
 namespace fleet::cli {
 
-inline constexpr char kStarterConfig[] = R"(# A fleet: engines that fleetd starts, watches and restarts.
+inline constexpr char kStarterConfig[] =
+    R"(# A fleet: engines that fleetd starts, watches and restarts.
 # Check it with `fleetctl validate fleet.yaml`; run it with `fleetd -c fleet.yaml`.
 name: my-fleet
 

@@ -14,18 +14,6 @@ namespace {
 
 namespace v1 = ::fleet::bus::v1;
 
-std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') out.push_back(e->d_name);
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 int64_t Millis(const google::protobuf::Duration& d) {
   return d.seconds() * 1000 + d.nanos() / 1000000;
 }
@@ -47,7 +35,7 @@ absl::Status Conductor::Init(std::vector<BusEvent>* events) {
   absl::Status made = mailbox_.Init();
   if (!made.ok()) return made;
   const std::string runs_dir = os::JoinPath(mailbox_.dir(), "runs");
-  for (const std::string& run : ListDir(runs_dir)) {
+  for (const std::string& run : os::ListDirectory(runs_dir)) {
     const std::string dir = os::JoinPath(runs_dir, run);
     v1::Dag dag;
     v1::RunSnapshot snapshot;
@@ -263,6 +251,8 @@ void Conductor::Offer(int64_t now_ms, const FleetView& view, std::vector<BusEven
       }
       file.set_published_unix_ms(now_ms);
       file.set_lease_ms(lease_ms_);
+      const std::string name = RecordName(run, id, file.attempt());
+      file.set_id(name.substr(0, name.size() - 5));
       absl::Status published = mailbox_.Publish(file);
       if (!published.ok()) {
         events->push_back(

@@ -25,20 +25,6 @@ namespace v1 = ::fleet::bus::v1;
 
 absl::Status Errno(const std::string& what) { return absl::ErrnoToStatus(errno, what); }
 
-// Directory entries that are records (no dot files, no temp files).
-std::vector<std::string> Entries(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    out.push_back(e->d_name);
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 void SyncDir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
@@ -155,7 +141,7 @@ absl::StatusOr<std::optional<Claim>> Mailbox::ClaimNext(const std::string& capab
   const std::string mine = os::JoinPath(dir_, absl::StrCat("cur/", worker));
   absl::Status made = os::MakeDirs(mine, 0755);
   if (!made.ok()) return made;
-  for (const std::string& name : Entries(offered)) {
+  for (const std::string& name : os::ListDirectory(offered)) {
     if (!ParseRecordName(name).has_value()) continue;
     const std::string to = os::JoinPath(mine, name);
     // rename(2) is atomic: of all the workers renaming this file, one wins.
@@ -201,7 +187,7 @@ absl::Status Mailbox::Complete(const v1::ResultFile& result) const {
 std::vector<ReadResult> Mailbox::Results() const {
   std::vector<ReadResult> out;
   const std::string dir = os::JoinPath(dir_, "results");
-  for (const std::string& name : Entries(dir)) {
+  for (const std::string& name : os::ListDirectory(dir)) {
     ReadResult r;
     r.name = name;
     std::optional<RecordKey> key = ParseRecordName(name);
@@ -256,8 +242,8 @@ absl::Status Mailbox::Quarantine(const std::string& name, const std::string& why
 std::vector<Mailbox::ClaimInfo> Mailbox::Claims() const {
   std::vector<ClaimInfo> out;
   const std::string cur = os::JoinPath(dir_, "cur");
-  for (const std::string& worker : Entries(cur)) {
-    for (const std::string& name : Entries(os::JoinPath(cur, worker))) {
+  for (const std::string& worker : os::ListDirectory(cur)) {
+    for (const std::string& name : os::ListDirectory(os::JoinPath(cur, worker))) {
       struct stat st;
       if (::stat(os::JoinPath(cur, absl::StrCat(worker, "/", name)).c_str(), &st) != 0) continue;
       out.push_back(
@@ -271,8 +257,8 @@ std::vector<Mailbox::ClaimInfo> Mailbox::Claims() const {
 std::vector<std::pair<std::string, std::string>> Mailbox::Offered() const {
   std::vector<std::pair<std::string, std::string>> out;
   const std::string offered = os::JoinPath(dir_, "new");
-  for (const std::string& capability : Entries(offered)) {
-    for (const std::string& name : Entries(os::JoinPath(offered, capability))) {
+  for (const std::string& capability : os::ListDirectory(offered)) {
+    for (const std::string& name : os::ListDirectory(os::JoinPath(offered, capability))) {
       out.push_back({capability, name});
     }
   }

@@ -190,6 +190,8 @@ TEST(LoaderTest, SemanticErrors) {
   EXPECT_THAT(ErrorOf("engines:\n  - {name: a, type: intelligence, schedule: '@daily',"
                       " command: [x], state: true, output: {deliver: ../../etc/x}}\n"),
               HasSubstr("must not climb out"));
+  EXPECT_THAT(ErrorOf("engines:\n  - {name: a, command: [x], capabilities: [ok, '../x']}\n"),
+              HasSubstr("fleet.yaml:2:48: capability '../x' must be 1 to 100"));
 }
 
 TEST(LoaderTest, SyntaxErrorsAndHostileDocuments) {

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/bus/ids.h"
 #include "core/config/yaml_to_proto.h"
 #include "core/intel/answer_check.h"
 #include "core/killcond/expression.h"
@@ -208,6 +209,15 @@ class Validator {
             "schedule applies to cron and intelligence engines; set type: cron");
     } else if (scheduled) {
       CheckSchedule(*e);
+    }
+    for (int i = 0; i < e->capabilities_size(); ++i) {
+      if (!bus::IsValidId(e->capabilities(i))) {
+        Error(e, v1::Engine::kCapabilitiesFieldNumber,
+              absl::StrCat("capability '", e->capabilities(i),
+                           "' must be 1 to 100 of [A-Za-z0-9._-], without '..' (it names a "
+                           "directory of the work-bus)"),
+              i);
+      }
     }
     if (e->type() == v1::ENGINE_TYPE_INTELLIGENCE) {
       CheckIntelligence(e);

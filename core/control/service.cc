@@ -100,6 +100,47 @@ class ControlService final : public ctl::FleetControl::Service {
     return grpc::Status::OK;
   }
 
+  template <typename Response, typename Fn>
+  grpc::Status BusCall(Fn fn, Response* response) {
+    absl::StatusOr<Response> result;
+    grpc::Status status = OnLoop<absl::StatusOr<Response>>(std::move(fn), &result);
+    if (!status.ok()) return status;
+    if (!result.ok()) return ToGrpc(result.status());
+    *response = *std::move(result);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status BusSubmit(grpc::ServerContext*, const ctl::BusSubmitRequest* request,
+                         ctl::BusSubmitResponse* response) override {
+    if (request->dag_text().size() > 4 * 1024 * 1024) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the DAG file is over 4MB");
+    }
+    ctl::BusSubmitRequest copy = *request;
+    return BusCall([this, copy] { return supervisor_->BusSubmit(copy); }, response);
+  }
+
+  grpc::Status BusStatus(grpc::ServerContext*, const ctl::BusStatusRequest* request,
+                         ctl::BusStatusResponse* response) override {
+    const std::string run = request->run();
+    return BusCall([this, run] { return supervisor_->BusStatus(run); }, response);
+  }
+
+  grpc::Status BusCancel(grpc::ServerContext*, const ctl::BusRunRequest* request,
+                         ctl::ActionResponse* response) override {
+    const std::string run = request->run();
+    if (run.empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a RUN is required");
+    return BusCall([this, run] { return supervisor_->BusCancel(run); }, response);
+  }
+
+  grpc::Status BusRetry(grpc::ServerContext*, const ctl::BusRetryRequest* request,
+                        ctl::ActionResponse* response) override {
+    const std::string run = request->run(), task = request->task();
+    if (run.empty() || task.empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "RUN and TASK are required");
+    }
+    return BusCall([this, run, task] { return supervisor_->BusRetry(run, task); }, response);
+  }
+
   grpc::Status ListRuns(grpc::ServerContext*, const ctl::ListRunsRequest* request,
                         ctl::ListRunsResponse* response) override {
     const std::string target = request->target();

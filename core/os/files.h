@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -46,6 +47,10 @@ std::string JoinPath(const std::string& dir, const std::string& path);
 
 // The directory part of path ("." if none).
 std::string DirName(const std::string& path);
+
+// The names in dir, sorted, without "." and ".." or other dot files; empty
+// when it cannot be read.
+std::vector<std::string> ListDirectory(const std::string& dir);
 
 }  // namespace fleet::os
 

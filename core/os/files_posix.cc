@@ -1,8 +1,11 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "core/os/files.h"
@@ -108,6 +111,18 @@ std::string JoinPath(const std::string& dir, const std::string& path) {
   if (path[0] == '/' || dir.empty()) return path;
   if (dir.back() == '/') return absl::StrCat(dir, path);
   return absl::StrCat(dir, "/", path);
+}
+
+std::vector<std::string> ListDirectory(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') out.push_back(e->d_name);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::string DirName(const std::string& path) {

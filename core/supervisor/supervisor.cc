@@ -104,6 +104,7 @@ absl::Status Supervisor::Init() {
   }
   boot_id_ = ReadBootId();
   InitCgroups();
+  InitBus();
   return os::MakeDirs(defaults::LogsDir(options_.run_dir), 0755);
 }
 
@@ -204,6 +205,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   consider(orphan_sweep_due_);
   consider(records_retry_due_);
   consider(NextCronDeadline());
+  consider(NextBusDeadline());
   for (const StoppingOrphan& o : orphans_stopping_) consider(o.kill_at);
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
@@ -266,6 +268,10 @@ void Supervisor::HandleInotify() {
       if (event->wd == run_dir_watch_ && event->len > 0 && std::string(event->name) == "stop") {
         stop = true;
       }
+      if (OnBusWatch(event->wd)) {
+        p += sizeof(inotify_event) + event->len;
+        continue;
+      }
       auto dir = watched_dirs_.find(event->wd);
       if (dir != watched_dirs_.end() && event->len > 0) {
         OnWatchedFileChanged(os::JoinPath(dir->second, event->name), event->mask);
@@ -278,6 +284,7 @@ void Supervisor::HandleInotify() {
   }
   if (overflow) {
     stop = true;
+    bus_dirty_ = true;  // Bus events were dropped too: a pass rescans everything.
     for (auto& [path, readers] : metrics_readers_) {
       for (Instance* inst : readers) ReadMetricsFile(inst);
     }

@@ -11,12 +11,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/bus/conductor.h"
 #include "core/config/loader.h"
 #include "core/health/monitor.h"
 #include "core/os/child_waiter.h"
@@ -53,6 +55,8 @@ struct SupervisorOptions {
   std::function<void()> watchdog_ping;
   // A cgroup v2 group per instance where the hierarchy is writable.
   bool use_cgroups = true;
+  // The work-bus fsyncs every record it publishes (off only for benchmarks).
+  bool bus_fsync = true;
 };
 
 enum class Verb { kStart, kStop, kRestart };
@@ -108,6 +112,13 @@ class Supervisor {
   absl::StatusOr<fleet::control::v1::ListRunsResponse> ListRuns(const std::string& target,
                                                                 uint32_t limit);
   absl::StatusOr<fleet::control::v1::ActionResponse> RunNow(const std::string& target);
+  // The work-bus (supervisor_bus.cc).
+  absl::StatusOr<fleet::control::v1::BusSubmitResponse> BusSubmit(
+      const fleet::control::v1::BusSubmitRequest& request);
+  absl::StatusOr<fleet::control::v1::BusStatusResponse> BusStatus(const std::string& run) const;
+  absl::StatusOr<fleet::control::v1::ActionResponse> BusCancel(const std::string& run);
+  absl::StatusOr<fleet::control::v1::ActionResponse> BusRetry(const std::string& run,
+                                                              const std::string& task);
   absl::StatusOr<int> SyncState(const std::string& target, bool commit, const std::string& message,
                                 std::function<void(fleet::control::v1::InstanceSync)> reply);
 
@@ -221,6 +232,13 @@ class Supervisor {
   void OnJudgeExit(Instance* inst, const os::ExitStatus& status);
   void AcceptAnswer(Instance* inst, fleet::control::v1::RunRecord record);
   void RunJudgeTimers();
+  // The work-bus: the conductor, its watches, a pass when its files change.
+  void InitBus();
+  void WatchBus();
+  bool OnBusWatch(int wd);
+  bus::FleetView BusView() const;
+  void RunBus();
+  std::optional<MonoTime> NextBusDeadline() const;
   // supervisor_cgroups.cc: a cgroup per instance where possible; whatever an
   // instance leaves behind is ended with it.
   void InitCgroups();
@@ -308,6 +326,10 @@ class Supervisor {
     MonoTime kill_at;
   };
   std::vector<StoppingOrphan> orphans_stopping_;
+  std::unique_ptr<bus::Conductor> conductor_;
+  bool bus_dirty_ = true;
+  std::set<int> bus_watches_;
+  std::set<std::string> bus_watched_;
   // Judges of intelligence answers, by pid.
   absl::flat_hash_map<pid_t, Instance*> judges_;
   // wall - monotonic at the last look, to notice the wall clock being set.

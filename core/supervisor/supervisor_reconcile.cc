@@ -65,6 +65,7 @@ void Supervisor::ReconcileScheduled(Instance* inst, const std::string& unmet) {
 }
 
 void Supervisor::Reconcile() {
+  RunBus();
   if (shutting_down_) {
     ReconcileShutdown();
     return;

@@ -1,0 +1,178 @@
+// The work-bus, loop side: the conductor (core/bus) runs a pass whenever
+// its files change (inotify on results/ and on every worker's claim
+// directory; an overflow is just another full pass) or a deadline of its own
+// comes (a retry delay, a lease check, a timeout). It sees the fleet through
+// a FleetView: which capabilities have a healthy instance, and which workers
+// (ENGINE.N) are running. Loop thread only.
+#include <sys/inotify.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/bus/dag_file.h"
+#include "core/log/log.h"
+#include "core/os/files.h"
+#include "core/supervisor/supervisor.h"
+#include "core/supervisor/supervisor_internal.h"
+
+namespace fleet::supervisor {
+namespace {
+
+namespace v1 = ::fleet::config::v1;
+namespace ctl = ::fleet::control::v1;
+
+constexpr uint32_t kBusMask = IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_ATTRIB;
+
+}  // namespace
+
+void Supervisor::InitBus() {
+  conductor_ =
+      std::make_unique<bus::Conductor>(os::JoinPath(options_.run_dir, "bus"), options_.bus_fsync);
+  std::vector<bus::BusEvent> events;
+  absl::Status ready = conductor_->Init(&events);
+  if (!ready.ok()) {
+    log::Error(absl::StrCat("work-bus: ", ready.message(), "; the bus is off"));
+    conductor_.reset();
+    return;
+  }
+  for (const bus::BusEvent& e : events) Emit(e.subject, e.kind, e.message);
+  WatchBus();
+}
+
+void Supervisor::WatchBus() {
+  if (conductor_ == nullptr) return;
+  const std::string dir = conductor_->mailbox().dir();
+  std::vector<std::string> dirs = {os::JoinPath(dir, "results"), os::JoinPath(dir, "cur")};
+  for (const std::string& worker : os::ListDirectory(os::JoinPath(dir, "cur"))) {
+    dirs.push_back(os::JoinPath(dir, "cur/" + worker));
+  }
+  for (const std::string& d : dirs) {
+    if (bus_watched_.count(d)) continue;
+    int wd = ::inotify_add_watch(inotify_fd_, d.c_str(), kBusMask);
+    if (wd < 0) continue;
+    bus_watched_.insert(d);
+    bus_watches_.insert(wd);
+  }
+}
+
+bool Supervisor::OnBusWatch(int wd) {
+  if (!bus_watches_.count(wd)) return false;
+  bus_dirty_ = true;
+  dirty_ = true;
+  return true;
+}
+
+bus::FleetView Supervisor::BusView() const {
+  bus::FleetView view;
+  for (const auto& [name, engine] : engines_) {
+    for (const std::string& capability : engine->spec->capabilities()) {
+      view.declared.insert(capability);
+      for (const auto& inst : engine->instances) {
+        const State s = inst->life.state();
+        if ((s == State::kRunning || s == State::kIdle) && !inst->unhealthy && !inst->retire) {
+          view.healthy.insert(capability);
+        }
+      }
+    }
+    for (const auto& inst : engine->instances) {
+      view.workers[absl::StrCat(name, ".", inst->index)] = inst->life.HasProcess();
+    }
+  }
+  return view;
+}
+
+void Supervisor::RunBus() {
+  if (conductor_ == nullptr) return;
+  const int64_t wall = absl::ToUnixMillis(clock_->WallNow());
+  std::optional<int64_t> due = conductor_->NextDeadline(wall);
+  if (!bus_dirty_ && (!due.has_value() || *due > wall)) return;
+  bus_dirty_ = false;
+  WatchBus();  // New workers' claim directories.
+  for (const bus::BusEvent& e : conductor_->Pass(wall, BusView()))
+    Emit(e.subject, e.kind, e.message);
+}
+
+std::optional<MonoTime> Supervisor::NextBusDeadline() const {
+  if (conductor_ == nullptr) return std::nullopt;
+  const int64_t wall = absl::ToUnixMillis(clock_->WallNow());
+  std::optional<int64_t> due = conductor_->NextDeadline(wall);
+  if (!due.has_value()) return std::nullopt;
+  return now_ + absl::Milliseconds(std::max<int64_t>(0, *due - wall));
+}
+
+absl::StatusOr<ctl::BusSubmitResponse> Supervisor::BusSubmit(const ctl::BusSubmitRequest& request) {
+  if (conductor_ == nullptr)
+    return absl::UnavailableError("the work-bus is off (see fleetd's log)");
+  const std::string path = request.dag_path().empty() ? "dag.yaml" : request.dag_path();
+  absl::StatusOr<fleet::bus::v1::Dag> dag =
+      bus::LoadDagFromString(request.dag_text(), path, os::DirName(path));
+  if (!dag.ok()) return dag.status();
+  const uint32_t tasks = static_cast<uint32_t>(dag->tasks_size());
+  absl::StatusOr<std::string> run =
+      conductor_->Submit(*std::move(dag), request.run(), absl::ToUnixMillis(clock_->WallNow()));
+  if (!run.ok()) return run.status();
+  Emit(absl::StrCat("bus/", *run), "run_submitted", absl::StrCat(tasks, " tasks from ", path));
+  bus_dirty_ = true;
+  dirty_ = true;
+  ctl::BusSubmitResponse response;
+  response.set_run(*run);
+  response.set_tasks(tasks);
+  return response;
+}
+
+absl::StatusOr<ctl::BusStatusResponse> Supervisor::BusStatus(const std::string& run) const {
+  if (conductor_ == nullptr)
+    return absl::UnavailableError("the work-bus is off (see fleetd's log)");
+  ctl::BusStatusResponse response;
+  const int64_t wall = absl::ToUnixMillis(clock_->WallNow());
+  for (const auto& [name, state] : conductor_->runs()) {
+    if (!run.empty() && name != run) continue;
+    ctl::BusRunStatus* r = response.add_runs();
+    r->set_run(name);
+    r->set_done(state->Done());
+    for (const auto& [st, n] : state->Counts()) (*r->mutable_counts())[st] = n;
+    for (const fleet::bus::v1::Task& t : state->dag().tasks()) {
+      const bus::TaskStatus& s = state->status(t.id());
+      ctl::BusTaskStatus* out = r->add_tasks();
+      out->set_id(t.id());
+      out->set_capability(t.capability());
+      for (const std::string& need : t.needs()) out->add_needs(need);
+      out->set_state(bus::TaskStateName(s.state));
+      out->set_attempt(s.attempt);
+      out->set_worker(s.worker);
+      out->set_reason(s.reason);
+      if (s.started_ms > 0) {
+        out->set_duration_ms((s.ended_ms > 0 ? s.ended_ms : wall) - s.started_ms);
+      }
+    }
+  }
+  if (!run.empty() && response.runs().empty()) {
+    return absl::NotFoundError(absl::StrCat("no run '", run, "'"));
+  }
+  return response;
+}
+
+absl::StatusOr<ctl::ActionResponse> Supervisor::BusCancel(const std::string& run) {
+  if (conductor_ == nullptr)
+    return absl::UnavailableError("the work-bus is off (see fleetd's log)");
+  absl::Status cancelled = conductor_->Cancel(run, absl::ToUnixMillis(clock_->WallNow()));
+  if (!cancelled.ok()) return cancelled;
+  Emit(absl::StrCat("bus/", run), "run_cancelled", "cancelled by the operator");
+  ctl::ActionResponse response;
+  response.add_changed(absl::StrCat(run, ": cancelled"));
+  bus_dirty_ = dirty_ = true;
+  return response;
+}
+
+absl::StatusOr<ctl::ActionResponse> Supervisor::BusRetry(const std::string& run,
+                                                         const std::string& task) {
+  if (conductor_ == nullptr)
+    return absl::UnavailableError("the work-bus is off (see fleetd's log)");
+  absl::Status retried = conductor_->Retry(run, task, absl::ToUnixMillis(clock_->WallNow()));
+  if (!retried.ok()) return retried;
+  Emit(absl::StrCat("bus/", run, "/", task), "task_retried", "retried by the operator");
+  ctl::ActionResponse response;
+  response.add_changed(absl::StrCat(run, "/", task, ": retried"));
+  bus_dirty_ = dirty_ = true;
+  return response;
+}
+
+}  // namespace fleet::supervisor

@@ -134,6 +134,21 @@ std::vector<BusEvent> Conductor::Pass(int64_t now_ms, const FleetView& view) {
     }
   }
   dirty_.clear();
+  // Leases are checked against the claim files' mtimes at every pass: one
+  // every lease/4 while anything is claimed notices a lapse within a quarter
+  // lease; a task waiting for a worker to become healthy is looked at again
+  // in a second (instance states do not reach the bus as file events).
+  bool claimed = false;
+  for (const auto& [run, state] : runs_) {
+    for (const v1::Task& t : state->dag().tasks()) {
+      claimed = claimed || state->status(t.id()).state == TaskState::kClaimed;
+    }
+  }
+  recheck_at_ms_ = 0;
+  if (claimed) recheck_at_ms_ = now_ms + lease_ms_ / 4;
+  if (waiting_) {
+    recheck_at_ms_ = recheck_at_ms_ == 0 ? now_ms + 1000 : std::min(recheck_at_ms_, now_ms + 1000);
+  }
   return events;
 }
 
@@ -209,8 +224,10 @@ void Conductor::CheckClaims(int64_t now_ms, const FleetView& view, std::vector<B
     }
     std::string lost;
     auto worker = view.workers.find(c.worker);
-    if (worker != view.workers.end() && !worker->second) {
+    if (worker != view.workers.end() && worker->second == 0) {
       lost = absl::StrCat("worker ", c.worker, " is not running");
+    } else if (worker != view.workers.end() && c.lease_renewed_unix_ms < worker->second) {
+      lost = absl::StrCat("worker ", c.worker, " died and was restarted");
     } else if (now_ms - c.lease_renewed_unix_ms > lease_ms_) {
       lost = absl::StrCat("worker ", c.worker, "'s lease lapsed (no heartbeat for ",
                           (now_ms - c.lease_renewed_unix_ms) / 1000, "s)");
@@ -225,17 +242,34 @@ void Conductor::CheckClaims(int64_t now_ms, const FleetView& view, std::vector<B
 }
 
 void Conductor::Offer(int64_t now_ms, const FleetView& view, std::vector<BusEvent>* events) {
+  waiting_ = false;
   for (auto& [run, state] : runs_) {
     state->Advance(now_ms);
     for (const std::string& id : state->ToPublish(now_ms)) {
       const v1::Task& t = state->task(id);
       const std::string subject = absl::StrCat("bus/", run, "/", id);
       if (!view.healthy.count(t.capability())) {
-        state->Skip(
-            id,
-            absl::StrCat("no healthy worker with capability ", t.capability(),
-                         view.declared.count(t.capability()) ? "" : " (no engine declares it)"),
-            now_ms);
+        const int64_t since = state->status(id).waiting_since_ms;
+        const int64_t limit = Millis(t.timeout());
+        if (view.coming.count(t.capability()) && (since == 0 || now_ms - since < limit)) {
+          if (since == 0) {
+            events->push_back({subject, "task_waiting",
+                               absl::StrCat("no worker with capability ", t.capability(),
+                                            " is healthy yet; one is starting")});
+          }
+          state->Waiting(
+              id, absl::StrCat("waiting for a healthy worker with capability ", t.capability()),
+              now_ms);
+          waiting_ = true;
+          continue;
+        }
+        std::string why = absl::StrCat("no healthy worker with capability ", t.capability());
+        if (!view.declared.count(t.capability())) {
+          absl::StrAppend(&why, " (no engine declares it)");
+        } else if (since > 0) {
+          absl::StrAppend(&why, " within its timeout of ", limit / 1000, "s");
+        }
+        state->Skip(id, why, now_ms);
         events->push_back({subject, "task_skipped", state->status(id).reason});
         dirty_.insert(run);
         continue;
@@ -270,7 +304,7 @@ void Conductor::Offer(int64_t now_ms, const FleetView& view, std::vector<BusEven
   }
 }
 
-std::optional<int64_t> Conductor::NextDeadline(int64_t now_ms) const {
+std::optional<int64_t> Conductor::NextDeadline() const {
   std::optional<int64_t> next;
   auto consider = [&](int64_t t) {
     if (!next.has_value() || t < *next) next = t;
@@ -284,16 +318,7 @@ std::optional<int64_t> Conductor::NextDeadline(int64_t now_ms) const {
       }
     }
   }
-  // Leases are checked against the claim files' mtimes at every pass; a
-  // pass every lease/4 while anything is claimed keeps a lapse noticed
-  // within a quarter lease.
-  bool claimed = false;
-  for (const auto& [run, state] : runs_) {
-    for (const v1::Task& t : state->dag().tasks()) {
-      claimed = claimed || state->status(t.id()).state == TaskState::kClaimed;
-    }
-  }
-  if (claimed) consider(now_ms + lease_ms_ / 4);
+  if (recheck_at_ms_ > 0) consider(recheck_at_ms_);
   return next;
 }
 

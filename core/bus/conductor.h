@@ -25,11 +25,17 @@ namespace fleet::bus {
 
 // What the conductor needs to know about the fleet at each pass.
 struct FleetView {
-  // Capabilities some engine declares, and those with a healthy instance now.
+  // Capabilities some engine declares, those with a healthy instance now,
+  // and those with an instance on its way (starting, restarting) that may
+  // become healthy: their tasks wait (up to the task's timeout) instead of
+  // being skipped.
   std::set<std::string> declared;
   std::set<std::string> healthy;
-  // Worker names ("ENGINE.N") of the fleet's instances: true while running.
-  std::map<std::string, bool> workers;
+  std::set<std::string> coming;
+  // Worker names ("ENGINE.N") of the fleet's instances, and when their
+  // current process started (wall ms; 0: not running). A claim last renewed
+  // before its worker's current process started was held by one that died.
+  std::map<std::string, int64_t> workers;
 };
 
 struct BusEvent {
@@ -58,7 +64,7 @@ class Conductor {
   std::vector<BusEvent> Pass(int64_t now_ms, const FleetView& view);
   // When a pass is next due by time alone (a retry delay, a lease, a
   // timeout); nullopt when only files can change things.
-  std::optional<int64_t> NextDeadline(int64_t now_ms) const;
+  std::optional<int64_t> NextDeadline() const;
 
   const std::map<std::string, std::unique_ptr<RunState>>& runs() const { return runs_; }
   const Mailbox& mailbox() const { return mailbox_; }
@@ -77,6 +83,8 @@ class Conductor {
   std::map<std::string, std::unique_ptr<RunState>> runs_;
   std::map<std::string, Run> meta_;
   std::set<std::string> dirty_;  // runs to save after this pass
+  bool waiting_ = false;         // a task waits for a worker: look again soon
+  int64_t recheck_at_ms_ = 0;    // leases and waiting tasks: the next look
 };
 
 }  // namespace fleet::bus

@@ -24,7 +24,7 @@ class ConductorTest : public ::testing::Test {
     dir_ = mkdtemp(tmpl.data());
     view_.declared = {"scrape", "llm", "gpu"};
     view_.healthy = {"scrape", "llm"};
-    view_.workers = {{"w.0", true}, {"w.1", true}};
+    view_.workers = {{"w.0", 1}, {"w.1", 1}};
   }
   std::unique_ptr<Conductor> Start() {
     auto c = std::make_unique<Conductor>(dir_, /*fsync=*/false, /*lease_ms=*/10000);
@@ -105,7 +105,7 @@ TEST_F(ConductorTest, ADeadWorkersClaimIsRequeuedAndItsLateResultRefused) {
   ASSERT_TRUE(claim.ok() && claim->has_value());
   c->Pass(2, view_);
   EXPECT_EQ(c->runs().at("r")->status("a").state, TaskState::kClaimed);
-  view_.workers["w.0"] = false;  // Its worker died.
+  view_.workers["w.0"] = 0;  // Its worker died.
   std::vector<BusEvent> events = c->Pass(3, view_);
   EXPECT_EQ(c->runs().at("r")->status("a").attempt, 2u);
   // The dead worker's result for attempt 1 arrives late: refused.

@@ -155,7 +155,6 @@ class Checker {
 
 }  // namespace
 
-
 absl::StatusOr<v1::Dag> LoadDagFromString(const std::string& text, const std::string& name,
                                           const std::string& base_dir) {
   absl::StatusOr<YAML::Node> node = config::ParseYamlString(text, name);

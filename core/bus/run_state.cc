@@ -121,6 +121,7 @@ std::vector<std::string> RunState::ToPublish(int64_t now_ms) const {
 void RunState::Published(const std::string& id, int64_t now_ms) {
   TaskStatus& s = status_[id];
   s.published = true;
+  s.waiting_since_ms = 0;
   if (s.started_ms == 0) s.started_ms = now_ms;
   s.reason = absl::StrCat("offered (attempt ", s.attempt, ")");
 }
@@ -188,6 +189,12 @@ void RunState::Requeue(const std::string& id, const std::string& why, int64_t no
   s.retry_at_ms = now_ms;
   s.reason = absl::StrCat("re-queued as attempt ", s.attempt, ": ", why);
   s.worker.clear();
+}
+
+void RunState::Waiting(const std::string& id, const std::string& why, int64_t now_ms) {
+  TaskStatus& s = status_[id];
+  if (s.waiting_since_ms == 0) s.waiting_since_ms = now_ms;
+  s.reason = why;
 }
 
 void RunState::Skip(const std::string& id, const std::string& why, int64_t now_ms) {
@@ -273,9 +280,9 @@ absl::Status RunState::Restore(const v1::RunSnapshot& snapshot) {
     auto it = status_.find(ts.id());
     std::optional<TaskState> state = TaskStateFromName(ts.state());
     if (it == status_.end() || !state.has_value()) {
-      return absl::DataLossError(
-          absl::StrCat("the saved state names task '", ts.id(), "' in state '", ts.state(),
-                       "', which this run does not have"));
+      return absl::DataLossError(absl::StrCat("the saved state names task '", ts.id(),
+                                              "' in state '", ts.state(),
+                                              "', which this run does not have"));
     }
     TaskStatus& s = it->second;
     s.state = *state;

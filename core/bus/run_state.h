@@ -39,9 +39,10 @@ struct TaskStatus {
   uint32_t failures = 0;
   bool published = false;  // the current attempt's task file is out
   std::string worker;
-  std::string reason;       // why it is in this state, for the operator
-  std::string output;       // a success's result
-  int64_t retry_at_ms = 0;  // ready, but not before this (a failed attempt's delay)
+  std::string reason;            // why it is in this state, for the operator
+  std::string output;            // a success's result
+  int64_t retry_at_ms = 0;       // ready, but not before this (a failed attempt's delay)
+  int64_t waiting_since_ms = 0;  // ready, but no healthy worker for it yet
   int64_t claimed_ms = 0;
   int64_t started_ms = 0;  // first published
   int64_t ended_ms = 0;
@@ -75,6 +76,9 @@ class RunState {
   // The claim is lost (worker died, lease lapsed): offered again as the
   // next attempt, without counting as a failure.
   void Requeue(const std::string& id, const std::string& why, int64_t now_ms);
+  // Ready, but no worker with its capability is healthy yet (one is
+  // starting): it waits, and says so.
+  void Waiting(const std::string& id, const std::string& why, int64_t now_ms);
   // Cannot be offered (no healthy worker has its capability).
   void Skip(const std::string& id, const std::string& why, int64_t now_ms);
   // Every task not ended yet ends cancelled.

@@ -359,6 +359,9 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& status) {
   // KillMode=control-group).
   EndLeftovers(*inst, inst->pid);
   RemoveInstanceRecord(options_.run_dir, inst->engine->spec->name(), inst->index);
+  // A worker's claims die with it: the bus looks at once, not at its next
+  // lease check.
+  if (!inst->engine->spec->capabilities().empty()) bus_dirty_ = true;
   inst->record_pending = false;
   if (inst->pidfd >= 0) {  // Reaped as a child after all (cannot happen; be tidy).
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, inst->pidfd, nullptr);

@@ -67,13 +67,18 @@ bus::FleetView Supervisor::BusView() const {
       view.declared.insert(capability);
       for (const auto& inst : engine->instances) {
         const State s = inst->life.state();
-        if ((s == State::kRunning || s == State::kIdle) && !inst->unhealthy && !inst->retire) {
+        if (inst->retire || !inst->want_run) continue;
+        if ((s == State::kRunning || s == State::kIdle) && !inst->unhealthy) {
           view.healthy.insert(capability);
+        } else if (s == State::kStarting || s == State::kBackoff || s == State::kWaiting ||
+                   s == State::kStopped || s == State::kRunning) {
+          view.coming.insert(capability);  // Starting, restarting, or unhealthy for now.
         }
       }
     }
     for (const auto& inst : engine->instances) {
-      view.workers[absl::StrCat(name, ".", inst->index)] = inst->life.HasProcess();
+      view.workers[absl::StrCat(name, ".", inst->index)] =
+          inst->life.HasProcess() ? absl::ToUnixMillis(inst->started_wall) : 0;
     }
   }
   return view;
@@ -82,7 +87,7 @@ bus::FleetView Supervisor::BusView() const {
 void Supervisor::RunBus() {
   if (conductor_ == nullptr) return;
   const int64_t wall = absl::ToUnixMillis(clock_->WallNow());
-  std::optional<int64_t> due = conductor_->NextDeadline(wall);
+  std::optional<int64_t> due = conductor_->NextDeadline();
   if (!bus_dirty_ && (!due.has_value() || *due > wall)) return;
   bus_dirty_ = false;
   WatchBus();  // New workers' claim directories.
@@ -93,7 +98,7 @@ void Supervisor::RunBus() {
 std::optional<MonoTime> Supervisor::NextBusDeadline() const {
   if (conductor_ == nullptr) return std::nullopt;
   const int64_t wall = absl::ToUnixMillis(clock_->WallNow());
-  std::optional<int64_t> due = conductor_->NextDeadline(wall);
+  std::optional<int64_t> due = conductor_->NextDeadline();
   if (!due.has_value()) return std::nullopt;
   return now_ + absl::Milliseconds(std::max<int64_t>(0, *due - wall));
 }

@@ -1,11 +1,17 @@
 #include "core/bus/conductor.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/bus/ids.h"
+#include "core/bus/json_codec.h"
 #include "core/os/files.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -13,6 +19,8 @@ namespace fleet::bus {
 namespace {
 
 namespace v1 = ::fleet::bus::v1;
+
+constexpr int kOfferWindow = 64;
 
 int64_t Millis(const google::protobuf::Duration& d) {
   return d.seconds() * 1000 + d.nanos() / 1000000;
@@ -53,12 +61,26 @@ absl::Status Conductor::Init(std::vector<BusEvent>* events) {
     }
     auto state = std::make_unique<RunState>(dag);
     if (problem.ok() && state_text.ok()) problem = state->Restore(snapshot);
+    size_t journal_lines = 0;
+    if (problem.ok()) {
+      // Changes since the snapshot, in order; a line cut by a crash ends it.
+      absl::StatusOr<std::string> journal = os::ReadFile(os::JoinPath(dir, "journal.jsonl"));
+      for (absl::string_view line :
+           absl::StrSplit(journal.ok() ? *journal : std::string(), '\n', absl::SkipEmpty())) {
+        v1::TaskSnapshot task;
+        if (!google::protobuf::util::JsonStringToMessage(std::string(line), &task).ok()) break;
+        if (!state->Apply(task).ok()) break;
+        ++journal_lines;
+      }
+      state->TakeChanged();
+    }
     if (!problem.ok()) {
       events->push_back({absl::StrCat("bus/", run), "run_unreadable",
                          absl::StrCat("left as it is in ", dir, ": ", problem.message())});
       continue;
     }
     meta_[run].submitted_ms = snapshot.submitted_unix_ms();
+    meta_[run].journal_lines = journal_lines;
     runs_[run] = std::move(state);
     events->push_back({absl::StrCat("bus/", run), "run_resumed",
                        runs_[run]->Done() ? "finished" : "continues from its files"});
@@ -89,16 +111,43 @@ absl::StatusOr<std::string> Conductor::Submit(v1::Dag dag, const std::string& ru
   runs_[name] = std::make_unique<RunState>(std::move(dag));
   meta_[name].submitted_ms = now_ms;
   runs_[name]->Advance(now_ms);
+  meta_[name].journal_lines = std::numeric_limits<size_t>::max() / 2;  // A full snapshot first.
   absl::Status saved = Save(name);
   if (!saved.ok()) return saved;
   return name;
 }
 
-absl::Status Conductor::Save(const std::string& run) const {
-  v1::RunSnapshot snapshot = runs_.at(run)->Snapshot();
-  snapshot.set_submitted_unix_ms(meta_.at(run).submitted_ms);
-  return os::WriteFileAtomic(os::JoinPath(mailbox_.dir(), "runs/" + run + "/state.json"),
-                             Json(snapshot));
+absl::Status Conductor::Save(const std::string& run) {
+  RunState& state = *runs_.at(run);
+  Run& meta = meta_.at(run);
+  const std::string dir = os::JoinPath(mailbox_.dir(), "runs/" + run);
+  std::vector<std::string> changed = state.TakeChanged();
+  // A journal line per changed task; a full snapshot (and an empty journal)
+  // once the journal would outgrow the run itself.
+  if (meta.journal_lines + changed.size() > std::max<size_t>(1000, 2 * state.dag().tasks_size())) {
+    v1::RunSnapshot snapshot = state.Snapshot();
+    snapshot.set_submitted_unix_ms(meta.submitted_ms);
+    absl::Status saved = os::WriteFileAtomic(os::JoinPath(dir, "state.json"), Json(snapshot));
+    if (!saved.ok()) return saved;
+    ::unlink(os::JoinPath(dir, "journal.jsonl").c_str());
+    meta.journal_lines = 0;
+    return absl::OkStatus();
+  }
+  if (changed.empty()) return absl::OkStatus();
+  std::string lines;
+  for (const std::string& id : changed) lines += ToJsonLine(state.TaskSnapshotOf(id));
+  const std::string path = os::JoinPath(dir, "journal.jsonl");
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
+  const ssize_t n = ::write(fd, lines.data(), lines.size());
+  const int err = errno;
+  if (mailbox_.fsync()) ::fdatasync(fd);
+  ::close(fd);
+  if (n != static_cast<ssize_t>(lines.size())) {
+    return absl::ErrnoToStatus(n < 0 ? err : EIO, absl::StrCat("append to ", path));
+  }
+  meta.journal_lines += changed.size();
+  return absl::OkStatus();
 }
 
 absl::Status Conductor::Cancel(const std::string& run, int64_t now_ms) {
@@ -153,6 +202,7 @@ std::vector<BusEvent> Conductor::Pass(int64_t now_ms, const FleetView& view) {
 }
 
 void Conductor::AbsorbResults(int64_t now_ms, std::vector<BusEvent>* events) {
+  std::vector<std::pair<std::string, std::string>> absorbed;  // name, worker
   for (ReadResult& r : mailbox_.Results()) {
     std::string refusal;
     if (!r.result.ok()) {
@@ -176,11 +226,7 @@ void Conductor::AbsorbResults(int64_t now_ms, std::vector<BusEvent>* events) {
                                            "run ", res.run(), " has no task '", res.task(), "'"));
         if (applied.ok()) {
           dirty_.insert(res.run());
-          // Saved before the file leaves results/: a crash in between
-          // re-reads it as a duplicate, never loses it.
-          (void)Save(res.run());
-          (void)mailbox_.Absorb(r.name);
-          if (!res.worker().empty()) mailbox_.DropClaim(res.worker(), r.name);
+          absorbed.push_back({r.name, res.worker()});
           const TaskStatus& st = state.status(res.task());
           events->push_back({absl::StrCat("bus/", res.run(), "/", res.task()),
                              absl::StrCat("task_", TaskStateName(st.state)), st.reason});
@@ -191,6 +237,15 @@ void Conductor::AbsorbResults(int64_t now_ms, std::vector<BusEvent>* events) {
     }
     (void)mailbox_.Quarantine(r.name, refusal);
     events->push_back({"bus", "result_quarantined", absl::StrCat(r.name, ": ", refusal)});
+  }
+  if (absorbed.empty()) return;
+  // The runs are saved before their results leave results/: a crash in
+  // between re-reads them as duplicates, never loses one. One save per run
+  // per pass, however many results came.
+  for (const std::string& run : dirty_) (void)Save(run);
+  for (const auto& [name, worker] : absorbed) {
+    (void)mailbox_.Absorb(name);
+    if (!worker.empty()) mailbox_.DropClaim(worker, name);
   }
 }
 
@@ -243,11 +298,24 @@ void Conductor::CheckClaims(int64_t now_ms, const FleetView& view, std::vector<B
 
 void Conductor::Offer(int64_t now_ms, const FleetView& view, std::vector<BusEvent>* events) {
   waiting_ = false;
+  // At most kOfferWindow tasks wait in a capability's new/ directory; the
+  // rest are offered as those are claimed. A claim then reads a short
+  // directory (a long one, even emptied, is scanned whole by readdir).
+  std::map<std::string, int> offered;
+  for (const auto& [run, state] : runs_) {
+    for (const v1::Task& t : state->dag().tasks()) {
+      const TaskStatus& s = state->status(t.id());
+      if (s.state == TaskState::kReady && s.published) ++offered[t.capability()];
+    }
+  }
   for (auto& [run, state] : runs_) {
     state->Advance(now_ms);
     for (const std::string& id : state->ToPublish(now_ms)) {
       const v1::Task& t = state->task(id);
       const std::string subject = absl::StrCat("bus/", run, "/", id);
+      if (view.healthy.count(t.capability()) && offered[t.capability()] >= kOfferWindow) {
+        continue;  // Offered when the window has room.
+      }
       if (!view.healthy.count(t.capability())) {
         const int64_t since = state->status(id).waiting_since_ms;
         const int64_t limit = Millis(t.timeout());
@@ -294,6 +362,7 @@ void Conductor::Offer(int64_t now_ms, const FleetView& view, std::vector<BusEven
         continue;
       }
       state->Published(id, now_ms);
+      ++offered[t.capability()];
       dirty_.insert(run);
       events->push_back(
           {subject, "task_offered",

@@ -72,8 +72,10 @@ class Conductor {
  private:
   struct Run {
     int64_t submitted_ms = 0;
+    size_t journal_lines = 0;  // in runs/RUN/journal.jsonl since the snapshot
   };
-  absl::Status Save(const std::string& run) const;
+  // Persists what changed in run: journal lines, or a fresh snapshot.
+  absl::Status Save(const std::string& run);
   void AbsorbResults(int64_t now_ms, std::vector<BusEvent>* events);
   void CheckClaims(int64_t now_ms, const FleetView& view, std::vector<BusEvent>* events);
   void Offer(int64_t now_ms, const FleetView& view, std::vector<BusEvent>* events);

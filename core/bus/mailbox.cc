@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/bus/ids.h"
+#include "core/bus/json_codec.h"
 #include "core/os/files.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -41,14 +42,6 @@ absl::StatusOr<std::string> ReadBounded(const std::string& path) {
         absl::StrCat("it is ", st.st_size, " bytes, over the limit of ", kMaxRecordBytes));
   }
   return os::ReadFile(path);
-}
-
-std::string ToJson(const google::protobuf::Message& m) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &json, options);
-  return json + "\n";
 }
 
 }  // namespace
@@ -119,7 +112,7 @@ absl::Status Mailbox::Publish(const v1::TaskFile& task) const {
   absl::Status made = os::MakeDirs(dir, 0755);
   if (!made.ok()) return made;
   return WriteAndRename(os::JoinPath(dir, RecordName(task.run(), task.task(), task.attempt())),
-                        ToJson(task));
+                        ToJsonLine(task));
 }
 
 absl::Status Mailbox::Withdraw(const std::string& capability, const std::string& name) const {
@@ -141,25 +134,38 @@ absl::StatusOr<std::optional<Claim>> Mailbox::ClaimNext(const std::string& capab
   const std::string mine = os::JoinPath(dir_, absl::StrCat("cur/", worker));
   absl::Status made = os::MakeDirs(mine, 0755);
   if (!made.ok()) return made;
-  for (const std::string& name : os::ListDirectory(offered)) {
-    if (!ParseRecordName(name).has_value()) continue;
+  // Streamed, not listed and sorted: the first task that can be taken is
+  // taken, so a claim costs a few syscalls however long the queue is.
+  DIR* d = ::opendir(offered.c_str());
+  if (d == nullptr) return std::optional<Claim>();
+  std::optional<Claim> taken;
+  absl::Status failure;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name[0] == '.' || !ParseRecordName(name).has_value()) continue;
     const std::string to = os::JoinPath(mine, name);
     // rename(2) is atomic: of all the workers renaming this file, one wins.
     if (::rename(os::JoinPath(offered, name).c_str(), to.c_str()) != 0) {
       if (errno == ENOENT) continue;  // Someone else was first.
-      return Errno(absl::StrCat("claim ", name));
+      failure = Errno(absl::StrCat("claim ", name));
+      break;
     }
     ::utimensat(AT_FDCWD, to.c_str(), nullptr, 0);  // The lease starts now.
     if (fsync_) SyncDir(mine);
     absl::StatusOr<std::string> text = ReadBounded(to);
     Claim claim;
     claim.path = to;
-    if (!text.ok() || !google::protobuf::util::JsonStringToMessage(*text, &claim.task).ok()) {
+    if (!text.ok() || !FromJson(*text, &claim.task).ok()) {
       // Unreadable: not ours to run; the conductor sees the claim and re-offers.
-      return absl::DataLossError(absl::StrCat("claimed ", name, " but it cannot be read"));
+      failure = absl::DataLossError(absl::StrCat("claimed ", name, " but it cannot be read"));
+      break;
     }
-    return std::optional<Claim>(std::move(claim));
+    taken = std::move(claim);
+    break;
   }
+  ::closedir(d);
+  if (!failure.ok()) return failure;
+  if (taken.has_value()) return taken;
   return std::optional<Claim>();
 }
 
@@ -181,7 +187,7 @@ absl::Status Mailbox::Complete(const v1::ResultFile& result) const {
   return WriteAndRename(
       os::JoinPath(dir_, absl::StrCat("results/",
                                       RecordName(result.run(), result.task(), result.attempt()))),
-      ToJson(result));
+      ToJsonLine(result));
 }
 
 std::vector<ReadResult> Mailbox::Results() const {
@@ -203,8 +209,8 @@ std::vector<ReadResult> Mailbox::Results() const {
       continue;
     }
     v1::ResultFile result;
-    if (auto parsed = google::protobuf::util::JsonStringToMessage(*text, &result); !parsed.ok()) {
-      r.result = absl::InvalidArgumentError(absl::StrCat("not a result: ", parsed.ToString()));
+    if (absl::Status parsed = FromJson(*text, &result); !parsed.ok()) {
+      r.result = absl::InvalidArgumentError(absl::StrCat("not a result: ", parsed.message()));
     } else if (result.run() != key->run || result.task() != key->task ||
                result.attempt() != key->attempt) {
       r.result = absl::InvalidArgumentError(absl::StrCat(

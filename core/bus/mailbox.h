@@ -55,6 +55,7 @@ class Mailbox {
   explicit Mailbox(std::string dir, bool fsync = true);
 
   const std::string& dir() const { return dir_; }
+  bool fsync() const { return fsync_; }
   absl::Status Init() const;
 
   // --- the conductor ---
@@ -79,8 +80,9 @@ class Mailbox {
   void DropClaim(const std::string& worker, const std::string& name) const;
 
   // --- a worker ---
-  // The oldest offered task of `capability`, renamed into cur/WORKER/;
-  // nullopt when there is none (or every one was taken by others first).
+  // An offered task of `capability` (in directory order, not by age),
+  // renamed into cur/WORKER/; nullopt when there is none (or every one was
+  // taken by others first).
   absl::StatusOr<std::optional<Claim>> ClaimNext(const std::string& capability,
                                                  const std::string& worker) const;
   // Renews the lease of a claimed task (its mtime).

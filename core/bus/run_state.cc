@@ -54,16 +54,34 @@ bool Terminal(TaskState s) {
 }
 
 RunState::RunState(v1::Dag dag) : dag_(std::move(dag)) {
+  status_.resize(dag_.tasks_size());
+  needs_.resize(dag_.tasks_size());
   for (int i = 0; i < dag_.tasks_size(); ++i) {
     index_[dag_.tasks(i).id()] = i;
-    status_[dag_.tasks(i).id()].reason = "waiting for its needs";
+    status_[i].reason = "waiting for its needs";
+  }
+  for (int i = 0; i < dag_.tasks_size(); ++i) {
+    for (const std::string& need : dag_.tasks(i).needs()) needs_[i].push_back(index_.at(need));
   }
 }
 
 const v1::Task& RunState::task(const std::string& id) const { return dag_.tasks(index_.at(id)); }
 
+void RunState::Touch(const std::string& id) {
+  advance_due_ = true;
+  if (changed_set_.insert(id).second) changed_.push_back(id);
+}
+
+std::vector<std::string> RunState::TakeChanged() {
+  std::vector<std::string> out;
+  out.swap(changed_);
+  changed_set_.clear();
+  return out;
+}
+
 void RunState::End(const std::string& id, TaskState state, std::string reason, int64_t now_ms) {
-  TaskStatus& s = status_[id];
+  Touch(id);
+  TaskStatus& s = St(id);
   s.state = state;
   s.reason = std::move(reason);
   s.ended_ms = now_ms;
@@ -71,55 +89,68 @@ void RunState::End(const std::string& id, TaskState state, std::string reason, i
 }
 
 void RunState::Advance(int64_t now_ms) {
+  if (!advance_due_) return;
+  advance_due_ = false;
   bool changed = true;
   while (changed) {
     changed = false;
-    for (const v1::Task& t : dag_.tasks()) {
-      TaskStatus& s = status_[t.id()];
+    for (int i = 0; i < dag_.tasks_size(); ++i) {
+      TaskStatus& s = status_[i];
       if (s.state != TaskState::kPending) continue;
-      std::string failed, skipped;
+      int failed = -1, skipped = -1;
       bool all_ended = true;
-      for (const std::string& need : t.needs()) {
+      for (int need : needs_[i]) {
         const TaskState n = status_[need].state;
-        if (!Terminal(n)) all_ended = false;
-        if ((n == TaskState::kFailed || n == TaskState::kUpstreamFailed) && failed.empty()) {
+        if (!Terminal(n)) {
+          all_ended = false;
+          break;
+        }
+        if ((n == TaskState::kFailed || n == TaskState::kUpstreamFailed) && failed < 0) {
           failed = need;
         }
-        if ((n == TaskState::kSkipped || n == TaskState::kCancelled) && skipped.empty()) {
+        if ((n == TaskState::kSkipped || n == TaskState::kCancelled) && skipped < 0) {
           skipped = need;
         }
       }
       if (!all_ended) continue;
       changed = true;
+      const v1::Task& t = dag_.tasks(i);
       const v1::TriggerRule rule = t.trigger_rule();
-      if (rule != v1::TRIGGER_RULE_ALL_DONE && !failed.empty()) {
+      if (rule != v1::TRIGGER_RULE_ALL_DONE && failed >= 0) {
         End(t.id(), TaskState::kUpstreamFailed,
-            absl::StrCat("upstream ", failed, " ", TaskStateName(status_[failed].state)), now_ms);
-      } else if (rule == v1::TRIGGER_RULE_ALL_SUCCESS && !skipped.empty()) {
+            absl::StrCat("upstream ", dag_.tasks(failed).id(), " ",
+                         TaskStateName(status_[failed].state)),
+            now_ms);
+      } else if (rule == v1::TRIGGER_RULE_ALL_SUCCESS && skipped >= 0) {
         End(t.id(), TaskState::kSkipped,
-            absl::StrCat("upstream ", skipped, " ", TaskStateName(status_[skipped].state)), now_ms);
+            absl::StrCat("upstream ", dag_.tasks(skipped).id(), " ",
+                         TaskStateName(status_[skipped].state)),
+            now_ms);
       } else {
+        Touch(t.id());
         s.state = TaskState::kReady;
         ++s.attempt;  // 1, or the next after an operator's retry: no file reused.
         s.reason = "ready";
       }
     }
   }
+  advance_due_ = false;
 }
 
 std::vector<std::string> RunState::ToPublish(int64_t now_ms) const {
   std::vector<std::string> out;
-  for (const v1::Task& t : dag_.tasks()) {
-    const TaskStatus& s = status_.at(t.id());
+  for (int i = 0; i < dag_.tasks_size(); ++i) {
+    const TaskStatus& s = status_[i];
     if (s.state == TaskState::kReady && !s.published && s.retry_at_ms <= now_ms) {
-      out.push_back(t.id());
+      out.push_back(dag_.tasks(i).id());
     }
   }
   return out;
 }
 
 void RunState::Published(const std::string& id, int64_t now_ms) {
-  TaskStatus& s = status_[id];
+  Touch(id);
+  TaskStatus& s = St(id);
   s.published = true;
   s.waiting_since_ms = 0;
   if (s.started_ms == 0) s.started_ms = now_ms;
@@ -127,8 +158,9 @@ void RunState::Published(const std::string& id, int64_t now_ms) {
 }
 
 void RunState::Claimed(const std::string& id, const std::string& worker, int64_t now_ms) {
-  TaskStatus& s = status_[id];
+  TaskStatus& s = St(id);
   if (s.state != TaskState::kReady) return;
+  Touch(id);
   s.state = TaskState::kClaimed;
   s.worker = worker;
   s.claimed_ms = now_ms;
@@ -137,11 +169,8 @@ void RunState::Claimed(const std::string& id, const std::string& worker, int64_t
 
 absl::Status RunState::Result(const std::string& id, uint32_t attempt, bool ok,
                               const std::string& output, const std::string& error, int64_t now_ms) {
-  auto it = status_.find(id);
-  if (it == status_.end()) {
-    return absl::NotFoundError(absl::StrCat("no task '", id, "' in run ", dag_.name()));
-  }
-  TaskStatus& s = it->second;
+  if (!Has(id)) return absl::NotFoundError(absl::StrCat("no task '", id, "' in run ", dag_.name()));
+  TaskStatus& s = St(id);
   if (Terminal(s.state)) {
     return absl::FailedPreconditionError(
         absl::StrCat("task '", id, "' has ended (", TaskStateName(s.state), "): a duplicate"));
@@ -160,6 +189,7 @@ absl::Status RunState::Result(const std::string& id, uint32_t attempt, bool ok,
     return absl::OkStatus();
   }
   const v1::Task& t = task(id);
+  Touch(id);
   ++s.failures;
   if (s.failures <= t.retries()) {
     const int64_t delay = static_cast<int64_t>(Millis(t.retry_delay()) *
@@ -181,8 +211,9 @@ absl::Status RunState::Result(const std::string& id, uint32_t attempt, bool ok,
 }
 
 void RunState::Requeue(const std::string& id, const std::string& why, int64_t now_ms) {
-  TaskStatus& s = status_[id];
+  TaskStatus& s = St(id);
   if (s.state != TaskState::kClaimed && s.state != TaskState::kReady) return;
+  Touch(id);
   s.state = TaskState::kReady;
   s.published = false;
   ++s.attempt;
@@ -192,28 +223,25 @@ void RunState::Requeue(const std::string& id, const std::string& why, int64_t no
 }
 
 void RunState::Waiting(const std::string& id, const std::string& why, int64_t now_ms) {
-  TaskStatus& s = status_[id];
+  TaskStatus& s = St(id);
   if (s.waiting_since_ms == 0) s.waiting_since_ms = now_ms;
   s.reason = why;
 }
 
 void RunState::Skip(const std::string& id, const std::string& why, int64_t now_ms) {
-  if (Terminal(status_[id].state)) return;
+  if (Terminal(St(id).state)) return;
   End(id, TaskState::kSkipped, why, now_ms);
 }
 
 void RunState::Cancel(const std::string& why, int64_t now_ms) {
-  for (auto& [id, s] : status_) {
-    if (!Terminal(s.state)) End(id, TaskState::kCancelled, why, now_ms);
+  for (int i = 0; i < dag_.tasks_size(); ++i) {
+    if (!Terminal(status_[i].state)) End(dag_.tasks(i).id(), TaskState::kCancelled, why, now_ms);
   }
 }
 
 absl::Status RunState::Retry(const std::string& id, int64_t now_ms) {
-  auto it = status_.find(id);
-  if (it == status_.end()) {
-    return absl::NotFoundError(absl::StrCat("no task '", id, "' in run ", dag_.name()));
-  }
-  const TaskState st = it->second.state;
+  if (!Has(id)) return absl::NotFoundError(absl::StrCat("no task '", id, "' in run ", dag_.name()));
+  const TaskState st = St(id).state;
   if (st == TaskState::kSucceeded || !Terminal(st)) {
     return absl::FailedPreconditionError(
         absl::StrCat("task '", id, "' is ", TaskStateName(st),
@@ -221,33 +249,34 @@ absl::Status RunState::Retry(const std::string& id, int64_t now_ms) {
                      "cancelled task can be retried"));
   }
   // It and everything downstream that ended without succeeding.
-  std::set<std::string> again = {id};
+  std::set<int> again = {index_.at(id)};
   bool grew = true;
   while (grew) {
     grew = false;
-    for (const v1::Task& t : dag_.tasks()) {
-      if (again.count(t.id()) || status_[t.id()].state == TaskState::kSucceeded) continue;
-      for (const std::string& need : t.needs()) {
-        if (again.count(need) && Terminal(status_[t.id()].state)) {
-          again.insert(t.id());
+    for (int i = 0; i < dag_.tasks_size(); ++i) {
+      if (again.count(i) || status_[i].state == TaskState::kSucceeded) continue;
+      for (int need : needs_[i]) {
+        if (again.count(need) && Terminal(status_[i].state)) {
+          again.insert(i);
           grew = true;
           break;
         }
       }
     }
   }
-  for (const std::string& tid : again) {
+  for (int i : again) {
+    Touch(dag_.tasks(i).id());
     TaskStatus fresh;
-    fresh.attempt = status_[tid].attempt;  // Advance continues the count.
+    fresh.attempt = status_[i].attempt;  // Advance continues the count.
     fresh.reason = "retried by the operator";
-    status_[tid] = fresh;
+    status_[i] = fresh;
   }
   Advance(now_ms);
   return absl::OkStatus();
 }
 
 bool RunState::Done() const {
-  for (const auto& [id, s] : status_) {
+  for (const TaskStatus& s : status_) {
     if (!Terminal(s.state)) return false;
   }
   return true;
@@ -256,10 +285,16 @@ bool RunState::Done() const {
 v1::RunSnapshot RunState::Snapshot() const {
   v1::RunSnapshot out;
   out.set_run(dag_.name());
-  for (const v1::Task& t : dag_.tasks()) {
-    const TaskStatus& s = status_.at(t.id());
-    v1::TaskSnapshot* ts = out.add_tasks();
-    ts->set_id(t.id());
+  for (const v1::Task& t : dag_.tasks()) *out.add_tasks() = TaskSnapshotOf(t.id());
+  return out;
+}
+
+v1::TaskSnapshot RunState::TaskSnapshotOf(const std::string& id) const {
+  const TaskStatus& s = status(id);
+  v1::TaskSnapshot out;
+  v1::TaskSnapshot* ts = &out;
+  {
+    ts->set_id(id);
     ts->set_state(TaskStateName(s.state));
     ts->set_attempt(s.attempt);
     ts->set_failures(s.failures);
@@ -277,14 +312,22 @@ v1::RunSnapshot RunState::Snapshot() const {
 
 absl::Status RunState::Restore(const v1::RunSnapshot& snapshot) {
   for (const v1::TaskSnapshot& ts : snapshot.tasks()) {
-    auto it = status_.find(ts.id());
+    absl::Status applied = Apply(ts);
+    if (!applied.ok()) return applied;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunState::Apply(const v1::TaskSnapshot& ts) {
+  {
     std::optional<TaskState> state = TaskStateFromName(ts.state());
-    if (it == status_.end() || !state.has_value()) {
+    if (!Has(ts.id()) || !state.has_value()) {
       return absl::DataLossError(absl::StrCat("the saved state names task '", ts.id(),
                                               "' in state '", ts.state(),
                                               "', which this run does not have"));
     }
-    TaskStatus& s = it->second;
+    TaskStatus& s = St(ts.id());
+    advance_due_ = true;
     s.state = *state;
     s.attempt = ts.attempt();
     s.failures = ts.failures();
@@ -302,7 +345,7 @@ absl::Status RunState::Restore(const v1::RunSnapshot& snapshot) {
 
 std::map<std::string, int> RunState::Counts() const {
   std::map<std::string, int> out;
-  for (const auto& [id, s] : status_) ++out[TaskStateName(s.state)];
+  for (const TaskStatus& s : status_) ++out[TaskStateName(s.state)];
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,8 +55,8 @@ class RunState {
 
   const fleet::bus::v1::Dag& dag() const { return dag_; }
   const fleet::bus::v1::Task& task(const std::string& id) const;
-  const TaskStatus& status(const std::string& id) const { return status_.at(id); }
-  bool Has(const std::string& id) const { return status_.count(id) > 0; }
+  const TaskStatus& status(const std::string& id) const { return status_[index_.at(id)]; }
+  bool Has(const std::string& id) const { return index_.count(id) > 0; }
 
   // Moves pending tasks whose needs have all ended to READY or to a
   // terminal state by their trigger rule, as far as that propagates.
@@ -88,18 +89,33 @@ class RunState {
   absl::Status Retry(const std::string& id, int64_t now_ms);
 
   bool Done() const;
-  // What the conductor persists, and how it comes back after a restart.
+  // What the conductor persists, and how it comes back after a restart: a
+  // snapshot of every task, then (journal) the tasks changed since.
   fleet::bus::v1::RunSnapshot Snapshot() const;
   absl::Status Restore(const fleet::bus::v1::RunSnapshot& snapshot);
+  fleet::bus::v1::TaskSnapshot TaskSnapshotOf(const std::string& id) const;
+  absl::Status Apply(const fleet::bus::v1::TaskSnapshot& task);
+  // The tasks changed since the last call, in the order they first changed.
+  std::vector<std::string> TakeChanged();
   // Counts by state name, for status.
   std::map<std::string, int> Counts() const;
 
  private:
   void End(const std::string& id, TaskState state, std::string reason, int64_t now_ms);
 
+  TaskStatus& St(const std::string& id) { return status_[index_.at(id)]; }
+  void Touch(const std::string& id);
+
   fleet::bus::v1::Dag dag_;
+  // Tasks by position in the DAG: their status and the positions they need
+  // (a pass over a run is a walk over vectors, not name lookups).
   std::map<std::string, int> index_;
-  std::map<std::string, TaskStatus> status_;
+  std::vector<TaskStatus> status_;
+  std::vector<std::vector<int>> needs_;
+  // Something changed since the last Advance: pending tasks may be decided.
+  bool advance_due_ = true;
+  std::vector<std::string> changed_;
+  std::set<std::string> changed_set_;
 };
 
 }  // namespace fleet::bus

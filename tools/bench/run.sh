@@ -11,3 +11,4 @@ ulimit -n 65536 2>/dev/null || true
 "$bin/tools/bench/sync_bench"
 "$bin/tools/bench/recovery_bench"
 "$bin/tools/bench/cron_bench"
+"$bin/tools/bench/bus_bench"

@@ -60,6 +60,11 @@ step "analyst is an intelligence engine (a fake LLM CLI every 5s): malformed ans
 fleetctl runs analyst -n 4 || true
 echo "  reports/analysis.json in the remote: $(git --git-dir demo/state.git show main:reports/analysis.json 2>/dev/null || echo '(not yet)')"
 
+step "the work-bus: a DAG (demo/goal.yaml) through two helper workers; 'render' has no worker, so chart is skipped and archive (all_done) still runs"
+fleetctl bus submit demo/goal.yaml
+sleep 6
+fleetctl bus status || true
+
 step "fleetctl health: alive, progressing, kill condition, for every instance"
 fleetctl health || true
 

@@ -283,6 +283,7 @@ void Supervisor::HandleInotify() {
     }
   }
   if (overflow) {
+    log::Warning("inotify queue overflowed: events were dropped; rescanning what they watch");
     stop = true;
     bus_dirty_ = true;  // Bus events were dropped too: a pass rescans everything.
     for (auto& [path, readers] : metrics_readers_) {

@@ -63,8 +63,9 @@ std::string Worker(const std::string& name, const std::string& caps, int replica
       "  - name: ", name, "\n    replicas: ", replicas, "\n    capabilities: [", caps, "]\n",
       "    env: {WORK: '", work, "', FLEETCTL: '", FleetHarness::FleetctlPath(), "'}\n",
       "    shell: |\n", "      while true; do\n", "        for cap in $(echo '", caps,
-      "' | tr ',' ' '); do\n", "          task=$(\"$FLEETCTL\" bus claim --capability $cap) && break\n",
-      "        done\n", "        if [ -z \"$task\" ]; then sleep 0.1; continue; fi\n",
+      "' | tr ',' ' '); do\n",
+      "          task=$(\"$FLEETCTL\" bus claim --capability $cap) && break\n", "        done\n",
+      "        if [ -z \"$task\" ]; then sleep 0.1; continue; fi\n",
       "        id=$(echo \"$task\" | sed -n 's/.*\"id\": *\"\\([^\"]*\\)\".*/\\1/p')\n",
       "        sleep $WORK\n", "        echo \"$id\" >> completions.log\n",
       "        echo \"$id by $FLEET_ENGINE.$FLEET_INSTANCE\" | \"$FLEETCTL\" bus complete \"$id\" "
@@ -193,6 +194,35 @@ TEST(BusTest, BadResultsAreQuarantinedAndNeverAbsorbed) {
   EXPECT_EQ(Tasks(h, "q")["a"].state(), "cancelled");
   EXPECT_TRUE(fs::is_empty(h.run_dir() + "/bus/new/llm"));
   EXPECT_EQ(h.Fleetctl({"bus", "cancel", "nope"}).exit_code, 4);
+}
+
+TEST(BusTest, AnInotifyOverflowLosesNoResult) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", FleetYaml("  - name: idle\n    capabilities: [llm]\n"
+                                      "    shell: 'exec sleep 1000'\n"));
+  h.WriteFile("goal.yaml", "tasks:\n  - {id: a, capability: llm}\n");
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_EQ(h.Fleetctl({"bus", "submit", h.dir() + "/goal.yaml", "--run", "o"}).exit_code, 0);
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return fs::exists(h.run_dir() + "/bus/new/llm/o~a~1.json"); }, absl::Seconds(10)));
+  // fleetd's loop is frozen while more events than its inotify queue holds
+  // (16384 by default) arrive: two per junk file, then the real answer.
+  ASSERT_EQ(kill(h.fleetd_pid(), SIGSTOP), 0);
+  const std::string results = h.run_dir() + "/bus/results/";
+  for (int i = 0; i < 8400; ++i) std::ofstream(absl::StrCat(results, "junk-", i, ".json")) << "{}";
+  CommandResult claim = h.Run({FleetHarness::FleetctlPath(), "--run-dir", h.run_dir(), "bus",
+                               "claim", "--capability", "llm", "--worker", "idle.0"});
+  ASSERT_EQ(claim.exit_code, 0) << claim.err;
+  CommandResult done = h.Run({FleetHarness::FleetctlPath(), "--run-dir", h.run_dir(), "bus", "fail",
+                              "o~a~1", "--reason", "overflowed", "--worker", "idle.0"});
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  ASSERT_EQ(kill(h.fleetd_pid(), SIGCONT), 0);
+  EXPECT_TRUE(FleetHarness::WaitUntil([&] { return Tasks(h, "o")["a"].state() == "failed"; },
+                                      absl::Seconds(60)))
+      << h.Fleetctl({"bus", "status", "o"}).out;
+  EXPECT_THAT(Tasks(h, "o")["a"].reason(), HasSubstr("overflowed"));
+  EXPECT_TRUE(FleetHarness::WaitUntil([&] { return fs::is_empty(results); }, absl::Seconds(60)));
+  EXPECT_THAT(h.FleetdLog(), HasSubstr("inotify queue overflowed"));  // It did overflow.
 }
 
 }  // namespace

@@ -85,6 +85,25 @@ std::string RemotePushLockPath(git_remote* remote) {
 
 // Removes path if it exists and no process has it open (a leftover of a
 // killed writer, not a file being written).
+void RemoveIfNobodyHolds(const std::string& path);
+
+// A pack a killed fetch or push was writing (pack_git2_*) and its index
+// lock, in a repository's objects/pack.
+void RemoveHalfWrittenPacks(const std::string& packs) {
+  DIR* d = ::opendir(packs.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> leftovers;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.rfind("pack_git2_", 0) == 0 ||
+        (name.size() > 5 && name.compare(name.size() - 5, 5, ".lock") == 0)) {
+      leftovers.push_back(packs + "/" + name);
+    }
+  }
+  ::closedir(d);
+  for (const std::string& f : leftovers) RemoveIfNobodyHolds(f);
+}
+
 void RemoveIfNobodyHolds(const std::string& path) {
   char resolved[PATH_MAX];
   if (Exists(path) && ::realpath(path.c_str(), resolved) != nullptr &&
@@ -212,6 +231,7 @@ std::vector<std::string> Repo::ClearStaleLocks() {
     if (OpenByAnyProcess(resolved)) continue;
     if (::unlink(path.c_str()) == 0) cleared.push_back(path);
   }
+  RemoveHalfWrittenPacks(git_dir + "objects/pack");
   return cleared;
 }
 
@@ -609,19 +629,7 @@ GitStatus Repo::Push(bool* rejected) {
     RemoveIfNobodyHolds(remote_dir + "/" + LocalRef(branch_) + ".lock");
     // ...and, killed while sending objects, a half-written pack and its
     // index lock: garbage Git ignores, but it would stay forever.
-    const std::string packs = remote_dir + "/objects/pack";
-    if (DIR* d = ::opendir(packs.c_str())) {
-      std::vector<std::string> leftovers;
-      while (dirent* e = ::readdir(d)) {
-        const std::string name = e->d_name;
-        if (name.rfind("pack_git2_", 0) == 0 ||
-            (name.size() > 5 && name.compare(name.size() - 5, 5, ".lock") == 0)) {
-          leftovers.push_back(packs + "/" + name);
-        }
-      }
-      ::closedir(d);
-      for (const std::string& f : leftovers) RemoveIfNobodyHolds(f);
-    }
+    RemoveHalfWrittenPacks(remote_dir + "/objects/pack");
   }
   std::string spec = LocalRef(branch_) + ":" + LocalRef(branch_);
   char* specs[] = {spec.data()};

@@ -264,12 +264,14 @@ TEST_F(RepoTest, AFetchKilledMidRefUpdateDoesNotBlockTheNextPull) {
   CommitAndPush(a.get(), "two");
   // What a fetch killed while updating origin/main leaves in b.
   Write(dir_ + "/b/.git/refs/remotes/origin/main.lock", "");
+  Write(dir_ + "/b/.git/objects/pack/pack_git2_1234idx.lock", "");
   Write(dir_ + "/b/.git/FETCH_HEAD.lock", "");
   PullResult pulled;
   GitStatus status = b->Pull(&pulled);
   EXPECT_TRUE(status.ok()) << status.error;
   EXPECT_EQ(Read(dir_ + "/b/f"), "y");
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/b/.git/refs/remotes/origin/main.lock"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/b/.git/objects/pack/pack_git2_1234idx.lock"));
 }
 
 TEST_F(RepoTest, PushersKilledMidPushLeaveNothingThatBlocksTheNext) {

@@ -145,7 +145,7 @@ echo x >> "tally$i"
                                                                << events << h.FleetdLog();
     EXPECT_GE(std::count(local.begin(), local.end(), '\n'),
               std::count(tally.begin(), tally.end(), '\n'))
-        << key;
+        << key << "\n" << events << h.FleetdLog();
   }
   for (const auto& [path, content] : files) {
     if (path.size() > 5 && path.substr(path.size() - 5) == ".json") {

@@ -68,6 +68,7 @@ using Signature = Owned<git_signature, git_signature_free>;
 using Annotated = Owned<git_annotated_commit, git_annotated_commit_free>;
 using Object = Owned<git_object, git_object_free>;
 using RebaseOp = Owned<git_rebase, git_rebase_free>;
+using TreeEntry = Owned<git_tree_entry, git_tree_entry_free>;
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -111,6 +112,9 @@ void RemoveIfNobodyHolds(const std::string& path) {
     ::unlink(path.c_str());
   }
 }
+
+// In the .git directory while a fast-forward runs (see FastForward).
+constexpr char kFastForwardMarker[] = "fleet-fast-forward";
 
 std::string LocalRef(const std::string& branch) { return "refs/heads/" + branch; }
 std::string RemoteRef(const std::string& branch) { return "refs/remotes/origin/" + branch; }
@@ -182,6 +186,22 @@ std::map<std::string, std::optional<std::string>> Repo::ChangesSinceHead() {
 
 std::string Repo::UndoInterruptedOperation() {
   const int state = git_repository_state(repo_);
+  const std::string marker = std::string(git_repository_path(repo_)) + kFastForwardMarker;
+  if (state == GIT_REPOSITORY_STATE_NONE && Exists(marker)) {
+    // A fast-forward was cut between its checkout and its ref update: the
+    // tree is (partly) the remote's, HEAD the old commit. Back to HEAD,
+    // keeping only what someone wrote since (as below).
+    ClearStaleLocks();
+    std::map<std::string, std::optional<std::string>> written = ChangesSinceHead();
+    std::string before, target;
+    std::ifstream(marker) >> before >> target;
+    AbandonMerge();  // reset --hard HEAD
+    // The checkout's own files match the target commit: not kept.
+    const int kept = PutBack(written, {"HEAD^{tree}", target + "^{tree}"});
+    ::unlink(marker.c_str());
+    return "a fast-forward left half done (a process was killed mid-sync) was undone; " +
+           std::to_string(kept) + " file(s) written into the tree since were kept";
+  }
   if (state == GIT_REPOSITORY_STATE_NONE) return "";
   ClearStaleLocks();  // The killed process's index.lock would block the undo.
   std::map<std::string, std::optional<std::string>> written = ChangesSinceHead();
@@ -189,10 +209,24 @@ std::string Repo::UndoInterruptedOperation() {
                       state == GIT_REPOSITORY_STATE_REBASE_MERGE ||
                       state == GIT_REPOSITORY_STATE_REBASE_INTERACTIVE;
   bool undone = false;
+  // Every version the operation itself could have checked out: the branch,
+  // and for a rebase the commit it builds on and each commit it replays.
+  std::vector<std::string> known = {LocalRef(branch_) + "^{tree}"};
+  auto hex = [](const git_oid* id) {
+    char out[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(out, sizeof(out), id);
+    return std::string(out) + "^{tree}";
+  };
   if (rebase) {
     git_rebase_options options = GIT_REBASE_OPTIONS_INIT;
     RebaseOp op;
-    undone = git_rebase_open(op.out(), repo_, &options) == 0 && git_rebase_abort(op.p) == 0;
+    if (git_rebase_open(op.out(), repo_, &options) == 0) {
+      known.push_back(hex(git_rebase_onto_id(op.p)));
+      for (size_t i = 0; i < git_rebase_operation_entrycount(op.p); ++i) {
+        known.push_back(hex(&git_rebase_operation_byindex(op.p, i)->id));
+      }
+      undone = git_rebase_abort(op.p) == 0;
+    }
   }
   if (!undone) {
     // A merge, or a rebase too broken to open: back to the branch itself
@@ -201,18 +235,50 @@ std::string Repo::UndoInterruptedOperation() {
     AbandonMerge();
   }
   git_repository_state_cleanup(repo_);
+  // What to put back: a file whose content matches none of the versions the
+  // operation itself could have written (the partial result, the branch,
+  // the commit it builds on, each commit it replays) was written by someone
+  // after it began (a worker that outlived fleetd). One that matches is the
+  // operation's own half-done checkout: writing it back would commit a
+  // stale version (another instance's file, or an older one of our own) as
+  // this instance's change, so it stays as restored.
+  const int kept = PutBack(written, known);
+  return std::string(rebase ? "a rebase" : "a merge") +
+         " left half done (a process was killed mid-sync) was undone; " + std::to_string(kept) +
+         " file(s) written into the tree since were kept";
+}
+
+int Repo::PutBack(const std::map<std::string, std::optional<std::string>>& written,
+                  const std::vector<std::string>& tree_specs) {
   const std::string root = git_repository_workdir(repo_);
-  for (const auto& [path, content] : written) {
-    if (!content.has_value()) {
-      ::unlink((root + path).c_str());
-      continue;
+  // A path's content in the tree named by spec, if it is there.
+  auto content_in = [&](const std::string& spec,
+                        const std::string& path) -> std::optional<std::string> {
+    Object tree;
+    TreeEntry entry;
+    Object blob;
+    if (git_revparse_single(tree.out(), repo_, spec.c_str()) != 0 ||
+        git_tree_entry_bypath(entry.out(), reinterpret_cast<git_tree*>(tree.p), path.c_str()) !=
+            0 ||
+        git_tree_entry_to_object(blob.out(), repo_, entry.p) != 0) {
+      return std::nullopt;
     }
+    auto* b = reinterpret_cast<git_blob*>(blob.p);
+    return std::string(static_cast<const char*>(git_blob_rawcontent(b)),
+                       static_cast<size_t>(git_blob_rawsize(b)));
+  };
+  int kept = 0;
+  for (const auto& [path, content] : written) {
+    // Deleted files are restored, not deleted again: nothing is lost so.
+    if (!content.has_value()) continue;
+    bool known = false;
+    for (const std::string& spec : tree_specs) known = known || content_in(spec, path) == content;
+    if (known) continue;
     std::ofstream out(root + path, std::ios::binary | std::ios::trunc);
     out << *content;
+    ++kept;
   }
-  return std::string(rebase ? "a rebase" : "a merge") +
-         " left half done (a process was killed mid-sync) was undone; " +
-         std::to_string(written.size()) + " file(s) written into the tree since were kept";
+  return kept;
 }
 
 std::vector<std::string> Repo::ClearStaleLocks() {
@@ -316,9 +382,29 @@ GitStatus Repo::FastForward(const void* target_oid) {
   Object target;
   int rc = git_object_lookup(target.out(), repo_, oid, GIT_OBJECT_COMMIT);
   if (rc != 0) return Fail(rc, "look up the remote commit");
+  // A marker says a fast-forward is under way: killed between the checkout
+  // and the ref update, the tree would hold the remote's files under the
+  // old HEAD, and the next commit would take them for this instance's own
+  // changes (stale versions of other instances' files). The next open
+  // undoes it (UndoInterruptedOperation).
+  char before_hex[GIT_OID_HEXSZ + 1] = "";
+  git_oid before;
+  if (git_reference_name_to_id(&before, repo_, "HEAD") == 0) {
+    git_oid_tostr(before_hex, sizeof(before_hex), &before);
+  }
+  const std::string marker = std::string(git_repository_path(repo_)) + kFastForwardMarker;
+  {
+    char target_hex[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(target_hex, sizeof(target_hex), oid);
+    std::ofstream out(marker, std::ios::trunc);
+    out << before_hex << " " << target_hex << "\n";
+  }
   git_checkout_options checkout = GIT_CHECKOUT_OPTIONS_INIT;
   checkout.checkout_strategy = GIT_CHECKOUT_SAFE;  // Never clobber uncommitted work.
-  if ((rc = git_checkout_tree(repo_, target.p, &checkout)) != 0) return Fail(rc, "check out");
+  if ((rc = git_checkout_tree(repo_, target.p, &checkout)) != 0) {
+    ::unlink(marker.c_str());  // Nothing was changed (SAFE refuses before writing).
+    return Fail(rc, "check out");
+  }
   const std::string name = LocalRef(branch_);
   Reference local, moved;
   rc = git_reference_lookup(local.out(), repo_, name.c_str());
@@ -329,6 +415,7 @@ GitStatus Repo::FastForward(const void* target_oid) {
   }
   if (rc != 0) return Fail(rc, "move " + branch_);
   if ((rc = git_repository_set_head(repo_, name.c_str())) != 0) return Fail(rc, "set HEAD");
+  ::unlink(marker.c_str());
   return {};
 }
 

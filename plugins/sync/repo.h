@@ -99,6 +99,10 @@ class Repo {
   // Paths that differ between HEAD's tree and the work tree (untracked
   // included), with their content; nullopt for a deleted file.
   std::map<std::string, std::optional<std::string>> ChangesSinceHead();
+  // Writes back the files in `written` whose content differs from the same
+  // path in every tree of tree_specs (revs like "HEAD^{tree}"); how many.
+  int PutBack(const std::map<std::string, std::optional<std::string>>& written,
+              const std::vector<std::string>& tree_specs);
   // Resolves every conflict in the index by rule; false (nothing changed)
   // when some path has no rule.
   // merging: the index comes from a merge ("ours" = local), not a rebase

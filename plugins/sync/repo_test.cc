@@ -442,6 +442,51 @@ TEST_F(RepoTest, ARebaseLeftHalfDoneIsUndoneAndLaterWritesAreKept) {
   EXPECT_EQ(Read(dir_ + "/a/from_a"), "a\n");
 }
 
+TEST_F(RepoTest, AFastForwardLeftHalfDoneIsUndoneWithoutTakingTheRemotesFilesAsOurs) {
+  auto a = Clone("a");
+  Write(dir_ + "/a/shared", "v1\n");
+  CommitAndPush(a.get(), "v1");
+  auto b = Clone("b");
+  Write(dir_ + "/a/shared", "v2\n");
+  CommitAndPush(a.get(), "v2");
+  b.reset();
+  {
+    // A pull killed after its checkout and before its ref update: the tree
+    // holds the remote's files, HEAD the old commit.
+    git_repository* raw = nullptr;
+    ASSERT_EQ(git_repository_open(&raw, (dir_ + "/b").c_str()), 0);
+    git_remote* origin = nullptr;
+    ASSERT_EQ(git_remote_lookup(&origin, raw, "origin"), 0);
+    ASSERT_EQ(git_remote_fetch(origin, nullptr, nullptr, nullptr), 0);
+    git_remote_free(origin);
+    git_object* upstream = nullptr;
+    ASSERT_EQ(git_revparse_single(&upstream, raw, "refs/remotes/origin/main"), 0);
+    git_checkout_options force = GIT_CHECKOUT_OPTIONS_INIT;
+    force.checkout_strategy = GIT_CHECKOUT_FORCE;
+    ASSERT_EQ(git_checkout_tree(raw, upstream, &force), 0);
+    char target[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(target, sizeof(target), git_object_id(upstream));
+    git_object_free(upstream);
+    git_repository_free(raw);
+    Write(dir_ + "/b/.git/fleet-fast-forward", std::string("x ") + target + "\n");
+  }
+  EXPECT_EQ(Read(dir_ + "/b/shared"), "v2\n");
+  Write(dir_ + "/b/mine", "written during the outage\n");
+  b = Clone("b");
+  EXPECT_THAT(b->UndoInterruptedOperation(), ::testing::HasSubstr("a fast-forward"));
+  EXPECT_EQ(Read(dir_ + "/b/shared"), "v1\n");  // As HEAD says: not b's change.
+  EXPECT_EQ(Read(dir_ + "/b/mine"), "written during the outage\n");
+  bool committed = false;
+  ASSERT_TRUE(b->CommitAll("b", "b@l", "b's work", &committed).ok());
+  PullResult pulled;
+  ASSERT_TRUE(b->Pull(&pulled).ok());
+  bool rejected = true;
+  ASSERT_TRUE(b->Push(&rejected).ok());
+  ASSERT_TRUE(a->Pull(&pulled).ok());
+  EXPECT_EQ(Read(dir_ + "/a/shared"), "v2\n");  // Never reverted by b.
+  EXPECT_EQ(Read(dir_ + "/a/mine"), "written during the outage\n");
+}
+
 TEST_F(RepoTest, ForeignRepositoryIsNotClonedOver) {
   std::string tree = dir_ + "/x";
   ASSERT_EQ(system(("mkdir -p " + tree + "/.git && echo junk > " + tree + "/.git/HEAD").c_str()),

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -197,10 +199,10 @@ std::string Repo::UndoInterruptedOperation() {
     std::ifstream(marker) >> before >> target;
     AbandonMerge();  // reset --hard HEAD
     // The checkout's own files match the target commit: not kept.
-    const int kept = PutBack(written, {"HEAD^{tree}", target + "^{tree}"});
+    const PutBackResult put = PutBack(written, {"HEAD^{tree}", target + "^{tree}"});
     ::unlink(marker.c_str());
     return "a fast-forward left half done (a process was killed mid-sync) was undone; " +
-           std::to_string(kept) + " file(s) written into the tree since were kept";
+           put.Describe();
   }
   if (state == GIT_REPOSITORY_STATE_NONE) return "";
   ClearStaleLocks();  // The killed process's index.lock would block the undo.
@@ -242,14 +244,13 @@ std::string Repo::UndoInterruptedOperation() {
   // operation's own half-done checkout: writing it back would commit a
   // stale version (another instance's file, or an older one of our own) as
   // this instance's change, so it stays as restored.
-  const int kept = PutBack(written, known);
+  const PutBackResult put = PutBack(written, known);
   return std::string(rebase ? "a rebase" : "a merge") +
-         " left half done (a process was killed mid-sync) was undone; " + std::to_string(kept) +
-         " file(s) written into the tree since were kept";
+         " left half done (a process was killed mid-sync) was undone; " + put.Describe();
 }
 
-int Repo::PutBack(const std::map<std::string, std::optional<std::string>>& written,
-                  const std::vector<std::string>& tree_specs) {
+Repo::PutBackResult Repo::PutBack(const std::map<std::string, std::optional<std::string>>& written,
+                                  const std::vector<std::string>& tree_specs) {
   const std::string root = git_repository_workdir(repo_);
   // A path's content in the tree named by spec, if it is there.
   auto content_in = [&](const std::string& spec,
@@ -267,18 +268,47 @@ int Repo::PutBack(const std::map<std::string, std::optional<std::string>>& writt
     return std::string(static_cast<const char*>(git_blob_rawcontent(b)),
                        static_cast<size_t>(git_blob_rawsize(b)));
   };
-  int kept = 0;
+  PutBackResult result;
+  const std::string aside = std::string(git_repository_path(repo_)) + "fleet-undone/" +
+                            std::to_string(::time(nullptr)) + "/";
   for (const auto& [path, content] : written) {
     // Deleted files are restored, not deleted again: nothing is lost so.
     if (!content.has_value()) continue;
-    bool known = false;
-    for (const std::string& spec : tree_specs) known = known || content_in(spec, path) == content;
-    if (known) continue;
-    std::ofstream out(root + path, std::ios::binary | std::ios::trunc);
+    bool known = false, tracked = false;
+    for (const std::string& spec : tree_specs) {
+      std::optional<std::string> version = content_in(spec, path);
+      tracked = tracked || version.has_value();
+      known = known || version == content;
+    }
+    if (known) continue;  // The operation's own checkout.
+    // A new file is someone's write: back in place. A changed tracked file
+    // may be a checkout cut mid-write as well as someone's write: the tree
+    // keeps the committed version and this one is set aside, never lost and
+    // never committed as this instance's change.
+    std::string target = root + path;
+    if (tracked) {
+      target = aside + path;
+      const size_t slash = target.rfind('/');
+      std::error_code ec;
+      std::filesystem::create_directories(target.substr(0, slash), ec);
+      result.aside_dir = aside;
+      ++result.set_aside;
+    } else {
+      ++result.kept;
+    }
+    std::ofstream out(target, std::ios::binary | std::ios::trunc);
     out << *content;
-    ++kept;
   }
-  return kept;
+  return result;
+}
+
+std::string Repo::PutBackResult::Describe() const {
+  std::string out = std::to_string(kept) + " new file(s) written since were kept";
+  if (set_aside > 0) {
+    out += "; " + std::to_string(set_aside) + " changed file(s) were set aside in " + aside_dir +
+           " (the tree has the committed versions)";
+  }
+  return out;
 }
 
 std::vector<std::string> Repo::ClearStaleLocks() {

@@ -99,10 +99,17 @@ class Repo {
   // Paths that differ between HEAD's tree and the work tree (untracked
   // included), with their content; nullopt for a deleted file.
   std::map<std::string, std::optional<std::string>> ChangesSinceHead();
-  // Writes back the files in `written` whose content differs from the same
-  // path in every tree of tree_specs (revs like "HEAD^{tree}"); how many.
-  int PutBack(const std::map<std::string, std::optional<std::string>>& written,
-              const std::vector<std::string>& tree_specs);
+  // After an undo: of the files in `written`, those whose content matches
+  // none of tree_specs (revs like "HEAD^{tree}") are new files put back in
+  // place, or changed tracked files set aside under .git/fleet-undone/.
+  struct PutBackResult {
+    int kept = 0;
+    int set_aside = 0;
+    std::string aside_dir;
+    std::string Describe() const;
+  };
+  PutBackResult PutBack(const std::map<std::string, std::optional<std::string>>& written,
+                        const std::vector<std::string>& tree_specs);
   // Resolves every conflict in the index by rule; false (nothing changed)
   // when some path has no rule.
   // merging: the index comes from a merge ("ours" = local), not a rebase

@@ -424,11 +424,24 @@ TEST_F(RepoTest, ARebaseLeftHalfDoneIsUndoneAndLaterWritesAreKept) {
     EXPECT_NE(git_repository_state(raw), GIT_REPOSITORY_STATE_NONE);
     git_repository_free(raw);
   }
-  // A worker that outlived the killed process writes on meanwhile.
+  // A worker that outlived the killed process writes on meanwhile: a new
+  // file, and a change to a tracked one (which could as well be a checkout
+  // cut mid-write: it is set aside, not committed).
   Write(dir_ + "/b/later", "written during the outage\n");
+  Write(dir_ + "/b/from_b", "b, changed during the outage\n");
 
   b = Clone("b");
-  EXPECT_THAT(b->UndoInterruptedOperation(), ::testing::HasSubstr("a rebase"));
+  const std::string undone = b->UndoInterruptedOperation();
+  EXPECT_THAT(undone, ::testing::HasSubstr("a rebase"));
+  EXPECT_THAT(undone, ::testing::HasSubstr("1 new file(s) written since were kept"));
+  EXPECT_THAT(undone, ::testing::HasSubstr("1 changed file(s) were set aside in"));
+  bool found_aside = false;
+  for (const auto& e :
+       std::filesystem::recursive_directory_iterator(dir_ + "/b/.git/fleet-undone")) {
+    found_aside = found_aside || (e.path().filename() == "from_b" &&
+                                  Read(e.path().string()) == "b, changed during the outage\n");
+  }
+  EXPECT_TRUE(found_aside);
   EXPECT_EQ(b->UndoInterruptedOperation(), "");  // Once.
   EXPECT_EQ(Read(dir_ + "/b/later"), "written during the outage\n");
   EXPECT_EQ(Read(dir_ + "/b/from_b"), "b\n");

@@ -334,7 +334,7 @@ class Supervisor {
   absl::flat_hash_map<pid_t, Instance*> judges_;
   // wall - monotonic at the last look, to notice the wall clock being set.
   std::optional<absl::Duration> wall_offset_;
-  // The earliest scheduled run due (recomputed with the other deadlines).
+  // This boot's id (/proc/sys/kernel/random/boot_id): @reboot runs once per boot.
   std::string boot_id_;
   // Something other than output happened: reconcile and recompute the deadline.
   bool dirty_ = true;

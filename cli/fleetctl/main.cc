@@ -360,8 +360,7 @@ class Commands {
       ctl::BusStatusResponse response;
       grpc::Status rpc = stub->BusStatus(&context, request, &response);
       if (!rpc.ok()) return FromRpc(rpc, g_);
-      printf("%s", g_.json ? (ToJson(response) + "\n").c_str()
-                           : RenderBusStatus(response, absl::ToUnixMillis(absl::Now())).c_str());
+      printf("%s", g_.json ? (ToJson(response) + "\n").c_str() : RenderBusStatus(response).c_str());
       return kOk;
     }
     if (verb == "cancel" || verb == "retry") {

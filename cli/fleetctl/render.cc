@@ -186,7 +186,7 @@ std::string RenderScheduled(const ctl::GetStatusResponse& status, int64_t now_ms
   return out;
 }
 
-std::string RenderBusStatus(const ctl::BusStatusResponse& status, int64_t now_ms) {
+std::string RenderBusStatus(const ctl::BusStatusResponse& status) {
   if (status.runs().empty()) return "no runs on the bus\n";
   std::string out;
   for (const ctl::BusRunStatus& run : status.runs()) {
@@ -230,7 +230,6 @@ std::string RenderBusStatus(const ctl::BusStatusResponse& status, int64_t now_ms
       absl::StrAppend(&out, "\n");
     }
   }
-  (void)now_ms;
   return out;
 }
 

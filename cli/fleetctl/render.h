@@ -22,7 +22,7 @@ std::string RenderStateSync(const fleet::control::v1::GetStatusResponse& status)
 std::string RenderScheduled(const fleet::control::v1::GetStatusResponse& status, int64_t now_ms);
 // `fleetctl bus status`: each run, its counts, and its tasks as a tree
 // (indented by depth in the DAG).
-std::string RenderBusStatus(const fleet::control::v1::BusStatusResponse& status, int64_t now_ms);
+std::string RenderBusStatus(const fleet::control::v1::BusStatusResponse& status);
 // `fleetctl runs`: one row per run, newest first.
 std::string RenderRuns(const fleet::control::v1::ListRunsResponse& runs, int64_t now_ms);
 // A conflict, an unreachable remote or a sync error.

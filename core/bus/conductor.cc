@@ -14,6 +14,7 @@
 #include "core/bus/json_codec.h"
 #include "core/os/files.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace fleet::bus {
 namespace {
@@ -21,10 +22,6 @@ namespace {
 namespace v1 = ::fleet::bus::v1;
 
 constexpr int kOfferWindow = 64;
-
-int64_t Millis(const google::protobuf::Duration& d) {
-  return d.seconds() * 1000 + d.nanos() / 1000000;
-}
 
 std::string Json(const google::protobuf::Message& m) {
   std::string out;
@@ -268,7 +265,8 @@ void Conductor::CheckClaims(int64_t now_ms, const FleetView& view, std::vector<B
       events->push_back({subject, "task_claimed", state.status(key->task).reason});
     }
     // The task's own limit first: past it the attempt failed, whoever holds it.
-    const int64_t timeout = Millis(state.task(key->task).timeout());
+    const int64_t timeout =
+        google::protobuf::util::TimeUtil::DurationToMilliseconds(state.task(key->task).timeout());
     if (timeout > 0 && now_ms - state.status(key->task).claimed_ms > timeout) {
       (void)state.Result(key->task, key->attempt, false, "",
                          absl::StrCat("timed out after ", timeout / 1000, "s"), now_ms);
@@ -318,7 +316,7 @@ void Conductor::Offer(int64_t now_ms, const FleetView& view, std::vector<BusEven
       }
       if (!view.healthy.count(t.capability())) {
         const int64_t since = state->status(id).waiting_since_ms;
-        const int64_t limit = Millis(t.timeout());
+        const int64_t limit = google::protobuf::util::TimeUtil::DurationToMilliseconds(t.timeout());
         if (view.coming.count(t.capability()) && (since == 0 || now_ms - since < limit)) {
           if (since == 0) {
             events->push_back({subject, "task_waiting",
@@ -383,7 +381,8 @@ std::optional<int64_t> Conductor::NextDeadline() const {
       const TaskStatus& s = state->status(t.id());
       if (s.state == TaskState::kReady && !s.published) consider(s.retry_at_ms);
       if (s.state == TaskState::kClaimed) {
-        consider(s.claimed_ms + Millis(t.timeout()));
+        consider(s.claimed_ms +
+                 google::protobuf::util::TimeUtil::DurationToMilliseconds(t.timeout()));
       }
     }
   }

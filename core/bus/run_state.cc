@@ -5,15 +5,12 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace fleet::bus {
 namespace {
 
 namespace v1 = ::fleet::bus::v1;
-
-int64_t Millis(const google::protobuf::Duration& d) {
-  return d.seconds() * 1000 + d.nanos() / 1000000;
-}
 
 }  // namespace
 
@@ -192,8 +189,9 @@ absl::Status RunState::Result(const std::string& id, uint32_t attempt, bool ok,
   Touch(id);
   ++s.failures;
   if (s.failures <= t.retries()) {
-    const int64_t delay = static_cast<int64_t>(Millis(t.retry_delay()) *
-                                               std::pow(2.0, static_cast<double>(s.failures - 1)));
+    const int64_t delay = static_cast<int64_t>(
+        google::protobuf::util::TimeUtil::DurationToMilliseconds(t.retry_delay()) *
+        std::pow(2.0, static_cast<double>(s.failures - 1)));
     s.state = TaskState::kReady;
     s.published = false;
     ++s.attempt;

@@ -38,10 +38,6 @@ constexpr size_t kKeepRuns = 100;
 constexpr absl::Duration kClockJumpTolerance = absl::Seconds(1);
 constexpr uint32_t kDefaultRunsListed = 20;
 
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
 std::string Short(absl::Duration d) {
   return absl::FormatDuration(
       absl::Trunc(d, d < absl::Seconds(10) ? absl::Milliseconds(1) : absl::Seconds(1)));

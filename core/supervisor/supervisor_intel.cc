@@ -38,10 +38,6 @@ namespace ctl = ::fleet::control::v1;
 
 constexpr size_t kStderrTail = 4096;
 
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
 std::string ReadUpTo(const std::string& path, size_t limit) {
   std::ifstream in(path, std::ios::binary);
   std::string out(limit, '\0');

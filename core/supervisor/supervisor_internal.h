@@ -21,6 +21,11 @@
 
 namespace fleet::supervisor {
 
+// A config duration as an absl one (the supervisor's files share this).
+inline absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
 // spec.metrics_path with "{instance}" replaced by index ("" when unset).
 std::string MetricsPathFor(const fleet::config::v1::Engine& spec, uint32_t index);
 

@@ -23,10 +23,6 @@ constexpr absl::Duration kLogCheckEvery = absl::Seconds(10);
 // hovering at the floor does not flap.
 constexpr double kResumeHeadroom = 1.1;
 
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
 std::string MiB(uint64_t bytes) { return absl::StrCat(bytes >> 20, " MiB"); }
 
 // "ENGINE" of "ENGINE.N.log[.K]".

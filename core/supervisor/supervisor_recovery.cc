@@ -20,10 +20,6 @@ using fleet::plugin::v1::ProtectedRule;
 using fleet::plugin::v1::RecoveryPlan;
 using fleet::plugin::v1::RecoveryRequest;
 
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
 void CopyRule(const v1::ProtectedFile& f, const std::string& glob, ProtectedRule* out) {
   out->set_glob(glob);
   out->set_format(f.format());

@@ -30,10 +30,6 @@ absl::Duration RetryDelay(uint32_t retries) {
   return std::min(kRetryMax, absl::Seconds(2) * (1 << std::min<uint32_t>(retries, 10)));
 }
 
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
 std::string Short(const std::string& head) {
   return head.empty() ? "(no commit)" : head.substr(0, 7);
 }

@@ -9,9 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/bus/ids.h"
+#include "core/bus/json_codec.h"
 #include "core/bus/mailbox.h"
 #include "core/os/files.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace fleet::cli {
 namespace {
@@ -94,11 +94,7 @@ int BusWorker(const std::string& run_dir, const std::string& verb,
       return Say(claim.status().code() == absl::StatusCode::kInvalidArgument ? kUsage : kFailed,
                  std::string(claim.status().message()));
     if (!claim->has_value()) return kNoTask;
-    std::string json;
-    google::protobuf::util::JsonPrintOptions options;
-    options.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString((*claim)->task, &json, options);
-    printf("%s\n", json.c_str());
+    printf("%s", bus::ToJsonLine((*claim)->task).c_str());
     return kOk;
   }
   // complete | fail | heartbeat ID

@@ -13,7 +13,6 @@
 #include "core/bus/ids.h"
 #include "core/bus/json_codec.h"
 #include "core/os/files.h"
-#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace fleet::bus {
@@ -22,14 +21,6 @@ namespace {
 namespace v1 = ::fleet::bus::v1;
 
 constexpr int kOfferWindow = 64;
-
-std::string Json(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
-  return out + "\n";
-}
 
 }  // namespace
 
@@ -49,11 +40,11 @@ absl::Status Conductor::Init(std::vector<BusEvent>* events) {
     absl::Status problem;
     if (!dag_text.ok()) {
       problem = dag_text.status();
-    } else if (auto s = google::protobuf::util::JsonStringToMessage(*dag_text, &dag); !s.ok()) {
-      problem = absl::DataLossError(absl::StrCat("dag.json: ", s.ToString()));
+    } else if (auto s = FromJson(*dag_text, &dag); !s.ok()) {
+      problem = absl::DataLossError(absl::StrCat("dag.json: ", s.message()));
     } else if (state_text.ok()) {
-      if (auto s = google::protobuf::util::JsonStringToMessage(*state_text, &snapshot); !s.ok()) {
-        problem = absl::DataLossError(absl::StrCat("state.json: ", s.ToString()));
+      if (auto s = FromJson(*state_text, &snapshot); !s.ok()) {
+        problem = absl::DataLossError(absl::StrCat("state.json: ", s.message()));
       }
     }
     auto state = std::make_unique<RunState>(dag);
@@ -65,7 +56,7 @@ absl::Status Conductor::Init(std::vector<BusEvent>* events) {
       for (absl::string_view line :
            absl::StrSplit(journal.ok() ? *journal : std::string(), '\n', absl::SkipEmpty())) {
         v1::TaskSnapshot task;
-        if (!google::protobuf::util::JsonStringToMessage(std::string(line), &task).ok()) break;
+        if (!FromJson(std::string(line), &task).ok()) break;
         if (!state->Apply(task).ok()) break;
         ++journal_lines;
       }
@@ -103,7 +94,7 @@ absl::StatusOr<std::string> Conductor::Submit(v1::Dag dag, const std::string& ru
   dag.set_name(name);  // Task files carry the run's name.
   const std::string dir = os::JoinPath(mailbox_.dir(), "runs/" + name);
   absl::Status made = os::MakeDirs(dir, 0755);
-  if (made.ok()) made = os::WriteFileAtomic(os::JoinPath(dir, "dag.json"), Json(dag));
+  if (made.ok()) made = os::WriteFileAtomic(os::JoinPath(dir, "dag.json"), ToJsonLine(dag));
   if (!made.ok()) return made;
   runs_[name] = std::make_unique<RunState>(std::move(dag));
   meta_[name].submitted_ms = now_ms;
@@ -124,7 +115,7 @@ absl::Status Conductor::Save(const std::string& run) {
   if (meta.journal_lines + changed.size() > std::max<size_t>(1000, 2 * state.dag().tasks_size())) {
     v1::RunSnapshot snapshot = state.Snapshot();
     snapshot.set_submitted_unix_ms(meta.submitted_ms);
-    absl::Status saved = os::WriteFileAtomic(os::JoinPath(dir, "state.json"), Json(snapshot));
+    absl::Status saved = os::WriteFileAtomic(os::JoinPath(dir, "state.json"), ToJsonLine(snapshot));
     if (!saved.ok()) return saved;
     ::unlink(os::JoinPath(dir, "journal.jsonl").c_str());
     meta.journal_lines = 0;

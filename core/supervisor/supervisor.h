@@ -230,7 +230,8 @@ class Supervisor {
   void IntelAfterRun(Instance* inst, fleet::control::v1::RunRecord record,
                      const os::ExitStatus& status);
   void OnJudgeExit(Instance* inst, const os::ExitStatus& status);
-  void AcceptAnswer(Instance* inst, fleet::control::v1::RunRecord record);
+  void AcceptAnswer(Instance* inst, fleet::control::v1::RunRecord record,
+                    const std::string& answer);
   void RunJudgeTimers();
   // The work-bus: the conductor, its watches, a pass when its files change.
   void InitBus();

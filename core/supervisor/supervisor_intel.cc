@@ -144,7 +144,7 @@ void Supervisor::IntelAfterRun(Instance* inst, ctl::RunRecord r, const os::ExitS
     return;
   }
   if (!spec.output().has_judge()) {
-    AcceptAnswer(inst, std::move(r));
+    AcceptAnswer(inst, std::move(r), answer);
     return;
   }
   // The judge reads the answer on stdin and writes beside it.
@@ -169,6 +169,7 @@ void Supervisor::IntelAfterRun(Instance* inst, ctl::RunRecord r, const os::ExitS
   }
   r.set_verdict("judging");
   c.judged = std::move(r);
+  c.judged_answer = answer;
   c.judge_pid = *pid;
   c.judge_timed_out = false;
   c.judge_deadline = now_ + FromProto(spec.output().judge().timeout());
@@ -191,7 +192,9 @@ void Supervisor::OnJudgeExit(Instance* inst, const os::ExitStatus& status) {
   CronTrack& c = inst->cron;
   const v1::Engine& spec = *inst->engine->spec;
   ctl::RunRecord r = std::move(c.judged);
+  const std::string answer = std::move(c.judged_answer);
   c.judged.Clear();
+  c.judged_answer.clear();
   c.judge_pid = 0;
   c.judge_deadline.reset();
   const std::string said =
@@ -216,7 +219,7 @@ void Supervisor::OnJudgeExit(Instance* inst, const os::ExitStatus& status) {
     r.set_reason(absl::StrCat("its judge refused it (", status.Describe(), ")",
                               first_line.empty() ? "" : absl::StrCat(": ", first_line)));
   } else {
-    AcceptAnswer(inst, std::move(r));
+    AcceptAnswer(inst, std::move(r), answer);
     dirty_ = true;
     return;
   }
@@ -224,7 +227,7 @@ void Supervisor::OnJudgeExit(Instance* inst, const os::ExitStatus& status) {
   dirty_ = true;
 }
 
-void Supervisor::AcceptAnswer(Instance* inst, ctl::RunRecord r) {
+void Supervisor::AcceptAnswer(Instance* inst, ctl::RunRecord r, const std::string& answer) {
   const v1::Engine& spec = *inst->engine->spec;
   const std::string& deliver = spec.output().deliver();
   r.set_verdict("succeeded");
@@ -233,8 +236,6 @@ void Supervisor::AcceptAnswer(Instance* inst, ctl::RunRecord r) {
         absl::StrReplaceAll(deliver, {{"{instance}", absl::StrCat(inst->index)}});
     const std::string base = !inst->state.dir.empty() ? inst->state.dir : spec.cwd();
     const std::string target = target_rel[0] == '/' ? target_rel : os::JoinPath(base, target_rel);
-    const std::string answer = ReadUpTo(AnswerPath(options_.run_dir, spec.name(), inst->index),
-                                        spec.output().max_size() + 1);
     absl::Status made = os::MakeDirs(os::DirName(target), 0755);
     absl::Status written = made.ok() ? os::WriteFileAtomic(target, answer, 0644) : made;
     if (!written.ok()) {

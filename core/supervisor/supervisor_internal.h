@@ -104,6 +104,7 @@ struct CronTrack {
   std::optional<MonoTime> judge_deadline;
   bool judge_timed_out = false;
   fleet::control::v1::RunRecord judged;
+  std::string judged_answer;  // what the judge was given (delivered if it accepts)
   // Rate limited: slots are skipped until then; the streak doubles it.
   uint32_t rate_limited_streak = 0;
   std::optional<MonoTime> rate_limited_until;

@@ -88,7 +88,7 @@ std::string RemotePushLockPath(git_remote* remote) {
 
 // Removes path if it exists and no process has it open (a leftover of a
 // killed writer, not a file being written).
-void RemoveIfNobodyHolds(const std::string& path);
+bool RemoveIfNobodyHolds(const std::string& path);
 
 // A pack a killed fetch or push was writing (pack_git2_*) and its index
 // lock, in a repository's objects/pack.
@@ -107,12 +107,10 @@ void RemoveHalfWrittenPacks(const std::string& packs) {
   for (const std::string& f : leftovers) RemoveIfNobodyHolds(f);
 }
 
-void RemoveIfNobodyHolds(const std::string& path) {
+bool RemoveIfNobodyHolds(const std::string& path) {
   char resolved[PATH_MAX];
-  if (Exists(path) && ::realpath(path.c_str(), resolved) != nullptr &&
-      !procfs::OpenByAnyProcess(resolved)) {
-    ::unlink(path.c_str());
-  }
+  return Exists(path) && ::realpath(path.c_str(), resolved) != nullptr &&
+         !OpenByAnyProcess(resolved) && ::unlink(path.c_str()) == 0;
 }
 
 // In the .git directory while a fast-forward runs (see FastForward).
@@ -321,11 +319,7 @@ std::vector<std::string> Repo::ClearStaleLocks() {
        {std::string("index.lock"), std::string("HEAD.lock"), std::string("ORIG_HEAD.lock"),
         std::string("FETCH_HEAD.lock"), std::string("packed-refs.lock"), std::string("config.lock"),
         LocalRef(branch_) + ".lock", RemoteRef(branch_) + ".lock"}) {
-    char resolved[PATH_MAX];
-    const std::string path = git_dir + name;
-    if (!Exists(path) || ::realpath(path.c_str(), resolved) == nullptr) continue;
-    if (OpenByAnyProcess(resolved)) continue;
-    if (::unlink(path.c_str()) == 0) cleared.push_back(path);
+    if (RemoveIfNobodyHolds(git_dir + name)) cleared.push_back(git_dir + name);
   }
   RemoveHalfWrittenPacks(git_dir + "objects/pack");
   return cleared;

@@ -204,6 +204,24 @@ class Commands {
     return true;
   }
 
+  // At most one NAME, and -o json|table before or after it; false (and a
+  // usage error in *code) for anything else.
+  bool OneNameAndOutputFlag(const std::string& command, const std::vector<std::string>& args,
+                            std::string* name, int* code) {
+    std::vector<std::string> flags;
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == "-o") {
+        flags.push_back(args[i]);
+        if (i + 1 < args.size()) flags.push_back(args[++i]);
+      } else if (name->empty() && args[i].rfind("-", 0) != 0) {
+        *name = args[i];
+      } else {
+        flags.push_back(args[i]);
+      }
+    }
+    return OutputFlagOnly(command, flags, code);
+  }
+
   int Status(std::vector<std::string>& args) {
     int usage = kOk;
     if (!OutputFlagOnly("status", args, &usage)) return usage;
@@ -339,18 +357,7 @@ class Commands {
     }
     if (verb == "status") {
       std::string run;
-      std::vector<std::string> flags;
-      for (size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "-o") {
-          flags.push_back(args[i]);
-          if (i + 1 < args.size()) flags.push_back(args[++i]);
-        } else if (run.empty()) {
-          run = args[i];
-        } else {
-          return Usage("bus status takes [RUN] [-o json]");
-        }
-      }
-      if (!OutputFlagOnly("bus status", flags, &code)) return code;
+      if (!OneNameAndOutputFlag("bus status", args, &run, &code)) return code;
       auto stub = Stub(&code);
       if (stub == nullptr) return code;
       grpc::ClientContext context;
@@ -397,22 +404,10 @@ class Commands {
     std::string error;
     if (!StreamFlags(args, &follow, &limit, &error)) return Usage(error);
     if (follow) return Usage("runs does not follow; watch `fleetctl events -f` instead");
-    // One TARGET; -o json|table before or after it.
     std::string target;
-    std::vector<std::string> flags;
-    for (size_t i = 0; i < args.size(); ++i) {
-      if (args[i] == "-o") {
-        flags.push_back(args[i]);
-        if (i + 1 < args.size()) flags.push_back(args[++i]);
-      } else if (target.empty() && args[i].rfind("-", 0) != 0) {
-        target = args[i];
-      } else {
-        flags.push_back(args[i]);
-      }
-    }
-    if (target.empty()) return Usage("runs needs one TARGET (ENGINE or ENGINE/N)");
     int usage = kOk;
-    if (!OutputFlagOnly("runs", flags, &usage)) return usage;
+    if (!OneNameAndOutputFlag("runs", args, &target, &usage)) return usage;
+    if (target.empty()) return Usage("runs needs one TARGET (ENGINE or ENGINE/N)");
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;

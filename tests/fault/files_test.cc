@@ -29,13 +29,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 namespace fs = std::filesystem;
 
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 bool NonEmptyDir(const std::string& dir) {
   std::error_code ec;
   return fs::exists(dir, ec) && !fs::is_empty(dir, ec);
@@ -66,7 +59,8 @@ TEST(FilesFaultTest, AProtectedFileTruncatedWhileFleetdIsDownIsPutBackByTheNextO
   const std::string book = h.dir() + "/data/book.json";
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return fs::file_size(book) == 0; }, absl::Seconds(10)));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
-  EXPECT_TRUE(FleetHarness::WaitUntil([&] { return Read(book) == good; }, absl::Seconds(15)))
+  EXPECT_TRUE(FleetHarness::WaitUntil([&] { return FleetHarness::FileText(book) == good; },
+                                      absl::Seconds(15)))
       << Events(h);
   EXPECT_THAT(Events(h), HasSubstr("empty; put back"));
   EXPECT_THAT(AwaitHealed(h, {"w/0"}, absl::Seconds(10)), IsEmpty());
@@ -94,7 +88,8 @@ fi
               "    command: [sh, worker.sh]\n    cycle: {interval: 150ms}\n");
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
-      [&] { return std::atoi(Read(h.dir() + "/runs0").c_str()) >= 9; }, absl::Seconds(30)));
+      [&] { return std::atoi(FleetHarness::FileText(h.dir() + "/runs0").c_str()) >= 9; },
+      absl::Seconds(30)));
   EXPECT_THAT(Events(h), HasSubstr("state_invalid"));
   CommandResult down = h.Fleetctl({"shutdown"});
   ASSERT_EQ(down.exit_code, 0) << down.err;

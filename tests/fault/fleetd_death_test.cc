@@ -24,13 +24,6 @@ namespace {
 using ::testing::IsEmpty;
 namespace fs = std::filesystem;
 
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void KillFleetd(FleetHarness& h) {
   ASSERT_EQ(kill(h.fleetd_pid(), SIGKILL), 0);
   ASSERT_EQ(h.WaitFleetdExit(absl::Seconds(10)), 128 + SIGKILL);
@@ -137,15 +130,17 @@ echo x >> "tally$i"
   std::map<std::string, std::string> files = remote.Files();
   for (int i = 0; i < 3; ++i) {
     const std::string key = absl::StrCat("w", i);
-    const std::string local = Read(absl::StrCat(h.run_dir(), "/state/w.", i, "/runs/w", i, ".txt"));
-    const std::string tally = Read(absl::StrCat(h.dir(), "/tally", i));
+    const std::string local =
+        FleetHarness::FileText(absl::StrCat(h.run_dir(), "/state/w.", i, "/runs/w", i, ".txt"));
+    const std::string tally = FleetHarness::FileText(absl::StrCat(h.dir(), "/tally", i));
     EXPECT_GT(tally.size(), 0u) << key;
     // Every finished run's line reached the remote.
     EXPECT_EQ(files[absl::StrCat("runs/w", i, ".txt")], local) << key << "\n"
                                                                << events << h.FleetdLog();
     EXPECT_GE(std::count(local.begin(), local.end(), '\n'),
               std::count(tally.begin(), tally.end(), '\n'))
-        << key << "\n" << events << h.FleetdLog();
+        << key << "\n"
+        << events << h.FleetdLog();
   }
   for (const auto& [path, content] : files) {
     if (path.size() > 5 && path.substr(path.size() - 5) == ".json") {

@@ -24,16 +24,9 @@ namespace {
 namespace ctl = ::fleet::control::v1;
 namespace fs = std::filesystem;
 
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Fields of /proc/PID/stat after the command name: [0] state, [1] ppid, [2] pgrp.
 std::vector<std::string> StatFields(pid_t pid) {
-  std::string stat = Read(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat = FleetHarness::FileText(absl::StrCat("/proc/", pid, "/stat"));
   size_t paren = stat.rfind(')');
   if (paren == std::string::npos || paren + 2 > stat.size()) return {};
   return absl::StrSplit(stat.substr(paren + 2), ' ');
@@ -48,7 +41,8 @@ struct FleetProcess {
 // run_dir; "" otherwise.
 std::string InstanceOf(pid_t pid, const std::string& run_dir) {
   std::string engine, index, dir;
-  for (absl::string_view kv : absl::StrSplit(Read(absl::StrCat("/proc/", pid, "/environ")), '\0')) {
+  for (absl::string_view kv :
+       absl::StrSplit(FleetHarness::FileText(absl::StrCat("/proc/", pid, "/environ")), '\0')) {
     if (absl::ConsumePrefix(&kv, "FLEET_ENGINE=")) engine = std::string(kv);
     if (absl::ConsumePrefix(&kv, "FLEET_INSTANCE=")) index = std::string(kv);
     if (absl::ConsumePrefix(&kv, "FLEET_RUN_DIR=")) dir = std::string(kv);
@@ -130,7 +124,7 @@ std::vector<std::string> FleetViolations(const FleetHarness& h,
   std::error_code ec;
   for (const auto& lock : fs::directory_iterator(h.run_dir() + "/locks", ec)) {
     pid_t owner = 0;
-    std::string text = Read(lock.path().string() + "/owner");
+    std::string text = FleetHarness::FileText(lock.path().string() + "/owner");
     std::vector<std::string> words = absl::StrSplit(text, ' ');
     if (words.empty() || !absl::SimpleAtoi(words[0], &owner) || !Alive(owner)) {
       out.push_back(absl::StrCat("stale lock ", lock.path().string(), " (owner '", text, "')"));
@@ -164,7 +158,7 @@ std::vector<std::string> BadJsonFiles(const std::string& dir) {
       continue;
     }
     if (!it->is_regular_file() || it->path().extension() != ".json") continue;
-    const std::string text = Read(it->path());
+    const std::string text = FleetHarness::FileText(it->path());
     google::protobuf::Value value;
     if (text.empty()) {
       out.push_back(it->path().string() + ": empty");

@@ -30,13 +30,6 @@ namespace {
 using ::testing::HasSubstr;
 namespace ctl = ::fleet::control::v1;
 
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Entries of dir whose name starts with prefix.
 int Entries(const std::string& dir, const std::string& prefix = "") {
   int n = 0;
@@ -189,8 +182,9 @@ TEST(AdoptTest, ChangedAndRemovedEnginesAreHandledOnTheWayBack) {
   EXPECT_EQ(h.Instance("keep/0").pid(), pids["keep/0"]);
   // The changed engine runs its new definition, once.
   EXPECT_FALSE(FleetHarness::ProcessAlive(pids["change/0"]));
-  EXPECT_THAT(Read(absl::StrCat("/proc/", h.Instance("change/0").pid(), "/environ")),
-              HasSubstr("MODE=new"));
+  EXPECT_THAT(
+      FleetHarness::FileText(absl::StrCat("/proc/", h.Instance("change/0").pid(), "/environ")),
+      HasSubstr("MODE=new"));
   EXPECT_EQ(CopiesOf(h.run_dir(), "change", 0).size(), 1u);
   // The removed engine's survivor is stopped, not left running unsupervised.
   EXPECT_TRUE(FleetHarness::WaitUntil([&] { return !FleetHarness::ProcessAlive(pids["gone/0"]); },

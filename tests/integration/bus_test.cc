@@ -25,13 +25,6 @@ using ::testing::HasSubstr;
 namespace ctl = ::fleet::control::v1;
 namespace fs = std::filesystem;
 
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Task states of run by id ("" while fleetd cannot say).
 std::map<std::string, ctl::BusTaskStatus> Tasks(const FleetHarness& h, const std::string& run) {
   std::map<std::string, ctl::BusTaskStatus> out;
@@ -89,7 +82,7 @@ TEST(BusTest, ADagRunsInOrderAndAMissingCapabilityIsSkippedWithItsDependents) {
   EXPECT_EQ(submit.out, "g1\n");
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return Finished(h, "g1"); }, absl::Seconds(30)))
       << h.Fleetctl({"bus", "status", "g1"}).out << h.Fleetctl({"logs", "scraper", "-n", "20"}).out
-      << Read(h.dir() + "/fleet.yaml");
+      << FleetHarness::FileText(h.dir() + "/fleet.yaml");
   std::map<std::string, ctl::BusTaskStatus> tasks = Tasks(h, "g1");
   EXPECT_EQ(tasks["fetch"].state(), "succeeded");
   EXPECT_EQ(tasks["sum"].state(), "succeeded");

@@ -206,6 +206,10 @@ bool FleetHarness::ProcessAlive(pid_t pid) {
   return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
 }
 
+std::string FleetHarness::FileText(const std::string& path) {
+  return os::ReadFile(path).value_or("");
+}
+
 pid_t FleetHarness::ReadPid(const std::string& name) const {
   absl::StatusOr<std::string> text = os::ReadFile(absl::StrCat(dir_, "/", name));
   pid_t pid = 0;

@@ -60,6 +60,8 @@ class FleetHarness {
   // Polls pred every 20ms until it holds or timeout passes.
   static bool WaitUntil(const std::function<bool()>& pred, absl::Duration timeout);
   static bool ProcessAlive(pid_t pid);
+  // A file's whole content; "" when it cannot be read.
+  static std::string FileText(const std::string& path);
   // Reads an integer pid written by the child program, 0 if absent.
   pid_t ReadPid(const std::string& name) const;
 

@@ -21,13 +21,6 @@ namespace {
 using ::testing::HasSubstr;
 namespace ctl = ::fleet::control::v1;
 
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // The newest finished run of target ("" verdict while none has finished).
 ctl::RunRecord LastRun(const FleetHarness& h, const std::string& target) {
   ctl::ListRunsResponse runs;
@@ -85,7 +78,7 @@ TEST(IntelligenceTest, EachKindOfAnswerGetsItsVerdictAndNothingHangs) {
   ctl::RunRecord good = RunAndWait(h, "good");
   EXPECT_EQ(good.verdict(), "succeeded") << good.DebugString();
   EXPECT_THAT(good.reason(), HasSubstr("delivered to"));
-  EXPECT_EQ(Read(h.dir() + "/out/0.json"),
+  EXPECT_EQ(FleetHarness::FileText(h.dir() + "/out/0.json"),
             "{\"summary\": \"markets calm\", \"action\": \"HOLD\", \"confidence\": 0.8}\n");
 
   ctl::RunRecord malformed = RunAndWait(h, "malformed");

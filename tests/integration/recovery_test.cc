@@ -20,20 +20,13 @@ using ::testing::HasSubstr;
 namespace ctl = ::fleet::control::v1;
 namespace fs = std::filesystem;
 
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Files in dir (recursively) whose content is exactly `content`.
 int FilesHolding(const std::string& dir, const std::string& content) {
   int n = 0;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator();
        it.increment(ec)) {
-    if (it->is_regular_file() && Read(it->path()) == content) ++n;
+    if (it->is_regular_file() && FleetHarness::FileText(it->path()) == content) ++n;
   }
   return n;
 }
@@ -63,7 +56,7 @@ TEST(RecoveryTest, AProtectedFileAWorkerTruncatesIsPutBack) {
       [&] { return h.Fleetctl({"events", "-n", "100"}).out.find("empty; put back") != std::string::npos; },
       absl::Seconds(10)))
       << h.Fleetctl({"events", "-n", "100"}).out;
-  EXPECT_EQ(Read(book), good);
+  EXPECT_EQ(FleetHarness::FileText(book), good);
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] {
         return h.Fleetctl({"events", "-n", "100"}).out.find("required key 'cash' is missing") !=
@@ -71,7 +64,7 @@ TEST(RecoveryTest, AProtectedFileAWorkerTruncatesIsPutBack) {
       },
       absl::Seconds(15)))
       << h.Fleetctl({"events", "-n", "100"}).out;
-  EXPECT_EQ(Read(book), good);
+  EXPECT_EQ(FleetHarness::FileText(book), good);
   // The clobbered versions are kept, not discarded.
   EXPECT_EQ(FilesHolding(h.run_dir() + "/recovery/quarantine", "{\"positions\": []}\n"), 1);
   EXPECT_THAT(h.Fleetctl({"events", "-n", "100"}).out, HasSubstr("file_restored"));
@@ -102,10 +95,13 @@ TEST(RecoveryTest, MalformedStateIsNeverCommittedAndTheLastGoodIsPutBack) {
       absl::Seconds(20)))
       << h.Fleetctl({"events", "-n", "200"}).out;
   EXPECT_THAT(h.Fleetctl({"events", "-n", "200"}).out, HasSubstr("book.json: not valid JSON"));
-  EXPECT_EQ(Read(h.run_dir() + "/state/w.0/book.json"), "{\"cash\": 1}\n");
+  EXPECT_EQ(FleetHarness::FileText(h.run_dir() + "/state/w.0/book.json"), "{\"cash\": 1}\n");
   // Every version of book.json the remote ever saw parses.
   ASSERT_TRUE(FleetHarness::WaitUntil(
-      [&] { return std::stoi(Read(h.dir() + "/runs").empty() ? "0" : Read(h.dir() + "/runs")) >= 4; },
+      [&] {
+        const std::string runs = FleetHarness::FileText(h.dir() + "/runs");
+        return std::stoi(runs.empty() ? "0" : runs) >= 4;
+      },
       absl::Seconds(20)));
   git_repository* repo = nullptr;
   ASSERT_EQ(git_repository_open_bare(&repo, remote.c_str()), 0);

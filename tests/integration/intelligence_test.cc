@@ -4,8 +4,6 @@
 // each run gets the right verdict and nothing hangs. Then the judge, the
 // daily budget, and delivery into the shared state.
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"

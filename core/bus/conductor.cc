@@ -231,8 +231,10 @@ void Conductor::AbsorbResults(int64_t now_ms, std::vector<BusEvent>* events) {
   // between re-reads them as duplicates, never loses one. One save per run
   // per pass, however many results came.
   for (const std::string& run : dirty_) (void)Save(run);
+  std::vector<std::string> names;
+  for (const auto& [name, worker] : absorbed) names.push_back(name);
+  (void)mailbox_.AbsorbAll(names);  // One fsync of done/ for the pass.
   for (const auto& [name, worker] : absorbed) {
-    (void)mailbox_.Absorb(name);
     if (!worker.empty()) mailbox_.DropClaim(worker, name);
   }
 }
@@ -299,6 +301,7 @@ void Conductor::Offer(int64_t now_ms, const FleetView& view, std::vector<BusEven
   }
   for (auto& [run, state] : runs_) {
     state->Advance(now_ms);
+    std::vector<v1::TaskFile> files;
     for (const std::string& id : state->ToPublish(now_ms)) {
       const v1::Task& t = state->task(id);
       const std::string subject = absl::StrCat("bus/", run, "/", id);
@@ -344,18 +347,24 @@ void Conductor::Offer(int64_t now_ms, const FleetView& view, std::vector<BusEven
       file.set_lease_ms(lease_ms_);
       const std::string name = RecordName(run, id, file.attempt());
       file.set_id(name.substr(0, name.size() - 5));
-      absl::Status published = mailbox_.Publish(file);
-      if (!published.ok()) {
+      ++offered[t.capability()];
+      files.push_back(std::move(file));
+    }
+    // Published together: one fsync per capability directory for the pass.
+    const std::vector<absl::Status> published = mailbox_.PublishAll(files);
+    for (size_t i = 0; i < files.size(); ++i) {
+      const v1::TaskFile& file = files[i];
+      const std::string subject = absl::StrCat("bus/", run, "/", file.task());
+      if (!published[i].ok()) {
         events->push_back(
-            {subject, "bus_error", absl::StrCat("cannot offer it: ", published.message())});
+            {subject, "bus_error", absl::StrCat("cannot offer it: ", published[i].message())});
         continue;
       }
-      state->Published(id, now_ms);
-      ++offered[t.capability()];
+      state->Published(file.task(), now_ms);
       dirty_.insert(run);
       events->push_back(
           {subject, "task_offered",
-           absl::StrCat("to capability ", t.capability(), " (attempt ", file.attempt(), ")")});
+           absl::StrCat("to capability ", file.capability(), " (attempt ", file.attempt(), ")")});
     }
     // What the skips ended downstream.
     state->Advance(now_ms);

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -73,7 +74,8 @@ absl::Status Mailbox::Init() const {
   return absl::OkStatus();
 }
 
-absl::Status Mailbox::WriteAndRename(const std::string& to, const std::string& content) const {
+absl::Status Mailbox::WriteAndRename(const std::string& to, const std::string& content,
+                                     bool sync_dir) const {
   static std::atomic<uint64_t> seq{0};
   const std::string tmp = os::JoinPath(dir_, absl::StrCat("tmp/", ::getpid(), ".", seq.fetch_add(1),
                                                           ".", to.substr(to.rfind('/') + 1)));
@@ -103,16 +105,31 @@ absl::Status Mailbox::WriteAndRename(const std::string& to, const std::string& c
     ::unlink(tmp.c_str());
     return error;
   }
-  if (fsync_) SyncDir(os::DirName(to));
+  if (fsync_ && sync_dir) SyncDir(os::DirName(to));
   return absl::OkStatus();
 }
 
-absl::Status Mailbox::Publish(const v1::TaskFile& task) const {
-  const std::string dir = os::JoinPath(dir_, absl::StrCat("new/", task.capability()));
-  absl::Status made = os::MakeDirs(dir, 0755);
-  if (!made.ok()) return made;
-  return WriteAndRename(os::JoinPath(dir, RecordName(task.run(), task.task(), task.attempt())),
-                        ToJsonLine(task));
+absl::Status Mailbox::Publish(const v1::TaskFile& task) const { return PublishAll({task})[0]; }
+
+std::vector<absl::Status> Mailbox::PublishAll(const std::vector<v1::TaskFile>& tasks) const {
+  std::vector<absl::Status> out;
+  std::set<std::string> dirs;
+  for (const v1::TaskFile& task : tasks) {
+    const std::string dir = os::JoinPath(dir_, absl::StrCat("new/", task.capability()));
+    absl::Status done = os::MakeDirs(dir, 0755);
+    if (done.ok()) {
+      done = WriteAndRename(os::JoinPath(dir, RecordName(task.run(), task.task(), task.attempt())),
+                            ToJsonLine(task), /*sync_dir=*/false);
+    }
+    if (done.ok()) dirs.insert(dir);
+    out.push_back(std::move(done));
+  }
+  // Each file was fsynced before its rename; each directory once, after all
+  // of its renames, not once per file.
+  if (fsync_) {
+    for (const std::string& dir : dirs) SyncDir(dir);
+  }
+  return out;
 }
 
 absl::Status Mailbox::Withdraw(const std::string& capability, const std::string& name) const {
@@ -224,12 +241,18 @@ std::vector<ReadResult> Mailbox::Results() const {
   return out;
 }
 
-absl::Status Mailbox::Absorb(const std::string& name) const {
-  const std::string from = os::JoinPath(dir_, absl::StrCat("results/", name));
-  const std::string to = os::JoinPath(dir_, absl::StrCat("done/", name));
-  if (::rename(from.c_str(), to.c_str()) != 0) return Errno(absl::StrCat("absorb ", name));
-  if (fsync_) SyncDir(os::DirName(to));
-  return absl::OkStatus();
+absl::Status Mailbox::Absorb(const std::string& name) const { return AbsorbAll({name})[0]; }
+
+std::vector<absl::Status> Mailbox::AbsorbAll(const std::vector<std::string>& names) const {
+  std::vector<absl::Status> out;
+  for (const std::string& name : names) {
+    const std::string from = os::JoinPath(dir_, absl::StrCat("results/", name));
+    const std::string to = os::JoinPath(dir_, absl::StrCat("done/", name));
+    out.push_back(::rename(from.c_str(), to.c_str()) == 0 ? absl::OkStatus()
+                                                          : Errno(absl::StrCat("absorb ", name)));
+  }
+  if (fsync_ && !names.empty()) SyncDir(os::JoinPath(dir_, "done"));
+  return out;
 }
 
 absl::Status Mailbox::Quarantine(const std::string& name, const std::string& why) const {

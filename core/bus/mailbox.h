@@ -60,12 +60,16 @@ class Mailbox {
 
   // --- the conductor ---
   absl::Status Publish(const fleet::bus::v1::TaskFile& task) const;
+  // Several at once (a conductor's pass): one fsync per directory, not per
+  // task. A status per task, in order.
+  std::vector<absl::Status> PublishAll(const std::vector<fleet::bus::v1::TaskFile>& tasks) const;
   // Takes an offered task back (cancel); NotFound once it was claimed.
   absl::Status Withdraw(const std::string& capability, const std::string& name) const;
   // Every result file waiting, parsed and checked against its name.
   std::vector<ReadResult> Results() const;
   // Moves a result to done/ (absorbed) or quarantine/ (with the reason).
   absl::Status Absorb(const std::string& name) const;
+  std::vector<absl::Status> AbsorbAll(const std::vector<std::string>& names) const;
   absl::Status Quarantine(const std::string& name, const std::string& why) const;
   // Claims: worker -> names, with each lease's age from the file's mtime.
   struct ClaimInfo {
@@ -92,7 +96,8 @@ class Mailbox {
 
  private:
   // Writes content to dir_/tmp and renames it to `to`, durably when fsync_.
-  absl::Status WriteAndRename(const std::string& to, const std::string& content) const;
+  absl::Status WriteAndRename(const std::string& to, const std::string& content,
+                              bool sync_dir = true) const;
 
   std::string dir_;
   bool fsync_;

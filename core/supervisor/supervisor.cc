@@ -484,8 +484,10 @@ void Supervisor::Spawn(Instance* inst) {
   int fds[2];
   if (!OpenOutputFifo(OutputFifoPath(options_.run_dir, spec.name(), inst->index), fds)) {
     if (::pipe2(fds, O_CLOEXEC) != 0) {
-      inst->life.SpawnFailed(now_, absl::StrCat("pipe: ", strerror(errno)));
+      const std::string why = absl::StrCat("pipe: ", strerror(errno));
+      inst->life.SpawnFailed(now_, why);
       Emit(inst->id, "spawn_failed", inst->life.reason());
+      if (inst->engine->schedule.has_value()) OnRunNotStarted(inst, why);
       return;
     }
     ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
@@ -526,6 +528,7 @@ void Supervisor::Spawn(Instance* inst) {
     inst->life.SpawnFailed(now_, std::string(pid.status().message()));
     Emit(inst->id, inst->life.state() == State::kFatal ? "fatal" : "spawn_failed",
          inst->life.reason());
+    if (inst->engine->schedule.has_value()) OnRunNotStarted(inst, pid.status().message());
     return;
   }
   inst->pid = *pid;

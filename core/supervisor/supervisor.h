@@ -213,6 +213,8 @@ class Supervisor {
   // Fires a run now (overlap policy applies); slot: the one it is for.
   void FireRun(Instance* inst, const std::string& trigger, std::optional<absl::Time> slot);
   void OnRunStarted(Instance* inst, const std::string& trigger);
+  // A run asked for could not be spawned: recorded as failed, with why.
+  void OnRunNotStarted(Instance* inst, absl::string_view why);
   void OnRunEnded(Instance* inst, const os::ExitStatus& status);
   void RecordRun(Instance* inst, fleet::control::v1::RunRecord record);
   // The wall clock was set (or slewed by more than a second): re-plan.

@@ -357,6 +357,21 @@ void Supervisor::OnRunStarted(Instance* inst, const std::string& trigger) {
   r.set_boot_id(boot_id_);
 }
 
+void Supervisor::OnRunNotStarted(Instance* inst, absl::string_view why) {
+  CronTrack& c = inst->cron;
+  if (!c.planned) PlanInstance(inst);
+  ctl::RunRecord r;
+  r.set_trigger(c.start_trigger.empty() ? "retry" : c.start_trigger);
+  if (c.start_slot.has_value()) r.set_slot_unix_ms(absl::ToUnixMillis(*c.start_slot));
+  c.start_trigger.clear();
+  c.start_slot.reset();
+  r.set_started_unix_ms(absl::ToUnixMillis(clock_->WallNow()));
+  r.set_verdict("failed");
+  r.set_reason(absl::StrCat("could not start: ", why));
+  r.set_seq(c.history->TakeSeq());
+  FinishRun(inst, std::move(r));
+}
+
 void Supervisor::OnRunEnded(Instance* inst, const os::ExitStatus& status) {
   CronTrack& c = inst->cron;
   if (!c.in_run) return;

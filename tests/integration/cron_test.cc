@@ -185,6 +185,17 @@ TEST(CronTest, ManualRunsRebootRunsAndWhatIsRefused) {
   EXPECT_EQ(daemon.exit_code, 1);
   EXPECT_THAT(daemon.err, HasSubstr("d is a daemon"));
   EXPECT_EQ(h.Fleetctl({"run"}).exit_code, 2);
+  // A run that cannot even start is a failed run, with why.
+  h.WriteFile("fleet.yaml", FleetYaml(Cron("hourly", "@hourly", "echo manual") +
+                                      Cron("boot", "@reboot", "echo booted") +
+                                      "  - name: d\n    shell: 'exec sleep 1000'\n" +
+                                      "  - name: broken\n    type: cron\n    schedule: '@hourly'\n"
+                                      "    command: [/no/such/program]\n    restart: never\n"));
+  ASSERT_EQ(h.Fleetctl({"reload"}).exit_code, 0);
+  EXPECT_EQ(h.Fleetctl({"run", "broken"}).exit_code, 0);
+  EXPECT_TRUE(FleetHarness::WaitUntil([&] { return Count(h, "broken", "failed", "manual") == 1; },
+                                      absl::Seconds(10)));
+  EXPECT_THAT(h.Fleetctl({"runs", "broken"}).out, HasSubstr("could not start"));
   EXPECT_EQ(h.Fleetctl({"run", "nosuch"}).exit_code, 4);
   // @reboot: once per boot, not once per fleetd start.
   ASSERT_EQ(h.Fleetctl({"shutdown"}).exit_code, 0);

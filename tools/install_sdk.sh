@@ -2,7 +2,7 @@
 # Installs fleet's plugin SDK for third parties: the C ABI header, the
 # header-only C++ SDK and the plugin payload protos.
 #   usage: tools/install_sdk.sh PREFIX     (e.g. /usr/local)
-# Result: PREFIX/include/fleet/plugins/sdk/{fleet_plugin.h,sdk.h}
+# Result: PREFIX/include/fleet/plugins/sdk/{fleet_plugin.h,sdk.h,untrusted_file.h}
 #         PREFIX/share/fleet/proto/fleet/plugin/v1/*.proto
 set -euo pipefail
 prefix=${1:?usage: tools/install_sdk.sh PREFIX}

@@ -21,6 +21,9 @@ namespace {
 namespace v1 = ::fleet::bus::v1;
 
 constexpr int kOfferWindow = 64;
+// A run's own files (DAG, snapshot, journal) are fleetd's, but they sit where
+// a worker can write: read bounded, like everything in the run dir.
+constexpr size_t kMaxRunFileBytes = 256u << 20;
 
 }  // namespace
 
@@ -35,8 +38,8 @@ absl::Status Conductor::Init(std::vector<BusEvent>* events) {
     const std::string dir = os::JoinPath(runs_dir, run);
     v1::Dag dag;
     v1::RunSnapshot snapshot;
-    absl::StatusOr<std::string> dag_text = os::ReadFile(os::JoinPath(dir, "dag.json"));
-    absl::StatusOr<std::string> state_text = os::ReadFile(os::JoinPath(dir, "state.json"));
+    absl::StatusOr<std::string> dag_text = os::ReadUntrustedFile(os::JoinPath(dir, "dag.json"), kMaxRunFileBytes);
+    absl::StatusOr<std::string> state_text = os::ReadUntrustedFile(os::JoinPath(dir, "state.json"), kMaxRunFileBytes);
     absl::Status problem;
     if (!dag_text.ok()) {
       problem = dag_text.status();
@@ -52,7 +55,7 @@ absl::Status Conductor::Init(std::vector<BusEvent>* events) {
     size_t journal_lines = 0;
     if (problem.ok()) {
       // Changes since the snapshot, in order; a line cut by a crash ends it.
-      absl::StatusOr<std::string> journal = os::ReadFile(os::JoinPath(dir, "journal.jsonl"));
+      absl::StatusOr<std::string> journal = os::ReadUntrustedFile(os::JoinPath(dir, "journal.jsonl"), kMaxRunFileBytes);
       for (absl::string_view line :
            absl::StrSplit(journal.ok() ? *journal : std::string(), '\n', absl::SkipEmpty())) {
         v1::TaskSnapshot task;
@@ -125,7 +128,7 @@ absl::Status Conductor::Save(const std::string& run) {
   std::string lines;
   for (const std::string& id : changed) lines += ToJsonLine(state.TaskSnapshotOf(id));
   const std::string path = os::JoinPath(dir, "journal.jsonl");
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
   const ssize_t n = ::write(fd, lines.data(), lines.size());
   const int err = errno;

@@ -35,14 +35,10 @@ void SyncDir(const std::string& dir) {
   }
 }
 
+// Records are written by workers: a FIFO, a symlink or a huge file is
+// refused, never waited on or followed.
 absl::StatusOr<std::string> ReadBounded(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return Errno(path);
-  if (static_cast<uint64_t>(st.st_size) > kMaxRecordBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("it is ", st.st_size, " bytes, over the limit of ", kMaxRecordBytes));
-  }
-  return os::ReadFile(path);
+  return os::ReadUntrustedFile(path, kMaxRecordBytes);
 }
 
 }  // namespace
@@ -79,7 +75,7 @@ absl::Status Mailbox::WriteAndRename(const std::string& to, const std::string& c
   static std::atomic<uint64_t> seq{0};
   const std::string tmp = os::JoinPath(dir_, absl::StrCat("tmp/", ::getpid(), ".", seq.fetch_add(1),
                                                           ".", to.substr(to.rfind('/') + 1)));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return Errno(absl::StrCat("create ", tmp));
   size_t done = 0;
   while (done < content.size()) {
@@ -167,7 +163,7 @@ absl::StatusOr<std::optional<Claim>> Mailbox::ClaimNext(const std::string& capab
       failure = Errno(absl::StrCat("claim ", name));
       break;
     }
-    ::utimensat(AT_FDCWD, to.c_str(), nullptr, 0);  // The lease starts now.
+    ::utimensat(AT_FDCWD, to.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);  // The lease starts now.
     if (fsync_) SyncDir(mine);
     absl::StatusOr<std::string> text = ReadBounded(to);
     Claim claim;
@@ -191,7 +187,7 @@ absl::Status Mailbox::Heartbeat(const std::string& worker, const std::string& na
     return absl::InvalidArgumentError(absl::StrCat("no such claim: ", worker, "/", name));
   }
   const std::string path = os::JoinPath(dir_, absl::StrCat("cur/", worker, "/", name));
-  if (::utimensat(AT_FDCWD, path.c_str(), nullptr, 0) != 0) {
+  if (::utimensat(AT_FDCWD, path.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
     return Errno(absl::StrCat("renew the lease of ", path, " (was it re-queued?)"));
   }
   return absl::OkStatus();
@@ -274,7 +270,7 @@ std::vector<Mailbox::ClaimInfo> Mailbox::Claims() const {
   for (const std::string& worker : os::ListDirectory(cur)) {
     for (const std::string& name : os::ListDirectory(os::JoinPath(cur, worker))) {
       struct stat st;
-      if (::stat(os::JoinPath(cur, absl::StrCat(worker, "/", name)).c_str(), &st) != 0) continue;
+      if (::lstat(os::JoinPath(cur, absl::StrCat(worker, "/", name)).c_str(), &st) != 0) continue;
       out.push_back(
           {worker, name,
            static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000});

@@ -1,6 +1,7 @@
 #include "core/bus/mailbox.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,17 +107,27 @@ TEST_F(MailboxTest, BadResultsAreReadWithTheirReasonNeverAbsorbedBlindly) {
   write("r1~b~1.json", "{\"run\": \"r1\", \"task\": \"zz\", \"attempt\": 1, \"ok\": true}");
   write("junk.json", "{}");
   write("r1~c~1.json", std::string(kMaxRecordBytes + 1, ' '));
+  // What a hostile worker plants: a FIFO (open() would wait for a writer
+  // forever), a symlink to an endless device and one to a private file.
+  ASSERT_EQ(mkfifo((dir_ + "/results/r1~d~1.json").c_str(), 0600), 0);
+  fs::create_symlink("/dev/zero", dir_ + "/results/r1~e~1.json");
+  write("secret", "{\"run\": \"r1\", \"task\": \"f\", \"attempt\": 1, \"ok\": true}");
+  fs::create_symlink(dir_ + "/results/secret", dir_ + "/results/r1~f~1.json");
   std::vector<ReadResult> results = box_->Results();
-  ASSERT_EQ(results.size(), 4u);
+  ASSERT_EQ(results.size(), 8u);
   std::map<std::string, std::string> why;
   for (const ReadResult& r : results) {
+    if (r.name == "secret") continue;  // Not a record name: the symlink's target.
     EXPECT_FALSE(r.result.ok()) << r.name;
     why[r.name] = std::string(r.result.status().message());
   }
   EXPECT_THAT(why["junk.json"], HasSubstr("its name is not RUN~TASK~ATTEMPT.json"));
   EXPECT_THAT(why["r1~a~1.json"], HasSubstr("not a result"));
   EXPECT_THAT(why["r1~b~1.json"], HasSubstr("its name says r1, b"));
-  EXPECT_THAT(why["r1~c~1.json"], HasSubstr("over the limit"));
+  EXPECT_THAT(why["r1~c~1.json"], HasSubstr("larger than 4194304 bytes"));
+  EXPECT_THAT(why["r1~d~1.json"], HasSubstr("not a regular file"));
+  EXPECT_THAT(why["r1~e~1.json"], HasSubstr("is a symlink; not followed"));
+  EXPECT_THAT(why["r1~f~1.json"], HasSubstr("is a symlink; not followed"));
   ASSERT_TRUE(box_->Quarantine("r1~b~1.json", "task mismatch").ok());
   EXPECT_TRUE(fs::exists(dir_ + "/quarantine/r1~b~1.json"));
   std::ifstream why_file(dir_ + "/quarantine/r1~b~1.json.why");

@@ -27,7 +27,7 @@ std::string PipesDir(const std::string& run_dir) { return os::JoinPath(run_dir, 
 
 // Holds the keeper's flock (released with the process); -1 if another has it.
 int TakeLock(const std::string& dir) {
-  int fd = ::open(os::JoinPath(dir, kLock).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = ::open(os::JoinPath(dir, kLock).c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return -1;
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);

@@ -21,7 +21,7 @@ absl::StatusOr<RunDirLock> RunDirLock::Acquire(const std::string& run_dir) {
   FLEET_RETURN_IF_ERROR(os::MakeDirs(defaults::LocksDir(run_dir), 0755));
   FLEET_RETURN_IF_ERROR(os::MakeDirs(defaults::LogsDir(run_dir), 0755));
   const std::string lock_path = defaults::LockFile(run_dir);
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", lock_path));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;

@@ -16,6 +16,22 @@ namespace fleet::os {
 // Whole file. kNotFound when it does not exist; the message names the path.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
+// A file that someone else can write (a worker, a remote, another user):
+// opened without blocking (a FIFO) and without following a symlink, and
+// refused unless it is a regular file; at most `limit` bytes, else
+// kResourceExhausted. Every error names the path and why.
+absl::StatusOr<std::string> ReadUntrustedFile(const std::string& path, size_t limit);
+// The same, relative to an open directory (path must not climb out of it
+// through a symlinked last component; earlier components are the caller's).
+absl::StatusOr<std::string> ReadUntrustedFileAt(int dir_fd, const std::string& path,
+                                                size_t limit);
+
+// Its first `limit` bytes (all of it if shorter); the same refusals.
+absl::StatusOr<std::string> ReadUntrustedFileHead(const std::string& path, size_t limit);
+// An fd open for reading on it (blocking, close-on-exec), for a child's
+// stdin, say; the same refusals. Close it with close().
+absl::StatusOr<int> OpenUntrustedFile(const std::string& path);
+
 enum class Durability {
   // fsync the file and the directory: after a power loss the path holds the
   // old or the new content.

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/os/files.h"
+#include "plugins/sdk/untrusted_file.h"
 
 namespace fleet::os {
 namespace {
@@ -50,11 +51,56 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return content;
 }
 
+absl::StatusOr<std::string> ReadUntrustedFile(const std::string& path, size_t limit) {
+  return ReadUntrustedFileAt(AT_FDCWD, path, limit);
+}
+
+namespace {
+
+absl::Status ToStatus(const sdk::UntrustedRead& r) {
+  switch (r.error) {
+    case sdk::ReadError::kNone:
+      return absl::OkStatus();
+    case sdk::ReadError::kOpen:
+    case sdk::ReadError::kRead:
+      return absl::ErrnoToStatus(r.saved_errno, r.message);
+    case sdk::ReadError::kSymlink:
+    case sdk::ReadError::kNotRegular:
+      return absl::FailedPreconditionError(r.message);
+    case sdk::ReadError::kTooLarge:
+      return absl::ResourceExhaustedError(r.message);
+  }
+  return absl::InternalError(r.message);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadUntrustedFileAt(int dir_fd, const std::string& path,
+                                                size_t limit) {
+  sdk::UntrustedRead r = sdk::ReadUntrustedFileAt(dir_fd, path, limit);
+  if (!r.ok()) return ToStatus(r);
+  return std::move(r.content);
+}
+
+absl::StatusOr<std::string> ReadUntrustedFileHead(const std::string& path, size_t limit) {
+  sdk::UntrustedRead r = sdk::ReadUntrustedFileAt(AT_FDCWD, path, limit);
+  if (!r.ok() && r.error != sdk::ReadError::kTooLarge) return ToStatus(r);
+  return std::move(r.content);
+}
+
+absl::StatusOr<int> OpenUntrustedFile(const std::string& path) {
+  sdk::UntrustedRead r;
+  const int fd = sdk::OpenUntrustedFileAt(AT_FDCWD, path, &r);
+  if (fd < 0) return ToStatus(r);
+  return fd;
+}
+
 absl::Status WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode,
                              Durability durability) {
   const bool sync = durability == Durability::kSurvivesPowerLoss;
   std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // O_NOFOLLOW: a symlink planted at the temporary name is not written through.
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return Errno(absl::StrCat("create ", tmp));
   absl::Status status = WriteAll(fd, content, tmp);
   if (status.ok() && sync && ::fsync(fd) != 0) status = Errno(absl::StrCat("fsync ", tmp));

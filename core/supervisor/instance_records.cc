@@ -1,7 +1,9 @@
 #include "core/supervisor/instance_records.h"
 
-#include <dirent.h>
 #include <unistd.h>
+
+#include <map>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -14,6 +16,10 @@ namespace fleet::supervisor {
 namespace {
 
 std::string Dir(const std::string& run_dir) { return os::JoinPath(run_dir, "instances"); }
+
+// A record is one short line; anything longer is not one (a worker cannot
+// write here, but a bounded read costs nothing).
+constexpr size_t kMaxRecordBytes = 4096;
 
 std::string Name(const std::string& engine, uint32_t index) {
   return absl::StrCat(engine, ".", index);
@@ -54,34 +60,54 @@ void RemoveInstanceRecord(const std::string& run_dir, const std::string& engine,
   ::unlink(os::JoinPath(Dir(run_dir), Name(engine, index)).c_str());
 }
 
+namespace {
+
+// A record's text, or nullopt when it is not one for `name` (ENGINE.N).
+std::optional<InstanceRecord> ParseRecord(absl::string_view text, absl::string_view name) {
+  std::vector<std::string> f = absl::StrSplit(text, absl::ByAnyChar(" \n"), absl::SkipEmpty());
+  InstanceRecord r;
+  int pid = 0;
+  if (f.size() != 6 || !absl::SimpleAtoi(f[1], &r.index) || !absl::SimpleAtoi(f[2], &pid) ||
+      !absl::SimpleAtoi(f[3], &r.start_time) || !absl::SimpleAtoi(f[4], &r.spec_hash) ||
+      !absl::SimpleAtoi(f[5], &r.spawned_unix_ms) || pid <= 0 || Name(f[0], r.index) != name) {
+    return std::nullopt;
+  }
+  r.engine = f[0];
+  r.pid = pid;
+  return r;
+}
+
+}  // namespace
+
 std::vector<InstanceRecord> ReadInstanceRecords(const std::string& run_dir,
                                                 std::vector<std::string>* errors) {
-  std::vector<InstanceRecord> out;
-  DIR* d = ::opendir(Dir(run_dir).c_str());
-  if (d == nullptr) return out;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name == "." || name == ".." || name.find(".tmp.") != std::string::npos) continue;
-    const std::string path = os::JoinPath(Dir(run_dir), name);
-    absl::StatusOr<std::string> text = os::ReadFile(path);
-    std::vector<std::string> f =
-        text.ok() ? absl::StrSplit(*text, absl::ByAnyChar(" \n"), absl::SkipEmpty())
-                  : std::vector<std::string>();
-    InstanceRecord r;
-    int pid = 0;
-    if (f.size() != 6 || !absl::SimpleAtoi(f[1], &r.index) || !absl::SimpleAtoi(f[2], &pid) ||
-        !absl::SimpleAtoi(f[3], &r.start_time) || !absl::SimpleAtoi(f[4], &r.spec_hash) ||
-        !absl::SimpleAtoi(f[5], &r.spawned_unix_ms) || pid <= 0 ||
-        Name(f[0], r.index) != name) {
+  // ENGINE.N -> the newest record of it. A fleetd killed between writing a
+  // record's temporary file and renaming it leaves the only word of a live
+  // process in ENGINE.N.tmp.PID: a complete one counts (its spawn time
+  // decides against the renamed record), a torn one is just removed.
+  std::map<std::string, InstanceRecord> newest;
+  const std::string dir = Dir(run_dir);
+  for (const std::string& file : os::ListDirectory(dir)) {
+    const std::string path = os::JoinPath(dir, file);
+    const size_t tmp = file.find(".tmp.");
+    const std::string name = file.substr(0, tmp);
+    absl::StatusOr<std::string> text = os::ReadUntrustedFile(path, kMaxRecordBytes);
+    std::optional<InstanceRecord> r =
+        text.ok() ? ParseRecord(*text, name) : std::optional<InstanceRecord>();
+    if (tmp != std::string::npos) {
+      ::unlink(path.c_str());  // Rewritten under its own name when adopted.
+    } else if (!r.has_value()) {
       errors->push_back(absl::StrCat(path, " is not an instance record; removed"));
       ::unlink(path.c_str());
-      continue;
     }
-    r.engine = f[0];
-    r.pid = pid;
-    out.push_back(r);
+    if (!r.has_value()) continue;
+    r->from_temporary_file = tmp != std::string::npos;
+    auto [it, inserted] = newest.emplace(name, *r);
+    if (!inserted && r->spawned_unix_ms > it->second.spawned_unix_ms) it->second = *r;
   }
-  ::closedir(d);
+  std::vector<InstanceRecord> out;
+  out.reserve(newest.size());
+  for (auto& [name, r] : newest) out.push_back(std::move(r));
   return out;
 }
 

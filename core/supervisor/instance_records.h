@@ -27,6 +27,9 @@ struct InstanceRecord {
   uint64_t start_time = 0;  // /proc/PID/stat field 22
   uint64_t spec_hash = 0;
   int64_t spawned_unix_ms = 0;
+  // Read from a temporary file a dying fleetd did not rename: it must be
+  // written again under its own name.
+  bool from_temporary_file = false;
 };
 
 // A stable hash of an engine's definition (deterministic serialization).
@@ -36,7 +39,8 @@ uint64_t SpecHash(const fleet::config::v1::Engine& spec);
 
 absl::Status WriteInstanceRecord(const std::string& run_dir, const InstanceRecord& record);
 void RemoveInstanceRecord(const std::string& run_dir, const std::string& engine, uint32_t index);
-// Every record; files that do not parse are named in *errors and removed.
+// The newest record of each instance, temporary files included (removed
+// once read); files that do not parse are named in *errors and removed.
 std::vector<InstanceRecord> ReadInstanceRecords(const std::string& run_dir,
                                                 std::vector<std::string>* errors);
 // RUN_DIR/pipes/ENGINE.N: the instance's output FIFO, which outlives fleetd.

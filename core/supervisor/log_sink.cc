@@ -26,14 +26,40 @@ void LogSink::SetLimits(uint64_t max_size, uint32_t max_files) {
 
 bool LogSink::EnsureOpen() {
   if (fd_ >= 0) return true;
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  // The logs directory is one a worker can write to: a symlink planted at
+  // the log's name is not written through, a FIFO is not waited on.
+  fd_ = ::open(path_.c_str(),
+               O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640);
   if (fd_ < 0) {
-    last_error_ = absl::ErrnoToStatus(errno, absl::StrCat("open ", path_));
+    last_error_ = errno == ELOOP
+                      ? absl::FailedPreconditionError(
+                            absl::StrCat(path_, " is a symlink; fleetd does not write through it"))
+                      : absl::ErrnoToStatus(errno, absl::StrCat("open ", path_));
     return false;
   }
   struct stat st;
-  size_ = ::fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    fd_ = -1;
+    last_error_ = absl::FailedPreconditionError(
+        absl::StrCat(path_, " is not a regular file; fleetd does not write to it"));
+    return false;
+  }
+  ::fcntl(fd_, F_SETFL, O_WRONLY | O_APPEND);  // Regular file: blocking is fine.
+  size_ = static_cast<uint64_t>(st.st_size);
+  inode_ = st.st_ino;
   return true;
+}
+
+bool LogSink::ReopenIfReplaced() {
+  if (fd_ < 0) return false;
+  struct stat open_file, at_path;
+  const bool gone = ::fstat(fd_, &open_file) == 0 && open_file.st_nlink == 0;
+  const bool replaced = ::lstat(path_.c_str(), &at_path) != 0 || at_path.st_ino != inode_;
+  if (!gone && !replaced) return false;
+  ::close(fd_);
+  fd_ = -1;
+  return true;  // The next write creates (or refuses) the file at path_.
 }
 
 void LogSink::Rotate() {

@@ -28,6 +28,11 @@ class LogSink {
   // file is left as it is.
   void SetPaused(bool paused) { paused_ = paused; }
 
+  // When the live log was deleted (rm logs/x.0.log) or replaced since it
+  // was opened, closes it so the next write starts a fresh file at the
+  // path; true if so. Output written to a deleted file reaches nobody.
+  bool ReopenIfReplaced();
+
   const std::string& path() const { return path_; }
   uint64_t dropped_bytes() const { return dropped_bytes_; }
   // The last write error, or OK.
@@ -43,6 +48,7 @@ class LogSink {
   uint64_t max_size_;
   uint32_t max_files_;
   int fd_ = -1;
+  uint64_t inode_ = 0;  // Of the file fd_ has open.
   uint64_t size_ = 0;
   uint64_t dropped_bytes_ = 0;
   absl::Status last_error_;

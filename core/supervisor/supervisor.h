@@ -248,9 +248,11 @@ class Supervisor {
   std::string CgroupDir(const std::string& engine, uint32_t index) const;
   void SignalInstance(const Instance& inst, int sig);
   void EndLeftovers(const Instance& inst, pid_t old_pid);
-  // Kills what is left of ENGINE/INDEX's run that ended while fleetd was
-  // down (its setsid grandchildren, say), before it is started again.
-  void EndLostRun(const std::string& engine, uint32_t index);
+  // After adoption, before anything is spawned: kills every process of this
+  // fleet that no adopted record accounts for: what a run that ended while
+  // fleetd was down left (setsid grandchildren), and a run fleetd spawned
+  // but died before recording. One pass over the cgroups or /proc.
+  void EndUnownedRuns();
   void RunOrphanSweep();
   void RemoveCgroups();
   // The earliest lifecycle deadline (O(instances)), and it as an epoll timeout.

@@ -40,10 +40,10 @@ bool OpenOutputFifo(const std::string& path, int fds[2]) {
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0 && !S_ISFIFO(st.st_mode)) ::unlink(path.c_str());
   if (::mkfifo(path.c_str(), 0600) != 0 && errno != EEXIST) return false;
-  fds[0] = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  fds[0] = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
   if (fds[0] < 0) return false;
   // With a reader open, opening for writing does not block.
-  fds[1] = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  fds[1] = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fds[1] < 0) {
     ::close(fds[0]);
     return false;
@@ -61,7 +61,6 @@ void Supervisor::AdoptSurvivors() {
     const std::string id = absl::StrCat(r.engine, "/", r.index);
     std::optional<uint64_t> start = os::ProcessStartTime(r.pid);
     if (!start.has_value() || *start != r.start_time) {
-      EndLostRun(r.engine, r.index);
       RemoveInstanceRecord(options_.run_dir, r.engine, r.index);
       Emit(id, "lost",
            absl::StrCat("pid ", r.pid, " ended while fleetd was down",
@@ -95,6 +94,7 @@ void Supervisor::AdoptSurvivors() {
     }
     Adopt(inst, r);
   }
+  EndUnownedRuns();
 }
 
 void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
@@ -117,7 +117,7 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev);
   // Its output, from where the last fleetd stopped reading.
   const std::string fifo = OutputFifoPath(options_.run_dir, r.engine, r.index);
-  inst->pipe_fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  inst->pipe_fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
   if (inst->pipe_fd >= 0) {
     epoll_event pev{};
     pev.events = EPOLLIN;
@@ -129,6 +129,7 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
   inst->stop_signal = os::SignalFromName(spec.stop().signal()).value_or(SIGTERM);
   const absl::Duration up = std::max(absl::ZeroDuration(), clock_->WallNow() - inst->started_wall);
   inst->life.Adopted(now_, up);
+  if (r.from_temporary_file) RecordInstance(inst);
   Emit(inst->id, "adopted",
        absl::StrCat("pid ", r.pid, ", up ", absl::FormatDuration(absl::Trunc(up, absl::Seconds(1))),
                     ", taken back after a fleetd restart",

@@ -11,7 +11,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -20,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "core/log/log.h"
 #include "core/os/cgroup.h"
+#include "core/os/files.h"
 #include "core/os/process.h"
 #include "core/supervisor/instance_records.h"
 #include "core/supervisor/supervisor.h"
@@ -114,33 +117,64 @@ void Supervisor::EndLeftovers(const Instance& inst, pid_t old_pid) {
   }
 }
 
-void Supervisor::EndLostRun(const std::string& engine, uint32_t index) {
-  const std::string id = absl::StrCat(engine, "/", index);
-  int killed = 0;
-  if (std::string dir = CgroupDir(engine, index); !dir.empty()) {
-    killed = os::SignalCgroup(dir, SIGKILL);
-  } else {
-    // Without cgroups, what escaped was reparented to init when fleetd died:
-    // found by its environment. Nothing of this fleetd runs yet (adoption
-    // comes first), so every process naming this instance is the dead run's.
-    DIR* proc = ::opendir("/proc");
-    if (proc == nullptr) return;
-    while (dirent* e = ::readdir(proc)) {
-      pid_t pid = 0, ppid = 0, pgid = 0;
-      if (!absl::SimpleAtoi(e->d_name, &pid) || !ParentAndGroup(pid, &ppid, &pgid)) continue;
-      std::optional<FleetIdentity> who = IdentityOf(pid);
-      if (!who.has_value() || who->run_dir != options_.run_dir || who->engine != engine ||
-          who->index != index) {
-        continue;
-      }
-      if (::kill(pid, SIGKILL) == 0) ++killed;
+void Supervisor::EndUnownedRuns() {
+  // What this fleetd took back: ENGINE.N -> the pid that stays. A survivor
+  // of a removed engine that is being stopped gracefully stays too.
+  std::map<std::string, pid_t> keep;
+  for (auto& [name, engine] : engines_) {
+    for (auto& inst : engine->instances) {
+      if (inst->pid > 0) keep[absl::StrCat(name, ".", inst->index)] = inst->pid;
     }
-    ::closedir(proc);
   }
-  if (killed > 0) {
+  for (const StoppingOrphan& o : orphans_stopping_) keep[absl::StrCat(o.engine, ".", o.index)] = o.pid;
+  std::map<std::string, int> killed;  // ENGINE/N -> processes.
+  if (!cgroup_root_.empty()) {
+    // Every run is born in its own leaf (CLONE_INTO_CGROUP), so a leaf with
+    // members but without the kept pid is a run nobody owns.
+    for (const std::string& group : os::ListDirectory(cgroup_root_)) {
+      auto kept = keep.find(group);
+      const std::string group_dir = absl::StrCat(cgroup_root_, "/", group);
+      for (const std::string& leaf : os::ListDirectory(group_dir)) {
+        const std::string dir = absl::StrCat(group_dir, "/", leaf);
+        std::vector<pid_t> pids = os::CgroupPids(dir);
+        if (pids.empty()) continue;
+        if (kept != keep.end() &&
+            std::find(pids.begin(), pids.end(), kept->second) != pids.end()) {
+          continue;
+        }
+        killed[group] += os::SignalCgroup(dir, SIGKILL);
+      }
+    }
+  } else {
+    // Without cgroups a run is known by the FLEET_* environment fleetd gave
+    // it (its children inherit it). One pass over /proc: a process of this
+    // fleet is kept only if it is the kept pid of its instance or younger
+    // than it (what that run started since).
+    std::map<pid_t, uint64_t> kept_start;
+    for (const auto& [name, pid] : keep) kept_start[pid] = os::ProcessStartTime(pid).value_or(0);
+    for (const std::string& entry : os::ListDirectory("/proc")) {
+      pid_t pid = 0, ppid = 0, pgid = 0;
+      if (!absl::SimpleAtoi(entry, &pid) || !ParentAndGroup(pid, &ppid, &pgid)) continue;
+      std::optional<FleetIdentity> who = IdentityOf(pid);
+      if (!who.has_value() || who->run_dir != options_.run_dir) continue;
+      const std::string group = absl::StrCat(who->engine, ".", who->index);
+      auto kept = keep.find(group);
+      if (kept != keep.end()) {
+        if (pid == kept->second) continue;
+        std::optional<uint64_t> start = os::ProcessStartTime(pid);
+        if (start.has_value() && *start >= kept_start[kept->second]) continue;
+      }
+      if (::kill(pid, SIGKILL) == 0) ++killed[group];
+    }
+  }
+  for (const auto& [group, count] : killed) {
+    if (count == 0) continue;
+    std::string id = group;
+    id[id.rfind('.')] = '/';
     Emit(id, "leftovers_killed",
-         absl::StrCat(killed, killed == 1 ? " process" : " processes",
-                      " of its run that ended while fleetd was down outlived it: killed"));
+         absl::StrCat(count, count == 1 ? " process" : " processes",
+                      " of a run that fleetd started but no record took back (it ended, or "
+                      "fleetd died before recording it): killed, so the instance runs once"));
   }
 }
 

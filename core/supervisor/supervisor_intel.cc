@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -38,12 +37,10 @@ namespace ctl = ::fleet::control::v1;
 
 constexpr size_t kStderrTail = 4096;
 
+// The head of a file a worker could have replaced (by a FIFO, a symlink):
+// never waited on or followed; "" when it cannot be read.
 std::string ReadUpTo(const std::string& path, size_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  std::string out(limit, '\0');
-  in.read(out.data(), static_cast<std::streamsize>(limit));
-  out.resize(static_cast<size_t>(in.gcount()));
-  return out;
+  return os::ReadUntrustedFileHead(path, limit).value_or("");
 }
 
 }  // namespace
@@ -56,7 +53,7 @@ int Supervisor::OpenAnswerFile(Instance* inst) {
   if (inst->engine->spec->type() != v1::ENGINE_TYPE_INTELLIGENCE) return -1;
   const std::string path = AnswerPath(options_.run_dir, inst->engine->spec->name(), inst->index);
   (void)os::MakeDirs(os::DirName(path), 0700);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     log::Warning(absl::StrCat(inst->id, ": cannot open its answer file ", path, ": ",
                               strerror(errno), "; the answer goes to the log"));
@@ -69,7 +66,7 @@ void Supervisor::CheckAnswerSize(Instance* inst) {
   if (!c.in_run || c.over_cap || !inst->life.HasProcess()) return;
   struct stat st;
   const std::string path = AnswerPath(options_.run_dir, inst->engine->spec->name(), inst->index);
-  if (::stat(path.c_str(), &st) != 0) return;
+  if (::lstat(path.c_str(), &st) != 0) return;
   const uint64_t cap = inst->engine->spec->output().max_size();
   if (static_cast<uint64_t>(st.st_size) <= cap) return;
   c.over_cap = true;
@@ -150,8 +147,8 @@ void Supervisor::IntelAfterRun(Instance* inst, ctl::RunRecord r, const os::ExitS
   // The judge reads the answer on stdin and writes beside it.
   const std::string verdict_path = os::JoinPath(
       options_.run_dir, absl::StrCat("runs/", spec.name(), ".", inst->index, ".judge"));
-  const int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  const int out = ::open(verdict_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int in = os::OpenUntrustedFile(path).value_or(-1);
+  const int out = ::open(verdict_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   os::SpawnSpec judge;
   judge.argv.assign(spec.output().judge().command().begin(), spec.output().judge().command().end());
   judge.env = ChildEnvironment(*inst);

@@ -2,7 +2,8 @@
 // against the free-disk floor (below it, every sink drops and counts output
 // instead of filling the disk; with some headroom back, writing resumes), the
 // engines' age caps and the directory's budget (oldest rotated files go
-// first; live logs never). Write failures (disk full, read-only, EIO) are
+// first; live logs never), and a live log deleted or replaced under fleetd
+// is opened again at its path. Write failures (disk full, read-only, EIO) are
 // reported once when they start and once when they stop. Loop thread only.
 #include <dirent.h>
 #include <sys/stat.h>
@@ -82,13 +83,23 @@ void Supervisor::RunLogJanitor() {
     }
   }
 
+  for (auto& [name, engine] : engines_) {
+    for (auto& inst : engine->instances) {
+      if (inst->log->ReopenIfReplaced()) {
+        Emit(inst->id, "log_reopened",
+             absl::StrCat(inst->log->path(), " was deleted or replaced while open: its output "
+                                             "goes to a new file at that path"));
+      }
+    }
+  }
+
   std::vector<LogFile> files;
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d)) {
       const std::string name = e->d_name;
       if (name.find(".log") == std::string::npos) continue;
       struct stat st;
-      if (::stat((dir + "/" + name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      if (::lstat((dir + "/" + name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
       files.push_back({name, static_cast<uint64_t>(st.st_size), absl::FromTimeT(st.st_mtime)});
     }
     ::closedir(d);

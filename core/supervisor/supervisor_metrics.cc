@@ -15,6 +15,10 @@
 #include "core/supervisor/supervisor_internal.h"
 
 namespace fleet::supervisor {
+namespace {
+// A worker's FLEET_METRICS_FILE: a small JSON object of numbers.
+constexpr size_t kMaxMetricsFileBytes = 1u << 20;
+}  // namespace
 
 std::string MetricsPathFor(const fleet::config::v1::Engine& spec, uint32_t index) {
   if (spec.metrics_path().empty()) return "";
@@ -50,7 +54,8 @@ void Supervisor::ScanOutputForMetrics(Instance* inst, absl::string_view data) {
 
 void Supervisor::ReadMetricsFile(Instance* inst) {
   absl::StatusOr<std::string> text =
-      inst->metrics_path.empty() ? absl::NotFoundError("none") : os::ReadFile(inst->metrics_path);
+      inst->metrics_path.empty() ? absl::NotFoundError("none")
+                                 : os::ReadUntrustedFile(inst->metrics_path, kMaxMetricsFileBytes);
   if (!text.ok()) {
     EvaluateCondition(inst);  // Not written yet: its variables stay unknown.
     return;

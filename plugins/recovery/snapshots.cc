@@ -43,7 +43,7 @@ std::optional<std::string> ReadAll(const std::string& path) {
 
 std::string WriteAtomically(const std::string& path, const std::string& content) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return "create " + tmp + ": " + std::strerror(errno);
   size_t done = 0;
   while (done < content.size()) {

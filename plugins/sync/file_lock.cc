@@ -21,7 +21,7 @@ double NowMs() {
 }  // namespace
 
 FileLock::FileLock(const std::string& path, int timeout_ms) {
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     error_ = "open lock " + path + ": " + std::strerror(errno);
     return;

@@ -146,8 +146,6 @@ TEST(DiskFaultTest, ARunDirectoryThatFillsUpStopsNothingAndHealsWhenSpaceReturns
   EXPECT_EQ(h.Instance("k/0").pid(), current);
 }
 
-bool StraceWorks() { return system("strace -o /dev/null -e trace=none true >/dev/null 2>&1") == 0; }
-
 TEST(DiskFaultTest, EioOnALogsWritesIsReportedAndTheWorkerGoesOn) {
   if (!StraceWorks()) GTEST_SKIP() << "strace is not installed or cannot trace here";
   FleetHarness h;

@@ -93,6 +93,46 @@ TEST(FleetdDeathTest, DuringARestartBurstNoInstanceEverRunsTwice) {
          samples);
 }
 
+// fleetd killed at its N-th rename (a record, a run history line, the pid
+// file) while it restarts instances: wherever that lands between a spawn
+// and the record of it, the next fleetd knows every process the dead one
+// started, and no instance ever has two copies.
+TEST(FleetdDeathTest, KilledAtAnyRenameTheNextFleetdRunsEachInstanceOnce) {
+  if (!StraceWorks()) GTEST_SKIP() << "strace is not installed or cannot trace here";
+  for (int n : {2, 4, 6, 8, 10, 12}) {
+    SCOPED_TRACE(absl::StrCat("killed at rename #", n));
+    FleetHarness h;
+    h.WriteFile("fleet.yaml", FleetYaml("  - name: a\n    replicas: 3\n    shell: 'exec sleep 1000'\n"
+                                        "    backoff: {initial: 10ms, max: 20ms}\n"));
+    const std::string renames = "rename,renameat,renameat2";
+    h.set_fleetd_wrapper({"strace", "-f", "-qq", "-o", "/dev/null", "-b", "execve", "-e",
+                          absl::StrCat("trace=", renames), "-e",
+                          absl::StrCat("inject=", renames, ":signal=SIGKILL:when=", n)});
+    // It may die before it is up: that is one of the instants tried.
+    (void)h.StartFleetd();
+    FleetHarness::WaitUntil(
+        [&] {
+          if (!FleetHarness::ProcessAlive(h.fleetd_pid())) return true;
+          h.Fleetctl({"restart", "a/0", "a/1", "a/2"});
+          return false;
+        },
+        absl::Seconds(20));
+    const int code = h.WaitFleetdExit(absl::Seconds(10));
+    ASSERT_NE(code, -1) << "fleetd under strace did not die at rename #" << n;
+    h.set_fleetd_wrapper({});
+    ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+    const absl::Time end = absl::Now() + absl::Seconds(1);
+    while (absl::Now() < end) {
+      for (int i = 0; i < 3; ++i) {
+        ASSERT_LE(CopiesOf(h.run_dir(), "a", i).size(), 1u) << "a/" << i << " runs twice\n"
+                                                           << h.FleetdLog();
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    EXPECT_THAT(AwaitHealed(h, Ids("a", 3), absl::Seconds(15)), IsEmpty()) << h.FleetdLog();
+  }
+}
+
 TEST(FleetdDeathTest, DuringSyncsNoCommitIsLostAndNoLockIsLeft) {
   FleetHarness h;
   const std::string remote_path = InitBareRemote(h.dir());

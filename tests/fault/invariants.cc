@@ -185,4 +185,8 @@ std::vector<std::string> Ids(const std::string& engine, int n) {
   return out;
 }
 
+bool StraceWorks() {
+  return system("strace -o /dev/null -e trace=none true >/dev/null 2>&1") == 0;
+}
+
 }  // namespace fleet::testing

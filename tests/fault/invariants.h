@@ -34,6 +34,10 @@ std::vector<std::string> BadJsonFiles(const std::string& dir);
 std::vector<std::string> AwaitHealed(const FleetHarness& h, const std::vector<std::string>& ids,
                                      absl::Duration timeout);
 
+// Whether strace runs and can trace here (fault tests that inject through it
+// skip otherwise).
+bool StraceWorks();
+
 // "ENGINE/0" .. "ENGINE/n-1".
 std::vector<std::string> Ids(const std::string& engine, int n);
 

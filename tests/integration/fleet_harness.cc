@@ -78,7 +78,10 @@ pid_t FleetHarness::SpawnFleetd(const std::string& stderr_name,
   int err = ::open(absl::StrCat(dir_, "/", stderr_name).c_str(),
                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   os::SpawnSpec spec;
-  spec.argv = {FleetdPath(), "--config", absl::StrCat(dir_, "/fleet.yaml")};
+  spec.argv = wrapper_;
+  for (std::string arg : {FleetdPath(), std::string("--config"), absl::StrCat(dir_, "/fleet.yaml")}) {
+    spec.argv.push_back(std::move(arg));
+  }
   spec.env = Environment(extra_env);
   spec.cwd = dir_;
   spec.output_fd = err;

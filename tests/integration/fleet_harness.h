@@ -46,6 +46,10 @@ class FleetHarness {
   absl::Status StartFleetd(const std::vector<std::string>& extra_env = {});
   // Starts fleetd without waiting (for tests that expect it to refuse).
   pid_t SpawnFleetd(const std::string& stderr_name, const std::vector<std::string>& extra_env = {});
+  // Later fleetd starts run under this command (strace with a fault to
+  // inject, say): argv = wrapper + fleetd's own; fleetd_pid() is then the
+  // wrapper's pid. Empty (the default) runs fleetd directly.
+  void set_fleetd_wrapper(std::vector<std::string> wrapper) { wrapper_ = std::move(wrapper); }
   // Waits for fleetd to exit; its exit code, or -1 on timeout.
   int WaitFleetdExit(absl::Duration timeout);
   pid_t fleetd_pid() const { return fleetd_pid_; }
@@ -67,6 +71,7 @@ class FleetHarness {
 
  private:
   std::string dir_;
+  std::vector<std::string> wrapper_;
   pid_t fleetd_pid_ = 0;
   bool fleetd_reaped_ = true;
 };

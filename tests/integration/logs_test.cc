@@ -87,19 +87,35 @@ TEST(LogsTest, TheLogsDirectoryIsKeptUnderItsBudgetOldestRotatedFirst) {
 TEST(LogsTest, ALogThatCannotBeWrittenIsReportedAndTheWorkerGoesOn) {
   FleetHarness h;
   fs::create_directories(h.run_dir() + "/logs");
-  // Every write to this log fails with ENOSPC.
+  // A symlink planted at the log's name (to /dev/full here; to a root-only
+  // file in an attack) is never written through.
   fs::create_symlink("/dev/full", h.run_dir() + "/logs/w.0.log");
   h.WriteFile("fleet.yaml", "name: it\nrun_dir: run\nengines:\n" + Chatty("w"));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return EventSeen(h, "log_write_failed"); },
                                       absl::Seconds(10)));
-  EXPECT_TRUE(EventSeen(h, "No space left on device"));
+  EXPECT_TRUE(EventSeen(h, "is a symlink; fleetd does not write through it"));
   ctl::InstanceStatus i = h.Instance("w/0");
   EXPECT_GT(i.log_dropped_bytes(), 0u);
-  EXPECT_THAT(i.log_error(), HasSubstr("No space left"));
+  EXPECT_THAT(i.log_error(), HasSubstr("is a symlink"));
   absl::SleepFor(absl::Seconds(1));
   EXPECT_EQ(h.Instance("w/0").restarts(), 0u);
   EXPECT_EQ(h.Instance("w/0").state(), ctl::INSTANCE_STATE_RUNNING);
+}
+
+TEST(LogsTest, ALiveLogDeletedUnderFleetdIsStartedAgainAtItsPath) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", "name: it\nrun_dir: run\nengines:\n" + Chatty("w"));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  const std::string log = h.run_dir() + "/logs/w.0.log";
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return fs::exists(log) && fs::file_size(log) > 0; },
+                                      absl::Seconds(10)));
+  fs::remove(log);
+  // The janitor looks every 10 s; the output comes back in a new file.
+  EXPECT_TRUE(FleetHarness::WaitUntil([&] { return fs::exists(log) && fs::file_size(log) > 0; },
+                                      absl::Seconds(25)))
+      << h.Fleetctl({"events", "-n", "20"}).out;
+  EXPECT_TRUE(EventSeen(h, "log_reopened"));
 }
 
 }  // namespace

@@ -96,8 +96,8 @@ absl::StatusOr<std::string> Conductor::Submit(v1::Dag dag, const std::string& ru
   }
   dag.set_name(name);  // Task files carry the run's name.
   const std::string dir = os::JoinPath(mailbox_.dir(), "runs/" + name);
-  absl::Status made = os::MakeDirs(dir, 0755);
-  if (made.ok()) made = os::WriteFileAtomic(os::JoinPath(dir, "dag.json"), ToJsonLine(dag));
+  absl::Status made = os::MakeDirs(dir, 0700);
+  if (made.ok()) made = os::WriteFileAtomic(os::JoinPath(dir, "dag.json"), ToJsonLine(dag), 0600);
   if (!made.ok()) return made;
   runs_[name] = std::make_unique<RunState>(std::move(dag));
   meta_[name].submitted_ms = now_ms;
@@ -118,7 +118,7 @@ absl::Status Conductor::Save(const std::string& run) {
   if (meta.journal_lines + changed.size() > std::max<size_t>(1000, 2 * state.dag().tasks_size())) {
     v1::RunSnapshot snapshot = state.Snapshot();
     snapshot.set_submitted_unix_ms(meta.submitted_ms);
-    absl::Status saved = os::WriteFileAtomic(os::JoinPath(dir, "state.json"), ToJsonLine(snapshot));
+    absl::Status saved = os::WriteFileAtomic(os::JoinPath(dir, "state.json"), ToJsonLine(snapshot), 0600);
     if (!saved.ok()) return saved;
     ::unlink(os::JoinPath(dir, "journal.jsonl").c_str());
     meta.journal_lines = 0;
@@ -128,7 +128,7 @@ absl::Status Conductor::Save(const std::string& run) {
   std::string lines;
   for (const std::string& id : changed) lines += ToJsonLine(state.TaskSnapshotOf(id));
   const std::string path = os::JoinPath(dir, "journal.jsonl");
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
   const ssize_t n = ::write(fd, lines.data(), lines.size());
   const int err = errno;

@@ -1,11 +1,15 @@
 #include "core/bus/dag_file.h"
 
+#include <limits.h>
+#include <stdlib.h>
+
 #include <algorithm>
 #include <cctype>
 #include <functional>
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/config/source_map.h"
@@ -19,6 +23,19 @@ namespace v1 = ::fleet::bus::v1;
 
 constexpr size_t kMaxTasks = 10000;
 constexpr size_t kMaxInput = 1024 * 1024;
+
+// Why the file `rel` names is not inside `dir` (after symlinks), or "".
+std::string OutsideOf(const std::string& dir, const std::string& rel) {
+  if (!rel.empty() && rel[0] == '/') return "is an absolute path";
+  char dir_real[PATH_MAX], file_real[PATH_MAX];
+  if (::realpath(dir.c_str(), dir_real) == nullptr ||
+      ::realpath(os::JoinPath(dir, rel).c_str(), file_real) == nullptr) {
+    return "";  // Missing: the read says so.
+  }
+  const std::string inside = absl::StrCat(dir_real, dir_real[1] == '\0' ? "" : "/");
+  if (absl::StartsWith(file_real, inside)) return "";
+  return absl::StrCat("resolves to ", file_real, ", outside ", dir_real);
+}
 
 std::string Stem(const std::string& name) {
   const size_t slash = name.rfind('/');
@@ -108,15 +125,23 @@ class Checker {
       return;
     }
     if (t->input_file().empty()) return;
-    const std::string path =
-        t->input_file()[0] == '/' ? t->input_file() : os::JoinPath(base_dir, t->input_file());
-    absl::StatusOr<std::string> text = os::ReadFile(path);
-    if (!text.ok()) {
+    // fleetd reads the file, perhaps as root, into a task every worker of
+    // the capability sees: only a file beside the DAG (or below it) is
+    // taken, never an absolute path, a climb out, or a symlink out of it.
+    const std::string path = os::JoinPath(base_dir, t->input_file());
+    if (std::string outside = OutsideOf(base_dir, t->input_file()); !outside.empty()) {
       Error(t, v1::Task::kInputFileFieldNumber,
-            absl::StrCat("input_file ", path, " cannot be read: ", text.status().message()));
-    } else if (text->size() > kMaxInput) {
+            absl::StrCat("input_file ", t->input_file(), " ", outside,
+                         ": it must be a file in the DAG's directory or below it"));
+      return;
+    }
+    absl::StatusOr<std::string> text = os::ReadUntrustedFile(path, kMaxInput);
+    if (absl::IsResourceExhausted(text.status())) {
       Error(t, v1::Task::kInputFileFieldNumber,
             absl::StrCat("input_file ", path, " is over 1MB; pass a path in the input instead"));
+    } else if (!text.ok()) {
+      Error(t, v1::Task::kInputFileFieldNumber,
+            absl::StrCat("input_file ", path, " cannot be read: ", text.status().message()));
     } else {
       t->set_input(*text);
     }

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "gmock/gmock.h"
@@ -47,6 +48,22 @@ TEST(DagFileTest, InputFilesAreReadBesideTheDag) {
   EXPECT_EQ(dag->tasks(0).input(), "summarise the ledger");
   EXPECT_THAT(ErrorOf("tasks:\n  - {id: a, capability: llm, input_file: nope.txt}\n"),
               HasSubstr("goal.yaml:2:42: input_file /nonexistent/nope.txt cannot be read"));
+}
+
+TEST(DagFileTest, AnInputFileOutsideTheDagsDirectoryIsRefused) {
+  const std::string dir = std::string(getenv("TEST_TMPDIR")) + "/dag";
+  std::filesystem::create_directories(dir);
+  std::ofstream(std::string(getenv("TEST_TMPDIR")) + "/private.txt") << "not for workers";
+  std::filesystem::create_symlink("../private.txt", dir + "/link.txt");
+  auto error = [&](const std::string& input_file) {
+    absl::StatusOr<v1::Dag> dag = LoadDagFromString(
+        "tasks:\n  - {id: a, capability: llm, input_file: '" + input_file + "'}\n", "g.yaml", dir);
+    return dag.ok() ? "(loaded: " + dag->tasks(0).input() + ")"
+                    : std::string(dag.status().message());
+  };
+  EXPECT_THAT(error("/etc/shadow"), HasSubstr("input_file /etc/shadow is an absolute path"));
+  EXPECT_THAT(error("../private.txt"), HasSubstr("outside"));
+  EXPECT_THAT(error("link.txt"), HasSubstr("outside"));
 }
 
 TEST(DagFileTest, BadIdsUnknownNeedsAndCyclesAreRefusedWithTheirLine) {

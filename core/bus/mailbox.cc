@@ -64,7 +64,7 @@ Mailbox::Mailbox(std::string dir, bool fsync) : dir_(std::move(dir)), fsync_(fsy
 
 absl::Status Mailbox::Init() const {
   for (const char* sub : {"tmp", "new", "cur", "results", "done", "quarantine", "runs"}) {
-    absl::Status made = os::MakeDirs(os::JoinPath(dir_, sub), 0755);
+    absl::Status made = os::MakeDirs(os::JoinPath(dir_, sub), 0700);
     if (!made.ok()) return made;
   }
   return absl::OkStatus();
@@ -75,7 +75,7 @@ absl::Status Mailbox::WriteAndRename(const std::string& to, const std::string& c
   static std::atomic<uint64_t> seq{0};
   const std::string tmp = os::JoinPath(dir_, absl::StrCat("tmp/", ::getpid(), ".", seq.fetch_add(1),
                                                           ".", to.substr(to.rfind('/') + 1)));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return Errno(absl::StrCat("create ", tmp));
   size_t done = 0;
   while (done < content.size()) {
@@ -112,7 +112,7 @@ std::vector<absl::Status> Mailbox::PublishAll(const std::vector<v1::TaskFile>& t
   std::set<std::string> dirs;
   for (const v1::TaskFile& task : tasks) {
     const std::string dir = os::JoinPath(dir_, absl::StrCat("new/", task.capability()));
-    absl::Status done = os::MakeDirs(dir, 0755);
+    absl::Status done = os::MakeDirs(dir, 0700);
     if (done.ok()) {
       done = WriteAndRename(os::JoinPath(dir, RecordName(task.run(), task.task(), task.attempt())),
                             ToJsonLine(task), /*sync_dir=*/false);
@@ -145,7 +145,7 @@ absl::StatusOr<std::optional<Claim>> Mailbox::ClaimNext(const std::string& capab
   }
   const std::string offered = os::JoinPath(dir_, absl::StrCat("new/", capability));
   const std::string mine = os::JoinPath(dir_, absl::StrCat("cur/", worker));
-  absl::Status made = os::MakeDirs(mine, 0755);
+  absl::Status made = os::MakeDirs(mine, 0700);
   if (!made.ok()) return made;
   // Streamed, not listed and sorted: the first task that can be taken is
   // taken, so a claim costs a few syscalls however long the queue is.
@@ -260,7 +260,7 @@ absl::Status Mailbox::Quarantine(const std::string& name, const std::string& why
   const std::string from = os::JoinPath(dir_, absl::StrCat("results/", name));
   const std::string to = os::JoinPath(dir_, absl::StrCat("quarantine/", safe));
   if (::rename(from.c_str(), to.c_str()) != 0) return Errno(absl::StrCat("quarantine ", name));
-  return os::WriteFileAtomic(to + ".why", absl::StrCat(name, ": ", why, "\n"), 0644,
+  return os::WriteFileAtomic(to + ".why", absl::StrCat(name, ": ", why, "\n"), 0600,
                              os::Durability::kSurvivesProcessCrash);
 }
 

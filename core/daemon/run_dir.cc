@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/strings/ascii.h"
@@ -15,11 +16,61 @@
 
 namespace fleet::daemon {
 
+namespace {
+
+// The directories fleetd keeps in a run dir (besides files at its top).
+constexpr const char* kRunSubdirs[] = {"ctl",      "locks", "logs",     "instances", "pipes",
+                                       "runs",     "bus",   "recovery", "state"};
+
+// A directory another user controls lets that user plant symlinks that a
+// root fleetd would then write through or chmod (logs/x.log -> /etc/shadow):
+// refused, with what to do about it.
+absl::Status CheckOwnDirectory(const std::string& path, bool follow) {
+  struct stat st;
+  if ((follow ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st)) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::ErrnoToStatus(errno, absl::StrCat("stat ", path));
+  }
+  if (S_ISLNK(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is a symlink: fleetd does not follow symlinks inside its run dir; "
+                           "remove it"));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is not a directory"));
+  }
+  if (st.st_uid != ::geteuid()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        path, " belongs to uid ", st.st_uid, ", not to fleetd's uid ", ::geteuid(),
+        ": another user could plant files in it; chown it or choose another run dir"));
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        path, " is writable by its group or by others (mode ", absl::Hex(st.st_mode & 07777),
+        "): another user could plant files in it; chmod go-w it"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckRunDirOwnership(const std::string& run_dir) {
+  // The run dir itself may be reached through a symlink the operator made.
+  FLEET_RETURN_IF_ERROR(CheckOwnDirectory(run_dir, /*follow=*/true));
+  for (const char* sub : kRunSubdirs) {
+    FLEET_RETURN_IF_ERROR(CheckOwnDirectory(os::JoinPath(run_dir, sub), /*follow=*/false));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<RunDirLock> RunDirLock::Acquire(const std::string& run_dir) {
-  FLEET_RETURN_IF_ERROR(os::MakeDirs(run_dir, 0755));
+  // Private by default: what workers print, their tasks and results, and
+  // the state they share are the operator's alone.
+  FLEET_RETURN_IF_ERROR(os::MakeDirs(run_dir, 0700));
+  FLEET_RETURN_IF_ERROR(CheckRunDirOwnership(run_dir));
   FLEET_RETURN_IF_ERROR(os::MakeDirs(defaults::ControlDir(run_dir), 0700));
-  FLEET_RETURN_IF_ERROR(os::MakeDirs(defaults::LocksDir(run_dir), 0755));
-  FLEET_RETURN_IF_ERROR(os::MakeDirs(defaults::LogsDir(run_dir), 0755));
+  FLEET_RETURN_IF_ERROR(os::MakeDirs(defaults::LocksDir(run_dir), 0700));
+  FLEET_RETURN_IF_ERROR(os::MakeDirs(defaults::LogsDir(run_dir), 0700));
   const std::string lock_path = defaults::LockFile(run_dir);
   int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", lock_path));
@@ -49,7 +100,8 @@ RunDirLock::~RunDirLock() {
 absl::Status RunDirLock::WritePidFile() const {
   pid_t pid = ::getpid();
   return os::WriteFileAtomic(defaults::PidFile(run_dir_),
-                             absl::StrCat(pid, " ", os::ProcessStartTime(pid).value_or(0), "\n"));
+                             absl::StrCat(pid, " ", os::ProcessStartTime(pid).value_or(0), "\n"),
+                             0644);  // Scripts of other users may ask who runs here.
 }
 
 void RunDirLock::RemovePidFile() const { ::unlink(defaults::PidFile(run_dir_).c_str()); }

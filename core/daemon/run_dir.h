@@ -5,9 +5,16 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace fleet::daemon {
+
+// The run dir and the directories fleetd keeps in it (ctl, logs, bus, ...)
+// belong to fleetd's uid, are not writable by group or others, and are not
+// symlinks (the run dir itself may be reached through one). An error says
+// which path and what to do.
+absl::Status CheckRunDirOwnership(const std::string& run_dir);
 
 // Held for fleetd's lifetime; releasing it (or dying) frees the run dir.
 class RunDirLock {

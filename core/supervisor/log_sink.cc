@@ -29,7 +29,7 @@ bool LogSink::EnsureOpen() {
   // The logs directory is one a worker can write to: a symlink planted at
   // the log's name is not written through, a FIFO is not waited on.
   fd_ = ::open(path_.c_str(),
-               O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640);
+               O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
   if (fd_ < 0) {
     last_error_ = errno == ELOOP
                       ? absl::FailedPreconditionError(

@@ -105,7 +105,7 @@ absl::Status Supervisor::Init() {
   boot_id_ = ReadBootId();
   InitCgroups();
   InitBus();
-  return os::MakeDirs(defaults::LogsDir(options_.run_dir), 0755);
+  return os::MakeDirs(defaults::LogsDir(options_.run_dir), 0700);
 }
 
 bool Supervisor::Post(std::function<void()> fn) {

@@ -7,18 +7,20 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <vector>
 
 #include "plugins/formats/state_file_check.h"
+#include "plugins/sdk/untrusted_file.h"
 #include "plugins/recovery/snapshots.h"
 
 namespace fleet::plugins::recovery {
 namespace {
 
 namespace fs = std::filesystem;
+
+// A protected file is state a worker writes: bounded, as every read of it.
+constexpr size_t kMaxProtectedFileBytes = 256u << 20;
 using fleet::plugin::v1::ProtectedRule;
 using fleet::plugin::v1::RecoveryAction;
 using fleet::plugin::v1::RecoveryPlan;
@@ -80,12 +82,18 @@ void GuardFiles(const RecoveryRequest& request, const GuardOptions& options, Rec
       struct stat st;
       std::string id;
       std::optional<std::string> last_good = store.Latest(path, &id);
-      if (::stat(path.c_str(), &st) != 0) {
+      if (::lstat(path.c_str(), &st) != 0) {
         // A named file that is gone while a good version exists was clobbered
         // by deletion; a glob simply no longer matches it.
         if (IsGlob(rule.glob()) || !last_good.has_value()) continue;
       } else {
-        if (!S_ISREG(st.st_mode)) continue;
+        // A symlink, FIFO or device in a protected file's place is not read
+        // (a FIFO would block this pass forever, /dev/zero never end).
+        if (!S_ISREG(st.st_mode)) {
+          Add(plan, path, "error", "not a regular file (a symlink, FIFO or device): not checked");
+          all_good = false;
+          continue;
+        }
         // An mtime ahead of now (the wall clock went back) cannot say the
         // file is being written: judged now rather than once the clock
         // catches up, hours later perhaps.
@@ -100,11 +108,15 @@ void GuardFiles(const RecoveryRequest& request, const GuardOptions& options, Rec
         }
       }
       plan->set_checked(plan->checked() + 1);
-      std::ifstream in(path, std::ios::binary);
-      std::stringstream s;
-      if (in) s << in.rdbuf();
-      const std::string content = s.str();
-      const bool missing = !in;
+      sdk::UntrustedRead read = sdk::ReadUntrustedFile(path, kMaxProtectedFileBytes);
+      if (read.error == sdk::ReadError::kTooLarge || read.error == sdk::ReadError::kRead ||
+          read.error == sdk::ReadError::kNotRegular || read.error == sdk::ReadError::kSymlink) {
+        Add(plan, path, "error", read.message + ": not checked");
+        all_good = false;
+        continue;
+      }
+      const std::string content = std::move(read.content);
+      const bool missing = !read.ok();
       const std::string why = missing ? "deleted" : Judge(path, content, rule, last_good);
       if (why.empty()) {
         bool recorded = false;

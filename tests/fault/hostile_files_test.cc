@@ -5,6 +5,8 @@
 // back), fleetctl must not hang, and nothing behind a symlink is copied.
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -84,6 +86,55 @@ TEST(HostileFilesTest, BusFilesAWorkerPlantsNeverStallFleetdOrFleetctl) {
     EXPECT_NE(claim.exit_code, 124) << "fleetctl bus claim hung on a FIFO";
   }
   EXPECT_THAT(AwaitHealed(h, {"idle/0"}, absl::Seconds(10)), IsEmpty());
+}
+
+// A run dir another user prepared (or can write to): a root fleetd would
+// append workers' output through logs/w.0.log -> a root-only file and chmod
+// the directory ctl points at. It refuses to start instead, saying why, and
+// touches neither.
+TEST(HostileFilesTest, ARunDirAnotherUserControlsIsRefusedAndNothingBehindItIsTouched) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to make a directory of another uid";
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", FleetYaml("  - name: w\n    shell: 'echo planted-output; exec sleep 1000'\n"));
+  h.WriteFile("root-only", "untouched\n");
+  ASSERT_EQ(::chmod((h.dir() + "/root-only").c_str(), 0600), 0);
+  fs::create_directories(h.dir() + "/elsewhere");
+  ASSERT_EQ(::chmod((h.dir() + "/elsewhere").c_str(), 0755), 0);
+  fs::create_directories(h.run_dir() + "/logs");
+  fs::create_symlink(h.dir() + "/root-only", h.run_dir() + "/logs/w.0.log");
+  fs::create_symlink(h.dir() + "/elsewhere", h.run_dir() + "/ctl");
+  ASSERT_EQ(::chown(h.run_dir().c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chown((h.run_dir() + "/logs").c_str(), 65534, 65534), 0);
+
+  auto refused = [&](const std::string& why) {
+    ::unlink((h.dir() + "/refused.log").c_str());
+    const pid_t refused = h.SpawnFleetd("refused.log");
+    int status = 0;
+    ASSERT_EQ(waitpid(refused, &status, 0), refused);
+    EXPECT_EQ(WEXITSTATUS(status), 1);
+    EXPECT_THAT(FleetHarness::FileText(h.dir() + "/refused.log"), HasSubstr(why));
+    EXPECT_EQ(FleetHarness::FileText(h.dir() + "/root-only"), "untouched\n");
+    EXPECT_EQ(fs::status(h.dir() + "/elsewhere").permissions(), fs::perms(0755));
+  };
+  refused(h.run_dir() + " belongs to uid 65534, not to fleetd's uid 0");
+  // Ours again but writable by others.
+  ASSERT_EQ(::chown(h.run_dir().c_str(), 0, 0), 0);
+  ASSERT_EQ(::chmod(h.run_dir().c_str(), 0777), 0);
+  refused("is writable by its group or by others");
+  // Private, but a subdirectory is another user's, then a symlink.
+  ASSERT_EQ(::chmod(h.run_dir().c_str(), 0700), 0);
+  refused(h.run_dir() + "/ctl is a symlink");
+  fs::remove(h.run_dir() + "/ctl");
+  refused(h.run_dir() + "/logs belongs to uid 65534");
+  ASSERT_EQ(::chown((h.run_dir() + "/logs").c_str(), 0, 0), 0);
+  // Now it is fleetd's: it starts, and the planted log symlink is still not
+  // written through.
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return h.Instance("w/0").pid() > 0; },
+                                      absl::Seconds(10)));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(FleetHarness::FileText(h.dir() + "/root-only"), "untouched\n");
+  EXPECT_THAT(h.Instance("w/0").log_error(), HasSubstr("is a symlink"));
 }
 
 }  // namespace

@@ -140,11 +140,12 @@ TEST(ControlTest, OnlyTheOwnerAndRootMayControlTheFleet) {
   std::vector<std::string> as_nobody = {"setpriv", "--reuid=65534", "--regid=65534",
                                         "--clear-groups", fleetctl, "--run-dir", h.run_dir(),
                                         "status"};
-  // The 0700 control directory keeps others out...
+  // The 0700 run and control directories keep others out...
   CommandResult denied = h.Run(as_nobody);
   EXPECT_NE(denied.exit_code, 0);
   EXPECT_THAT(denied.err, HasSubstr("permission denied"));
   // ...and if it is opened up by mistake, fleetd still checks the peer's uid.
+  chmod(h.run_dir().c_str(), 0755);
   chmod((h.run_dir() + "/ctl").c_str(), 0755);
   chmod((h.run_dir() + "/ctl/fleetd.sock").c_str(), 0777);
   CommandResult refused = h.Run(as_nobody);

@@ -110,6 +110,20 @@ TEST(LoaderTest, UnknownKeySuggestsTheClosest) {
               HasSubstr("fleet.yaml:3:5: unknown key 'comand' in Engine; did you mean 'command'?"));
 }
 
+TEST(LoaderTest, TextThatIsNotUtf8IsRefusedWhereItIs) {
+  // Raw bytes in the file: a proto string must be UTF-8, or every status
+  // holding it fails to reach fleetctl. (YAML's own "\xfe" escape means
+  // U+00FE, which is valid.)
+  EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    command: [x]\n    description: \"\xfe\xff\"\n"),
+              HasSubstr("fleet.yaml:4:18: '\\xFE\\xFF' is not valid UTF-8"));
+  EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    command: [x]\n    env: {K: \"v\xff\"}\n"),
+              HasSubstr("fleet.yaml:4:14: 'v\\xFF' is not valid UTF-8"));
+  EXPECT_TRUE(LoadConfigFromString(
+                  "engines:\n  - name: a\n    command: [x]\n    description: \"caf\xC3\xA9\"\n",
+                  "fleet.yaml", "/base")
+                  .ok());
+}
+
 TEST(LoaderTest, CommandMustBeAList) {
   EXPECT_THAT(ErrorOf("engines:\n  - name: a\n    command: python3 x.py\n"),
               HasSubstr("fleet.yaml:3:14: 'command' expects a list, found a scalar; write the argv "

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
+#include "core/text/utf8.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/struct.pb.h"
 #include "yaml-cpp/depthguard.h"
@@ -175,7 +176,16 @@ Location YamlToProto::Where(const YAML::Node& node) const {
 }
 
 void YamlToProto::Error(const YAML::Node& node, const std::string& message) {
-  errors_->push_back(absl::StrCat(Where(node).ToString(), ": ", message));
+  // A message may quote the bad text itself.
+  errors_->push_back(absl::StrCat(Where(node).ToString(), ": ", text::EscapeInvalidUtf8(message)));
+}
+
+bool YamlToProto::ValidText(const YAML::Node& node, const std::string& text) {
+  const size_t bad = text::FirstInvalidUtf8(text);
+  if (bad == absl::string_view::npos) return true;
+  Error(node, absl::StrCat("'", text, "' is not valid UTF-8 (byte ", bad + 1,
+                           " of the value); fleet's strings are UTF-8 text"));
+  return false;
 }
 
 bool YamlToProto::Budget(const YAML::Node& node) {
@@ -280,6 +290,10 @@ void YamlToProto::ConvertMap(const YAML::Node& value, Message* message,
       Error(it->first, absl::StrCat("'", field->name(), "' entries must be NAME: value"));
       continue;
     }
+    if (!ValidText(it->first, it->first.Scalar()) ||
+        (!it->second.IsNull() && !ValidText(it->second, it->second.Scalar()))) {
+      continue;
+    }
     Message* entry = reflection->AddMessage(message, field);
     entry->GetReflection()->SetString(entry, key_field, it->first.Scalar());
     map_->Record(message, field->number(), reflection->FieldSize(*message, field) - 1,
@@ -339,6 +353,7 @@ void YamlToProto::SetValue(const YAML::Node& value, Message* message,
   };
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
+      if (!ValidText(value, text)) return;
       repeated ? reflection->AddString(message, field, text)
                : reflection->SetString(message, field, text);
       return;
@@ -424,6 +439,7 @@ void YamlToProto::ConvertStruct(const YAML::Node& node, Message* message) {
       Error(it->first, "keys must be plain names");
       continue;
     }
+    if (!ValidText(it->first, it->first.Scalar())) continue;
     ConvertValue(it->second, &(*s->mutable_fields())[it->first.Scalar()]);
   }
 }
@@ -449,7 +465,7 @@ void YamlToProto::ConvertValue(const YAML::Node& node, Message* message) {
       } else if (node.Tag() != "!" && (text == "true" || text == "false") &&
                  absl::SimpleAtob(text, &b)) {
         value->set_bool_value(b);
-      } else {
+      } else if (ValidText(node, text)) {
         value->set_string_value(text);
       }
       return;

@@ -45,6 +45,8 @@ class YamlToProto {
   void ConvertValue(const YAML::Node& node, google::protobuf::Message* value);
   void Error(const YAML::Node& node, const std::string& message);
   bool Budget(const YAML::Node& node);
+  // text (of node) is valid UTF-8; an error at node otherwise.
+  bool ValidText(const YAML::Node& node, const std::string& text);
 
   std::string file_;
   SourceMap* map_;

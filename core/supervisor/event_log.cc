@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/log/log.h"
+#include "core/text/utf8.h"
 
 namespace fleet::supervisor {
 
@@ -11,9 +12,11 @@ void EventLog::Add(const std::string& subject, const std::string& kind,
                    const std::string& message) {
   fleet::control::v1::Event event;
   event.set_unix_ms(absl::ToUnixMillis(clock_->WallNow()));
-  event.set_subject(subject);
+  // Messages quote what workers wrote (file names, parse errors, output);
+  // one invalid UTF-8 byte would make readers drop every batch holding it.
+  event.set_subject(text::EscapeInvalidUtf8(subject));
   event.set_kind(kind);
-  event.set_message(message);
+  event.set_message(text::EscapeInvalidUtf8(message));
   static const char* const kWarnings[] = {"fatal",
                                           "exited",
                                           "spawn_failed",

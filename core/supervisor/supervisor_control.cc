@@ -13,6 +13,7 @@
 #include "core/os/files.h"
 #include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
+#include "core/text/utf8.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace fleet::supervisor {
@@ -349,7 +350,8 @@ ctl::GetStatusResponse Supervisor::Status() const {
         reason = absl::StrCat(inst->life.state() == State::kRunning ? "" : reason + "; ",
                               "last restart: ", inst->life.last_restart_reason());
       }
-      i->set_reason(inst->retire ? absl::StrCat("removing: ", reason) : reason);
+      // Reasons may quote a health check's or a run's words.
+      i->set_reason(text::EscapeInvalidUtf8(inst->retire ? absl::StrCat("removing: ", reason) : reason));
       if ((inst->life.state() == State::kBackoff || inst->life.state() == State::kIdle) &&
           inst->life.deadline().has_value()) {
         i->set_next_start_in_ms(

@@ -25,6 +25,7 @@
 #include "core/schedule/planner.h"
 #include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
+#include "core/text/utf8.h"
 
 namespace fleet::supervisor {
 namespace {
@@ -419,6 +420,10 @@ void Supervisor::OnRunEnded(Instance* inst, const os::ExitStatus& status) {
 
 void Supervisor::FinishRun(Instance* inst, ctl::RunRecord r) {
   CronTrack& c = inst->cron;
+  // A reason or score may quote the run's own output: kept valid UTF-8 for
+  // the history file and `fleetctl runs`.
+  r.set_reason(text::EscapeInvalidUtf8(r.reason()));
+  r.set_score(text::EscapeInvalidUtf8(r.score()));
   const std::string& verdict = r.verdict();
   // What comes next, when it is not simply the next slot: a retry, or the
   // retries given up.

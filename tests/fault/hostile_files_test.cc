@@ -50,15 +50,22 @@ TEST(HostileFilesTest, BusFilesAWorkerPlantsNeverStallFleetdOrFleetctl) {
   ASSERT_EQ(mkfifo((results + "r~b~1.json").c_str(), 0600), 0);
   fs::create_symlink("/dev/zero", results + "r~c~1.json");
   fs::create_symlink(h.dir() + "/secret", results + "r~d~1.json");
+  // Bytes that are not UTF-8 in a result: quarantined, and the event that
+  // says so must not break `fleetctl events` for everything after it.
+  std::ofstream(results + "r~e~1.json")
+      << "{\"run\": \"r\", \"task\": \"a\", \"attempt\": 1, \"ok\": false, \"error\": \"\xff\"}";
   ASSERT_EQ(mkfifo((h.run_dir() + "/bus/new/llm/r~f~1.json").c_str(), 0600), 0);
 
   // The planted results are quarantined with why; fleetd stays responsive.
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return fs::is_empty(results); }, absl::Seconds(10)))
       << Bounded(h, {"events", "-n", "40"}).out << h.FleetdLog();
-  const std::string events = Bounded(h, {"events", "-n", "100"}).out;
+  const CommandResult listed = Bounded(h, {"events", "-n", "100"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  const std::string events = listed.out;
   EXPECT_THAT(events, HasSubstr("r~b~1.json is not a regular file"));
   EXPECT_THAT(events, HasSubstr("r~c~1.json is a symlink"));
   EXPECT_THAT(events, HasSubstr("r~d~1.json is a symlink"));
+  EXPECT_THAT(events, HasSubstr("r~e~1.json"));
   for (const auto& entry : fs::directory_iterator(h.run_dir() + "/bus/quarantine")) {
     // The planted files themselves are moved aside as they are: read only
     // what fleetd wrote about them.

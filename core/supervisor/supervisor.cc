@@ -35,6 +35,9 @@ constexpr uint64_t kTagInotify = 3;
 constexpr uint64_t kTagClock = 4;
 
 constexpr size_t kMaxReadPerWakeup = 1 << 20;
+// Woken this much past its deadline, the loop was not running (a busy loop
+// is late by milliseconds): see NoteStall.
+constexpr absl::Duration kStallAfter = absl::Seconds(1);
 
 }  // namespace
 
@@ -150,6 +153,7 @@ void Supervisor::Run() {
       continue;
     }
     now_ = clock_->MonotonicNow();
+    if (next_deadline.has_value() && now_ - *next_deadline > kStallAfter) NoteStall(*next_deadline);
     for (int i = 0; i < n; ++i) {
       switch (events[i].data.u64) {
         case kTagSignal:
@@ -191,6 +195,18 @@ void Supervisor::Run() {
   for (auto& fn : last) fn();
   RemoveCgroups();
   Emit("fleetd", "stopped", "every engine is stopped");
+}
+
+void Supervisor::NoteStall(MonoTime due) {
+  last_stall_ = Stall{due, now_};
+  for (auto& [name, engine] : engines_) {
+    for (auto& inst : engine->instances) DrainPipe(inst.get());
+  }
+  Emit("fleetd", "stalled",
+       absl::StrCat("the supervision loop did not run for ",
+                    absl::FormatDuration(absl::Trunc(now_ - due, absl::Milliseconds(100))),
+                    " (fleetd stopped, suspended or starved of CPU): output written meanwhile was "
+                    "read first, and the gap does not count against any instance's progress"));
 }
 
 std::optional<MonoTime> Supervisor::NextDeadline() const {

@@ -309,6 +309,17 @@ class Supervisor {
   // The loop's own health: lateness of the last timer run, and the worst.
   absl::Duration loop_lag_;
   absl::Duration max_loop_lag_;
+  // The last time the loop itself did not run (fleetd SIGSTOPped, the
+  // machine suspended, fleetd starved of CPU): progress is judged only on
+  // time fleetd was watching, so this span does not count as idle.
+  struct Stall {
+    MonoTime start;
+    MonoTime end;
+  };
+  std::optional<Stall> last_stall_;
+  // A loop woken this late past its deadline was not running: drain every
+  // pipe first (output written meanwhile is progress), and remember the gap.
+  void NoteStall(MonoTime due);
   // Bad files already reported (path -> reason), so a file that stays bad is
   // not reported on every pass.
   absl::flat_hash_map<std::string, std::string> recovery_reported_;

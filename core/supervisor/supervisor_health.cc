@@ -1,6 +1,8 @@
 // Health checks in the loop: scheduled per instance (at the plugin's
 // "recheck_in" hint, or the period), run on the monitor's worker, acted on
 // here. Loop thread only.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
@@ -39,9 +41,17 @@ int64_t Supervisor::IdleMillis(const Instance& inst, const std::string& path) co
     auto it = file_changed_at_.find(path);
     if (it != file_changed_at_.end()) changed = it->second;
   }
-  if (!changed.has_value()) return -1;
   // A new process gets its full window: what happened before it does not count.
-  absl::Duration idle = std::min(now_ - *changed, now_ - inst.life.spawned_at());
+  const MonoTime since =
+      changed.has_value() ? std::max(*changed, inst.life.spawned_at()) : inst.life.spawned_at();
+  absl::Duration idle = now_ - since;
+  // Time fleetd was not watching is nobody's idleness.
+  const bool stalled_since = last_stall_.has_value() && since < last_stall_->end;
+  if (stalled_since) {
+    idle -= last_stall_->end - std::max(since, last_stall_->start);
+    idle = std::max(idle, absl::ZeroDuration());
+  }
+  if (!changed.has_value() && !stalled_since) return -1;  // Never written: the whole uptime.
   return absl::ToInt64Milliseconds(idle);
 }
 

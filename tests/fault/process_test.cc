@@ -165,5 +165,40 @@ TEST(ProcessFaultTest, TwoHundredWorkersExitingAtOnceAreEachRestartedOnce) {
          static_cast<long long>(status->daemon().max_loop_lag_ms()));
 }
 
+// fleetd itself stopped (SIGSTOP, a suspended VM) while its workers go on:
+// when it runs again, the gap is its own, not the workers'. Neither a chatty
+// worker nor a quiet one is restarted as "log stale", and every line the
+// quiet one wrote meanwhile is in its log.
+TEST(ProcessFaultTest, AStalledFleetdBlamesNoWorkerAndLosesNoOutput) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml",
+              FleetYaml("  - name: chatty\n    shell: 'while true; do echo tick; sleep 0.1; done'\n"
+                        "    health: {log_max_age: 3s, period: 500ms, starved_cpu_pressure: 100}\n"
+                        "  - name: quiet\n"
+                        "    shell: 'i=0; while true; do i=$((i+1)); echo q$i; sleep 1; done'\n"
+                        "    health: {log_max_age: 3s, period: 500ms, starved_cpu_pressure: 100}\n"));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_THAT(AwaitHealed(h, {"chatty/0", "quiet/0"}, absl::Seconds(10)), IsEmpty());
+  absl::SleepFor(absl::Seconds(1));
+  ASSERT_EQ(kill(h.fleetd_pid(), SIGSTOP), 0);
+  absl::SleepFor(absl::Seconds(8));
+  ASSERT_EQ(kill(h.fleetd_pid(), SIGCONT), 0);
+  absl::SleepFor(absl::Seconds(2));  // Several health periods after the gap.
+
+  const std::string events = Events(h);
+  EXPECT_THAT(events, HasSubstr("stalled"));
+  EXPECT_EQ(h.Instance("chatty/0").restarts(), 0u) << events;
+  EXPECT_EQ(h.Instance("quiet/0").restarts(), 0u) << events;
+  // q1, q2, ... with no number missing.
+  std::ifstream log(h.run_dir() + "/logs/quiet.0.log");
+  std::string line;
+  int expected = 1;
+  while (std::getline(log, line)) {
+    ASSERT_EQ(line, absl::StrCat("q", expected)) << "a line is missing";
+    ++expected;
+  }
+  EXPECT_GE(expected, 10);
+}
+
 }  // namespace
 }  // namespace fleet::testing

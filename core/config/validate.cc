@@ -393,6 +393,7 @@ class Validator {
     }
     if (!state->has_push_attempts()) state->set_push_attempts(8);
     SetIfUnset(state->mutable_watchdog(), 5 * 60 * 1000);
+    SetIfUnset(state->mutable_network_timeout(), 30 * 1000);
     static const std::vector<std::string> kStrategies = {
         "ours", "theirs", "union", "keep-both", "json", "json-ours", "json-theirs"};
     for (const v1::MergeRule& rule : state->merge()) {

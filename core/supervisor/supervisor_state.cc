@@ -116,6 +116,12 @@ void Supervisor::SubmitSync(Instance* inst, SyncRequest::Op op, std::string mess
   r.set_message(std::move(message));
   r.set_max_attempts(state_config_.push_attempts());
   r.set_merge(state_config_.catch_up() == "merge");
+  // The plugin gives up on a silent remote itself, within the host's wait.
+  r.set_network_timeout_ms(static_cast<uint32_t>(
+      std::min<int64_t>(absl::ToInt64Milliseconds(FromProto(state_config_.network_timeout())),
+                        UINT32_MAX)));
+  r.set_network_budget_ms(
+      static_cast<uint32_t>(absl::ToInt64Milliseconds(job.timeout - absl::Seconds(10))));
   // One push lock for the whole fleet: its instances take turns instead of
   // rejecting each other's pushes.
   r.set_lock_path(os::JoinPath(state_config_.work_trees(), ".fleet-push.flock"));

@@ -16,7 +16,12 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 
 // A key given twice in one mapping: YAML forbids it, yaml-cpp accepts it
 // (and a line-level union of two edits of one key produces exactly that).
-std::string DuplicateKey(const YAML::Node& node) {
+// *budget counts the nodes still allowed: aliases let 700 bytes stand for
+// billions of nodes (which yaml-cpp loads instantly, as shared nodes, and
+// a walk then visits one by one), so the walk stops when it runs out.
+std::string DuplicateKey(const YAML::Node& node, size_t* budget) {
+  if (*budget == 0) return "";
+  --*budget;
   if (node.IsMap()) {
     std::set<std::string> seen;
     for (const auto& entry : node) {
@@ -24,11 +29,13 @@ std::string DuplicateKey(const YAML::Node& node) {
         return "key '" + entry.first.Scalar() + "' appears twice (line " +
                std::to_string(entry.first.Mark().line + 1) + ")";
       }
-      if (std::string dup = DuplicateKey(entry.second); !dup.empty()) return dup;
+      if (std::string dup = DuplicateKey(entry.second, budget); !dup.empty()) return dup;
+      if (*budget == 0) return "";
     }
   } else if (node.IsSequence()) {
     for (const auto& item : node) {
-      if (std::string dup = DuplicateKey(item); !dup.empty()) return dup;
+      if (std::string dup = DuplicateKey(item, budget); !dup.empty()) return dup;
+      if (*budget == 0) return "";
     }
   }
   return "";
@@ -67,8 +74,18 @@ std::string CheckStateFile(const std::string& path, const std::string& content,
     // yaml-cpp reports by exception; it never leaves this function.
     try {
       std::vector<YAML::Node> docs = YAML::LoadAll(content);
+      // Without aliases a document has fewer nodes than bytes; a little
+      // slack for tiny files.
+      const size_t allowed = content.size() + 1024;
+      size_t budget = allowed;
       for (const YAML::Node& doc : docs) {
-        if (std::string dup = DuplicateKey(doc); !dup.empty()) return "not valid YAML (" + dup + ")";
+        if (std::string dup = DuplicateKey(doc, &budget); !dup.empty()) {
+          return "not valid YAML (" + dup + ")";
+        }
+        if (budget == 0) {
+          return "not accepted as state: its aliases expand it past " + std::to_string(allowed) +
+                 " values (an alias bomb?)";
+        }
       }
       if (required_keys.empty()) return "";
       if (docs.empty() || !docs[0].IsMap()) return "not a YAML mapping, so it has no required keys";

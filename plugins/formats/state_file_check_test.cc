@@ -1,5 +1,6 @@
 #include "plugins/formats/state_file_check.h"
 
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -31,6 +32,23 @@ TEST(StateFileCheckTest, YamlMustParseWithoutRepeatedKeysAndHoldItsKeys) {
   EXPECT_THAT(CheckStateFile("s.yml", "cash: 1\ncash: 2\n"), HasSubstr("key 'cash' appears twice"));
   EXPECT_THAT(CheckStateFile("s.yaml", "cash: 3\n", "", {"positions"}),
               HasSubstr("required key 'positions' is missing"));
+}
+
+// A worker's 700-byte "billion laughs" (9^9 values through aliases) used to
+// keep the check walking for minutes with every state instance WAITING.
+TEST(StateFileCheckTest, AYamlAliasBombIsRefusedAtOnce) {
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'i'; ++c) {
+    const char prev = static_cast<char>(c - 1);
+    bomb += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 9; ++i) bomb += std::string(i ? ", *" : "*") + prev;
+    bomb += "]\n";
+  }
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(CheckStateFile("s.yaml", bomb), HasSubstr("aliases expand it past"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // Generous: it is milliseconds.
+  // Aliases that do not multiply are fine.
+  EXPECT_EQ(CheckStateFile("s.yaml", "base: &b {x: 1}\nuse: *b\n"), "");
 }
 
 TEST(StateFileCheckTest, TextIsNotJudged) {

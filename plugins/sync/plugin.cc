@@ -8,10 +8,12 @@
 
 #include <filesystem>
 #include <map>
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include "plugins/sdk/sdk.h"
+#include "plugins/sync/bounded_stream.h"
 #include "plugins/sync/publish.h"
 #include "plugins/sync/repo.h"
 #include "proto/fleet/plugin/v1/sync.pb.h"
@@ -66,6 +68,8 @@ class GitSync {
       }
       rules.push_back({request.rules(i).glob(), *strategy});
     }
+    NetworkLimits limits(std::chrono::milliseconds(request.network_timeout_ms()),
+                         std::chrono::milliseconds(request.network_budget_ms()));
     Repo* repo = Open(request, result);
     if (repo == nullptr) return Outcome::kOk;  // result->error says why.
     repo->SetMergeRules(std::move(rules));

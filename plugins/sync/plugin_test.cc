@@ -1,6 +1,12 @@
 // Calls fleet.sync.git through its fleet_plugin_v1() table (linked statically).
+#include <arpa/inet.h>
 #include <git2.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
 
 #include <filesystem>
 #include <fstream>
@@ -57,6 +63,33 @@ class GitSyncPluginTest : public ::testing::Test {
   const fleet_plugin_api_v1* api_ = nullptr;
   void* instance_ = nullptr;
 };
+
+// A remote that accepts the connection and never says a word (a hung git
+// daemon, a black-holing proxy): the sync gives up after the silence limit
+// and says so, instead of holding the instance (and fleetd's shutdown).
+TEST_F(GitSyncPluginTest, ASilentRemoteIsGivenUpOnAfterTheNetworkTimeout) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(listener, 8), 0);  // The kernel accepts; nobody answers.
+  socklen_t size = sizeof(addr);
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &size);
+  SyncRequest request = Request("silent", SyncRequest::OP_PULL);
+  request.set_remote("git://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/x.git");
+  request.set_network_timeout_ms(500);
+  SyncResult r;
+  std::string error;
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(Call(request, &r, &error), 0) << error;
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr("no answer from 127.0.0.1:"));
+  EXPECT_TRUE(r.remote_unreachable());
+  EXPECT_LT(took, std::chrono::seconds(20));  // Generous: it is about 0.5 s.
+  ::close(listener);
+}
 
 TEST_F(GitSyncPluginTest, PublishesAndPulls) {
   EXPECT_STREQ(api_->kind, "sync");

@@ -20,6 +20,7 @@
 #include "plugins/formats/json_merge.h"
 #include "plugins/formats/state_file_check.h"
 #include "plugins/procfs/procfs.h"
+#include "plugins/sync/bounded_stream.h"
 #include "plugins/sync/file_lock.h"
 
 namespace fleet::plugins::sync {
@@ -50,6 +51,7 @@ GitStatus RemoteFail(int code, const std::string& what) {
 void InitOnce() {
   static const int init = git_libgit2_init();
   (void)init;
+  RegisterBoundedStream();  // No network wait without a limit.
 }
 
 template <typename T, void (*Free)(T*)>

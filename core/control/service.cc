@@ -100,10 +100,14 @@ class ControlService final : public ctl::FleetControl::Service {
     return grpc::Status::OK;
   }
 
+  // Bus calls run on the work-bus thread, never on the loop: a slow disk
+  // under the bus delays them, not supervision.
   template <typename Response, typename Fn>
   grpc::Status BusCall(Fn fn, Response* response) {
     absl::StatusOr<Response> result;
-    grpc::Status status = OnLoop<absl::StatusOr<Response>>(std::move(fn), &result);
+    grpc::Status status = Await<absl::StatusOr<Response>>(
+        [this](std::function<void()> job) { return supervisor_->PostToBus(std::move(job)); },
+        "the work-bus", std::function<absl::StatusOr<Response>()>(std::move(fn)), &result);
     if (!status.ok()) return status;
     if (!result.ok()) return ToGrpc(result.status());
     *response = *std::move(result);
@@ -290,14 +294,25 @@ class ControlService final : public ctl::FleetControl::Service {
   // Runs fn on the supervision loop and waits for its value.
   template <typename T>
   grpc::Status OnLoop(std::function<T()> fn, T* out) {
+    return Await<T>(
+        [this](std::function<void()> job) { return supervisor_->Post(std::move(job)); },
+        "the supervision loop", std::move(fn), out);
+  }
+
+  // Hands fn to a thread through post and waits for its value.
+  template <typename T>
+  grpc::Status Await(const std::function<bool(std::function<void()>)>& post, const char* who,
+                     std::function<T()> fn, T* out) {
     auto promise = std::make_shared<std::promise<T>>();
     std::future<T> future = promise->get_future();
-    if (!supervisor_->Post([promise, fn] { promise->set_value(fn()); })) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fleetd is shutting down");
+    if (!post([promise, fn] { promise->set_value(fn()); })) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          absl::StrCat(who, " is not running (fleetd is shutting down, or the "
+                                            "work-bus is off: see fleetd's log)"));
     }
     if (future.wait_for(kLoopAnswerDeadline) != std::future_status::ready) {
       return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                          "the supervision loop did not answer within 10s");
+                          absl::StrCat(who, " did not answer within 10s"));
     }
     *out = future.get();
     return grpc::Status::OK;

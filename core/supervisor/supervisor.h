@@ -21,6 +21,7 @@
 #include "core/bus/conductor.h"
 #include "core/config/loader.h"
 #include "core/health/monitor.h"
+#include "core/plugin_host/worker.h"
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
 #include "core/recovery/recovery_worker.h"
@@ -87,6 +88,10 @@ class Supervisor {
   // Runs fn on the loop thread soon. Returns false (fn dropped) once the loop
   // has finished.
   bool Post(std::function<void()> fn);
+  // Runs fn on the work-bus thread (which owns the conductor and its file
+  // I/O, fsyncs included, so a slow disk never stalls supervision). False
+  // (fn dropped) when the bus is off or stopping.
+  bool PostToBus(std::function<void()> fn);
 
   // --- loop thread ---
   fleet::control::v1::GetStatusResponse Status() const;
@@ -113,6 +118,7 @@ class Supervisor {
                                                                 uint32_t limit);
   absl::StatusOr<fleet::control::v1::ActionResponse> RunNow(const std::string& target);
   // The work-bus (supervisor_bus.cc).
+  // --- work-bus thread (PostToBus) ---
   absl::StatusOr<fleet::control::v1::BusSubmitResponse> BusSubmit(
       const fleet::control::v1::BusSubmitRequest& request);
   absl::StatusOr<fleet::control::v1::BusStatusResponse> BusStatus(const std::string& run) const;
@@ -342,8 +348,17 @@ class Supervisor {
     MonoTime kill_at;
   };
   std::vector<StoppingOrphan> orphans_stopping_;
+  // The conductor lives on bus_worker_: only jobs posted there touch it.
   std::unique_ptr<bus::Conductor> conductor_;
+  std::unique_ptr<plugin_host::SerialWorker> bus_worker_;
+  std::string bus_dir_;
+  // Loop side: a pass is wanted, one is running, and when the conductor
+  // said (after its last pass) a pass is next due by time alone (wall ms).
   bool bus_dirty_ = true;
+  bool bus_pass_running_ = false;
+  std::optional<int64_t> bus_due_ms_;
+  // The conductor's state changed by a bus call: the loop runs a pass.
+  void BusChanged();
   std::set<int> bus_watches_;
   std::set<std::string> bus_watched_;
   // Judges of intelligence answers, by pid.

@@ -3,7 +3,10 @@
 // directory; an overflow is just another full pass) or a deadline of its own
 // comes (a retry delay, a lease check, a timeout). It sees the fleet through
 // a FleetView: which capabilities have a healthy instance, and which workers
-// (ENGINE.N) are running. Loop thread only.
+// (ENGINE.N) are running. The conductor itself, with every read, rename
+// and fsync it makes, lives on the bus thread: the loop hands it a FleetView
+// and takes back its events and next deadline, and the bus RPCs run there
+// too, so a slow disk delays the bus, never supervision.
 #include <sys/inotify.h>
 
 #include "absl/strings/str_cat.h"
@@ -24,8 +27,9 @@ constexpr uint32_t kBusMask = IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_DELE
 }  // namespace
 
 void Supervisor::InitBus() {
-  conductor_ =
-      std::make_unique<bus::Conductor>(os::JoinPath(options_.run_dir, "bus"), options_.bus_fsync);
+  // Before the loop runs: the bus thread does not exist yet.
+  bus_dir_ = os::JoinPath(options_.run_dir, "bus");
+  conductor_ = std::make_unique<bus::Conductor>(bus_dir_, options_.bus_fsync);
   std::vector<bus::BusEvent> events;
   absl::Status ready = conductor_->Init(&events);
   if (!ready.ok()) {
@@ -34,12 +38,22 @@ void Supervisor::InitBus() {
     return;
   }
   for (const bus::BusEvent& e : events) Emit(e.subject, e.kind, e.message);
+  bus_due_ms_ = conductor_->NextDeadline();
+  bus_worker_ = std::make_unique<plugin_host::SerialWorker>();
   WatchBus();
+}
+
+bool Supervisor::PostToBus(std::function<void()> fn) {
+  return bus_worker_ != nullptr && bus_worker_->Submit(std::move(fn));
+}
+
+void Supervisor::BusChanged() {
+  Post([this] { bus_dirty_ = dirty_ = true; });
 }
 
 void Supervisor::WatchBus() {
   if (conductor_ == nullptr) return;
-  const std::string dir = conductor_->mailbox().dir();
+  const std::string& dir = bus_dir_;
   std::vector<std::string> dirs = {os::JoinPath(dir, "results"), os::JoinPath(dir, "cur")};
   for (const std::string& worker : os::ListDirectory(os::JoinPath(dir, "cur"))) {
     dirs.push_back(os::JoinPath(dir, "cur/" + worker));
@@ -85,22 +99,31 @@ bus::FleetView Supervisor::BusView() const {
 }
 
 void Supervisor::RunBus() {
-  if (conductor_ == nullptr) return;
+  if (conductor_ == nullptr || bus_pass_running_) return;  // Its end looks again.
   const int64_t wall = absl::ToUnixMillis(clock_->WallNow());
-  std::optional<int64_t> due = conductor_->NextDeadline();
-  if (!bus_dirty_ && (!due.has_value() || *due > wall)) return;
+  if (!bus_dirty_ && (!bus_due_ms_.has_value() || *bus_due_ms_ > wall)) return;
   bus_dirty_ = false;
   WatchBus();  // New workers' claim directories.
-  for (const bus::BusEvent& e : conductor_->Pass(wall, BusView()))
-    Emit(e.subject, e.kind, e.message);
+  bus_pass_running_ = true;
+  bus::FleetView view = BusView();
+  const bool posted = PostToBus([this, wall, view = std::move(view)] {
+    std::vector<bus::BusEvent> events = conductor_->Pass(wall, view);
+    for (const bus::BusEvent& e : events) Emit(e.subject, e.kind, e.message);
+    std::optional<int64_t> due = conductor_->NextDeadline();
+    Post([this, due] {
+      bus_pass_running_ = false;
+      bus_due_ms_ = due;
+      dirty_ = true;  // The deadline moved, or changes came during the pass.
+    });
+  });
+  if (!posted) bus_pass_running_ = false;
 }
 
 std::optional<MonoTime> Supervisor::NextBusDeadline() const {
-  if (conductor_ == nullptr) return std::nullopt;
+  if (conductor_ == nullptr || bus_pass_running_) return std::nullopt;
+  if (!bus_due_ms_.has_value()) return std::nullopt;
   const int64_t wall = absl::ToUnixMillis(clock_->WallNow());
-  std::optional<int64_t> due = conductor_->NextDeadline();
-  if (!due.has_value()) return std::nullopt;
-  return now_ + absl::Milliseconds(std::max<int64_t>(0, *due - wall));
+  return now_ + absl::Milliseconds(std::max<int64_t>(0, *bus_due_ms_ - wall));
 }
 
 absl::StatusOr<ctl::BusSubmitResponse> Supervisor::BusSubmit(const ctl::BusSubmitRequest& request) {
@@ -115,8 +138,7 @@ absl::StatusOr<ctl::BusSubmitResponse> Supervisor::BusSubmit(const ctl::BusSubmi
       conductor_->Submit(*std::move(dag), request.run(), absl::ToUnixMillis(clock_->WallNow()));
   if (!run.ok()) return run.status();
   Emit(absl::StrCat("bus/", *run), "run_submitted", absl::StrCat(tasks, " tasks from ", path));
-  bus_dirty_ = true;
-  dirty_ = true;
+  BusChanged();
   ctl::BusSubmitResponse response;
   response.set_run(*run);
   response.set_tasks(tasks);
@@ -163,7 +185,7 @@ absl::StatusOr<ctl::ActionResponse> Supervisor::BusCancel(const std::string& run
   Emit(absl::StrCat("bus/", run), "run_cancelled", "cancelled by the operator");
   ctl::ActionResponse response;
   response.add_changed(absl::StrCat(run, ": cancelled"));
-  bus_dirty_ = dirty_ = true;
+  BusChanged();
   return response;
 }
 
@@ -176,7 +198,7 @@ absl::StatusOr<ctl::ActionResponse> Supervisor::BusRetry(const std::string& run,
   Emit(absl::StrCat("bus/", run, "/", task), "task_retried", "retried by the operator");
   ctl::ActionResponse response;
   response.add_changed(absl::StrCat(run, "/", task, ": retried"));
-  bus_dirty_ = dirty_ = true;
+  BusChanged();
   return response;
 }
 

@@ -187,5 +187,66 @@ TEST(DiskFaultTest, EioOnALogsWritesIsReportedAndTheWorkerGoesOn) {
   EXPECT_EQ(h.Instance("talk/0").restarts(), 0u);
 }
 
+// A disk whose every fsync takes 2 s (strace delays them in all of fleetd's
+// threads): the work-bus, which fsyncs every task it offers, slows down;
+// supervision does not. Status keeps answering and a killed worker comes
+// back while a submitted run is being published.
+TEST(DiskFaultTest, SlowFsyncsDelayTheBusButNeverTheSupervisionLoop) {
+  if (!StraceWorks()) GTEST_SKIP() << "strace is not installed or cannot trace here";
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", "name: it\nrun_dir: run\nengines:\n"
+                            "  - name: idle\n    capabilities: [llm]\n    shell: 'exec sleep 1000'\n"
+                            "    backoff: {initial: 10ms}\n");
+  h.WriteFile("goal.yaml", "tasks:\n  - {id: a, capability: llm}\n  - {id: b, capability: llm}\n"
+                           "  - {id: c, capability: llm}\n");
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_THAT(AwaitHealed(h, {"idle/0"}, absl::Seconds(10)), IsEmpty());
+  const std::string pid = std::to_string(h.fleetd_pid());
+  pid_t tracer = fork();
+  if (tracer == 0) {
+    execlp("strace", "strace", "-qq", "-f", "-o", "/dev/null", "-p", pid.c_str(), "-e",
+           "trace=fsync,fdatasync", "-e", "inject=fsync,fdatasync:delay_enter=2000000", nullptr);
+    _exit(127);
+  }
+  absl::SleepFor(absl::Milliseconds(500));  // strace attaches.
+  pid_t submit = fork();
+  if (submit == 0) {
+    const std::string run_dir = "FLEET_RUN_DIR=" + h.run_dir();
+    putenv(const_cast<char*>(run_dir.c_str()));
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(FleetHarness::FleetctlPath().c_str(), "fleetctl", "bus", "submit",
+          (h.dir() + "/goal.yaml").c_str(), "--run", "slow", nullptr);
+    _exit(127);
+  }
+  // Through the slow publishing: every status answers, in well under its
+  // deadline, and a killed worker is started again.
+  const pid_t before = h.Instance("idle/0").pid();
+  ASSERT_GT(before, 0);
+  ASSERT_EQ(kill(before, SIGKILL), 0);
+  bool restarted = false;
+  const absl::Time end = absl::Now() + absl::Seconds(6);
+  while (absl::Now() < end) {
+    const absl::Time asked = absl::Now();
+    absl::StatusOr<fleet::control::v1::GetStatusResponse> status = h.Status();
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_LT(absl::Now() - asked, absl::Seconds(3));  // The deadline is 10 s.
+    const pid_t now = h.Instance("idle/0").pid();
+    restarted = restarted || (now > 0 && now != before);
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_TRUE(restarted) << Events(h);
+  kill(tracer, SIGINT);
+  waitpid(tracer, nullptr, 0);
+  int submitted = 0;
+  waitpid(submit, &submitted, 0);
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Fleetctl({"bus", "status", "slow"}).out.find("ready") != std::string::npos ||
+                   h.Fleetctl({"bus", "status", "slow"}).out.find("offered") != std::string::npos; },
+      absl::Seconds(20)))
+      << h.Fleetctl({"bus", "status", "slow"}).out << Events(h);
+}
+
 }  // namespace
 }  // namespace fleet::testing

@@ -1,41 +1,37 @@
 #include "core/intel/answer_check.h"
 
 #include <algorithm>
-#include <regex>
 
 #include "absl/strings/str_cat.h"
 #include "core/config/yaml_to_proto.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "re2/re2.h"
 
 namespace fleet::intel {
 namespace {
 
-// Patterns are ECMAScript; "(?i)" at the start (as in RE2 and PCRE, which
-// operators know) makes one case-insensitive.
+// RE2: linear time in the answer whatever the pattern (std::regex
+// backtracks, and overflowed the stack on a 1 MB answer). "(?i)" at the
+// start makes a pattern case-insensitive, as operators know it from PCRE.
+RE2::Options Quiet() {
+  RE2::Options options;
+  options.set_log_errors(false);
+  return options;
+}
+
 bool Search(const std::string& pattern, const std::string& text) {
-  std::string body = pattern;
-  auto flags = std::regex::ECMAScript;
-  if (body.rfind("(?i)", 0) == 0) {
-    body = body.substr(4);
-    flags |= std::regex::icase;
-  }
-  try {
-    return std::regex_search(text, std::regex(body, flags));
-  } catch (const std::regex_error&) {
-    return false;  // Refused at load; cannot happen.
-  }
+  const RE2 re(pattern, Quiet());
+  return re.ok() && RE2::PartialMatch(text, re);  // Refused at load if not ok.
 }
 
 }  // namespace
 
 absl::Status CheckPattern(const std::string& pattern) {
-  std::string body = pattern.rfind("(?i)", 0) == 0 ? pattern.substr(4) : pattern;
-  try {
-    std::regex compiled(body, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
+  const RE2 re(pattern, Quiet());
+  if (!re.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("'", pattern, "' is not a valid regular expression: ", e.what()));
+        absl::StrCat("'", pattern, "' is not a valid regular expression: ", re.error()));
   }
   return absl::OkStatus();
 }

@@ -64,5 +64,15 @@ TEST(AnswerCheckTest, BadPatternsAreRefusedWithWhy) {
               HasSubstr("'([a-' is not a valid regular expression"));
 }
 
+// std::regex recursed once per character here and overflowed the stack on a
+// 1 MB answer; RE2 is linear.
+TEST(AnswerCheckTest, AHugeAnswerAgainstABacktrackingPatternIsJudgedNotCrashedOn) {
+  v1::Output o;
+  o.add_must_match("(a|b)*c");
+  const std::string answer(1 << 20, 'a');
+  EXPECT_EQ(CheckAnswer(o, answer), "does not match must_match '(a|b)*c'");
+  EXPECT_EQ(CheckAnswer(o, answer + "c"), "");
+}
+
 }  // namespace
 }  // namespace fleet::intel

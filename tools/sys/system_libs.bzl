@@ -23,6 +23,7 @@ _LIBS = {
     "grpcpp": ["grpc++"],
     "libgit2": ["libgit2"],
     "yaml_cpp": ["yaml-cpp"],
+    "re2": ["re2"],
     # For dlopen'd plugins: Debian's archive is not PIC.
     "yaml_cpp_shared": ["yaml-cpp"],
     "gtest": ["gtest", "gmock"],
@@ -38,7 +39,7 @@ _TOOLS = ["protoc", "grpc_cpp_plugin"]
 # (`fleetctl status` went from 35 ms to 14 ms). libc, libstdc++ and the
 # libraries below stay shared. protobuf_lite stays shared for dlopen'd plugins,
 # which cannot take Debian's non-PIC archives.
-_STATIC = ["absl", "protobuf", "grpcpp", "yaml_cpp"]
+_STATIC = ["absl", "protobuf", "grpcpp", "yaml_cpp", "re2"]
 
 # Always shared, even inside a static group.
 _SYSTEM = ["-lpthread", "-pthread", "-ldl", "-lrt", "-lm", "-latomic", "-lc"]

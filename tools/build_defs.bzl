@@ -14,6 +14,33 @@ def fleet_cc_test(name, deps = [], size = "small", **kwargs):
         **kwargs
     )
 
+def fleet_fuzz_test(name, srcs, deps = [], **kwargs):
+    """A libFuzzer target (LLVMFuzzerTestOneInput) with its seed corpus.
+
+    `bazel test` runs it over tests/fuzz/corpus/<name>/ with a small replay
+    main: every seed, and every crash found and kept there, stays a
+    regression test. With --config=fuzz the same sources link libFuzzer;
+    `bazel run --config=fuzz //tests/fuzz:<name> -- -max_total_time=60`
+    then fuzzes (tools/fuzz.sh does it for every target).
+    """
+    corpus = "corpus/" + name
+    native.cc_test(
+        name = name,
+        size = "small",
+        srcs = srcs,
+        deps = deps + select({
+            "//tools:fuzzing": [],
+            "//conditions:default": ["//tests/fuzz:replay_main"],
+        }),
+        linkopts = select({
+            "//tools:fuzzing": ["-fsanitize=fuzzer"],
+            "//conditions:default": [],
+        }),
+        data = native.glob([corpus + "/**"]),
+        args = [native.package_name() + "/" + corpus],
+        **kwargs
+    )
+
 def fleet_proto(name, srcs, deps = [], grpc = False, lite = False, visibility = None):
     """Generates C++ for srcs with the OS protoc (and grpc_cpp_plugin when grpc).
 

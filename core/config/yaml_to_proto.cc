@@ -214,7 +214,9 @@ void YamlToProto::Convert(const YAML::Node& node, Message* message) {
   }
   absl::flat_hash_set<std::string> seen;
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& key = it->first;
+    // A copy: it-> returns a temporary pair, and a reference into it dangles
+    // at the end of this statement (AddressSanitizer caught it).
+    const YAML::Node key = it->first;
     if (!key.IsScalar()) {
       Error(key, "keys must be plain names");
       continue;

@@ -2,6 +2,8 @@
 
 #include <cctype>
 #include <cstdio>
+#include <string>
+#include <unordered_set>
 
 namespace fleet::plugins::formats {
 namespace {
@@ -128,11 +130,19 @@ class Parser {
       ++pos_;
       return v;
     }
+    // A key given twice has no one meaning (and the merge could not say
+    // which one changed): refused, as the YAML check refuses it.
+    std::unordered_set<std::string> seen;
     for (;;) {
       Skip();
       if (pos_ >= s_.size() || s_[pos_] != '"') return Fail("a key in quotes was expected");
+      const size_t key_start = pos_;
       std::string key;
       if (!String(&key)) return std::nullopt;
+      if (!seen.insert(key).second) {
+        pos_ = key_start;
+        return Fail("key '" + key + "' appears twice");
+      }
       Skip();
       if (pos_ >= s_.size() || s_[pos_] != ':') return Fail("':' was expected");
       ++pos_;

@@ -31,6 +31,10 @@ TEST(JsonTest, ErrorsSayWhere) {
   EXPECT_FALSE(ParseJson("{} {}", &error).has_value());
   EXPECT_FALSE(ParseJson(std::string(1000, '['), &error).has_value());
   EXPECT_THAT(error, HasSubstr("too deep"));
+  // Found by tests/fuzz:json_merge_fuzz: a repeated key made a value unequal
+  // to itself (and its merge ambiguous).
+  EXPECT_FALSE(ParseJson("{\"cash\": 41,\n \"cash\": 40}", &error).has_value());
+  EXPECT_THAT(error, HasSubstr("line 2 column 2: key 'cash' appears twice"));
 }
 
 TEST(JsonTest, ThreeWayMergeByKey) {

@@ -1,9 +1,11 @@
 #include "plugins/formats/state_file_check.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
 #include <set>
+#include <sstream>
 
 #include "plugins/formats/json_merge.h"
 
@@ -41,6 +43,54 @@ std::string DuplicateKey(const YAML::Node& node, size_t* budget) {
   return "";
 }
 
+// yaml-cpp 0.7's LoadAll never returns on some malformed input (a document
+// that is just ",": every pass yields another empty document, and memory
+// grows; jbeder/yaml-cpp#1040, fixed after 0.7). A first pass with an event
+// counter stops where a document makes more events than it has bytes, which
+// well-formed YAML never does; the loading pass then sees the same events.
+class EventBudget : public YAML::EventHandler {
+ public:
+  explicit EventBudget(size_t budget) : left_(budget) {}
+  void OnDocumentStart(const YAML::Mark&) override { Spend(); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override { Spend(); }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { Spend(); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Spend();
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Spend();
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Spend();
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Spend() {
+    if (left_-- == 0) throw YAML::Exception(YAML::Mark::null_mark(), "the parser does not end");
+  }
+  size_t left_;
+};
+
+// True when yaml-cpp's parse of content ends (it may still be invalid).
+bool ParseEnds(const std::string& content) {
+  std::istringstream in(content);
+  YAML::Parser parser(in);
+  EventBudget budget(2 * content.size() + 16);
+  try {
+    while (parser.HandleNextDocument(budget)) {
+    }
+  } catch (const YAML::Exception& e) {
+    return e.msg != "the parser does not end";
+  }
+  return true;
+}
+
 std::string MissingKey(const std::vector<std::string>& required,
                        const std::function<bool(const std::string&)>& has) {
   for (const std::string& key : required) {
@@ -72,6 +122,7 @@ std::string CheckStateFile(const std::string& path, const std::string& content,
   }
   if (kind == "yaml") {
     // yaml-cpp reports by exception; it never leaves this function.
+    if (!ParseEnds(content)) return "not valid YAML (its parse does not end)";
     try {
       std::vector<YAML::Node> docs = YAML::LoadAll(content);
       // Without aliases a document has fewer nodes than bytes; a little

@@ -51,6 +51,14 @@ TEST(StateFileCheckTest, AYamlAliasBombIsRefusedAtOnce) {
   EXPECT_EQ(CheckStateFile("s.yaml", "base: &b {x: 1}\nuse: *b\n"), "");
 }
 
+// yaml-cpp 0.7 loops forever (growing memory) loading a stream like ","
+// (found by tests/fuzz:state_check_fuzz).
+TEST(StateFileCheckTest, YamlThatYamlCppCannotFinishIsRefused) {
+  EXPECT_THAT(CheckStateFile("s.yaml", ","), HasSubstr("its parse does not end"));
+  EXPECT_THAT(CheckStateFile("s.yaml", ", *a]\nc: &c b\n"), HasSubstr("not valid YAML"));
+  EXPECT_EQ(CheckStateFile("s.yaml", "a: 1\n---\nb: 2\n"), "");
+}
+
 TEST(StateFileCheckTest, TextIsNotJudged) {
   EXPECT_EQ(CheckStateFile("notes.txt", "{{{ anything"), "");
 }

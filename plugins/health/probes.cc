@@ -158,10 +158,19 @@ std::string HttpProbe(const std::string& host, uint16_t port, const std::string&
     reply.append(buffer, static_cast<size_t>(n));
   }
   close(fd);
-  // "HTTP/1.1 200 OK"
-  size_t space = reply.find(' ');
+  return JudgeHttpAnswer(reply);
+}
+
+std::string JudgeHttpAnswer(const std::string& reply) {
+  // "HTTP/1.1 200 OK": only the status line's code counts.
+  const size_t space = reply.find(' ');
   if (reply.compare(0, 5, "HTTP/") != 0 || space == std::string::npos) return "not an HTTP answer";
-  int code = std::atoi(reply.c_str() + space + 1);
+  int code = 0;
+  size_t i = space + 1;
+  for (int digits = 0; digits < 3 && i < reply.size() && reply[i] >= '0' && reply[i] <= '9';
+       ++digits, ++i) {
+    code = code * 10 + (reply[i] - '0');
+  }
   if (code >= 200 && code < 400) return "";
   return "HTTP " + std::to_string(code);
 }

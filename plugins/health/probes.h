@@ -33,6 +33,10 @@ std::string HttpProbe(const std::string& host, uint16_t port, const std::string&
 // "45s", "21m", "2h3m": as operators read durations in a reason.
 std::string HumanMillis(int64_t millis);
 
+// What an HTTP probe makes of the answer's first bytes (a worker's server
+// writes them): "" for a 2xx or 3xx status line, else why not.
+std::string JudgeHttpAnswer(const std::string& reply);
+
 }  // namespace fleet::plugins::health
 
 #endif  // FLEET_PLUGINS_HEALTH_PROBES_H_

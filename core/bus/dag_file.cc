@@ -199,7 +199,7 @@ absl::StatusOr<v1::Dag> LoadDagFromString(const std::string& text, const std::st
 }
 
 absl::StatusOr<v1::Dag> LoadDagFile(const std::string& path) {
-  absl::StatusOr<std::string> text = os::ReadFile(path);
+  absl::StatusOr<std::string> text = os::ReadFileBounded(path, config::kMaxYamlFileBytes);
   if (!text.ok()) return text.status();
   return LoadDagFromString(*text, path, os::DirName(path));
 }

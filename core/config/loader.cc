@@ -126,9 +126,7 @@ std::string BaseName(std::string path) {
   return name;
 }
 
-}  // namespace
-
-absl::StatusOr<LoadedConfig> LoadConfig(const std::string& given) {
+absl::StatusOr<LoadedConfig> LoadConfigUnguarded(const std::string& given) {
   LoadedConfig out;
   out.path = Absolute(given);
   struct stat st;
@@ -152,6 +150,19 @@ absl::StatusOr<LoadedConfig> LoadConfig(const std::string& given) {
   absl::Status status = loader.Finish(base_dir, BaseName(out.path));
   if (!status.ok()) return status;
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedConfig> LoadConfig(const std::string& given) {
+  // A config too big for the memory fleetd may use is refused like a bad
+  // one: a reload then changes nothing, and fleetd keeps running.
+  try {
+    return LoadConfigUnguarded(given);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(given, ": not enough memory to load it; nothing was changed"));
+  }
 }
 
 absl::StatusOr<LoadedConfig> LoadConfigFromString(const std::string& yaml,

@@ -1,6 +1,10 @@
 #include "core/config/loader.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -122,6 +126,23 @@ TEST(LoaderTest, TextThatIsNotUtf8IsRefusedWhereItIs) {
                   "engines:\n  - name: a\n    command: [x]\n    description: \"caf\xC3\xA9\"\n",
                   "fleet.yaml", "/base")
                   .ok());
+}
+
+TEST(LoaderTest, AHugeFileOrAFifoIsRefusedBeforeParsing) {
+  const std::string dir = TempDir();
+  {
+    std::ofstream big(dir + "/fleet.yaml");
+    big << "engines:\n  - name: a\n    command: [x]\n    description: '";
+    big << std::string(17 << 20, 'x') << "'\n";
+  }
+  absl::StatusOr<LoadedConfig> loaded = LoadConfig(dir + "/fleet.yaml");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("is larger than 16777216 bytes"));
+  ASSERT_EQ(unlink((dir + "/fleet.yaml").c_str()), 0);
+  ASSERT_EQ(mkfifo((dir + "/fleet.yaml").c_str(), 0600), 0);
+  loaded = LoadConfig(dir + "/fleet.yaml");  // Would wait for a writer forever.
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("not a regular file"));
 }
 
 TEST(LoaderTest, CommandMustBeAList) {

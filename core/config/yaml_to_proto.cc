@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
@@ -13,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
+#include "core/os/files.h"
 #include "core/text/utf8.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/struct.pb.h"
@@ -139,6 +138,10 @@ absl::StatusOr<uint64_t> ParseByteSize(const std::string& text) {
 absl::StatusOr<YAML::Node> ParseYamlString(const std::string& text, const std::string& name) {
   try {
     return YAML::Load(text);
+  } catch (const std::bad_alloc&) {
+    // Under a memory limit: refused, and whatever ran before goes on.
+    return absl::ResourceExhaustedError(
+        absl::StrCat(name, ": not enough memory to parse it (", text.size(), " bytes)"));
   } catch (const YAML::DeepRecursion& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": nesting is too deep"));
@@ -162,11 +165,13 @@ absl::StatusOr<std::vector<std::string>> YamlTopLevelKeys(const std::string& tex
 }
 
 absl::StatusOr<YAML::Node> ParseYamlFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot be read"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseYamlString(text.str(), path);
+  // A fleet file is a few KB; yaml-cpp needs ~6x a file's size in memory.
+  absl::StatusOr<std::string> text = os::ReadFileBounded(path, kMaxYamlFileBytes);
+  if (absl::IsNotFound(text.status())) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot be read"));
+  }
+  if (!text.ok()) return absl::InvalidArgumentError(text.status().message());
+  return ParseYamlString(*text, path);
 }
 
 Location YamlToProto::Where(const YAML::Node& node) const {

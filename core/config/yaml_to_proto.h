@@ -15,8 +15,12 @@
 
 namespace fleet::config {
 
+// The largest YAML file read (a fleet file, an engine file, a DAG): 16 MiB.
+inline constexpr size_t kMaxYamlFileBytes = 16u << 20;
+
 // Parses a YAML file. Syntax errors (and over-deep nesting) are
-// kInvalidArgument with "file:line:col: ...".
+// kInvalidArgument with "file:line:col: ..."; a file over kMaxYamlFileBytes,
+// or a FIFO or device in its place, is refused before parsing.
 absl::StatusOr<YAML::Node> ParseYamlFile(const std::string& path);
 absl::StatusOr<YAML::Node> ParseYamlString(const std::string& text, const std::string& name);
 

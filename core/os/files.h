@@ -26,6 +26,9 @@ absl::StatusOr<std::string> ReadUntrustedFile(const std::string& path, size_t li
 absl::StatusOr<std::string> ReadUntrustedFileAt(int dir_fd, const std::string& path,
                                                 size_t limit);
 
+// A file the operator named (a config, a DAG): symlinks are followed, but
+// a FIFO or device is refused and at most `limit` bytes are read.
+absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t limit);
 // Its first `limit` bytes (all of it if shorter); the same refusals.
 absl::StatusOr<std::string> ReadUntrustedFileHead(const std::string& path, size_t limit);
 // An fd open for reading on it (blocking, close-on-exec), for a child's

@@ -82,6 +82,12 @@ absl::StatusOr<std::string> ReadUntrustedFileAt(int dir_fd, const std::string& p
   return std::move(r.content);
 }
 
+absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t limit) {
+  sdk::UntrustedRead r = sdk::ReadUntrustedFileAt(AT_FDCWD, path, limit, /*follow_symlinks=*/true);
+  if (!r.ok()) return ToStatus(r);
+  return std::move(r.content);
+}
+
 absl::StatusOr<std::string> ReadUntrustedFileHead(const std::string& path, size_t limit) {
   sdk::UntrustedRead r = sdk::ReadUntrustedFileAt(AT_FDCWD, path, limit);
   if (!r.ok() && r.error != sdk::ReadError::kTooLarge) return ToStatus(r);

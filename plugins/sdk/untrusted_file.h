@@ -42,8 +42,12 @@ struct UntrustedRead {
 // for reading: a regular file, not through a symlink, never waiting on a
 // FIFO. The descriptor is blocking again when returned; -1 with *r's error
 // and message otherwise.
-inline int OpenUntrustedFileAt(int dir_fd, const std::string& path, UntrustedRead* r) {
-  const int fd = ::openat(dir_fd, path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+// follow_symlinks: for a path the operator named (a config may well be a
+// symlink); everything else stays as above.
+inline int OpenUntrustedFileAt(int dir_fd, const std::string& path, UntrustedRead* r,
+                               bool follow_symlinks = false) {
+  const int fd = ::openat(dir_fd, path.c_str(),
+                          O_RDONLY | O_NONBLOCK | (follow_symlinks ? 0 : O_NOFOLLOW) | O_CLOEXEC);
   if (fd < 0) {
     r->saved_errno = errno;
     r->error = errno == ELOOP ? ReadError::kSymlink : ReadError::kOpen;
@@ -63,9 +67,10 @@ inline int OpenUntrustedFileAt(int dir_fd, const std::string& path, UntrustedRea
 }
 
 // The whole file, at most `limit` bytes (see ReadError::kTooLarge).
-inline UntrustedRead ReadUntrustedFileAt(int dir_fd, const std::string& path, size_t limit) {
+inline UntrustedRead ReadUntrustedFileAt(int dir_fd, const std::string& path, size_t limit,
+                                         bool follow_symlinks = false) {
   UntrustedRead r;
-  const int fd = OpenUntrustedFileAt(dir_fd, path, &r);
+  const int fd = OpenUntrustedFileAt(dir_fd, path, &r, follow_symlinks);
   if (fd < 0) return r;
   struct stat st;
   if (::fstat(fd, &st) == 0) {

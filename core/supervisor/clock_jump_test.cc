@@ -88,7 +88,8 @@ TEST_F(ClockJumpTest, JumpsChangeNothingAndTimersKeepTheirPace) {
 
   auto settle = [] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); };
   for (int i = 0; i < 50; ++i) {
-    const ctl::InstanceStatus* s = Find(Status(), "steady/1");
+    const ctl::GetStatusResponse now = Status();  // Find points into it.
+    const ctl::InstanceStatus* s = Find(now, "steady/1");
     if (s != nullptr && s->state() == ctl::INSTANCE_STATE_RUNNING) break;
     settle();
   }

@@ -166,12 +166,16 @@ TEST(BusTest, BadResultsAreQuarantinedAndNeverAbsorbed) {
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] { return fs::exists(h.run_dir() + "/bus/new/llm/q~a~1.json"); }, absl::Seconds(10)));
   const std::string results = h.run_dir() + "/bus/results/";
-  std::ofstream(results + "q~a~1.json")
-      << "{\"run\": \"q\", \"task\": \"a\", \"attempt\": 1, \"ok\": tr";
-  std::ofstream(results + "q~a~9.json")
-      << "{\"run\": \"q\", \"task\": \"a\", \"attempt\": 9, \"ok\": true}";
-  std::ofstream(results + "q~..~1.json") << "{}";  // A name that climbs out.
-  std::ofstream(results + "q~zz~1.json") << "{\"run\": \"q\", \"task\": \"zz\", \"attempt\": 1}";
+  // Whole files, renamed in as the maildir protocol says (a file written in
+  // place can be read half-written).
+  auto put = [&](const std::string& name, const std::string& text) {
+    std::ofstream(h.dir() + "/result.tmp") << text;
+    fs::rename(h.dir() + "/result.tmp", results + name);
+  };
+  put("q~a~1.json", "{\"run\": \"q\", \"task\": \"a\", \"attempt\": 1, \"ok\": tr");
+  put("q~a~9.json", "{\"run\": \"q\", \"task\": \"a\", \"attempt\": 9, \"ok\": true}");
+  put("q~..~1.json", "{}");  // A name that climbs out.
+  put("q~zz~1.json", "{\"run\": \"q\", \"task\": \"zz\", \"attempt\": 1}");
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return fs::is_empty(results); }, absl::Seconds(10)))
       << h.Fleetctl({"events", "-n", "40"}).out;
   const std::string events = h.Fleetctl({"events", "-n", "100"}).out;

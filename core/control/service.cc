@@ -9,7 +9,7 @@
 #include <future>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "core/concurrency/mutex.h"
 #include "absl/time/clock.h"
 
 namespace fleet::control {
@@ -204,7 +204,7 @@ class ControlService final : public ctl::FleetControl::Service {
     // The answers arrive on the loop, one per instance, when the plugin is
     // done; this thread waits for all of them (or the caller's deadline).
     struct Answers {
-      absl::Mutex mu;
+      fleet::Mutex mu;
       std::vector<ctl::InstanceSync> got ABSL_GUARDED_BY(mu);
     };
     auto answers = std::make_shared<Answers>();
@@ -214,7 +214,7 @@ class ControlService final : public ctl::FleetControl::Service {
         [this, r, answers] {
           return supervisor_->SyncState(r.target(), r.commit(), r.message(),
                                         [answers](ctl::InstanceSync answer) {
-                                          absl::MutexLock lock(&answers->mu);
+                                          fleet::MutexLock lock(&answers->mu);
                                           answers->got.push_back(std::move(answer));
                                         });
         },
@@ -226,7 +226,7 @@ class ControlService final : public ctl::FleetControl::Service {
     // wait short nor stretches it.
     const absl::Duration wait =
         std::min(absl::FromChrono(context->deadline()) - absl::Now(), kSyncAnswerDeadline);
-    absl::MutexLock lock(&answers->mu);
+    fleet::MutexLock lock(&answers->mu);
     auto all_in = [&answers, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(answers->mu) {
       return answers->got.size() >= n;
     };

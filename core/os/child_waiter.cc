@@ -5,14 +5,14 @@
 namespace fleet::os {
 
 absl::StatusOr<pid_t> ChildWaiter::Spawn(const SpawnSpec& spec) {
-  absl::MutexLock lock(&mu_);
+  fleet::MutexLock lock(&mu_);
   absl::StatusOr<pid_t> pid = os::Spawn(spec);
   if (pid.ok()) children_[*pid] = Entry{};
   return pid;
 }
 
 bool ChildWaiter::Deliver(pid_t pid, const ExitStatus& status) {
-  absl::MutexLock lock(&mu_);
+  fleet::MutexLock lock(&mu_);
   auto it = children_.find(pid);
   if (it == children_.end()) return false;
   it->second.status = status;
@@ -21,7 +21,7 @@ bool ChildWaiter::Deliver(pid_t pid, const ExitStatus& status) {
 
 std::optional<ExitStatus> ChildWaiter::Wait(pid_t pid, absl::Duration timeout, bool* timed_out) {
   *timed_out = false;
-  absl::MutexLock lock(&mu_);
+  fleet::MutexLock lock(&mu_);
   auto done = [this, pid]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto it = children_.find(pid);
     return it == children_.end() || it->second.status.has_value();

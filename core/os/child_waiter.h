@@ -10,7 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "core/concurrency/mutex.h"
 #include "absl/time/time.h"
 #include "core/os/process.h"
 
@@ -33,7 +33,7 @@ class ChildWaiter {
   struct Entry {
     std::optional<ExitStatus> status;
   };
-  absl::Mutex mu_;
+  fleet::Mutex mu_;
   absl::flat_hash_map<pid_t, Entry> children_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -5,7 +5,7 @@ namespace fleet::plugin_host {
 SerialWorker::~SerialWorker() { Stop(absl::ZeroDuration(), absl::Seconds(3)); }
 
 bool SerialWorker::Submit(std::function<void()> job) {
-  absl::MutexLock lock(&mu_);
+  fleet::MutexLock lock(&mu_);
   if (stopping_) return false;
   queue_.push_back(std::move(job));
   if (!thread_.joinable()) thread_ = std::thread([this] { Work(); });
@@ -13,14 +13,14 @@ bool SerialWorker::Submit(std::function<void()> job) {
 }
 
 size_t SerialWorker::pending() const {
-  absl::MutexLock lock(&mu_);
+  fleet::MutexLock lock(&mu_);
   return queue_.size() + (busy_ ? 1 : 0);
 }
 
 bool SerialWorker::Stop(absl::Duration drain, absl::Duration grace) {
   bool finished;
   {
-    absl::MutexLock lock(&mu_);
+    fleet::MutexLock lock(&mu_);
     if (stopped_) return true;
     stopped_ = true;
     if (drain > absl::ZeroDuration()) {
@@ -49,7 +49,7 @@ void SerialWorker::Work() {
   for (;;) {
     std::function<void()> job;
     {
-      absl::MutexLock lock(&mu_);
+      fleet::MutexLock lock(&mu_);
       busy_ = false;
       mu_.Await(absl::Condition(
           +[](SerialWorker* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {

@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "absl/synchronization/mutex.h"
+#include "core/concurrency/mutex.h"
 #include "absl/time/time.h"
 
 namespace fleet::plugin_host {
@@ -37,7 +37,7 @@ class SerialWorker {
  private:
   void Work();
 
-  mutable absl::Mutex mu_;
+  mutable fleet::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -3,7 +3,7 @@
 #include <atomic>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
+#include "core/concurrency/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
@@ -29,7 +29,7 @@ TEST(SerialWorkerTest, RunsJobsInOrderOnOneThread) {
 }
 
 TEST(SerialWorkerTest, StopWithoutDrainDropsQueuedJobs) {
-  absl::Notification started, release;
+  fleet::Notification started, release;
   std::atomic<int> ran{0};
   SerialWorker worker;
   worker.Submit([&] {
@@ -51,7 +51,7 @@ TEST(SerialWorkerTest, StopWithoutDrainDropsQueuedJobs) {
 }
 
 TEST(SerialWorkerTest, AHungJobIsAbandonedAfterTheGrace) {
-  auto release = std::make_shared<absl::Notification>();
+  auto release = std::make_shared<fleet::Notification>();
   auto worker = std::make_unique<SerialWorker>();
   worker->Submit([release] { release->WaitForNotification(); });
   absl::SleepFor(absl::Milliseconds(20));

@@ -54,14 +54,14 @@ void EventLog::Add(const std::string& subject, const std::string& kind,
   event.set_severity(warn ? "warning" : "info");
   log::Write(warn ? log::Severity::kWarning : log::Severity::kInfo,
              absl::StrCat(subject, " ", kind, message.empty() ? "" : ": ", message));
-  absl::MutexLock lock(&mu_);
+  fleet::MutexLock lock(&mu_);
   event.set_seq(next_seq_++);
   ring_.push_back(std::move(event));
   while (ring_.size() > capacity_) ring_.pop_front();
 }
 
 std::vector<fleet::control::v1::Event> EventLog::Since(uint64_t after) const {
-  absl::MutexLock lock(&mu_);
+  fleet::MutexLock lock(&mu_);
   std::vector<fleet::control::v1::Event> out;
   for (const auto& event : ring_) {
     if (event.seq() > after) out.push_back(event);
@@ -70,13 +70,13 @@ std::vector<fleet::control::v1::Event> EventLog::Since(uint64_t after) const {
 }
 
 uint64_t EventLog::SeqBefore(size_t n) const {
-  absl::MutexLock lock(&mu_);
+  fleet::MutexLock lock(&mu_);
   uint64_t last = next_seq_ - 1;
   return last > n ? last - n : 0;
 }
 
 bool EventLog::WaitFor(uint64_t after, absl::Duration timeout) const {
-  absl::MutexLock lock(&mu_);
+  fleet::MutexLock lock(&mu_);
   auto ready = [this, after]()
                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_ || next_seq_ - 1 > after; };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
@@ -84,17 +84,17 @@ bool EventLog::WaitFor(uint64_t after, absl::Duration timeout) const {
 }
 
 void EventLog::Close() {
-  absl::MutexLock lock(&mu_);
+  fleet::MutexLock lock(&mu_);
   closed_ = true;
 }
 
 bool EventLog::closed() const {
-  absl::MutexLock lock(&mu_);
+  fleet::MutexLock lock(&mu_);
   return closed_;
 }
 
 uint64_t EventLog::last_seq() const {
-  absl::MutexLock lock(&mu_);
+  fleet::MutexLock lock(&mu_);
   return next_seq_ - 1;
 }
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "core/concurrency/mutex.h"
 #include "absl/time/time.h"
 #include "core/os/clock.h"
 #include "proto/fleet/control/v1/control.pb.h"
@@ -39,7 +39,7 @@ class EventLog {
  private:
   os::Clock* clock_;
   const size_t capacity_;
-  mutable absl::Mutex mu_;
+  mutable fleet::Mutex mu_;
   std::deque<fleet::control::v1::Event> ring_ ABSL_GUARDED_BY(mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

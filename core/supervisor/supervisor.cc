@@ -113,7 +113,7 @@ absl::Status Supervisor::Init() {
 
 bool Supervisor::Post(std::function<void()> fn) {
   {
-    absl::MutexLock lock(&post_mu_);
+    fleet::MutexLock lock(&post_mu_);
     if (finished_) return false;
     posted_.push_back(std::move(fn));
   }
@@ -188,7 +188,7 @@ void Supervisor::Run() {
   // Whatever was posted meanwhile still gets an answer; later posts are refused.
   std::vector<std::function<void()>> last;
   {
-    absl::MutexLock lock(&post_mu_);
+    fleet::MutexLock lock(&post_mu_);
     finished_ = true;
     last.swap(posted_);
   }
@@ -267,7 +267,7 @@ void Supervisor::HandleWake() {
   (void)::read(wake_fd_, &count, sizeof(count));
   std::vector<std::function<void()>> work;
   {
-    absl::MutexLock lock(&post_mu_);
+    fleet::MutexLock lock(&post_mu_);
     work.swap(posted_);
   }
   for (auto& fn : work) fn();

@@ -17,7 +17,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "core/concurrency/mutex.h"
 #include "core/bus/conductor.h"
 #include "core/config/loader.h"
 #include "core/health/monitor.h"
@@ -373,7 +373,7 @@ class Supervisor {
   absl::Time started_wall_;
   MonoTime started_mono_;
 
-  mutable absl::Mutex post_mu_;
+  mutable fleet::Mutex post_mu_;
   std::vector<std::function<void()>> posted_ ABSL_GUARDED_BY(post_mu_);
   bool finished_ ABSL_GUARDED_BY(post_mu_) = false;
 };

@@ -316,7 +316,7 @@ ctl::GetStatusResponse Supervisor::Status() const {
   d->set_loop_lag_ms(absl::ToInt64Milliseconds(loop_lag_));
   d->set_max_loop_lag_ms(absl::ToInt64Milliseconds(max_loop_lag_));
   {
-    absl::MutexLock lock(&post_mu_);
+    fleet::MutexLock lock(&post_mu_);
     d->set_loop_queue(static_cast<uint32_t>(posted_.size()));
   }
   size_t plugin_queue = 0;

@@ -4,7 +4,7 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "core/concurrency/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
@@ -18,7 +18,7 @@ using fleet::plugin::v1::SyncResult;
 // that are not a SyncResult, "fail" answers an error. Records which thread
 // served each work tree and whether two calls on one tree ever overlapped.
 struct Recorder {
-  absl::Mutex mu;
+  fleet::Mutex mu;
   std::map<std::string, std::thread::id> thread_of;
   std::map<std::string, int> busy;
   bool overlapped = false;
@@ -33,14 +33,14 @@ class FakeCaller : public plugin_host::PluginCaller {
     request.ParseFromString(bytes);
     const std::string& tree = request.work_tree();
     {
-      absl::MutexLock lock(&r_->mu);
+      fleet::MutexLock lock(&r_->mu);
       if (r_->busy[tree]++ > 0) r_->overlapped = true;
       auto [it, fresh] = r_->thread_of.emplace(tree, std::this_thread::get_id());
       if (!fresh && it->second != std::this_thread::get_id()) r_->moved_threads = true;
     }
     absl::SleepFor(absl::Microseconds(200));
     {
-      absl::MutexLock lock(&r_->mu);
+      fleet::MutexLock lock(&r_->mu);
       --r_->busy[tree];
     }
     if (request.message() == "fail") return absl::UnavailableError("plugin said no");
@@ -57,13 +57,13 @@ class FakeCaller : public plugin_host::PluginCaller {
 
 TEST(StateSyncTest, EachWorkTreeIsSyncedInOrderOnOneLane) {
   Recorder recorder;
-  absl::Mutex mu;
+  fleet::Mutex mu;
   std::map<std::string, std::vector<std::string>> heads;
   {
     std::vector<std::unique_ptr<plugin_host::PluginCaller>> lanes;
     for (int i = 0; i < 3; ++i) lanes.push_back(std::make_unique<FakeCaller>(&recorder));
     StateSync sync(std::move(lanes), nullptr, [&](SyncOutcome outcome) {
-      absl::MutexLock lock(&mu);
+      fleet::MutexLock lock(&mu);
       ASSERT_TRUE(outcome.result.ok());
       heads[outcome.instance_id].push_back(outcome.result->head());
     });
@@ -89,12 +89,12 @@ TEST(StateSyncTest, EachWorkTreeIsSyncedInOrderOnOneLane) {
 
 TEST(StateSyncTest, PluginErrorsAndGarbageBecomeErrors) {
   Recorder recorder;
-  absl::Mutex mu;
+  fleet::Mutex mu;
   std::map<std::string, absl::Status> got;
   std::vector<std::unique_ptr<plugin_host::PluginCaller>> lanes;
   lanes.push_back(std::make_unique<FakeCaller>(&recorder));
   StateSync sync(std::move(lanes), nullptr, [&](SyncOutcome outcome) {
-    absl::MutexLock lock(&mu);
+    fleet::MutexLock lock(&mu);
     got[outcome.instance_id] = outcome.result.status();
     EXPECT_EQ(outcome.op, SyncRequest::OP_PUBLISH);
     EXPECT_EQ(outcome.seq, 7u);

@@ -4,7 +4,7 @@
 #ifndef FLEET_TESTS_FAKES_JUMPING_CLOCK_H_
 #define FLEET_TESTS_FAKES_JUMPING_CLOCK_H_
 
-#include "absl/synchronization/mutex.h"
+#include "core/concurrency/mutex.h"
 #include "absl/time/clock.h"
 #include "core/os/clock.h"
 
@@ -14,18 +14,18 @@ class JumpingClock : public os::Clock {
  public:
   os::MonoTime MonotonicNow() override { return os::RealClock()->MonotonicNow(); }
   absl::Time WallNow() override {
-    absl::MutexLock lock(&mu_);
+    fleet::MutexLock lock(&mu_);
     return absl::Now() + offset_;
   }
   // Sets the wall clock forwards (positive) or backwards (negative), as an
   // operator's `date -s` or an NTP step would.
   void Jump(absl::Duration by) {
-    absl::MutexLock lock(&mu_);
+    fleet::MutexLock lock(&mu_);
     offset_ += by;
   }
 
  private:
-  absl::Mutex mu_;
+  fleet::Mutex mu_;
   absl::Duration offset_ ABSL_GUARDED_BY(mu_);
 };
 

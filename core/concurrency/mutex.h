@@ -6,6 +6,8 @@
 #ifndef FLEET_CORE_CONCURRENCY_MUTEX_H_
 #define FLEET_CORE_CONCURRENCY_MUTEX_H_
 
+#include <chrono>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -36,24 +38,56 @@ class ABSL_LOCKABLE Mutex {
     Acquired();
   }
   void Unlock() ABSL_UNLOCK_FUNCTION() {
+    // Waiters test their own conditions (below): absl's Await would have
+    // this thread test them inside Unlock, after the release TSan was told
+    // of, and report the waiter's next write as racing with that read.
+    if (waiters_ > 0) changed_.SignalAll();
     Released();
     mu_.Unlock();
   }
   // As absl::Mutex's: the lock is let go while waiting.
   void Await(const absl::Condition& cond) {
-    Released();
-    mu_.Await(cond);
-    Acquired();
+    ++waiters_;
+    bool first = true;
+    while (!cond.Eval()) {
+      WakeOthers(&first);
+      Released();
+      changed_.Wait(&mu_);
+      Acquired();
+    }
+    --waiters_;
   }
   bool AwaitWithTimeout(const absl::Condition& cond, absl::Duration timeout) {
-    Released();
-    const bool met = mu_.AwaitWithTimeout(cond, timeout);
-    Acquired();
+    if (timeout == absl::InfiniteDuration()) {
+      Await(cond);
+      return true;
+    }
+    // On the monotonic clock: a wall-clock jump neither cuts nor stretches it.
+    const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+    ++waiters_;
+    bool first = true;
+    bool met;
+    while (!(met = cond.Eval())) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) break;
+      WakeOthers(&first);
+      Released();
+      changed_.WaitWithTimeout(&mu_, absl::FromChrono(left));
+      Acquired();
+    }
+    --waiters_;
     return met;
   }
   void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() { mu_.AssertHeld(); }
 
  private:
+  // Waiting lets the lock go, as an Unlock does: what this thread changed
+  // before it waits may be what another waiter waits for. Only before the
+  // first wait: after a wakeup this thread has changed nothing.
+  void WakeOthers(bool* first) {
+    if (*first && waiters_ > 1) changed_.SignalAll();
+    *first = false;
+  }
   void Acquired() {
 #ifdef FLEET_TSAN
     __tsan_acquire(this);
@@ -66,6 +100,8 @@ class ABSL_LOCKABLE Mutex {
   }
 
   absl::Mutex mu_;
+  absl::CondVar changed_;
+  int waiters_ = 0;  // Under mu_.
 };
 
 class ABSL_SCOPED_LOCKABLE MutexLock {

@@ -11,6 +11,7 @@ packages=(
   libgit2-dev libyaml-cpp-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 procps util-linux strace tzdata
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,15 +1,49 @@
 #!/usr/bin/env bash
-# Installs what is missing, then runs the whole test suite (bazel test //...).
+# Installs what is missing, then runs everything CI runs:
+#   1. the whole suite (bazel test //...), fuzz corpora replayed included;
+#   2. the whole suite again under AddressSanitizer + UBSan (--config=asan);
+#   3. the threaded unit tests under ThreadSanitizer (--config=tsan);
+#   4. every fuzz target for a short while (tools/fuzz.sh, clang + libFuzzer).
+# FLEET_QUICK=1 runs only 1. Each part prints how long it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-set +e
-bazel test //... --test_summary=short 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
-passed=$(grep -cE '^//.* PASSED' "$log" || true)
-failed=$(grep -cE '^//.* (FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD)' "$log" || true)
+status=0
+passed=0
+failed=0
+
+# Runs bazel test with the given flags; counts its targets.
+suite() {
+  local name=$1
+  shift
+  local start=$SECONDS
+  echo "== $name: bazel test $*"
+  set +e
+  bazel test "$@" --test_summary=short 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  passed=$((passed + $(grep -cE '^//.* PASSED' "$log" || true)))
+  failed=$((failed + $(grep -cE '^//.* (FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD)' "$log" || true)))
+  [ "$rc" -eq 0 ] || status=$rc
+  echo "== $name: exit $rc in $((SECONDS - start))s"
+}
+
+suite "suite" //...
+if [ "${FLEET_QUICK:-0}" != 1 ]; then
+  suite "asan" --config=asan -- //... -//tools/bench/...
+  suite "tsan" --config=tsan //core/plugin_host:all //core/sync:all //core/bus:all \
+    //core/health:all //core/os:all //core/supervisor:clock_jump_test
+  start=$SECONDS
+  echo "== fuzz: tools/fuzz.sh ${FLEET_FUZZ_SECONDS:-20}"
+  if bash tools/fuzz.sh "${FLEET_FUZZ_SECONDS:-20}"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    status=1
+  fi
+  echo "== fuzz: in $((SECONDS - start))s"
+fi
 echo "${passed} passed, ${failed} failed"
 exit "$status"

@@ -1,6 +1,10 @@
 #include "core/plugin_host/plugin.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,33 +46,96 @@ void HostLog(void* ctx, int32_t severity, const char* message, size_t length) {
              line);
 }
 
+// Whoever can write the file, or replace it in its directory, can run code
+// as fleetd: both must be fleetd's uid's (or root's) alone.
+absl::Status CheckOwnedAndPrivate(const std::string& what, const std::string& path,
+                                  const struct stat& st) {
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "plugin %s: refused: %s is group- or world-writable (mode %04o); run chmod go-w on it",
+        what, path, st.st_mode & 07777));
+  }
+  if (st.st_uid != ::getuid() && st.st_uid != 0) {
+    return absl::PermissionDeniedError(absl::StrCat("plugin ", what, ": refused: ", path,
+                                                    " is owned by uid ", st.st_uid,
+                                                    ", not by fleetd's uid ", ::getuid(),
+                                                    " or root"));
+  }
+  return absl::OkStatus();
+}
+
+// A sealed in-memory copy of the open file: the code fleetd maps can then
+// not change under it (a plugin .so overwritten in place crashed fleetd at
+// its next call; replacing it by rename never did). -1 on failure, with why.
+int PrivateCopy(int fd, const std::string& path, std::string* why) {
+  const int copy = ::memfd_create(absl::StrCat("fleet-plugin:", path).c_str(),
+                                  MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (copy < 0) {
+    *why = absl::StrCat("memfd_create: ", strerror(errno));
+    return -1;
+  }
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *why = absl::StrCat("read: ", strerror(errno));
+      ::close(copy);
+      return -1;
+    }
+    if (n == 0) break;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::write(copy, buffer + done, static_cast<size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        *why = absl::StrCat("copy: ", strerror(errno));
+        ::close(copy);
+        return -1;
+      }
+      done += w;
+    }
+  }
+  ::fcntl(copy, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  return copy;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Plugin>> Plugin::Load(const std::string& path,
                                                      const std::string& expected_kind) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat("plugin ", path, ": no such file"));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("plugin ", path, ": no such file"));
+    return Refuse(path, absl::StrCat("cannot be opened: ", strerror(errno)));
   }
-  if (!S_ISREG(st.st_mode)) return Refuse(path, "not a regular file");
-  // Whoever can write the file can run code as fleetd.
-  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "plugin %s: refused: it is group- or world-writable (mode %04o); run chmod go-w on it",
-        path, st.st_mode & 07777));
+  // Judged on the open file, which is what gets loaded.
+  struct stat st, dir;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Refuse(path, "not a regular file");
   }
-  if (st.st_uid != ::getuid() && st.st_uid != 0) {
-    return absl::PermissionDeniedError(absl::StrCat("plugin ", path, ": refused: owned by uid ",
-                                                    st.st_uid, ", not by fleetd's uid ",
-                                                    ::getuid(), " or root"));
+  absl::Status owned = CheckOwnedAndPrivate(path, path, st);
+  const std::string parent = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+  if (owned.ok() && ::stat(parent.c_str(), &dir) == 0) {
+    owned = CheckOwnedAndPrivate(path, parent, dir);
   }
-  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!owned.ok()) {
+    ::close(fd);
+    return owned;
+  }
+  std::string why;
+  const int copy = PrivateCopy(fd, path, &why);
+  ::close(fd);
+  if (copy < 0) return Refuse(path, absl::StrCat("cannot be copied to load: ", why));
+  void* handle = ::dlopen(absl::StrCat("/proc/self/fd/", copy).c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
+    ::close(copy);
     const char* error = ::dlerror();
     return Refuse(path, absl::StrCat("cannot be loaded: ", error != nullptr ? error : "?"));
   }
   auto fail = [&](const std::string& why) {
     ::dlclose(handle);  // Never used: safe to unload.
+    ::close(copy);
     return Refuse(path, why);
   };
   using Entry = const fleet_plugin_api_v1* (*)();
@@ -108,13 +175,17 @@ absl::StatusOr<std::unique_ptr<Plugin>> Plugin::Load(const std::string& path,
   plugin->kind_ = a.kind;
   plugin->version_ = a.version;
   plugin->handle_ = handle;
+  plugin->copy_fd_ = copy;
   return plugin;
 }
 
 Plugin::~Plugin() {
   // Code from the plugin may still be referenced (static destructors, a
   // thread it should not have left): keep it mapped unless never used.
-  if (handle_ != nullptr && !used_) ::dlclose(handle_);
+  if (handle_ != nullptr && !used_) {
+    ::dlclose(handle_);
+    ::close(copy_fd_);
+  }
 }
 
 absl::StatusOr<std::unique_ptr<PluginInstance>> Plugin::Create(const std::string& config) {

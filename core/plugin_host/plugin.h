@@ -43,6 +43,10 @@ class Plugin {
   Plugin() = default;
   std::string path_, name_, kind_, version_;
   void* handle_ = nullptr;
+  // The sealed private copy dlopen mapped. Open for as long as the handle:
+  // the loader knows a library by its path (/proc/self/fd/N), and a reused
+  // fd number would hand back another plugin.
+  int copy_fd_ = -1;
   fleet_plugin_api_v1 api_{};
   bool used_ = false;
 };

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
 #include "core/os/files.h"
 #include "gmock/gmock.h"
@@ -59,6 +61,37 @@ TEST(PluginTest, AWritableFileIsRefused) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(refused.status().message()),
               HasSubstr("group- or world-writable (mode 0775)"));
+}
+
+TEST(PluginTest, APluginInADirectoryOthersCanWriteIsRefused) {
+  std::string dir = absl::StrCat(getenv("TEST_TMPDIR"), "/open_dir");
+  ASSERT_TRUE(os::MakeDirs(dir).ok());
+  std::string copy = dir + "/libno_op.so";
+  ASSERT_TRUE(os::WriteFileAtomic(copy, *os::ReadFile(Fixture("no_op")), 0755).ok());
+  chmod(dir.c_str(), 0777);  // Anyone could rename another .so over it.
+  auto refused = Plugin::Load(copy, "health");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr(dir + "/ is group- or world-writable (mode 0777)"));
+}
+
+// fleetd maps a sealed private copy: writing over the file in place (cp over
+// it, a build writing its output) cannot change the code it runs.
+TEST(PluginTest, ALoadedPluginOverwrittenInPlaceKeepsWorking) {
+  std::string dir = absl::StrCat(getenv("TEST_TMPDIR"), "/in_place");
+  ASSERT_TRUE(os::MakeDirs(dir, 0755).ok());
+  std::string copy = dir + "/libno_op.so";
+  const std::string bytes = *os::ReadFile(Fixture("no_op"));
+  ASSERT_TRUE(os::WriteFileAtomic(copy, bytes, 0755).ok());
+  auto plugin = Plugin::Load(copy, "health");
+  ASSERT_TRUE(plugin.ok()) << plugin.status();
+  auto inst = (*plugin)->Create("");
+  ASSERT_TRUE(inst.ok()) << inst.status();
+  {
+    std::ofstream out(copy, std::ios::binary | std::ios::trunc);  // Same inode.
+    out << std::string(bytes.size(), '\xcc');
+  }
+  EXPECT_TRUE((*inst)->Call(FLEET_METHOD_HEALTH_CHECK, "").ok());
 }
 
 TEST(PluginTest, CreateFailureCarriesThePluginsMessage) {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -13,6 +14,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "core/control/service.h"
 #include "core/defaults/defaults.h"
 #include "core/log/log.h"
@@ -21,6 +23,22 @@
 #include "grpcpp/server_posix.h"
 
 namespace fleet::control {
+namespace {
+
+// Descriptors kept free for supervision: a client connection is refused
+// when fewer than this many are left under RLIMIT_NOFILE.
+constexpr int kSupervisionFdReserve = 64;
+
+// The kernel hands out the lowest free descriptor, so an accepted fd numbered
+// this high means (nearly) every one below it is in use. O(1), unlike
+// counting /proc/self/fd on every connection.
+bool FdsNearLimit(int accepted) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return false;
+  return accepted + kSupervisionFdReserve >= static_cast<int64_t>(limit.rlim_cur);
+}
+
+}  // namespace
 
 ControlServer::ControlServer(supervisor::Supervisor* supervisor, supervisor::EventLog* events,
                              std::string run_dir, std::vector<fleet::control::v1::PluginInfo> plugins)
@@ -68,6 +86,9 @@ absl::Status ControlServer::Start() {
   service_ = NewControlService(supervisor_, events_, run_dir_, plugins_);
   grpc::ServerBuilder builder;
   builder.RegisterService(service_.get());
+  // A client that connects and goes quiet is let go after a while; an
+  // `events -f` stream is not idle (it has an RPC in flight).
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 60 * 1000);
   // No listening port: connections arrive through AddInsecureChannelFromFd.
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) return absl::InternalError("gRPC server failed to start");
@@ -77,6 +98,9 @@ absl::Status ControlServer::Start() {
 
 void ControlServer::AcceptLoop() {
   const uid_t own_uid = ::getuid();
+  // "out of file descriptors" once a minute with a count, not ten times a second.
+  absl::Time last_fd_warning = absl::InfinitePast();
+  uint64_t refused_for_fds = 0;
   for (;;) {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
@@ -87,9 +111,24 @@ void ControlServer::AcceptLoop() {
     if (fds[1].revents != 0) return;
     // Non-blocking: gRPC hangs on a blocking fd until the RPC's deadline.
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0 && FdsNearLimit(fd)) {
+      // Supervision needs descriptors (pipes, pidfds) more than a client
+      // does: past the reserve, connections are turned away.
+      ::close(fd);
+      fd = -1;
+      errno = EMFILE;
+    }
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE) {
-        log::Warning("control socket: out of file descriptors; refusing connections for 100ms");
+        ++refused_for_fds;
+        const absl::Time now = absl::Now();
+        if (now - last_fd_warning >= absl::Minutes(1)) {
+          log::Warning(absl::StrCat("control socket: out of file descriptors (or into the reserve "
+                                    "kept for supervision); ",
+                                    refused_for_fds, " connections refused since the last warning"));
+          last_fd_warning = now;
+          refused_for_fds = 0;
+        }
         ::poll(nullptr, 0, 100);
       }
       continue;

@@ -6,6 +6,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "core/os/files.h"
 #include "absl/time/clock.h"
@@ -29,6 +32,49 @@ bool AllRunning(const FleetHarness& h, const std::vector<std::string>& ids) {
     if (h.Instance(id).state() != ctl::INSTANCE_STATE_RUNNING) return false;
   }
   return true;
+}
+
+// Clients that connect and hold their connections (500 of them, idle) must
+// not take the descriptors supervision needs: past a reserve under fleetd's
+// RLIMIT_NOFILE they are turned away, a killed worker is still restarted,
+// the refusals are logged once with a count, and status works again once
+// they are gone.
+TEST(ControlTest, IdleConnectionsCannotStarveSupervisionOfDescriptors) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
+  h.set_fleetd_wrapper({"prlimit", "--nofile=256:256", "--"});
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return h.Instance("a/0").pid() > 0; },
+                                      absl::Seconds(10)));
+  const pid_t before = h.Instance("a/0").pid();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string socket = h.run_dir() + "/ctl/fleetd.sock";
+  std::memcpy(addr.sun_path, socket.c_str(), socket.size() + 1);
+  std::vector<int> idle;
+  for (int i = 0; i < 500; ++i) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ::close(fd);
+      continue;
+    }
+    idle.push_back(fd);
+  }
+  ASSERT_GT(idle.size(), 250u);
+  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_EQ(kill(before, SIGKILL), 0);
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        std::string pid = FleetHarness::FileText(h.run_dir() + "/instances/a.0");
+        return !pid.empty() && pid.find(absl::StrCat(" ", before, " ")) == std::string::npos;
+      },
+      absl::Seconds(10)))
+      << h.FleetdLog();
+  EXPECT_THAT(h.FleetdLog(), HasSubstr("connections refused since the last warning"));
+  for (int fd : idle) ::close(fd);
+  EXPECT_TRUE(FleetHarness::WaitUntil([&] { return h.Status().ok(); }, absl::Seconds(10)));
+  EXPECT_NE(h.Instance("a/0").pid(), before);
 }
 
 TEST(ControlTest, ReloadAppliesOnlyTheDiff) {

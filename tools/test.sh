@@ -21,7 +21,7 @@ suite() {
   local start=$SECONDS
   echo "== $name: bazel test $*"
   set +e
-  bazel test "$@" --test_summary=short 2>&1 | tee "$log"
+  bazel test --test_summary=short "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   set -e
   passed=$((passed + $(grep -cE '^//.* PASSED' "$log" || true)))

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -40,8 +41,12 @@ class CgroupTest : public ::testing::Test {
   }
   static void Sleep() { std::this_thread::sleep_for(std::chrono::milliseconds(10)); }
   static bool Alive(pid_t pid) {
+    // Not an istreambuf_iterator: libstdc++ throws when read(2) fails (ESRCH
+    // for a process exiting mid-read).
     std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string stat = text.str();
     size_t paren = stat.rfind(')');
     return paren != std::string::npos && stat.size() > paren + 2 && stat[paren + 2] != 'Z';
   }

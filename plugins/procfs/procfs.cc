@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <fstream>
 #include <sstream>
+#include "plugins/sdk/untrusted_file.h"
 
 namespace fleet::plugins::procfs {
 
@@ -35,8 +36,10 @@ bool OpenByAnyProcess(const std::string& path) {
 }
 
 uint64_t StartTime(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Not an istreambuf_iterator: libstdc++ throws when read(2) fails, and
+  // it fails (ESRCH) for a process that exits mid-read.
+  const std::string stat =
+      sdk::ReadUntrustedFile("/proc/" + std::to_string(pid) + "/stat", 4096).content;
   // The command (field 2) may hold spaces and parentheses: count from its end.
   size_t close = stat.rfind(')');
   if (close == std::string::npos) return 0;

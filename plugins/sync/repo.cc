@@ -20,6 +20,7 @@
 #include "plugins/formats/json_merge.h"
 #include "plugins/formats/state_file_check.h"
 #include "plugins/procfs/procfs.h"
+#include "plugins/sdk/untrusted_file.h"
 #include "plugins/sync/bounded_stream.h"
 #include "plugins/sync/file_lock.h"
 
@@ -117,6 +118,8 @@ bool RemoveIfNobodyHolds(const std::string& path) {
 
 // In the .git directory while a fast-forward runs (see FastForward).
 constexpr char kFastForwardMarker[] = "fleet-fast-forward";
+// A state file in a work tree, read to compare versions: bounded.
+constexpr size_t kMaxStateFileBytes = 256u << 20;
 
 std::string LocalRef(const std::string& branch) { return "refs/heads/" + branch; }
 std::string RemoteRef(const std::string& branch) { return "refs/remotes/origin/" + branch; }
@@ -179,8 +182,8 @@ std::map<std::string, std::optional<std::string>> Repo::ChangesSinceHead() {
       out[path] = std::nullopt;
       continue;
     }
-    std::ifstream in(root + path, std::ios::binary);
-    out[path] = std::string(std::istreambuf_iterator<char>(in), {});
+    // A worker's file: never a FIFO's wait or a symlink's target, bounded.
+    out[path] = sdk::ReadUntrustedFile(root + path, kMaxStateFileBytes).content;
   }
   git_diff_free(diff);
   return out;

@@ -3,10 +3,14 @@
 #include <git2.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 #include <filesystem>
 #include <fstream>
@@ -89,6 +93,46 @@ TEST_F(GitSyncPluginTest, ASilentRemoteIsGivenUpOnAfterTheNetworkTimeout) {
   EXPECT_TRUE(r.remote_unreachable());
   EXPECT_LT(took, std::chrono::seconds(20));  // Generous: it is about 0.5 s.
   ::close(listener);
+}
+
+// A remote whose pre-receive hook says no (a real `git daemon`: libgit2's
+// local transport runs no hooks): the refusal, and what the hook printed,
+// reach the operator in the result's error.
+TEST_F(GitSyncPluginTest, AHookRefusalIsReportedWithWhatTheHookSaid) {
+  if (system("git --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "no git for git daemon";
+  std::ofstream(dir_ + "/remote.git/hooks/pre-receive")
+      << "#!/bin/sh\necho 'frozen until 6pm' >&2\nexit 1\n";
+  ASSERT_EQ(::chmod((dir_ + "/remote.git/hooks/pre-receive").c_str(), 0755), 0);
+  const int port = 20000 + static_cast<int>(::getpid() % 20000);
+  const pid_t daemon = fork();
+  if (daemon == 0) {
+    execlp("git", "git", "daemon", "--reuseaddr", "--listen=127.0.0.1",
+           ("--port=" + std::to_string(port)).c_str(), ("--base-path=" + dir_).c_str(),
+           "--export-all", "--enable=receive-pack", dir_.c_str(), nullptr);
+    _exit(127);
+  }
+  SyncRequest pull = Request("hooked", SyncRequest::OP_PULL);
+  pull.set_remote("git://127.0.0.1:" + std::to_string(port) + "/remote.git");
+  SyncResult r;
+  std::string error;
+  for (int i = 0; i < 50; ++i) {  // The daemon takes a moment to listen.
+    r.Clear();
+    ASSERT_EQ(Call(pull, &r, &error), 0) << error;
+    if (r.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(r.ok()) << r.error();
+  std::ofstream(dir_ + "/hooked/state.json") << "{\"n\": 1}\n";
+  SyncRequest publish = pull;
+  publish.set_op(SyncRequest::OP_PUBLISH);
+  publish.set_max_attempts(2);
+  r.Clear();
+  ASSERT_EQ(Call(publish, &r, &error), 0) << error;
+  ::kill(daemon, SIGTERM);
+  ::waitpid(daemon, nullptr, 0);
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr("pre-receive hook declined"));
+  EXPECT_THAT(r.error(), HasSubstr("frozen until 6pm"));
 }
 
 TEST_F(GitSyncPluginTest, PublishesAndPulls) {

@@ -65,11 +65,12 @@ PublishResult Publish(Repo& repo, const PublishOptions& options) {
     }
     if (lock->contended() && !catch_up()) return result;
   }
+  std::string refusal;  // The remote's last word, for the operator.
   for (int attempt = 1; attempt <= options.max_attempts; ++attempt) {
     if (attempt > 1) (options.wait ? options.wait : DefaultWait)(attempt);
     ++result.attempts;
     bool rejected = false;
-    if (failed(repo.Push(&rejected))) return result;
+    if (failed(repo.Push(&rejected, &refusal))) return result;
     if (!rejected) {
       result.pushed = true;
       return result;
@@ -77,7 +78,7 @@ PublishResult Publish(Repo& repo, const PublishOptions& options) {
     if (!catch_up()) return result;
   }
   result.error = "the remote kept refusing after " + std::to_string(options.max_attempts) +
-                 " pushes; the commit is kept locally";
+                 " pushes (" + refusal + "); the commit is kept locally";
   return result;
 }
 

@@ -712,13 +712,14 @@ GitStatus Repo::Pull(PullResult* result) {
   return merge_ ? Merge(upstream.p, result) : Rebase(upstream.p, result);
 }
 
-GitStatus Repo::Push(bool* rejected) {
+GitStatus Repo::Push(bool* rejected, std::string* refusal) {
   *rejected = false;
   Remote remote;
   int rc = git_remote_lookup(remote.out(), repo_, "origin");
   if (rc != 0) return Fail(rc, "find remote origin");
   struct Payload {
     std::string refusal;
+    std::string remote_said;  // What the remote's hooks printed ("remote: ...").
   } payload;
   git_push_options options = GIT_PUSH_OPTIONS_INIT;
   // A refusal (a hook, a race) may arrive only here while push returns 0.
@@ -727,6 +728,11 @@ GitStatus Repo::Push(bool* rejected) {
     if (status != nullptr) {
       static_cast<Payload*>(data)->refusal = std::string(ref) + ": " + status;
     }
+    return 0;
+  };
+  options.callbacks.sideband_progress = [](const char* text, int len, void* data) -> int {
+    std::string& said = static_cast<Payload*>(data)->remote_said;
+    if (len > 0 && said.size() < 2048) said.append(text, std::min<size_t>(len, 2048 - said.size()));
     return 0;
   };
   options.callbacks.payload = &payload;
@@ -753,6 +759,14 @@ GitStatus Repo::Push(bool* rejected) {
   rc = git_remote_push(remote.p, &refspecs, &options);
   if (rc == GIT_ENONFASTFORWARD || (rc == 0 && !payload.refusal.empty())) {
     *rejected = true;
+    if (refusal != nullptr) {
+      // "refs/heads/main: pre-receive hook declined (remote: frozen until 6pm)"
+      std::string said;
+      for (char c : payload.remote_said) said += (c == '\r' || c == '\n') ? ' ' : c;
+      while (!said.empty() && said.back() == ' ') said.pop_back();
+      *refusal = payload.refusal.empty() ? "not a fast-forward" : payload.refusal;
+      if (!said.empty()) *refusal += " (remote: " + said + ")";
+    }
     return {};
   }
   if (rc != 0) return RemoteFail(rc, "push to origin");

@@ -74,8 +74,9 @@ class Repo {
   // covers leaves everything as it was and lists the paths.
   GitStatus Pull(PullResult* result);
   // Pushes the branch. *rejected: the remote refused (someone pushed first,
-  // or a hook said no); pull and try again.
-  GitStatus Push(bool* rejected);
+  // or a hook said no); pull and try again. *refusal (optional): why, with
+  // what the remote's hooks printed.
+  GitStatus Push(bool* rejected, std::string* refusal = nullptr);
   // Local commits the remote branch does not have yet.
   int Ahead();
   // Removes Git lock files (index.lock, HEAD.lock, the branch's ref lock)

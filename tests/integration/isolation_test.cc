@@ -19,10 +19,11 @@ std::string Plugin(const std::string& name) {
                       "\", kind: health, isolation: process}\n");
 }
 
-std::string Engine(const std::string& name, const std::string& check) {
+std::string Engine(const std::string& name, const std::string& check,
+                   const std::string& timeout = "300ms") {
   return absl::StrCat("  - name: ", name, "\n    command: [\"", FleetHarness::ChildPath(),
-                      "\"]\n    health: {check: ", check,
-                      ", period: 200ms, timeout: 300ms, initial_delay: 0}\n");
+                      "\"]\n    health: {check: ", check, ", period: 200ms, timeout: ", timeout,
+                      ", initial_delay: 0}\n");
 }
 
 TEST(IsolationTest, CrashingAndHangingPluginsDoNotTakeFleetdDown) {
@@ -31,7 +32,9 @@ TEST(IsolationTest, CrashingAndHangingPluginsDoNotTakeFleetdDown) {
               absl::StrCat("name: it\nrun_dir: run\nplugins:\n", Plugin("always_healthy"),
                            Plugin("crashes"), Plugin("hangs"), "engines:\n",
                            Engine("good", "test.health.always_healthy"),
-                           Engine("crashy", "test.health.crashes"),
+                           // A crash is seen when it happens, whatever the
+                           // timeout (a sanitizer's crash report takes a while).
+                           Engine("crashy", "test.health.crashes", "5s"),
                            Engine("stuck", "test.health.hangs")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   EXPECT_TRUE(FleetHarness::WaitUntil(

@@ -105,10 +105,25 @@ class Parser {
               Fail("short \\u escape");
               return false;
             }
+            for (size_t i = pos_; i < pos_ + 4; ++i) {
+              if (!std::isxdigit(static_cast<unsigned char>(s_[i]))) {
+                pos_ = i;
+                Fail("\\u must be followed by four hex digits");
+                return false;
+              }
+            }
             *out += "\\u" + s_.substr(pos_, 4);
             pos_ += 4;
             continue;
-          default: c = e;
+          case '"':
+          case '\\':
+          case '/':
+            c = e;
+            break;
+          default:
+            --pos_;
+            Fail(std::string("'\\") + e + "' is not a JSON escape");
+            return false;
         }
       }
       *out += c;

@@ -35,6 +35,12 @@ TEST(JsonTest, ErrorsSayWhere) {
   // to itself (and its merge ambiguous).
   EXPECT_FALSE(ParseJson("{\"cash\": 41,\n \"cash\": 40}", &error).has_value());
   EXPECT_THAT(error, HasSubstr("line 2 column 2: key 'cash' appears twice"));
+  // Also found by it: escapes JSON does not have were taken as they came.
+  EXPECT_FALSE(ParseJson("[\"x\\u\x1d\x1c12\"]", &error).has_value());
+  EXPECT_THAT(error, HasSubstr("\\u must be followed by four hex digits"));
+  EXPECT_FALSE(ParseJson("[\"a\\qb\"]", &error).has_value());
+  EXPECT_THAT(error, HasSubstr("'\\q' is not a JSON escape"));
+  EXPECT_TRUE(ParseJson("[\"caf\\u00e9 \\/ \\\" \\\\\"]", &error).has_value()) << error;
 }
 
 TEST(JsonTest, ThreeWayMergeByKey) {

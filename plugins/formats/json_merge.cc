@@ -1,6 +1,7 @@
 #include "plugins/formats/json_merge.h"
 
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <unordered_set>
@@ -82,6 +83,44 @@ class Parser {
     return v;
   }
 
+  // Four hex digits at pos_, as a number; false (and the error) otherwise.
+  bool Hex4(uint32_t* value) {
+    if (pos_ + 4 > s_.size()) {
+      Fail("short \\u escape");
+      return false;
+    }
+    *value = 0;
+    for (size_t end = pos_ + 4; pos_ < end; ++pos_) {
+      const char h = s_[pos_];
+      if (!std::isxdigit(static_cast<unsigned char>(h))) {
+        Fail("\\u must be followed by four hex digits");
+        return false;
+      }
+      *value = *value * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h))
+                                                       ? h - '0'
+                                                       : std::tolower(h) - 'a' + 10);
+    }
+    return true;
+  }
+
+  static void AppendUtf8(uint32_t cp, std::string* out) {
+    if (cp < 0x80) {
+      *out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      *out += static_cast<char>(0xC0 | (cp >> 6));
+      *out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      *out += static_cast<char>(0xE0 | (cp >> 12));
+      *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      *out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      *out += static_cast<char>(0xF0 | (cp >> 18));
+      *out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      *out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+
   bool String(std::string* out) {
     ++pos_;  // the opening quote
     while (pos_ < s_.size() && s_[pos_] != '"') {
@@ -99,22 +138,32 @@ class Parser {
           case 'r': c = '\r'; break;
           case 'b': c = '\b'; break;
           case 'f': c = '\f'; break;
-          case 'u':
-            // Kept escaped: the value only needs to compare and round-trip.
-            if (pos_ + 4 > s_.size()) {
-              Fail("short \\u escape");
+          case 'u': {
+            // Decoded to UTF-8, so a value is one string whatever escapes
+            // spelled it, and writes back to the same value.
+            uint32_t unit = 0;
+            if (!Hex4(&unit)) return false;
+            if (unit >= 0xDC00 && unit <= 0xDFFF) {
+              Fail("a lone low surrogate in a \\u escape");
               return false;
             }
-            for (size_t i = pos_; i < pos_ + 4; ++i) {
-              if (!std::isxdigit(static_cast<unsigned char>(s_[i]))) {
-                pos_ = i;
-                Fail("\\u must be followed by four hex digits");
+            if (unit >= 0xD800 && unit <= 0xDBFF) {
+              uint32_t low = 0;
+              if (s_.compare(pos_, 2, "\\u") != 0) {
+                Fail("a high surrogate without its low half");
                 return false;
               }
+              pos_ += 2;
+              if (!Hex4(&low)) return false;
+              if (low < 0xDC00 || low > 0xDFFF) {
+                Fail("a high surrogate without its low half");
+                return false;
+              }
+              unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
             }
-            *out += "\\u" + s_.substr(pos_, 4);
-            pos_ += 4;
+            AppendUtf8(unit, out);
             continue;
+          }
           case '"':
           case '\\':
           case '/':
@@ -212,10 +261,7 @@ void Quote(const std::string& s, std::string* out) {
   *out += '"';
   for (size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
-    if (c == '\\' && i + 1 < s.size() && s[i + 1] == 'u') {
-      *out += "\\u";  // An escape kept from the input.
-      ++i;
-    } else if (c == '"' || c == '\\') {
+    if (c == '"' || c == '\\') {
       *out += '\\';
       *out += c;
     } else if (c == '\n') {
@@ -224,6 +270,10 @@ void Quote(const std::string& s, std::string* out) {
       *out += "\\t";
     } else if (c == '\r') {
       *out += "\\r";
+    } else if (c == '\b') {
+      *out += "\\b";
+    } else if (c == '\f') {
+      *out += "\\f";
     } else if (static_cast<unsigned char>(c) < 0x20) {
       char buf[8];
       std::snprintf(buf, sizeof(buf), "\\u%04x", c);

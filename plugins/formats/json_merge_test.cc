@@ -40,7 +40,16 @@ TEST(JsonTest, ErrorsSayWhere) {
   EXPECT_THAT(error, HasSubstr("\\u must be followed by four hex digits"));
   EXPECT_FALSE(ParseJson("[\"a\\qb\"]", &error).has_value());
   EXPECT_THAT(error, HasSubstr("'\\q' is not a JSON escape"));
-  EXPECT_TRUE(ParseJson("[\"caf\\u00e9 \\/ \\\" \\\\\"]", &error).has_value()) << error;
+  // Escapes are decoded: one value, however it was spelled, written back
+  // the same way every time.
+  std::optional<Json> decoded = ParseJson("[\"caf\\u00e9 \\/ \\\" \\\\ \\f \\ud83d\\ude80\"]", &error);
+  ASSERT_TRUE(decoded.has_value()) << error;
+  EXPECT_EQ(decoded->items[0].text, "caf\xC3\xA9 / \" \\ \f \xF0\x9F\x9A\x80");
+  std::optional<Json> again = ParseJson(WriteJson(*decoded), &error);
+  ASSERT_TRUE(again.has_value()) << error;
+  EXPECT_EQ(*again, *decoded);
+  EXPECT_FALSE(ParseJson("[\"\\ud83d\"]", &error).has_value());
+  EXPECT_THAT(error, HasSubstr("high surrogate without its low half"));
 }
 
 TEST(JsonTest, ThreeWayMergeByKey) {

@@ -21,10 +21,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // refused unless it is a regular file; at most `limit` bytes, else
 // kResourceExhausted. Every error names the path and why.
 absl::StatusOr<std::string> ReadUntrustedFile(const std::string& path, size_t limit);
-// The same, relative to an open directory (path must not climb out of it
-// through a symlinked last component; earlier components are the caller's).
-absl::StatusOr<std::string> ReadUntrustedFileAt(int dir_fd, const std::string& path,
-                                                size_t limit);
 
 // A file the operator named (a config, a DAG): symlinks are followed, but
 // a FIFO or device is refused and at most `limit` bytes are read.

@@ -51,10 +51,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return content;
 }
 
-absl::StatusOr<std::string> ReadUntrustedFile(const std::string& path, size_t limit) {
-  return ReadUntrustedFileAt(AT_FDCWD, path, limit);
-}
-
 namespace {
 
 absl::Status ToStatus(const sdk::UntrustedRead& r) {
@@ -75,9 +71,8 @@ absl::Status ToStatus(const sdk::UntrustedRead& r) {
 
 }  // namespace
 
-absl::StatusOr<std::string> ReadUntrustedFileAt(int dir_fd, const std::string& path,
-                                                size_t limit) {
-  sdk::UntrustedRead r = sdk::ReadUntrustedFileAt(dir_fd, path, limit);
+absl::StatusOr<std::string> ReadUntrustedFile(const std::string& path, size_t limit) {
+  sdk::UntrustedRead r = sdk::ReadUntrustedFile(path, limit);
   if (!r.ok()) return ToStatus(r);
   return std::move(r.content);
 }

@@ -22,14 +22,15 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // kResourceExhausted. Every error names the path and why.
 absl::StatusOr<std::string> ReadUntrustedFile(const std::string& path, size_t limit);
 
-// A file the operator named (a config, a DAG): symlinks are followed, but
-// a FIFO or device is refused and at most `limit` bytes are read.
-absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t limit);
 // Its first `limit` bytes (all of it if shorter); the same refusals.
 absl::StatusOr<std::string> ReadUntrustedFileHead(const std::string& path, size_t limit);
 // An fd open for reading on it (blocking, close-on-exec), for a child's
 // stdin, say; the same refusals. Close it with close().
 absl::StatusOr<int> OpenUntrustedFile(const std::string& path);
+
+// A file the operator named (a config, a DAG): symlinks are followed, but
+// a FIFO or device is refused and at most `limit` bytes are read.
+absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t limit);
 
 enum class Durability {
   // fsync the file and the directory: after a power loss the path holds the

@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+stamp=$(mktemp)  # Test logs newer than this are this run's.
+trap 'rm -f "$log" "$stamp"' EXIT
 status=0
 passed=0
 failed=0
@@ -55,6 +56,14 @@ if [ "${FLEET_QUICK:-0}" != 1 ]; then
     status=1
   fi
   echo "== fuzz: in $((SECONDS - start))s"
+fi
+# What failed, last: CI shows the end of this output.
+if [ "$failed" -gt 0 ]; then
+  for f in $(find -L bazel-out/*/testlogs -name test.xml -newer "$stamp" 2>/dev/null |
+    xargs grep -l '<failure' 2>/dev/null | sort -u); do
+    echo "== failed: ${f%/test.xml}"
+    grep -A3 -E 'Failure|runs twice|Expected|Which is|Value of' "${f%.xml}.log" | head -40
+  done
 fi
 echo "${passed} passed, ${failed} failed"
 exit "$status"

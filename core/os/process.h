@@ -89,6 +89,10 @@ std::vector<Reaped> ReapExitedChildren();
 // which with the pid names a process uniquely. nullopt if it does not exist.
 std::optional<uint64_t> ProcessStartTime(pid_t pid);
 
+// Whether pid is still the process that started at start_time and has not
+// exited (a zombie has: it runs no code and holds nothing but its pid).
+bool ProcessLives(pid_t pid, uint64_t start_time);
+
 // Signal number for "TERM", "SIGTERM", "15"; nullopt if unknown.
 std::optional<int> SignalFromName(const std::string& name);
 std::string SignalName(int sig);

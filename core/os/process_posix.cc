@@ -284,7 +284,15 @@ std::vector<Reaped> ReapExitedChildren() {
   return reaped;
 }
 
-std::optional<uint64_t> ProcessStartTime(pid_t pid) {
+namespace {
+
+struct StatFacts {
+  char state;
+  uint64_t start_time;
+};
+
+// Field 3 (state) and 22 (starttime) of /proc/PID/stat; nullopt if it is gone.
+std::optional<StatFacts> ReadStat(pid_t pid) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
   if (!in) return std::nullopt;
   std::stringstream buffer;
@@ -296,9 +304,26 @@ std::optional<uint64_t> ProcessStartTime(pid_t pid) {
   std::vector<absl::string_view> fields =
       absl::StrSplit(absl::string_view(stat).substr(paren + 1), ' ', absl::SkipEmpty());
   // fields[0] is field 3 (state); starttime is field 22.
-  uint64_t start = 0;
-  if (fields.size() < 20 || !absl::SimpleAtoi(fields[19], &start)) return std::nullopt;
-  return start;
+  StatFacts facts{};
+  if (fields.size() < 20 || fields[0].empty() || !absl::SimpleAtoi(fields[19], &facts.start_time)) {
+    return std::nullopt;
+  }
+  facts.state = fields[0][0];
+  return facts;
+}
+
+}  // namespace
+
+std::optional<uint64_t> ProcessStartTime(pid_t pid) {
+  std::optional<StatFacts> facts = ReadStat(pid);
+  if (!facts.has_value()) return std::nullopt;
+  return facts->start_time;
+}
+
+bool ProcessLives(pid_t pid, uint64_t start_time) {
+  std::optional<StatFacts> facts = ReadStat(pid);
+  return facts.has_value() && facts->start_time == start_time && facts->state != 'Z' &&
+         facts->state != 'X';
 }
 
 std::optional<int> SignalFromName(const std::string& name) {

@@ -228,6 +228,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
       consider(inst->life.deadline());
       consider(inst->health_due);
       consider(inst->state.retry_due);
+      consider(inst->dying_check_due);
     }
   }
   return next;
@@ -432,6 +433,10 @@ void Supervisor::RunTimers() {
   for (auto& [name, engine] : engines_) {
     for (auto& inst : engine->instances) {
       if (inst->health_due.has_value() && *inst->health_due <= now_) SubmitHealthCheck(inst.get());
+      // The reconcile after the timers starts it if the killed copy is gone.
+      if (inst->dying_check_due.has_value() && *inst->dying_check_due <= now_) {
+        inst->dying_check_due.reset();
+      }
     }
   }
   RunStateTimers();
@@ -456,6 +461,7 @@ void Supervisor::Perform(Instance* inst, Action action) {
         inst->life.Stop(now_, shutting_down_ ? "fleetd is shutting down" : "not wanted");
         return;
       }
+      if (!EarlierCopyGone(inst)) return;     // WAITING for a killed copy to die.
       if (!StateReadyToSpawn(inst)) return;  // WAITING for its state to be pulled.
       Spawn(inst);
       return;

@@ -259,6 +259,9 @@ class Supervisor {
   // fleetd was down left (setsid grandchildren), and a run fleetd spawned
   // but died before recording. One pass over the cgroups or /proc.
   void EndUnownedRuns();
+  // No copy EndUnownedRuns killed for inst is alive any more; else inst
+  // WAITs, and is looked at again shortly.
+  bool EarlierCopyGone(Instance* inst);
   void RunOrphanSweep();
   void RemoveCgroups();
   // The earliest lifecycle deadline (O(instances)), and it as an epoll timeout.

@@ -32,6 +32,7 @@ namespace fleet::supervisor {
 namespace {
 
 constexpr absl::Duration kOrphanSweepDelay = absl::Milliseconds(200);
+constexpr absl::Duration kDyingCheckEvery = absl::Milliseconds(10);
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path);
@@ -121,13 +122,20 @@ void Supervisor::EndUnownedRuns() {
   // What this fleetd took back: ENGINE.N -> the pid that stays. A survivor
   // of a removed engine that is being stopped gracefully stays too.
   std::map<std::string, pid_t> keep;
+  std::map<std::string, Instance*> instances;
   for (auto& [name, engine] : engines_) {
     for (auto& inst : engine->instances) {
-      if (inst->pid > 0) keep[absl::StrCat(name, ".", inst->index)] = inst->pid;
+      const std::string group = absl::StrCat(name, ".", inst->index);
+      instances[group] = inst.get();
+      if (inst->pid > 0) keep[group] = inst->pid;
     }
   }
   for (const StoppingOrphan& o : orphans_stopping_) keep[absl::StrCat(o.engine, ".", o.index)] = o.pid;
   std::map<std::string, int> killed;  // ENGINE/N -> processes.
+  auto instance_of = [&instances](const std::string& group) -> Instance* {
+    auto it = instances.find(group);
+    return it == instances.end() ? nullptr : it->second;
+  };
   if (!cgroup_root_.empty()) {
     // Every run is born in its own leaf (CLONE_INTO_CGROUP), so a leaf with
     // members but without the kept pid is a run nobody owns.
@@ -142,7 +150,11 @@ void Supervisor::EndUnownedRuns() {
             std::find(pids.begin(), pids.end(), kept->second) != pids.end()) {
           continue;
         }
-        killed[group] += os::SignalCgroup(dir, SIGKILL);
+        const int count = os::SignalCgroup(dir, SIGKILL);
+        killed[group] += count;
+        if (Instance* inst = instance_of(group); inst != nullptr && count > 0) {
+          inst->dying_cgroups.push_back(dir);
+        }
       }
     }
   } else {
@@ -158,13 +170,17 @@ void Supervisor::EndUnownedRuns() {
       std::optional<FleetIdentity> who = IdentityOf(pid);
       if (!who.has_value() || who->run_dir != options_.run_dir) continue;
       const std::string group = absl::StrCat(who->engine, ".", who->index);
+      std::optional<uint64_t> start = os::ProcessStartTime(pid);
       auto kept = keep.find(group);
       if (kept != keep.end()) {
         if (pid == kept->second) continue;
-        std::optional<uint64_t> start = os::ProcessStartTime(pid);
         if (start.has_value() && *start >= kept_start[kept->second]) continue;
       }
-      if (::kill(pid, SIGKILL) == 0) ++killed[group];
+      if (::kill(pid, SIGKILL) != 0) continue;
+      ++killed[group];
+      if (Instance* inst = instance_of(group); inst != nullptr && start.has_value()) {
+        inst->dying.push_back({pid, *start});
+      }
     }
   }
   for (const auto& [group, count] : killed) {
@@ -176,6 +192,31 @@ void Supervisor::EndUnownedRuns() {
                       " of a run that fleetd started but no record took back (it ended, or "
                       "fleetd died before recording it): killed, so the instance runs once"));
   }
+}
+
+bool Supervisor::EarlierCopyGone(Instance* inst) {
+  auto& dying = inst->dying;
+  dying.erase(std::remove_if(dying.begin(), dying.end(),
+                             [](const Instance::KilledProcess& p) {
+                               return !os::ProcessLives(p.pid, p.start_time);
+                             }),
+              dying.end());
+  auto& groups = inst->dying_cgroups;
+  groups.erase(std::remove_if(groups.begin(), groups.end(),
+                              [](const std::string& dir) { return os::CgroupPids(dir).empty(); }),
+               groups.end());
+  if (dying.empty() && groups.empty()) {
+    inst->dying_check_due.reset();
+    return true;
+  }
+  // A killed process is gone within milliseconds unless it sleeps
+  // uninterruptibly (a hung NFS read); it is looked at again shortly.
+  inst->life.Wait(dying.empty() ? absl::StrCat("an earlier copy (in ", groups.front(),
+                                               ") was killed and has not ended yet")
+                                : absl::StrCat("an earlier copy (pid ", dying.front().pid,
+                                               ") was killed and has not ended yet"));
+  inst->dying_check_due = now_ + kDyingCheckEvery;
+  return false;
 }
 
 void Supervisor::RunOrphanSweep() {

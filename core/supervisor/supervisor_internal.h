@@ -181,6 +181,17 @@ struct Supervisor::Instance {
   CronTrack cron;
   // Its log cannot be written (disk full, read-only, EIO): said once.
   bool log_failing = false;
+  // An earlier copy killed as fleetd came back (a run the last fleetd
+  // started but never recorded): SIGKILL is not death, so no new run starts
+  // until these processes and cgroups are empty, and the instance never
+  // has two copies, not even for the milliseconds a kill takes.
+  struct KilledProcess {
+    pid_t pid;
+    uint64_t start_time;
+  };
+  std::vector<KilledProcess> dying;
+  std::vector<std::string> dying_cgroups;
+  std::optional<MonoTime> dying_check_due;
 };
 
 }  // namespace fleet::supervisor

@@ -46,7 +46,8 @@ void Supervisor::ReconcileScheduled(Instance* inst, const std::string& unmet) {
   if (!inst->cron.planned) PlanInstance(inst);
   const State s = inst->life.state();
   // A run asked for waits for its state to be pulled; then it starts.
-  if (s == State::kWaiting && inst->state.ready_to_spawn) {
+  if (s == State::kWaiting && (inst->state.ready_to_spawn || !inst->dying.empty() ||
+                               !inst->dying_cgroups.empty())) {
     Perform(inst, inst->life.Start(now_));
     return;
   }

@@ -1,5 +1,6 @@
 // Kill-condition expressions (from the fleet file) and what workers publish
 // for them: FLEET_METRIC lines in their output and the metrics JSON file.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -21,6 +22,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   fleet::killcond::Metrics metrics;
   (void)fleet::killcond::ParseMetricLine(text, &metrics);
+  // The same bytes as a worker's output, in the uneven chunks a pipe gives.
+  fleet::killcond::MetricLineScanner scanner;
+  absl::string_view rest = text;
+  for (size_t chunk = 1; !rest.empty(); chunk = chunk * 3 + 1) {
+    const size_t n = std::min(chunk, rest.size());
+    scanner.Feed(rest.substr(0, n), [&metrics](const std::string& line) {
+      (void)fleet::killcond::ParseMetricLine(line, &metrics);
+    });
+    rest.remove_prefix(n);
+  }
   (void)fleet::killcond::ParseMetricsJson(text);
   return 0;
 }

@@ -9,6 +9,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,18 @@ int SignalCgroup(const std::string& dir, int sig);
 // Removes the cgroup and its descendant cgroups if they are empty; false if
 // one still has processes.
 bool RemoveCgroup(const std::string& dir);
+
+// How many processes the kernel's OOM killer has killed where a process in
+// the cgroup v2 `leaf` lives: memory.events of the leaf, or of its nearest
+// ancestor with the memory controller on (fleetd's own unit under systemd);
+// else the cgroup v1 memory cgroup fleetd and its children share; else the
+// whole machine (/proc/vmstat). Only the leaf's own count is exact. A run that died of SIGKILL while this count rose
+// was, most likely, killed for memory. nullopt: none of them is readable.
+struct OomKillCount {
+  uint64_t kills = 0;
+  bool exact = false;  // Counted for the leaf alone.
+};
+std::optional<OomKillCount> ReadOomKills(const std::string& leaf);
 
 }  // namespace fleet::os
 

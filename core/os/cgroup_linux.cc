@@ -9,9 +9,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/os/cgroup.h"
 
 namespace fleet::os {
@@ -54,10 +56,75 @@ bool WriteTo(const std::string& path, absl::string_view text) {
   return ok;
 }
 
+// The value of `key` in a "key value" per line file (memory.events,
+// memory.oom_control, /proc/vmstat).
+std::optional<uint64_t> CounterIn(const std::string& path, absl::string_view key) {
+  for (absl::string_view line : absl::StrSplit(Slurp(path), '\n')) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(line, ' ');
+    uint64_t value = 0;
+    if (kv.first == key && absl::SimpleAtoi(kv.second, &value)) return value;
+  }
+  return std::nullopt;
+}
+
+// The cgroup v1 memory cgroup fleetd is in (its children inherit it), as a
+// directory, or "" where there is none (cgroup v2 only, or not mounted).
+std::string OwnMemoryCgroupV1() {
+  std::string path;  // From /proc/self/cgroup: "4:memory:/a/b".
+  for (absl::string_view line : absl::StrSplit(Slurp("/proc/self/cgroup"), '\n')) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
+    if (f.size() != 3) continue;
+    for (absl::string_view controller : absl::StrSplit(f[1], ',')) {
+      if (controller == "memory") path = std::string(f[2]);
+    }
+  }
+  if (path.empty()) return "";
+  for (absl::string_view line : absl::StrSplit(Slurp("/proc/self/mountinfo"), '\n')) {
+    size_t dash = line.find(" - ");
+    if (dash == absl::string_view::npos) continue;
+    std::vector<absl::string_view> after = absl::StrSplit(line.substr(dash + 3), ' ');
+    std::vector<absl::string_view> before = absl::StrSplit(line.substr(0, dash), ' ');
+    if (after.size() < 3 || after[0] != "cgroup" || before.size() < 5) continue;
+    bool memory = false;
+    for (absl::string_view option : absl::StrSplit(after[2], ',')) memory |= option == "memory";
+    if (!memory) continue;
+    // The mount shows the hierarchy from its root (ROOT, field 4) down.
+    absl::string_view rest = path;
+    if (before[3] != "/" && !absl::ConsumePrefix(&rest, before[3])) continue;
+    return absl::StrCat(before[4], rest == "/" ? "" : rest);
+  }
+  return "";
+}
+
 }  // namespace
 
+std::optional<OomKillCount> ReadOomKills(const std::string& leaf) {
+  // memory.events counts its whole subtree, so the nearest cgroup that has
+  // the memory controller on (the leaf, or fleetd's own unit) is the best.
+  static const std::string* const mount_dir = new std::string(Cgroup2Mount());
+  const std::string& mount = *mount_dir;
+  for (std::string dir = leaf; !mount.empty() && absl::StartsWith(dir, mount + "/");
+       dir = dir.substr(0, dir.rfind('/'))) {
+    if (std::optional<uint64_t> n = CounterIn(absl::StrCat(dir, "/memory.events"), "oom_kill")) {
+      return OomKillCount{*n, dir == leaf};
+    }
+  }
+  static const std::string* const v1 = new std::string(OwnMemoryCgroupV1());
+  if (!v1->empty()) {
+    if (std::optional<uint64_t> n =
+            CounterIn(absl::StrCat(*v1, "/memory.oom_control"), "oom_kill")) {
+      return OomKillCount{*n, false};
+    }
+  }
+  if (std::optional<uint64_t> n = CounterIn("/proc/vmstat", "oom_kill")) {
+    return OomKillCount{*n, false};
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<std::string> PrepareCgroupRoot(const std::string& name) {
-  const std::string mount = Cgroup2Mount();
+  static const std::string* const mount_dir = new std::string(Cgroup2Mount());
+  const std::string& mount = *mount_dir;
   if (mount.empty()) return absl::UnavailableError("no cgroup2 hierarchy is mounted");
   const std::string own = OwnCgroup();
   if (own.empty()) return absl::UnavailableError("fleetd's cgroup v2 path is unknown");

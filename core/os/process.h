@@ -45,6 +45,9 @@ struct ExitStatus {
   // The process was not our child (adopted after a fleetd restart): it is
   // known to be gone, not how it ended. Counts as a failure.
   bool unknown = false;
+  // Killed by the kernel's OOM killer (the supervisor learns it from the
+  // cgroup's counters, not from wait status).
+  bool oom_killed = false;
   // "exited with status 3", "killed by SIGKILL".
   std::string Describe() const;
   bool Success() const { return !signaled && !unknown && code == 0; }

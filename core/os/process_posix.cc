@@ -49,6 +49,7 @@ std::vector<std::string> CurrentEnvironment() {
 std::string ExitStatus::Describe() const {
   if (unknown) return "exited (how is unknown: it was adopted after a fleetd restart)";
   if (!signaled) return absl::StrCat("exited with status ", code);
+  if (oom_killed) return absl::StrCat("killed by ", SignalName(signal), " (out of memory: the kernel's OOM killer)");
   return absl::StrCat("killed by ", SignalName(signal));
 }
 

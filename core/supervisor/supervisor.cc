@@ -371,7 +371,14 @@ void Supervisor::ReapChildren() {
   }
 }
 
-void Supervisor::OnExit(Instance* inst, const os::ExitStatus& status) {
+void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
+  os::ExitStatus status = exit;
+  if (status.signaled && status.signal == SIGKILL && inst->oom_kills_at_start.has_value()) {
+    // Read before EndLeftovers: the leaf's count goes with the leaf.
+    std::optional<os::OomKillCount> now = os::ReadOomKills(inst->run_cgroup);
+    status.oom_killed = now.has_value() && now->kills > inst->oom_kills_at_start->kills;
+  }
+  inst->oom_kills_at_start.reset();
   // What is left of its process group (and cgroup) goes too, so a restart
   // never runs next to the old instance's children (systemd's
   // KillMode=control-group).
@@ -396,6 +403,7 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& status) {
   inst->last_exit.set_code(status.signaled ? -1 : status.code);
   inst->last_exit.set_signal(status.signaled ? status.signal : 0);
   inst->last_exit.set_unix_ms(absl::ToUnixMillis(clock_->WallNow()));
+  inst->last_exit.set_oom_killed(status.oom_killed);
   PublishAfterExit(inst, status);
   Action action = inst->life.Exited(now_, status);
   if (inst->engine->schedule.has_value()) {
@@ -530,17 +538,21 @@ void Supervisor::Spawn(Instance* inst) {
     s.output_fd = answer_fd;
     s.error_fd = fds[1];
   }
+  inst->run_cgroup.clear();
   if (std::string cgroup = CgroupDir(spec.name(), inst->index); !cgroup.empty()) {
     // A fresh leaf per run (see cgroup.h); the empty leaves of earlier runs go.
     os::RemoveCgroup(cgroup);
-    absl::StatusOr<int> fd = os::OpenCgroup(
-        absl::StrCat(cgroup, "/run-", absl::ToUnixMillis(clock_->WallNow()), "-", ++spawn_seq_));
+    std::string leaf =
+        absl::StrCat(cgroup, "/run-", absl::ToUnixMillis(clock_->WallNow()), "-", ++spawn_seq_);
+    absl::StatusOr<int> fd = os::OpenCgroup(leaf);
     if (fd.ok()) {
       s.cgroup_fd = *fd;
+      inst->run_cgroup = std::move(leaf);
     } else {
       log::Warning(absl::StrCat(inst->id, ": started outside a cgroup: ", fd.status().message()));
     }
   }
+  inst->oom_kills_at_start = os::ReadOomKills(inst->run_cgroup);
   absl::StatusOr<pid_t> pid = os::Spawn(s);
   ::close(fds[1]);
   if (answer_fd >= 0) ::close(answer_fd);

@@ -10,6 +10,7 @@
 #include "core/health/policy.h"
 #include "core/killcond/expression.h"
 #include "core/killcond/metrics.h"
+#include "core/os/cgroup.h"
 #include "core/schedule/cron.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/supervisor/log_sink.h"
@@ -179,6 +180,11 @@ struct Supervisor::Instance {
 
   StateTrack state;
   CronTrack cron;
+  // The run's cgroup leaf ("" outside cgroups) and the OOM kill count where
+  // it lives when it started: a SIGKILL while that count rose is the
+  // kernel's OOM killer, and is said so.
+  std::string run_cgroup;
+  std::optional<os::OomKillCount> oom_kills_at_start;
   // Its log cannot be written (disk full, read-only, EIO): said once.
   bool log_failing = false;
   // An earlier copy killed as fleetd came back (a run the last fleetd

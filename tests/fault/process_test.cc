@@ -7,7 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -198,6 +202,58 @@ TEST(ProcessFaultTest, AStalledFleetdBlamesNoWorkerAndLosesNoOutput) {
     ++expected;
   }
   EXPECT_GE(expected, 10);
+}
+
+// A memory cgroup this test may limit (cgroup v1's memory hierarchy, or a
+// cgroup v2 directory with the memory controller), made under the
+// hierarchy's root; "" where there is none.
+std::string LimitedMemoryCgroup(int64_t limit_bytes) {
+  const std::string name = absl::StrCat("/fleet-oom-test-", getpid());
+  for (const auto& [root, limit_file] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"/sys/fs/cgroup/memory", "memory.limit_in_bytes"},
+           {"/sys/fs/cgroup", "memory.max"},
+           {"/sys/fs/cgroup/unified", "memory.max"}}) {
+    const std::string dir = root + name;
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) continue;
+    std::ofstream limit(dir + "/" + limit_file);
+    limit << limit_bytes;
+    limit.close();
+    if (limit.good()) return dir;
+    rmdir(dir.c_str());
+  }
+  return "";
+}
+
+TEST(ProcessFaultTest, AnOomKillIsCalledOutOfMemoryNotJustSigkill) {
+  const std::string cgroup = LimitedMemoryCgroup(int64_t{160} << 20);
+  if (cgroup.empty()) GTEST_SKIP() << "no memory cgroup can be limited here";
+  FleetHarness h;
+  // fleetd (and so its workers) in the limited cgroup; the worker grows a
+  // shell variable to 600 MB, so the OOM killer picks it.
+  h.set_fleetd_wrapper(
+      {"sh", "-c", absl::StrCat("echo $$ > ", cgroup, "/cgroup.procs && exec \"$@\""), "sh"});
+  h.WriteFile("hog.sh", "x=$(head -c 600000000 /dev/zero | tr '\\0' a)\nexec sleep 1000\n");
+  h.WriteFile("fleet.yaml", FleetYaml("  - name: hog\n    command: [sh, hog.sh]\n"
+                                      "    backoff: {initial: 30s, max: 30s}\n"
+                                      "  - name: calm\n    shell: 'exec sleep 1000'\n"));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  std::string events;
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        events = Events(h);
+        return events.find("out of memory") != std::string::npos;
+      },
+      absl::Seconds(30)))
+      << events << h.FleetdLog();
+  EXPECT_THAT(events, HasSubstr("killed by SIGKILL (out of memory"));
+  EXPECT_EQ(h.Instance("calm/0").restarts(), 0u) << events;
+  EXPECT_THAT(h.Instance("hog/0").reason(), HasSubstr("out of memory"));
+  EXPECT_TRUE(h.Instance("hog/0").last_exit().oom_killed());
+  CommandResult down = h.Fleetctl({"shutdown"});
+  EXPECT_EQ(down.exit_code, 0) << down.err;
+  h.WaitFleetdExit(absl::Seconds(30));
+  rmdir(cgroup.c_str());
 }
 
 }  // namespace

@@ -5,6 +5,10 @@
 // this process: fleetd kills and restarts it.
 //
 // usage: fleet-plugin-host PLUGIN_PATH KIND   (stdin/stdout: frames, from fleetd)
+//        fleet-plugin-host --probe PLUGIN_PATH KIND
+// --probe only loads the plugin and answers one frame (name and version, or
+// the loader's refusal): fleetd's trial load of an in-process plugin, so a
+// library that crashes as it is mapped crashes this process instead.
 #include <stdio.h>
 #include <unistd.h>
 
@@ -28,8 +32,10 @@ int Refuse(int out, const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: fleet-plugin-host PLUGIN_PATH KIND (run by fleetd)\n");
+  const bool probe = argc == 4 && std::string(argv[1]) == "--probe";
+  if (argc != 3 && !probe) {
+    fprintf(stderr,
+            "usage: fleet-plugin-host [--probe] PLUGIN_PATH KIND (run by fleetd)\n");
     return 2;
   }
   fleet::log::SetProgramName("fleet-plugin-host");
@@ -39,8 +45,15 @@ int main(int argc, char** argv) {
   dup2(STDERR_FILENO, STDOUT_FILENO);
   const int in = STDIN_FILENO;
 
-  auto plugin = fleet::plugin_host::Plugin::Load(argv[1], argv[2]);
+  auto plugin = fleet::plugin_host::Plugin::Load(argv[argc - 2], argv[argc - 1]);
   if (!plugin.ok()) return Refuse(out, plugin.status());
+  if (probe) {
+    const bool sent =
+        fleet::plugin_host::WriteFrame(out, {0, (*plugin)->name() + "\n" + (*plugin)->version()})
+            .ok();
+    // Not through exit(): the plugin's static destructors are not on trial.
+    _exit(sent ? 0 : 1);
+  }
   auto create = fleet::plugin_host::ReadFrame(in, absl::InfiniteDuration());
   if (!create.ok() || create->tag != fleet::plugin_host::kCreateTag) {
     return Refuse(out, absl::InvalidArgumentError("expected the create frame first"));

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "core/health/policy.h"
 #include "core/os/files.h"
 #include "core/plugin_host/plugin.h"
@@ -20,12 +22,26 @@ namespace {
 namespace v1 = ::fleet::config::v1;
 
 constexpr char kBuiltinHealthFile[] = "libfleet_health_builtin.so";
+constexpr absl::Duration kTrialLoadTimeout = absl::Seconds(10);
 
 std::string ExeDir() {
   char self[4096];
   ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
   if (n <= 0) return ".";
   return os::DirName(std::string(self, static_cast<size_t>(n)));
+}
+
+// Installed with fleetd itself (its plugins/ and lib/fleet/plugins dirs).
+bool Bundled(const std::string& path) {
+  char exe[PATH_MAX], file[PATH_MAX];
+  if (::realpath(ExeDir().c_str(), exe) == nullptr || ::realpath(path.c_str(), file) == nullptr) {
+    return false;
+  }
+  const std::string parent = os::DirName(exe);
+  for (const std::string& dir : {parent + "/plugins/", parent + "/lib/fleet/plugins/"}) {
+    if (absl::StartsWith(file, dir)) return true;
+  }
+  return false;
 }
 
 // The file itself if it holds a '/', else the first match in the search path.
@@ -85,6 +101,14 @@ Loaded Load(const v1::Plugin& declared, const std::string& kind, int copies,
                 absl::StrCat(info.name(), " ", info.version(), " from ", path, " in ",
                              copies == 1 ? "a helper process" : absl::StrCat(copies, " helper processes")));
     return out;
+  }
+  // fleet's own plugins are part of fleetd; anyone else's is first mapped
+  // in a throwaway helper, so a constructor that aborts or hangs is refused
+  // instead of taking fleetd down before the ABI check could say no.
+  if (!Bundled(path)) {
+    absl::Status trial =
+        plugin_host::ProbeLoad(ExeDir() + "/fleet-plugin-host", path, kind, kTrialLoadTimeout);
+    if (!trial.ok()) return refuse(std::string(trial.message()));
   }
   auto plugin = plugin_host::Plugin::Load(path, kind);
   if (!plugin.ok()) return refuse(std::string(plugin.status().message()));

@@ -15,6 +15,49 @@ constexpr absl::Duration kHandshakeTimeout = absl::Seconds(10);
 
 }  // namespace
 
+absl::Status ProbeLoad(const std::string& helper_path, const std::string& plugin_path,
+                       const std::string& kind, absl::Duration timeout) {
+  int from[2];
+  if (::pipe2(from, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe");
+  os::SpawnSpec spec;
+  spec.argv = {helper_path, "--probe", plugin_path, kind};
+  spec.env = os::CurrentEnvironment();
+  spec.output_fd = from[1];
+  spec.error_fd = STDERR_FILENO;
+  absl::StatusOr<pid_t> pid = os::Spawn(spec);
+  ::close(from[1]);
+  if (!pid.ok()) {
+    ::close(from[0]);
+    return absl::Status(pid.status().code(), absl::StrCat("plugin ", plugin_path,
+                                                          ": its trial load could not start: ",
+                                                          pid.status().message()));
+  }
+  const int pidfd = os::PidfdOpen(*pid);
+  absl::StatusOr<Frame> answer = ReadFrame(from[0], timeout);
+  ::close(from[0]);
+  if (!answer.ok()) os::PidfdSignal(pidfd, SIGKILL);  // Hung, or gone already.
+  if (pidfd >= 0) ::close(pidfd);
+  // The helper is our child: its end says what the plugin did to it.
+  const os::ExitStatus end = os::WaitProcess(*pid);
+  if (answer.ok()) {
+    if (answer->tag == 0) return absl::OkStatus();
+    return absl::Status(static_cast<absl::StatusCode>(answer->tag), answer->bytes);
+  }
+  if (end.signaled && end.signal == SIGKILL && !absl::IsDeadlineExceeded(answer.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("plugin ", plugin_path, ": its trial load was killed (", end.Describe(), ")"));
+  }
+  if (absl::IsDeadlineExceeded(answer.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("plugin ", plugin_path, ": loading it did not finish within ",
+                     absl::FormatDuration(timeout),
+                     " (a constructor or fleet_plugin_v1() hangs); not loaded into fleetd"));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "plugin ", plugin_path, ": loading it crashed its trial process (", end.Describe(),
+      ": a constructor or fleet_plugin_v1() failed); not loaded into fleetd"));
+}
+
 absl::StatusOr<std::unique_ptr<ProcessPlugin>> ProcessPlugin::Start(std::string helper_path,
                                                                     std::string plugin_path,
                                                                     std::string kind,

@@ -15,6 +15,13 @@
 
 namespace fleet::plugin_host {
 
+// Loads plugin_path in a throwaway helper (helper_path --probe) before fleetd
+// maps it: a library whose constructors or fleet_plugin_v1() crash or hang
+// costs that helper, not fleetd. OK, the loader's refusal, or why the helper
+// died ("killed by SIGABRT") or was killed (no answer within timeout).
+absl::Status ProbeLoad(const std::string& helper_path, const std::string& plugin_path,
+                       const std::string& kind, absl::Duration timeout);
+
 // Call() from one thread at a time.
 class ProcessPlugin : public PluginCaller {
  public:

@@ -95,5 +95,24 @@ TEST(IsolationTest, AHungInProcessPluginIsReportedAndFleetdStillExits) {
   EXPECT_THAT(h.FleetdLog(), HasSubstr("not waiting for it"));
 }
 
+TEST(IsolationTest, APluginWhoseConstructorAbortsIsRefusedAndFleetdRuns) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml",
+              absl::StrCat("name: it\nrun_dir: run\nplugins:\n  - {file: \"",
+                           FleetHarness::RunfilePath("tests/testdata/plugins/libaborts_at_load.so"),
+                           "\", kind: health}\nengines:\n",
+                           Engine("w", "test.health.aborts_at_load")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("w/0").state() == ctl::INSTANCE_STATE_RUNNING; },
+      absl::Seconds(10)));
+  CommandResult plugins = h.Fleetctl({"plugins"});
+  EXPECT_THAT(plugins.out, HasSubstr("crashed its trial process (killed by SIGABRT"))
+      << plugins.out << plugins.err;
+  EXPECT_TRUE(FleetHarness::ProcessAlive(h.fleetd_pid()));
+  kill(h.fleetd_pid(), SIGTERM);
+  EXPECT_EQ(h.WaitFleetdExit(absl::Seconds(15)), 0) << h.FleetdLog();
+}
+
 }  // namespace
 }  // namespace fleet::testing

@@ -83,7 +83,7 @@ absl::Status ControlServer::Start() {
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
 
-  service_ = NewControlService(supervisor_, events_, run_dir_, plugins_);
+  service_ = NewControlService(supervisor_, events_, run_dir_, plugins_, &peers_);
   grpc::ServerBuilder builder;
   builder.RegisterService(service_.get());
   // A client that connects and goes quiet is let go after a while; an
@@ -145,6 +145,7 @@ void ControlServer::AcceptLoop() {
       ::close(fd);
       continue;
     }
+    peers_.Remember(fd, peer.uid, peer.pid);
     grpc::AddInsecureChannelFromFd(server_.get(), fd);
   }
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "core/control/peer_book.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/supervisor.h"
 #include "proto/fleet/control/v1/control.pb.h"
@@ -46,6 +47,7 @@ class ControlServer {
   std::string run_dir_;
   std::string socket_path_;
   std::vector<fleet::control::v1::PluginInfo> plugins_;
+  PeerBook peers_;
   std::unique_ptr<grpc::Service> service_;
   std::unique_ptr<grpc::Server> server_;
   int listen_fd_ = -1;

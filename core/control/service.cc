@@ -54,11 +54,22 @@ off_t TailOffset(int fd, off_t size, uint32_t lines) {
 class ControlService final : public ctl::FleetControl::Service {
  public:
   ControlService(Supervisor* supervisor, supervisor::EventLog* events, std::string run_dir,
-                 std::vector<ctl::PluginInfo> plugins)
+                 std::vector<ctl::PluginInfo> plugins, const PeerBook* peers)
       : supervisor_(supervisor),
         events_(events),
         run_dir_(std::move(run_dir)),
-        plugins_(std::move(plugins)) {}
+        plugins_(std::move(plugins)),
+        peers_(peers) {}
+
+  // A command that changes the fleet, with who sent it, in the event log
+  // (and so fleetd's log) before it is carried out.
+  void Audit(const grpc::ServerContext* context, absl::string_view what) {
+    events_->Add("fleetd", "command",
+                 absl::StrCat(what, " (from ",
+                              peers_ != nullptr ? peers_->Describe(context->peer())
+                                                : context->peer(),
+                              ")"));
+  }
 
   grpc::Status GetPlugins(grpc::ServerContext*, const ctl::GetPluginsRequest*,
                           ctl::GetPluginsResponse* response) override {
@@ -71,26 +82,30 @@ class ControlService final : public ctl::FleetControl::Service {
     return OnLoop<ctl::GetStatusResponse>([this] { return supervisor_->Status(); }, response);
   }
 
-  grpc::Status Start(grpc::ServerContext*, const ctl::TargetRequest* request,
+  grpc::Status Start(grpc::ServerContext* context, const ctl::TargetRequest* request,
                      ctl::ActionResponse* response) override {
+    Audit(context, absl::StrCat("start ", request->target()));
     return Act(Verb::kStart, request->target(), response);
   }
-  grpc::Status Stop(grpc::ServerContext*, const ctl::TargetRequest* request,
+  grpc::Status Stop(grpc::ServerContext* context, const ctl::TargetRequest* request,
                     ctl::ActionResponse* response) override {
+    Audit(context, absl::StrCat("stop ", request->target()));
     return Act(Verb::kStop, request->target(), response);
   }
-  grpc::Status Restart(grpc::ServerContext*, const ctl::TargetRequest* request,
+  grpc::Status Restart(grpc::ServerContext* context, const ctl::TargetRequest* request,
                        ctl::ActionResponse* response) override {
+    Audit(context, absl::StrCat("restart ", request->target()));
     return Act(Verb::kRestart, request->target(), response);
   }
 
-  grpc::Status RunNow(grpc::ServerContext*, const ctl::TargetRequest* request,
+  grpc::Status RunNow(grpc::ServerContext* context, const ctl::TargetRequest* request,
                       ctl::ActionResponse* response) override {
     const std::string target = request->target();
     if (target.empty()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "a target is required: ENGINE, ENGINE/N or all");
     }
+    Audit(context, absl::StrCat("run ", target));
     absl::StatusOr<ctl::ActionResponse> result;
     grpc::Status status = OnLoop<absl::StatusOr<ctl::ActionResponse>>(
         [this, target] { return supervisor_->RunNow(target); }, &result);
@@ -114,11 +129,12 @@ class ControlService final : public ctl::FleetControl::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status BusSubmit(grpc::ServerContext*, const ctl::BusSubmitRequest* request,
+  grpc::Status BusSubmit(grpc::ServerContext* context, const ctl::BusSubmitRequest* request,
                          ctl::BusSubmitResponse* response) override {
     if (request->dag_text().size() > 4 * 1024 * 1024) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the DAG file is over 4MB");
     }
+    Audit(context, absl::StrCat("bus submit ", request->dag_path()));
     ctl::BusSubmitRequest copy = *request;
     return BusCall([this, copy] { return supervisor_->BusSubmit(copy); }, response);
   }
@@ -129,19 +145,21 @@ class ControlService final : public ctl::FleetControl::Service {
     return BusCall([this, run] { return supervisor_->BusStatus(run); }, response);
   }
 
-  grpc::Status BusCancel(grpc::ServerContext*, const ctl::BusRunRequest* request,
+  grpc::Status BusCancel(grpc::ServerContext* context, const ctl::BusRunRequest* request,
                          ctl::ActionResponse* response) override {
     const std::string run = request->run();
     if (run.empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a RUN is required");
+    Audit(context, absl::StrCat("bus cancel ", run));
     return BusCall([this, run] { return supervisor_->BusCancel(run); }, response);
   }
 
-  grpc::Status BusRetry(grpc::ServerContext*, const ctl::BusRetryRequest* request,
+  grpc::Status BusRetry(grpc::ServerContext* context, const ctl::BusRetryRequest* request,
                         ctl::ActionResponse* response) override {
     const std::string run = request->run(), task = request->task();
     if (run.empty() || task.empty()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "RUN and TASK are required");
     }
+    Audit(context, absl::StrCat("bus retry ", run, " ", task));
     return BusCall([this, run, task] { return supervisor_->BusRetry(run, task); }, response);
   }
 
@@ -162,8 +180,9 @@ class ControlService final : public ctl::FleetControl::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status Reload(grpc::ServerContext*, const ctl::ReloadRequest*,
+  grpc::Status Reload(grpc::ServerContext* context, const ctl::ReloadRequest*,
                       ctl::ReloadResponse* response) override {
+    Audit(context, "reload");
     absl::StatusOr<ctl::ReloadResponse> result;
     grpc::Status status = OnLoop<absl::StatusOr<ctl::ReloadResponse>>(
         [this] { return supervisor_->Reload(); }, &result);
@@ -173,8 +192,9 @@ class ControlService final : public ctl::FleetControl::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status Shutdown(grpc::ServerContext*, const ctl::ShutdownRequest*,
+  grpc::Status Shutdown(grpc::ServerContext* context, const ctl::ShutdownRequest*,
                         ctl::ShutdownResponse*) override {
+    Audit(context, "shutdown");
     if (!supervisor_->Post([this] { supervisor_->Shutdown("fleetctl shutdown"); })) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fleetd is already shutting down");
     }
@@ -201,6 +221,7 @@ class ControlService final : public ctl::FleetControl::Service {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "a target is required: ENGINE, ENGINE/N or all");
     }
+    if (request->commit()) Audit(context, absl::StrCat("sync --commit ", request->target()));
     // The answers arrive on the loop, one per instance, when the plugin is
     // done; this thread waits for all of them (or the caller's deadline).
     struct Answers {
@@ -336,15 +357,16 @@ class ControlService final : public ctl::FleetControl::Service {
   supervisor::EventLog* events_;
   std::string run_dir_;
   const std::vector<ctl::PluginInfo> plugins_;
+  const PeerBook* const peers_;  // May be null (no accept loop of ours).
 };
 
 }  // namespace
 
 std::unique_ptr<ctl::FleetControl::Service> NewControlService(
     Supervisor* supervisor, supervisor::EventLog* events, std::string run_dir,
-    std::vector<ctl::PluginInfo> plugins) {
+    std::vector<ctl::PluginInfo> plugins, const PeerBook* peers) {
   return std::make_unique<ControlService>(supervisor, events, std::move(run_dir),
-                                          std::move(plugins));
+                                          std::move(plugins), peers);
 }
 
 }  // namespace fleet::control

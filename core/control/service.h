@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/control/peer_book.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/supervisor.h"
 #include "proto/fleet/control/v1/control.grpc.pb.h"
@@ -14,9 +15,11 @@
 namespace fleet::control {
 
 // plugins: what fleetd loaded or refused at start (read-only afterwards).
+// peers: who is on each connection, for the record of commands that change
+// the fleet (outlives the service; may be null).
 std::unique_ptr<fleet::control::v1::FleetControl::Service> NewControlService(
     supervisor::Supervisor* supervisor, supervisor::EventLog* events, std::string run_dir,
-    std::vector<fleet::control::v1::PluginInfo> plugins);
+    std::vector<fleet::control::v1::PluginInfo> plugins, const PeerBook* peers);
 
 }  // namespace fleet::control
 

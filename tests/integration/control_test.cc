@@ -19,6 +19,7 @@
 namespace fleet::testing {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 namespace ctl = ::fleet::control::v1;
 
@@ -318,6 +319,11 @@ TEST(ControlTest, FleetctlCommandsAndExitCodes) {
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] { return AllRunning(h, {"a/0", "a/1"}) && h.Instance("a/0").pid() != a0; },
       absl::Seconds(10)));
+  // Commands that change the fleet are on record with who sent them.
+  const std::string events = h.Fleetctl({"events", "-n", "100"}).out;
+  EXPECT_THAT(events, HasSubstr(absl::StrCat("stop a/1 (from uid ", getuid(), ", pid ")));
+  EXPECT_THAT(events, ContainsRegex("restart all \\(from uid [0-9]+, pid [0-9]+ \\(fleetctl\\)\\)"));
+  EXPECT_THAT(h.FleetdLog(), HasSubstr("restart all (from uid"));
   CommandResult shutdown = h.Fleetctl({"shutdown"});
   EXPECT_EQ(shutdown.exit_code, 0);
   EXPECT_THAT(shutdown.out, HasSubstr("fleetd stopped"));

@@ -49,11 +49,12 @@ int RunPipeKeeper(const std::string& run_dir) {
   int lock = TakeLock(dir);
   if (lock < 0) return 0;  // Another keeper holds this run directory.
   ::unlink(os::JoinPath(dir, kStop).c_str());
-  int inotify = ::inotify_init1(IN_CLOEXEC);
-  if (inotify < 0 ||
-      ::inotify_add_watch(inotify, dir.c_str(), IN_CREATE | IN_MOVED_TO | IN_DELETE) < 0) {
-    return 1;
-  }
+  // Watched before the first look, so no FIFO made in between is missed.
+  const int inotify = ::inotify_init1(IN_CLOEXEC);
+  const bool watching =
+      inotify >= 0 &&
+      ::inotify_add_watch(inotify, dir.c_str(), IN_CREATE | IN_MOVED_TO | IN_DELETE) >= 0;
+  const int watch_errno = errno;
   std::map<std::string, int> held;
   auto hold = [&](const std::string& name) {
     if (held.count(name) || !IsFifo(os::JoinPath(dir, name))) return;
@@ -63,6 +64,30 @@ int RunPipeKeeper(const std::string& run_dir) {
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d)) hold(e->d_name);
     ::closedir(d);
+  }
+  if (!watching) {
+    // inotify's limits are used up: look at the directory twice a second.
+    log::Warning(absl::StrCat("pipe keeper: inotify unavailable (", strerror(watch_errno),
+                              "): polling ", dir));
+    for (;;) {
+      ::poll(nullptr, 0, 500);
+      struct stat st;
+      if (::lstat(dir.c_str(), &st) != 0 || ::access(os::JoinPath(dir, kStop).c_str(), F_OK) == 0) {
+        return 0;  // The run directory went, or fleetd asked the keeper to stop.
+      }
+      for (auto it = held.begin(); it != held.end();) {
+        if (IsFifo(os::JoinPath(dir, it->first))) {
+          ++it;
+        } else {
+          ::close(it->second);
+          it = held.erase(it);
+        }
+      }
+      if (DIR* d = ::opendir(dir.c_str())) {
+        while (dirent* e = ::readdir(d)) hold(e->d_name);
+        ::closedir(d);
+      }
+    }
   }
   alignas(inotify_event) char buffer[16384];
   for (;;) {

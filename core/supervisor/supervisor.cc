@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,6 +39,8 @@ constexpr size_t kMaxReadPerWakeup = 1 << 20;
 // Woken this much past its deadline, the loop was not running (a busy loop
 // is late by milliseconds): see NoteStall.
 constexpr absl::Duration kStallAfter = absl::Seconds(1);
+// Without inotify, how often watched files are looked at.
+constexpr absl::Duration kRescanEvery = absl::Seconds(1);
 
 }  // namespace
 
@@ -83,14 +86,21 @@ absl::Status Supervisor::Init() {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
   inotify_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (inotify_fd_ < 0) return absl::ErrnoToStatus(errno, "inotify_init1");
-  run_dir_watch_ = ::inotify_add_watch(inotify_fd_, options_.run_dir.c_str(),
-                                       IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
-  if (run_dir_watch_ < 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("watch ", options_.run_dir));
+  if (inotify_fd_ < 0) {
+    StartPolling(absl::StrCat("inotify_init1: ", strerror(errno),
+                              " (fs.inotify.max_user_instances is used up)"));
+  } else {
+    run_dir_watch_ = ::inotify_add_watch(inotify_fd_, options_.run_dir.c_str(),
+                                         IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
+    if (run_dir_watch_ < 0 && errno == ENOSPC) {
+      StartPolling("inotify: fs.inotify.max_user_watches is used up");
+    } else if (run_dir_watch_ < 0) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("watch ", options_.run_dir));
+    }
   }
   for (auto [fd, tag] : {std::pair{signal_fd_, kTagSignal}, std::pair{wake_fd_, kTagWake},
                          std::pair{inotify_fd_, kTagInotify}}) {
+    if (fd < 0) continue;  // inotify, when polling instead.
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = tag;
@@ -219,6 +229,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   consider(watchdog_due_ping_);
   consider(log_check_due_);
   consider(orphan_sweep_due_);
+  consider(rescan_due_);
   consider(records_retry_due_);
   consider(NextCronDeadline());
   consider(NextBusDeadline());
@@ -307,10 +318,44 @@ void Supervisor::HandleInotify() {
       for (Instance* inst : readers) ReadMetricsFile(inst);
     }
   }
-  if (stop && ::access(defaults::StopFlag(options_.run_dir).c_str(), F_OK) == 0) {
-    ::unlink(defaults::StopFlag(options_.run_dir).c_str());
-    Shutdown("stop flag");
-    dirty_ = true;
+  if (stop) CheckStopFlag();
+}
+
+void Supervisor::CheckStopFlag() {
+  if (::access(defaults::StopFlag(options_.run_dir).c_str(), F_OK) != 0) return;
+  ::unlink(defaults::StopFlag(options_.run_dir).c_str());
+  Shutdown("stop flag");
+  dirty_ = true;
+}
+
+void Supervisor::StartPolling(const std::string& why) {
+  if (polling_) return;
+  polling_ = true;
+  rescan_due_ = clock_->MonotonicNow();
+  Emit("fleetd", "inotify_unavailable",
+       absl::StrCat(why, ": the stop flag, the work-bus, metrics, answer, log and heartbeat "
+                         "files are looked at every ",
+                    absl::FormatDuration(kRescanEvery),
+                    " instead of as they change (raise the limit and restart fleetd to "
+                    "watch them again)"));
+}
+
+void Supervisor::Rescan() {
+  rescan_due_ = now_ + kRescanEvery;
+  CheckStopFlag();
+  bus_dirty_ = true;
+  for (const std::string& path : watched_files_) {
+    std::optional<FileStamp> stamp;
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) {
+      stamp = FileStamp{absl::ToUnixNanos(absl::TimeFromTimespec(st.st_mtim)),
+                        static_cast<int64_t>(st.st_size), static_cast<uint64_t>(st.st_ino)};
+    }
+    auto [it, first] = polled_files_.try_emplace(path, stamp);
+    if (first || it->second == stamp) continue;
+    it->second = stamp;
+    // Changed, or (re)created: as if inotify had said the writer finished.
+    if (stamp.has_value()) OnWatchedFileChanged(path, IN_CLOSE_WRITE);
   }
 }
 
@@ -451,6 +496,7 @@ void Supervisor::RunTimers() {
   RunRecoveryTimers();
   RunLogJanitor();
   RunOrphanSweep();
+  if (rescan_due_.has_value() && *rescan_due_ <= now_) Rescan();
   RunCronTimers();
   RetryInstanceRecords();
   KillStubbornOrphans();

@@ -135,6 +135,12 @@ class Supervisor {
   void HandleSignals();
   void HandleWake();
   void HandleInotify();
+  // The stop flag file exists: it is removed and fleetd shuts down.
+  void CheckStopFlag();
+  // Without inotify (fs.inotify.max_user_instances or max_user_watches used
+  // up): everything it would watch is looked at every second instead.
+  void StartPolling(const std::string& why);
+  void Rescan();
   void HandlePipe(Instance* inst, uint32_t events);
   // An adopted process's pidfd became readable: it is gone.
   void HandlePidfd(Instance* inst);
@@ -297,6 +303,21 @@ class Supervisor {
   absl::flat_hash_map<std::string, Instance*> answer_readers_;
   // When each watched file last changed, on the monotonic clock.
   absl::flat_hash_map<std::string, MonoTime> file_changed_at_;
+  // The files WatchFiles() wants watched (for polling without inotify).
+  std::vector<std::string> watched_files_;
+  // Polling mode: when the next rescan is due, and what each watched file
+  // looked like at the last one (mtime, size, inode; absent: no such file).
+  std::optional<MonoTime> rescan_due_;
+  struct FileStamp {
+    int64_t mtime_ns = 0;
+    int64_t size = 0;
+    uint64_t inode = 0;
+    bool operator==(const FileStamp& o) const {
+      return mtime_ns == o.mtime_ns && size == o.size && inode == o.inode;
+    }
+  };
+  absl::flat_hash_map<std::string, std::optional<FileStamp>> polled_files_;
+  bool polling_ = false;
 
   // The fleet's state block; an empty remote: the fleet has none.
   fleet::config::v1::State state_config_;

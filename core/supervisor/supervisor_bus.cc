@@ -7,6 +7,7 @@
 // and fsync it makes, lives on the bus thread: the loop hands it a FleetView
 // and takes back its events and next deadline, and the bus RPCs run there
 // too, so a slow disk delays the bus, never supervision.
+#include <errno.h>
 #include <sys/inotify.h>
 
 #include "absl/strings/str_cat.h"
@@ -52,7 +53,7 @@ void Supervisor::BusChanged() {
 }
 
 void Supervisor::WatchBus() {
-  if (conductor_ == nullptr) return;
+  if (conductor_ == nullptr || polling_) return;  // Polling: every rescan is a pass.
   const std::string& dir = bus_dir_;
   std::vector<std::string> dirs = {os::JoinPath(dir, "results"), os::JoinPath(dir, "cur")};
   for (const std::string& worker : os::ListDirectory(os::JoinPath(dir, "cur"))) {
@@ -61,6 +62,10 @@ void Supervisor::WatchBus() {
   for (const std::string& d : dirs) {
     if (bus_watched_.count(d)) continue;
     int wd = ::inotify_add_watch(inotify_fd_, d.c_str(), kBusMask);
+    if (wd < 0 && errno == ENOSPC) {
+      StartPolling("inotify: fs.inotify.max_user_watches is used up");
+      return;
+    }
     if (wd < 0) continue;
     bus_watched_.insert(d);
     bus_watches_.insert(wd);

@@ -122,6 +122,7 @@ void Supervisor::WatchFiles() {
       watched.push_back(inst->metrics_path);
     }
   }
+  watched_files_ = watched;
   for (const std::string& path : watched) {
     if (!file_changed_at_.contains(path)) {
       // First sight: place its mtime on the monotonic clock, once. From here
@@ -133,11 +134,15 @@ void Supervisor::WatchFiles() {
       }
     }
     const std::string dir = os::DirName(path);
-    if (dir_watches_.contains(dir)) continue;
+    if (polling_ || dir_watches_.contains(dir)) continue;
     // Appends (IN_MODIFY), touch (IN_ATTRIB), atomic renames (IN_MOVED_TO),
     // rewrites (IN_CLOSE_WRITE).
     int wd = ::inotify_add_watch(inotify_fd_, dir.c_str(),
                                  IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+    if (wd < 0 && errno == ENOSPC) {
+      StartPolling("inotify: fs.inotify.max_user_watches is used up");
+      continue;
+    }
     if (wd < 0) {
       rewatch_ = true;  // No such directory yet: try again at the next change.
       continue;

@@ -191,9 +191,9 @@ void Supervisor::OnSyncOutcome(const sync::SyncOutcome& outcome) {
   if (!result.rebuilt_from().empty()) {
     Emit(inst->id, "state_rebuilt",
          absl::StrCat("the work tree was damaged (", result.rebuild_reason(),
-                      "); rebuilt from the remote with its files put back; the damaged one "
-                      "is kept at ",
-                      result.rebuilt_from()));
+                      "); rebuilt from the remote with its files put back",
+                      result.rebuild_carried().empty() ? "" : "; ", result.rebuild_carried(),
+                      "; the damaged one is kept at ", result.rebuilt_from()));
   }
   if (!result.undone().empty()) Emit(inst->id, "state_undone", result.undone());
   if (!result.head().empty()) st.head = result.head();

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <chrono>
@@ -70,71 +71,123 @@ class GitSync {
     }
     NetworkLimits limits(std::chrono::milliseconds(request.network_timeout_ms()),
                          std::chrono::milliseconds(request.network_budget_ms()));
-    Repo* repo = Open(request, result);
+    if (request.op() != SyncRequest::OP_PULL && request.op() != SyncRequest::OP_PUBLISH) {
+      *error = "unknown sync op " + std::to_string(request.op());
+      return Outcome::kBadRequest;
+    }
+    const std::string& tree = request.work_tree();
+    Repo* repo = Open(request, result, /*deep=*/false);
     if (repo == nullptr) return Outcome::kOk;  // result->error says why.
-    repo->SetMergeRules(std::move(rules));
-    repo->SetMergeInsteadOfRebase(request.merge());
-    switch (request.op()) {
-      case SyncRequest::OP_PULL: {
-        // Work the instance has not committed would block the checkout (or
-        // be overwritten): it becomes a local commit first, and is rebased
-        // onto what others pushed like any other (`git pull --rebase` with
-        // autostash, minus the stash that can fail to pop).
-        const std::string author = request.author().empty() ? "fleet" : request.author();
-        bool committed = false;
-        GitStatus status =
-            repo->CommitAll(author, author + "@fleet.local",
-                            "fleet: uncommitted state of " + author + " before a pull", &committed);
-        result->set_committed(committed);
-        PullResult pulled;
-        if (status.ok()) status = repo->Pull(&pulled);
-        result->set_error(status.error);
-        result->set_remote_unreachable(status.remote);
-        result->set_pull(PullName(pulled.kind));
-        result->set_ok(status.ok() && pulled.kind != PullResult::kConflict);
-        for (const auto& p : pulled.resolved) result->add_resolved(p);
-        for (const auto& p : pulled.conflicts) result->add_unresolved(p);
-        for (const auto& p : pulled.refused) result->add_refused(p);
-        break;
+    Run(*repo, request, rules, result);
+    if (LocalFailure(*result)) {
+      // A damaged repository (a truncated pack, a lost object) can pass the
+      // quick check at open and fail every operation after it: look at
+      // every object now, rebuild it if it is damaged, and try once more.
+      // (A reference to a lost object is repaired in place.)
+      repos_.erase(tree);
+      SyncResult again;
+      Repo* checked = Open(request, &again, /*deep=*/true);
+      if (checked != nullptr) {
+        if (again.undone().empty()) again.set_undone(result->undone());
+        *result = std::move(again);
+        Run(*checked, request, rules, result);
       }
-      case SyncRequest::OP_PUBLISH: {
-        PublishOptions options;
-        options.author = request.author().empty() ? "fleet" : request.author();
-        options.email = options.author + "@fleet.local";
-        options.message =
-            request.message().empty() ? "fleet: state from " + options.author : request.message();
-        options.lock_path = request.lock_path();
-        if (request.max_attempts() > 0)
-          options.max_attempts = static_cast<int>(request.max_attempts());
-        const double lock_wait_before = repo->push_lock_wait_ms();
-        PublishResult published = Publish(*repo, options);
-        result->set_ok(published.pushed);
-        result->set_committed(published.committed);
-        result->set_attempts(static_cast<uint32_t>(published.attempts));
-        result->set_error(published.error);
-        result->set_remote_unreachable(published.remote_unreachable);
-        result->set_lock_wait_ms(published.lock_wait_ms + repo->push_lock_wait_ms() -
-                                 lock_wait_before);
-        for (const auto& p : published.resolved) result->add_resolved(p);
-        for (const auto& p : published.unresolved) result->add_unresolved(p);
-        break;
-      }
-      default:
-        *error = "unknown sync op " + std::to_string(request.op());
-        return Outcome::kBadRequest;
     }
-    result->set_head(repo->Head());
-    result->set_ahead(static_cast<uint32_t>(repo->Ahead()));
-    if (!result->ok() && !result->remote_unreachable() && result->unresolved().empty() &&
-        result->refused().empty()) {
-      // A local failure: open (and verify) the repository afresh next time,
-      // which rebuilds it if it is damaged.
-      repos_.erase(request.work_tree());
-    }
+    if (result->ok() || result->remote_unreachable()) return Outcome::kOk;
+    // Anything else (a conflict included) opens the repository afresh next
+    // time: nothing libgit2 cached (its object database's view of packs a
+    // `git gc` replaced) outlives a failure.
+    repos_.erase(tree);
     return Outcome::kOk;
   }
 
  private:
+  static bool LocalFailure(const SyncResult& r) {
+    return !r.ok() && !r.remote_unreachable() && r.unresolved().empty() && r.refused().empty() &&
+           !r.error().empty();
+  }
+
+  // Carries out request's op (PULL or PUBLISH) on repo into result.
+  static void Run(Repo& repo, const SyncRequest& request, const std::vector<MergeRule>& rules,
+                  SyncResult* result) {
+    repo.SetMergeRules(rules);
+    repo.SetMergeInsteadOfRebase(request.merge());
+    if (request.op() == SyncRequest::OP_PULL) {
+      // Work the instance has not committed would block the checkout (or
+      // be overwritten): it becomes a local commit first, and is rebased
+      // onto what others pushed like any other (`git pull --rebase` with
+      // autostash, minus the stash that can fail to pop).
+      const std::string author = request.author().empty() ? "fleet" : request.author();
+      bool committed = false;
+      GitStatus status =
+          repo.CommitAll(author, author + "@fleet.local",
+                         "fleet: uncommitted state of " + author + " before a pull", &committed);
+      result->set_committed(committed);
+      PullResult pulled;
+      if (status.ok()) status = repo.Pull(&pulled);
+      result->set_error(status.error);
+      result->set_remote_unreachable(status.remote);
+      result->set_pull(PullName(pulled.kind));
+      result->set_ok(status.ok() && pulled.kind != PullResult::kConflict);
+      for (const auto& p : pulled.resolved) result->add_resolved(p);
+      for (const auto& p : pulled.conflicts) result->add_unresolved(p);
+      for (const auto& p : pulled.refused) result->add_refused(p);
+    } else {
+      PublishOptions options;
+      options.author = request.author().empty() ? "fleet" : request.author();
+      options.email = options.author + "@fleet.local";
+      options.message =
+          request.message().empty() ? "fleet: state from " + options.author : request.message();
+      options.lock_path = request.lock_path();
+      if (request.max_attempts() > 0) options.max_attempts = static_cast<int>(request.max_attempts());
+      const double lock_wait_before = repo.push_lock_wait_ms();
+      PublishResult published = Publish(repo, options);
+      result->set_ok(published.pushed);
+      result->set_committed(published.committed);
+      result->set_attempts(static_cast<uint32_t>(published.attempts));
+      result->set_error(published.error);
+      result->set_remote_unreachable(published.remote_unreachable);
+      result->set_lock_wait_ms(published.lock_wait_ms + repo.push_lock_wait_ms() -
+                               lock_wait_before);
+      for (const auto& p : published.resolved) result->add_resolved(p);
+      for (const auto& p : published.unresolved) result->add_unresolved(p);
+    }
+    result->set_head(repo.Head());
+    const int ahead = repo.Ahead();
+    result->set_ahead(static_cast<uint32_t>(std::max(ahead, 0)));
+    if (ahead < 0 && result->ok()) {
+      // What the remote has cannot be compared with what we have: not ok,
+      // whatever the push said.
+      result->set_ok(false);
+      result->set_error("cannot compare the branch with origin/" + request.branch() +
+                        " (an object is missing)");
+    }
+  }
+
+  // What a rebuild carries over of the damaged repository's unpushed work.
+  static std::string Carried(Repo* damaged) {
+    if (damaged == nullptr) return "its unpushed commits could not be read";
+    bool unreadable = false;
+    std::vector<std::string> commits = damaged->UnpushedCommits(&unreadable);
+    std::string out;
+    if (commits.empty() && !unreadable) return "";
+    if (!commits.empty()) {
+      out = std::to_string(commits.size()) +
+            (commits.size() == 1 ? " unpushed commit" : " unpushed commits") +
+            " carried over as the files of the work tree (one commit at the next publish): ";
+      for (size_t i = 0; i < commits.size() && i < 5; ++i) out += (i ? "; " : "") + commits[i];
+      if (commits.size() > 5) out += "; ...";
+    }
+    if (unreadable) {
+      out += out.empty() ? "its unpushed commits could not be read: their files are carried "
+                           "over as the work tree had them, their history is only in the kept "
+                           "copy"
+                         : ". The commits before them could not be read (whatever of them was "
+                           "not pushed is in the files, its history only in the kept copy)";
+    }
+    return out;
+  }
+
   // A repository at tree/.git that belongs to this user (one owned by someone
   // else is never moved).
   static bool OwnedRepository(const std::string& tree) {
@@ -161,20 +214,32 @@ class GitSync {
   }
 
   // One Repo per work tree, opened (or cloned) on first use.
-  Repo* Open(const SyncRequest& request, SyncResult* result) {
+  // deep: read every object (Repo::Verify) before trusting it.
+  Repo* Open(const SyncRequest& request, SyncResult* result, bool deep) {
     auto it = repos_.find(request.work_tree());
     if (it != repos_.end()) return it->second.get();
     const std::string& tree = request.work_tree();
     GitStatus status;
     std::unique_ptr<Repo> repo =
         Repo::OpenOrClone(tree, request.remote(), request.branch(), &status);
-    if (repo != nullptr && !(status = repo->Verify()).ok()) repo.reset();
+    std::string carried;
+    if (repo != nullptr && !(status = repo->Verify(deep)).ok()) {
+      carried = Carried(repo.get());
+      repo.reset();
+    } else if (repo == nullptr) {
+      carried = Carried(nullptr);
+    }
     if (repo != nullptr) result->set_undone(repo->UndoInterruptedOperation());
     if (repo == nullptr && !status.remote && OwnedRepository(tree)) {
       // Damaged: moved aside (never deleted), cloned again, and its files
       // copied back over the fresh clone, so what the instance had (its
       // unpushed work included) goes out with the next publish.
-      const std::string aside = tree + ".damaged-" + std::to_string(::time(nullptr));
+      const std::string damage = status.error;
+      // A fresh name even for two rebuilds in one second.
+      std::string aside = tree + ".damaged-" + std::to_string(::time(nullptr));
+      for (int n = 2; fs::exists(aside); ++n) {
+        aside = tree + ".damaged-" + std::to_string(::time(nullptr)) + "-" + std::to_string(n);
+      }
       std::error_code ec;
       fs::rename(tree, aside, ec);
       if (ec) {
@@ -184,7 +249,8 @@ class GitSync {
         if (repo != nullptr) {
           CopyFilesBack(aside, tree, &ec);
           result->set_rebuilt_from(aside);
-          result->set_rebuild_reason(status.error.empty() ? "damaged" : status.error);
+          result->set_rebuild_reason(damage.empty() ? "damaged" : damage);
+          result->set_rebuild_carried(carried);
         }
       }
     }

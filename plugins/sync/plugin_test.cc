@@ -9,11 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
-#include <thread>
-
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -246,6 +246,110 @@ TEST_F(GitSyncPluginTest, ADamagedWorkTreeIsRebuiltWithItsFilesKept) {
   std::ifstream theirs(dir_ + "/b/mine.txt");
   std::getline(theirs, line);
   EXPECT_EQ(line, "not pushed yet");
+}
+
+// A pack file that lost its end (a disk fault, a copy that stopped) under a
+// newer loose commit: HEAD and its tree still read, so the check at open
+// passes, but every commit fails ("invalid object specified": the files
+// the pack held cannot be found). The first failing sync looks at every object,
+// rebuilds the tree from the remote, carries the unpushed work over, and
+// succeeds.
+TEST_F(GitSyncPluginTest, ATruncatedPackIsFoundAtTheFirstFailureAndHealed) {
+  SyncResult r;
+  std::string error;
+  ASSERT_EQ(Call(Request("a", SyncRequest::OP_PULL), &r, &error), 0) << error;
+  for (int i = 0; i < 20; ++i) {
+    std::ofstream(dir_ + "/a/file" + std::to_string(i) + ".txt")
+        << std::string(2000, static_cast<char>('a' + i % 26)) << i << "\n";
+  }
+  ASSERT_EQ(Call(Request("a", SyncRequest::OP_PUBLISH), &r, &error), 0) << error;
+  ASSERT_TRUE(r.ok()) << r.error();
+  // What was pushed goes into one pack; then a commit the remote does not
+  // have yet (a pull commits local work first), as loose objects.
+  ASSERT_EQ(system(("git -C " + dir_ + "/a gc -q --prune=now 2>&1").c_str()), 0);
+  std::ofstream(dir_ + "/a/mine.txt") << "not pushed yet\n";
+  r.Clear();
+  ASSERT_EQ(Call(Request("a", SyncRequest::OP_PULL), &r, &error), 0) << error;
+  ASSERT_EQ(r.ahead(), 1u);
+  // The pack loses its end.
+  const std::string pack_dir = dir_ + "/a/.git/objects/pack";
+  int truncated = 0;
+  for (const auto& e : std::filesystem::directory_iterator(pack_dir)) {
+    if (e.path().extension() != ".pack") continue;
+    std::filesystem::resize_file(e.path(), std::filesystem::file_size(e.path()) * 4 / 5);
+    ++truncated;
+  }
+  ASSERT_EQ(truncated, 1);
+  // As after a restart of fleetd: a fresh plugin instance opens the tree.
+  api_->destroy(instance_);
+  fleet_bytes err{nullptr, 0};
+  ASSERT_EQ(api_->create(nullptr, {nullptr, 0}, &instance_, &err), 0);
+  std::ofstream(dir_ + "/a/later.txt") << "written after the damage\n";
+  r.Clear();
+  ASSERT_EQ(Call(Request("a", SyncRequest::OP_PUBLISH), &r, &error), 0) << error;
+  EXPECT_TRUE(r.ok()) << r.error();
+  EXPECT_THAT(r.rebuilt_from(), HasSubstr(dir_ + "/a.damaged-"));
+  // Found by reading every object, after the commit failed.
+  EXPECT_THAT(r.rebuild_reason(), HasSubstr("read stored object"));
+  EXPECT_THAT(r.rebuild_carried(), HasSubstr("1 unpushed commit carried over"));
+  EXPECT_EQ(r.ahead(), 0u);
+  // Everything the instance had reached the remote.
+  r.Clear();
+  ASSERT_EQ(Call(Request("b", SyncRequest::OP_PULL), &r, &error), 0) << error;
+  for (const std::string& name : {"mine.txt", "later.txt", "file19.txt"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir_ + "/b/" + name)) << name;
+  }
+  std::ifstream later(dir_ + "/b/later.txt");
+  std::string line;
+  std::getline(later, line);
+  EXPECT_EQ(line, "written after the damage");
+}
+
+// `git gc --prune=now` run again and again in a work tree while its
+// instance commits and rebases onto another writer's pushes. Git calls this
+// unsafe (gc may prune objects a sync has just written, even the commit the
+// branch then names), and syncs fail meanwhile; what must hold is that the
+// tree heals: once gc stops, the next publishes push everything the work
+// tree holds, nothing stays stuck, and no conflict is left on a file only
+// the instance wrote.
+TEST_F(GitSyncPluginTest, GitGcDuringSyncsHealsOnceItStops) {
+  SyncResult r;
+  std::string error;
+  ASSERT_EQ(Call(Request("a", SyncRequest::OP_PULL), &r, &error), 0) << error;
+  ASSERT_EQ(Call(Request("b", SyncRequest::OP_PULL), &r, &error), 0) << error;
+  std::atomic<bool> stop{false};
+  std::thread gc([&] {
+    const std::string command = "git -C " + dir_ + "/a gc -q --prune=now >/dev/null 2>&1";
+    while (!stop) (void)system(command.c_str());
+  });
+  for (int i = 0; i < 40; ++i) {
+    std::ofstream(dir_ + "/a/log.txt", std::ios::app) << "a " << i << "\n";
+    std::ofstream(dir_ + "/b/b" + std::to_string(i) + ".txt") << "b " << i << "\n";
+    r.Clear();
+    ASSERT_EQ(Call(Request("b", SyncRequest::OP_PUBLISH), &r, &error), 0) << error;
+    r.Clear();
+    ASSERT_EQ(Call(Request("a", SyncRequest::OP_PUBLISH), &r, &error), 0) << error;
+  }
+  stop = true;
+  gc.join();
+  for (int attempt = 0; attempt < 3 && !(r.ok() && r.ahead() == 0); ++attempt) {
+    r.Clear();
+    ASSERT_EQ(Call(Request("a", SyncRequest::OP_PUBLISH), &r, &error), 0) << error;
+  }
+  EXPECT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r.ahead(), 0u);
+  EXPECT_EQ(r.unresolved_size(), 0);
+  r.Clear();
+  ASSERT_EQ(Call(Request("b", SyncRequest::OP_PULL), &r, &error), 0) << error;
+  EXPECT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r.unresolved_size(), 0);
+  // The remote has what a's work tree has.
+  std::ifstream mine(dir_ + "/a/log.txt");
+  std::string own((std::istreambuf_iterator<char>(mine)), std::istreambuf_iterator<char>());
+  std::ifstream theirs(dir_ + "/b/log.txt");
+  std::string all((std::istreambuf_iterator<char>(theirs)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(all, own);
+  EXPECT_THAT(own, HasSubstr("a 39\n"));
 }
 
 }  // namespace

@@ -47,6 +47,7 @@ PublishResult Publish(Repo& repo, const PublishOptions& options) {
   if (failed(repo.CommitAll(options.author, options.email, options.message, &result.committed))) {
     return result;
   }
+  // Only a count known to be 0: one that cannot be told (-1) is pushed.
   if (repo.Ahead() == 0 && !result.committed) {
     result.pushed = true;  // Nothing of ours is missing from the remote.
     return result;

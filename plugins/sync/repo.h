@@ -14,6 +14,9 @@
 
 #include "plugins/sync/merge_rules.h"
 
+struct git_odb;
+struct git_oid;
+struct git_rebase;
 struct git_repository;
 
 namespace fleet::plugins::sync {
@@ -52,7 +55,16 @@ class Repo {
 
   // Reads what every operation needs (index, HEAD, its commit and tree): an
   // error means the repository is damaged (a killed process, a bad disk).
-  GitStatus Verify();
+  // deep also reads every object the repository stores (a truncated pack
+  // file, a lost loose object) and checks that every reference, and every
+  // blob the index and HEAD's tree name, exists (a remote-tracking reference
+  // that names a lost object is dropped, to be fetched again): linear in the repository's size, for after an
+  // operation failed for a local reason.
+  GitStatus Verify(bool deep = false);
+  // Local commits the remote branch does not have, newest first, as
+  // "1a2b3c4 message"; reading stops at the first commit that cannot be
+  // read (*unreadable set). For what a rebuild carries over.
+  std::vector<std::string> UnpushedCommits(bool* unreadable);
   // A rebase or merge left half done by a killed process (fleetd's death
   // mid-sync) is undone: the branch is back where the operation began, and
   // files written into the tree since (by a worker that outlived fleetd)
@@ -77,7 +89,8 @@ class Repo {
   // or a hook said no); pull and try again. *refusal (optional): why, with
   // what the remote's hooks printed.
   GitStatus Push(bool* rejected, std::string* refusal = nullptr);
-  // Local commits the remote branch does not have yet.
+  // Local commits the remote branch does not have yet; -1 when that cannot
+  // be told (an object is missing): never 0 unless it is known.
   int Ahead();
   // Removes Git lock files (index.lock, HEAD.lock, the branch's ref lock)
   // that no process has open: leftovers of a process killed mid-write, which
@@ -91,9 +104,20 @@ class Repo {
 
  private:
   Repo(git_repository* repo, std::string branch) : repo_(repo), branch_(std::move(branch)) {}
+  // Reads every object the object database lists.
+  GitStatus VerifyObjects(git_odb* odb);
+  // Every reference names an object the repository has; a remote-tracking
+  // one that does not is deleted (the next fetch brings it back).
+  GitStatus VerifyReferences(git_odb* odb);
+  // The remote-tracking commit tip, its tree, and its history (first
+  // parents, up to a bound) are all here.
+  bool RemoteHistoryComplete(git_odb* odb, const git_oid* tip);
   GitStatus FastForward(const void* target_oid);
   GitStatus Rebase(const void* upstream, PullResult* result);
   GitStatus Merge(const void* upstream, PullResult* result);
+  // git_rebase_abort, tried again while a lock someone else holds briefly
+  // makes it fail.
+  void AbortRebase(git_rebase* rebase);
   // Puts HEAD, index and work tree back to the last commit after a merge
   // that cannot be finished (the tree was clean before it: nothing is lost).
   void AbandonMerge();

@@ -51,21 +51,43 @@ std::string HumanDuration(int64_t millis) {
 
 namespace {
 
-// Left-aligned columns. With color, column state_col of row r is coloured
-// by states[r]; states may be empty for a table without states.
+// Columns on a terminal: one per UTF-8 code point (names and reasons may
+// be non-ASCII; wide CJK glyphs are not measured as two).
+size_t DisplayWidth(absl::string_view text) {
+  size_t n = 0;
+  for (char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// text cut to at most `columns` columns, "..." marking the cut.
+std::string Clip(const std::string& text, size_t columns) {
+  if (DisplayWidth(text) <= columns || columns < 3) return text;
+  size_t kept = 0, i = 0;
+  for (; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && ++kept > columns - 3) break;
+  }
+  return text.substr(0, i) + "...";
+}
+
+// Left-aligned columns, two spaces apart, the first row a header; every
+// row indented by `indent`. With color, column state_col of row r is
+// coloured by states[r]; states may be empty for a table without states.
 std::string Table(const std::vector<std::vector<std::string>>& rows,
                   const std::vector<ctl::InstanceState>& states = {}, size_t state_col = 0,
-                  bool color = false) {
-  std::vector<size_t> width(rows[0].size(), 0);
+                  bool color = false, absl::string_view indent = "") {
+  std::vector<size_t> width;
   for (const auto& row : rows) {
-    for (size_t c = 0; c + 1 < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+    if (width.size() < row.size()) width.resize(row.size(), 0);
+    for (size_t c = 0; c + 1 < row.size(); ++c) {
+      width[c] = std::max(width[c], DisplayWidth(row[c]));
+    }
   }
   std::string out;
   for (size_t r = 0; r < rows.size(); ++r) {
-    std::string line;
+    std::string line(indent);
     for (size_t c = 0; c < rows[r].size(); ++c) {
       std::string cell = rows[r][c];
-      if (c + 1 < rows[r].size()) cell.resize(width[c] + 2, ' ');
+      if (c + 1 < rows[r].size()) cell.append(width[c] + 2 - DisplayWidth(cell), ' ');
       if (color && c == state_col && r > 0 && r < states.size() &&
           states[r] != ctl::INSTANCE_STATE_UNSPECIFIED) {
         cell = absl::StrCat(StateColor(states[r]), cell, "\033[0m");
@@ -109,7 +131,7 @@ std::string RenderStatus(const ctl::GetStatusResponse& status, bool color) {
       std::string reason = i.reason();
       if (i.state() == ctl::INSTANCE_STATE_RUNNING && reason == "running") reason = "";
       std::string health = i.health().empty() ? "-" : i.health();
-      if (health.size() > 40) health = health.substr(0, 37) + "...";
+      health = Clip(health, 40);
       rows.push_back({i.id(), e.type(), StateName(i.state()),
                       i.pid() > 0 ? absl::StrCat(i.pid()) : "-", HumanDuration(i.uptime_ms()),
                       absl::StrCat(i.restarts()), health, reason});
@@ -152,7 +174,7 @@ std::string RunSummary(const ctl::RunRecord& r, int64_t now_ms) {
 }  // namespace
 
 std::string RenderScheduled(const ctl::GetStatusResponse& status, int64_t now_ms) {
-  std::vector<std::vector<std::string>> rows;
+  std::vector<std::vector<std::string>> rows = {{"INSTANCE", "LAST RUN", "NEXT RUN"}};
   for (const ctl::EngineStatus& e : status.engines()) {
     if (e.type() == "daemon") continue;
     for (const ctl::InstanceStatus& i : e.instances()) {
@@ -166,24 +188,11 @@ std::string RenderScheduled(const ctl::GetStatusResponse& status, int64_t now_ms
                                      absl::LocalTimeZone()),
                     ")")
               : std::string("-");
-      rows.push_back({i.id(), last, next});
+      rows.push_back({i.id(), Clip(last, 70), next});
     }
   }
-  if (rows.empty()) return "";
-  size_t w0 = 0, w1 = 0;
-  for (const auto& row : rows) {
-    w0 = std::max(w0, row[0].size());
-    w1 = std::max(w1, std::min<size_t>(row[1].size(), 70));
-  }
-  std::string out =
-      absl::StrCat("\nSCHEDULED\n  ", std::string("INSTANCE"), std::string(w0 - 6, ' '), "LAST RUN",
-                   std::string(w1 - 6, ' '), "NEXT RUN\n");
-  for (const auto& row : rows) {
-    std::string last = row[1].size() > 70 ? row[1].substr(0, 67) + "..." : row[1];
-    absl::StrAppend(&out, "  ", row[0], std::string(w0 - row[0].size() + 2, ' '), last,
-                    std::string(w1 - last.size() + 2, ' '), row[2], "\n");
-  }
-  return out;
+  if (rows.size() == 1) return "";
+  return "\nSCHEDULED\n" + Table(rows, {}, 0, false, "  ");
 }
 
 std::string RenderBusStatus(const ctl::BusStatusResponse& status) {
@@ -211,24 +220,13 @@ std::string RenderBusStatus(const ctl::BusStatusResponse& status) {
       }
     }
     std::vector<std::vector<std::string>> rows;
-    rows.push_back({"  TASK", "CAPABILITY", "STATE", "TRY", "WORKER", "TIME", "WHY"});
+    rows.push_back({"TASK", "CAPABILITY", "STATE", "TRY", "WORKER", "TIME", "WHY"});
     for (const ctl::BusTaskStatus& t : run.tasks()) {
-      rows.push_back({absl::StrCat("  ", std::string(2 * depth[t.id()], ' '), t.id()),
-                      t.capability(), t.state(), absl::StrCat(t.attempt()),
-                      t.worker().empty() ? "-" : t.worker(),
+      rows.push_back({absl::StrCat(std::string(2 * depth[t.id()], ' '), t.id()), t.capability(),
+                      t.state(), absl::StrCat(t.attempt()), t.worker().empty() ? "-" : t.worker(),
                       t.duration_ms() > 0 ? HumanDuration(t.duration_ms()) : "-", t.reason()});
     }
-    std::vector<size_t> width(rows[0].size(), 0);
-    for (const auto& row : rows) {
-      for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-    }
-    for (const auto& row : rows) {
-      for (size_t c = 0; c < row.size(); ++c) {
-        absl::StrAppend(&out, row[c],
-                        c + 1 < row.size() ? std::string(width[c] - row[c].size() + 2, ' ') : "");
-      }
-      absl::StrAppend(&out, "\n");
-    }
+    absl::StrAppend(&out, Table(rows, {}, 0, false, "  "));
   }
   return out;
 }
@@ -244,19 +242,7 @@ std::string RenderRuns(const ctl::ListRunsResponse& runs, int64_t now_ms) {
                     RunDuration(r.duration_ms()), Bytes(r.output_bytes()), r.verdict(),
                     r.verdict() == "succeeded" ? std::string() : r.reason()});
   }
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) {
-      absl::StrAppend(&out, row[c],
-                      c + 1 < row.size() ? std::string(width[c] - row[c].size() + 2, ' ') : "");
-    }
-    absl::StrAppend(&out, "\n");
-  }
-  return out;
+  return Table(rows);
 }
 
 std::string RenderStateSync(const ctl::GetStatusResponse& status) {
@@ -279,12 +265,7 @@ std::string RenderStateSync(const ctl::GetStatusResponse& status) {
       rows.push_back({i.id(), i.state_sync()});
     }
   }
-  size_t width = 0;
-  for (const auto& row : rows) width = std::max(width, row[0].size());
-  std::string out = "\nSHARED STATE\n";
-  for (const auto& row : rows) {
-    absl::StrAppend(&out, "  ", row[0], std::string(width - row[0].size() + 2, ' '), row[1], "\n");
-  }
+  std::string out = "\nSHARED STATE\n" + Table(rows, {}, 0, false, "  ");
   if (with_state > kListAll) absl::StrAppend(&out, "  (", ok, " more in sync)\n");
   return out;
 }

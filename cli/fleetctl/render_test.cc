@@ -1,0 +1,96 @@
+// fleetctl's tables with names one and 64 characters long, no engines,
+// thousands of instances and non-ASCII text: nothing throws, and every
+// column starts where its header does.
+#include "cli/fleetctl/render.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fleet::cli {
+namespace {
+
+namespace ctl = ::fleet::control::v1;
+using ::testing::HasSubstr;
+
+constexpr int64_t kNow = 1'800'000'000'000;
+
+ctl::GetStatusResponse Fleet(const std::vector<std::string>& names, const std::string& type,
+                             int replicas) {
+  ctl::GetStatusResponse s;
+  s.set_fleet("f");
+  for (const std::string& name : names) {
+    ctl::EngineStatus* e = s.add_engines();
+    e->set_name(name);
+    e->set_type(type);
+    for (int i = 0; i < replicas; ++i) {
+      ctl::InstanceStatus* inst = e->add_instances();
+      inst->set_id(absl::StrCat(name, "/", i));
+      inst->set_state(ctl::INSTANCE_STATE_RUNNING);
+      inst->set_reason("running");
+      inst->set_pid(1000 + i);
+      inst->set_next_run_unix_ms(kNow + 60'000);
+    }
+  }
+  return s;
+}
+
+// The display column (code points) where `word` starts in `line`.
+size_t ColumnOf(const std::string& line, const std::string& word) {
+  const size_t at = line.find(word);
+  if (at == std::string::npos) return std::string::npos;
+  size_t column = 0;
+  for (size_t i = 0; i < at; ++i) column += (static_cast<unsigned char>(line[i]) & 0xC0) != 0x80;
+  return column;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  return absl::StrSplit(text, '\n', absl::SkipEmpty());
+}
+
+TEST(RenderTest, ScheduledSectionWithOneCharacterNamesIsAligned) {
+  for (const std::string& name : {std::string("t"), std::string("gc"), std::string("job"),
+                                  std::string(64, 'x')}) {
+    const std::string out = RenderScheduled(Fleet({name}, "cron", 2), kNow);
+    std::vector<std::string> lines = Lines(out);
+    ASSERT_EQ(lines.size(), 4u) << out;  // SCHEDULED, header, two rows.
+    const size_t last = ColumnOf(lines[1], "LAST RUN");
+    const size_t next = ColumnOf(lines[1], "NEXT RUN");
+    for (size_t r = 2; r < lines.size(); ++r) {
+      EXPECT_EQ(ColumnOf(lines[r], "never ran"), last) << out;
+      EXPECT_EQ(ColumnOf(lines[r], "in 1m0s"), next) << out;
+    }
+  }
+}
+
+TEST(RenderTest, StatusOfAnEmptyFleetAndOfThousandsOfInstances) {
+  EXPECT_THAT(RenderStatus(Fleet({}, "daemon", 0), false), HasSubstr("INSTANCE"));
+  const std::string big = RenderStatus(Fleet({"w"}, "daemon", 5000), false);
+  EXPECT_EQ(Lines(big).size(), 5002u);  // The fleetd line, the header, 5000 rows.
+  EXPECT_THAT(big, HasSubstr("w/4999"));
+}
+
+TEST(RenderTest, NonAsciiTextKeepsColumnsAligned) {
+  ctl::GetStatusResponse s = Fleet({"größe", "w"}, "daemon", 1);
+  s.mutable_engines(0)->mutable_instances(0)->set_health("übel: Protokoll älter als 20m ⚠");
+  const std::vector<std::string> lines = Lines(RenderStatus(s, false));
+  ASSERT_EQ(lines.size(), 4u);
+  const size_t health = ColumnOf(lines[1], "HEALTH");
+  EXPECT_EQ(ColumnOf(lines[2], "übel"), health);
+  EXPECT_EQ(ColumnOf(lines[1], "STATE"), ColumnOf(lines[2], "RUNNING"));
+  EXPECT_EQ(ColumnOf(lines[1], "STATE"), ColumnOf(lines[3], "RUNNING"));
+}
+
+TEST(RenderTest, LongHealthIsClippedOnACharacterBoundary) {
+  ctl::GetStatusResponse s = Fleet({"w"}, "daemon", 1);
+  s.mutable_engines(0)->mutable_instances(0)->set_health(std::string(30, 'a') + "ééééééééééééééé");
+  const std::string out = RenderStatus(s, false);
+  EXPECT_THAT(out, HasSubstr(std::string(30, 'a') + "ééééééé..."));
+}
+
+}  // namespace
+}  // namespace fleet::cli

@@ -12,6 +12,7 @@ namespace {
 
 constexpr char kUsage[] = R"(usage: fleetd [--config PATH] [--run-dir DIR]
        fleetd validate PATH
+       fleetd run-dir PATH [--run-dir DIR]   print the run directory PATH's fleet uses
        fleetd pipe-keeper RUN_DIR   (started by fleetd itself)
        fleetd --version
 
@@ -20,7 +21,8 @@ one-engine-per-file YAMLs) in the foreground until SIGTERM, `fleetctl
 shutdown` or the run directory's stop flag. SIGHUP reloads the config.
 
   --config PATH   default: $FLEET_CONFIG, else ./fleet.yaml
-  --run-dir DIR   overrides the config's run_dir
+  --run-dir DIR   overrides the config's run_dir (relative: to the current
+                  directory, made absolute at start)
 
 Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage or missing config,
 3 another fleetd runs on the run directory, 78 invalid config.
@@ -47,6 +49,14 @@ int main(int argc, char** argv) {
         return kExitUsage;
       }
       return fleet::daemon::RunPipeKeeper(argv[i + 1]);
+    }
+    if (arg == "run-dir") {
+      if (i + 2 == argc) return fleet::daemon::PrintRunDir(argv[i + 1], "");
+      if (i + 4 == argc && std::string(argv[i + 2]) == "--run-dir") {
+        return fleet::daemon::PrintRunDir(argv[i + 1], argv[i + 3]);
+      }
+      fprintf(stderr, "fleetd: run-dir takes PATH [--run-dir DIR]\n%s", kUsage);
+      return kExitUsage;
     }
     if (arg == "validate") {
       if (i + 2 != argc) {

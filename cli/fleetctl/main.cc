@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "cli/fleetctl/bus_worker.h"
 #include "cli/fleetctl/client.h"
+#include "cli/fleetctl/fleet_finder.h"
 #include "cli/fleetctl/install.h"
 #include "cli/fleetctl/render.h"
 #include "cli/fleetctl/starter_config.h"
@@ -43,7 +44,7 @@ constexpr int kNotFound = 4;
 constexpr int kUnreachable = 5;
 
 constexpr char kUsageText[] =
-    R"(usage: fleetctl [--run-dir DIR] [-o table|json] [--timeout D] COMMAND [ARGS]
+    R"(usage: fleetctl [-c FILE | --run-dir DIR] [-o table|json] [--timeout D] COMMAND [ARGS]
 
 Commands:
   status [-o json]              every instance: state, pid, uptime, restarts, reason
@@ -77,7 +78,9 @@ Commands:
                                 Restart=always); --print shows it, --unit-dir, --name, --force
   version                       fleetctl's and fleetd's versions
 
-The run directory is --run-dir, else $FLEET_RUN_DIR, else ~/.fleet/run.
+The fleet: --run-dir DIR; else -c/--config FILE (its run_dir); else ./fleet.yaml
+in the current directory; else $FLEET_RUN_DIR; else ~/.fleet/run. Without a
+flag, the first of these whose fleetd is running is used.
 Colours only on a terminal (and never with NO_COLOR set).
 
 Exit codes: 0 ok; 1 the operation failed; 2 usage error or invalid input;
@@ -87,7 +90,11 @@ should run is not running and healthy; 4 no such engine or instance;
 )";
 
 struct Globals {
-  std::string run_dir = defaults::RunDir();
+  std::string run_dir;
+  std::string run_dir_flag;  // --run-dir
+  std::string config_flag;   // -c/--config
+  // Where the fleet was looked for (see fleet_finder.h), for errors.
+  std::vector<FleetPlace> places;
   bool json = false;
   bool color = false;
   absl::Duration timeout = absl::Seconds(15);
@@ -102,6 +109,18 @@ int Fail(int code, const std::string& message) {
 int Usage(const std::string& message) {
   fprintf(stderr, "fleetctl: %s\nRun `fleetctl --help` for usage.\n", message.c_str());
   return kUsage;
+}
+
+// fleetd beside this fleetctl (an installed or built tree), else on PATH.
+std::string FleetdPath() {
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    std::string dir(self, static_cast<size_t>(n));
+    dir.resize(dir.rfind('/'));
+    if (::access((dir + "/fleetd").c_str(), X_OK) == 0) return dir + "/fleetd";
+  }
+  return "fleetd";
 }
 
 int FromRpc(const grpc::Status& status, const Globals& g) {
@@ -178,6 +197,15 @@ class Commands {
   // Connects or prints why not; returns nullptr on failure (code in *code).
   std::unique_ptr<ctl::FleetControl::Stub> Stub(int* code) {
     auto stub = Connect(g_.run_dir);
+    if (!stub.ok() && stub.status().code() == absl::StatusCode::kUnavailable &&
+        !(g_.places.size() == 1 && g_.places[0].from == "--run-dir")) {
+      *code = Fail(kUnreachable,
+                   absl::StrCat("fleetd is not running: no control socket in ",
+                                DescribePlaces(g_.places),
+                                "; start it with `fleetd --config PATH`, or name the fleet with "
+                                "-c FILE or --run-dir DIR"));
+      return nullptr;
+    }
     if (!stub.ok()) {
       *code =
           Fail(stub.status().code() == absl::StatusCode::kPermissionDenied ? kFailed : kUnreachable,
@@ -592,17 +620,6 @@ class Commands {
   }
 
   // fleetd beside this fleetctl, else "fleetd" (looked up in PATH).
-  static std::string FleetdPath() {
-    char self[4096];
-    ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n > 0) {
-      std::string dir(self, static_cast<size_t>(n));
-      dir.resize(dir.rfind('/'));
-      if (::access((dir + "/fleetd").c_str(), X_OK) == 0) return dir + "/fleetd";
-    }
-    return "fleetd";
-  }
-
   int Install(const std::vector<std::string>& args) {
     if (args.empty() || args[0] != "systemd") return Usage("install takes: systemd --config PATH");
     return InstallSystemd(std::vector<std::string>(args.begin() + 1, args.end()), FleetdPath());
@@ -711,7 +728,9 @@ int main(int argc, char** argv) {
       printf("%s", kUsageText);
       return kOk;
     } else if (arg == "--run-dir" && i + 1 < argc) {
-      g.run_dir = argv[++i];
+      g.run_dir_flag = argv[++i];
+    } else if ((arg == "-c" || arg == "--config") && i + 1 < argc) {
+      g.config_flag = argv[++i];
     } else if ((arg == "-o" || arg == "--output") && i + 1 < argc) {
       std::string format = argv[++i];
       if (format != "json" && format != "table") return Usage("-o takes table or json");
@@ -731,5 +750,12 @@ int main(int argc, char** argv) {
   if (i >= argc) return Usage("a command is required");
   std::string command = argv[i];
   std::vector<std::string> args(argv + i + 1, argv + argc);
+  if (command != "init" && command != "validate" && command != "install") {
+    g.places = FleetPlaces(g.run_dir_flag, g.config_flag, FleetdPath());
+    g.run_dir = ChooseRunDir(g.places);
+    if (g.run_dir.empty()) {
+      return Fail(kUsage, absl::StrCat("no fleet to talk to: ", DescribePlaces(g.places)));
+    }
+  }
   return Commands(g).Run(command, args);
 }

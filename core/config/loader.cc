@@ -30,13 +30,6 @@ bool IsDirectory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-std::string Absolute(const std::string& path) {
-  if (!path.empty() && path[0] == '/') return path;
-  char cwd[4096];
-  if (::getcwd(cwd, sizeof(cwd)) == nullptr) return path;
-  return os::JoinPath(cwd, path);
-}
-
 // *.yaml and *.yml in dir, sorted, without skip; hidden files are ignored.
 absl::StatusOr<std::vector<std::string>> YamlFilesIn(const std::string& dir,
                                                      const std::string& skip) {
@@ -99,7 +92,11 @@ class Loader {
     }
   }
 
-  absl::Status Finish(const std::string& base_dir, const std::string& default_name) {
+  absl::Status Finish(const std::string& base_dir, const std::string& default_name,
+                      const std::string& run_dir_override = "") {
+    // Before validation: every default derived from the run dir (state work
+    // trees, recovery's snapshot and quarantine dirs) follows the override.
+    if (!run_dir_override.empty()) out_->config.set_run_dir(run_dir_override);
     if (errors_.empty()) ValidateAndComplete(base_dir, map_, &out_->config, &errors_);
     if (out_->config.name().empty()) out_->config.set_name(default_name);
     if (errors_.empty()) return absl::OkStatus();
@@ -126,9 +123,10 @@ std::string BaseName(std::string path) {
   return name;
 }
 
-absl::StatusOr<LoadedConfig> LoadConfigUnguarded(const std::string& given) {
+absl::StatusOr<LoadedConfig> LoadConfigUnguarded(const std::string& given,
+                                                 const std::string& run_dir_override) {
   LoadedConfig out;
-  out.path = Absolute(given);
+  out.path = os::AbsolutePath(given);
   struct stat st;
   if (::stat(out.path.c_str(), &st) != 0) {
     return absl::NotFoundError(absl::StrCat(given, ": no such file or directory"));
@@ -147,18 +145,21 @@ absl::StatusOr<LoadedConfig> LoadConfigUnguarded(const std::string& given) {
     loader.FleetFile(ParseYamlFile(out.path), out.path);
   }
   loader.EngineDirsOf(base_dir);
-  absl::Status status = loader.Finish(base_dir, BaseName(out.path));
+  absl::Status status = loader.Finish(base_dir, BaseName(out.path), run_dir_override);
   if (!status.ok()) return status;
   return out;
 }
 
 }  // namespace
 
-absl::StatusOr<LoadedConfig> LoadConfig(const std::string& given) {
+absl::StatusOr<LoadedConfig> LoadConfig(const std::string& given,
+                                        const std::string& run_dir_override) {
   // A config too big for the memory fleetd may use is refused like a bad
   // one: a reload then changes nothing, and fleetd keeps running.
   try {
-    return LoadConfigUnguarded(given);
+    return LoadConfigUnguarded(given, run_dir_override.empty()
+                                          ? run_dir_override
+                                          : os::AbsolutePath(run_dir_override));
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(
         absl::StrCat(given, ": not enough memory to load it; nothing was changed"));

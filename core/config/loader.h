@@ -24,7 +24,11 @@ struct LoadedConfig {
 // holds fleet settings and every other *.yaml / *.yml is one engine.
 // Errors: kNotFound (no such path), kInvalidArgument with one line per problem,
 // each "file:line:col: what is wrong and what is expected".
-absl::StatusOr<LoadedConfig> LoadConfig(const std::string& path);
+// run_dir_override (fleetd --run-dir), when set, replaces the file's
+// run_dir before defaults are derived from it; relative: to the current
+// directory.
+absl::StatusOr<LoadedConfig> LoadConfig(const std::string& path,
+                                        const std::string& run_dir_override = "");
 
 // The same for text in memory (tests, fleetctl init's self-check).
 absl::StatusOr<LoadedConfig> LoadConfigFromString(const std::string& yaml,

@@ -306,6 +306,26 @@ TEST(LoaderTest, RecoveryBlockIsValidatedWithDefaults) {
               HasSubstr("the fleet has no state: block"));
 }
 
+// fleetd --run-dir: the flag replaces the file's run_dir before anything
+// is derived from it, and a relative one is taken from the current directory.
+TEST(LoaderTest, ARunDirOverrideIsWhatDefaultsAreDerivedFrom) {
+  const std::string dir = TempDir();
+  std::ofstream(dir + "/fleet.yaml") << "run_dir: from-file\nstate: {remote: shared.git}\n"
+                                        "engines: [{name: a, command: [x], state: true}]\n";
+  auto loaded = LoadConfig(dir + "/fleet.yaml", "/srv/flag-run");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->config.run_dir(), "/srv/flag-run");
+  EXPECT_EQ(loaded->config.state().work_trees(), "/srv/flag-run/state");
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  loaded = LoadConfig(dir + "/fleet.yaml", "run3");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->config.run_dir(), std::string(cwd) + "/run3");
+  loaded = LoadConfig(dir + "/fleet.yaml");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->config.run_dir(), dir + "/from-file");  // The file's, against its directory.
+}
+
 TEST(LoaderTest, MissingPathIsNotFound) {
   EXPECT_EQ(LoadConfig("/no/such/fleet.yaml").status().code(), absl::StatusCode::kNotFound);
 }

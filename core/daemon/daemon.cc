@@ -14,6 +14,7 @@
 #include "core/daemon/plugins.h"
 #include "core/os/child_waiter.h"
 #include "core/daemon/run_dir.h"
+#include "core/os/files.h"
 #include "core/daemon/sd_notify.h"
 #include "core/defaults/defaults.h"
 #include "core/health/monitor.h"
@@ -46,6 +47,16 @@ absl::Duration WatchdogPeriod() {
 
 }  // namespace
 
+int PrintRunDir(const std::string& path, const std::string& run_dir_flag) {
+  absl::StatusOr<config::LoadedConfig> loaded = config::LoadConfig(path, run_dir_flag);
+  if (!loaded.ok()) {
+    fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
+    return loaded.status().code() == absl::StatusCode::kNotFound ? kExitUsage : kExitBadConfig;
+  }
+  printf("%s\n", loaded->config.run_dir().c_str());
+  return kExitOk;
+}
+
 int ValidateConfig(const std::string& path) {
   absl::StatusOr<config::LoadedConfig> loaded = config::LoadConfig(path);
   if (!loaded.ok()) {
@@ -74,22 +85,21 @@ int RunDaemon(const DaemonOptions& options) {
   prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   const std::string config_path = options.config_path;
-  auto load = [config_path]() { return config::LoadConfig(config_path); };
+  // --run-dir wins over the file at every reload (otherwise an edited
+  // run_dir reaches the supervisor, which refuses it with the reason); a
+  // relative one is made absolute here, once, for fleetd and every instance.
+  const std::string run_dir_flag =
+      options.run_dir.empty() ? "" : os::AbsolutePath(options.run_dir);
+  auto load = [config_path, run_dir_flag]() {
+    return config::LoadConfig(config_path, run_dir_flag);
+  };
   absl::StatusOr<config::LoadedConfig> loaded = load();
   if (!loaded.ok()) {
     log::Error(absl::StrCat("cannot start: bad config:\n", loaded.status().message()));
     return loaded.status().code() == absl::StatusCode::kNotFound ? kExitUsage : kExitBadConfig;
   }
-  std::string run_dir = options.run_dir.empty() ? loaded->config.run_dir() : options.run_dir;
-  loaded->config.set_run_dir(run_dir);
-  // --run-dir wins over the file at every reload; otherwise an edited run_dir
-  // reaches the supervisor, which refuses it with the reason.
-  const std::string run_dir_flag = options.run_dir;
-  auto reload = [load, run_dir_flag]() -> absl::StatusOr<config::LoadedConfig> {
-    absl::StatusOr<config::LoadedConfig> next = load();
-    if (next.ok() && !run_dir_flag.empty()) next->config.set_run_dir(run_dir_flag);
-    return next;
-  };
+  const std::string run_dir = loaded->config.run_dir();
+  auto reload = load;
 
   absl::StatusOr<RunDirLock> lock = RunDirLock::Acquire(run_dir);
   if (!lock.ok()) {

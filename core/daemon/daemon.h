@@ -26,6 +26,10 @@ int RunDaemon(const DaemonOptions& options);
 
 // `fleetd validate PATH`: prints what would run, or every error. Exit code.
 int ValidateConfig(const std::string& path);
+// `fleetd run-dir PATH`: the run directory PATH's fleet uses (with
+// run_dir_flag as --run-dir would), one line on stdout; for fleetctl, which
+// reads no YAML itself.
+int PrintRunDir(const std::string& path, const std::string& run_dir_flag);
 
 }  // namespace fleet::daemon
 

@@ -12,13 +12,6 @@ std::string Env(const char* name) {
 
 }  // namespace
 
-std::string RunDir() {
-  std::string dir = Env("FLEET_RUN_DIR");
-  if (!dir.empty()) return dir;
-  std::string home = Env("HOME");
-  return (home.empty() ? std::string("/tmp") : home) + "/.fleet/run";
-}
-
 std::string ControlDir(const std::string& run_dir) { return run_dir + "/ctl"; }
 std::string SocketPath(const std::string& run_dir) { return ControlDir(run_dir) + "/fleetd.sock"; }
 std::string PidFile(const std::string& run_dir) { return run_dir + "/fleetd.pid"; }

@@ -8,10 +8,6 @@ namespace fleet::defaults {
 
 inline constexpr char kVersion[] = "0.1.0";
 
-// The run directory when neither the config nor --run-dir names one:
-// $FLEET_RUN_DIR, else ~/.fleet/run.
-std::string RunDir();
-
 // Inside the run directory.
 std::string ControlDir(const std::string& run_dir);   // 0700
 std::string SocketPath(const std::string& run_dir);   // 0600, in ControlDir

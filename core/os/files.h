@@ -61,6 +61,10 @@ std::string ExpandHome(const std::string& path);
 // dir/path unless path is absolute; dir is used as given.
 std::string JoinPath(const std::string& dir, const std::string& path);
 
+// path with "~" expanded, against the current directory when relative
+// (made once, at start, so a later chdir cannot change what it names).
+std::string AbsolutePath(const std::string& path);
+
 // The directory part of path ("." if none).
 std::string DirName(const std::string& path);
 

@@ -160,6 +160,14 @@ std::string JoinPath(const std::string& dir, const std::string& path) {
   return absl::StrCat(dir, "/", path);
 }
 
+std::string AbsolutePath(const std::string& given) {
+  const std::string path = ExpandHome(given);
+  if (path.empty() || path[0] == '/') return path;
+  char cwd[4096];
+  if (::getcwd(cwd, sizeof(cwd)) == nullptr) return path;
+  return JoinPath(cwd, path);
+}
+
 std::vector<std::string> ListDirectory(const std::string& dir) {
   std::vector<std::string> out;
   DIR* d = ::opendir(dir.c_str());

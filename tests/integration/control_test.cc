@@ -1,6 +1,7 @@
 // The control plane and the file protocol: reload, refusals, permissions,
 // systemd notification, and fleetctl's own commands.
 #include <signal.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -355,6 +356,62 @@ TEST(ControlTest, LockSerializesCommandsAndBreaksADeadOwner) {
   EXPECT_EQ(broken.exit_code, 7) << broken.err;
   EXPECT_FALSE(os::ReadFile(h.run_dir() + "/locks/ledger/owner").ok());  // Released.
   EXPECT_EQ(h.Fleetctl({"lock", "../etc", "--", "true"}).exit_code, 2);
+}
+
+// fleetctl finds the fleet as an operator expects: ./fleet.yaml where it is
+// run, -c FILE from anywhere, and when nothing answers it says every place
+// it looked.
+TEST(ControlTest, FleetctlFindsItsFleetFromTheConfigItWasStartedWith) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return AllRunning(h, {"a/0"}); }, absl::Seconds(10)));
+  const std::string fleetctl = FleetHarness::FleetctlPath();
+  // In the fleet's directory, with $FLEET_RUN_DIR unset or naming nothing.
+  CommandResult here = h.Run({"env", "-u", "FLEET_RUN_DIR", fleetctl, "status"});
+  EXPECT_EQ(here.exit_code, 0) << here.err;
+  EXPECT_THAT(here.out, HasSubstr("a/0"));
+  CommandResult stale = h.Run({"env", "FLEET_RUN_DIR=/nonexistent", fleetctl, "status"});
+  EXPECT_EQ(stale.exit_code, 0) << stale.err;
+  // From elsewhere, with -c.
+  CommandResult named = h.Run({"sh", "-c",
+                               absl::StrCat("cd / && env -u FLEET_RUN_DIR ", fleetctl, " -c ",
+                                            h.dir(), "/fleet.yaml status")});
+  EXPECT_EQ(named.exit_code, 0) << named.err;
+  // From a directory with no fleet and no fleetd anywhere it looks.
+  h.WriteFile("empty/.keep", "");
+  CommandResult none = h.Run({"sh", "-c",
+                              absl::StrCat("cd ", h.dir(), "/empty && env -u FLEET_RUN_DIR HOME=",
+                                           h.dir(), "/empty ", fleetctl, " status")});
+  EXPECT_EQ(none.exit_code, 5);
+  EXPECT_THAT(none.err, HasSubstr("no control socket in"));
+  EXPECT_THAT(none.err, HasSubstr(h.dir() + "/empty/.fleet/run (from ~/.fleet/run)"));
+}
+
+// `fleetd --run-dir run3` (relative): fleetd and every instance get the
+// absolute path, so fleetctl inside a worker reaches fleetd from anywhere.
+TEST(ControlTest, ARelativeRunDirIsMadeAbsoluteOnceForFleetdAndItsInstances) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml",
+              FleetYaml("  - name: w\n    shell: 'echo \"$FLEET_RUN_DIR\" > where; exec sleep 1000'\n"));
+  h.set_fleetd_wrapper({"sh", "-c", "exec \"$@\" --run-dir run3", "sh"});
+  const pid_t fleetd = h.SpawnFleetd("fleetd.log");
+  ASSERT_GT(fleetd, 0);
+  const std::string run3 = h.dir() + "/run3";
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return FleetHarness::FileText(h.dir() + "/where") == run3 + "\n"; },
+      absl::Seconds(15)))
+      << FleetHarness::FileText(h.dir() + "/where") << h.FleetdLog();
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return h.Run({FleetHarness::FleetctlPath(), "--run-dir", run3, "status"}).exit_code == 0;
+      },
+      absl::Seconds(10)));
+  EXPECT_EQ(h.Run({FleetHarness::FleetctlPath(), "--run-dir", run3, "shutdown"}).exit_code, 0);
+  int wstatus = 0;
+  EXPECT_TRUE(FleetHarness::WaitUntil([&] { return waitpid(fleetd, &wstatus, WNOHANG) == fleetd; },
+                                      absl::Seconds(15)));
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
 }
 
 }  // namespace

@@ -163,7 +163,9 @@ CommandResult FleetHarness::Run(const std::vector<std::string>& argv) const {
 }
 
 CommandResult FleetHarness::Fleetctl(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {FleetctlPath()};
+  // Named outright: finding the fleet from ./fleet.yaml runs `fleetd
+  // run-dir` (~20 ms) on every call; control_test covers the finding.
+  std::vector<std::string> argv = {FleetctlPath(), "--run-dir", run_dir()};
   argv.insert(argv.end(), args.begin(), args.end());
   return Run(argv);
 }

@@ -15,6 +15,9 @@ absl::Duration FromProto(const google::protobuf::Duration& d) {
 
 int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 
+constexpr uint32_t kProbeFailureThreshold = 3;
+constexpr absl::Duration kProbeStartupGrace = absl::Seconds(60);
+
 }  // namespace
 
 HealthPolicy HealthPolicyFor(const fleet::config::v1::Engine& engine) {
@@ -24,7 +27,14 @@ HealthPolicy HealthPolicyFor(const fleet::config::v1::Engine& engine) {
   p.initial_delay = h.has_initial_delay() ? FromProto(h.initial_delay()) : FromProto(engine.min_uptime());
   if (h.has_period()) p.period = std::max(FromProto(h.period()), absl::Milliseconds(100));
   if (h.has_timeout()) p.timeout = std::max(FromProto(h.timeout()), absl::Milliseconds(10));
+  const bool probe =
+      h.tcp().port() != 0 || h.http().port() != 0 || h.exec().command_size() > 0;
+  // Kubernetes' split for probes: a start-up allowance, then three strikes.
+  p.failure_threshold = probe ? kProbeFailureThreshold : 1;
   if (h.has_failure_threshold()) p.failure_threshold = std::max<uint32_t>(1, h.failure_threshold());
+  p.startup_grace = !probe                     ? absl::ZeroDuration()
+                    : h.has_startup_grace() ? FromProto(h.startup_grace())
+                                            : kProbeStartupGrace;
   p.log_path = h.log_path();
   p.heartbeat_path = h.heartbeat_path();
 

@@ -22,7 +22,11 @@ struct HealthPolicy {
   absl::Duration initial_delay;
   absl::Duration period = absl::Seconds(10);
   absl::Duration timeout = absl::Seconds(1);
+  // Default 3 with a probe (tcp, http, exec), 1 for freshness alone.
   uint32_t failure_threshold = 1;
+  // With a probe: after a start, unhealthy verdicts do not count until the
+  // first healthy one or until this has passed (default 60s; 0: none).
+  absl::Duration startup_grace;
   // Files whose changes the host watches; empty log_path = the captured log.
   std::string log_path;
   std::string heartbeat_path;

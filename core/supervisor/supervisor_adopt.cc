@@ -136,6 +136,8 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
                     inst->pipe_fd < 0 ? " (its output FIFO is gone: output is not captured)" : ""));
   ReadMetricsFile(inst);
   StartHealthChecks(inst);
+  // It was up before fleetd's restart: a probe failing now is no boot.
+  inst->started_healthy = up >= inst->engine->health.startup_grace;
   if (inst->engine->schedule.has_value()) OnRunStarted(inst, "adopted");
   if (r.spec_hash != SpecHash(spec) && !inst->engine->schedule.has_value()) {
     Perform(inst, inst->life.Restart(now_, "its definition changed while fleetd was down"));

@@ -18,6 +18,7 @@ void Supervisor::StartHealthChecks(Instance* inst) {
   const health::HealthPolicy& policy = inst->engine->health;
   inst->health_failures = 0;
   inst->unhealthy = false;
+  inst->started_healthy = false;
   inst->last_output.reset();
   inst->health_checked_at.reset();
   if (!policy.enabled || options_.health == nullptr) {
@@ -128,6 +129,7 @@ void Supervisor::OnHealthOutcome(const health::CheckOutcome& outcome) {
   }
   switch (result.verdict()) {
     case pv1::VERDICT_HEALTHY:
+      inst->started_healthy = true;
       if (inst->unhealthy) Emit(inst->id, "healthy", result.reason());
       inst->unhealthy = false;
       inst->health_failures = 0;
@@ -136,6 +138,12 @@ void Supervisor::OnHealthOutcome(const health::CheckOutcome& outcome) {
                          : absl::StrCat("healthy: ", result.reason());
       break;
     case pv1::VERDICT_UNHEALTHY:
+      if (!inst->started_healthy && now_ - inst->life.spawned_at() < policy.startup_grace) {
+        // Still booting (a web app that takes a while to listen): not a strike.
+        inst->health = absl::StrCat("starting: ", result.reason(), " (allowed for ",
+                                    absl::FormatDuration(policy.startup_grace), " after start)");
+        break;
+      }
       inst->unhealthy = true;
       ++inst->health_failures;
       inst->health = absl::StrCat("UNHEALTHY: ", result.reason());

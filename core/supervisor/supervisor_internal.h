@@ -173,6 +173,8 @@ struct Supervisor::Instance {
   std::optional<MonoTime> health_checked_at;
   uint32_t health_failures = 0;
   bool unhealthy = false;
+  // This run has been judged healthy once: its start-up grace is over.
+  bool started_healthy = false;
   // The last verdict was "unknown" (host starved, plugin error): logged once.
   bool health_unknown = false;
   // Last byte of output captured (for the default log-freshness check).

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -134,11 +135,13 @@ engines:
   - name: fails
     command: [")", FleetHarness::ChildPath(), R"("]
     backoff: {initial: 1m}
-    health: {period: 200ms, failure_threshold: 2, exec: {command: [sh, -c, "echo no ready file; exit 2"]}}
+    health: {period: 200ms, failure_threshold: 2, startup_grace: 0s,
+             exec: {command: [sh, -c, "echo no ready file; exit 2"]}}
   - name: hangs
     command: [")", FleetHarness::ChildPath(), R"("]
     backoff: {initial: 1m}
-    health: {period: 200ms, timeout: 300ms, exec: {command: [sleep, "30"]}}
+    health: {period: 200ms, timeout: 300ms, failure_threshold: 1, startup_grace: 0s,
+             exec: {command: [sleep, "30"]}}
 )"));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   EXPECT_TRUE(FleetHarness::WaitUntil(
@@ -154,6 +157,36 @@ engines:
       absl::Seconds(10)));
   EXPECT_THAT(h.Instance("hangs/0").reason(), HasSubstr("exec probe sleep timed out after 300ms"));
   EXPECT_EQ(h.Instance("passes/0").restarts(), 0u);
+}
+
+// Probes default to Kubernetes' split: an app that takes 2 s to come up is
+// not restarted (its failing probes during start-up do not count), and once
+// it has been healthy, three failures in a row restart it.
+TEST(HealthTest, ASlowBootIsNotRestartedButALaterFailureIs) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", FleetYaml(R"(  - name: web
+    shell: 'rm -f booted; sleep 2; touch booted; exec sleep 1000'
+    backoff: {initial: 1m}
+    health: {period: 200ms, exec: {command: [test, -f, booted]}}
+)"));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return absl::StartsWith(h.Instance("web/0").health(), "starting: "); },
+      absl::Seconds(5)))
+      << h.Instance("web/0").health();
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("web/0").health() == "healthy"; }, absl::Seconds(10)))
+      << h.Instance("web/0").health();
+  EXPECT_EQ(h.Instance("web/0").restarts(), 0u);
+  const int32_t pid = h.Instance("web/0").pid();
+  unlink((h.dir() + "/booted").c_str());  // It stops answering.
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("web/0").state() == ctl::INSTANCE_STATE_BACKOFF; },
+      absl::Seconds(10)));
+  EXPECT_NE(h.Instance("web/0").pid(), pid);
+  const std::string events = h.Fleetctl({"events", "-n", "50"}).out;
+  EXPECT_THAT(events, HasSubstr("(1 of 3)"));
+  EXPECT_THAT(events, HasSubstr("(2 of 3)"));
 }
 
 TEST(HealthTest, AMissingPluginIsReportedNotFatal) {

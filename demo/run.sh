@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
-bazel build //cli:fleetd //cli:fleetctl
+echo "building fleet (the first build on a fresh machine takes a few minutes)..."
+bazel build --show_progress --show_progress_rate_limit=15 --curses=no //cli:fleetd //cli:fleetctl
 bin="$(bazel info bazel-bin 2>/dev/null)/cli"
 export PATH="$bin:$PATH"
 export FLEET_RUN_DIR="$PWD/demo/run"

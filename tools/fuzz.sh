@@ -13,7 +13,8 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(sed -n 's/^    name = "\(.*_fuzz\)",$/\1/p' tests/fuzz/BUILD.bazel)
 fi
-bazel build --config=fuzz "${targets[@]/#/\/\/tests\/fuzz:}"
+bazel build --config=fuzz --show_progress --show_progress_rate_limit=15 --curses=no \
+  "${targets[@]/#/\/\/tests\/fuzz:}"
 bin=$(bazel info --config=fuzz bazel-bin 2>/dev/null)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

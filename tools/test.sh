@@ -22,7 +22,10 @@ suite() {
   local start=$SECONDS
   echo "== $name: bazel test $*"
   set +e
-  bazel test --test_summary=short "$@" 2>&1 | tee "$log"
+  # Progress every 15 s (the .bazelrc keeps interactive builds quiet): a
+  # first build on a fresh machine takes minutes and must look alive.
+  bazel test --test_summary=short --show_progress --show_progress_rate_limit=15 --curses=no \
+    "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   set -e
   passed=$((passed + $(grep -cE '^//.* PASSED' "$log" || true)))

@@ -8,7 +8,7 @@ packages=(
   build-essential pkg-config git
   libabsl-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev protobuf-compiler-grpc
-  libgit2-dev libyaml-cpp-dev libre2-dev
+  libgit2-dev libyaml-cpp-dev libre2-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 procps util-linux strace tzdata
   clang libclang-rt-14-dev

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,7 +20,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "CLI/CLI.hpp"
 #include "cli/fleetctl/bus_worker.h"
+#include "cli/fleetctl/cli_docs.h"
 #include "cli/fleetctl/client.h"
 #include "cli/fleetctl/fleet_finder.h"
 #include "cli/fleetctl/install.h"
@@ -43,51 +47,17 @@ constexpr int kNotAllRunning = 3;
 constexpr int kNotFound = 4;
 constexpr int kUnreachable = 5;
 
-constexpr char kUsageText[] =
-    R"(usage: fleetctl [-c FILE | --run-dir DIR] [-o table|json] [--timeout D] COMMAND [ARGS]
-
-Commands:
-  status [-o json]              every instance: state, pid, uptime, restarts, reason
-  health [-o json]              is each instance alive and progressing, and its kill condition
-  brief                         one screen: counts, what needs attention and why, warnings
-  plugins                       loaded plugins, their versions, and why any was refused
-  start|stop|restart TARGET...  TARGET is ENGINE, ENGINE/N or all
-  run TARGET...                 start a run of a cron or intelligence engine now
-  bus submit DAG [--run NAME]   start a run of a DAG file (YAML or JSON) on the work-bus
-  bus status [RUN] [-o json]    runs and their tasks: state, attempt, worker, duration, why
-  bus cancel RUN                end every task of RUN not ended yet
-  bus retry RUN TASK            run a failed (or skipped) TASK again, and what it held up
-  bus claim --capability C      (workers) take the next task of C: prints its JSON, exit 3 if none
-  bus complete ID --result F    (workers) hand in the result (F: a file, '-' for stdin)
-  bus fail ID --reason TEXT     (workers) report that the task failed
-  bus heartbeat ID              (workers) renew the claim's lease
-                                (--worker NAME, default $FLEET_ENGINE.$FLEET_INSTANCE)
-  runs TARGET [-n N] [-o json]  its last runs, newest first: trigger, duration, verdict
-  logs TARGET [-f] [-n N]       an instance's captured output (ENGINE means ENGINE/0)
-  events [-f] [-n N]            what fleetd did, newest last
-  reload                        re-read the config; apply only what changed
-  shutdown [--no-wait]          stop every engine in reverse dependency order; fleetd exits
-  validate PATH                 check a config without a daemon (runs `fleetd validate`)
-  init [PATH]                   write a commented starter config (default fleet.yaml)
-  lock NAME [--wait D] -- CMD   run CMD holding the run dir's mkdir lock NAME
-  sync [TARGET]                 pull the shared state of TARGET's work trees now
-  commit -m MSG [TARGET]        commit everything in TARGET's work trees and push it
-                                (TARGET defaults to the calling instance, from
-                                $FLEET_ENGINE/$FLEET_INSTANCE, as set by fleetd)
-  install systemd --config PATH  write a systemd unit for fleetd (Type=notify, watchdog,
-                                Restart=always); --print shows it, --unit-dir, --name, --force
-  version                       fleetctl's and fleetd's versions
-
-The fleet: --run-dir DIR; else -c/--config FILE (its run_dir); else ./fleet.yaml
-in the current directory; else $FLEET_RUN_DIR; else ~/.fleet/run. Without a
-flag, the first of these whose fleetd is running is used.
-Colours only on a terminal (and never with NO_COLOR set).
+constexpr char kFooter[] = R"(
+TARGET is ENGINE, ENGINE/N or all. The fleet: --run-dir DIR; else -c/--config
+FILE (its run_dir); else ./fleet.yaml in the current directory; else
+$FLEET_RUN_DIR; else ~/.fleet/run. Without a flag, the first of these whose
+fleetd is running is used. Colours only on a terminal (never with NO_COLOR).
 
 Exit codes: 0 ok; 1 the operation failed; 2 usage error or invalid input;
-3 (status) not every instance is RUNNING (or IDLE), (health, brief) something that
-should run is not running and healthy; 4 no such engine or instance;
-5 fleetd is not running or cannot be reached. `lock` exits with CMD's status.
-)";
+3 (status) not every instance is RUNNING (or IDLE), (health, brief) something
+that should run is not running and healthy, (bus claim) no task; 4 no such
+engine or instance; 5 fleetd is not running or cannot be reached. `lock` exits
+with CMD's status.)";
 
 struct Globals {
   std::string run_dir;
@@ -107,7 +77,7 @@ int Fail(int code, const std::string& message) {
 }
 
 int Usage(const std::string& message) {
-  fprintf(stderr, "fleetctl: %s\nRun `fleetctl --help` for usage.\n", message.c_str());
+  fprintf(stderr, "fleetctl: %s\n", message.c_str());
   return kUsage;
 }
 
@@ -143,57 +113,10 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
                         std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)));
 }
 
-// Parses "-n N" / "-f" style flags of a streaming command.
-bool StreamFlags(std::vector<std::string>& args, bool* follow, uint32_t* lines,
-                 std::string* error) {
-  std::vector<std::string> rest;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "-f" || args[i] == "--follow") {
-      *follow = true;
-    } else if (args[i] == "-n" || args[i] == "--lines") {
-      if (i + 1 >= args.size() || !absl::SimpleAtoi(args[i + 1], lines)) {
-        *error = "-n needs a number";
-        return false;
-      }
-      ++i;
-    } else {
-      rest.push_back(args[i]);
-    }
-  }
-  args = rest;
-  return true;
-}
-
 class Commands {
  public:
   explicit Commands(Globals g) : g_(std::move(g)) {}
 
-  int Run(const std::string& command, std::vector<std::string> args) {
-    if (command == "status") return Status(args);
-    if (command == "health") return Health(args, false);
-    if (command == "brief") return Health(args, true);
-    if (command == "plugins") return Plugins(args);
-    if (command == "start") return Act(command, args);
-    if (command == "stop") return Act(command, args);
-    if (command == "restart") return Act(command, args);
-    if (command == "run") return Act(command, args);
-    if (command == "runs") return Runs(args);
-    if (command == "bus") return Bus(args);
-    if (command == "logs") return Logs(args);
-    if (command == "events") return Events(args);
-    if (command == "reload") return Reload(args);
-    if (command == "shutdown") return Shutdown(args);
-    if (command == "validate") return Validate(args);
-    if (command == "init") return Init(args);
-    if (command == "lock") return Lock(args);
-    if (command == "sync") return SyncState(args, false);
-    if (command == "install") return Install(args);
-    if (command == "commit") return SyncState(args, true);
-    if (command == "version") return Version();
-    return Usage(absl::StrCat("unknown command '", command, "'"));
-  }
-
- private:
   // Connects or prints why not; returns nullptr on failure (code in *code).
   std::unique_ptr<ctl::FleetControl::Stub> Stub(int* code) {
     auto stub = Connect(g_.run_dir);
@@ -215,44 +138,7 @@ class Commands {
     return *std::move(stub);
   }
 
-  // Accepts only "-o json|table" after a command; false (and a usage error in
-  // *code) for anything else.
-  bool OutputFlagOnly(const std::string& command, const std::vector<std::string>& args, int* code) {
-    for (size_t i = 0; i < args.size(); ++i) {
-      if (args[i] == "-o" && i + 1 < args.size() &&
-          (args[i + 1] == "json" || args[i + 1] == "table")) {
-        g_.json = args[++i] == "json";
-      } else {
-        *code =
-            Usage(args[i] == "-o" ? "-o takes table or json"
-                                  : absl::StrCat(command, " takes no argument '", args[i], "'"));
-        return false;
-      }
-    }
-    return true;
-  }
-
-  // At most one NAME, and -o json|table before or after it; false (and a
-  // usage error in *code) for anything else.
-  bool OneNameAndOutputFlag(const std::string& command, const std::vector<std::string>& args,
-                            std::string* name, int* code) {
-    std::vector<std::string> flags;
-    for (size_t i = 0; i < args.size(); ++i) {
-      if (args[i] == "-o") {
-        flags.push_back(args[i]);
-        if (i + 1 < args.size()) flags.push_back(args[++i]);
-      } else if (name->empty() && args[i].rfind("-", 0) != 0) {
-        *name = args[i];
-      } else {
-        flags.push_back(args[i]);
-      }
-    }
-    return OutputFlagOnly(command, flags, code);
-  }
-
-  int Status(std::vector<std::string>& args) {
-    int usage = kOk;
-    if (!OutputFlagOnly("status", args, &usage)) return usage;
+  int Status() {
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;
@@ -265,10 +151,7 @@ class Commands {
     return AllRunning(status) ? kOk : kNotAllRunning;
   }
 
-  int Health(std::vector<std::string>& args, bool brief) {
-    int usage = kOk;
-    if (brief && !args.empty()) return Usage("brief takes no arguments");
-    if (!OutputFlagOnly("health", args, &usage)) return usage;
+  int Health(bool brief) {
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;
@@ -301,8 +184,7 @@ class Commands {
     return AllHealthy(status) ? kOk : kNotAllRunning;
   }
 
-  int Plugins(const std::vector<std::string>& args) {
-    if (!args.empty()) return Usage("plugins takes no arguments");
+  int Plugins() {
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;
@@ -343,99 +225,72 @@ class Commands {
     return code;
   }
 
-  // fleetctl bus VERB ...
-  int Bus(std::vector<std::string> args) {
-    if (args.empty())
-      return Usage("bus takes submit, status, cancel, retry, claim, complete, fail or heartbeat");
-    const std::string verb = args[0];
-    args.erase(args.begin());
-    if (verb == "claim" || verb == "complete" || verb == "fail" || verb == "heartbeat") {
-      return BusWorker(g_.run_dir, verb, args);
-    }
+  int BusSubmit(const std::string& path, const std::string& run) {
     int code = kOk;
-    if (verb == "submit") {
-      std::string run, path;
-      for (size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--run" && i + 1 < args.size()) {
-          run = args[++i];
-        } else if (path.empty() && args[i].rfind("-", 0) != 0) {
-          path = args[i];
-        } else {
-          return Usage(
-              absl::StrCat("bus submit takes DAG [--run NAME]; unexpected '", args[i], "'"));
-        }
-      }
-      if (path.empty()) return Usage("bus submit needs a DAG file");
-      absl::StatusOr<std::string> text = os::ReadFile(path);
-      if (!text.ok()) return Fail(kUsage, std::string(text.status().message()));
-      auto stub = Stub(&code);
-      if (stub == nullptr) return code;
-      grpc::ClientContext context;
-      SetDeadline(&context, g_.timeout);
-      ctl::BusSubmitRequest request;
-      request.set_dag_text(*text);
-      char resolved[PATH_MAX];
-      request.set_dag_path(::realpath(path.c_str(), resolved) != nullptr ? resolved : path);
+    absl::StatusOr<std::string> text = os::ReadFile(path);
+    if (!text.ok()) return Fail(kUsage, std::string(text.status().message()));
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    grpc::ClientContext context;
+    SetDeadline(&context, g_.timeout);
+    ctl::BusSubmitRequest request;
+    request.set_dag_text(*text);
+    char resolved[PATH_MAX];
+    request.set_dag_path(::realpath(path.c_str(), resolved) != nullptr ? resolved : path);
+    request.set_run(run);
+    ctl::BusSubmitResponse response;
+    grpc::Status rpc = stub->BusSubmit(&context, request, &response);
+    if (!rpc.ok()) return FromRpc(rpc, g_);
+    printf("%s\n", response.run().c_str());
+    return kOk;
+  }
+
+  int BusStatus(const std::string& run) {
+    int code = kOk;
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    grpc::ClientContext context;
+    SetDeadline(&context, g_.timeout);
+    ctl::BusStatusRequest request;
+    request.set_run(run);
+    ctl::BusStatusResponse response;
+    grpc::Status rpc = stub->BusStatus(&context, request, &response);
+    if (!rpc.ok()) return FromRpc(rpc, g_);
+    printf("%s", g_.json ? (ToJson(response) + "\n").c_str() : RenderBusStatus(response).c_str());
+    return kOk;
+  }
+
+  // bus cancel RUN (task empty) or bus retry RUN TASK.
+  int BusCancelOrRetry(const std::string& run, const std::string& task, bool retry) {
+    int code = kOk;
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    grpc::ClientContext context;
+    SetDeadline(&context, g_.timeout);
+    ctl::ActionResponse response;
+    grpc::Status rpc;
+    if (!retry) {
+      ctl::BusRunRequest request;
       request.set_run(run);
-      ctl::BusSubmitResponse response;
-      grpc::Status rpc = stub->BusSubmit(&context, request, &response);
-      if (!rpc.ok()) return FromRpc(rpc, g_);
-      printf("%s\n", response.run().c_str());
-      return kOk;
-    }
-    if (verb == "status") {
-      std::string run;
-      if (!OneNameAndOutputFlag("bus status", args, &run, &code)) return code;
-      auto stub = Stub(&code);
-      if (stub == nullptr) return code;
-      grpc::ClientContext context;
-      SetDeadline(&context, g_.timeout);
-      ctl::BusStatusRequest request;
+      rpc = stub->BusCancel(&context, request, &response);
+    } else {
+      ctl::BusRetryRequest request;
       request.set_run(run);
-      ctl::BusStatusResponse response;
-      grpc::Status rpc = stub->BusStatus(&context, request, &response);
-      if (!rpc.ok()) return FromRpc(rpc, g_);
-      printf("%s", g_.json ? (ToJson(response) + "\n").c_str() : RenderBusStatus(response).c_str());
-      return kOk;
+      request.set_task(task);
+      rpc = stub->BusRetry(&context, request, &response);
     }
-    if (verb == "cancel" || verb == "retry") {
-      const size_t want = verb == "cancel" ? 1 : 2;
-      if (args.size() != want)
-        return Usage(verb == "cancel" ? "bus cancel RUN" : "bus retry RUN TASK");
-      auto stub = Stub(&code);
-      if (stub == nullptr) return code;
-      grpc::ClientContext context;
-      SetDeadline(&context, g_.timeout);
-      ctl::ActionResponse response;
-      grpc::Status rpc;
-      if (verb == "cancel") {
-        ctl::BusRunRequest request;
-        request.set_run(args[0]);
-        rpc = stub->BusCancel(&context, request, &response);
-      } else {
-        ctl::BusRetryRequest request;
-        request.set_run(args[0]);
-        request.set_task(args[1]);
-        rpc = stub->BusRetry(&context, request, &response);
-      }
-      if (!rpc.ok()) return FromRpc(rpc, g_);
-      for (const std::string& line : response.changed()) printf("%s\n", line.c_str());
-      return kOk;
-    }
-    return Usage(absl::StrCat("unknown bus command '", verb, "'"));
+    if (!rpc.ok()) return FromRpc(rpc, g_);
+    for (const std::string& line : response.changed()) printf("%s\n", line.c_str());
+    return kOk;
+  }
+
+  // The worker verbs work on the bus's files, no daemon needed.
+  int BusWorkerVerb(const std::string& verb, const std::vector<std::string>& args) {
+    return BusWorker(g_.run_dir, verb, args);
   }
 
   // fleetctl runs TARGET [-n N].
-  int Runs(std::vector<std::string> args) {
-    bool follow = false;
-    uint32_t limit = 20;
-    std::string error;
-    if (!StreamFlags(args, &follow, &limit, &error)) return Usage(error);
-    if (follow) return Usage("runs does not follow; watch `fleetctl events -f` instead");
-    std::string target;
-    int usage = kOk;
-    if (!OneNameAndOutputFlag("runs", args, &target, &usage)) return usage;
-    if (target.empty()) return Usage("runs needs one TARGET (ENGINE or ENGINE/N)");
+  int Runs(const std::string& target, uint32_t limit) {
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;
@@ -453,23 +308,9 @@ class Commands {
   }
 
   // fleetctl sync [TARGET] / fleetctl commit -m MSG [TARGET].
-  int SyncState(const std::vector<std::string>& args, bool commit) {
+  int SyncState(const std::string& given, bool commit, const std::string& message) {
     const char* verb = commit ? "commit" : "sync";
-    std::string message;
-    std::vector<std::string> targets;
-    for (size_t i = 0; i < args.size(); ++i) {
-      if (commit && (args[i] == "-m" || args[i] == "--message")) {
-        if (i + 1 >= args.size()) return Usage("-m needs a commit message");
-        message = args[++i];
-      } else if (!args[i].empty() && args[i][0] == '-') {
-        return Usage(absl::StrCat(verb, ": unknown flag '", args[i], "'"));
-      } else {
-        targets.push_back(args[i]);
-      }
-    }
-    if (commit && message.empty()) return Usage("commit needs -m MSG");
-    if (targets.size() > 1) return Usage(absl::StrCat(verb, " takes one TARGET"));
-    std::string target = targets.empty() ? CallerInstance() : targets[0];
+    std::string target = given.empty() ? CallerInstance() : given;
     if (target.empty()) {
       return Usage(absl::StrCat(verb,
                                 " needs a TARGET (ENGINE, ENGINE/N or all); run from an "
@@ -514,20 +355,16 @@ class Commands {
     return absl::StrCat(engine, "/", instance != nullptr && *instance != '\0' ? instance : "0");
   }
 
-  int Logs(std::vector<std::string>& args) {
-    bool follow = false;
-    uint32_t lines = 0;
-    std::string error;
-    if (!StreamFlags(args, &follow, &lines, &error)) return Usage(error);
-    if (args.size() != 1) return Usage("logs needs exactly one TARGET (ENGINE or ENGINE/N)");
+  // lines: -n, or nullopt (50 lines, 10 when following).
+  int Logs(const std::string& target, bool follow, std::optional<uint32_t> lines) {
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;
     grpc::ClientContext context;
     if (!follow) SetDeadline(&context, g_.timeout);
     ctl::GetLogsRequest request;
-    request.set_target(args[0]);
-    request.set_lines(lines == 0 && !follow ? 50 : lines == 0 ? 10 : lines);
+    request.set_target(target);
+    request.set_lines(lines.value_or(follow ? 10 : 50));
     request.set_follow(follow);
     auto reader = stub->GetLogs(&context, request);
     ctl::LogChunk chunk;
@@ -539,12 +376,7 @@ class Commands {
     return rpc.ok() ? kOk : FromRpc(rpc, g_);
   }
 
-  int Events(std::vector<std::string>& args) {
-    bool follow = false;
-    uint32_t last = 20;
-    std::string error;
-    if (!StreamFlags(args, &follow, &last, &error)) return Usage(error);
-    if (!args.empty()) return Usage(absl::StrCat("events takes no argument '", args[0], "'"));
+  int Events(bool follow, uint32_t last) {
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;
@@ -563,8 +395,7 @@ class Commands {
     return rpc.ok() ? kOk : FromRpc(rpc, g_);
   }
 
-  int Reload(const std::vector<std::string>& args) {
-    if (!args.empty()) return Usage("reload takes no arguments");
+  int Reload() {
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;
@@ -590,12 +421,7 @@ class Commands {
     return kOk;
   }
 
-  int Shutdown(const std::vector<std::string>& args) {
-    bool wait = true;
-    for (const std::string& a : args) {
-      if (a != "--no-wait") return Usage(absl::StrCat("shutdown takes no argument '", a, "'"));
-      wait = false;
-    }
+  int Shutdown(bool wait) {
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;
@@ -619,17 +445,10 @@ class Commands {
     return kOk;
   }
 
-  // fleetd beside this fleetctl, else "fleetd" (looked up in PATH).
-  int Install(const std::vector<std::string>& args) {
-    if (args.empty() || args[0] != "systemd") return Usage("install takes: systemd --config PATH");
-    return InstallSystemd(std::vector<std::string>(args.begin() + 1, args.end()), FleetdPath());
-  }
-
-  int Validate(const std::vector<std::string>& args) {
-    if (args.size() != 1) return Usage("validate needs one PATH (a file or directory)");
+  int Validate(const std::string& path) {
     // fleetctl links no YAML parser: the daemon binary beside it checks.
     os::SpawnSpec spec;
-    spec.argv = {FleetdPath(), "validate", args[0]};
+    spec.argv = {FleetdPath(), "validate", path};
     spec.env = os::CurrentEnvironment();
     spec.inherit_stdio = true;
     absl::StatusOr<pid_t> pid = os::Spawn(spec);
@@ -639,9 +458,7 @@ class Commands {
     return status.signaled ? kFailed : (status.code == 78 ? kUsage : status.code);
   }
 
-  int Init(const std::vector<std::string>& args) {
-    if (args.size() > 1) return Usage("init takes at most one PATH");
-    std::string path = args.empty() ? "fleet.yaml" : args[0];
+  int Init(const std::string& path) {
     FILE* f = fopen(path.c_str(), "wx");  // x: never overwrite what the operator wrote.
     if (f == nullptr) {
       return Fail(kFailed, absl::StrCat("will not write ", path, ": ",
@@ -654,29 +471,14 @@ class Commands {
     return kOk;
   }
 
-  int Lock(const std::vector<std::string>& args) {
-    absl::Duration wait = absl::InfiniteDuration();
-    std::string name;
-    size_t i = 0;
-    for (; i < args.size() && args[i] != "--"; ++i) {
-      if (args[i] == "--wait" && i + 1 < args.size()) {
-        if (!absl::ParseDuration(args[++i], &wait))
-          return Usage("--wait needs a duration such as 30s");
-      } else if (name.empty()) {
-        name = args[i];
-      } else {
-        return Usage(absl::StrCat("lock: unexpected '", args[i], "' (put the command after --)"));
-      }
-    }
-    if (name.empty() || i + 1 >= args.size())
-      return Usage("usage: fleetctl lock NAME [--wait D] -- CMD [ARGS]");
+  int Lock(const std::string& name, absl::Duration wait, const std::vector<std::string>& command) {
     auto lock = fileproto::MkdirLock::Acquire(defaults::LocksDir(g_.run_dir), name, wait);
     if (!lock.ok()) {
       return Fail(lock.status().code() == absl::StatusCode::kInvalidArgument ? kUsage : kFailed,
                   std::string(lock.status().message()));
     }
     os::SpawnSpec spec;
-    spec.argv.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+    spec.argv = command;
     spec.env = os::CurrentEnvironment();
     spec.inherit_stdio = true;
     // The lock is released when CMD ends, even if fleetctl is told to stop first.
@@ -708,54 +510,295 @@ class Commands {
     return kOk;
   }
 
+ private:
   Globals g_;
 };
 
-}  // namespace
-}  // namespace fleet::cli
+// A duration flag ("15s", "2m") for CLI11.
+struct DurationText {
+  absl::Duration* out;
+  std::string operator()(const std::string& text) const {
+    return absl::ParseDuration(text, out) ? "" : "'" + text + "' is not a duration such as 15s";
+  }
+};
 
-int main(int argc, char** argv) {
-  using namespace fleet::cli;
+}  // namespace
+
+// The command table: every command, its arguments and flags, its help. It
+// drives parsing, `--help` at every level, the man page and the shell
+// completions (cli_docs.h), so they cannot disagree.
+int Main(int argc, char** argv) {
   Globals g;
   const char* no_color = getenv("NO_COLOR");
   const char* term = getenv("TERM");
   g.color = isatty(STDOUT_FILENO) && (no_color == nullptr || *no_color == '\0') &&
             !(term != nullptr && std::string(term) == "dumb");
-  int i = 1;
-  for (; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h" || arg == "help") {
-      printf("%s", kUsageText);
-      return kOk;
-    } else if (arg == "--run-dir" && i + 1 < argc) {
-      g.run_dir_flag = argv[++i];
-    } else if ((arg == "-c" || arg == "--config") && i + 1 < argc) {
-      g.config_flag = argv[++i];
-    } else if ((arg == "-o" || arg == "--output") && i + 1 < argc) {
-      std::string format = argv[++i];
-      if (format != "json" && format != "table") return Usage("-o takes table or json");
-      g.json = format == "json";
-    } else if (arg == "--no-color") {
-      g.color = false;
-    } else if (arg == "--timeout" && i + 1 < argc) {
-      if (!absl::ParseDuration(argv[++i], &g.timeout))
-        return Usage("--timeout needs a duration such as 15s");
-      g.timeout_set = true;
-    } else if (!arg.empty() && arg[0] == '-') {
-      return Usage(absl::StrCat("unknown flag '", arg, "'"));
-    } else {
-      break;
-    }
+
+  CLI::App app{"commands for fleetd, the supervisor of a fleet of processes", "fleetctl"};
+  app.footer(kFooter);
+
+  app.require_subcommand(1, 1);
+  app.fallthrough();  // `status -o json`: global flags after the command too.
+  std::string output = "table";
+  bool plain = false;
+  // A global flag given twice: the last one wins, as in most command lines.
+  app.add_option("--run-dir", g.run_dir_flag, "the fleet's run directory")
+      ->option_text("DIR")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("-c,--config", g.config_flag, "the fleet's config file (its run_dir is used)")
+      ->option_text("FILE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("-o,--output", output, "output format: table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+      ->option_text("FORMAT");
+  app.add_option_function<std::string>(
+         "--timeout",
+         [&g](const std::string&) { g.timeout_set = true; },
+         "how long to wait for fleetd's answer (default 15s)")
+      ->check(DurationText{&g.timeout})
+      ->option_text("DURATION");
+  app.add_flag("--no-color", plain, "no colours (also: NO_COLOR set, or not a terminal)");
+
+  // What the chosen command does, once the fleet is found.
+  std::function<int(Commands&)> action;
+  // Whether it needs the fleet's run dir (init, validate and the generators do not).
+  bool needs_fleet = true;
+  auto command = [&app](const char* name, const char* help) {
+    CLI::App* c = app.add_subcommand(name, help);
+    c->fallthrough();
+    return c;
+  };
+
+  command("status", "every instance: state, pid, uptime, restarts, reason")
+      ->callback([&] { action = [](Commands& c) { return c.Status(); }; });
+  command("health", "is each instance alive and progressing, and its kill condition")
+      ->callback([&] { action = [](Commands& c) { return c.Health(false); }; });
+  command("brief", "one screen: counts, what needs attention and why, warnings")
+      ->callback([&] { action = [](Commands& c) { return c.Health(true); }; });
+  command("plugins", "loaded plugins, their versions, and why any was refused")
+      ->callback([&] { action = [](Commands& c) { return c.Plugins(); }; });
+
+  std::vector<std::string> targets;
+  for (const char* verb : {"start", "stop", "restart", "run"}) {
+    const std::string help =
+        std::string(verb) == "run" ? "start a run of a cron or intelligence engine now"
+                                   : std::string(verb) + " instances";
+    CLI::App* c = command(verb, help.c_str());
+    c->add_option("TARGET", targets, "ENGINE, ENGINE/N or all")->required();
+    const std::string name = verb;
+    c->callback([&, name] { action = [&, name](Commands& cmd) { return cmd.Act(name, targets); }; });
   }
-  if (i >= argc) return Usage("a command is required");
-  std::string command = argv[i];
-  std::vector<std::string> args(argv + i + 1, argv + argc);
-  if (command != "init" && command != "validate" && command != "install") {
+
+  std::string target, message, path, run, task;
+  uint32_t lines = 20;
+  std::optional<uint32_t> log_lines;
+  bool follow = false;
+  CLI::App* runs = command("runs", "a cron or intelligence engine's last runs, newest first");
+  runs->add_option("TARGET", target, "ENGINE or ENGINE/N")->required();
+  runs->add_option("-n,--lines", lines, "how many runs (default 20)")->option_text("N");
+  runs->callback([&] { action = [&](Commands& c) { return c.Runs(target, lines); }; });
+
+  CLI::App* logs = command("logs", "an instance's captured output (ENGINE means ENGINE/0)");
+  logs->add_option("TARGET", target, "ENGINE or ENGINE/N")->required();
+  logs->add_flag("-f,--follow", follow, "keep printing what it writes");
+  logs->add_option_function<uint32_t>(
+          "-n,--lines", [&](uint32_t n) { log_lines = n; },
+          "how many lines from the end (default 50, following 10; 0: none)")
+      ->option_text("N");
+  logs->callback([&] { action = [&](Commands& c) { return c.Logs(target, follow, log_lines); }; });
+
+  CLI::App* events = command("events", "what fleetd did, newest last");
+  events->add_flag("-f,--follow", follow, "keep printing new events");
+  events->add_option("-n,--lines", lines, "how many past events (default 20)")->option_text("N");
+  events->callback([&] { action = [&](Commands& c) { return c.Events(follow, lines); }; });
+
+  command("reload", "re-read the config; apply only what changed")
+      ->callback([&] { action = [](Commands& c) { return c.Reload(); }; });
+  bool no_wait = false;
+  CLI::App* shutdown =
+      command("shutdown", "stop every engine in reverse dependency order; fleetd exits");
+  shutdown->add_flag("--no-wait", no_wait, "return once fleetd has begun to stop");
+  shutdown->callback([&] { action = [&](Commands& c) { return c.Shutdown(!no_wait); }; });
+
+  CLI::App* validate = command("validate", "check a config without a daemon (fleetd validate)");
+  validate->add_option("PATH", path, "a fleet file, or a directory of engine files")->required();
+  validate->callback([&] {
+    needs_fleet = false;
+    action = [&](Commands& c) { return c.Validate(path); };
+  });
+  CLI::App* init = command("init", "write a commented starter config (never over a file)");
+  init->add_option("PATH", path, "where (default fleet.yaml)");
+  init->callback([&] {
+    needs_fleet = false;
+    action = [&](Commands& c) { return c.Init(path.empty() ? "fleet.yaml" : path); };
+  });
+
+  std::string lock_name;
+  absl::Duration lock_wait = absl::InfiniteDuration();
+  std::vector<std::string> lock_command;
+  CLI::App* lock = command("lock", "run a command holding the run dir's mkdir lock NAME");
+  lock->add_option("NAME", lock_name, "the lock's name")->required();
+  lock->add_option("--wait", "give up after this long (default: wait)")
+      ->check(DurationText{&lock_wait})
+      ->option_text("DURATION");
+  lock->add_option("CMD", lock_command, "the command and its arguments (after --)")->required();
+  lock->callback([&] {
+    action = [&](Commands& c) { return c.Lock(lock_name, lock_wait, lock_command); };
+  });
+
+  CLI::App* sync = command("sync", "pull the shared state of TARGET's work trees now");
+  sync->add_option("TARGET", target, "default: the instance this runs in");
+  sync->callback([&] { action = [&](Commands& c) { return c.SyncState(target, false, ""); }; });
+  CLI::App* commit = command("commit", "commit everything in TARGET's work trees and push it");
+  commit->add_option("-m,--message", message, "the commit message")->required()->option_text("MSG");
+  commit->add_option("TARGET", target, "default: the instance this runs in");
+  commit->callback([&] { action = [&](Commands& c) { return c.SyncState(target, true, message); }; });
+
+  // bus: the work-bus, with verbs of its own.
+  CLI::App* bus = command("bus", "the work-bus: DAG runs and the worker side of tasks");
+  bus->require_subcommand(1, 1);
+  CLI::App* submit = bus->add_subcommand("submit", "start a run of a DAG file (YAML or JSON)");
+  submit->fallthrough();
+  submit->add_option("DAG", path, "the DAG file")->required();
+  submit->add_option("--run", run, "the run's name (default: from the file and time)")
+      ->option_text("NAME");
+  submit->callback([&] { action = [&](Commands& c) { return c.BusSubmit(path, run); }; });
+  CLI::App* bus_status = bus->add_subcommand("status", "runs and their tasks");
+  bus_status->fallthrough();
+  bus_status->add_option("RUN", run, "one run (default: all)");
+  bus_status->callback([&] { action = [&](Commands& c) { return c.BusStatus(run); }; });
+  CLI::App* cancel = bus->add_subcommand("cancel", "end every task of RUN not ended yet");
+  cancel->fallthrough();
+  cancel->add_option("RUN", run, "the run")->required();
+  cancel->callback([&] { action = [&](Commands& c) { return c.BusCancelOrRetry(run, "", false); }; });
+  CLI::App* retry = bus->add_subcommand("retry", "run a failed or skipped TASK again");
+  retry->fallthrough();
+  retry->add_option("RUN", run, "the run")->required();
+  retry->add_option("TASK", task, "the task")->required();
+  retry->callback([&] { action = [&](Commands& c) { return c.BusCancelOrRetry(run, task, true); }; });
+  // The worker verbs: their flags, handed to the bus worker as given.
+  std::string worker, capability, id, result_file, reason;
+  auto worker_verb = [&](const char* verb, const char* help) {
+    CLI::App* v = bus->add_subcommand(verb, help);
+    v->fallthrough();
+    v->add_option("--worker", worker, "default: $FLEET_ENGINE.$FLEET_INSTANCE")
+        ->option_text("NAME");
+    return v;
+  };
+  auto hand_over = [&](const std::string& verb) {
+    std::vector<std::string> args;
+    if (!id.empty()) args.push_back(id);
+    for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
+             {"--worker", worker}, {"--capability", capability}, {"--result", result_file},
+             {"--reason", reason}}) {
+      if (!value.empty()) {
+        args.push_back(flag);
+        args.push_back(value);
+      }
+    }
+    action = [verb, args](Commands& c) { return c.BusWorkerVerb(verb, args); };
+  };
+  CLI::App* claim = worker_verb("claim", "(workers) take the next task: its JSON; exit 3 if none");
+  claim->add_option("--capability", capability, "the capability to work for")
+      ->required()
+      ->option_text("C");
+  claim->callback([&] { hand_over("claim"); });
+  CLI::App* complete = worker_verb("complete", "(workers) hand in a task's result");
+  complete->add_option("ID", id, "the task's ID, as claim printed it")->required();
+  complete->add_option("--result", result_file, "the result file, '-' for stdin")
+      ->required()
+      ->option_text("FILE");
+  complete->callback([&] { hand_over("complete"); });
+  CLI::App* fail = worker_verb("fail", "(workers) report that a task failed");
+  fail->add_option("ID", id, "the task's ID")->required();
+  fail->add_option("--reason", reason, "why")->required()->option_text("TEXT");
+  fail->callback([&] { hand_over("fail"); });
+  CLI::App* heartbeat = worker_verb("heartbeat", "(workers) renew a claim's lease");
+  heartbeat->add_option("ID", id, "the task's ID")->required();
+  heartbeat->callback([&] { hand_over("heartbeat"); });
+
+  // install systemd
+  CLI::App* install = command("install", "install fleetd as a service");
+  install->require_subcommand(1, 1);
+  std::string unit_dir, unit_name;
+  bool print_unit = false, force = false;
+  CLI::App* systemd = install->add_subcommand(
+      "systemd", "write a systemd unit for fleetd (Type=notify, watchdog, Restart=always)");
+  systemd->fallthrough();
+  systemd->add_option("--unit-dir", unit_dir, "default: /etc/systemd/system as root, else "
+                                              "~/.config/systemd/user")
+      ->option_text("DIR");
+  systemd->add_option("--name", unit_name, "the unit's name (default fleetd)")->option_text("NAME");
+  systemd->add_flag("--print", print_unit, "print the unit instead of writing it");
+  systemd->add_flag("--force", force, "replace a unit that was changed by hand");
+  systemd->callback([&] {
+    needs_fleet = false;
+    std::vector<std::string> args;
+    if (!g.config_flag.empty()) args.insert(args.end(), {"--config", g.config_flag});
+    if (!unit_dir.empty()) args.insert(args.end(), {"--unit-dir", unit_dir});
+    if (!unit_name.empty()) args.insert(args.end(), {"--name", unit_name});
+    if (print_unit) args.push_back("--print");
+    if (force) args.push_back("--force");
+    action = [args](Commands&) { return InstallSystemd(args, FleetdPath()); };
+  });
+
+  command("version", "fleetctl's and fleetd's versions")
+      ->callback([&] { action = [](Commands& c) { return c.Version(); }; });
+
+  // Generated from this table: the man page and shell completions.
+  std::string shell;
+  CLI::App* completion = command("completion", "print a shell completion script");
+  completion->add_option("SHELL", shell, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
+  completion->callback([&] {
+    needs_fleet = false;
+    action = [&](Commands&) {
+      fputs((shell == "bash" ? BashCompletion(app) : ZshCompletion(app)).c_str(), stdout);
+      return kOk;
+    };
+  });
+  command("help", "this help")->callback([&] {
+    needs_fleet = false;
+    action = [&](Commands&) {
+      fputs(app.get_formatter()->make_help(&app, "fleetctl", CLI::AppFormatMode::Normal).c_str(),
+            stdout);
+      return kOk;
+    };
+  });
+  CLI::App* man = command("man", "print the manual page (roff)");
+  man->group("");  // Not listed: for packaging.
+  man->callback([&] {
+    needs_fleet = false;
+    action = [&](Commands&) {
+      fputs(ManPage(app, defaults::kVersion).c_str(), stdout);
+      return kOk;
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return Usage(ExplainParseError(app, e, argc, argv));
+  }
+  g.json = output == "json";
+  g.color = g.color && !plain;
+  if (needs_fleet) {
     g.places = FleetPlaces(g.run_dir_flag, g.config_flag, FleetdPath());
     g.run_dir = ChooseRunDir(g.places);
     if (g.run_dir.empty()) {
       return Fail(kUsage, absl::StrCat("no fleet to talk to: ", DescribePlaces(g.places)));
     }
   }
-  return Commands(g).Run(command, args);
+  Commands commands(g);
+  return action(commands);
 }
+
+}  // namespace fleet::cli
+
+int main(int argc, char** argv) { return fleet::cli::Main(argc, argv); }

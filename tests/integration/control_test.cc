@@ -8,9 +8,13 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/os/files.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -412,6 +416,56 @@ TEST(ControlTest, ARelativeRunDirIsMadeAbsoluteOnceForFleetdAndItsInstances) {
   EXPECT_TRUE(FleetHarness::WaitUntil([&] { return waitpid(fleetd, &wstatus, WNOHANG) == fleetd; },
                                       absl::Seconds(15)));
   EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
+}
+
+// One command table: --help at every level (never taken as an argument),
+// --flag=value and --flag value, typos answered with the flag meant, and the
+// man page and completions generated from the same table.
+TEST(ControlTest, EveryCommandHasHelpAndATypoGetsASuggestion) {
+  FleetHarness h;
+  const std::string fleetctl = FleetHarness::FleetctlPath();
+  for (const std::vector<std::string>& command :
+       std::vector<std::vector<std::string>>{{"init"}, {"stop"}, {"logs"}, {"bus", "claim"},
+                                             {"install", "systemd"}, {"lock"}, {"commit"}}) {
+    std::vector<std::string> argv = {fleetctl};
+    argv.insert(argv.end(), command.begin(), command.end());
+    argv.push_back("--help");
+    CommandResult help = h.Run(argv);
+    EXPECT_EQ(help.exit_code, 0) << absl::StrJoin(command, " ") << help.err;
+    EXPECT_THAT(help.out, HasSubstr("Usage: fleetctl " + absl::StrJoin(command, " ")));
+  }
+  EXPECT_FALSE(std::filesystem::exists(h.dir() + "/--help"));  // init --help wrote nothing.
+  CommandResult typo = h.Run({fleetctl, "logs", "w", "--folow"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_THAT(typo.err, HasSubstr("did you mean --follow?"));
+  CommandResult command = h.Run({fleetctl, "stauts"});
+  EXPECT_EQ(command.exit_code, 2);
+  EXPECT_THAT(command.err, HasSubstr("unknown command 'stauts'; did you mean status?"));
+  // --flag=value and --flag value name the same fleet.
+  CommandResult equals = h.Run({fleetctl, "--run-dir=" + h.dir() + "/nowhere", "status"});
+  EXPECT_EQ(equals.exit_code, 5);
+  EXPECT_THAT(equals.err, HasSubstr(h.dir() + "/nowhere/ctl/fleetd.sock"));
+  // Generated from the table: every command is in the man page and completes.
+  CommandResult man = h.Run({fleetctl, "man"});
+  EXPECT_EQ(man.exit_code, 0);
+  EXPECT_THAT(man.out, HasSubstr(".TH FLEETCTL 1"));
+  for (const char* c : {"status", "shutdown", "bus claim", "install systemd", "completion"}) {
+    EXPECT_THAT(man.out, HasSubstr(absl::StrCat(".SS ", c))) << c;
+  }
+  h.WriteFile("complete.sh", h.Run({fleetctl, "completion", "bash"}).out);
+  CommandResult words = h.Run({"bash", "-c",
+                               "source complete.sh; COMP_WORDS=(fleetctl bus c); COMP_CWORD=2; "
+                               "_fleetctl; echo ${COMPREPLY[@]}"});
+  EXPECT_EQ(words.out, "cancel claim complete\n") << words.err;
+  // The README's command list names every command the table has.
+  const std::string readme = FleetHarness::FileText(FleetHarness::RunfilePath("README.md"));
+  ASSERT_FALSE(readme.empty());
+  const std::string listed = readme.substr(readme.find("## fleetctl"), 1500);
+  for (absl::string_view line : absl::StrSplit(man.out, '\n')) {
+    if (!absl::ConsumePrefix(&line, ".SS ")) continue;
+    const std::string command(line.substr(0, line.find(' ')));
+    EXPECT_THAT(listed, HasSubstr(command)) << "README's fleetctl list lacks " << command;
+  }
 }
 
 }  // namespace

@@ -24,6 +24,8 @@ _LIBS = {
     "libgit2": ["libgit2"],
     "yaml_cpp": ["yaml-cpp"],
     "re2": ["re2"],
+    # Header-only: no flags; the dependency says who uses it.
+    "cli11": ["CLI11"],
     # For dlopen'd plugins: Debian's archive is not PIC.
     "yaml_cpp_shared": ["yaml-cpp"],
     "gtest": ["gtest", "gmock"],

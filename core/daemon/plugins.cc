@@ -31,6 +31,18 @@ std::string ExeDir() {
   return os::DirName(std::string(self, static_cast<size_t>(n)));
 }
 
+// The helper that runs isolated plugins: beside fleetd (a build tree), or
+// in an installed tree's lib/fleet/ (libexec style).
+std::string PluginHostPath() {
+  const std::string exe_dir = ExeDir();
+  const std::string installed = exe_dir + "/../lib/fleet/fleet-plugin-host";
+  if (::access((exe_dir + "/fleet-plugin-host").c_str(), X_OK) != 0 &&
+      ::access(installed.c_str(), X_OK) == 0) {
+    return installed;
+  }
+  return exe_dir + "/fleet-plugin-host";
+}
+
 // Installed with fleetd itself (its plugins/ and lib/fleet/plugins dirs).
 bool Bundled(const std::string& path) {
   char exe[PATH_MAX], file[PATH_MAX];
@@ -90,7 +102,7 @@ Loaded Load(const v1::Plugin& declared, const std::string& kind, int copies,
   }
   if (isolated) {
     for (int i = 0; i < copies; ++i) {
-      auto plugin = plugin_host::ProcessPlugin::Start(ExeDir() + "/fleet-plugin-host", path,
+      auto plugin = plugin_host::ProcessPlugin::Start(PluginHostPath(), path,
                                                       kind, config);
       if (!plugin.ok()) return refuse(std::string(plugin.status().message()));
       info.set_name((*plugin)->name());
@@ -107,7 +119,7 @@ Loaded Load(const v1::Plugin& declared, const std::string& kind, int copies,
   // instead of taking fleetd down before the ABI check could say no.
   if (!Bundled(path)) {
     absl::Status trial =
-        plugin_host::ProbeLoad(ExeDir() + "/fleet-plugin-host", path, kind, kTrialLoadTimeout);
+        plugin_host::ProbeLoad(PluginHostPath(), path, kind, kTrialLoadTimeout);
     if (!trial.ok()) return refuse(std::string(trial.message()));
   }
   auto plugin = plugin_host::Plugin::Load(path, kind);
@@ -137,7 +149,11 @@ fleet::control::v1::PluginInfo AddCheck(Loaded loaded, health::HealthMonitor* mo
 std::vector<std::string> PluginSearchPath(const v1::FleetConfig& config, const std::string& kind) {
   std::vector<std::string> dirs(config.plugin_dirs().begin(), config.plugin_dirs().end());
   const std::string exe_dir = ExeDir();
+  // Relative to fleetd itself, so a tree moved anywhere still finds them:
+  // a build (bazel-bin/cli/fleetd -> bazel-bin/plugins/KIND) and an
+  // installed tree (PREFIX/bin/fleetd -> PREFIX/lib/fleet/plugins/KIND).
   dirs.push_back(absl::StrCat(exe_dir, "/../plugins/", kind));
+  dirs.push_back(absl::StrCat(exe_dir, "/../lib/fleet/plugins/", kind));
   dirs.push_back(absl::StrCat(exe_dir, "/../lib/fleet/plugins"));
   return dirs;
 }

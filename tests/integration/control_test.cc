@@ -26,6 +26,7 @@ namespace {
 
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace ctl = ::fleet::control::v1;
 
 std::string Engine(const std::string& name, const std::string& extra = "") {
@@ -466,6 +467,29 @@ TEST(ControlTest, EveryCommandHasHelpAndATypoGetsASuggestion) {
     const std::string command(line.substr(0, line.find(' ')));
     EXPECT_THAT(listed, HasSubstr(command)) << "README's fleetctl list lacks " << command;
   }
+}
+
+// What goes wrong between fleetctl and fleetd is said in fleet's words: a
+// fleetd that does not answer (which, and for how long), a socket nobody
+// listens on (and what the pid file says), never gRPC's own text.
+TEST(ControlTest, ConnectionTroubleIsSaidInFleetsWords) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_EQ(kill(h.fleetd_pid(), SIGSTOP), 0);
+  CommandResult stuck = h.Fleetctl({"--timeout", "1s", "status"});
+  ASSERT_EQ(kill(h.fleetd_pid(), SIGCONT), 0);
+  EXPECT_EQ(stuck.exit_code, 5);
+  EXPECT_THAT(stuck.err, HasSubstr(h.run_dir() + "/ctl/fleetd.sock did not answer within 1s"));
+  EXPECT_THAT(stuck.err, Not(HasSubstr("Deadline Exceeded")));
+  const pid_t pid = h.fleetd_pid();
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  ASSERT_EQ(h.WaitFleetdExit(absl::Seconds(10)), 128 + SIGKILL);
+  CommandResult stale = h.Fleetctl({"status"});
+  EXPECT_EQ(stale.exit_code, 5);
+  EXPECT_THAT(stale.err, HasSubstr("is stale: nothing listens on it (the pid file names pid " +
+                                   std::to_string(pid) + ", which is not running"));
+  EXPECT_THAT(stale.err, Not(HasSubstr("failed to connect")));
 }
 
 }  // namespace

@@ -31,6 +31,7 @@
 #include "cli/fleetctl/cli_docs.h"
 #include "cli/fleetctl/client.h"
 #include "cli/fleetctl/fleet_finder.h"
+#include "cli/fleetctl/json_out.h"
 #include "cli/fleetctl/install.h"
 #include "cli/fleetctl/render.h"
 #include "cli/fleetctl/starter_config.h"
@@ -72,6 +73,7 @@ struct Globals {
   // Where the fleet was looked for (see fleet_finder.h), for errors.
   std::vector<FleetPlace> places;
   bool json = false;
+  bool protojson = false;  // -o protojson: protobuf's own JSON mapping
   bool color = false;
   absl::Duration timeout = absl::Seconds(15);
   bool timeout_set = false;  // --timeout given: it wins over a command's own default
@@ -183,6 +185,11 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
 
 class Commands {
  public:
+  // A read command's JSON in the chosen mapping; one_line for streams.
+  std::string Json(const google::protobuf::Message& m, bool one_line = false) const {
+    return g_.protojson ? ToJson(m, one_line) : OperatorJson(m, one_line);
+  }
+
   explicit Commands(Globals g) : g_(std::move(g)) {}
 
   // Connects or prints why not; returns nullptr on failure (code in *code).
@@ -215,7 +222,7 @@ class Commands {
     ctl::GetStatusResponse status;
     grpc::Status rpc = stub->GetStatus(&context, ctl::GetStatusRequest(), &status);
     if (!rpc.ok()) return FromRpc(rpc, g_);
-    fputs(g_.json ? ToJson(status).c_str() : RenderStatus(status, g_.color).c_str(), stdout);
+    fputs(g_.json ? Json(status).c_str() : RenderStatus(status, g_.color).c_str(), stdout);
     return AllRunning(status) ? kOk : kNotAllRunning;
   }
 
@@ -229,7 +236,7 @@ class Commands {
     grpc::Status rpc = stub->GetStatus(&context, ctl::GetStatusRequest(), &status);
     if (!rpc.ok()) return FromRpc(rpc, g_);
     if (!brief) {
-      fputs(g_.json ? ToJson(status).c_str() : RenderHealth(status, g_.color).c_str(), stdout);
+      fputs(g_.json ? Json(status).c_str() : RenderHealth(status, g_.color).c_str(), stdout);
       return AllHealthy(status) ? kOk : kNotAllRunning;
     }
     ctl::GetPluginsResponse plugins;
@@ -261,7 +268,7 @@ class Commands {
     ctl::GetPluginsResponse response;
     grpc::Status rpc = stub->GetPlugins(&context, ctl::GetPluginsRequest(), &response);
     if (!rpc.ok()) return FromRpc(rpc, g_);
-    fputs(g_.json ? ToJson(response).c_str() : RenderPlugins(response).c_str(), stdout);
+    fputs(g_.json ? Json(response).c_str() : RenderPlugins(response).c_str(), stdout);
     for (const ctl::PluginInfo& p : response.plugins()) {
       if (!p.error().empty()) return kFailed;
     }
@@ -324,7 +331,7 @@ class Commands {
     ctl::BusStatusResponse response;
     grpc::Status rpc = stub->BusStatus(&context, request, &response);
     if (!rpc.ok()) return FromRpc(rpc, g_);
-    printf("%s", g_.json ? (ToJson(response) + "\n").c_str() : RenderBusStatus(response).c_str());
+    printf("%s", g_.json ? Json(response).c_str() : RenderBusStatus(response).c_str());
     return kOk;
   }
 
@@ -370,7 +377,7 @@ class Commands {
     ctl::ListRunsResponse response;
     grpc::Status rpc = stub->ListRuns(&context, request, &response);
     if (!rpc.ok()) return FromRpc(rpc, g_);
-    printf("%s", g_.json ? (ToJson(response) + "\n").c_str()
+    printf("%s", g_.json ? Json(response).c_str()
                          : RenderRuns(response, absl::ToUnixMillis(absl::Now())).c_str());
     return kOk;
   }
@@ -398,7 +405,7 @@ class Commands {
     grpc::Status rpc = stub->SyncState(&context, request, &response);
     if (!rpc.ok()) return FromRpc(rpc, g_, g_.timeout_set ? g_.timeout : absl::Minutes(5));
     if (g_.json) {
-      fputs(ToJson(response).c_str(), stdout);
+      fputs(Json(response).c_str(), stdout);
     }
     for (const ctl::InstanceSync& i : response.instances()) {
       if (!g_.json) {
@@ -456,7 +463,7 @@ class Commands {
     auto reader = stub->StreamEvents(&context, request);
     ctl::Event event;
     while (reader->Read(&event)) {
-      fputs(g_.json ? ToJson(event).c_str() : RenderEvent(event).c_str(), stdout);
+      fputs(g_.json ? Json(event, /*one_line=*/true).c_str() : RenderEvent(event).c_str(), stdout);
       fflush(stdout);
     }
     grpc::Status rpc = reader->Finish();
@@ -479,7 +486,7 @@ class Commands {
       return FromRpc(rpc, g_);
     }
     if (g_.json) {
-      fputs(ToJson(response).c_str(), stdout);
+      fputs(Json(response).c_str(), stdout);
       return kOk;
     }
     for (const auto& name : response.added()) printf("added      %s\n", name.c_str());
@@ -616,8 +623,10 @@ int Main(int argc, char** argv) {
   app.add_option("-c,--config", g.config_flag, "the fleet's config file (its run_dir is used)")
       ->option_text("FILE")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.add_option("-o,--output", output, "output format: table or json")
-      ->check(CLI::IsMember({"table", "json"}))
+  app.add_option("-o,--output", output,
+                 "output format: table, json, or protojson (protobuf's mapping, for programs "
+                 "that parse into fleet's protos)")
+      ->check(CLI::IsMember({"table", "json", "protojson"}))
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
       ->option_text("FORMAT");
   app.add_option_function<std::string>(
@@ -854,7 +863,8 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return Usage(ExplainParseError(app, e, argc, argv));
   }
-  g.json = output == "json";
+  g.json = output != "table";
+  g.protojson = output == "protojson";
   g.color = g.color && !plain;
   if (needs_fleet) {
     g.places = FleetPlaces(g.run_dir_flag, g.config_flag, FleetdPath());

@@ -384,13 +384,14 @@ std::string RenderEvent(const ctl::Event& event) {
                       event.message().empty() ? "" : "  ", event.message(), "\n");
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
+std::string ToJson(const google::protobuf::Message& message, bool one_line) {
   google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
+  options.add_whitespace = !one_line;
   options.always_print_primitive_fields = true;
   options.preserve_proto_field_names = true;
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  if (one_line) out += "\n";
   return out;
 }
 

@@ -31,8 +31,9 @@ bool StateSyncTroubled(const fleet::control::v1::InstanceStatus& i);
 // One event as a line: "2026-11-22T05:56:20Z  crasher/0  exited  ...".
 std::string RenderEvent(const fleet::control::v1::Event& event);
 
-// Any message as JSON with every field present and proto field names.
-std::string ToJson(const google::protobuf::Message& message);
+// Any message as protobuf's JSON (`-o protojson`): every field present,
+// proto field names; one_line: compact, newline-terminated (JSON lines).
+std::string ToJson(const google::protobuf::Message& message, bool one_line = false);
 
 // True when every instance that should run is RUNNING.
 bool AllRunning(const fleet::control::v1::GetStatusResponse& status);

@@ -3,6 +3,9 @@
 // column starts where its header does.
 #include "cli/fleetctl/render.h"
 
+#include "cli/fleetctl/json_out.h"
+
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -90,6 +93,27 @@ TEST(RenderTest, LongHealthIsClippedOnACharacterBoundary) {
   s.mutable_engines(0)->mutable_instances(0)->set_health(std::string(30, 'a') + "ééééééééééééééé");
   const std::string out = RenderStatus(s, false);
   EXPECT_THAT(out, HasSubstr(std::string(30, 'a') + "ééééééé..."));
+}
+
+// -o json: numbers stay numbers up to 2^53, enums are short words, strings
+// are escaped, and an event is one line (JSON lines for `events -o json`).
+TEST(JsonOutTest, NumbersEnumsAndLines) {
+  ctl::GetStatusResponse s = Fleet({"w"}, "daemon", 1);
+  ctl::InstanceStatus* i = s.mutable_engines(0)->mutable_instances(0);
+  i->set_uptime_ms(int64_t{1} << 40);
+  i->set_reason("say \"hi\"\n\x01");
+  s.mutable_daemon()->set_rss_bytes(uint64_t{1} << 60);  // Past 2^53: a string.
+  const std::string json = OperatorJson(s);
+  EXPECT_THAT(json, HasSubstr("\"uptime_ms\": 1099511627776"));
+  EXPECT_THAT(json, HasSubstr("\"state\": \"running\""));
+  EXPECT_THAT(json, HasSubstr("\"rss_bytes\": \"1152921504606846976\""));
+  EXPECT_THAT(json, HasSubstr("\"reason\": \"say \\\"hi\\\"\\n\\u0001\""));
+  ctl::Event e;
+  e.set_seq(7);
+  e.set_kind("exited");
+  const std::string line = OperatorJson(e, /*one_line=*/true);
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1);
+  EXPECT_THAT(line, HasSubstr("\"seq\":7"));
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 // Task states of run by id ("" while fleetd cannot say).
 std::map<std::string, ctl::BusTaskStatus> Tasks(const FleetHarness& h, const std::string& run) {
   std::map<std::string, ctl::BusTaskStatus> out;
-  CommandResult r = h.Fleetctl({"bus", "status", run, "-o", "json"});
+  CommandResult r = h.Fleetctl({"bus", "status", run, "-o", "protojson"});
   ctl::BusStatusResponse status;
   if (r.exit_code != 0 || !google::protobuf::util::JsonStringToMessage(r.out, &status).ok()) {
     return out;
@@ -39,7 +39,7 @@ std::map<std::string, ctl::BusTaskStatus> Tasks(const FleetHarness& h, const std
 }
 
 bool Finished(const FleetHarness& h, const std::string& run) {
-  CommandResult r = h.Fleetctl({"bus", "status", run, "-o", "json"});
+  CommandResult r = h.Fleetctl({"bus", "status", run, "-o", "protojson"});
   ctl::BusStatusResponse status;
   return r.exit_code == 0 && google::protobuf::util::JsonStringToMessage(r.out, &status).ok() &&
          status.runs_size() == 1 && status.runs(0).done();

@@ -22,7 +22,7 @@ namespace ctl = ::fleet::control::v1;
 
 ctl::ListRunsResponse Runs(const FleetHarness& h, const std::string& target) {
   ctl::ListRunsResponse runs;
-  CommandResult r = h.Fleetctl({"runs", target, "-n", "200", "-o", "json"});
+  CommandResult r = h.Fleetctl({"runs", target, "-n", "200", "-o", "protojson"});
   if (r.exit_code == 0) (void)google::protobuf::util::JsonStringToMessage(r.out, &runs);
   return runs;
 }

@@ -171,7 +171,7 @@ CommandResult FleetHarness::Fleetctl(const std::vector<std::string>& args) const
 }
 
 absl::StatusOr<fleet::control::v1::GetStatusResponse> FleetHarness::Status() const {
-  CommandResult r = Fleetctl({"status", "-o", "json"});
+  CommandResult r = Fleetctl({"status", "-o", "protojson"});
   if (r.exit_code != 0 && r.exit_code != 3) {
     return absl::UnavailableError(absl::StrCat("fleetctl status: exit ", r.exit_code, ": ", r.err));
   }

@@ -22,7 +22,7 @@ namespace ctl = ::fleet::control::v1;
 // The newest finished run of target ("" verdict while none has finished).
 ctl::RunRecord LastRun(const FleetHarness& h, const std::string& target) {
   ctl::ListRunsResponse runs;
-  CommandResult r = h.Fleetctl({"runs", target, "-n", "50", "-o", "json"});
+  CommandResult r = h.Fleetctl({"runs", target, "-n", "50", "-o", "protojson"});
   if (r.exit_code == 0) (void)google::protobuf::util::JsonStringToMessage(r.out, &runs);
   for (const ctl::RunRecord& run : runs.runs()) {
     if (run.verdict() != "running" && run.verdict() != "judging") return run;

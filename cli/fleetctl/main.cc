@@ -213,7 +213,8 @@ class Commands {
     return *std::move(stub);
   }
 
-  int Status() {
+  // targets: ENGINE, ENGINE/N or all; none: everything.
+  int Status(const std::vector<std::string>& targets) {
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;
@@ -222,6 +223,10 @@ class Commands {
     ctl::GetStatusResponse status;
     grpc::Status rpc = stub->GetStatus(&context, ctl::GetStatusRequest(), &status);
     if (!rpc.ok()) return FromRpc(rpc, g_);
+    if (!targets.empty()) {
+      absl::Status kept = KeepOnly(targets, &status);
+      if (!kept.ok()) return Fail(kNotFound, std::string(kept.message()));
+    }
     fputs(g_.json ? Json(status).c_str() : RenderStatus(status, g_.color).c_str(), stdout);
     return AllRunning(status) ? kOk : kNotAllRunning;
   }
@@ -647,8 +652,10 @@ int Main(int argc, char** argv) {
     return c;
   };
 
-  command("status", "every instance: state, pid, uptime, restarts, reason")
-      ->callback([&] { action = [](Commands& c) { return c.Status(); }; });
+  std::vector<std::string> status_targets;
+  CLI::App* status = command("status", "every instance: state, pid, uptime, restarts, CPU, RSS, reason");
+  status->add_option("TARGET", status_targets, "only these: ENGINE, ENGINE/N or all");
+  status->callback([&] { action = [&](Commands& c) { return c.Status(status_targets); }; });
   command("health", "is each instance alive and progressing, and its kill condition")
       ->callback([&] { action = [](Commands& c) { return c.Health(false); }; });
   command("brief", "one screen: counts, what needs attention and why, warnings")

@@ -105,8 +105,9 @@ std::string Header(const ctl::GetStatusResponse& status) {
   // The loop's own health is shown once it is worth a look.
   std::string loop;
   if (d.max_loop_lag_ms() >= 100 || d.loop_queue() > 0 || d.plugin_queue() > 10) {
-    loop = absl::StrFormat(", loop lag %dms (max %dms), queued %u+%u", d.loop_lag_ms(),
-                           d.max_loop_lag_ms(), d.loop_queue(), d.plugin_queue());
+    loop = absl::StrFormat(", loop %dms late (worst %dms)", d.loop_lag_ms(), d.max_loop_lag_ms());
+    if (d.loop_queue() > 0) absl::StrAppend(&loop, ", ", d.loop_queue(), " commands waiting");
+    if (d.plugin_queue() > 0) absl::StrAppend(&loop, ", ", d.plugin_queue(), " plugin calls waiting");
   }
   return absl::StrFormat(
       "fleet %s: fleetd pid %d, up %s, %u instances, rss %.1f MiB, %u fds%s%s, version %s\n\n",
@@ -117,24 +118,50 @@ std::string Header(const ctl::GetStatusResponse& status) {
 
 }  // namespace
 
+namespace {
+
+// "12.0M", "1.3G": resident memory for a column.
+std::string Memory(uint64_t bytes) {
+  if (bytes == 0) return "-";
+  if (bytes < (uint64_t{1} << 30)) return absl::StrFormat("%.1fM", bytes / 1048576.0);
+  return absl::StrFormat("%.1fG", bytes / 1073741824.0);
+}
+
+// The reason with its "restart in 2s" (true when the backoff began)
+// replaced by what is left of it now.
+std::string LiveReason(const ctl::InstanceStatus& i) {
+  std::string reason = i.reason();
+  if (i.state() != ctl::INSTANCE_STATE_BACKOFF) return reason;
+  const size_t at = reason.rfind("; restart in ");
+  if (at == std::string::npos) return reason;
+  const int64_t left = i.next_start_in_ms();
+  return absl::StrCat(reason.substr(0, at), "; restart in ",
+                      left < 1000 ? absl::StrCat(left, "ms") : HumanDuration(left));
+}
+
+}  // namespace
+
 std::string RenderStatus(const ctl::GetStatusResponse& status, bool color) {
   std::vector<std::vector<std::string>> rows;
-  rows.push_back({"INSTANCE", "TYPE", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "REASON"});
+  rows.push_back({"INSTANCE", "TYPE", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "RSS", "HEALTH",
+                  "REASON"});
   std::vector<ctl::InstanceState> states = {ctl::INSTANCE_STATE_UNSPECIFIED};
   for (const ctl::EngineStatus& e : status.engines()) {
     if (e.instances().empty()) {
-      rows.push_back(
-          {absl::StrCat(e.name(), "/-"), e.type(), "-", "-", "-", "-", "-", "replicas: 0"});
+      rows.push_back({absl::StrCat(e.name(), "/-"), e.type(), "-", "-", "-", "-", "-", "-", "-",
+                      "replicas: 0"});
       states.push_back(ctl::INSTANCE_STATE_UNSPECIFIED);
     }
     for (const ctl::InstanceStatus& i : e.instances()) {
-      std::string reason = i.reason();
+      std::string reason = LiveReason(i);
       if (i.state() == ctl::INSTANCE_STATE_RUNNING && reason == "running") reason = "";
       std::string health = i.health().empty() ? "-" : i.health();
       health = Clip(health, 40);
-      rows.push_back({i.id(), e.type(), StateName(i.state()),
-                      i.pid() > 0 ? absl::StrCat(i.pid()) : "-", HumanDuration(i.uptime_ms()),
-                      absl::StrCat(i.restarts()), health, reason});
+      const bool up = i.pid() > 0;
+      rows.push_back({i.id(), e.type(), StateName(i.state()), up ? absl::StrCat(i.pid()) : "-",
+                      HumanDuration(i.uptime_ms()), absl::StrCat(i.restarts()),
+                      up ? absl::StrFormat("%.1f%%", i.cpu_percent()) : "-",
+                      up ? Memory(i.rss_bytes()) : "-", health, reason});
       states.push_back(i.state());
     }
   }
@@ -393,6 +420,33 @@ std::string ToJson(const google::protobuf::Message& message, bool one_line) {
   (void)google::protobuf::util::MessageToJsonString(message, &out, options);
   if (one_line) out += "\n";
   return out;
+}
+
+absl::Status KeepOnly(const std::vector<std::string>& targets, ctl::GetStatusResponse* status) {
+  auto named = [&targets](const std::string& engine, const std::string& id) {
+    for (const std::string& t : targets) {
+      if (t == "all" || t == engine || t == id) return true;
+    }
+    return false;
+  };
+  for (const std::string& t : targets) {
+    bool found = t == "all";
+    for (const ctl::EngineStatus& e : status->engines()) {
+      found = found || t == e.name();
+      for (const ctl::InstanceStatus& i : e.instances()) found = found || t == i.id();
+    }
+    if (!found) return absl::NotFoundError(absl::StrCat("no engine or instance '", t, "'"));
+  }
+  auto* engines = status->mutable_engines();
+  for (int e = engines->size() - 1; e >= 0; --e) {
+    ctl::EngineStatus* engine = engines->Mutable(e);
+    auto* instances = engine->mutable_instances();
+    for (int i = instances->size() - 1; i >= 0; --i) {
+      if (!named(engine->name(), instances->Get(i).id())) instances->DeleteSubrange(i, 1);
+    }
+    if (instances->empty() && !named(engine->name(), "")) engines->DeleteSubrange(e, 1);
+  }
+  return absl::OkStatus();
 }
 
 bool AllRunning(const ctl::GetStatusResponse& status) {

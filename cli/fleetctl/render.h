@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
 namespace fleet::cli {
@@ -34,6 +35,11 @@ std::string RenderEvent(const fleet::control::v1::Event& event);
 // Any message as protobuf's JSON (`-o protojson`): every field present,
 // proto field names; one_line: compact, newline-terminated (JSON lines).
 std::string ToJson(const google::protobuf::Message& message, bool one_line = false);
+
+// Keeps only the engines and instances targets name ("ENGINE", "ENGINE/N",
+// "all"); kNotFound naming the first target that matches nothing.
+absl::Status KeepOnly(const std::vector<std::string>& targets,
+                      fleet::control::v1::GetStatusResponse* status);
 
 // True when every instance that should run is RUNNING.
 bool AllRunning(const fleet::control::v1::GetStatusResponse& status);

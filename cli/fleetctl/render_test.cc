@@ -19,6 +19,7 @@ namespace {
 
 namespace ctl = ::fleet::control::v1;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr int64_t kNow = 1'800'000'000'000;
 
@@ -93,6 +94,34 @@ TEST(RenderTest, LongHealthIsClippedOnACharacterBoundary) {
   s.mutable_engines(0)->mutable_instances(0)->set_health(std::string(30, 'a') + "ééééééééééééééé");
   const std::string out = RenderStatus(s, false);
   EXPECT_THAT(out, HasSubstr(std::string(30, 'a') + "ééééééé..."));
+}
+
+TEST(RenderTest, UsageColumnsAndALiveBackoffCountdown) {
+  ctl::GetStatusResponse s = Fleet({"w"}, "daemon", 2);
+  ctl::InstanceStatus* up = s.mutable_engines(0)->mutable_instances(0);
+  up->set_cpu_percent(12.34);
+  up->set_rss_bytes(uint64_t{15} << 20);
+  ctl::InstanceStatus* down = s.mutable_engines(0)->mutable_instances(1);
+  down->set_state(ctl::INSTANCE_STATE_BACKOFF);
+  down->set_pid(0);
+  down->set_reason("exited with status 1; restart in 8s");
+  down->set_next_start_in_ms(3200);
+  const std::string out = RenderStatus(s, false);
+  EXPECT_THAT(out, HasSubstr("12.3%"));
+  EXPECT_THAT(out, HasSubstr("15.0M"));
+  EXPECT_THAT(out, HasSubstr("exited with status 1; restart in 3s"));
+  EXPECT_THAT(out, Not(HasSubstr("restart in 8s")));
+}
+
+TEST(RenderTest, StatusTargetsKeepWhatTheyName) {
+  ctl::GetStatusResponse s = Fleet({"a", "b"}, "daemon", 2);
+  ASSERT_TRUE(KeepOnly({"b/1", "a"}, &s).ok());
+  ASSERT_EQ(s.engines_size(), 2);
+  EXPECT_EQ(s.engines(0).instances_size(), 2);
+  ASSERT_EQ(s.engines(1).instances_size(), 1);
+  EXPECT_EQ(s.engines(1).instances(0).id(), "b/1");
+  ctl::GetStatusResponse t = Fleet({"a"}, "daemon", 1);
+  EXPECT_EQ(KeepOnly({"nope"}, &t).code(), absl::StatusCode::kNotFound);
 }
 
 // -o json: numbers stay numbers up to 2^53, enums are short words, strings

@@ -92,6 +92,14 @@ std::vector<Reaped> ReapExitedChildren();
 // which with the pid names a process uniquely. nullopt if it does not exist.
 std::optional<uint64_t> ProcessStartTime(pid_t pid);
 
+// CPU time (user + system, in clock ticks: sysconf(_SC_CLK_TCK) per second)
+// and resident memory of one process; nullopt if it is gone.
+struct ProcessUsage {
+  uint64_t cpu_ticks = 0;
+  uint64_t rss_bytes = 0;
+};
+std::optional<ProcessUsage> ReadProcessUsage(pid_t pid);
+
 // Whether pid is still the process that started at start_time and has not
 // exited (a zombie has: it runs no code and holds nothing but its pid).
 bool ProcessLives(pid_t pid, uint64_t start_time);

@@ -290,6 +290,8 @@ namespace {
 struct StatFacts {
   char state;
   uint64_t start_time;
+  uint64_t cpu_ticks;  // utime + stime
+  uint64_t rss_pages;
 };
 
 // Field 3 (state) and 22 (starttime) of /proc/PID/stat; nullopt if it is gone.
@@ -305,10 +307,15 @@ std::optional<StatFacts> ReadStat(pid_t pid) {
   std::vector<absl::string_view> fields =
       absl::StrSplit(absl::string_view(stat).substr(paren + 1), ' ', absl::SkipEmpty());
   // fields[0] is field 3 (state); starttime is field 22.
+  // fields[k] is field k + 3: utime 14, stime 15, starttime 22, rss 24.
   StatFacts facts{};
-  if (fields.size() < 20 || fields[0].empty() || !absl::SimpleAtoi(fields[19], &facts.start_time)) {
+  uint64_t utime = 0, stime = 0;
+  if (fields.size() < 22 || fields[0].empty() || !absl::SimpleAtoi(fields[19], &facts.start_time) ||
+      !absl::SimpleAtoi(fields[11], &utime) || !absl::SimpleAtoi(fields[12], &stime) ||
+      !absl::SimpleAtoi(fields[21], &facts.rss_pages)) {
     return std::nullopt;
   }
+  facts.cpu_ticks = utime + stime;
   facts.state = fields[0][0];
   return facts;
 }
@@ -319,6 +326,13 @@ std::optional<uint64_t> ProcessStartTime(pid_t pid) {
   std::optional<StatFacts> facts = ReadStat(pid);
   if (!facts.has_value()) return std::nullopt;
   return facts->start_time;
+}
+
+std::optional<ProcessUsage> ReadProcessUsage(pid_t pid) {
+  std::optional<StatFacts> facts = ReadStat(pid);
+  if (!facts.has_value()) return std::nullopt;
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return ProcessUsage{facts->cpu_ticks, facts->rss_pages * page};
 }
 
 bool ProcessLives(pid_t pid, uint64_t start_time) {

@@ -232,6 +232,9 @@ class Supervisor {
   // The wall clock was set (or slewed by more than a second): re-plan.
   void CheckClockJump();
   void FillRunStatus(const Instance& inst, fleet::control::v1::InstanceStatus* out) const;
+  // CPU % since the previous status (or since the start) and RSS of every
+  // process of inst's run (supervisor_control.cc).
+  void FillUsage(Instance* inst, MonoTime now, fleet::control::v1::InstanceStatus* out) const;
   // A finished run's record: its event, success bookkeeping, the history.
   void FinishRun(Instance* inst, fleet::control::v1::RunRecord record);
   // Intelligence engines (supervisor_intel.cc): the answer file, its size

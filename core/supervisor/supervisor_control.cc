@@ -10,7 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/defaults/defaults.h"
+#include "core/os/cgroup.h"
 #include "core/os/files.h"
+#include "core/os/process.h"
 #include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
 #include "core/text/utf8.h"
@@ -299,6 +301,33 @@ absl::StatusOr<std::string> Supervisor::LogPath(const std::string& target) {
   return found[0]->log->path();  // "ENGINE" means its first instance.
 }
 
+void Supervisor::FillUsage(Instance* inst, MonoTime now, ctl::InstanceStatus* out) const {
+  std::vector<pid_t> pids;
+  if (!inst->run_cgroup.empty()) pids = os::CgroupPids(inst->run_cgroup);
+  if (pids.empty()) pids = {inst->pid};
+  uint64_t ticks = 0, rss = 0;
+  for (pid_t pid : pids) {
+    if (std::optional<os::ProcessUsage> u = os::ReadProcessUsage(pid)) {
+      ticks += u->cpu_ticks;
+      rss += u->rss_bytes;
+    }
+  }
+  static const double kTicksPerSecond = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::optional<Instance::CpuSample>& last = inst->cpu_sample;
+  // Two statuses close together (a `top` refresh racing a script) keep
+  // the reading of the longer interval rather than a noisy one.
+  if (!last.has_value() || now - last->at >= absl::Milliseconds(250)) {
+    const MonoTime since = last.has_value() ? last->at : inst->life.spawned_at();
+    const uint64_t before = last.has_value() ? last->ticks : 0;
+    const double seconds = absl::ToDoubleSeconds(now - since);
+    // A child that ended takes its ticks along: never below zero.
+    const double used = ticks > before ? static_cast<double>(ticks - before) / kTicksPerSecond : 0;
+    last = Instance::CpuSample{now, ticks, seconds > 0 ? 100.0 * used / seconds : 0};
+  }
+  out->set_cpu_percent(last->percent);
+  out->set_rss_bytes(rss);
+}
+
 ctl::GetStatusResponse Supervisor::Status() const {
   ctl::GetStatusResponse status;
   status.set_fleet(fleet_name_);
@@ -366,6 +395,7 @@ ctl::GetStatusResponse Supervisor::Status() const {
         i->set_log_error(std::string(inst->log->last_error().message()));
       if (inst->life.HasProcess()) i->set_health(inst->health);
       FillRunStatus(*inst, i);
+      if (inst->life.HasProcess() && inst->pid > 0) FillUsage(inst.get(), now, i);
       i->set_health_checked_ms_ago(inst->health_checked_at.has_value()
                                        ? absl::ToInt64Milliseconds(now - *inst->health_checked_at)
                                        : -1);

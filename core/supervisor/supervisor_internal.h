@@ -186,6 +186,13 @@ struct Supervisor::Instance {
   // it lives when it started: a SIGKILL while that count rose is the
   // kernel's OOM killer, and is said so.
   std::string run_cgroup;
+  // The last CPU reading status took: a status shows the CPU used since.
+  struct CpuSample {
+    MonoTime at;
+    uint64_t ticks = 0;
+    double percent = 0;
+  };
+  std::optional<CpuSample> cpu_sample;
   std::optional<os::OomKillCount> oom_kills_at_start;
   // Its log cannot be written (disk full, read-only, EIO): said once.
   bool log_failing = false;

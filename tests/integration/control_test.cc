@@ -492,5 +492,28 @@ TEST(ControlTest, ConnectionTroubleIsSaidInFleetsWords) {
   EXPECT_THAT(stale.err, Not(HasSubstr("failed to connect")));
 }
 
+// status shows what each instance uses, and only what TARGETs name.
+TEST(ControlTest, StatusShowsCpuAndMemoryAndFiltersByTarget) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", FleetYaml("  - name: busy\n    shell: 'while :; do :; done'\n"
+                                      "  - name: idle\n    shell: 'exec sleep 1000'\n"));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return AllRunning(h, {"busy/0", "idle/0"}); },
+                                      absl::Seconds(10)));
+  (void)h.Status();  // The first reading covers the whole uptime; this one the next second.
+  absl::SleepFor(absl::Seconds(1));
+  const ctl::InstanceStatus busy = h.Instance("busy/0");
+  const ctl::InstanceStatus idle = h.Instance("idle/0");
+  EXPECT_GT(busy.cpu_percent(), 30);
+  EXPECT_LT(idle.cpu_percent(), 5);
+  EXPECT_GT(busy.rss_bytes(), 100u * 1024);
+  EXPECT_GT(idle.rss_bytes(), 100u * 1024);
+  CommandResult only = h.Fleetctl({"status", "idle"});
+  EXPECT_EQ(only.exit_code, 0) << only.err;
+  EXPECT_THAT(only.out, HasSubstr("idle/0"));
+  EXPECT_THAT(only.out, Not(HasSubstr("busy/0")));
+  EXPECT_EQ(h.Fleetctl({"status", "nope"}).exit_code, 4);
+}
+
 }  // namespace
 }  // namespace fleet::testing

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -280,12 +282,28 @@ class Commands {
     return kOk;
   }
 
-  int Act(const std::string& verb, const std::vector<std::string>& targets) {
-    if (targets.empty())
-      return Usage(absl::StrCat(verb, " needs a TARGET (ENGINE, ENGINE/N or all)"));
+  // start/stop/restart/run TARGET...; wait (not for run): until each
+  // instance got there, printed as it does.
+  int Act(const std::string& verb, const std::vector<std::string>& targets, bool wait) {
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;
+    // Before: who is meant, and (for restart) their current pids.
+    std::map<std::string, int32_t> before;
+    if (wait && verb != "run") {
+      ctl::GetStatusResponse status;
+      grpc::ClientContext context;
+      SetDeadline(&context, g_.timeout);
+      grpc::Status rpc = stub->GetStatus(&context, ctl::GetStatusRequest(), &status);
+      if (!rpc.ok()) return FromRpc(rpc, g_);
+      if (absl::Status kept = KeepOnly(targets, &status); !kept.ok()) {
+        return Fail(kNotFound, std::string(kept.message()));
+      }
+      for (const ctl::EngineStatus& e : status.engines()) {
+        for (const ctl::InstanceStatus& i : e.instances()) before[i.id()] = i.pid();
+      }
+    }
+    const absl::Time asked = absl::Now();
     for (const std::string& target : targets) {
       grpc::ClientContext context;
       SetDeadline(&context, g_.timeout);
@@ -300,7 +318,63 @@ class Commands {
         code = FromRpc(rpc, g_);
         continue;
       }
-      for (const std::string& line : response.changed()) printf("%s\n", line.c_str());
+      if (before.empty()) {
+        for (const std::string& line : response.changed()) printf("%s\n", line.c_str());
+      }
+    }
+    if (before.empty() || code != kOk) return code;
+    return AwaitChange(*stub, verb, before, asked);
+  }
+
+  // Polls status until every instance in `before` got where verb sends it.
+  int AwaitChange(ctl::FleetControl::Stub& stub, const std::string& verb,
+                  std::map<std::string, int32_t> before, absl::Time asked) {
+    // A stop may take the engine's whole grace: wait longer than for an answer.
+    const absl::Time deadline = asked + (g_.timeout_set ? g_.timeout : absl::Minutes(2));
+    int code = kOk;
+    while (!before.empty()) {
+      ctl::GetStatusResponse status;
+      grpc::ClientContext context;
+      SetDeadline(&context, g_.timeout);
+      grpc::Status rpc = stub.GetStatus(&context, ctl::GetStatusRequest(), &status);
+      if (!rpc.ok()) return FromRpc(rpc, g_);
+      const std::string took = absl::StrFormat("%.1fs", absl::ToDoubleSeconds(absl::Now() - asked));
+      for (const ctl::EngineStatus& e : status.engines()) {
+        for (const ctl::InstanceStatus& i : e.instances()) {
+          auto it = before.find(i.id());
+          if (it == before.end()) continue;
+          const ctl::InstanceState s = i.state();
+          const bool down = s == ctl::INSTANCE_STATE_STOPPED || s == ctl::INSTANCE_STATE_EXITED ||
+                            s == ctl::INSTANCE_STATE_FATAL || s == ctl::INSTANCE_STATE_KILLED;
+          const bool up = s == ctl::INSTANCE_STATE_RUNNING || s == ctl::INSTANCE_STATE_IDLE;
+          std::string line;
+          if (verb == "stop" && down) {
+            line = absl::StrCat(i.id(), ": stopped (", took,
+                                i.reason().empty() ? "" : ", " + i.reason(), ")");
+          } else if (verb != "stop" && up && (verb == "start" || i.pid() != it->second)) {
+            line = absl::StrCat(i.id(), ": running (pid ", i.pid(), ", ", took, ")");
+          } else if (verb != "stop" && (s == ctl::INSTANCE_STATE_FATAL ||
+                                        s == ctl::INSTANCE_STATE_EXITED)) {
+            line = absl::StrCat(i.id(), ": ", StateName(s), " (", i.reason(), ")");
+            code = kFailed;
+          } else {
+            continue;
+          }
+          printf("%s\n", line.c_str());
+          fflush(stdout);
+          before.erase(it);
+        }
+      }
+      if (before.empty()) break;
+      if (absl::Now() > deadline) {
+        std::vector<std::string> left;
+        for (const auto& [id, pid] : before) left.push_back(id);
+        return Fail(kFailed, absl::StrCat("still not ", verb == "stop" ? "stopped" : "running",
+                                          " after ", absl::FormatDuration(absl::Now() - asked),
+                                          ": ", absl::StrJoin(left, ", "),
+                                          " (see `fleetctl status` and `fleetctl events`)"));
+      }
+      absl::SleepFor(absl::Milliseconds(100));
     }
     return code;
   }
@@ -512,13 +586,36 @@ class Commands {
     if (!rpc.ok()) return FromRpc(rpc, g_);
     printf("fleetd is stopping every engine\n");
     if (!wait) return kOk;
-    // fleetd removes its socket as it exits.
+    // fleetd removes its socket as it exits; meanwhile, every 2 s, which
+    // instances it still waits on and for how long.
     const std::string socket = defaults::SocketPath(g_.run_dir);
-    absl::Time deadline = absl::Now() + std::max(g_.timeout, absl::Seconds(60));
+    const absl::Time asked = absl::Now();
+    absl::Time deadline = asked + std::max(g_.timeout, absl::Seconds(60));
+    absl::Time next_report = asked + absl::Seconds(2);
     struct stat st;
     while (::stat(socket.c_str(), &st) == 0) {
       if (absl::Now() > deadline)
         return Fail(kFailed, "fleetd is still stopping; see `fleetctl events`");
+      if (absl::Now() >= next_report) {
+        next_report = absl::Now() + absl::Seconds(2);
+        ctl::GetStatusResponse status;
+        grpc::ClientContext poll;
+        SetDeadline(&poll, absl::Seconds(1));
+        if (stub->GetStatus(&poll, ctl::GetStatusRequest(), &status).ok()) {
+          std::vector<std::string> left;
+          for (const ctl::EngineStatus& e : status.engines()) {
+            for (const ctl::InstanceStatus& i : e.instances()) {
+              if (i.pid() > 0) left.push_back(absl::StrCat(i.id(), " (", StateName(i.state()), ")"));
+            }
+          }
+          if (!left.empty()) {
+            printf("after %s, waiting for %s\n",
+                   absl::FormatDuration(absl::Trunc(absl::Now() - asked, absl::Seconds(1))).c_str(),
+                   absl::StrJoin(left, ", ").c_str());
+            fflush(stdout);
+          }
+        }
+      }
       absl::SleepFor(absl::Milliseconds(50));
     }
     printf("fleetd stopped\n");
@@ -664,14 +761,18 @@ int Main(int argc, char** argv) {
       ->callback([&] { action = [](Commands& c) { return c.Plugins(); }; });
 
   std::vector<std::string> targets;
+  bool act_no_wait = false;
   for (const char* verb : {"start", "stop", "restart", "run"}) {
+    const std::string name = verb;
     const std::string help =
-        std::string(verb) == "run" ? "start a run of a cron or intelligence engine now"
-                                   : std::string(verb) + " instances";
+        name == "run" ? "start a run of a cron or intelligence engine now"
+                      : name + " instances, and wait until each has (printed as it does)";
     CLI::App* c = command(verb, help.c_str());
     c->add_option("TARGET", targets, "ENGINE, ENGINE/N or all")->required();
-    const std::string name = verb;
-    c->callback([&, name] { action = [&, name](Commands& cmd) { return cmd.Act(name, targets); }; });
+    if (name != "run") c->add_flag("--no-wait", act_no_wait, "return once fleetd has been asked");
+    c->callback([&, name] {
+      action = [&, name](Commands& cmd) { return cmd.Act(name, targets, !act_no_wait); };
+    });
   }
 
   std::string target, message, path, run, task;

@@ -18,11 +18,6 @@ namespace {
 
 namespace ctl = ::fleet::control::v1;
 
-std::string StateName(ctl::InstanceState state) {
-  const std::string& name = ctl::InstanceState_Name(state);
-  return std::string(absl::StripPrefix(name, "INSTANCE_STATE_"));
-}
-
 const char* StateColor(ctl::InstanceState state) {
   switch (state) {
     case ctl::INSTANCE_STATE_RUNNING:
@@ -39,6 +34,11 @@ const char* StateColor(ctl::InstanceState state) {
 }
 
 }  // namespace
+
+std::string StateName(ctl::InstanceState state) {
+  const std::string& name = ctl::InstanceState_Name(state);
+  return std::string(absl::StripPrefix(name, "INSTANCE_STATE_"));
+}
 
 std::string HumanDuration(int64_t millis) {
   if (millis <= 0) return "-";

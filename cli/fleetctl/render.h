@@ -10,6 +10,9 @@
 
 namespace fleet::cli {
 
+// "RUNNING", "BACKOFF": a state as the table shows it.
+std::string StateName(fleet::control::v1::InstanceState state);
+
 // "5m3s", "2h4m", "3d2h": coarse, for a table column.
 std::string HumanDuration(int64_t millis);
 

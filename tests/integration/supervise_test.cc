@@ -65,10 +65,14 @@ TEST(SuperviseTest, CrashLoopReachesFatalWithReasonAndStartRevivesIt) {
   EXPECT_EQ(status.exit_code, 3);  // Not everything is running.
   EXPECT_THAT(status.out, HasSubstr("FATAL"));
   // The operator's start gives it a fresh crash history.
-  EXPECT_EQ(h.Fleetctl({"start", "crash"}).exit_code, 0);
+  EXPECT_EQ(h.Fleetctl({"start", "--no-wait", "crash"}).exit_code, 0);
   EXPECT_TRUE(FleetHarness::WaitUntil(
       [&] { return h.Instance("crash/0").state() != ctl::INSTANCE_STATE_FATAL; },
       absl::Seconds(5)));
+  // Waiting (the default), start says that it crash-looped again, and fails.
+  CommandResult waited = h.Fleetctl({"start", "crash"});
+  EXPECT_EQ(waited.exit_code, 1);
+  EXPECT_THAT(waited.out, HasSubstr("crash/0: FATAL (crash loop"));
 }
 
 TEST(SuperviseTest, StopKillsTheWholeGroupIncludingAStubbornGrandchild) {
@@ -83,7 +87,10 @@ TEST(SuperviseTest, StopKillsTheWholeGroupIncludingAStubbornGrandchild) {
   pid_t grandchild = h.ReadPid("grandchild.pid");
   pid_t child = h.Instance("g/0").pid();
   ASSERT_TRUE(FleetHarness::ProcessAlive(grandchild));
-  EXPECT_EQ(h.Fleetctl({"stop", "g"}).exit_code, 0);
+  // stop waits (by default) until it has happened, and says so.
+  CommandResult stop = h.Fleetctl({"stop", "g"});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_THAT(stop.out, HasSubstr("g/0: stopped ("));
   EXPECT_TRUE(FleetHarness::WaitUntil(
       [&] { return h.Instance("g/0").state() == ctl::INSTANCE_STATE_STOPPED; }, absl::Seconds(10)));
   EXPECT_THAT(h.Instance("g/0").reason(), HasSubstr("sent SIGKILL"));

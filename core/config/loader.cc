@@ -56,6 +56,12 @@ class Loader {
     out_->files.push_back(name);
     if (!node.ok()) {
       errors_.push_back(std::string(node.status().message()));
+      unreadable_ = true;
+      return;
+    }
+    if (node->IsNull()) {
+      errors_.push_back(absl::StrCat(name, ": the file is empty; a fleet file names its engines "
+                                           "(`fleetctl init` writes a commented example)"));
       return;
     }
     YamlToProto(name, &map_, &errors_).Convert(*node, &out_->config);
@@ -66,6 +72,7 @@ class Loader {
     absl::StatusOr<YAML::Node> node = ParseYamlFile(path);
     if (!node.ok()) {
       errors_.push_back(std::string(node.status().message()));
+      unreadable_ = true;
       return;
     }
     if (node->IsNull()) {
@@ -97,7 +104,10 @@ class Loader {
     // Before validation: every default derived from the run dir (state work
     // trees, recovery's snapshot and quarantine dirs) follows the override.
     if (!run_dir_override.empty()) out_->config.set_run_dir(run_dir_override);
-    if (errors_.empty()) ValidateAndComplete(base_dir, map_, &out_->config, &errors_);
+    // Semantic checks run even after conversion errors (a value of the
+    // wrong type), so one run reports every mistake the operator can fix at
+    // once (up to the cap); not after a file that did not parse at all.
+    if (!unreadable_) ValidateAndComplete(base_dir, map_, &out_->config, &errors_, &out_->warnings);
     if (out_->config.name().empty()) out_->config.set_name(default_name);
     if (errors_.empty()) return absl::OkStatus();
     size_t shown = std::min(errors_.size(), kMaxErrors);
@@ -112,6 +122,7 @@ class Loader {
   LoadedConfig* out_;
   SourceMap map_;
   std::vector<std::string> errors_;
+  bool unreadable_ = false;  // A file was not YAML at all.
 };
 
 std::string BaseName(std::string path) {

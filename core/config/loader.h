@@ -18,6 +18,9 @@ struct LoadedConfig {
   std::string path;
   // Every file read, in order.
   std::vector<std::string> files;
+  // Doubts that do not refuse the config ("file:line:col: ..."): a cwd
+  // that does not exist, a command not found in PATH.
+  std::vector<std::string> warnings;
 };
 
 // path is a YAML file or a directory. In a directory, fleet.yaml (optional)

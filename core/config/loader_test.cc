@@ -326,6 +326,39 @@ TEST(LoaderTest, ARunDirOverrideIsWhatDefaultsAreDerivedFrom) {
   EXPECT_EQ(loaded->config.run_dir(), dir + "/from-file");  // The file's, against its directory.
 }
 
+// One run names every mistake: a value of the wrong type does not hide the
+// semantic errors elsewhere; doubts are warnings, not refusals.
+TEST(LoaderTest, EveryMistakeInOneRunAndDoubtsAsWarnings) {
+  const std::string error = ErrorOf(R"(engines:
+  - name: a
+    command: [x]
+    backoff: {initial: 10s, max: 1s}
+    health: {tcp: {port: 70000}, period: 0s, log_max_age: 0s}
+  - name: b
+    type: cron
+    schedule: "61 * * * *"
+    command: [x]
+  - name: c
+    command: [x]
+    min_uptime: banana
+)");
+  EXPECT_THAT(error, HasSubstr("fleet.yaml:12:17: 'banana' is not a duration"));
+  EXPECT_THAT(error, HasSubstr("fleet.yaml:4:24: backoff.initial (10000ms) is more than backoff.max"));
+  EXPECT_THAT(error, HasSubstr("tcp probe port 70000 is not 1-65535"));
+  EXPECT_THAT(error, HasSubstr("health.period must be more than zero"));
+  EXPECT_THAT(error, HasSubstr("health.log_max_age must be more than zero"));
+  EXPECT_THAT(error, HasSubstr("schedule '61 * * * *' is not valid"));
+  EXPECT_THAT(ErrorOf(""), HasSubstr("fleet.yaml: the file is empty"));
+  auto loaded = LoadConfigFromString(
+      "engines: [{name: a, command: [no-such-program-here], cwd: /no/such/dir},\n"
+      "          {name: b, command: [no-such-program-here]}]\n",
+      "fleet.yaml", "/tmp");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->warnings.size(), 2u);
+  EXPECT_THAT(loaded->warnings[0], HasSubstr("cwd /no/such/dir is not a directory (yet)"));
+  EXPECT_THAT(loaded->warnings[1], HasSubstr("'no-such-program-here' is not found in PATH"));
+}
+
 TEST(LoaderTest, MissingPathIsNotFound) {
   EXPECT_EQ(LoadConfig("/no/such/fleet.yaml").status().code(), absl::StatusCode::kNotFound);
 }

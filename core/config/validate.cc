@@ -1,5 +1,7 @@
 #include "core/config/validate.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <functional>
 #include <tuple>
@@ -35,10 +37,19 @@ void SetIfUnset(Duration* d, int64_t millis) {
   }
 }
 
+int64_t Millis(const Duration& d) { return d.seconds() * 1000 + d.nanos() / 1000000; }
+
+// Whether argv[0] resolves as Spawn would resolve it (the engine's env
+// aside: validation sees fleetd's PATH).
+bool ProgramFound(const std::string& program, const std::string& cwd) {
+  return os::ResolveProgram(program, os::CurrentEnvironment(), cwd).ok();
+}
+
 class Validator {
  public:
-  Validator(const std::string& base_dir, const SourceMap& map, std::vector<std::string>* errors)
-      : base_dir_(base_dir), map_(map), errors_(errors) {}
+  Validator(const std::string& base_dir, const SourceMap& map, std::vector<std::string>* errors,
+            std::vector<std::string>* warnings)
+      : base_dir_(base_dir), map_(map), errors_(errors), warnings_(warnings) {}
 
   void Run(v1::FleetConfig* config) {
     if (config->run_dir().empty()) config->set_run_dir("~/.fleet/run");
@@ -185,6 +196,21 @@ class Validator {
       }
     }
     e->set_cwd(e->cwd().empty() ? base_dir_ : os::JoinPath(base_dir_, os::ExpandHome(e->cwd())));
+    // Warned, not refused: the directory or program may appear before the
+    // engine starts (a mount, a deploy), and a start that fails says why.
+    if (warnings_ != nullptr) {
+      struct stat st;
+      if (::stat(e->cwd().c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        warnings_->push_back(absl::StrCat(map_.Find(e, v1::Engine::kCwdFieldNumber).ToString(),
+                                          ": engine '", e->name(), "': cwd ", e->cwd(),
+                                          " is not a directory (yet)"));
+      } else if (e->command_size() > 0 && !e->command(0).empty() &&
+                 !ProgramFound(e->command(0), e->cwd())) {
+        warnings_->push_back(absl::StrCat(map_.Find(e, v1::Engine::kCommandFieldNumber, 0).ToString(),
+                                          ": engine '", e->name(), "': '", e->command(0),
+                                          "' is not found in PATH or ", e->cwd()));
+      }
+    }
     int index = 0;
     for (const auto& [key, value] : e->env()) {
       if (key.empty() || key.find('=') != std::string::npos || absl::ascii_isdigit(key[0])) {
@@ -286,6 +312,30 @@ class Validator {
     if (h.log_max_age_min() < 0) {
       Error(&h, v1::Health::kLogMaxAgeMinFieldNumber, "log_max_age_min must not be negative");
     }
+    // A window or period of zero would judge (or check) without pause.
+    for (const auto& [field, number, what] :
+         std::vector<std::tuple<const Duration*, int, const char*>>{
+             {&h.log_max_age(), v1::Health::kLogMaxAgeFieldNumber, "log_max_age"},
+             {&h.heartbeat_max_age(), v1::Health::kHeartbeatMaxAgeFieldNumber, "heartbeat_max_age"},
+             {&h.period(), v1::Health::kPeriodFieldNumber, "period"},
+             {&h.timeout(), v1::Health::kTimeoutFieldNumber, "timeout"},
+             {&h.cpu_window(), v1::Health::kCpuWindowFieldNumber, "cpu_window"}}) {
+      const bool set = h.GetReflection()->HasField(
+          h, h.GetDescriptor()->FindFieldByNumber(number));
+      if (set && Millis(*field) <= 0) {
+        Error(&h, number, absl::StrCat("health.", what, " must be more than zero"));
+      }
+    }
+    for (const auto& [port, message, number, what] :
+         std::vector<std::tuple<int64_t, const google::protobuf::Message*, int, const char*>>{
+             {h.tcp().port(), &h.tcp(), v1::TcpProbe::kPortFieldNumber, "tcp"},
+             {h.http().port(), &h.http(), v1::HttpProbe::kPortFieldNumber, "http"}}) {
+      const bool given = message->GetReflection()->HasField(
+          *message, message->GetDescriptor()->FindFieldByNumber(number));
+      if ((given || port != 0) && (port < 1 || port > 65535)) {
+        Error(message, number, absl::StrCat(what, " probe port ", port, " is not 1-65535"));
+      }
+    }
     if (h.has_heartbeat_max_age() && h.heartbeat_path().empty()) {
       Error(&h, v1::Health::kHeartbeatMaxAgeFieldNumber,
             "heartbeat_max_age needs a heartbeat_path");
@@ -323,6 +373,11 @@ class Validator {
       Error(b, v1::Backoff::kJitterFieldNumber, "jitter must be between 0 and 1");
     }
     SetIfUnset(b->mutable_reset_after(), 60 * 1000);
+    if (Millis(b->initial()) > Millis(b->max())) {
+      Error(b, v1::Backoff::kInitialFieldNumber,
+            absl::StrCat("backoff.initial (", Millis(b->initial()), "ms) is more than backoff.max (",
+                         Millis(b->max()), "ms): the first wait would be the longest"));
+    }
   }
 
   void CheckRecovery(v1::FleetConfig* config) {
@@ -451,6 +506,7 @@ class Validator {
   const std::string& base_dir_;
   const SourceMap& map_;
   std::vector<std::string>* errors_;
+  std::vector<std::string>* warnings_;  // May be null.
 };
 
 }  // namespace
@@ -464,8 +520,8 @@ bool IsValidEngineName(const std::string& name) {
 }
 
 void ValidateAndComplete(const std::string& base_dir, const SourceMap& map, v1::FleetConfig* config,
-                         std::vector<std::string>* errors) {
-  Validator(base_dir, map, errors).Run(config);
+                         std::vector<std::string>* errors, std::vector<std::string>* warnings) {
+  Validator(base_dir, map, errors, warnings).Run(config);
 }
 
 }  // namespace fleet::config

@@ -12,10 +12,13 @@
 namespace fleet::config {
 
 // Fills defaults (see config.proto for each), resolves relative paths against
-// base_dir, and appends one "file:line:col: message" per problem to errors.
+// base_dir, and appends one "file:line:col: message" per problem to errors,
+// and one per doubt (a cwd that does not exist, a program not found) to
+// warnings (may be null).
 void ValidateAndComplete(const std::string& base_dir, const SourceMap& map,
                          fleet::config::v1::FleetConfig* config,
-                         std::vector<std::string>* errors);
+                         std::vector<std::string>* errors,
+                         std::vector<std::string>* warnings = nullptr);
 
 // Engine names: [A-Za-z0-9][A-Za-z0-9._-]*, at most 64 characters.
 bool IsValidEngineName(const std::string& name);

@@ -63,6 +63,7 @@ int ValidateConfig(const std::string& path) {
     fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
     return loaded.status().code() == absl::StatusCode::kNotFound ? kExitUsage : kExitBadConfig;
   }
+  for (const std::string& w : loaded->warnings) fprintf(stderr, "warning: %s\n", w.c_str());
   uint32_t instances = 0;
   for (const auto& e : loaded->config.engines()) instances += e.replicas();
   printf("%s: OK: fleet '%s', %d engines, %u instances, run dir %s\n", loaded->path.c_str(),
@@ -99,6 +100,7 @@ int RunDaemon(const DaemonOptions& options) {
     return loaded.status().code() == absl::StatusCode::kNotFound ? kExitUsage : kExitBadConfig;
   }
   const std::string run_dir = loaded->config.run_dir();
+  for (const std::string& w : loaded->warnings) log::Warning(w);
   auto reload = load;
 
   absl::StatusOr<RunDirLock> lock = RunDirLock::Acquire(run_dir);
@@ -187,6 +189,7 @@ int RunDaemon(const DaemonOptions& options) {
     log::Error(absl::StrCat("cannot start the control socket: ", serving.message()));
     return kExitFailure;
   }
+  for (const std::string& w : loaded->warnings) fprintf(stderr, "warning: %s\n", w.c_str());
   uint32_t instances = 0;
   for (const auto& e : loaded->config.engines()) instances += e.replicas();
   events.Add("fleetd", "ready",

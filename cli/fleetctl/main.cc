@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -185,6 +188,55 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
                         std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)));
 }
 
+// The terminal for `top`: the alternate screen, no cursor, keys read one
+// at a time without echo; all put back on exit, Ctrl-C included.
+class TerminalMode {
+ public:
+  explicit TerminalMode(bool on) : on_(on) {
+    if (!on_) return;
+    ::tcgetattr(STDIN_FILENO, &saved_);
+    termios raw = saved_;
+    raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
+    raw.c_cc[VMIN] = 0;
+    raw.c_cc[VTIME] = 0;
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+    active_ = this;
+    signal(SIGINT, [](int) {
+      if (active_ != nullptr) active_->Restore();
+      _exit(0);
+    });
+    fputs("\033[?1049h\033[?25l", stdout);
+  }
+  ~TerminalMode() { Restore(); }
+
+  void Restore() {
+    if (!on_) return;
+    on_ = false;
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+    fputs("\033[?25h\033[?1049l", stdout);
+    fflush(stdout);
+    active_ = nullptr;
+  }
+
+  // Waits up to `wait` for a key; true when it was q (or Q).
+  bool WaitForQuit(absl::Duration wait) {
+    pollfd in{STDIN_FILENO, POLLIN, 0};
+    const absl::Time until = absl::Now() + wait;
+    for (;;) {
+      const int ms = static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(until - absl::Now())));
+      if (::poll(&in, 1, ms) <= 0) return false;
+      char key = 0;
+      if (::read(STDIN_FILENO, &key, 1) == 1 && (key == 'q' || key == 'Q')) return true;
+      if (absl::Now() >= until) return false;
+    }
+  }
+
+ private:
+  static inline TerminalMode* active_ = nullptr;
+  bool on_;
+  termios saved_{};
+};
+
 class Commands {
  public:
   // A read command's JSON in the chosen mapping; one_line for streams.
@@ -264,6 +316,42 @@ class Commands {
     if (warnings.size() > 8) warnings.erase(warnings.begin(), warnings.end() - 8);
     fputs(RenderBrief(status, plugins, warnings).c_str(), stdout);
     return AllHealthy(status) ? kOk : kNotAllRunning;
+  }
+
+  // A live view until 'q' (or Ctrl-C); once when not on a terminal.
+  int Top(absl::Duration interval, bool once) {
+    int code = kOk;
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    const bool live = !once && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
+    TerminalMode terminal(live);
+    for (;;) {
+      ctl::GetStatusResponse status;
+      grpc::ClientContext context;
+      SetDeadline(&context, g_.timeout);
+      grpc::Status rpc = stub->GetStatus(&context, ctl::GetStatusRequest(), &status);
+      if (!rpc.ok()) {
+        terminal.Restore();
+        return FromRpc(rpc, g_);
+      }
+      winsize size{};
+      if (live) ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size);
+      std::string frame = RenderTop(status, size.ws_row, size.ws_col, absl::ToUnixMillis(absl::Now()));
+      if (!live) {
+        fputs(frame.c_str(), stdout);
+        return kOk;
+      }
+      // Home, each line cleared to its end, the rest of the screen cleared:
+      // drawn over the last frame, so nothing flickers.
+      std::string screen = "\033[H";
+      for (absl::string_view line : absl::StrSplit(frame, '\n')) {
+        absl::StrAppend(&screen, line, "\033[K\r\n");
+      }
+      absl::StrAppend(&screen, "\033[J");
+      fputs(screen.c_str(), stdout);
+      fflush(stdout);
+      if (terminal.WaitForQuit(interval)) return kOk;
+    }
   }
 
   int Plugins() {
@@ -797,6 +885,15 @@ int Main(int argc, char** argv) {
   events->add_flag("-f,--follow", follow, "keep printing new events");
   events->add_option("-n,--lines", lines, "how many past events (default 20)")->option_text("N");
   events->callback([&] { action = [&](Commands& c) { return c.Events(follow, lines); }; });
+
+  absl::Duration top_interval = absl::Seconds(2);
+  bool top_once = false;
+  CLI::App* top = command("top", "a live view of every instance: state, CPU, RSS, health (q quits)");
+  top->add_option("--interval", "between refreshes (default 2s)")
+      ->check(DurationText{&top_interval})
+      ->option_text("DURATION");
+  top->add_flag("--once", top_once, "print one frame and exit (also when not on a terminal)");
+  top->callback([&] { action = [&](Commands& c) { return c.Top(top_interval, top_once); }; });
 
   command("reload", "re-read the config; apply only what changed")
       ->callback([&] { action = [](Commands& c) { return c.Reload(); }; });

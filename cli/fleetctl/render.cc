@@ -4,10 +4,12 @@
 #include <map>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -420,6 +422,69 @@ std::string ToJson(const google::protobuf::Message& message, bool one_line) {
   (void)google::protobuf::util::MessageToJsonString(message, &out, options);
   if (one_line) out += "\n";
   return out;
+}
+
+std::string RenderTop(const ctl::GetStatusResponse& status, int rows, int cols, int64_t now_ms) {
+  struct Row {
+    const ctl::InstanceStatus* instance;
+    std::string type;
+  };
+  std::vector<Row> all;
+  std::map<std::string, int> counts;
+  double cpu = 0;
+  uint64_t rss = 0;
+  for (const ctl::EngineStatus& e : status.engines()) {
+    for (const ctl::InstanceStatus& i : e.instances()) {
+      all.push_back({&i, e.type()});
+      ++counts[absl::AsciiStrToLower(StateName(i.state()))];
+      cpu += i.cpu_percent();
+      rss += i.rss_bytes();
+    }
+  }
+  std::stable_sort(all.begin(), all.end(), [](const Row& a, const Row& b) {
+    return a.instance->cpu_percent() > b.instance->cpu_percent();
+  });
+  std::vector<std::string> parts;
+  for (const auto& [state, n] : counts) parts.push_back(absl::StrCat(n, " ", state));
+  const ctl::DaemonStatus& d = status.daemon();
+  std::string out = absl::StrFormat(
+      "fleet %s  fleetd pid %d up %s  %zu instances (%s)  cpu %.1f%%  rss %s  %s\n\n",
+      status.fleet(), d.pid(), HumanDuration(d.uptime_ms()), all.size(),
+      parts.empty() ? "none" : absl::StrJoin(parts, ", "), cpu, Memory(rss),
+      absl::FormatTime("%H:%M:%S", absl::FromUnixMillis(now_ms), absl::LocalTimeZone()));
+  std::vector<std::vector<std::string>> table = {
+      {"INSTANCE", "STATE", "CPU", "RSS", "RESTARTS", "HEALTH", "NEXT RUN"}};
+  // Summary, blank and header lines, then rows; a last line says how many
+  // did not fit.
+  size_t room = all.size();
+  if (rows > 0 && all.size() + 3 > static_cast<size_t>(rows)) {
+    room = rows > 4 ? static_cast<size_t>(rows - 4) : 0;
+  }
+  for (size_t r = 0; r < all.size() && r < room; ++r) {
+    const ctl::InstanceStatus& i = *all[r].instance;
+    const bool up = i.pid() > 0;
+    table.push_back(
+        {i.id(), StateName(i.state()), up ? absl::StrFormat("%.1f%%", i.cpu_percent()) : "-",
+         up ? Memory(i.rss_bytes()) : "-", absl::StrCat(i.restarts()),
+         i.health().empty() ? "-" : Clip(i.health(), 30),
+         i.next_run_unix_ms() > 0
+             ? absl::StrCat("in ", HumanDuration(std::max<int64_t>(1, i.next_run_unix_ms() - now_ms)))
+             : "-"});
+  }
+  std::string body = Table(table);
+  if (all.size() > room) absl::StrAppend(&body, "... ", all.size() - room, " more\n");
+  absl::StrAppend(&out, body);
+  if (cols <= 0) return out;
+  // Each line cut to the terminal's width, so nothing wraps and scrolls.
+  std::string clipped;
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    std::string l(line);
+    if (DisplayWidth(l) > static_cast<size_t>(cols)) l = Clip(l, static_cast<size_t>(cols));
+    absl::StrAppend(&clipped, l, "\n");
+  }
+  clipped.pop_back();
+  return clipped;
 }
 
 absl::Status KeepOnly(const std::vector<std::string>& targets, ctl::GetStatusResponse* status) {

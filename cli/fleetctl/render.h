@@ -39,6 +39,12 @@ std::string RenderEvent(const fleet::control::v1::Event& event);
 // proto field names; one_line: compact, newline-terminated (JSON lines).
 std::string ToJson(const google::protobuf::Message& message, bool one_line = false);
 
+// One frame of `fleetctl top`: a summary line, then instances by CPU
+// (busiest first) with state, CPU, RSS, restarts, health and the next cron
+// slot, cut to `rows` lines and `cols` columns (0: no limit). now_ms: wall.
+std::string RenderTop(const fleet::control::v1::GetStatusResponse& status, int rows, int cols,
+                      int64_t now_ms);
+
 // Keeps only the engines and instances targets name ("ENGINE", "ENGINE/N",
 // "all"); kNotFound naming the first target that matches nothing.
 absl::Status KeepOnly(const std::vector<std::string>& targets,

@@ -124,6 +124,23 @@ TEST(RenderTest, StatusTargetsKeepWhatTheyName) {
   EXPECT_EQ(KeepOnly({"nope"}, &t).code(), absl::StatusCode::kNotFound);
 }
 
+// fleetctl top: busiest first, cut to the terminal's rows and columns.
+TEST(RenderTest, TopFrameIsSortedByCpuAndFitsTheTerminal) {
+  ctl::GetStatusResponse s = Fleet({"w"}, "daemon", 30);
+  for (int i = 0; i < 30; ++i) {
+    s.mutable_engines(0)->mutable_instances(i)->set_cpu_percent(i);
+  }
+  s.mutable_engines(0)->mutable_instances(3)->set_health(std::string(200, 'h'));
+  const std::string frame = RenderTop(s, /*rows=*/10, /*cols=*/60, kNow);
+  const std::vector<std::string> lines = absl::StrSplit(frame, '\n');
+  ASSERT_EQ(lines.size(), 10u) << frame;  // Summary, blank, header, 6 rows, "... more".
+  EXPECT_THAT(lines[3], HasSubstr("w/29"));
+  EXPECT_THAT(lines[4], HasSubstr("w/28"));
+  EXPECT_THAT(lines[9], HasSubstr("... 24 more"));
+  for (const std::string& line : lines) EXPECT_LE(line.size(), 60u) << line;
+  EXPECT_THAT(RenderTop(s, 0, 0, kNow), HasSubstr("30 running"));
+}
+
 // -o json: numbers stay numbers up to 2^53, enums are short words, strings
 // are escaped, and an event is one line (JSON lines for `events -o json`).
 TEST(JsonOutTest, NumbersEnumsAndLines) {

@@ -513,6 +513,10 @@ TEST(ControlTest, StatusShowsCpuAndMemoryAndFiltersByTarget) {
   EXPECT_THAT(only.out, HasSubstr("idle/0"));
   EXPECT_THAT(only.out, Not(HasSubstr("busy/0")));
   EXPECT_EQ(h.Fleetctl({"status", "nope"}).exit_code, 4);
+  // top, not on a terminal: one frame, the busiest first.
+  CommandResult top = h.Fleetctl({"top"});
+  EXPECT_EQ(top.exit_code, 0) << top.err;
+  EXPECT_LT(top.out.find("busy/0"), top.out.find("idle/0")) << top.out;
 }
 
 }  // namespace

@@ -239,6 +239,21 @@ class TerminalMode {
 
 class Commands {
  public:
+  // One unary call under the usual deadline: kOk, or the failure said (in
+  // fleet's words) and its exit code.
+  template <typename Request, typename Response>
+  int Unary(grpc::Status (ctl::FleetControl::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                            Response*),
+            const Request& request, Response* response) {
+    int code = kOk;
+    auto stub = Stub(&code);
+    if (stub == nullptr) return code;
+    grpc::ClientContext context;
+    SetDeadline(&context, g_.timeout);
+    grpc::Status rpc = ((*stub).*method)(&context, request, response);
+    return rpc.ok() ? kOk : FromRpc(rpc, g_);
+  }
+
   // A read command's JSON in the chosen mapping; one_line for streams.
   std::string Json(const google::protobuf::Message& m, bool one_line = false) const {
     return g_.protojson ? ToJson(m, one_line) : OperatorJson(m, one_line);
@@ -269,14 +284,11 @@ class Commands {
 
   // targets: ENGINE, ENGINE/N or all; none: everything.
   int Status(const std::vector<std::string>& targets) {
-    int code = kOk;
-    auto stub = Stub(&code);
-    if (stub == nullptr) return code;
-    grpc::ClientContext context;
-    SetDeadline(&context, g_.timeout);
     ctl::GetStatusResponse status;
-    grpc::Status rpc = stub->GetStatus(&context, ctl::GetStatusRequest(), &status);
-    if (!rpc.ok()) return FromRpc(rpc, g_);
+    if (int code = Unary(&ctl::FleetControl::Stub::GetStatus, ctl::GetStatusRequest(), &status);
+        code != kOk) {
+      return code;
+    }
     if (!targets.empty()) {
       absl::Status kept = KeepOnly(targets, &status);
       if (!kept.ok()) return Fail(kNotFound, std::string(kept.message()));
@@ -355,14 +367,11 @@ class Commands {
   }
 
   int Plugins() {
-    int code = kOk;
-    auto stub = Stub(&code);
-    if (stub == nullptr) return code;
-    grpc::ClientContext context;
-    SetDeadline(&context, g_.timeout);
     ctl::GetPluginsResponse response;
-    grpc::Status rpc = stub->GetPlugins(&context, ctl::GetPluginsRequest(), &response);
-    if (!rpc.ok()) return FromRpc(rpc, g_);
+    if (int code = Unary(&ctl::FleetControl::Stub::GetPlugins, ctl::GetPluginsRequest(), &response);
+        code != kOk) {
+      return code;
+    }
     fputs(g_.json ? Json(response).c_str() : RenderPlugins(response).c_str(), stdout);
     for (const ctl::PluginInfo& p : response.plugins()) {
       if (!p.error().empty()) return kFailed;
@@ -468,60 +477,47 @@ class Commands {
   }
 
   int BusSubmit(const std::string& path, const std::string& run) {
-    int code = kOk;
     absl::StatusOr<std::string> text = os::ReadFile(path);
     if (!text.ok()) return Fail(kUsage, std::string(text.status().message()));
-    auto stub = Stub(&code);
-    if (stub == nullptr) return code;
-    grpc::ClientContext context;
-    SetDeadline(&context, g_.timeout);
     ctl::BusSubmitRequest request;
     request.set_dag_text(*text);
     char resolved[PATH_MAX];
     request.set_dag_path(::realpath(path.c_str(), resolved) != nullptr ? resolved : path);
     request.set_run(run);
     ctl::BusSubmitResponse response;
-    grpc::Status rpc = stub->BusSubmit(&context, request, &response);
-    if (!rpc.ok()) return FromRpc(rpc, g_);
+    if (int code = Unary(&ctl::FleetControl::Stub::BusSubmit, request, &response); code != kOk) {
+      return code;
+    }
     printf("%s\n", response.run().c_str());
     return kOk;
   }
 
   int BusStatus(const std::string& run) {
-    int code = kOk;
-    auto stub = Stub(&code);
-    if (stub == nullptr) return code;
-    grpc::ClientContext context;
-    SetDeadline(&context, g_.timeout);
     ctl::BusStatusRequest request;
     request.set_run(run);
     ctl::BusStatusResponse response;
-    grpc::Status rpc = stub->BusStatus(&context, request, &response);
-    if (!rpc.ok()) return FromRpc(rpc, g_);
+    if (int code = Unary(&ctl::FleetControl::Stub::BusStatus, request, &response); code != kOk) {
+      return code;
+    }
     printf("%s", g_.json ? Json(response).c_str() : RenderBusStatus(response).c_str());
     return kOk;
   }
 
   // bus cancel RUN (task empty) or bus retry RUN TASK.
   int BusCancelOrRetry(const std::string& run, const std::string& task, bool retry) {
-    int code = kOk;
-    auto stub = Stub(&code);
-    if (stub == nullptr) return code;
-    grpc::ClientContext context;
-    SetDeadline(&context, g_.timeout);
     ctl::ActionResponse response;
-    grpc::Status rpc;
+    int code = kOk;
     if (!retry) {
       ctl::BusRunRequest request;
       request.set_run(run);
-      rpc = stub->BusCancel(&context, request, &response);
+      code = Unary(&ctl::FleetControl::Stub::BusCancel, request, &response);
     } else {
       ctl::BusRetryRequest request;
       request.set_run(run);
       request.set_task(task);
-      rpc = stub->BusRetry(&context, request, &response);
+      code = Unary(&ctl::FleetControl::Stub::BusRetry, request, &response);
     }
-    if (!rpc.ok()) return FromRpc(rpc, g_);
+    if (code != kOk) return code;
     for (const std::string& line : response.changed()) printf("%s\n", line.c_str());
     return kOk;
   }
@@ -533,17 +529,13 @@ class Commands {
 
   // fleetctl runs TARGET [-n N].
   int Runs(const std::string& target, uint32_t limit) {
-    int code = kOk;
-    auto stub = Stub(&code);
-    if (stub == nullptr) return code;
-    grpc::ClientContext context;
-    SetDeadline(&context, g_.timeout);
     ctl::ListRunsRequest request;
     request.set_target(target);
     request.set_limit(limit);
     ctl::ListRunsResponse response;
-    grpc::Status rpc = stub->ListRuns(&context, request, &response);
-    if (!rpc.ok()) return FromRpc(rpc, g_);
+    if (int code = Unary(&ctl::FleetControl::Stub::ListRuns, request, &response); code != kOk) {
+      return code;
+    }
     printf("%s", g_.json ? Json(response).c_str()
                          : RenderRuns(response, absl::ToUnixMillis(absl::Now())).c_str());
     return kOk;

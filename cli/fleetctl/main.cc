@@ -96,12 +96,10 @@ int Usage(const std::string& message) {
 
 // fleetd beside this fleetctl (an installed or built tree), else on PATH.
 std::string FleetdPath() {
-  char self[4096];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n > 0) {
-    std::string dir(self, static_cast<size_t>(n));
-    dir.resize(dir.rfind('/'));
-    if (::access((dir + "/fleetd").c_str(), X_OK) == 0) return dir + "/fleetd";
+  const std::string self = os::SelfExecutable();
+  if (!self.empty()) {
+    const std::string beside = os::DirName(self) + "/fleetd";
+    if (::access(beside.c_str(), X_OK) == 0) return beside;
   }
   return "fleetd";
 }

@@ -125,11 +125,10 @@ void EnsurePipeKeeper(const std::string& run_dir) {
   int probe = TakeLock(dir);
   if (probe < 0) return;  // One runs (it survived the last fleetd).
   ::close(probe);
-  char self[4096];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n <= 0) return;
+  const std::string self = os::SelfExecutable();
+  if (self.empty()) return;
   os::SpawnSpec spec;
-  spec.argv = {std::string(self, static_cast<size_t>(n)), "pipe-keeper", run_dir};
+  spec.argv = {self, "pipe-keeper", run_dir};
   spec.env = os::CurrentEnvironment();
   absl::StatusOr<pid_t> pid = os::Spawn(spec);
   if (!pid.ok()) {

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "core/health/policy.h"
 #include "core/os/files.h"
+#include "core/os/process.h"
 #include "core/plugin_host/plugin.h"
 #include "core/plugin_host/process_plugin.h"
 #include "google/protobuf/util/json_util.h"
@@ -25,10 +26,8 @@ constexpr char kBuiltinHealthFile[] = "libfleet_health_builtin.so";
 constexpr absl::Duration kTrialLoadTimeout = absl::Seconds(10);
 
 std::string ExeDir() {
-  char self[4096];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n <= 0) return ".";
-  return os::DirName(std::string(self, static_cast<size_t>(n)));
+  const std::string self = os::SelfExecutable();
+  return self.empty() ? "." : os::DirName(self);
 }
 
 // The helper that runs isolated plugins: beside fleetd (a build tree), or

@@ -104,6 +104,10 @@ std::optional<ProcessUsage> ReadProcessUsage(pid_t pid);
 // exited (a zombie has: it runs no code and holds nothing but its pid).
 bool ProcessLives(pid_t pid, uint64_t start_time);
 
+// This program's own path (/proc/self/exe), "" if it cannot be read: to
+// find what is installed beside it, or to run itself again.
+std::string SelfExecutable();
+
 // Signal number for "TERM", "SIGTERM", "15"; nullopt if unknown.
 std::optional<int> SignalFromName(const std::string& name);
 std::string SignalName(int sig);

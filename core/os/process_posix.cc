@@ -341,6 +341,12 @@ bool ProcessLives(pid_t pid, uint64_t start_time) {
          facts->state != 'X';
 }
 
+std::string SelfExecutable() {
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  return n > 0 ? std::string(self, static_cast<size_t>(n)) : "";
+}
+
 std::optional<int> SignalFromName(const std::string& name) {
   int number = 0;
   if (absl::SimpleAtoi(name, &number)) {

@@ -170,12 +170,10 @@ void Supervisor::EndUnownedRuns() {
       std::optional<FleetIdentity> who = IdentityOf(pid);
       if (!who.has_value() || who->run_dir != options_.run_dir) continue;
       const std::string group = absl::StrCat(who->engine, ".", who->index);
-      std::optional<uint64_t> start = os::ProcessStartTime(pid);
       auto kept = keep.find(group);
-      if (kept != keep.end()) {
-        if (pid == kept->second) continue;
-        if (start.has_value() && *start >= kept_start[kept->second]) continue;
-      }
+      if (kept != keep.end() && pid == kept->second) continue;
+      std::optional<uint64_t> start = os::ProcessStartTime(pid);
+      if (kept != keep.end() && start.has_value() && *start >= kept_start[kept->second]) continue;
       if (::kill(pid, SIGKILL) != 0) continue;
       ++killed[group];
       if (Instance* inst = instance_of(group); inst != nullptr && start.has_value()) {

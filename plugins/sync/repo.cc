@@ -382,11 +382,7 @@ GitStatus Repo::Verify(bool deep) {
     status = Fail(rc, "read the commit HEAD names");
   } else if ((rc = git_commit_tree(tree.out(), commit.p)) != 0) {
     status = Fail(rc, "read HEAD's tree");
-  } else if (deep && [&] {
-               bool unreadable = false;
-               UnpushedCommits(&unreadable);
-               return unreadable;
-             }()) {
+  } else if (deep && !UnpushedReadable()) {
     status = {"a commit between HEAD and origin/" + branch_ + " cannot be read"};
   } else if (deep) {
     struct Walk {
@@ -495,6 +491,12 @@ GitStatus Repo::VerifyObjects(git_odb* odb) {
     git_odb_object_free(object);
   }
   return {};
+}
+
+bool Repo::UnpushedReadable() {
+  bool unreadable = false;
+  UnpushedCommits(&unreadable);
+  return !unreadable;
 }
 
 std::vector<std::string> Repo::UnpushedCommits(bool* unreadable) {

@@ -104,6 +104,8 @@ class Repo {
 
  private:
   Repo(git_repository* repo, std::string branch) : repo_(repo), branch_(std::move(branch)) {}
+  // UnpushedCommits could read every one of them.
+  bool UnpushedReadable();
   // Reads every object the object database lists.
   GitStatus VerifyObjects(git_odb* odb);
   // Every reference names an object the repository has; a remote-tracking

@@ -6,12 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -40,6 +38,7 @@
 #include "cli/fleetctl/install.h"
 #include "cli/fleetctl/render.h"
 #include "cli/fleetctl/starter_config.h"
+#include "cli/fleetctl/terminal.h"
 #include "core/defaults/defaults.h"
 #include "core/fileproto/mkdir_lock.h"
 #include "core/os/files.h"
@@ -185,55 +184,6 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
   context->set_deadline(std::chrono::system_clock::now() +
                         std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)));
 }
-
-// The terminal for `top`: the alternate screen, no cursor, keys read one
-// at a time without echo; all put back on exit, Ctrl-C included.
-class TerminalMode {
- public:
-  explicit TerminalMode(bool on) : on_(on) {
-    if (!on_) return;
-    ::tcgetattr(STDIN_FILENO, &saved_);
-    termios raw = saved_;
-    raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
-    raw.c_cc[VMIN] = 0;
-    raw.c_cc[VTIME] = 0;
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &raw);
-    active_ = this;
-    signal(SIGINT, [](int) {
-      if (active_ != nullptr) active_->Restore();
-      _exit(0);
-    });
-    fputs("\033[?1049h\033[?25l", stdout);
-  }
-  ~TerminalMode() { Restore(); }
-
-  void Restore() {
-    if (!on_) return;
-    on_ = false;
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
-    fputs("\033[?25h\033[?1049l", stdout);
-    fflush(stdout);
-    active_ = nullptr;
-  }
-
-  // Waits up to `wait` for a key; true when it was q (or Q).
-  bool WaitForQuit(absl::Duration wait) {
-    pollfd in{STDIN_FILENO, POLLIN, 0};
-    const absl::Time until = absl::Now() + wait;
-    for (;;) {
-      const int ms = static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(until - absl::Now())));
-      if (::poll(&in, 1, ms) <= 0) return false;
-      char key = 0;
-      if (::read(STDIN_FILENO, &key, 1) == 1 && (key == 'q' || key == 'Q')) return true;
-      if (absl::Now() >= until) return false;
-    }
-  }
-
- private:
-  static inline TerminalMode* active_ = nullptr;
-  bool on_;
-  termios saved_{};
-};
 
 class Commands {
  public:

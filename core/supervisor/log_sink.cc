@@ -66,7 +66,10 @@ void LogSink::Rotate() {
   ::close(fd_);
   fd_ = -1;
   if (max_files_ == 0) {
-    ::truncate(path_.c_str(), 0);
+    // Unlinked, not truncated: a new file (a new inode) is what tells
+    // `fleetctl logs -f` to start again at the top; a truncated file soon
+    // written past the reader's offset would look like more of the old one.
+    ::unlink(path_.c_str());
     return;
   }
   // Oldest first: .K-1 -> .K, ..., live -> .1. A missing file is fine.

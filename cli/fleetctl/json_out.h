@@ -8,13 +8,25 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
+#include "proto/fleet/control/v1/control.pb.h"
 
 namespace fleet::cli {
 
 // Indented (pretty) when one_line is false; one line, no spaces, for
 // JSON-lines streams (`events -o json`). Ends with a newline.
 std::string OperatorJson(const google::protobuf::Message& message, bool one_line = false);
+
+// text as a JSON string; bytes that are not UTF-8 become U+FFFD.
+std::string JsonString(absl::string_view text);
+
+// "stdout", "stderr", "fleet".
+std::string LogStreamName(fleet::control::v1::LogStream stream);
+
+// One captured line as one JSON line: its text as a string (not base64),
+// unix_micros 0 when fleetd did not record when it came.
+std::string LogLineJson(const fleet::control::v1::LogLine& line);
 
 // "INSTANCE_STATE_RUNNING" of enum InstanceState -> "running".
 std::string ShortEnumName(const google::protobuf::EnumValueDescriptor& value);

@@ -83,6 +83,14 @@ struct Globals {
   bool timeout_set = false;  // --timeout given: it wins over a command's own default
 };
 
+struct LogOptions {
+  std::vector<std::string> targets;  // None: all.
+  bool follow = false;
+  std::optional<uint32_t> lines;
+  bool timestamps = false;
+  bool no_prefix = false;
+};
+
 int Fail(int code, const std::string& message) {
   fprintf(stderr, "fleetctl: %s\n", message.c_str());
   return code;
@@ -538,21 +546,33 @@ class Commands {
   }
 
   // lines: -n, or nullopt (50 lines, 10 when following).
-  int Logs(const std::string& target, bool follow, std::optional<uint32_t> lines) {
+  // stdout lines to stdout, stderr lines to stderr (as `docker logs`), so
+  // `2>/dev/null` keeps only what the workers wrote to stdout.
+  int Logs(const LogOptions& o) {
     int code = kOk;
     auto stub = Stub(&code);
     if (stub == nullptr) return code;
     grpc::ClientContext context;
-    if (!follow) SetDeadline(&context, g_.timeout);
+    if (!o.follow) SetDeadline(&context, g_.timeout);
     ctl::GetLogsRequest request;
-    request.set_target(target);
-    request.set_lines(lines.value_or(follow ? 10 : 50));
-    request.set_follow(follow);
+    for (const std::string& t : o.targets) request.add_targets(t);
+    request.set_lines(o.lines.value_or(o.follow ? 10 : 50));
+    request.set_follow(o.follow);
     auto reader = stub->GetLogs(&context, request);
     ctl::LogChunk chunk;
+    size_t prefix_width = 0;
     while (reader->Read(&chunk)) {
-      fwrite(chunk.data().data(), 1, chunk.data().size(), stdout);
+      if (chunk.instances_size() > 1 && !o.no_prefix) {
+        for (const std::string& id : chunk.instances()) prefix_width = std::max(prefix_width, id.size());
+      }
+      for (const ctl::LogLine& line : chunk.lines()) {
+        FILE* to = line.stream() == ctl::LOG_STREAM_STDERR && !g_.json ? stderr : stdout;
+        fputs(g_.json ? LogLineJson(line).c_str()
+                      : RenderLogLine(line, prefix_width, o.timestamps, g_.color).c_str(),
+              to);
+      }
       fflush(stdout);
+      fflush(stderr);
     }
     grpc::Status rpc = reader->Finish();
     return rpc.ok() ? kOk : FromRpc(rpc, g_);
@@ -805,21 +825,24 @@ int Main(int argc, char** argv) {
 
   std::string target, message, path, run, task;
   uint32_t lines = 20;
-  std::optional<uint32_t> log_lines;
   bool follow = false;
   CLI::App* runs = command("runs", "a cron or intelligence engine's last runs, newest first");
   runs->add_option("TARGET", target, "ENGINE or ENGINE/N")->required();
   runs->add_option("-n,--lines", lines, "how many runs (default 20)")->option_text("N");
   runs->callback([&] { action = [&](Commands& c) { return c.Runs(target, lines); }; });
 
-  CLI::App* logs = command("logs", "an instance's captured output (ENGINE means ENGINE/0)");
-  logs->add_option("TARGET", target, "ENGINE or ENGINE/N")->required();
-  logs->add_flag("-f,--follow", follow, "keep printing what it writes");
+  LogOptions log_options;
+  CLI::App* logs = command(
+      "logs", "captured output of instances, merged by time (stderr lines go to stderr)");
+  logs->add_option("TARGET", log_options.targets, "ENGINE (every replica), ENGINE/N or all (default)");
+  logs->add_flag("-f,--follow", log_options.follow, "keep printing what they write");
   logs->add_option_function<uint32_t>(
-          "-n,--lines", [&](uint32_t n) { log_lines = n; },
-          "how many lines from the end (default 50, following 10; 0: none)")
+          "-n,--lines", [&](uint32_t n) { log_options.lines = n; },
+          "lines from the end of each log (default 50, following 10; 0: none)")
       ->option_text("N");
-  logs->callback([&] { action = [&](Commands& c) { return c.Logs(target, follow, log_lines); }; });
+  logs->add_flag("-t,--timestamps", log_options.timestamps, "when fleetd read each line (UTC)");
+  logs->add_flag("--no-prefix", log_options.no_prefix, "no instance in front of lines");
+  logs->callback([&] { action = [&](Commands& c) { return c.Logs(log_options); }; });
 
   CLI::App* events = command("events", "what fleetd did, newest last");
   events->add_flag("-f,--follow", follow, "keep printing new events");

@@ -1,6 +1,8 @@
 #include "cli/fleetctl/render.h"
 
 #include <algorithm>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <vector>
 
@@ -527,6 +529,42 @@ bool AllRunning(const ctl::GetStatusResponse& status) {
     }
   }
   return true;
+}
+
+std::string RenderLogLine(const ctl::LogLine& line, size_t prefix_width, bool timestamps,
+                          bool color) {
+  std::string out;
+  if (prefix_width > 0) {
+    // One colour per instance (as docker compose does), the same every run.
+    static constexpr const char* kColors[] = {"\033[36m", "\033[33m", "\033[32m",
+                                              "\033[35m", "\033[34m", "\033[96m"};
+    const std::string name = absl::StrCat(
+        line.instance(), std::string(prefix_width - std::min(prefix_width, line.instance().size()), ' '));
+    if (color) {
+      const size_t pick = std::hash<std::string>()(line.instance()) % std::size(kColors);
+      absl::StrAppend(&out, kColors[pick], name, " |\033[0m ");
+    } else {
+      absl::StrAppend(&out, name, " | ");
+    }
+  }
+  if (timestamps) {
+    if (line.unix_micros() == 0) {
+      absl::StrAppend(&out, std::string(27, '-'), " ");
+    } else {
+      absl::StrAppend(&out, absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ",
+                                             absl::FromUnixMicros(line.unix_micros()),
+                                             absl::UTCTimeZone()),
+                      " ");
+    }
+  }
+  if (line.stream() == ctl::LOG_STREAM_FLEET) {
+    absl::StrAppend(&out, color ? "\033[2m" : "", "--- ", line.text(), " ---",
+                    color ? "\033[0m" : "");
+  } else {
+    out += line.text();
+  }
+  out += '\n';
+  return out;
 }
 
 }  // namespace fleet::cli

@@ -62,6 +62,12 @@ bool AllHealthy(const fleet::control::v1::GetStatusResponse& status);
 
 // `fleetctl health`: state, health verdict, kill condition and last check.
 std::string RenderHealth(const fleet::control::v1::GetStatusResponse& status, bool color);
+// `fleetctl logs`: one captured line. prefix_width > 0: the instance in
+// front, padded to that width (when lines of several instances mix);
+// timestamps: when fleetd read it, UTC. fleetd's markers (started, exited)
+// stand out as `--- started: pid 7 ---`.
+std::string RenderLogLine(const fleet::control::v1::LogLine& line, size_t prefix_width,
+                          bool timestamps, bool color);
 std::string RenderPlugins(const fleet::control::v1::GetPluginsResponse& plugins);
 // `fleetctl brief`: one screen: counts, what is wrong and why, recent warnings.
 std::string RenderBrief(const fleet::control::v1::GetStatusResponse& status,

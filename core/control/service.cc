@@ -1,8 +1,5 @@
 #include "core/control/service.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/concurrency/mutex.h"
+#include "core/control/log_stream.h"
 #include "absl/time/clock.h"
 
 namespace fleet::control {
@@ -22,33 +20,10 @@ using supervisor::Verb;
 constexpr auto kLoopAnswerDeadline = std::chrono::seconds(10);
 // A sync (pull, or commit and push with retries) answers within this.
 constexpr absl::Duration kSyncAnswerDeadline = absl::Minutes(10);
-constexpr size_t kMaxTailBytes = 4 << 20;
-constexpr size_t kChunk = 64 << 10;
 
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-// The offset where the last `lines` lines of fd's first `size` bytes begin.
-off_t TailOffset(int fd, off_t size, uint32_t lines) {
-  if (lines == 0) return size;
-  off_t pos = size;
-  uint32_t newlines = 0;
-  char buffer[8192];
-  while (pos > 0 && static_cast<size_t>(size - pos) < kMaxTailBytes) {
-    off_t start = std::max<off_t>(0, pos - static_cast<off_t>(sizeof(buffer)));
-    ssize_t n = ::pread(fd, buffer, static_cast<size_t>(pos - start), start);
-    if (n <= 0) break;
-    for (ssize_t i = n - 1; i >= 0; --i) {
-      // The newline ending the file does not start a line.
-      if (buffer[i] == '\n' && start + i != size - 1 && ++newlines == lines) {
-        return start + i + 1;
-      }
-    }
-    pos = start;
-  }
-  return std::max<off_t>(pos, size - static_cast<off_t>(kMaxTailBytes));
 }
 
 class ControlService final : public ctl::FleetControl::Service {
@@ -266,49 +241,14 @@ class ControlService final : public ctl::FleetControl::Service {
 
   grpc::Status GetLogs(grpc::ServerContext* context, const ctl::GetLogsRequest* request,
                        grpc::ServerWriter<ctl::LogChunk>* writer) override {
-    absl::StatusOr<std::string> path;
-    const std::string target = request->target();
-    grpc::Status status = OnLoop<absl::StatusOr<std::string>>(
-        [this, target] { return supervisor_->LogPath(target); }, &path);
+    std::vector<std::string> targets(request->targets().begin(), request->targets().end());
+    if (targets.empty()) targets.push_back("all");
+    absl::StatusOr<std::vector<std::pair<std::string, std::string>>> logs;
+    grpc::Status status = OnLoop<absl::StatusOr<std::vector<std::pair<std::string, std::string>>>>(
+        [this, targets] { return supervisor_->LogPaths(targets); }, &logs);
     if (!status.ok()) return status;
-    if (!path.ok()) return ToGrpc(path.status());
-    // Reading a file touches no supervisor state: done here, off the loop.
-    int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat st {};
-    if (fd >= 0) ::fstat(fd, &st);
-    off_t offset = 0;
-    if (fd >= 0) {
-      uint32_t lines = request->lines() == 0 && !request->follow() ? 50 : request->lines();
-      offset = TailOffset(fd, st.st_size, lines);
-    }
-    for (;;) {
-      if (fd >= 0) {
-        char buffer[kChunk];
-        ssize_t n;
-        while ((n = ::pread(fd, buffer, sizeof(buffer), offset)) > 0) {
-          ctl::LogChunk chunk;
-          chunk.set_data(buffer, static_cast<size_t>(n));
-          if (!writer->Write(chunk)) {
-            ::close(fd);
-            return grpc::Status::OK;
-          }
-          offset += n;
-        }
-      }
-      if (!request->follow() || context->IsCancelled() || events_->closed()) break;
-      absl::SleepFor(absl::Milliseconds(100));
-      // Rotated (new inode) or truncated: follow the new file from its start.
-      struct stat now {};
-      if (::stat(path->c_str(), &now) == 0 &&
-          (fd < 0 || now.st_ino != st.st_ino || now.st_size < offset)) {
-        if (fd >= 0) ::close(fd);
-        fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) ::fstat(fd, &st);
-        offset = 0;
-      }
-    }
-    if (fd >= 0) ::close(fd);
-    return grpc::Status::OK;
+    if (!logs.ok()) return ToGrpc(logs.status());
+    return StreamLogs(*logs, *request, context, writer, [this] { return events_->closed(); });
   }
 
  private:

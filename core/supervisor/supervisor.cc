@@ -67,7 +67,10 @@ Supervisor::Supervisor(SupervisorOptions options)
 
 Supervisor::~Supervisor() {
   for (auto& [name, engine] : engines_) {
-    for (auto& inst : engine->instances) ClosePipe(inst.get());
+    for (auto& inst : engine->instances) {
+      ClosePipe(&inst->out);
+      ClosePipe(&inst->err);
+    }
   }
   for (int fd : {epoll_fd_, signal_fd_, wake_fd_, inotify_fd_, clock_fd_}) {
     if (fd >= 0) ::close(fd);
@@ -184,7 +187,7 @@ void Supervisor::Run() {
           if (events[i].data.u64 & 1) {
             HandlePidfd(reinterpret_cast<Instance*>(events[i].data.u64 & ~uint64_t{1}));
           } else {
-            HandlePipe(static_cast<Instance*>(events[i].data.ptr), events[i].events);
+            HandlePipe(static_cast<OutputPipe*>(events[i].data.ptr), events[i].events);
           }
       }
     }
@@ -210,7 +213,10 @@ void Supervisor::Run() {
 void Supervisor::NoteStall(MonoTime due) {
   last_stall_ = Stall{due, now_};
   for (auto& [name, engine] : engines_) {
-    for (auto& inst : engine->instances) DrainPipe(inst.get());
+    for (auto& inst : engine->instances) {
+      DrainPipe(&inst->out);
+      DrainPipe(&inst->err);
+    }
   }
   Emit("fleetd", "stalled",
        absl::StrCat("the supervision loop did not run for ",
@@ -359,40 +365,73 @@ void Supervisor::Rescan() {
   }
 }
 
-void Supervisor::HandlePipe(Instance* inst, uint32_t events) {
+void Supervisor::HandlePipe(OutputPipe* pipe, uint32_t events) {
   // Only read()'s EOF closes a pipe, never the event itself: an event can be
   // stale (its pipe closed and a new one made, maybe with the same fd number,
   // by an earlier event of this batch), and closing on it would cut off the
   // new process's output (it would die of SIGPIPE).
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) DrainPipe(inst);
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) DrainPipe(pipe);
 }
 
-void Supervisor::DrainPipe(Instance* inst) {
+void Supervisor::DrainPipe(OutputPipe* pipe) {
   char buffer[65536];
   size_t total = 0;
-  while (inst->pipe_fd >= 0 && total < kMaxReadPerWakeup) {
-    ssize_t n = ::read(inst->pipe_fd, buffer, sizeof(buffer));
+  while (pipe->fd >= 0 && total < kMaxReadPerWakeup) {
+    ssize_t n = ::read(pipe->fd, buffer, sizeof(buffer));
     if (n > 0) {
-      inst->log->Write(absl::string_view(buffer, static_cast<size_t>(n)));
-      if (inst->log->last_error().ok() == inst->log_failing) NoteLogWriteState(inst);
-      inst->last_output = now_;
-      inst->cron.output_bytes += static_cast<uint64_t>(n);
-      KeepStderrTail(inst, absl::string_view(buffer, static_cast<size_t>(n)));
-      ScanOutputForMetrics(inst, absl::string_view(buffer, static_cast<size_t>(n)));
+      WriteOutput(pipe, absl::string_view(buffer, static_cast<size_t>(n)));
       total += static_cast<size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n == 0) ClosePipe(inst);  // Every writer is gone.
+    if (n == 0) ClosePipe(pipe);  // Every writer is gone.
     break;                        // EAGAIN: all read for now.
   }
 }
 
-void Supervisor::ClosePipe(Instance* inst) {
-  if (inst->pipe_fd < 0) return;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, inst->pipe_fd, nullptr);
-  ::close(inst->pipe_fd);
-  inst->pipe_fd = -1;
+void Supervisor::WriteOutput(OutputPipe* pipe, absl::string_view data) {
+  Instance* inst = pipe->inst;
+  record_buffer_.clear();
+  capture::AppendRecords(pipe->stream, clock_->WallNow(), data, &record_buffer_);
+  inst->log->Write(record_buffer_);
+  if (inst->log->last_error().ok() == inst->log_failing) NoteLogWriteState(inst);
+  inst->last_output = now_;
+  inst->cron.output_bytes += data.size();
+  if (pipe->stream == capture::Stream::kStderr) KeepStderrTail(inst, data);
+  ScanOutputForMetrics(pipe, data);
+}
+
+void Supervisor::WriteMarker(Instance* inst, absl::string_view text) {
+  record_buffer_.clear();
+  capture::AppendMarker(clock_->WallNow(), text, &record_buffer_);
+  inst->log->Write(record_buffer_);
+}
+
+void Supervisor::ClosePipe(OutputPipe* pipe) {
+  if (pipe->fd < 0) return;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, pipe->fd, nullptr);
+  ::close(pipe->fd);
+  pipe->fd = -1;
+}
+
+bool Supervisor::OpenPipe(OutputPipe* pipe, int* child_fd) {
+  ClosePipe(pipe);
+  Instance* inst = pipe->inst;
+  int fds[2];
+  if (!OpenOutputFifo(
+          StreamFifoPath(options_.run_dir, inst->engine->spec->name(), inst->index, pipe->stream),
+          fds)) {
+    // The run directory cannot hold a FIFO: a pipe, which dies with fleetd.
+    if (::pipe2(fds, O_CLOEXEC) != 0) return false;
+    ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  }
+  pipe->fd = fds[0];
+  *child_fd = fds[1];
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = pipe;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pipe->fd, &ev);
+  return true;
 }
 
 void Supervisor::ReapChildren() {
@@ -438,8 +477,13 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
     ::close(inst->pidfd);
     inst->pidfd = -1;
   }
-  DrainPipe(inst);
-  ClosePipe(inst);
+  for (OutputPipe* pipe : {&inst->out, &inst->err}) {
+    DrainPipe(pipe);
+    ClosePipe(pipe);
+  }
+  WriteMarker(inst, absl::StrCat(status.Describe(), " after ",
+                                 absl::FormatDuration(absl::Trunc(
+                                     clock_->WallNow() - inst->started_wall, absl::Milliseconds(100)))));
   inst->pid = 0;
   inst->has_exited = true;
   inst->health_due.reset();
@@ -555,18 +599,21 @@ std::vector<std::string> Supervisor::ChildEnvironment(const Instance& inst) cons
 
 void Supervisor::Spawn(Instance* inst) {
   const v1::Engine& spec = *inst->engine->spec;
-  // Output goes through a FIFO that outlives fleetd (see supervisor_adopt.cc);
-  // an anonymous pipe if the run directory cannot hold one.
-  int fds[2];
-  if (!OpenOutputFifo(OutputFifoPath(options_.run_dir, spec.name(), inst->index), fds)) {
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
-      const std::string why = absl::StrCat("pipe: ", strerror(errno));
-      inst->life.SpawnFailed(now_, why);
-      Emit(inst->id, "spawn_failed", inst->life.reason());
-      if (inst->engine->schedule.has_value()) OnRunNotStarted(inst, why);
-      return;
+  // Output goes through FIFOs that outlive fleetd (see supervisor_adopt.cc).
+  // An intelligence run's answer (stdout) goes to a file of its own, which
+  // outlives fleetd like the FIFO; its stderr still goes to the log.
+  const int answer_fd = OpenAnswerFile(inst);
+  int out_fd = -1, err_fd = -1;
+  if ((answer_fd < 0 && !OpenPipe(&inst->out, &out_fd)) || !OpenPipe(&inst->err, &err_fd)) {
+    const std::string why = absl::StrCat("pipe: ", strerror(errno));
+    for (int fd : {answer_fd, out_fd}) {
+      if (fd >= 0) ::close(fd);
     }
-    ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    ClosePipe(&inst->out);
+    inst->life.SpawnFailed(now_, why);
+    Emit(inst->id, "spawn_failed", inst->life.reason());
+    if (inst->engine->schedule.has_value()) OnRunNotStarted(inst, why);
+    return;
   }
   os::SpawnSpec s;
   if (spec.shell().empty()) {
@@ -576,14 +623,8 @@ void Supervisor::Spawn(Instance* inst) {
   }
   s.env = ChildEnvironment(*inst);
   s.cwd = spec.cwd();
-  s.output_fd = fds[1];
-  // An intelligence run's answer (stdout) goes to a file of its own, which
-  // outlives fleetd like the FIFO; stderr still goes to the log.
-  const int answer_fd = OpenAnswerFile(inst);
-  if (answer_fd >= 0) {
-    s.output_fd = answer_fd;
-    s.error_fd = fds[1];
-  }
+  s.output_fd = answer_fd >= 0 ? answer_fd : out_fd;
+  s.error_fd = err_fd;
   inst->run_cgroup.clear();
   if (std::string cgroup = CgroupDir(spec.name(), inst->index); !cgroup.empty()) {
     // A fresh leaf per run (see cgroup.h); the empty leaves of earlier runs go.
@@ -600,11 +641,12 @@ void Supervisor::Spawn(Instance* inst) {
   }
   inst->oom_kills_at_start = os::ReadOomKills(inst->run_cgroup);
   absl::StatusOr<pid_t> pid = os::Spawn(s);
-  ::close(fds[1]);
-  if (answer_fd >= 0) ::close(answer_fd);
-  if (s.cgroup_fd >= 0) ::close(s.cgroup_fd);
+  for (int fd : {out_fd, err_fd, answer_fd, s.cgroup_fd}) {
+    if (fd >= 0) ::close(fd);
+  }
   if (!pid.ok()) {
-    ::close(fds[0]);
+    ClosePipe(&inst->out);
+    ClosePipe(&inst->err);
     inst->life.SpawnFailed(now_, std::string(pid.status().message()));
     Emit(inst->id, inst->life.state() == State::kFatal ? "fatal" : "spawn_failed",
          inst->life.reason());
@@ -612,17 +654,16 @@ void Supervisor::Spawn(Instance* inst) {
     return;
   }
   inst->pid = *pid;
-  inst->pipe_fd = fds[0];
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.ptr = inst;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, inst->pipe_fd, &ev);
   by_pid_[*pid] = inst;
   inst->started_wall = clock_->WallNow();
   RecordInstance(inst);  // So that a fleetd that dies can take it back.
   inst->stop_signal = os::SignalFromName(spec.stop().signal()).value_or(SIGTERM);
   inst->life.Spawned(now_);
   Emit(inst->id, "started", absl::StrCat("pid ", *pid));
+  WriteMarker(inst, absl::StrCat("started: pid ", *pid,
+                                 inst->life.restarts() > 0
+                                     ? absl::StrCat(", restart ", inst->life.restarts())
+                                     : ""));
   if (inst->engine->schedule.has_value()) OnRunStarted(inst, "");
   ReadMetricsFile(inst);
   StartHealthChecks(inst);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -101,8 +102,10 @@ class Supervisor {
   absl::StatusOr<fleet::control::v1::ReloadResponse> Reload();
   // Stops every engine in reverse dependency order; Run() then returns.
   void Shutdown(const std::string& why);
-  // The live log file of "ENGINE/N" ("ENGINE": instance 0).
-  absl::StatusOr<std::string> LogPath(const std::string& target);
+  // The live log file of each instance targets name ("ENGINE/N", "ENGINE"
+  // for every replica, "all"), by instance id. kNotFound for an unknown one.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> LogPaths(
+      const std::vector<std::string>& targets);
   // A health verdict from the monitor (posted to the loop).
   void OnHealthOutcome(const health::CheckOutcome& outcome);
   // A sync plugin's answer (posted to the loop).
@@ -131,6 +134,7 @@ class Supervisor {
  private:
   struct Instance;
   struct Engine;
+  struct OutputPipe;
 
   void HandleSignals();
   void HandleWake();
@@ -141,7 +145,7 @@ class Supervisor {
   // up): everything it would watch is looked at every second instead.
   void StartPolling(const std::string& why);
   void Rescan();
-  void HandlePipe(Instance* inst, uint32_t events);
+  void HandlePipe(OutputPipe* pipe, uint32_t events);
   // An adopted process's pidfd became readable: it is gone.
   void HandlePidfd(Instance* inst);
   // At the first Apply: takes back the instances a previous fleetd left
@@ -165,13 +169,19 @@ class Supervisor {
   void ReconcileShutdown();
   void Perform(Instance* inst, Action action);
   void Spawn(Instance* inst);
-  void DrainPipe(Instance* inst);
-  void ClosePipe(Instance* inst);
+  void DrainPipe(OutputPipe* pipe);
+  void ClosePipe(OutputPipe* pipe);
+  // Opens the FIFO of one of inst's streams and adds it to the epoll set;
+  // the write end for the child in *child_fd (-1 when it is only reopened).
+  bool OpenPipe(OutputPipe* pipe, int* child_fd);
+  // Captured output and fleetd's markers (started, exited), as records.
+  void WriteOutput(OutputPipe* pipe, absl::string_view data);
+  void WriteMarker(Instance* inst, absl::string_view text);
   void AddInstances(Engine* engine, uint32_t count);
   // Installs a (new) definition: spec, kill condition, per-instance paths.
   void SetSpec(Engine* engine, const fleet::config::v1::Engine& spec);
   // Kill conditions (supervisor_metrics.cc).
-  void ScanOutputForMetrics(Instance* inst, absl::string_view data);
+  void ScanOutputForMetrics(OutputPipe* pipe, absl::string_view data);
   void ReadMetricsFile(Instance* inst);
   void EvaluateCondition(Instance* inst);
   // Rebuilds what is watched; cheap to call, does the work only after rewatch_.
@@ -394,6 +404,8 @@ class Supervisor {
   std::optional<absl::Duration> wall_offset_;
   // This boot's id (/proc/sys/kernel/random/boot_id): @reboot runs once per boot.
   std::string boot_id_;
+  // Reused for formatting captured output into records (no allocation per read).
+  std::string record_buffer_;
   // Something other than output happened: reconcile and recompute the deadline.
   bool dirty_ = true;
   MonoTime now_;

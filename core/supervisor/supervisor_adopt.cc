@@ -35,6 +35,12 @@ constexpr absl::Duration kRecordRetryEvery = absl::Seconds(1);
 constexpr absl::Duration kOrphanGrace = absl::Seconds(10);
 }  // namespace
 
+std::string StreamFifoPath(const std::string& run_dir, const std::string& engine, uint32_t index,
+                           capture::Stream stream) {
+  const std::string path = OutputFifoPath(run_dir, engine, index);
+  return stream == capture::Stream::kStderr ? path + ".err" : path;
+}
+
 bool OpenOutputFifo(const std::string& path, int fds[2]) {
   if (!os::MakeDirs(os::DirName(path), 0700).ok()) return false;
   struct stat st;
@@ -115,14 +121,23 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
   ev.events = EPOLLIN;
   ev.data.u64 = reinterpret_cast<uint64_t>(inst) | 1;  // Low bit: a pidfd, not a pipe.
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev);
-  // Its output, from where the last fleetd stopped reading.
-  const std::string fifo = OutputFifoPath(options_.run_dir, r.engine, r.index);
-  inst->pipe_fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-  if (inst->pipe_fd >= 0) {
+  // Its output, from where the last fleetd stopped reading. (A survivor
+  // of a fleetd older than the stderr FIFO writes both streams to the first.)
+  bool captured = false;
+  for (OutputPipe* pipe : {&inst->out, &inst->err}) {
+    const std::string fifo = StreamFifoPath(options_.run_dir, r.engine, r.index, pipe->stream);
+    pipe->fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (pipe->fd >= 0 && (::fstat(pipe->fd, &st) != 0 || !S_ISFIFO(st.st_mode))) {
+      ::close(pipe->fd);
+      pipe->fd = -1;
+    }
+    if (pipe->fd < 0) continue;
+    captured = true;
     epoll_event pev{};
     pev.events = EPOLLIN;
-    pev.data.ptr = inst;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, inst->pipe_fd, &pev);
+    pev.data.ptr = pipe;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pipe->fd, &pev);
   }
   by_pid_[r.pid] = inst;
   inst->started_wall = absl::FromUnixMillis(r.spawned_unix_ms);
@@ -133,7 +148,8 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
   Emit(inst->id, "adopted",
        absl::StrCat("pid ", r.pid, ", up ", absl::FormatDuration(absl::Trunc(up, absl::Seconds(1))),
                     ", taken back after a fleetd restart",
-                    inst->pipe_fd < 0 ? " (its output FIFO is gone: output is not captured)" : ""));
+                    captured ? "" : " (its output FIFOs are gone: output is not captured)"));
+  WriteMarker(inst, absl::StrCat("taken back by a restarted fleetd: pid ", r.pid));
   ReadMetricsFile(inst);
   StartHealthChecks(inst);
   // It was up before fleetd's restart: a probe failing now is no boot.

@@ -292,13 +292,19 @@ absl::StatusOr<ctl::ActionResponse> Supervisor::Act(Verb verb, const std::string
   return response;
 }
 
-absl::StatusOr<std::string> Supervisor::LogPath(const std::string& target) {
-  if (target == "all") return absl::InvalidArgumentError("logs takes one instance, not all");
-  absl::Status error;
-  std::vector<Instance*> found = Resolve(target, &error);
-  if (!error.ok()) return error;
-  if (found.empty()) return absl::NotFoundError(absl::StrCat(target, " has no instances"));
-  return found[0]->log->path();  // "ENGINE" means its first instance.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Supervisor::LogPaths(
+    const std::vector<std::string>& targets) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::set<const Instance*> seen;
+  for (const std::string& target : targets) {
+    absl::Status error;
+    std::vector<Instance*> found = Resolve(target, &error);
+    if (!error.ok()) return error;
+    for (const Instance* inst : found) {
+      if (seen.insert(inst).second) out.emplace_back(inst->id, inst->log->path());
+    }
+  }
+  return out;
 }
 
 void Supervisor::FillUsage(Instance* inst, MonoTime now, ctl::InstanceStatus* out) const {

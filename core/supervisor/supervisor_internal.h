@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/capture/record.h"
 #include "core/health/policy.h"
 #include "core/killcond/expression.h"
 #include "core/killcond/metrics.h"
@@ -125,11 +126,25 @@ std::string AnswerPath(const std::string& run_dir, const std::string& engine, ui
 // This boot's /proc/sys/kernel/random/boot_id ("" if unreadable).
 std::string ReadBootId();
 
+// RUN_DIR/pipes/ENGINE.N (stdout) or ENGINE.N.err (stderr).
+std::string StreamFifoPath(const std::string& run_dir, const std::string& engine, uint32_t index,
+                           capture::Stream stream);
 // Opens (creating it if needed) the FIFO at path for an instance's output:
 // fds[0] the read end (non-blocking, fleetd's), fds[1] the write end (the
 // child's). A FIFO outlives fleetd, so a new fleetd can read a survivor's
 // output by path. False (errno set) when no FIFO can be made there.
 bool OpenOutputFifo(const std::string& path, int fds[2]);
+
+// One output stream of an instance: the read end of its FIFO. The epoll
+// set carries its address (never odd: the low bit marks a pidfd).
+struct Supervisor::OutputPipe {
+  OutputPipe(Instance* i, capture::Stream s) : inst(i), stream(s) {}
+  Instance* const inst;
+  const capture::Stream stream;
+  int fd = -1;
+  // FLEET_METRIC lines, per stream: two streams' pieces never mix.
+  killcond::MetricLineScanner metric_lines;
+};
 
 struct Supervisor::Instance {
   Instance(Engine* e, uint32_t i, LifecyclePolicy policy, std::function<double()> random01)
@@ -141,7 +156,9 @@ struct Supervisor::Instance {
   Lifecycle life;
   std::unique_ptr<LogSink> log;
   pid_t pid = 0;
-  int pipe_fd = -1;
+  // stdout and stderr, each through a FIFO of its own so the log tells them apart.
+  OutputPipe out{this, capture::Stream::kStdout};
+  OutputPipe err{this, capture::Stream::kStderr};
   // A process adopted after a fleetd restart is not our child: its exit is
   // learned from a pidfd in the epoll set.
   int pidfd = -1;
@@ -159,7 +176,6 @@ struct Supervisor::Instance {
 
   // Kill-condition inputs: FLEET_METRIC lines and the metrics file.
   killcond::Metrics metrics;
-  killcond::MetricLineScanner metric_lines;
   std::string metrics_path;  // "{instance}" replaced
   std::string condition_status;
   std::string last_metrics_error;

@@ -38,10 +38,11 @@ void Supervisor::SetSpec(Engine* engine, const fleet::config::v1::Engine& spec) 
   InstallSchedule(engine);
 }
 
-void Supervisor::ScanOutputForMetrics(Instance* inst, absl::string_view data) {
+void Supervisor::ScanOutputForMetrics(OutputPipe* pipe, absl::string_view data) {
+  Instance* inst = pipe->inst;
   if (!inst->engine->condition.has_value()) return;
   bool updated = false;
-  inst->metric_lines.Feed(data, [&](absl::string_view line) {
+  pipe->metric_lines.Feed(data, [&](absl::string_view line) {
     absl::Status parsed = killcond::ParseMetricLine(line, &inst->metrics);
     updated = true;
     if (!parsed.ok() && inst->last_metrics_error != parsed.message()) {

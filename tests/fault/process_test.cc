@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -194,7 +195,7 @@ TEST(ProcessFaultTest, AStalledFleetdBlamesNoWorkerAndLosesNoOutput) {
   EXPECT_EQ(h.Instance("chatty/0").restarts(), 0u) << events;
   EXPECT_EQ(h.Instance("quiet/0").restarts(), 0u) << events;
   // q1, q2, ... with no number missing.
-  std::ifstream log(h.run_dir() + "/logs/quiet.0.log");
+  std::istringstream log(FleetHarness::CapturedText(h.run_dir() + "/logs/quiet.0.log"));
   std::string line;
   int expected = 1;
   while (std::getline(log, line)) {

@@ -69,7 +69,7 @@ TEST(AdoptTest, SurvivorsAreTakenBackAndOnlyTheDeadAreRestarted) {
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return AllRunning(h, ids); }, absl::Seconds(10)));
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] {
-        return h.Fleetctl({"logs", "talk"}).out.find("started") != std::string::npos;
+        return h.Fleetctl({"logs", "talk"}).out.find("\nstarted\n") != std::string::npos;
       },
       absl::Seconds(10)));
   std::map<std::string, pid_t> pids;

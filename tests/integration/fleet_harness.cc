@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "core/capture/reader.h"
 #include "core/os/files.h"
 #include "core/os/process.h"
 #include "google/protobuf/util/json_util.h"
@@ -209,6 +210,14 @@ bool FleetHarness::ProcessAlive(pid_t pid) {
   if (!stat.ok()) return false;
   size_t paren = stat->rfind(')');
   return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
+}
+
+std::string FleetHarness::CapturedText(const std::string& log_path) {
+  std::string out;
+  for (const capture::Line& line : capture::LogReader(log_path).Last(1 << 24)) {
+    if (line.stream != capture::Stream::kFleet) absl::StrAppend(&out, line.text, "\n");
+  }
+  return out;
 }
 
 std::string FleetHarness::FileText(const std::string& path) {

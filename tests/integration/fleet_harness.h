@@ -66,6 +66,9 @@ class FleetHarness {
   static bool ProcessAlive(pid_t pid);
   // A file's whole content; "" when it cannot be read.
   static std::string FileText(const std::string& path);
+  // What the worker wrote, from a captured log (its records' text, pieces
+  // joined, fleetd's markers left out), each line ending in a newline.
+  static std::string CapturedText(const std::string& log_path);
   // Reads an integer pid written by the child program, 0 if absent.
   pid_t ReadPid(const std::string& name) const;
 

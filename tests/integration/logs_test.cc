@@ -1,11 +1,15 @@
-// Log hygiene with real workers: the free-disk floor, the directory budget,
-// and a log that cannot be written; the workers are never touched.
+// Logs with real workers: `fleetctl logs` over many instances (prefixes,
+// streams, restart markers, following); log hygiene (the free-disk floor,
+// the directory budget, a log that cannot be written; the workers are never
+// touched).
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -14,7 +18,9 @@
 namespace fleet::testing {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace ctl = ::fleet::control::v1;
 namespace fs = std::filesystem;
 
@@ -33,6 +39,113 @@ uint64_t SizeOr0(const std::string& path) {
 
 bool EventSeen(const FleetHarness& h, const std::string& text) {
   return h.Fleetctl({"events", "-n", "200"}).out.find(text) != std::string::npos;
+}
+
+// Two replicas that print to stdout and stderr; the first run of each
+// exits 3, the second stays up.
+std::string TwoStreams(const FleetHarness& h) {
+  return absl::StrCat(
+      "name: it\nrun_dir: run\nengines:\n  - name: w\n    replicas: 2\n    min_uptime: 10ms\n"
+      "    backoff: {initial: 100ms}\n    shell: 'echo out $FLEET_INSTANCE; echo err "
+      "$FLEET_INSTANCE >&2; if [ ! -e ",
+      h.dir(), "/ran.$FLEET_INSTANCE ]; then touch ", h.dir(),
+      "/ran.$FLEET_INSTANCE; exit 3; fi; exec sleep 1000'\n");
+}
+
+TEST(LogsTest, EveryReplicaPrefixedStreamsApartRestartsMarked) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", TwoStreams(h));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return h.Instance("w/0").restarts() == 1 && h.Instance("w/1").restarts() == 1 &&
+               h.Instance("w/1").state() == ctl::INSTANCE_STATE_RUNNING &&
+               h.Instance("w/0").state() == ctl::INSTANCE_STATE_RUNNING;
+      },
+      absl::Seconds(15)));
+  CommandResult all;
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        all = h.Fleetctl({"logs", "w"});
+        // Both runs' lines are in.
+        return std::vector<std::string>(absl::StrSplit(all.out, "out 1")).size() == 3u;
+      },
+      absl::Seconds(10)))
+      << all.out;
+  EXPECT_EQ(all.exit_code, 0) << all.err;
+  // stdout lines on stdout, stderr lines on stderr, each with its instance.
+  EXPECT_THAT(all.out, HasSubstr("w/0 | out 0\n"));
+  EXPECT_THAT(all.out, HasSubstr("w/1 | out 1\n"));
+  EXPECT_THAT(all.out, Not(HasSubstr("err ")));
+  EXPECT_THAT(all.err, HasSubstr("w/0 | err 0\n"));
+  EXPECT_THAT(all.err, HasSubstr("w/1 | err 1\n"));
+  // Where it ended and started again.
+  EXPECT_THAT(all.out, HasSubstr("w/0 | --- exited with status 3 after "));
+  EXPECT_THAT(all.out, ContainsRegex("w/1 \\| --- started: pid [0-9]+, restart 1 ---"));
+  // The runs in order: started, out, exited, started (restart 1), out.
+  const size_t first = all.out.find("w/0 | --- started");
+  const size_t exited = all.out.find("w/0 | --- exited");
+  const size_t again = all.out.find("w/0 | --- started", exited);
+  ASSERT_NE(again, std::string::npos) << all.out;
+  EXPECT_LT(first, all.out.find("w/0 | out 0"));
+  EXPECT_LT(all.out.find("w/0 | out 0"), exited);
+  EXPECT_LT(again, all.out.rfind("w/0 | out 0"));
+
+  // One instance: no prefix. -n 0: nothing at all.
+  CommandResult one = h.Fleetctl({"logs", "w/1"});
+  EXPECT_THAT(one.out, HasSubstr("\nout 1\n"));
+  EXPECT_THAT(one.out, Not(HasSubstr("w/1 |")));
+  CommandResult none = h.Fleetctl({"logs", "-n", "0", "all"});
+  EXPECT_EQ(none.exit_code, 0);
+  EXPECT_EQ(none.out + none.err, "");
+  // Timestamps: when fleetd read each line, UTC, to the microsecond.
+  EXPECT_THAT(h.Fleetctl({"logs", "-t", "-n", "5", "w/0"}).out,
+              ContainsRegex("(^|\n)20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]"
+                            "\\.[0-9]{6}Z out 0\n$"));
+  // JSON lines with the stream named.
+  EXPECT_THAT(h.Fleetctl({"logs", "-o", "json", "w/0"}).out,
+              HasSubstr("{\"instance\":\"w/0\",\"unix_micros\":"));
+  EXPECT_THAT(h.Fleetctl({"logs", "-o", "json", "w/0"}).out,
+              HasSubstr("\"stream\":\"stderr\",\"text\":\"err 0\"}"));
+  EXPECT_EQ(h.Fleetctl({"logs", "nosuch"}).exit_code, 4);
+}
+
+TEST(LogsTest, FollowPrintsWhatManyInstancesWriteAsTheyWriteIt) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", TwoStreams(h));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return h.Instance("w/0").restarts() == 1 && h.Instance("w/1").restarts() == 1 &&
+               h.Instance("w/0").state() == ctl::INSTANCE_STATE_RUNNING &&
+               h.Instance("w/1").state() == ctl::INSTANCE_STATE_RUNNING;
+      },
+      absl::Seconds(15)));
+  // A follower started before anything new is written, nothing old shown.
+  ASSERT_EQ(h.Run({"sh", "-c",
+                   absl::StrCat(FleetHarness::FleetctlPath(), " --run-dir ", h.run_dir(),
+                                " logs -f -n 0 w > follow.out 2>&1 & echo $! > follow.pid")})
+                .exit_code,
+            0);
+  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_EQ(h.Fleetctl({"restart", "w"}).exit_code, 0);
+  const std::string follow = h.dir() + "/follow.out";
+  const bool seen = FleetHarness::WaitUntil(
+      [&] {
+        const std::string out = FleetHarness::FileText(follow);
+        return out.find("w/0 | out 0") != std::string::npos &&
+               out.find("w/1 | out 1") != std::string::npos &&
+               out.find("w/1 | err 1") != std::string::npos;
+      },
+      absl::Seconds(10));
+  const pid_t follower = h.ReadPid("follow.pid");
+  ASSERT_GT(follower, 0);
+  ::kill(follower, SIGTERM);
+  const std::string out = FleetHarness::FileText(follow);
+  EXPECT_TRUE(seen) << out;
+  EXPECT_THAT(out, HasSubstr("w/0 | --- killed by SIGTERM after "));
+  EXPECT_THAT(out, ContainsRegex("w/1 \\| --- started: pid [0-9]+, restart 2 ---"));
+  EXPECT_THAT(out, Not(HasSubstr("restart 1 ---")));  // -n 0: nothing from before.
 }
 
 TEST(LogsTest, BelowTheFreeDiskFloorOutputIsDroppedAndCountedThenResumes) {

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/os/files.h"
@@ -119,8 +120,11 @@ TEST(SuperviseTest, ChildSeesOnlyStdioAndItsFleetEnvironment) {
   EXPECT_THAT(env, HasSubstr(absl::StrCat("FLEET_RUN_DIR=", h.run_dir(), "\n")));
   EXPECT_THAT(env, ::testing::ContainsRegex("FLEET_INSTANCE=[01]\n"));
   ASSERT_TRUE(FleetHarness::WaitUntil(
-      [&] { return h.Fleetctl({"logs", "e/1"}).out == "hello from e\n"; }, absl::Seconds(5)));
-  EXPECT_EQ(*os::ReadFile(h.run_dir() + "/logs/e.0.log"), "hello from e\n");
+      [&] {
+        return absl::EndsWith(h.Fleetctl({"logs", "e/1"}).out, "---\nhello from e\n");
+      },
+      absl::Seconds(5)));
+  EXPECT_EQ(FleetHarness::CapturedText(h.run_dir() + "/logs/e.0.log"), "hello from e\n");
 }
 
 TEST(SuperviseTest, DependentsStartAfterTheirDependencyRuns) {

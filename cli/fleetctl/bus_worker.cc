@@ -28,36 +28,10 @@ int Say(int code, const std::string& message) {
   return code;
 }
 
-// --name VALUE from args; the rest stay in *rest.
-std::optional<std::string> Flag(const std::vector<std::string>& args, const std::string& name,
-                                std::vector<std::string>* rest, bool* missing_value) {
-  std::optional<std::string> value;
-  rest->clear();
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == name) {
-      if (i + 1 >= args.size()) {
-        *missing_value = true;
-      } else {
-        value = args[++i];
-      }
-    } else {
-      rest->push_back(args[i]);
-    }
-  }
-  return value;
-}
-
 // The worker's name: --worker, else ENGINE.N from fleetd's environment.
-std::optional<std::string> WorkerName(std::vector<std::string>* args, std::string* error) {
-  std::vector<std::string> rest;
-  bool missing = false;
-  std::optional<std::string> worker = Flag(*args, "--worker", &rest, &missing);
-  *args = rest;
-  if (missing) {
-    *error = "--worker needs a NAME";
-    return std::nullopt;
-  }
-  if (!worker.has_value()) {
+std::optional<std::string> WorkerName(const std::string& given, std::string* error) {
+  std::string worker = given;
+  if (worker.empty()) {
     const char* engine = getenv("FLEET_ENGINE");
     const char* instance = getenv("FLEET_INSTANCE");
     if (engine == nullptr || instance == nullptr) {
@@ -66,8 +40,8 @@ std::optional<std::string> WorkerName(std::vector<std::string>* args, std::strin
     }
     worker = absl::StrCat(engine, ".", instance);
   }
-  if (!bus::IsValidId(*worker)) {
-    *error = absl::StrCat("worker '", *worker, "' must be 1 to 100 of [A-Za-z0-9._-]");
+  if (!bus::IsValidId(worker)) {
+    *error = absl::StrCat("worker '", worker, "' must be 1 to 100 of [A-Za-z0-9._-]");
     return std::nullopt;
   }
   return worker;
@@ -75,41 +49,28 @@ std::optional<std::string> WorkerName(std::vector<std::string>* args, std::strin
 
 }  // namespace
 
-int BusWorker(const std::string& run_dir, const std::string& verb,
-              const std::vector<std::string>& input) {
-  std::vector<std::string> args = input;
+int BusWorker(const std::string& run_dir, const BusWorkerCall& call) {
   std::string error;
-  std::optional<std::string> worker = WorkerName(&args, &error);
+  std::optional<std::string> worker = WorkerName(call.worker, &error);
   if (!worker.has_value()) return Say(kUsage, error);
   bus::Mailbox box(os::JoinPath(run_dir, "bus"));
-  if (verb == "claim") {
-    std::vector<std::string> rest;
-    bool missing = false;
-    std::optional<std::string> capability = Flag(args, "--capability", &rest, &missing);
-    if (!capability.has_value() || !rest.empty()) {
-      return Say(kUsage, "claim takes --capability NAME [--worker NAME]");
-    }
-    absl::StatusOr<std::optional<bus::Claim>> claim = box.ClaimNext(*capability, *worker);
-    if (!claim.ok())
+  if (call.verb == "claim") {
+    absl::StatusOr<std::optional<bus::Claim>> claim = box.ClaimNext(call.capability, *worker);
+    if (!claim.ok()) {
       return Say(claim.status().code() == absl::StatusCode::kInvalidArgument ? kUsage : kFailed,
                  std::string(claim.status().message()));
+    }
     if (!claim->has_value()) return kNoTask;
     printf("%s", bus::ToJsonLine((*claim)->task).c_str());
     return kOk;
   }
-  // complete | fail | heartbeat ID
-  if (args.empty())
-    return Say(kUsage, absl::StrCat(verb, " needs the task's ID (RUN~TASK~ATTEMPT)"));
-  const std::string id = args[0];
-  args.erase(args.begin());
-  std::optional<bus::RecordKey> key = bus::ParseRecordName(id + ".json");
+  std::optional<bus::RecordKey> key = bus::ParseRecordName(call.id + ".json");
   if (!key.has_value()) {
-    return Say(kUsage,
-               absl::StrCat("'", id, "' is not a task ID (RUN~TASK~ATTEMPT, as claim prints)"));
+    return Say(kUsage, absl::StrCat("'", call.id,
+                                    "' is not a task ID (RUN~TASK~ATTEMPT, as claim prints)"));
   }
-  if (verb == "heartbeat") {
-    if (!args.empty()) return Say(kUsage, "heartbeat takes only the ID");
-    absl::Status renewed = box.Heartbeat(*worker, id + ".json");
+  if (call.verb == "heartbeat") {
+    absl::Status renewed = box.Heartbeat(*worker, call.id + ".json");
     return renewed.ok() ? kOk : Say(kFailed, std::string(renewed.message()));
   }
   v1::ResultFile result;
@@ -117,18 +78,12 @@ int BusWorker(const std::string& run_dir, const std::string& verb,
   result.set_task(key->task);
   result.set_attempt(key->attempt);
   result.set_worker(*worker);
-  std::vector<std::string> rest;
-  bool missing = false;
-  if (verb == "complete") {
-    std::optional<std::string> file = Flag(args, "--result", &rest, &missing);
-    if (!file.has_value() || !rest.empty()) {
-      return Say(kUsage, "complete takes ID --result FILE ('-' for stdin)");
-    }
+  if (call.verb == "complete") {
     std::string output;
-    if (*file == "-") {
+    if (call.result_file == "-") {
       output.assign(std::istreambuf_iterator<char>(std::cin), {});
     } else {
-      absl::StatusOr<std::string> text = os::ReadFile(*file);
+      absl::StatusOr<std::string> text = os::ReadFile(call.result_file);
       if (!text.ok()) return Say(kFailed, std::string(text.status().message()));
       output = *text;
     }
@@ -137,13 +92,11 @@ int BusWorker(const std::string& run_dir, const std::string& verb,
     }
     result.set_ok(true);
     result.set_output(output);
-  } else if (verb == "fail") {
-    std::optional<std::string> reason = Flag(args, "--reason", &rest, &missing);
-    if (!reason.has_value() || !rest.empty()) return Say(kUsage, "fail takes ID --reason TEXT");
+  } else if (call.verb == "fail") {
     result.set_ok(false);
-    result.set_error(*reason);
+    result.set_error(call.reason);
   } else {
-    return Say(kUsage, absl::StrCat("unknown bus command '", verb, "'"));
+    return Say(kUsage, absl::StrCat("unknown bus command '", call.verb, "'"));
   }
   absl::Status done = box.Complete(result);
   return done.ok() ? kOk : Say(kFailed, std::string(done.message()));

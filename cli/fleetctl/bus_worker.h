@@ -5,15 +5,22 @@
 #define FLEET_CLI_FLEETCTL_BUS_WORKER_H_
 
 #include <string>
-#include <vector>
 
 namespace fleet::cli {
 
-// verb: claim, complete, fail or heartbeat; args after it. Prints what a
-// script needs (claim: the task as JSON) and returns fleetctl's exit code
-// (claim: 3 when there is no task for the capability).
-int BusWorker(const std::string& run_dir, const std::string& verb,
-              const std::vector<std::string>& args);
+// One worker verb, as parsed from the command line.
+struct BusWorkerCall {
+  std::string verb;         // claim, complete, fail or heartbeat
+  std::string worker;       // "": ENGINE.N from FLEET_ENGINE and FLEET_INSTANCE
+  std::string capability;   // claim
+  std::string id;           // complete, fail, heartbeat: RUN~TASK~ATTEMPT
+  std::string result_file;  // complete: '-' for stdin
+  std::string reason;       // fail
+};
+
+// Prints what a script needs (claim: the task as JSON) and returns
+// fleetctl's exit code (claim: 3 when there is no task for the capability).
+int BusWorker(const std::string& run_dir, const BusWorkerCall& call);
 
 }  // namespace fleet::cli
 

@@ -59,31 +59,12 @@ std::string SystemdUnit(const std::string& fleetd_path, const std::string& confi
       ::geteuid() == 0 ? "multi-user.target" : "default.target", "\n");
 }
 
-int InstallSystemd(const std::vector<std::string>& args, const std::string& fleetd_path) {
-  std::string config, unit_dir, name = "fleetd";
-  bool print = false, force = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](std::string* out) {
-      if (i + 1 >= args.size()) return false;
-      *out = args[++i];
-      return true;
-    };
-    if (a == "--config") {
-      if (!value(&config)) return Say(kUsage, "--config needs a PATH");
-    } else if (a == "--unit-dir") {
-      if (!value(&unit_dir)) return Say(kUsage, "--unit-dir needs a DIR");
-    } else if (a == "--name") {
-      if (!value(&name) || name.empty() || name.find('/') != std::string::npos) {
-        return Say(kUsage, "--name needs a unit name without '/'");
-      }
-    } else if (a == "--print") {
-      print = true;
-    } else if (a == "--force") {
-      force = true;
-    } else {
-      return Say(kUsage, absl::StrCat("install systemd: unexpected '", a, "'"));
-    }
+int InstallSystemd(const SystemdInstall& request, const std::string& fleetd_path) {
+  const std::string& config = request.config;
+  const std::string& name = request.name;
+  std::string unit_dir = request.unit_dir;
+  if (name.empty() || name.find('/') != std::string::npos) {
+    return Say(kUsage, "--name needs a unit name without '/'");
   }
   if (config.empty()) return Say(kUsage, "install systemd needs --config PATH (the fleet file)");
   char resolved[PATH_MAX];
@@ -91,7 +72,7 @@ int InstallSystemd(const std::vector<std::string>& args, const std::string& flee
     return Say(kUsage, absl::StrCat("config ", config, " does not exist"));
   }
   const std::string unit = SystemdUnit(fleetd_path, resolved);
-  if (print) {
+  if (request.print) {
     fputs(unit.c_str(), stdout);
     return kOk;
   }
@@ -103,7 +84,7 @@ int InstallSystemd(const std::vector<std::string>& args, const std::string& flee
   }
   const std::string path = absl::StrCat(unit_dir, "/", name, ".service");
   absl::StatusOr<std::string> existing = os::ReadFile(path);
-  if (existing.ok() && *existing != unit && !force) {
+  if (existing.ok() && *existing != unit && !request.force) {
     return Say(kFailed, absl::StrCat(path,
                                      " exists and differs; nothing was changed (--force "
                                      "replaces it, --print shows the new one)"));

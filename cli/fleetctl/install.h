@@ -4,18 +4,24 @@
 #define FLEET_CLI_FLEETCTL_INSTALL_H_
 
 #include <string>
-#include <vector>
 
 namespace fleet::cli {
 
 // The unit's text for fleetd at fleetd_path on config_path (absolute paths).
 std::string SystemdUnit(const std::string& fleetd_path, const std::string& config_path);
 
-// fleetctl install systemd --config PATH [--unit-dir DIR] [--name NAME]
-// [--print] [--force]: writes DIR/NAME.service (default
-// /etc/systemd/system/fleetd.service as root, ~/.config/systemd/user
-// otherwise) and says what to run next. Returns fleetctl's exit code.
-int InstallSystemd(const std::vector<std::string>& args, const std::string& fleetd_path);
+// `fleetctl install systemd`, as parsed from the command line.
+struct SystemdInstall {
+  std::string config;    // The fleet file (required).
+  std::string unit_dir;  // "": /etc/systemd/system as root, ~/.config/systemd/user otherwise.
+  std::string name = "fleetd";
+  bool print = false;    // Print the unit instead of writing it.
+  bool force = false;    // Replace a unit that differs (changed by hand).
+};
+
+// Writes UNIT_DIR/NAME.service and says what to run next. Returns
+// fleetctl's exit code.
+int InstallSystemd(const SystemdInstall& request, const std::string& fleetd_path);
 
 }  // namespace fleet::cli
 

@@ -479,9 +479,7 @@ class Commands {
   }
 
   // The worker verbs work on the bus's files, no daemon needed.
-  int BusWorkerVerb(const std::string& verb, const std::vector<std::string>& args) {
-    return BusWorker(g_.run_dir, verb, args);
-  }
+  int BusWorkerVerb(const BusWorkerCall& call) { return BusWorker(g_.run_dir, call); }
 
   // fleetctl runs TARGET [-n N].
   int Runs(const std::string& target, uint32_t limit) {
@@ -922,70 +920,55 @@ int Main(int argc, char** argv) {
   retry->add_option("RUN", run, "the run")->required();
   retry->add_option("TASK", task, "the task")->required();
   retry->callback([&] { action = [&](Commands& c) { return c.BusCancelOrRetry(run, task, true); }; });
-  // The worker verbs: their flags, handed to the bus worker as given.
-  std::string worker, capability, id, result_file, reason;
+  // The worker verbs: parsed here, done by the bus worker (no daemon needed).
+  BusWorkerCall bus_call;
   auto worker_verb = [&](const char* verb, const char* help) {
     CLI::App* v = bus->add_subcommand(verb, help);
     v->fallthrough();
-    v->add_option("--worker", worker, "default: $FLEET_ENGINE.$FLEET_INSTANCE")
+    v->add_option("--worker", bus_call.worker, "default: $FLEET_ENGINE.$FLEET_INSTANCE")
         ->option_text("NAME");
     return v;
   };
   auto hand_over = [&](const std::string& verb) {
-    std::vector<std::string> args;
-    if (!id.empty()) args.push_back(id);
-    for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
-             {"--worker", worker}, {"--capability", capability}, {"--result", result_file},
-             {"--reason", reason}}) {
-      if (!value.empty()) {
-        args.push_back(flag);
-        args.push_back(value);
-      }
-    }
-    action = [verb, args](Commands& c) { return c.BusWorkerVerb(verb, args); };
+    bus_call.verb = verb;
+    action = [&](Commands& c) { return c.BusWorkerVerb(bus_call); };
   };
   CLI::App* claim = worker_verb("claim", "(workers) take the next task: its JSON; exit 3 if none");
-  claim->add_option("--capability", capability, "the capability to work for")
+  claim->add_option("--capability", bus_call.capability, "the capability to work for")
       ->required()
       ->option_text("C");
   claim->callback([&] { hand_over("claim"); });
   CLI::App* complete = worker_verb("complete", "(workers) hand in a task's result");
-  complete->add_option("ID", id, "the task's ID, as claim printed it")->required();
-  complete->add_option("--result", result_file, "the result file, '-' for stdin")
+  complete->add_option("ID", bus_call.id, "the task's ID, as claim printed it")->required();
+  complete->add_option("--result", bus_call.result_file, "the result file, '-' for stdin")
       ->required()
       ->option_text("FILE");
   complete->callback([&] { hand_over("complete"); });
   CLI::App* fail = worker_verb("fail", "(workers) report that a task failed");
-  fail->add_option("ID", id, "the task's ID")->required();
-  fail->add_option("--reason", reason, "why")->required()->option_text("TEXT");
+  fail->add_option("ID", bus_call.id, "the task's ID")->required();
+  fail->add_option("--reason", bus_call.reason, "why")->required()->option_text("TEXT");
   fail->callback([&] { hand_over("fail"); });
   CLI::App* heartbeat = worker_verb("heartbeat", "(workers) renew a claim's lease");
-  heartbeat->add_option("ID", id, "the task's ID")->required();
+  heartbeat->add_option("ID", bus_call.id, "the task's ID")->required();
   heartbeat->callback([&] { hand_over("heartbeat"); });
 
   // install systemd
   CLI::App* install = command("install", "install fleetd as a service");
   install->require_subcommand(1, 1);
-  std::string unit_dir, unit_name;
-  bool print_unit = false, force = false;
+  SystemdInstall unit;
   CLI::App* systemd = install->add_subcommand(
       "systemd", "write a systemd unit for fleetd (Type=notify, watchdog, Restart=always)");
   systemd->fallthrough();
-  systemd->add_option("--unit-dir", unit_dir, "default: /etc/systemd/system as root, else "
-                                              "~/.config/systemd/user")
+  systemd->add_option("--unit-dir", unit.unit_dir, "default: /etc/systemd/system as root, else "
+                                                   "~/.config/systemd/user")
       ->option_text("DIR");
-  systemd->add_option("--name", unit_name, "the unit's name (default fleetd)")->option_text("NAME");
-  systemd->add_flag("--print", print_unit, "print the unit instead of writing it");
-  systemd->add_flag("--force", force, "replace a unit that was changed by hand");
+  systemd->add_option("--name", unit.name, "the unit's name (default fleetd)")->option_text("NAME");
+  systemd->add_flag("--print", unit.print, "print the unit instead of writing it");
+  systemd->add_flag("--force", unit.force, "replace a unit that was changed by hand");
   systemd->callback([&] {
     needs_fleet = false;
-    std::vector<std::string> args;
-    if (!g.config_flag.empty()) args.insert(args.end(), {"--config", g.config_flag});
-    if (!unit_dir.empty()) args.insert(args.end(), {"--unit-dir", unit_dir});
-    if (!unit_name.empty()) args.insert(args.end(), {"--name", unit_name});
-    if (print_unit) args.push_back("--print");
-    if (force) args.push_back("--force");
-    action = [args](Commands&) { return InstallSystemd(args, FleetdPath()); };
+    unit.config = g.config_flag;
+    action = [&](Commands&) { return InstallSystemd(unit, FleetdPath()); };
   });
 
   command("version", "fleetctl's and fleetd's versions")

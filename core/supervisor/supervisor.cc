@@ -481,9 +481,11 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
     DrainPipe(pipe);
     ClosePipe(pipe);
   }
+  const absl::Duration ran = clock_->WallNow() - inst->started_wall;
   WriteMarker(inst, absl::StrCat(status.Describe(), " after ",
                                  absl::FormatDuration(absl::Trunc(
-                                     clock_->WallNow() - inst->started_wall, absl::Milliseconds(100)))));
+                                     ran, ran < absl::Seconds(1) ? absl::Milliseconds(1)
+                                                                 : absl::Milliseconds(100)))));
   inst->pid = 0;
   inst->has_exited = true;
   inst->health_due.reset();

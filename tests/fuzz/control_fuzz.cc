@@ -68,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)s.ListRuns(text, static_cast<uint32_t>(size * 37));
       break;
     case 2:
-      (void)s.LogPath(text);
+      (void)s.LogPaths({text});
       break;
     case 3:
       (void)s.SyncState(text, size % 2 == 0, text, nullptr);

@@ -104,7 +104,7 @@ TEST(IntelligenceTest, EachKindOfAnswerGetsItsVerdictAndNothingHangs) {
   EXPECT_EQ(LastRun(h, "ratelimit").verdict(), "skipped");
 
   EXPECT_LT(absl::Now() - start, absl::Seconds(40));
-  EXPECT_THAT(h.Fleetctl({"logs", "ratelimit"}).out, HasSubstr("429 rate limit"));  // stderr.
+  EXPECT_THAT(h.Fleetctl({"logs", "ratelimit"}).err, HasSubstr("429 rate limit"));  // stderr.
 }
 
 TEST(IntelligenceTest, AJudgeAcceptsWithAScoreRefusesOrRunsOutOfTime) {

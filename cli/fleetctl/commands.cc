@@ -497,12 +497,16 @@ int Commands::Logs(const LogOptions& o) {
   auto reader = stub->GetLogs(&context, request);
   ctl::LogChunk chunk;
   size_t prefix_width = 0;
+  FILE* last = stdout;
   while (reader->Read(&chunk)) {
     if (chunk.instances_size() > 1 && !o.no_prefix) {
       for (const std::string& id : chunk.instances()) prefix_width = std::max(prefix_width, id.size());
     }
     for (const ctl::LogLine& line : chunk.lines()) {
       FILE* to = line.stream() == ctl::LOG_STREAM_STDERR && !g_.json ? stderr : stdout;
+      // Both may be one file (2>&1): what went to the other goes out first.
+      if (to != last) fflush(last);
+      last = to;
       fputs(g_.json ? LogLineJson(line).c_str()
                     : RenderLogLine(line, prefix_width, o.timestamps, g_.color).c_str(),
             to);

@@ -91,6 +91,16 @@ TEST(LogsTest, EveryReplicaPrefixedStreamsApartRestartsMarked) {
   EXPECT_LT(all.out.find("w/0 | out 0"), exited);
   EXPECT_LT(again, all.out.rfind("w/0 | out 0"));
 
+  // Into one file (2>&1), stderr lines stay in their place among the rest.
+  const std::string merged =
+      h.Run({"sh", "-c",
+             absl::StrCat(FleetHarness::FleetctlPath(), " --run-dir ", h.run_dir(),
+                          " logs w/0 2>&1")})
+          .out;
+  const size_t err0 = merged.find("err 0");
+  EXPECT_LT(merged.find("--- started"), err0) << merged;
+  EXPECT_LT(err0, merged.find("--- exited")) << merged;
+
   // One instance: no prefix. -n 0: nothing at all.
   CommandResult one = h.Fleetctl({"logs", "w/1"});
   EXPECT_THAT(one.out, HasSubstr("\nout 1\n"));

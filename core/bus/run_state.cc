@@ -1,16 +1,21 @@
 #include "core/bus/run_state.h"
 
 #include <algorithm>
-#include <cmath>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "core/backoff/backoff.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace fleet::bus {
 namespace {
 
 namespace v1 = ::fleet::bus::v1;
+
+// A task's retries wait retry_delay, doubling, at most this long: a task
+// file's numbers (100 retries of a year's delay) never overflow a time.
+constexpr absl::Duration kMaxRetryDelay = absl::Hours(24);
 
 }  // namespace
 
@@ -189,9 +194,11 @@ absl::Status RunState::Result(const std::string& id, uint32_t attempt, bool ok,
   Touch(id);
   ++s.failures;
   if (s.failures <= t.retries()) {
-    const int64_t delay = static_cast<int64_t>(
-        google::protobuf::util::TimeUtil::DurationToMilliseconds(t.retry_delay()) *
-        std::pow(2.0, static_cast<double>(s.failures - 1)));
+    const int64_t delay = absl::ToInt64Milliseconds(
+        Backoff{absl::Milliseconds(
+                    google::protobuf::util::TimeUtil::DurationToMilliseconds(t.retry_delay())),
+                kMaxRetryDelay}
+            .Delay(s.failures));
     s.state = TaskState::kReady;
     s.published = false;
     ++s.attempt;

@@ -92,6 +92,21 @@ TEST(RunStateTest, RetriesWaitTheirDelayAndTheLastFailureSticks) {
   EXPECT_THAT(run.status("a").reason, HasSubstr("failed on attempt 3: boom (after 2 retries)"));
 }
 
+TEST(RunStateTest, AHostileRetryDelayDoublesUpTo24Hours) {
+  // 100 retries of a 100-year delay: 2^99 of them would overflow any clock.
+  RunState run =
+      NewRun("tasks:\n  - {id: a, capability: x, retries: 100, retry_delay: 876000h}\n");
+  int64_t now = 0;
+  for (int i = 0; i < 80; ++i) {
+    Finish(run, "a", false, now);
+    ASSERT_EQ(St(run, "a"), TaskState::kReady);
+    const int64_t wait = run.status("a").retry_at_ms - now;
+    ASSERT_GT(wait, 0);
+    ASSERT_LE(wait, int64_t{24} * 3600 * 1000) << "retry " << i;
+    now = run.status("a").retry_at_ms;
+  }
+}
+
 TEST(RunStateTest, StaleAndDuplicateResultsAreRefused) {
   RunState run = NewRun("tasks:\n  - {id: a, capability: x}\n");
   run.Published("a", 0);

@@ -51,10 +51,7 @@ LifecyclePolicy LifecyclePolicy::FromEngine(const v1::Engine& e) {
   LifecyclePolicy p;
   p.restart = e.restart();
   p.min_uptime = FromProto(e.min_uptime());
-  p.backoff_initial = FromProto(e.backoff().initial());
-  p.backoff_max = FromProto(e.backoff().max());
-  p.backoff_factor = e.backoff().factor();
-  p.backoff_jitter = e.backoff().jitter();
+  p.backoff = Backoff::FromConfig(e.backoff());
   p.reset_after = FromProto(e.backoff().reset_after());
   p.max_failures = e.crash_loop().max_failures();
   p.failure_window = FromProto(e.crash_loop().window());
@@ -63,19 +60,6 @@ LifecyclePolicy LifecyclePolicy::FromEngine(const v1::Engine& e) {
   p.scheduled = e.type() != v1::ENGINE_TYPE_DAEMON;
   p.run_timeout = FromProto(p.scheduled ? e.timeout() : e.cycle().timeout());
   return p;
-}
-
-absl::Duration BackoffDelay(const LifecyclePolicy& policy, uint32_t failures, double random01) {
-  if (failures == 0 || policy.backoff_initial <= absl::ZeroDuration()) return absl::ZeroDuration();
-  double exponent = std::min<double>(failures - 1, 64);
-  double seconds =
-      absl::ToDoubleSeconds(policy.backoff_initial) * std::pow(policy.backoff_factor, exponent);
-  seconds = std::min(seconds, absl::ToDoubleSeconds(policy.backoff_max));
-  // Jitter spreads a fleet that crashed together (one bad dependency) so it
-  // does not restart in lock-step.
-  seconds *= 1 + policy.backoff_jitter * (2 * random01 - 1);
-  seconds = std::min(seconds, absl::ToDoubleSeconds(policy.backoff_max));
-  return absl::Seconds(std::max(seconds, 0.0));
 }
 
 Lifecycle::Lifecycle(LifecyclePolicy policy, std::function<double()> random01)
@@ -169,7 +153,7 @@ std::optional<absl::Duration> Lifecycle::Fail(MonoTime now, const std::string& w
                            absl::FormatDuration(policy_.failure_window), "; last: ", what);
     return std::nullopt;
   }
-  absl::Duration delay = BackoffDelay(policy_, consecutive_failures_, random01_());
+  absl::Duration delay = policy_.backoff.Delay(consecutive_failures_, random01_());
   ++restarts_;
   last_restart_reason_ = what;
   state_ = State::kBackoff;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "core/backoff/backoff.h"
 #include "absl/time/time.h"
 #include "core/os/clock.h"
 #include "core/os/process.h"
@@ -38,17 +39,16 @@ const char* StateName(State state);
 // What the loop must do after an event.
 enum class Action { kNone, kSpawn, kSendStopSignal, kKill };
 
+// Read from a validated engine: core/config fills in every default, so no
+// number here is a default of its own.
 struct LifecyclePolicy {
   fleet::config::v1::RestartPolicy restart = fleet::config::v1::RESTART_POLICY_ALWAYS;
-  absl::Duration min_uptime = absl::Seconds(1);
-  absl::Duration backoff_initial = absl::Milliseconds(500);
-  absl::Duration backoff_max = absl::Seconds(60);
-  double backoff_factor = 2;
-  double backoff_jitter = 0.2;
-  absl::Duration reset_after = absl::Seconds(60);
-  uint32_t max_failures = 10;  // 0: never give up
-  absl::Duration failure_window = absl::Minutes(5);
-  absl::Duration grace = absl::Seconds(10);
+  absl::Duration min_uptime;
+  Backoff backoff;
+  absl::Duration reset_after;
+  uint32_t max_failures = 0;  // 0: never give up
+  absl::Duration failure_window;
+  absl::Duration grace;
   // Cycle engines: a run that exits 0 is followed by the next one after
   // cycle_interval (IDLE in between; not a failure). Zero: not a cycle engine.
   absl::Duration cycle_interval = absl::ZeroDuration();
@@ -66,11 +66,6 @@ struct LifecyclePolicy {
 
 // The shortest wait before retrying a spawn that failed.
 inline constexpr absl::Duration kSpawnRetryFloor = absl::Seconds(1);
-
-// Delay before restart number `failures` (1 = first failure):
-// initial * factor^(failures-1), capped at max, times a factor drawn from
-// [1-jitter, 1+jitter] (random01 in [0,1)), never above max.
-absl::Duration BackoffDelay(const LifecyclePolicy& policy, uint32_t failures, double random01);
 
 // Not thread-safe: supervisor thread only.
 class Lifecycle {

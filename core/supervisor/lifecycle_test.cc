@@ -12,25 +12,31 @@ namespace v1 = ::fleet::config::v1;
 os::ExitStatus Code(int code) { return {code, 0, false}; }
 os::ExitStatus Killed(int sig) { return {0, sig, true}; }
 
+// The config's defaults, without jitter.
 LifecyclePolicy Policy() {
   LifecyclePolicy p;
-  p.backoff_jitter = 0;
+  p.min_uptime = absl::Seconds(1);
+  p.backoff = {absl::Milliseconds(500), absl::Seconds(60), 2, 0};
+  p.reset_after = absl::Seconds(60);
+  p.max_failures = 10;
+  p.failure_window = absl::Minutes(5);
+  p.grace = absl::Seconds(10);
   return p;
 }
 
 MonoTime T(double seconds) { return absl::Seconds(seconds); }
 
-TEST(BackoffTest, GrowsCapsAndJitters) {
+TEST(LifecycleTest, RestartsWaitTheEnginesBackoff) {
   LifecyclePolicy p = Policy();
-  EXPECT_EQ(BackoffDelay(p, 1, 0.5), absl::Milliseconds(500));
-  EXPECT_EQ(BackoffDelay(p, 2, 0.5), absl::Seconds(1));
-  EXPECT_EQ(BackoffDelay(p, 4, 0.5), absl::Seconds(4));
-  EXPECT_EQ(BackoffDelay(p, 30, 0.5), absl::Seconds(60));
-  p.backoff_jitter = 0.2;
-  EXPECT_EQ(BackoffDelay(p, 1, 0.0), absl::Milliseconds(400));
-  EXPECT_EQ(BackoffDelay(p, 30, 0.999), absl::Seconds(60));  // Never above the cap.
-  p.backoff_initial = absl::ZeroDuration();
-  EXPECT_EQ(BackoffDelay(p, 5, 0.5), absl::ZeroDuration());
+  Lifecycle life(p, [] { return 0.5; });
+  life.Spawned(T(0));
+  ASSERT_EQ(life.Exited(T(0.1), Code(1)), Action::kNone);
+  EXPECT_EQ(life.state(), State::kBackoff);
+  EXPECT_EQ(*life.deadline(), T(0.6));  // initial
+  EXPECT_EQ(life.Tick(T(0.6)), Action::kSpawn);
+  life.Spawned(T(0.6));
+  ASSERT_EQ(life.Exited(T(0.7), Code(1)), Action::kNone);
+  EXPECT_EQ(*life.deadline(), T(1.7));  // initial * factor
 }
 
 TEST(LifecycleTest, StartsRunsAndRestartsWithBackoff) {
@@ -72,7 +78,7 @@ TEST(LifecycleTest, HealthyRunResetsBackoff) {
 
 TEST(LifecycleTest, ZeroDelayRestartsAtOnce) {
   LifecyclePolicy p = Policy();
-  p.backoff_initial = absl::ZeroDuration();
+  p.backoff.initial = absl::ZeroDuration();
   Lifecycle life(p, [] { return 0.5; });
   life.Start(T(0));
   life.Spawned(T(0));
@@ -219,7 +225,7 @@ TEST(LifecycleTest, KillDuringBackoffIsImmediate) {
 
 TEST(LifecycleTest, SpawnFailureNeverRetriesFasterThanTheFloor) {
   LifecyclePolicy p = Policy();
-  p.backoff_initial = absl::ZeroDuration();
+  p.backoff.initial = absl::ZeroDuration();
   Lifecycle life(p, [] { return 0.5; });
   life.Start(T(0));
   life.SpawnFailed(T(0), "program x not found");
@@ -230,7 +236,7 @@ TEST(LifecycleTest, SpawnFailureNeverRetriesFasterThanTheFloor) {
 TEST(LifecycleTest, NeverGivingUpKeepsNoHistory) {
   LifecyclePolicy p = Policy();
   p.max_failures = 0;
-  p.backoff_initial = absl::ZeroDuration();
+  p.backoff.initial = absl::ZeroDuration();
   Lifecycle life(p, [] { return 0.5; });
   life.Start(T(0));
   for (int i = 0; i < 100000; ++i) {

@@ -22,6 +22,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/backoff/backoff.h"
 #include "core/intel/answer_check.h"
 #include "core/log/log.h"
 #include "core/os/files.h"
@@ -116,9 +117,8 @@ void Supervisor::IntelAfterRun(Instance* inst, ctl::RunRecord r, const os::ExitS
   const int exit_code = status.signaled || status.unknown ? -1 : status.code;
   if (intel::RateLimited(spec.budget(), exit_code, answer + "\n" + c.stderr_tail)) {
     ++c.rate_limited_streak;
-    const v1::Backoff& b = spec.budget().rate_limit_backoff();
-    const double factor = std::pow(b.factor(), std::min<double>(c.rate_limited_streak - 1, 30));
-    const absl::Duration delay = std::min(FromProto(b.initial()) * factor, FromProto(b.max()));
+    const absl::Duration delay =
+        Backoff::FromConfig(spec.budget().rate_limit_backoff()).Delay(c.rate_limited_streak);
     c.rate_limited_until = now_ + delay;
     // Not a failure to retry at once: the next call waits out the limit.
     if (inst->life.state() == State::kBackoff) inst->life.Idle("rate limited");

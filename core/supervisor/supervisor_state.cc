@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "core/backoff/backoff.h"
 #include "core/os/files.h"
 #include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
@@ -23,12 +24,10 @@ using fleet::plugin::v1::SyncRequest;
 using fleet::plugin::v1::SyncResult;
 
 // Failed pushes (and pulls a start waits for) are retried after 2s, 4s, ...
-// up to this.
-constexpr absl::Duration kRetryMax = absl::Minutes(5);
+// up to 5 minutes.
+constexpr Backoff kRetry{absl::Seconds(2), absl::Minutes(5), 2, 0};
 
-absl::Duration RetryDelay(uint32_t retries) {
-  return std::min(kRetryMax, absl::Seconds(2) * (1 << std::min<uint32_t>(retries, 10)));
-}
+absl::Duration RetryDelay(uint32_t retries) { return kRetry.Delay(retries + 1); }
 
 std::string Short(const std::string& head) {
   return head.empty() ? "(no commit)" : head.substr(0, 7);

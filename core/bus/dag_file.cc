@@ -12,8 +12,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/config/source_map.h"
-#include "core/config/yaml_to_proto.h"
+#include "core/yaml/source_map.h"
+#include "core/yaml/yaml_to_proto.h"
 #include "core/os/files.h"
 
 namespace fleet::bus {
@@ -46,7 +46,7 @@ std::string Stem(const std::string& name) {
 
 class Checker {
  public:
-  Checker(const config::SourceMap* map, std::vector<std::string>* errors)
+  Checker(const yaml::SourceMap* map, std::vector<std::string>* errors)
       : map_(map), errors_(errors) {}
 
   void Error(const google::protobuf::Message* m, int field, const std::string& text,
@@ -174,7 +174,7 @@ class Checker {
     }
   }
 
-  const config::SourceMap* map_;
+  const yaml::SourceMap* map_;
   std::vector<std::string>* errors_;
 };
 
@@ -182,16 +182,16 @@ class Checker {
 
 absl::StatusOr<v1::Dag> LoadDagFromString(const std::string& text, const std::string& name,
                                           const std::string& base_dir) {
-  absl::StatusOr<YAML::Node> node = config::ParseYamlString(text, name);
+  absl::StatusOr<YAML::Node> node = yaml::ParseYamlString(text, name);
   if (!node.ok()) return node.status();
   if (!node->IsMap()) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, ": a DAG file is a mapping with name and tasks"));
   }
   v1::Dag dag;
-  config::SourceMap map;
+  yaml::SourceMap map;
   std::vector<std::string> errors;
-  config::YamlToProto(name, &map, &errors).Convert(*node, &dag);
+  yaml::YamlToProto(name, &map, &errors).Convert(*node, &dag);
   if (errors.empty()) Checker(&map, &errors).Check(&dag, base_dir);
   if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
   if (dag.name().empty()) dag.set_name(Stem(name));
@@ -199,7 +199,7 @@ absl::StatusOr<v1::Dag> LoadDagFromString(const std::string& text, const std::st
 }
 
 absl::StatusOr<v1::Dag> LoadDagFile(const std::string& path) {
-  absl::StatusOr<std::string> text = os::ReadFileBounded(path, config::kMaxYamlFileBytes);
+  absl::StatusOr<std::string> text = os::ReadFileBounded(path, yaml::kMaxYamlFileBytes);
   if (!text.ok()) return text.status();
   return LoadDagFromString(*text, path, os::DirName(path));
 }

@@ -12,9 +12,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/config/source_map.h"
+#include "core/yaml/source_map.h"
 #include "core/config/validate.h"
-#include "core/config/yaml_to_proto.h"
+#include "core/yaml/yaml_to_proto.h"
 #include "core/os/files.h"
 
 namespace fleet::config {
@@ -64,12 +64,12 @@ class Loader {
                                            "(`fleetctl init` writes a commented example)"));
       return;
     }
-    YamlToProto(name, &map_, &errors_).Convert(*node, &out_->config);
+    yaml::YamlToProto(name, &map_, &errors_).Convert(*node, &out_->config);
   }
 
   void EngineFile(const std::string& path) {
     out_->files.push_back(path);
-    absl::StatusOr<YAML::Node> node = ParseYamlFile(path);
+    absl::StatusOr<YAML::Node> node = yaml::ParseYamlFile(path);
     if (!node.ok()) {
       errors_.push_back(std::string(node.status().message()));
       unreadable_ = true;
@@ -79,10 +79,10 @@ class Loader {
       errors_.push_back(absl::StrCat(path, ": empty engine file"));
       return;
     }
-    YamlToProto(path, &map_, &errors_).Convert(*node, out_->config.add_engines());
+    yaml::YamlToProto(path, &map_, &errors_).Convert(*node, out_->config.add_engines());
   }
 
-  void EngineDir(const std::string& dir, const std::string& skip, const Location& where) {
+  void EngineDir(const std::string& dir, const std::string& skip, const yaml::Location& where) {
     absl::StatusOr<std::vector<std::string>> files = YamlFilesIn(dir, skip);
     if (!files.ok()) {
       errors_.push_back(absl::StrCat(where.ToString(), ": ", files.status().message()));
@@ -120,7 +120,7 @@ class Loader {
 
  private:
   LoadedConfig* out_;
-  SourceMap map_;
+  yaml::SourceMap map_;
   std::vector<std::string> errors_;
   bool unreadable_ = false;  // A file was not YAML at all.
 };
@@ -148,12 +148,12 @@ absl::StatusOr<LoadedConfig> LoadConfigUnguarded(const std::string& given,
     base_dir = out.path;
     std::string fleet_file = os::JoinPath(base_dir, kFleetFile);
     if (::access(fleet_file.c_str(), F_OK) == 0) {
-      loader.FleetFile(ParseYamlFile(fleet_file), fleet_file);
+      loader.FleetFile(yaml::ParseYamlFile(fleet_file), fleet_file);
     }
     loader.EngineDir(base_dir, kFleetFile, {base_dir, 0, 0});
   } else {
     base_dir = os::DirName(out.path);
-    loader.FleetFile(ParseYamlFile(out.path), out.path);
+    loader.FleetFile(yaml::ParseYamlFile(out.path), out.path);
   }
   loader.EngineDirsOf(base_dir);
   absl::Status status = loader.Finish(base_dir, BaseName(out.path), run_dir_override);
@@ -183,7 +183,7 @@ absl::StatusOr<LoadedConfig> LoadConfigFromString(const std::string& yaml,
   LoadedConfig out;
   out.path = name;
   Loader loader(&out);
-  loader.FleetFile(ParseYamlString(yaml, name), name);
+  loader.FleetFile(yaml::ParseYamlString(yaml, name), name);
   absl::Status status = loader.Finish(base_dir, BaseName(name));
   if (!status.ok()) return status;
   return out;

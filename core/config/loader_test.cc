@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "core/config/yaml_to_proto.h"
+#include "core/yaml/yaml_to_proto.h"
 #include "core/os/files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -364,10 +364,10 @@ TEST(LoaderTest, MissingPathIsNotFound) {
 }
 
 TEST(ByteSizeTest, Units) {
-  EXPECT_EQ(*ParseByteSize("4096"), 4096u);
-  EXPECT_EQ(*ParseByteSize("10MB"), 10u * 1024 * 1024);
-  EXPECT_EQ(*ParseByteSize("512KiB"), 512u * 1024);
-  EXPECT_FALSE(ParseByteSize("10 parsecs").ok());
+  EXPECT_EQ(*yaml::ParseByteSize("4096"), 4096u);
+  EXPECT_EQ(*yaml::ParseByteSize("10MB"), 10u * 1024 * 1024);
+  EXPECT_EQ(*yaml::ParseByteSize("512KiB"), 512u * 1024);
+  EXPECT_FALSE(yaml::ParseByteSize("10 parsecs").ok());
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/bus/ids.h"
-#include "core/config/yaml_to_proto.h"
+#include "core/yaml/yaml_to_proto.h"
 #include "core/intel/answer_check.h"
 #include "core/killcond/expression.h"
 #include "core/os/files.h"
@@ -47,7 +47,7 @@ bool ProgramFound(const std::string& program, const std::string& cwd) {
 
 class Validator {
  public:
-  Validator(const std::string& base_dir, const SourceMap& map, std::vector<std::string>* errors,
+  Validator(const std::string& base_dir, const yaml::SourceMap& map, std::vector<std::string>* errors,
             std::vector<std::string>* warnings)
       : base_dir_(base_dir), map_(map), errors_(errors), warnings_(warnings) {}
 
@@ -454,7 +454,7 @@ class Validator {
     for (const v1::MergeRule& rule : state->merge()) {
       if (rule.path().empty()) Error(&rule, 0, "a merge rule needs a path glob");
       if (std::find(kStrategies.begin(), kStrategies.end(), rule.strategy()) == kStrategies.end()) {
-        std::string hint = ClosestMatch(rule.strategy(), kStrategies);
+        std::string hint = yaml::ClosestMatch(rule.strategy(), kStrategies);
         Error(&rule, v1::MergeRule::kStrategyFieldNumber,
               absl::StrCat("'", rule.strategy(), "' is not a merge strategy; expected one of ",
                            absl::StrJoin(kStrategies, ", "),
@@ -504,7 +504,7 @@ class Validator {
   }
 
   const std::string& base_dir_;
-  const SourceMap& map_;
+  const yaml::SourceMap& map_;
   std::vector<std::string>* errors_;
   std::vector<std::string>* warnings_;  // May be null.
 };
@@ -519,7 +519,7 @@ bool IsValidEngineName(const std::string& name) {
   return true;
 }
 
-void ValidateAndComplete(const std::string& base_dir, const SourceMap& map, v1::FleetConfig* config,
+void ValidateAndComplete(const std::string& base_dir, const yaml::SourceMap& map, v1::FleetConfig* config,
                          std::vector<std::string>* errors, std::vector<std::string>* warnings) {
   Validator(base_dir, map, errors, warnings).Run(config);
 }

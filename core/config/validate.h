@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config/source_map.h"
+#include "core/yaml/source_map.h"
 #include "proto/fleet/config/v1/config.pb.h"
 
 namespace fleet::config {
@@ -15,7 +15,7 @@ namespace fleet::config {
 // base_dir, and appends one "file:line:col: message" per problem to errors,
 // and one per doubt (a cwd that does not exist, a program not found) to
 // warnings (may be null).
-void ValidateAndComplete(const std::string& base_dir, const SourceMap& map,
+void ValidateAndComplete(const std::string& base_dir, const yaml::SourceMap& map,
                          fleet::config::v1::FleetConfig* config,
                          std::vector<std::string>* errors,
                          std::vector<std::string>* warnings = nullptr);

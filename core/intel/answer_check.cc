@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "core/config/yaml_to_proto.h"
+#include "core/yaml/yaml_to_proto.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "re2/re2.h"
@@ -52,7 +52,7 @@ std::string CheckAnswer(const fleet::config::v1::Output& output, const std::stri
     map = value.has_struct_value();
     for (const auto& [key, unused] : value.struct_value().fields()) keys.push_back(key);
   } else if (output.format() == "yaml") {
-    absl::StatusOr<std::vector<std::string>> top = config::YamlTopLevelKeys(answer);
+    absl::StatusOr<std::vector<std::string>> top = yaml::YamlTopLevelKeys(answer);
     if (!top.ok()) return absl::StrCat("not valid YAML (", top.status().message(), ")");
     keys = *top;
     map = !keys.empty();

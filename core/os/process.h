@@ -81,6 +81,10 @@ bool SignalGroup(pid_t pgid, int sig);
 int PidfdOpen(pid_t pid);
 // Sends sig through a pidfd; false when the process is gone.
 bool PidfdSignal(int pidfd, int sig);
+// Sends sig to the process pid only if it is still the one that started at
+// start_time (ProcessStartTime): checked and signalled through a pidfd, so
+// a pid reused meanwhile is never hit. False if it is gone or another.
+bool SignalIfSame(pid_t pid, uint64_t start_time, int sig);
 
 // Blocks until child pid exits (retrying on EINTR) and reaps it.
 ExitStatus WaitProcess(pid_t pid);

@@ -246,6 +246,16 @@ bool PidfdSignal(int pidfd, int sig) {
   return pidfd >= 0 && ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0;
 }
 
+bool SignalIfSame(pid_t pid, uint64_t start_time, int sig) {
+  const int pidfd = PidfdOpen(pid);
+  if (pidfd < 0) return false;
+  // Read while the pidfd pins the pid: this start time is that process's.
+  const std::optional<uint64_t> start = ProcessStartTime(pid);
+  const bool sent = start.has_value() && *start == start_time && PidfdSignal(pidfd, sig);
+  ::close(pidfd);
+  return sent;
+}
+
 bool SignalGroup(pid_t pgid, int sig) {
   if (pgid <= 1) return false;  // Never signal every process or init's group.
   return ::kill(-pgid, sig) == 0;

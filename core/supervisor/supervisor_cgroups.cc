@@ -173,12 +173,11 @@ void Supervisor::EndUnownedRuns() {
       auto kept = keep.find(group);
       if (kept != keep.end() && pid == kept->second) continue;
       std::optional<uint64_t> start = os::ProcessStartTime(pid);
-      if (kept != keep.end() && start.has_value() && *start >= kept_start[kept->second]) continue;
-      if (::kill(pid, SIGKILL) != 0) continue;
+      if (!start.has_value()) continue;  // Gone already.
+      if (kept != keep.end() && *start >= kept_start[kept->second]) continue;
+      if (!os::SignalIfSame(pid, *start, SIGKILL)) continue;
       ++killed[group];
-      if (Instance* inst = instance_of(group); inst != nullptr && start.has_value()) {
-        inst->dying.push_back({pid, *start});
-      }
+      if (Instance* inst = instance_of(group); inst != nullptr) inst->dying.push_back({pid, *start});
     }
   }
   for (const auto& [group, count] : killed) {
@@ -239,13 +238,14 @@ void Supervisor::RunOrphanSweep() {
                                 : nullptr;
     // A helper the running instance started (and whose parent died) is its
     // business; only what an earlier run of it left is ended.
+    const std::optional<uint64_t> orphan_start = os::ProcessStartTime(pid);
+    if (!orphan_start.has_value()) continue;  // Gone already.
     if (owner != nullptr && owner->pid > 0) {
-      std::optional<uint64_t> orphan_start = os::ProcessStartTime(pid);
       std::optional<uint64_t> owner_start = os::ProcessStartTime(owner->pid);
-      if (!orphan_start || !owner_start || *orphan_start >= *owner_start) continue;
+      if (!owner_start || *orphan_start >= *owner_start) continue;
     }
     if (pgid == pid) os::SignalGroup(pid, SIGKILL);
-    ::kill(pid, SIGKILL);
+    os::SignalIfSame(pid, *orphan_start, SIGKILL);
     Emit(absl::StrCat(engine, "/", n), "leftovers_killed",
          absl::StrCat("pid ", pid, " outlived the run that started it (it had left its ",
                       "process group): killed"));

@@ -2,18 +2,18 @@
 // name, and every value is checked against the field's type. Errors name
 // file:line:column and what was expected; unknown keys get a "did you mean".
 // The only place yaml-cpp exceptions are caught.
-#ifndef FLEET_CORE_CONFIG_YAML_TO_PROTO_H_
-#define FLEET_CORE_CONFIG_YAML_TO_PROTO_H_
+#ifndef FLEET_CORE_YAML_YAML_TO_PROTO_H_
+#define FLEET_CORE_YAML_YAML_TO_PROTO_H_
 
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "core/config/source_map.h"
+#include "core/yaml/source_map.h"
 #include "google/protobuf/message.h"
 #include "yaml-cpp/yaml.h"
 
-namespace fleet::config {
+namespace fleet::yaml {
 
 // The largest YAML file read (a fleet file, an engine file, a DAG): 16 MiB.
 inline constexpr size_t kMaxYamlFileBytes = 16u << 20;
@@ -71,6 +71,6 @@ absl::StatusOr<uint64_t> ParseByteSize(const std::string& text);
 // Used to check the answers of intelligence runs.
 absl::StatusOr<std::vector<std::string>> YamlTopLevelKeys(const std::string& text);
 
-}  // namespace fleet::config
+}  // namespace fleet::yaml
 
-#endif  // FLEET_CORE_CONFIG_YAML_TO_PROTO_H_
+#endif  // FLEET_CORE_YAML_YAML_TO_PROTO_H_

@@ -1,4 +1,4 @@
-#include "core/config/yaml_to_proto.h"
+#include "core/yaml/yaml_to_proto.h"
 
 #include <algorithm>
 #include <cmath>
@@ -17,7 +17,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "yaml-cpp/depthguard.h"
 
-namespace fleet::config {
+namespace fleet::yaml {
 namespace {
 
 using google::protobuf::Descriptor;
@@ -482,4 +482,4 @@ void YamlToProto::ConvertValue(const YAML::Node& node, Message* message) {
   }
 }
 
-}  // namespace fleet::config
+}  // namespace fleet::yaml

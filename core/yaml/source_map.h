@@ -1,7 +1,7 @@
 // Where each config value came from (file:line:column), so that every error
 // an operator sees points at the text they wrote.
-#ifndef FLEET_CORE_CONFIG_SOURCE_MAP_H_
-#define FLEET_CORE_CONFIG_SOURCE_MAP_H_
+#ifndef FLEET_CORE_YAML_SOURCE_MAP_H_
+#define FLEET_CORE_YAML_SOURCE_MAP_H_
 
 #include <string>
 #include <tuple>
@@ -9,7 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "google/protobuf/message.h"
 
-namespace fleet::config {
+namespace fleet::yaml {
 
 struct Location {
   std::string file;
@@ -36,6 +36,6 @@ class SourceMap {
   absl::flat_hash_map<Key, Location> locations_;
 };
 
-}  // namespace fleet::config
+}  // namespace fleet::yaml
 
-#endif  // FLEET_CORE_CONFIG_SOURCE_MAP_H_
+#endif  // FLEET_CORE_YAML_SOURCE_MAP_H_

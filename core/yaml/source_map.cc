@@ -1,8 +1,8 @@
-#include "core/config/source_map.h"
+#include "core/yaml/source_map.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace fleet::config {
+namespace fleet::yaml {
 
 std::string Location::ToString() const {
   if (line == 0) return file;
@@ -26,4 +26,4 @@ Location SourceMap::Find(const google::protobuf::Message* message, int field, in
   return {};
 }
 
-}  // namespace fleet::config
+}  // namespace fleet::yaml

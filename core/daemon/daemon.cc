@@ -21,6 +21,7 @@
 #include "core/log/log.h"
 #include "core/os/clock.h"
 #include "core/supervisor/event_log.h"
+#include "core/daemon/modules.h"
 #include "core/supervisor/supervisor.h"
 
 namespace fleet::daemon {
@@ -172,6 +173,7 @@ int RunDaemon(const DaemonOptions& options) {
     supervisor_options.use_cgroups = false;
   }
   supervisor::Supervisor supervisor(std::move(supervisor_options));
+  RegisterModules(&supervisor);
   loop = &supervisor;
   absl::Status init = supervisor.Init();
   if (!init.ok()) {

@@ -124,6 +124,27 @@ absl::Status Supervisor::Init() {
   return os::MakeDirs(defaults::LogsDir(options_.run_dir), 0700);
 }
 
+void Supervisor::AddModule(std::unique_ptr<module::Module> module) {
+  modules_.push_back(std::move(module));
+}
+
+absl::Time Supervisor::WallNow() const { return clock_->WallNow(); }
+
+module::InstanceView Supervisor::ViewOf(Instance& inst) const {
+  return {inst.id, *inst.engine->spec, inst.index, inst.pid, *inst.log};
+}
+
+void Supervisor::ForEachInstance(const std::function<void(const module::InstanceView&)>& fn) {
+  for (auto& [name, engine] : engines_) {
+    for (auto& inst : engine->instances) fn(ViewOf(*inst));
+  }
+}
+
+const config::v1::Engine* Supervisor::FindEngine(const std::string& name) const {
+  auto it = engines_.find(name);
+  return it == engines_.end() ? nullptr : it->second->spec.get();
+}
+
 bool Supervisor::Post(std::function<void()> fn) {
   {
     fleet::MutexLock lock(&post_mu_);
@@ -233,7 +254,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   consider(watchdog_due_);
   consider(recovery_due_);
   consider(watchdog_due_ping_);
-  consider(log_check_due_);
+  for (const auto& m : modules_) consider(m->NextDeadline());
   consider(orphan_sweep_due_);
   consider(rescan_due_);
   consider(records_retry_due_);
@@ -401,6 +422,20 @@ void Supervisor::WriteOutput(OutputPipe* pipe, absl::string_view data) {
   ScanOutputForMetrics(pipe, data);
 }
 
+void Supervisor::NoteLogWriteState(Instance* inst) {
+  const absl::Status& error = inst->log->last_error();
+  inst->log_failing = !error.ok();
+  if (inst->log_failing) {
+    Emit(inst->id, "log_write_failed",
+         absl::StrCat(error.message(), "; its output is dropped and counted until writes succeed "
+                                       "again (the worker is not touched)"));
+  } else {
+    Emit(inst->id, "log_write_resumed",
+         absl::StrCat("writing its log again; ", inst->log->dropped_bytes(),
+                      " bytes of output dropped so far"));
+  }
+}
+
 void Supervisor::WriteMarker(Instance* inst, absl::string_view text) {
   record_buffer_.clear();
   capture::AppendMarker(clock_->WallNow(), text, &record_buffer_);
@@ -486,6 +521,7 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
                                  absl::FormatDuration(absl::Trunc(
                                      ran, ran < absl::Seconds(1) ? absl::Milliseconds(1)
                                                                  : absl::Milliseconds(100)))));
+  for (const auto& m : modules_) m->OnExit(ViewOf(*inst), status);
   inst->pid = 0;
   inst->has_exited = true;
   inst->health_due.reset();
@@ -540,7 +576,11 @@ void Supervisor::RunTimers() {
   }
   RunStateTimers();
   RunRecoveryTimers();
-  RunLogJanitor();
+  for (const auto& m : modules_) {
+    if (std::optional<MonoTime> due = m->NextDeadline(); due.has_value() && *due <= now_) {
+      m->OnDeadline();
+    }
+  }
   RunOrphanSweep();
   if (rescan_due_.has_value() && *rescan_due_ <= now_) Rescan();
   RunCronTimers();
@@ -662,6 +702,7 @@ void Supervisor::Spawn(Instance* inst) {
   inst->stop_signal = os::SignalFromName(spec.stop().signal()).value_or(SIGTERM);
   inst->life.Spawned(now_);
   Emit(inst->id, "started", absl::StrCat("pid ", *pid));
+  for (const auto& m : modules_) m->OnSpawned(ViewOf(*inst));
   WriteMarker(inst, absl::StrCat("started: pid ", *pid,
                                  inst->life.restarts() > 0
                                      ? absl::StrCat(", restart ", inst->life.restarts())

@@ -22,6 +22,7 @@
 #include "core/bus/conductor.h"
 #include "core/config/loader.h"
 #include "core/health/monitor.h"
+#include "core/module/module.h"
 #include "core/plugin_host/worker.h"
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
@@ -29,7 +30,7 @@
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/instance_records.h"
 #include "core/supervisor/lifecycle.h"
-#include "core/supervisor/log_sink.h"
+#include "core/capture/log_sink.h"
 #include "core/sync/state_sync.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
@@ -65,7 +66,7 @@ enum class Verb { kStart, kStop, kRestart };
 
 // Thread-safety: Post() and Stopped() from any thread; everything else on the
 // loop thread (before Run(), or inside a posted closure).
-class Supervisor {
+class Supervisor : public module::ModuleHost {
  public:
   explicit Supervisor(SupervisorOptions options);
   ~Supervisor();
@@ -86,9 +87,13 @@ class Supervisor {
   // Runs the loop until a shutdown has stopped every instance.
   void Run();
 
+  // A feature module (core/module/module.h), called on the loop from now on.
+  // Before Apply.
+  void AddModule(std::unique_ptr<module::Module> module);
+
   // Runs fn on the loop thread soon. Returns false (fn dropped) once the loop
   // has finished.
-  bool Post(std::function<void()> fn);
+  bool Post(std::function<void()> fn) override;
   // Runs fn on the work-bus thread (which owns the conductor and its file
   // I/O, fsyncs included, so a slow disk never stalls supervision). False
   // (fn dropped) when the bus is off or stopping.
@@ -208,9 +213,7 @@ class Supervisor {
   void ApplyState(const config::LoadedConfig& loaded);
   absl::Status CheckStateReload(const config::LoadedConfig& loaded) const;
   void FillStateStatus(const Instance& inst, fleet::control::v1::InstanceStatus* out) const;
-  // Logs (supervisor_logs.cc): age caps, the directory's budget, the
-  // free-disk floor; a sink that starts or stops failing is reported.
-  void RunLogJanitor();
+  // A log sink that starts or stops failing is reported (once each way).
   void NoteLogWriteState(Instance* inst);
   // Recovery (supervisor_recovery.cc).
   void ApplyRecovery(const config::LoadedConfig& loaded);
@@ -288,7 +291,17 @@ class Supervisor {
   int TimeoutMs(std::optional<MonoTime> next) const;
   std::vector<Instance*> Resolve(const std::string& target, absl::Status* error);
   std::vector<std::string> ChildEnvironment(const Instance& inst) const;
-  void Emit(const std::string& subject, const std::string& kind, const std::string& message);
+  // ModuleHost.
+  void Emit(const std::string& subject, const std::string& kind,
+            const std::string& message) override;
+  os::MonoTime Now() const override { return now_; }
+  absl::Time WallNow() const override;
+  const std::string& run_dir() const override { return options_.run_dir; }
+  void ForEachInstance(const std::function<void(const module::InstanceView&)>& fn) override;
+  const fleet::config::v1::Engine* FindEngine(const std::string& name) const override;
+  module::InstanceView ViewOf(Instance& inst) const;
+
+  std::vector<std::unique_ptr<module::Module>> modules_;
 
   SupervisorOptions options_;
   os::Clock* clock_;
@@ -340,15 +353,11 @@ class Supervisor {
   fleet::config::v1::Recovery recovery_config_;
   std::optional<MonoTime> recovery_due_;
   std::optional<MonoTime> watchdog_due_ping_;
-  fleet::config::v1::LogPolicy fleet_logs_;
-  std::optional<MonoTime> log_check_due_;
   // Where instance cgroups live; empty: cgroups are not used here.
   std::string cgroup_root_;
   // Without cgroups: when to look for orphans an ended instance left.
   std::optional<MonoTime> orphan_sweep_due_;
   uint64_t spawn_seq_ = 0;
-  // Below the free-disk floor: every sink drops output.
-  bool logs_paused_ = false;
   // The loop's own health: lateness of the last timer run, and the worst.
   absl::Duration loop_lag_;
   absl::Duration max_loop_lag_;

@@ -105,11 +105,11 @@ void Supervisor::AddInstances(Engine* engine, uint32_t count) {
     inst->id = absl::StrCat(spec.name(), "/", i);
     inst->metrics_path = MetricsPathFor(spec, i);
     inst->state.dir = StateDirFor(spec, i);
-    inst->log = std::make_unique<LogSink>(
+    inst->log = std::make_unique<capture::LogSink>(
         absl::StrCat(defaults::LogsDir(options_.run_dir), "/", spec.name(), ".", i, ".log"),
         spec.logs().max_size(), spec.logs().max_files());
-    inst->log->SetPaused(logs_paused_);
     engine->instances.push_back(std::move(inst));
+    for (const auto& m : modules_) m->OnInstanceAdded(ViewOf(*engine->instances.back()));
   }
   for (uint32_t i = count; i < engine->instances.size(); ++i) {
     engine->instances[i]->retire = true;
@@ -124,8 +124,6 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
   config_path_ = loaded.path;
   ApplyState(loaded);
   ApplyRecovery(loaded);
-  fleet_logs_ = loaded.config.logs();
-  if (!log_check_due_.has_value()) log_check_due_ = clock_->MonotonicNow();
   std::set<std::string> wanted;
   for (const v1::Engine& spec : loaded.config.engines()) {
     wanted.insert(spec.name());
@@ -177,6 +175,7 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
     for (auto& inst : engine->instances) inst->retire = true;
     response.add_removed(name);
   }
+  for (const auto& m : modules_) m->OnConfig(loaded);
   AdoptSurvivors();  // Only at the first Apply: before anything is spawned.
   return response;
 }
@@ -408,6 +407,7 @@ ctl::GetStatusResponse Supervisor::Status() const {
     }
   }
   d->set_instances(instances);
+  for (const auto& m : modules_) m->FillStatus(&status);
   return status;
 }
 

@@ -14,7 +14,7 @@
 #include "core/os/cgroup.h"
 #include "core/schedule/cron.h"
 #include "core/supervisor/lifecycle.h"
-#include "core/supervisor/log_sink.h"
+#include "core/capture/log_sink.h"
 #include "core/supervisor/run_history.h"
 #include "core/supervisor/supervisor.h"
 #include "core/sync/state_sync.h"
@@ -154,7 +154,7 @@ struct Supervisor::Instance {
   uint32_t index;
   std::string id;  // "ENGINE/N"
   Lifecycle life;
-  std::unique_ptr<LogSink> log;
+  std::unique_ptr<capture::LogSink> log;
   pid_t pid = 0;
   // stdout and stderr, each through a FIFO of its own so the log tells them apart.
   OutputPipe out{this, capture::Stream::kStdout};

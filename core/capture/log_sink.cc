@@ -1,4 +1,4 @@
-#include "core/supervisor/log_sink.h"
+#include "core/capture/log_sink.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace fleet::supervisor {
+namespace fleet::capture {
 
 LogSink::LogSink(std::string path, uint64_t max_size, uint32_t max_files)
     : path_(std::move(path)), max_size_(max_size), max_files_(max_files) {}
@@ -128,4 +128,4 @@ bool LogSink::WriteAll(absl::string_view data) {
   return true;
 }
 
-}  // namespace fleet::supervisor
+}  // namespace fleet::capture

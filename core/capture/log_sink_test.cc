@@ -1,4 +1,4 @@
-#include "core/supervisor/log_sink.h"
+#include "core/capture/log_sink.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 
 #include "gtest/gtest.h"
 
-namespace fleet::supervisor {
+namespace fleet::capture {
 namespace {
 
 std::string Read(const std::string& path) {
@@ -65,4 +65,4 @@ TEST(LogSinkTest, UnwritableDirectoryDropsAndCounts) {
 }
 
 }  // namespace
-}  // namespace fleet::supervisor
+}  // namespace fleet::capture

@@ -1,7 +1,7 @@
 // An instance's captured output: appended to logs/ENGINE.N.log and rotated by
 // size (ENGINE.N.log.1 ... .K), without ever touching the process.
-#ifndef FLEET_CORE_SUPERVISOR_LOG_SINK_H_
-#define FLEET_CORE_SUPERVISOR_LOG_SINK_H_
+#ifndef FLEET_CORE_CAPTURE_LOG_SINK_H_
+#define FLEET_CORE_CAPTURE_LOG_SINK_H_
 
 #include <cstdint>
 #include <string>
@@ -9,7 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
-namespace fleet::supervisor {
+namespace fleet::capture {
 
 // Not thread-safe: supervisor thread only.
 class LogSink {
@@ -55,6 +55,6 @@ class LogSink {
   bool paused_ = false;
 };
 
-}  // namespace fleet::supervisor
+}  // namespace fleet::capture
 
-#endif  // FLEET_CORE_SUPERVISOR_LOG_SINK_H_
+#endif  // FLEET_CORE_CAPTURE_LOG_SINK_H_

@@ -1,11 +1,11 @@
-#include "core/supervisor/log_janitor.h"
+#include "core/modules/log_hygiene/log_janitor.h"
 
 #include <algorithm>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 
-namespace fleet::supervisor {
+namespace fleet::modules {
 
 bool IsRotatedLog(const std::string& name) {
   size_t at = name.rfind(".log.");
@@ -44,4 +44,4 @@ TrimPlan PlanLogTrim(std::vector<LogFile> files, absl::Time now,
   return plan;
 }
 
-}  // namespace fleet::supervisor
+}  // namespace fleet::modules

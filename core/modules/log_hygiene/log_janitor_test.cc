@@ -1,9 +1,9 @@
-#include "core/supervisor/log_janitor.h"
+#include "core/modules/log_hygiene/log_janitor.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace fleet::supervisor {
+namespace fleet::modules {
 namespace {
 
 using ::testing::ElementsAre;
@@ -42,4 +42,4 @@ TEST(LogJanitorTest, AgeFirstThenOldestUntilUnderBudgetNeverLive) {
 }
 
 }  // namespace
-}  // namespace fleet::supervisor
+}  // namespace fleet::modules

@@ -2,8 +2,8 @@
 // oldest until the logs directory fits its budget. Live logs are never
 // deleted (a worker is writing them; rotation handles their size). Pure:
 // the caller lists the files and deletes what this returns.
-#ifndef FLEET_CORE_SUPERVISOR_LOG_JANITOR_H_
-#define FLEET_CORE_SUPERVISOR_LOG_JANITOR_H_
+#ifndef FLEET_CORE_MODULES_LOG_HYGIENE_LOG_JANITOR_H_
+#define FLEET_CORE_MODULES_LOG_HYGIENE_LOG_JANITOR_H_
 
 #include <cstdint>
 #include <functional>
@@ -12,7 +12,7 @@
 
 #include "absl/time/time.h"
 
-namespace fleet::supervisor {
+namespace fleet::modules {
 
 struct LogFile {
   std::string name;  // "ENGINE.N.log" or "ENGINE.N.log.K"
@@ -34,6 +34,6 @@ TrimPlan PlanLogTrim(std::vector<LogFile> files, absl::Time now,
                      const std::function<absl::Duration(const std::string&)>& max_age_of,
                      uint64_t budget);
 
-}  // namespace fleet::supervisor
+}  // namespace fleet::modules
 
-#endif  // FLEET_CORE_SUPERVISOR_LOG_JANITOR_H_
+#endif  // FLEET_CORE_MODULES_LOG_HYGIENE_LOG_JANITOR_H_

@@ -1,0 +1,118 @@
+#include "core/modules/log_hygiene/log_hygiene.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/defaults/defaults.h"
+#include "core/modules/log_hygiene/log_janitor.h"
+
+namespace fleet::modules {
+namespace {
+
+constexpr absl::Duration kCheckEvery = absl::Seconds(10);
+// Writing resumes only with this much more than the floor free, so a disk
+// hovering at the floor does not flap.
+constexpr double kResumeHeadroom = 1.1;
+
+std::string MiB(uint64_t bytes) { return absl::StrCat(bytes >> 20, " MiB"); }
+
+// "ENGINE" of "ENGINE.N.log[.K]".
+std::string EngineOfLog(const std::string& name) {
+  size_t log = name.rfind(".log");
+  if (log == std::string::npos) return "";
+  size_t dot = name.rfind('.', log - 1);
+  return dot == std::string::npos ? "" : name.substr(0, dot);
+}
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+}  // namespace
+
+void LogHygiene::OnConfig(const config::LoadedConfig& loaded) {
+  fleet_logs_ = loaded.config.logs();
+  if (!due_.has_value()) due_ = host_->Now();
+}
+
+void LogHygiene::OnInstanceAdded(const module::InstanceView& inst) {
+  inst.log.SetPaused(paused_);
+}
+
+void LogHygiene::OnDeadline() {
+  due_ = host_->Now() + kCheckEvery;
+  const std::string dir = defaults::LogsDir(host_->run_dir());
+  CheckFreeSpace(dir);
+  host_->ForEachInstance([this](const module::InstanceView& inst) {
+    if (inst.log.ReopenIfReplaced()) {
+      host_->Emit(inst.id, "log_reopened",
+                  absl::StrCat(inst.log.path(), " was deleted or replaced while open: its output "
+                                                "goes to a new file at that path"));
+    }
+  });
+  TrimDirectory(dir);
+}
+
+void LogHygiene::CheckFreeSpace(const std::string& dir) {
+  struct statvfs vfs;
+  if (fleet_logs_.min_free_size() == 0 || ::statvfs(dir.c_str(), &vfs) != 0) return;
+  const uint64_t free = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  const uint64_t floor = fleet_logs_.min_free_size();
+  if (!paused_ && free < floor) {
+    paused_ = true;
+    host_->Emit("fleetd", "logs_paused",
+                absl::StrCat("only ", MiB(free), " free where the logs are (floor ", MiB(floor),
+                             "): output is dropped and counted until space returns"));
+  } else if (paused_ && free > floor * kResumeHeadroom) {
+    paused_ = false;
+    uint64_t dropped = 0;
+    host_->ForEachInstance(
+        [&dropped](const module::InstanceView& inst) { dropped += inst.log.dropped_bytes(); });
+    host_->Emit("fleetd", "logs_resumed",
+                absl::StrCat(MiB(free), " free again: writing logs; ", dropped,
+                             " bytes of output were dropped in all"));
+  } else {
+    return;
+  }
+  host_->ForEachInstance([this](const module::InstanceView& inst) { inst.log.SetPaused(paused_); });
+}
+
+void LogHygiene::TrimDirectory(const std::string& dir) {
+  std::vector<LogFile> files;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.find(".log") == std::string::npos) continue;
+      struct stat st;
+      if (::lstat((dir + "/" + name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      files.push_back({name, static_cast<uint64_t>(st.st_size), absl::FromTimeT(st.st_mtime)});
+    }
+    ::closedir(d);
+  }
+  const absl::Duration fleet_cap = FromProto(fleet_logs_.max_age());
+  auto max_age_of = [&](const std::string& name) {
+    const fleet::config::v1::Engine* engine = host_->FindEngine(EngineOfLog(name));
+    return engine == nullptr ? fleet_cap : FromProto(engine->logs().max_age());
+  };
+  TrimPlan plan =
+      PlanLogTrim(std::move(files), host_->WallNow(), max_age_of, fleet_logs_.total_max_size());
+  int removed_old = 0, removed_budget = 0;
+  for (const std::string& name : plan.too_old) removed_old += ::unlink((dir + "/" + name).c_str()) == 0;
+  for (const std::string& name : plan.over_budget) {
+    removed_budget += ::unlink((dir + "/" + name).c_str()) == 0;
+  }
+  if (removed_old + removed_budget > 0) {
+    host_->Emit("fleetd", "logs_trimmed",
+                absl::StrCat("deleted ", removed_old + removed_budget, " rotated log files (",
+                             removed_old, " past their age cap, ", removed_budget,
+                             " over the logs budget of ", MiB(fleet_logs_.total_max_size()), ")"));
+  }
+}
+
+}  // namespace fleet::modules

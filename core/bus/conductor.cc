@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/os/env.h"
 #include "core/bus/ids.h"
 #include "core/bus/json_codec.h"
 #include "core/os/files.h"
@@ -119,25 +120,39 @@ absl::Status Conductor::Save(const std::string& run) {
     v1::RunSnapshot snapshot = state.Snapshot();
     snapshot.set_submitted_unix_ms(meta.submitted_ms);
     absl::Status saved = os::WriteFileAtomic(os::JoinPath(dir, "state.json"), ToJsonLine(snapshot), 0600);
-    if (!saved.ok()) return saved;
-    ::unlink(os::JoinPath(dir, "journal.jsonl").c_str());
+    if (!saved.ok()) {
+      unsaved_.insert(run);
+      return saved;
+    }
+    os::CurrentEnv()->Unlink(os::JoinPath(dir, "journal.jsonl").c_str());
     meta.journal_lines = 0;
+    unsaved_.erase(run);
     return absl::OkStatus();
   }
   if (changed.empty()) return absl::OkStatus();
   std::string lines;
   for (const std::string& id : changed) lines += ToJsonLine(state.TaskSnapshotOf(id));
   const std::string path = os::JoinPath(dir, "journal.jsonl");
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
-  const ssize_t n = ::write(fd, lines.data(), lines.size());
+  int fd = os::CurrentEnv()->Open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const absl::Status failed = absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
+    meta.journal_lines = std::numeric_limits<size_t>::max() / 2;
+    unsaved_.insert(run);
+    return failed;
+  }
+  const ssize_t n = os::CurrentEnv()->Write(fd, lines.data(), lines.size());
   const int err = errno;
   if (mailbox_.fsync()) ::fdatasync(fd);
   ::close(fd);
   if (n != static_cast<ssize_t>(lines.size())) {
+    // The changes taken are in no file (and a cut line may end the
+    // journal): the next save writes a full snapshot instead.
+    meta.journal_lines = std::numeric_limits<size_t>::max() / 2;
+    unsaved_.insert(run);
     return absl::ErrnoToStatus(n < 0 ? err : EIO, absl::StrCat("append to ", path));
   }
   meta.journal_lines += changed.size();
+  unsaved_.erase(run);
   return absl::OkStatus();
 }
 
@@ -173,7 +188,7 @@ std::vector<BusEvent> Conductor::Pass(int64_t now_ms, const FleetView& view) {
                         absl::StrCat("cannot save the run's state: ", saved.message())});
     }
   }
-  dirty_.clear();
+  dirty_ = unsaved_;  // Tried again at the next pass, soon.
   // Leases are checked against the claim files' mtimes at every pass: one
   // every lease/4 while anything is claimed notices a lapse within a quarter
   // lease; a task waiting for a worker to become healthy is looked at again
@@ -186,15 +201,28 @@ std::vector<BusEvent> Conductor::Pass(int64_t now_ms, const FleetView& view) {
   }
   recheck_at_ms_ = 0;
   if (claimed) recheck_at_ms_ = now_ms + lease_ms_ / 4;
-  if (waiting_) {
+  if (waiting_ || !unsaved_.empty()) {
     recheck_at_ms_ = recheck_at_ms_ == 0 ? now_ms + 1000 : std::min(recheck_at_ms_, now_ms + 1000);
   }
   return events;
 }
 
 void Conductor::AbsorbResults(int64_t now_ms, std::vector<BusEvent>* events) {
+  // Held results whose run has been saved since leave results/ now.
+  std::vector<std::string> released;
+  for (auto it = held_.begin(); it != held_.end();) {
+    std::optional<RecordKey> key = ParseRecordName(*it);
+    if (key.has_value() && unsaved_.count(key->run)) {
+      ++it;
+      continue;
+    }
+    released.push_back(*it);
+    it = held_.erase(it);
+  }
+  if (!released.empty()) (void)mailbox_.AbsorbAll(released);
   std::vector<std::pair<std::string, std::string>> absorbed;  // name, worker
   for (ReadResult& r : mailbox_.Results()) {
+    if (held_.count(r.name)) continue;  // Applied already; its run is not saved yet.
     std::string refusal;
     if (!r.result.ok()) {
       refusal = std::string(r.result.status().message());
@@ -235,7 +263,16 @@ void Conductor::AbsorbResults(int64_t now_ms, std::vector<BusEvent>* events) {
   // per pass, however many results came.
   for (const std::string& run : dirty_) (void)Save(run);
   std::vector<std::string> names;
-  for (const auto& [name, worker] : absorbed) names.push_back(name);
+  for (const auto& [name, worker] : absorbed) {
+    // A result whose run could not be saved stays where it is: it is the
+    // only record of it until the save succeeds.
+    std::optional<RecordKey> key = ParseRecordName(name);
+    if (key.has_value() && unsaved_.count(key->run)) {
+      held_.insert(name);
+      continue;
+    }
+    names.push_back(name);
+  }
   (void)mailbox_.AbsorbAll(names);  // One fsync of done/ for the pass.
   for (const auto& [name, worker] : absorbed) {
     if (!worker.empty()) mailbox_.DropClaim(worker, name);

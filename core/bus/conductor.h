@@ -85,6 +85,12 @@ class Conductor {
   std::map<std::string, std::unique_ptr<RunState>> runs_;
   std::map<std::string, Run> meta_;
   std::set<std::string> dirty_;  // runs to save after this pass
+  // Runs whose last save failed: saved again (as a full snapshot) at every
+  // pass, and their results stay in results/ until they are.
+  std::set<std::string> unsaved_;
+  // Results applied to an unsaved run: left in results/ (not read again)
+  // and absorbed once their run is saved.
+  std::set<std::string> held_;
   bool waiting_ = false;         // a task waits for a worker: look again soon
   int64_t recheck_at_ms_ = 0;    // leases and waiting tasks: the next look
 };

@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/os/env.h"
 #include "core/bus/ids.h"
 #include "core/bus/json_codec.h"
 #include "core/os/files.h"
@@ -28,9 +29,9 @@ namespace v1 = ::fleet::bus::v1;
 absl::Status Errno(const std::string& what) { return absl::ErrnoToStatus(errno, what); }
 
 void SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = os::CurrentEnv()->Open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (fd >= 0) {
-    ::fsync(fd);
+    os::CurrentEnv()->Fsync(fd);
     ::close(fd);
   }
 }
@@ -75,30 +76,30 @@ absl::Status Mailbox::WriteAndRename(const std::string& to, const std::string& c
   static std::atomic<uint64_t> seq{0};
   const std::string tmp = os::JoinPath(dir_, absl::StrCat("tmp/", ::getpid(), ".", seq.fetch_add(1),
                                                           ".", to.substr(to.rfind('/') + 1)));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int fd = os::CurrentEnv()->Open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return Errno(absl::StrCat("create ", tmp));
   size_t done = 0;
   while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    ssize_t n = os::CurrentEnv()->Write(fd, content.data() + done, content.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       absl::Status error = Errno(absl::StrCat("write ", tmp));
       ::close(fd);
-      ::unlink(tmp.c_str());
+      os::CurrentEnv()->Unlink(tmp.c_str());
       return error;
     }
     done += static_cast<size_t>(n);
   }
-  if (fsync_ && ::fsync(fd) != 0) {
+  if (fsync_ && os::CurrentEnv()->Fsync(fd) != 0) {
     absl::Status error = Errno(absl::StrCat("fsync ", tmp));
     ::close(fd);
-    ::unlink(tmp.c_str());
+    os::CurrentEnv()->Unlink(tmp.c_str());
     return error;
   }
   ::close(fd);
-  if (::rename(tmp.c_str(), to.c_str()) != 0) {
+  if (os::CurrentEnv()->Rename(tmp.c_str(), to.c_str()) != 0) {
     absl::Status error = Errno(absl::StrCat("rename into ", to));
-    ::unlink(tmp.c_str());
+    os::CurrentEnv()->Unlink(tmp.c_str());
     return error;
   }
   if (fsync_ && sync_dir) SyncDir(os::DirName(to));
@@ -130,7 +131,7 @@ std::vector<absl::Status> Mailbox::PublishAll(const std::vector<v1::TaskFile>& t
 
 absl::Status Mailbox::Withdraw(const std::string& capability, const std::string& name) const {
   const std::string path = os::JoinPath(dir_, absl::StrCat("new/", capability, "/", name));
-  if (::unlink(path.c_str()) != 0) return Errno(absl::StrCat("withdraw ", path));
+  if (os::CurrentEnv()->Unlink(path.c_str()) != 0) return Errno(absl::StrCat("withdraw ", path));
   return absl::OkStatus();
 }
 
@@ -158,7 +159,7 @@ absl::StatusOr<std::optional<Claim>> Mailbox::ClaimNext(const std::string& capab
     if (name[0] == '.' || !ParseRecordName(name).has_value()) continue;
     const std::string to = os::JoinPath(mine, name);
     // rename(2) is atomic: of all the workers renaming this file, one wins.
-    if (::rename(os::JoinPath(offered, name).c_str(), to.c_str()) != 0) {
+    if (os::CurrentEnv()->Rename(os::JoinPath(offered, name).c_str(), to.c_str()) != 0) {
       if (errno == ENOENT) continue;  // Someone else was first.
       failure = Errno(absl::StrCat("claim ", name));
       break;
@@ -244,7 +245,7 @@ std::vector<absl::Status> Mailbox::AbsorbAll(const std::vector<std::string>& nam
   for (const std::string& name : names) {
     const std::string from = os::JoinPath(dir_, absl::StrCat("results/", name));
     const std::string to = os::JoinPath(dir_, absl::StrCat("done/", name));
-    out.push_back(::rename(from.c_str(), to.c_str()) == 0 ? absl::OkStatus()
+    out.push_back(os::CurrentEnv()->Rename(from.c_str(), to.c_str()) == 0 ? absl::OkStatus()
                                                           : Errno(absl::StrCat("absorb ", name)));
   }
   if (fsync_ && !names.empty()) SyncDir(os::JoinPath(dir_, "done"));
@@ -259,7 +260,7 @@ absl::Status Mailbox::Quarantine(const std::string& name, const std::string& why
                                : absl::StrCat("bad-", std::hash<std::string>{}(name), ".json");
   const std::string from = os::JoinPath(dir_, absl::StrCat("results/", name));
   const std::string to = os::JoinPath(dir_, absl::StrCat("quarantine/", safe));
-  if (::rename(from.c_str(), to.c_str()) != 0) return Errno(absl::StrCat("quarantine ", name));
+  if (os::CurrentEnv()->Rename(from.c_str(), to.c_str()) != 0) return Errno(absl::StrCat("quarantine ", name));
   return os::WriteFileAtomic(to + ".why", absl::StrCat(name, ": ", why, "\n"), 0600,
                              os::Durability::kSurvivesProcessCrash);
 }
@@ -291,7 +292,7 @@ std::vector<std::pair<std::string, std::string>> Mailbox::Offered() const {
 }
 
 void Mailbox::DropClaim(const std::string& worker, const std::string& name) const {
-  ::unlink(os::JoinPath(dir_, absl::StrCat("cur/", worker, "/", name)).c_str());
+  os::CurrentEnv()->Unlink(os::JoinPath(dir_, absl::StrCat("cur/", worker, "/", name)).c_str());
 }
 
 }  // namespace fleet::bus

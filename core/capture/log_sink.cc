@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/os/env.h"
 
 namespace fleet::capture {
 
@@ -28,7 +29,7 @@ bool LogSink::EnsureOpen() {
   if (fd_ >= 0) return true;
   // The logs directory is one a worker can write to: a symlink planted at
   // the log's name is not written through, a FIFO is not waited on.
-  fd_ = ::open(path_.c_str(),
+  fd_ = os::CurrentEnv()->Open(path_.c_str(),
                O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
   if (fd_ < 0) {
     last_error_ = errno == ELOOP
@@ -69,14 +70,14 @@ void LogSink::Rotate() {
     // Unlinked, not truncated: a new file (a new inode) is what tells
     // `fleetctl logs -f` to start again at the top; a truncated file soon
     // written past the reader's offset would look like more of the old one.
-    ::unlink(path_.c_str());
+    os::CurrentEnv()->Unlink(path_.c_str());
     return;
   }
   // Oldest first: .K-1 -> .K, ..., live -> .1. A missing file is fine.
   for (uint32_t i = max_files_; i > 1; --i) {
-    ::rename(absl::StrCat(path_, ".", i - 1).c_str(), absl::StrCat(path_, ".", i).c_str());
+    os::CurrentEnv()->Rename(absl::StrCat(path_, ".", i - 1).c_str(), absl::StrCat(path_, ".", i).c_str());
   }
-  ::rename(path_.c_str(), absl::StrCat(path_, ".1").c_str());
+  os::CurrentEnv()->Rename(path_.c_str(), absl::StrCat(path_, ".1").c_str());
 }
 
 void LogSink::Write(absl::string_view data) {
@@ -116,7 +117,7 @@ void LogSink::Write(absl::string_view data) {
 
 bool LogSink::WriteAll(absl::string_view data) {
   while (!data.empty()) {
-    ssize_t n = ::write(fd_, data.data(), data.size());
+    ssize_t n = os::CurrentEnv()->Write(fd_, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       last_error_ = absl::ErrnoToStatus(errno, absl::StrCat("write ", path_));

@@ -12,6 +12,7 @@
 #include "core/os/clock.h"
 #include "core/os/files.h"
 #include "core/os/process.h"
+#include "core/os/env.h"
 
 namespace fleet::fileproto {
 namespace {
@@ -21,7 +22,7 @@ namespace {
 constexpr absl::Duration kOwnerlessGrace = absl::Seconds(5);
 
 void RemoveLockDir(const std::string& path) {
-  ::unlink(absl::StrCat(path, "/owner").c_str());
+  os::CurrentEnv()->Unlink(absl::StrCat(path, "/owner").c_str());
   ::rmdir(path.c_str());
 }
 
@@ -29,7 +30,7 @@ void RemoveLockDir(const std::string& path) {
 // deletes it.
 bool Break(const std::string& path) {
   std::string aside = absl::StrCat(path, ".broken.", ::getpid());
-  if (::rename(path.c_str(), aside.c_str()) != 0) return false;
+  if (os::CurrentEnv()->Rename(path.c_str(), aside.c_str()) != 0) return false;
   RemoveLockDir(aside);
   return true;
 }
@@ -79,7 +80,7 @@ absl::StatusOr<MkdirLock> MkdirLock::Acquire(const std::string& locks_dir, const
   const os::MonoTime deadline = clock->MonotonicNow() + wait;
   absl::Duration pause = absl::Milliseconds(5);
   for (;;) {
-    if (::mkdir(path.c_str(), 0755) == 0) {
+    if (os::CurrentEnv()->Mkdir(path.c_str(), 0755) == 0) {
       pid_t pid = ::getpid();
       absl::Status written = os::WriteFileAtomic(
           absl::StrCat(path, "/owner"),

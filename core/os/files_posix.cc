@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/os/env.h"
 #include "core/os/files.h"
 #include "plugins/sdk/untrusted_file.h"
 
@@ -19,7 +20,7 @@ absl::Status Errno(const std::string& what) { return absl::ErrnoToStatus(errno, 
 absl::Status WriteAll(int fd, const std::string& content, const std::string& path) {
   size_t done = 0;
   while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    ssize_t n = CurrentEnv()->Write(fd, content.data() + done, content.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Errno(absl::StrCat("write ", path));
@@ -32,12 +33,12 @@ absl::Status WriteAll(int fd, const std::string& content, const std::string& pat
 }  // namespace
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = CurrentEnv()->Open(path.c_str(), O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return Errno(absl::StrCat("open ", path));
   std::string content;
   char buffer[65536];
   for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    ssize_t n = CurrentEnv()->Read(fd, buffer, sizeof(buffer));
     if (n < 0) {
       if (errno == EINTR) continue;
       absl::Status status = Errno(absl::StrCat("read ", path));
@@ -101,23 +102,31 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& content
   const bool sync = durability == Durability::kSurvivesPowerLoss;
   std::string tmp = absl::StrCat(path, ".tmp.", getpid());
   // O_NOFOLLOW: a symlink planted at the temporary name is not written through.
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+  Env* env = CurrentEnv();
+  int fd = env->Open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return Errno(absl::StrCat("create ", tmp));
   absl::Status status = WriteAll(fd, content, tmp);
-  if (status.ok() && sync && ::fsync(fd) != 0) status = Errno(absl::StrCat("fsync ", tmp));
+  if (status.ok() && sync && env->Fsync(fd) != 0) status = Errno(absl::StrCat("fsync ", tmp));
   if (::close(fd) != 0 && status.ok()) status = Errno(absl::StrCat("close ", tmp));
-  if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (status.ok() && env->Rename(tmp.c_str(), path.c_str()) != 0) {
     status = Errno(absl::StrCat("rename ", tmp, " to ", path));
   }
   if (!status.ok()) {
-    ::unlink(tmp.c_str());
+    env->Unlink(tmp.c_str());
     return status;
   }
   if (!sync) return absl::OkStatus();
-  int dir = ::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
+  // The rename itself must survive a power loss: the directory is synced.
+  int dir = env->Open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (dir < 0) return Errno(absl::StrCat("open ", DirName(path), " to sync ", path));
+  const bool synced = env->Fsync(dir) == 0;
+  const int saved = errno;
+  ::close(dir);
+  // EINVAL: this file system cannot sync a directory (some FUSE ones);
+  // nothing more can be done there.
+  if (!synced && saved != EINVAL) {
+    errno = saved;
+    return Errno(absl::StrCat("fsync ", DirName(path), " after renaming ", path));
   }
   return absl::OkStatus();
 }
@@ -134,7 +143,7 @@ absl::Status MakeDirs(const std::string& path, mode_t mode) {
     absl::Status status = MakeDirs(parent, 0755);
     if (!status.ok()) return status;
   }
-  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+  if (CurrentEnv()->Mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
     return Errno(absl::StrCat("mkdir ", path));
   }
   return absl::OkStatus();

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "core/os/env.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/fault_env.h"
 
 namespace fleet::os {
 namespace {
@@ -22,6 +24,43 @@ TEST(FilesTest, AtomicWriteReplacesAndLeavesNoTemp) {
   EXPECT_EQ(*ReadFile(path), "two");
   struct stat st;
   EXPECT_NE(stat((path + ".tmp." + std::to_string(getpid())).c_str(), &st), 0);
+}
+
+// Every file operation of an atomic write, failed in turn: the error says
+// what failed and where, the path holds the old or the new content (never
+// a torn one), and no temporary file is left behind.
+TEST(FilesTest, EachFailingStepOfAnAtomicWriteIsReportedAndHarmless) {
+  const std::string dir = TempDir();
+  const std::string path = JoinPath(dir, "state.json");
+  ASSERT_TRUE(WriteFileAtomic(path, "old").ok());
+  int fired = 0;
+  for (FileOp op : {FileOp::kOpen, FileOp::kWrite, FileOp::kFsync, FileOp::kRename}) {
+    for (uint64_t nth = 1; nth <= 3; ++nth) {
+      testing::FaultEnv env(DefaultEnv());
+      env.FailNth(op, nth, EIO);
+      SetEnvForTesting(&env);
+      const absl::Status written = WriteFileAtomic(path, "new");
+      SetEnvForTesting(nullptr);
+      const std::string now = *ReadFile(path);
+      EXPECT_TRUE(now == "old" || now == "new") << now;
+      EXPECT_EQ(ListDirectory(dir), std::vector<std::string>{"state.json"})
+          << FileOpName(op) << " #" << nth;
+      if (!env.fired()) {
+        EXPECT_TRUE(written.ok()) << written;
+        continue;
+      }
+      ++fired;
+      ASSERT_FALSE(written.ok()) << FileOpName(op) << " #" << nth << " failed silently";
+      EXPECT_NE(written.message().find(FileOpName(op) == std::string("open") ? "" : FileOpName(op)),
+                std::string::npos)
+          << written;
+      EXPECT_NE(written.message().find(dir), std::string::npos) << written;
+      EXPECT_NE(written.message().find("Input/output error"), std::string::npos) << written;
+      ASSERT_TRUE(WriteFileAtomic(path, "old").ok());
+    }
+  }
+  // open: the temporary file and the directory; write, fsync x2, rename.
+  EXPECT_EQ(fired, 6);
 }
 
 TEST(FilesTest, ReadMissingIsNotFound) {

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/os/env.h"
 #include "core/os/files.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -57,7 +58,7 @@ absl::Status WriteInstanceRecord(const std::string& run_dir, const InstanceRecor
 }
 
 void RemoveInstanceRecord(const std::string& run_dir, const std::string& engine, uint32_t index) {
-  ::unlink(os::JoinPath(Dir(run_dir), Name(engine, index)).c_str());
+  os::CurrentEnv()->Unlink(os::JoinPath(Dir(run_dir), Name(engine, index)).c_str());
 }
 
 namespace {
@@ -95,10 +96,10 @@ std::vector<InstanceRecord> ReadInstanceRecords(const std::string& run_dir,
     std::optional<InstanceRecord> r =
         text.ok() ? ParseRecord(*text, name) : std::optional<InstanceRecord>();
     if (tmp != std::string::npos) {
-      ::unlink(path.c_str());  // Rewritten under its own name when adopted.
+      os::CurrentEnv()->Unlink(path.c_str());  // Rewritten under its own name when adopted.
     } else if (!r.has_value()) {
       errors->push_back(absl::StrCat(path, " is not an instance record; removed"));
-      ::unlink(path.c_str());
+      os::CurrentEnv()->Unlink(path.c_str());
     }
     if (!r.has_value()) continue;
     r->from_temporary_file = tmp != std::string::npos;

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "core/os/env.h"
 #include "core/os/files.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -54,14 +55,15 @@ absl::Status RunHistory::Append(ctl::RunRecord record) {
   const std::string line = Line(record);
   runs_.push_back(std::move(record));
   if (runs_.size() > keep_) runs_.pop_front();
-  if (lines_on_disk_ + 1 >= 2 * keep_) return Compact();
+  if (behind_ || lines_on_disk_ + 1 >= 2 * keep_) return Compact();
+  behind_ = true;  // Until the line is in.
   absl::Status made = os::MakeDirs(os::DirName(path_), 0700);
   if (!made.ok()) return made;
-  int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int fd = os::CurrentEnv()->Open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return absl::InternalError(absl::StrCat("open ", path_, ": ", strerror(errno)));
   // One write() of a line under PIPE_BUF-ish size: a crash leaves a whole
   // line or a cut one, which Load skips.
-  const ssize_t n = ::write(fd, line.data(), line.size());
+  const ssize_t n = os::CurrentEnv()->Write(fd, line.data(), line.size());
   const int err = errno;
   ::close(fd);
   if (n != static_cast<ssize_t>(line.size())) {
@@ -69,17 +71,24 @@ absl::Status RunHistory::Append(ctl::RunRecord record) {
         absl::StrCat("write ", path_, ": ", n < 0 ? strerror(err) : "short write"));
   }
   ++lines_on_disk_;
+  behind_ = false;
   return absl::OkStatus();
 }
+
+absl::Status RunHistory::Flush() { return behind_ ? Compact() : absl::OkStatus(); }
 
 absl::Status RunHistory::Compact() {
   std::string all;
   for (const ctl::RunRecord& r : runs_) all += Line(r);
+  behind_ = true;  // Until the file is rewritten.
   absl::Status made = os::MakeDirs(os::DirName(path_), 0700);
   if (!made.ok()) return made;
   absl::Status written =
       os::WriteFileAtomic(path_, all, 0600, os::Durability::kSurvivesProcessCrash);
-  if (written.ok()) lines_on_disk_ = runs_.size();
+  if (written.ok()) {
+    lines_on_disk_ = runs_.size();
+    behind_ = false;
+  }
   return written;
 }
 

@@ -27,8 +27,14 @@ class RunHistory {
   void Load(std::vector<std::string>* errors);
   // Adds a finished run (or a skipped/missed slot): one appended line, and
   // the file rewritten with only the last `keep` once it holds twice that.
-  // A write error leaves the in-memory history complete.
+  // A write error leaves the in-memory history complete and the file
+  // behind it: the next Append or Flush rewrites the whole file (atomically,
+  // so a line a failed append cut short is gone too).
   absl::Status Append(fleet::control::v1::RunRecord record);
+  // The file holds every run in memory again (a no-op when it does).
+  absl::Status Flush();
+  // A run in memory is not in the file yet.
+  bool behind() const { return behind_; }
 
   const std::deque<fleet::control::v1::RunRecord>& runs() const { return runs_; }
   // The next run's sequence number.
@@ -44,6 +50,7 @@ class RunHistory {
   size_t keep_;
   std::deque<fleet::control::v1::RunRecord> runs_;
   size_t lines_on_disk_ = 0;
+  bool behind_ = false;
   uint64_t next_seq_ = 1;
 };
 

@@ -5,7 +5,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/os/env.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/fault_env.h"
 
 namespace fleet::supervisor {
 namespace {
@@ -31,6 +33,33 @@ ctl::RunRecord Record(const std::string& verdict, int64_t slot_ms) {
   r.set_verdict(verdict);
   r.set_slot_unix_ms(slot_ms);
   return r;
+}
+
+// Found by tests/fault:env_sweep_test: a run acknowledged (listed by
+// `fleetctl runs`) whose line could not be written was gone after a restart.
+TEST(RunHistoryTest, ARunWhoseLineCouldNotBeWrittenIsWrittenLater) {
+  for (os::FileOp op : {os::FileOp::kOpen, os::FileOp::kWrite}) {
+    const std::string path = TempPath();
+    RunHistory h(path, 5);
+    std::vector<std::string> errors;
+    h.Load(&errors);
+    ASSERT_TRUE(h.Append(Record("succeeded", 1000)).ok());
+    testing::FaultEnv env(os::DefaultEnv());
+    env.FailNth(op, 1, EIO);
+    os::SetEnvForTesting(&env);
+    const absl::Status failed = h.Append(Record("succeeded", 2000));
+    os::SetEnvForTesting(nullptr);
+    ASSERT_FALSE(failed.ok());
+    EXPECT_TRUE(h.behind());
+    EXPECT_EQ(h.runs().size(), 2u);  // Still listed.
+    ASSERT_TRUE(h.Flush().ok());
+    EXPECT_FALSE(h.behind());
+    RunHistory reread(path, 5);
+    reread.Load(&errors);
+    EXPECT_TRUE(errors.empty());
+    ASSERT_EQ(reread.runs().size(), 2u) << os::FileOpName(op);
+    EXPECT_EQ(reread.runs().back().slot_unix_ms(), 2000);
+  }
 }
 
 TEST(RunHistoryTest, KeepsTheLastRunsAcrossARestartWithIncreasingNumbers) {

@@ -227,6 +227,7 @@ void Supervisor::Run() {
     last.swap(posted_);
   }
   for (auto& fn : last) fn();
+  FlushHistories();
   RemoveCgroups();
   Emit("fleetd", "stopped", "every engine is stopped");
 }
@@ -584,6 +585,7 @@ void Supervisor::RunTimers() {
   RunOrphanSweep();
   if (rescan_due_.has_value() && *rescan_due_ <= now_) Rescan();
   RunCronTimers();
+  FlushHistories();
   RetryInstanceRecords();
   KillStubbornOrphans();
   if (watchdog_due_ping_.has_value() && *watchdog_due_ping_ <= now_) {

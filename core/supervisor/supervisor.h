@@ -170,6 +170,11 @@ class Supervisor : public module::ModuleHost {
   void Reconcile();
   // A cron or intelligence instance between runs: IDLE (the scheduler
   // starts it), or WAITING for what it depends on.
+  // A run history's write result: a failing streak is said once, its end too.
+  void NoteHistoryWrite(Instance* inst, const absl::Status& written);
+  // Histories behind their files are written again (at every timer pass,
+  // and as the loop ends).
+  void FlushHistories();
   void ReconcileScheduled(Instance* inst, const std::string& unmet);
   void ReconcileShutdown();
   void Perform(Instance* inst, Action action);

@@ -452,8 +452,30 @@ void Supervisor::RecordRun(Instance* inst, ctl::RunRecord record) {
   if (c.history == nullptr) return;
   record.set_instance(inst->id);
   if (record.seq() == 0) record.set_seq(c.history->TakeSeq());
-  absl::Status written = c.history->Append(std::move(record));
-  if (!written.ok()) log::Warning(absl::StrCat(inst->id, ": run history: ", written.message()));
+  NoteHistoryWrite(inst, c.history->Append(std::move(record)));
+}
+
+void Supervisor::NoteHistoryWrite(Instance* inst, const absl::Status& written) {
+  CronTrack& c = inst->cron;
+  if (written.ok() == !c.history_failing) return;
+  c.history_failing = !written.ok();
+  if (c.history_failing) {
+    Emit(inst->id, "history_write_failed",
+         absl::StrCat(written.message(), "; its runs are kept in memory (fleetctl runs) and "
+                                         "written again until the file takes them"));
+  } else {
+    Emit(inst->id, "history_written", absl::StrCat(c.history->path(), " holds every run again"));
+  }
+}
+
+void Supervisor::FlushHistories() {
+  for (auto& [name, engine] : engines_) {
+    for (auto& inst : engine->instances) {
+      if (inst->cron.history != nullptr && inst->cron.history->behind()) {
+        NoteHistoryWrite(inst.get(), inst->cron.history->Flush());
+      }
+    }
+  }
 }
 
 void Supervisor::FillRunStatus(const Instance& inst, ctl::InstanceStatus* out) const {

@@ -29,6 +29,7 @@
 #include "core/os/process.h"
 #include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
+#include "core/os/env.h"
 
 namespace fleet::supervisor {
 namespace {
@@ -54,7 +55,7 @@ int Supervisor::OpenAnswerFile(Instance* inst) {
   if (inst->engine->spec->type() != v1::ENGINE_TYPE_INTELLIGENCE) return -1;
   const std::string path = AnswerPath(options_.run_dir, inst->engine->spec->name(), inst->index);
   (void)os::MakeDirs(os::DirName(path), 0700);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int fd = os::CurrentEnv()->Open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     log::Warning(absl::StrCat(inst->id, ": cannot open its answer file ", path, ": ",
                               strerror(errno), "; the answer goes to the log"));
@@ -148,7 +149,7 @@ void Supervisor::IntelAfterRun(Instance* inst, ctl::RunRecord r, const os::ExitS
   const std::string verdict_path = os::JoinPath(
       options_.run_dir, absl::StrCat("runs/", spec.name(), ".", inst->index, ".judge"));
   const int in = os::OpenUntrustedFile(path).value_or(-1);
-  const int out = ::open(verdict_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  const int out = os::CurrentEnv()->Open(verdict_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   os::SpawnSpec judge;
   judge.argv.assign(spec.output().judge().command().begin(), spec.output().judge().command().end());
   judge.env = ChildEnvironment(*inst);

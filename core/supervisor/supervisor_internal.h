@@ -77,6 +77,8 @@ struct StateTrack {
 struct CronTrack {
   bool planned = false;
   std::unique_ptr<RunHistory> history;
+  // Its file could not be written: said once, retried at every timer pass.
+  bool history_failing = false;
   // The slot of the last run (or skipped/missed slot), wall clock.
   std::optional<absl::Time> last_slot;
   std::optional<absl::Time> next_slot;

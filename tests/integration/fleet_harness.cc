@@ -80,7 +80,8 @@ pid_t FleetHarness::SpawnFleetd(const std::string& stderr_name,
                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   os::SpawnSpec spec;
   spec.argv = wrapper_;
-  for (std::string arg : {FleetdPath(), std::string("--config"), absl::StrCat(dir_, "/fleet.yaml")}) {
+  const std::string fleetd = fleetd_binary_.empty() ? FleetdPath() : fleetd_binary_;
+  for (std::string arg : {fleetd, std::string("--config"), absl::StrCat(dir_, "/fleet.yaml")}) {
     spec.argv.push_back(std::move(arg));
   }
   spec.env = Environment(extra_env);

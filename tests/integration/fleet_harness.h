@@ -50,6 +50,8 @@ class FleetHarness {
   // inject, say): argv = wrapper + fleetd's own; fleetd_pid() is then the
   // wrapper's pid. Empty (the default) runs fleetd directly.
   void set_fleetd_wrapper(std::vector<std::string> wrapper) { wrapper_ = std::move(wrapper); }
+  // Another build of fleetd (a runfile path, e.g. one with a faulty Env).
+  void set_fleetd_binary(std::string path) { fleetd_binary_ = std::move(path); }
   // Waits for fleetd to exit; its exit code, or -1 on timeout.
   int WaitFleetdExit(absl::Duration timeout);
   pid_t fleetd_pid() const { return fleetd_pid_; }
@@ -75,6 +77,7 @@ class FleetHarness {
  private:
   std::string dir_;
   std::vector<std::string> wrapper_;
+  std::string fleetd_binary_;
   pid_t fleetd_pid_ = 0;
   bool fleetd_reaped_ = true;
 };

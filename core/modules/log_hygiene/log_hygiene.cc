@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/defaults/defaults.h"
 #include "core/modules/log_hygiene/log_janitor.h"
+#include "core/os/env.h"
 
 namespace fleet::modules {
 namespace {
@@ -103,9 +104,9 @@ void LogHygiene::TrimDirectory(const std::string& dir) {
   TrimPlan plan =
       PlanLogTrim(std::move(files), host_->WallNow(), max_age_of, fleet_logs_.total_max_size());
   int removed_old = 0, removed_budget = 0;
-  for (const std::string& name : plan.too_old) removed_old += ::unlink((dir + "/" + name).c_str()) == 0;
+  for (const std::string& name : plan.too_old) removed_old += os::CurrentEnv()->Unlink((dir + "/" + name).c_str()) == 0;
   for (const std::string& name : plan.over_budget) {
-    removed_budget += ::unlink((dir + "/" + name).c_str()) == 0;
+    removed_budget += os::CurrentEnv()->Unlink((dir + "/" + name).c_str()) == 0;
   }
   if (removed_old + removed_budget > 0) {
     host_->Emit("fleetd", "logs_trimmed",

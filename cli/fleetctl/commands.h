@@ -95,7 +95,8 @@ class Commands {
   int Unary(grpc::Status (fleet::control::v1::FleetControl::Stub::*method)(grpc::ClientContext*,
                                                                            const Request&,
                                                                            Response*),
-            const Request& request, Response* response);
+            const Request& request, Response* response,
+            const char* when_refused = nullptr);
   // A read command's JSON in the chosen mapping; one_line for streams.
   std::string Json(const google::protobuf::Message& m, bool one_line = false) const;
   // Connects or prints why not; returns nullptr on failure (code in *code).

@@ -19,17 +19,21 @@ int FromRpc(const grpc::Status& status, const Globals& g);
 void SetDeadline(grpc::ClientContext* context, absl::Duration timeout);
 
 // Connect, call under the usual deadline: kOk, or the failure said (in
-// fleet's words) and its exit code.
+// fleet's words) and its exit code. when_refused: what to say before
+// fleetd's own words when it refuses the request as invalid (exit 1).
 template <typename Request, typename Response>
 int Commands::Unary(grpc::Status (fleet::control::v1::FleetControl::Stub::*method)(
                         grpc::ClientContext*, const Request&, Response*),
-                    const Request& request, Response* response) {
+                    const Request& request, Response* response, const char* when_refused) {
   int code = kOk;
   auto stub = Stub(&code);
   if (stub == nullptr) return code;
   grpc::ClientContext context;
   SetDeadline(&context, g_.timeout);
   grpc::Status rpc = ((*stub).*method)(&context, request, response);
+  if (when_refused != nullptr && rpc.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    return Fail(kFailed, std::string(when_refused) + rpc.error_message());
+  }
   return rpc.ok() ? kOk : FromRpc(rpc, g_);
 }
 

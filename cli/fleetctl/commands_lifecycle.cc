@@ -142,19 +142,11 @@ int Commands::AwaitChange(ctl::FleetControl::Stub& stub, const std::string& verb
 }
 
 int Commands::Reload() {
-  int code = kOk;
-  auto stub = Stub(&code);
-  if (stub == nullptr) return code;
-  grpc::ClientContext context;
-  SetDeadline(&context, g_.timeout);
   ctl::ReloadResponse response;
-  grpc::Status rpc = stub->Reload(&context, ctl::ReloadRequest(), &response);
-  if (!rpc.ok()) {
-    if (rpc.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-      return Fail(kFailed, absl::StrCat("config refused; the running config stays:\n",
-                                        rpc.error_message()));
-    }
-    return FromRpc(rpc, g_);
+  if (int code = Unary(&ctl::FleetControl::Stub::Reload, ctl::ReloadRequest(), &response,
+                       "config refused; the running config stays:\n");
+      code != kOk) {
+    return code;
   }
   if (g_.json) {
     fputs(Json(response).c_str(), stdout);

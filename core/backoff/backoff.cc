@@ -1,17 +1,10 @@
 #include "core/backoff/backoff.h"
+#include "core/proto_time/proto_time.h"
 
 #include <algorithm>
 #include <cmath>
 
 namespace fleet {
-namespace {
-
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
-}  // namespace
-
 absl::Duration Backoff::Delay(uint32_t n, double random01) const {
   if (n == 0 || initial <= absl::ZeroDuration() || max <= absl::ZeroDuration()) {
     return absl::ZeroDuration();

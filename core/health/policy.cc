@@ -5,13 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/struct.pb.h"
+#include "core/proto_time/proto_time.h"
 
 namespace fleet::health {
 namespace {
-
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
 
 int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 

@@ -5,15 +5,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/duration.pb.h"
+#include "core/proto_time/proto_time.h"
 
 namespace fleet::supervisor {
 namespace {
 
 namespace v1 = ::fleet::config::v1;
 
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
 
 std::string Millis(absl::Duration d) {
   return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1)));

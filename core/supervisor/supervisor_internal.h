@@ -12,6 +12,7 @@
 #include "core/killcond/expression.h"
 #include "core/killcond/metrics.h"
 #include "core/os/cgroup.h"
+#include "core/proto_time/proto_time.h"
 #include "core/schedule/cron.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/capture/log_sink.h"
@@ -22,11 +23,6 @@
 #include "proto/fleet/control/v1/control.pb.h"
 
 namespace fleet::supervisor {
-
-// A config duration as an absl one (the supervisor's files share this).
-inline absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
 
 // spec.metrics_path with "{instance}" replaced by index ("" when unset).
 std::string MetricsPathFor(const fleet::config::v1::Engine& spec, uint32_t index);

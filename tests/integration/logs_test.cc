@@ -52,17 +52,24 @@ std::string TwoStreams(const FleetHarness& h) {
       "/ran.$FLEET_INSTANCE; exit 3; fi; exec sleep 1000'\n");
 }
 
+// Both replicas of TwoStreams restarted once and running again.
+bool BothOnTheirSecondRun(const FleetHarness& h) {
+  return FleetHarness::WaitUntil(
+      [&] {
+        for (const char* id : {"w/0", "w/1"}) {
+          const ctl::InstanceStatus inst = h.Instance(id);
+          if (inst.restarts() != 1 || inst.state() != ctl::INSTANCE_STATE_RUNNING) return false;
+        }
+        return true;
+      },
+      absl::Seconds(15));
+}
+
 TEST(LogsTest, EveryReplicaPrefixedStreamsApartRestartsMarked) {
   FleetHarness h;
   h.WriteFile("fleet.yaml", TwoStreams(h));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
-  ASSERT_TRUE(FleetHarness::WaitUntil(
-      [&] {
-        return h.Instance("w/0").restarts() == 1 && h.Instance("w/1").restarts() == 1 &&
-               h.Instance("w/1").state() == ctl::INSTANCE_STATE_RUNNING &&
-               h.Instance("w/0").state() == ctl::INSTANCE_STATE_RUNNING;
-      },
-      absl::Seconds(15)));
+  ASSERT_TRUE(BothOnTheirSecondRun(h));
   CommandResult all;
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] {
@@ -124,13 +131,7 @@ TEST(LogsTest, FollowPrintsWhatManyInstancesWriteAsTheyWriteIt) {
   FleetHarness h;
   h.WriteFile("fleet.yaml", TwoStreams(h));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
-  ASSERT_TRUE(FleetHarness::WaitUntil(
-      [&] {
-        return h.Instance("w/0").restarts() == 1 && h.Instance("w/1").restarts() == 1 &&
-               h.Instance("w/0").state() == ctl::INSTANCE_STATE_RUNNING &&
-               h.Instance("w/1").state() == ctl::INSTANCE_STATE_RUNNING;
-      },
-      absl::Seconds(15)));
+  ASSERT_TRUE(BothOnTheirSecondRun(h));
   // A follower started before anything new is written, nothing old shown.
   ASSERT_EQ(h.Run({"sh", "-c",
                    absl::StrCat(FleetHarness::FleetctlPath(), " --run-dir ", h.run_dir(),

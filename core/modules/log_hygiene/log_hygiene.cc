@@ -12,6 +12,7 @@
 #include "core/defaults/defaults.h"
 #include "core/modules/log_hygiene/log_janitor.h"
 #include "core/os/env.h"
+#include "core/proto_time/proto_time.h"
 
 namespace fleet::modules {
 namespace {
@@ -31,9 +32,6 @@ std::string EngineOfLog(const std::string& name) {
   return dot == std::string::npos ? "" : name.substr(0, dot);
 }
 
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
 
 }  // namespace
 

@@ -1,10 +1,12 @@
 #include "core/backoff/backoff.h"
-#include "core/proto_time/proto_time.h"
 
 #include <algorithm>
 #include <cmath>
 
+#include "core/proto_time/proto_time.h"
+
 namespace fleet {
+
 absl::Duration Backoff::Delay(uint32_t n, double random01) const {
   if (n == 0 || initial <= absl::ZeroDuration() || max <= absl::ZeroDuration()) {
     return absl::ZeroDuration();

@@ -3,9 +3,9 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "core/proto_time/proto_time.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/struct.pb.h"
-#include "core/proto_time/proto_time.h"
 
 namespace fleet::health {
 namespace {

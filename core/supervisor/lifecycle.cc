@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/duration.pb.h"
 #include "core/proto_time/proto_time.h"
+#include "google/protobuf/duration.pb.h"
 
 namespace fleet::supervisor {
 namespace {

@@ -86,7 +86,8 @@ std::vector<FleetPlace> FleetPlaces(const std::string& run_dir_flag,
     places.push_back({os::AbsolutePath(env), "$FLEET_RUN_DIR", ""});
   }
   const std::string home = Env("HOME");
-  places.push_back({(home.empty() ? std::string("/tmp") : home) + "/.fleet/run", "~/.fleet/run", ""});
+  const std::string under_home = std::string(defaults::kRunDir).substr(1);  // "/.fleet/run"
+  places.push_back({(home.empty() ? std::string("/tmp") : home) + under_home, defaults::kRunDir, ""});
   return places;
 }
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/bus/ids.h"
+#include "core/defaults/defaults.h"
 #include "core/yaml/yaml_to_proto.h"
 #include "core/intel/answer_check.h"
 #include "core/killcond/expression.h"
@@ -52,7 +53,7 @@ class Validator {
       : base_dir_(base_dir), map_(map), errors_(errors), warnings_(warnings) {}
 
   void Run(v1::FleetConfig* config) {
-    if (config->run_dir().empty()) config->set_run_dir("~/.fleet/run");
+    if (config->run_dir().empty()) config->set_run_dir(defaults::kRunDir);
     config->set_run_dir(os::JoinPath(base_dir_, os::ExpandHome(config->run_dir())));
     CompleteLogs(config->mutable_logs(), v1::LogPolicy());
     if (config->logs().min_free_size() == 0) config->mutable_logs()->set_min_free_size(64ull << 20);

@@ -8,6 +8,9 @@ namespace fleet::defaults {
 
 inline constexpr char kVersion[] = "0.1.0";
 
+// The run directory when the config names none; "~" is $HOME.
+inline constexpr char kRunDir[] = "~/.fleet/run";
+
 // Inside the run directory.
 std::string ControlDir(const std::string& run_dir);   // 0700
 std::string SocketPath(const std::string& run_dir);   // 0600, in ControlDir

@@ -418,6 +418,9 @@ class Supervisor : public module::ModuleHost {
   std::optional<absl::Duration> wall_offset_;
   // This boot's id (/proc/sys/kernel/random/boot_id): @reboot runs once per boot.
   std::string boot_id_;
+  // Instances whose run history could not be written: FlushHistories looks
+  // at the table only while there are any.
+  int histories_failing_ = 0;
   // Reused for formatting captured output into records (no allocation per read).
   std::string record_buffer_;
   // Something other than output happened: reconcile and recompute the deadline.

@@ -459,6 +459,7 @@ void Supervisor::NoteHistoryWrite(Instance* inst, const absl::Status& written) {
   CronTrack& c = inst->cron;
   if (written.ok() == !c.history_failing) return;
   c.history_failing = !written.ok();
+  histories_failing_ += c.history_failing ? 1 : -1;
   if (c.history_failing) {
     Emit(inst->id, "history_write_failed",
          absl::StrCat(written.message(), "; its runs are kept in memory (fleetctl runs) and "
@@ -469,6 +470,7 @@ void Supervisor::NoteHistoryWrite(Instance* inst, const absl::Status& written) {
 }
 
 void Supervisor::FlushHistories() {
+  if (histories_failing_ <= 0) return;  // Every history is in its file.
   for (auto& [name, engine] : engines_) {
     for (auto& inst : engine->instances) {
       if (inst->cron.history != nullptr && inst->cron.history->behind()) {

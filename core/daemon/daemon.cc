@@ -131,17 +131,24 @@ int RunDaemon(const DaemonOptions& options) {
       LoadHealthPlugins(loaded->config, &events, monitor.get());
   // Recovery first: the sync lanes validate state through it.
   std::unique_ptr<recovery::RecoveryWorker> recovery;
+  ModuleRoutes routes;
   if (loaded->config.has_recovery() || loaded->config.has_state()) {
     plugins.push_back(LoadRecoveryPlugin(
         loaded->config, &events, kSyncLanes,
-        [&loop](recovery::RecoveryOutcome outcome) {
+        [&loop, &routes](recovery::RecoveryOutcome outcome) {
           supervisor::Supervisor* s = loop;
-          if (s != nullptr) {
-            s->Post([s, outcome = std::move(outcome)] { s->OnRecoveryOutcome(outcome); });
+          modules::RecoveryPasses* m = routes.recovery;
+          if (s != nullptr && m != nullptr) {
+            s->Post([m, outcome = std::move(outcome)] { m->OnOutcome(outcome); });
           }
         },
         &recovery));
   }
+  // One voice for what recovery found, periodic passes and sync lanes alike.
+  recovery::PlanReporter plan_reporter(
+      [&events](const std::string& subject, const std::string& kind, const std::string& message) {
+        events.Add(subject, kind, message);
+      });
   std::unique_ptr<sync::StateSync> state_sync;
   if (loaded->config.has_state()) {
     sync::Validator validator;
@@ -161,7 +168,7 @@ int RunDaemon(const DaemonOptions& options) {
   }
   supervisor::SupervisorOptions supervisor_options{
       run_dir, os::RealClock(), &events, reload, monitor.get(), &children, state_sync.get(),
-      recovery.get()};
+      recovery.get(), &plan_reporter};
   // systemd's watchdog (WatchdogSec=): ping from the loop at half the period.
   if (absl::Duration period = WatchdogPeriod(); period > absl::ZeroDuration()) {
     supervisor_options.watchdog_interval = period / 2;
@@ -173,7 +180,7 @@ int RunDaemon(const DaemonOptions& options) {
     supervisor_options.use_cgroups = false;
   }
   supervisor::Supervisor supervisor(std::move(supervisor_options));
-  RegisterModules(&supervisor);
+  routes = RegisterModules(&supervisor, {recovery.get(), &plan_reporter});
   loop = &supervisor;
   absl::Status init = supervisor.Init();
   if (!init.ok()) {

@@ -6,8 +6,16 @@
 
 namespace fleet::daemon {
 
-void RegisterModules(supervisor::Supervisor* supervisor) {
+ModuleRoutes RegisterModules(supervisor::Supervisor* supervisor, const ModuleServices& services) {
+  ModuleRoutes routes;
   supervisor->AddModule(std::make_unique<modules::LogHygiene>(supervisor));
+  if (services.recovery != nullptr) {
+    auto recovery = std::make_unique<modules::RecoveryPasses>(supervisor, services.recovery,
+                                                              services.plan_reporter);
+    routes.recovery = recovery.get();
+    supervisor->AddModule(std::move(recovery));
+  }
+  return routes;
 }
 
 }  // namespace fleet::daemon

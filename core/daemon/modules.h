@@ -3,11 +3,28 @@
 #ifndef FLEET_CORE_DAEMON_MODULES_H_
 #define FLEET_CORE_DAEMON_MODULES_H_
 
+#include "core/modules/recovery/recovery_passes.h"
+#include "core/recovery/plan_report.h"
+#include "core/recovery/recovery_worker.h"
 #include "core/supervisor/supervisor.h"
 
 namespace fleet::daemon {
 
-void RegisterModules(supervisor::Supervisor* supervisor);
+// The workers fleetd made for the modules (plugins loaded per the config);
+// null: that feature is off here and its module is not registered. Each
+// outlives the supervisor's loop.
+struct ModuleServices {
+  recovery::RecoveryWorker* recovery = nullptr;
+  recovery::PlanReporter* plan_reporter = nullptr;
+};
+
+// The registered modules that take the workers' answers (posted to the
+// loop by the daemon's callbacks); null when not registered.
+struct ModuleRoutes {
+  modules::RecoveryPasses* recovery = nullptr;
+};
+
+ModuleRoutes RegisterModules(supervisor::Supervisor* supervisor, const ModuleServices& services);
 
 }  // namespace fleet::daemon
 

@@ -252,7 +252,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
     if (d.has_value() && (!next.has_value() || *d < *next)) next = d;
   };
   consider(watchdog_due_);
-  consider(recovery_due_);
+  consider(tree_check_due_);
   consider(watchdog_due_ping_);
   for (const auto& m : modules_) consider(m->NextDeadline());
   consider(orphan_sweep_due_);
@@ -492,7 +492,6 @@ void Supervisor::RunTimers() {
     }
   }
   RunStateTimers();
-  RunRecoveryTimers();
   for (const auto& m : modules_) {
     if (std::optional<MonoTime> due = m->NextDeadline(); due.has_value() && *due <= now_) {
       m->OnDeadline();

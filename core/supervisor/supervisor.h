@@ -26,6 +26,7 @@
 #include "core/plugin_host/worker.h"
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
+#include "core/recovery/plan_report.h"
 #include "core/recovery/recovery_worker.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/instance_records.h"
@@ -49,9 +50,13 @@ struct SupervisorOptions {
   // Runs sync plugin calls for engines with `state: true`; null: the fleet
   // has no state. Outlives the supervisor's loop.
   sync::StateSync* sync = nullptr;
-  // Runs recovery passes (protected files, leftovers); null: none. Outlives
-  // the supervisor's loop.
+  // Runs recovery passes; null: none. The state work trees are checked
+  // through it between syncs (the fleet's own files: core/modules/recovery).
+  // Outlives the supervisor's loop.
   recovery::RecoveryWorker* recovery = nullptr;
+  // Tells what the validation before each state commit found (shared with
+  // the recovery module, so nothing is said twice). Required with recovery.
+  recovery::PlanReporter* plan_reporter = nullptr;
   // systemd's watchdog (WATCHDOG_USEC): ping() is called from the loop every
   // watchdog_interval, so a wedged loop stops the pings and gets restarted.
   absl::Duration watchdog_interval = absl::ZeroDuration();
@@ -115,8 +120,6 @@ class Supervisor : public module::ModuleHost {
   void OnHealthOutcome(const health::CheckOutcome& outcome);
   // A sync plugin's answer (posted to the loop).
   void OnSyncOutcome(const sync::SyncOutcome& outcome);
-  // A recovery pass's plan (posted to the loop).
-  void OnRecoveryOutcome(const recovery::RecoveryOutcome& outcome);
   // Pulls (commit: commits and pushes) the state of target's instances now;
   // reply is called on the loop once per instance, when its answer is in.
   // Returns how many replies will come, or why none will.
@@ -220,17 +223,11 @@ class Supervisor : public module::ModuleHost {
   void FillStateStatus(const Instance& inst, fleet::control::v1::InstanceStatus* out) const;
   // A log sink that starts or stops failing is reported (once each way).
   void NoteLogWriteState(Instance* inst);
-  // Recovery (supervisor_recovery.cc).
-  void ApplyRecovery(const config::LoadedConfig& loaded);
-  void RunRecoveryTimers();
-  // A request for op over rules, with the fleet's snapshot and quarantine dirs.
-  fleet::plugin::v1::RecoveryRequest RecoveryRequestFor(
-      fleet::plugin::v1::RecoveryRequest::Op op) const;
   // VALIDATE over inst's work tree (op UNSPECIFIED when no rule is about state).
   fleet::plugin::v1::RecoveryRequest StateValidation(const Instance& inst) const;
-  // Events for what a plan did; returns the "path: reason" of bad files.
-  std::vector<std::string> ReportPlan(const std::string& subject,
-                                      const fleet::plugin::v1::RecoveryPlan& plan);
+  // Every recovery interval: each work tree no sync is on its way for is
+  // checked (a bad state file put back).
+  void CheckWorkTrees();
   bool EngineAlive(const Engine& engine) const;
   // Scheduled engines (supervisor_cron.cc): cron and intelligence runs.
   void InstallSchedule(Engine* engine);
@@ -354,9 +351,9 @@ class Supervisor : public module::ModuleHost {
   fleet::config::v1::State state_config_;
   std::optional<MonoTime> watchdog_due_;
   uint64_t sync_seq_ = 0;
-  // The fleet's recovery block; no protect rules and no plugin: nothing to do.
+  // The fleet's recovery block: its rules about state apply to the work trees.
   fleet::config::v1::Recovery recovery_config_;
-  std::optional<MonoTime> recovery_due_;
+  std::optional<MonoTime> tree_check_due_;
   std::optional<MonoTime> watchdog_due_ping_;
   // Where instance cgroups live; empty: cgroups are not used here.
   std::string cgroup_root_;
@@ -377,9 +374,6 @@ class Supervisor : public module::ModuleHost {
   // A loop woken this late past its deadline was not running: drain every
   // pipe first (output written meanwhile is progress), and remember the gap.
   void NoteStall(MonoTime due);
-  // Bad files already reported (path -> reason), so a file that stays bad is
-  // not reported on every pass.
-  absl::flat_hash_map<std::string, std::string> recovery_reported_;
   // Who waits for a sync answer (fleetctl sync / commit), by job seq.
   absl::flat_hash_map<uint64_t, std::function<void(fleet::control::v1::InstanceSync)>>
       sync_replies_;

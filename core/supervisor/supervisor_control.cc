@@ -123,7 +123,6 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
   fleet_name_ = loaded.config.name();
   config_path_ = loaded.path;
   ApplyState(loaded);
-  ApplyRecovery(loaded);
   std::set<std::string> wanted;
   for (const v1::Engine& spec : loaded.config.engines()) {
     wanted.insert(spec.name());

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "core/backoff/backoff.h"
 #include "core/os/files.h"
+#include "core/recovery/requests.h"
 #include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
 
@@ -46,9 +47,16 @@ std::string Ago(absl::Duration d) {
 
 void Supervisor::ApplyState(const config::LoadedConfig& loaded) {
   state_config_ = loaded.config.has_state() ? loaded.config.state() : v1::State();
+  recovery_config_ = loaded.config.recovery();
   if (state_config_.remote().empty()) {
     watchdog_due_.reset();
+    tree_check_due_.reset();
     return;
+  }
+  // The work trees are checked at once (what a run before this fleetd left)
+  // and every recovery interval after.
+  if (options_.recovery != nullptr && !tree_check_due_.has_value()) {
+    tree_check_due_ = clock_->MonotonicNow();
   }
   absl::Status made = os::MakeDirs(state_config_.work_trees(), 0700);
   if (!made.ok()) Emit("fleetd", "state_error", std::string(made.message()));
@@ -76,6 +84,31 @@ absl::Status Supervisor::CheckStateReload(const config::LoadedConfig& loaded) co
 std::string Supervisor::StateDirFor(const v1::Engine& spec, uint32_t index) const {
   if (!spec.state() || state_config_.remote().empty()) return "";
   return os::JoinPath(state_config_.work_trees(), absl::StrCat(spec.name(), ".", index));
+}
+
+fleet::plugin::v1::RecoveryRequest Supervisor::StateValidation(const Instance& inst) const {
+  if (options_.recovery == nullptr || inst.state.dir.empty()) return {};
+  fleet::plugin::v1::RecoveryRequest r =
+      recovery::WorkTreeValidation(recovery_config_, options_.run_dir, inst.state.dir, inst.id);
+  if (r.rules().empty()) return {};
+  return r;
+}
+
+void Supervisor::CheckWorkTrees() {
+  if (!tree_check_due_.has_value() || *tree_check_due_ > now_) return;
+  const absl::Duration interval = FromProto(recovery_config_.interval());
+  tree_check_due_ = now_ + (interval > absl::ZeroDuration() ? interval : absl::Seconds(10));
+  // A pass still queued from last time: do not pile more on a slow disk.
+  if (options_.recovery->pending() > 0) return;
+  for (auto& [name, engine] : engines_) {
+    for (auto& inst : engine->instances) {
+      fleet::plugin::v1::RecoveryRequest check = StateValidation(*inst);
+      // A sync on its way validates the tree itself, in order with its commit.
+      if (check.rules().empty() || inst->state.in_flight > 0) continue;
+      check.set_op(fleet::plugin::v1::RecoveryRequest::OP_CHECK);
+      options_.recovery->Submit(std::move(check), inst->id);
+    }
+  }
 }
 
 bool Supervisor::StateReadyToSpawn(Instance* inst) {
@@ -178,7 +211,7 @@ void Supervisor::OnSyncOutcome(const sync::SyncOutcome& outcome) {
            absl::StrCat("validating the state before a sync: ",
                         outcome.validation->status().message()));
     } else {
-      st.invalid = ReportPlan(inst->id, **outcome.validation);
+      st.invalid = options_.plan_reporter->Report(inst->id, **outcome.validation);
       if (!st.invalid.empty()) {
         // The run counts as failed for the operator: what it left was bad.
         Emit(inst->id, "state_invalid",
@@ -291,6 +324,7 @@ void Supervisor::OnSyncOutcome(const sync::SyncOutcome& outcome) {
 }
 
 void Supervisor::RunStateTimers() {
+  if (options_.recovery != nullptr) CheckWorkTrees();
   if (options_.sync == nullptr || state_config_.remote().empty()) return;
   const bool watchdog = watchdog_due_.has_value() && *watchdog_due_ <= now_;
   if (watchdog) watchdog_due_ = now_ + FromProto(state_config_.watchdog());

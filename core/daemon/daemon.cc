@@ -120,18 +120,22 @@ int RunDaemon(const DaemonOptions& options) {
   // Verdicts come back to the loop as posted closures; the monitor is stopped
   // before the supervisor goes away.
   supervisor::Supervisor* loop = nullptr;
+  // The modules that take the workers' answers (set before the loop runs).
+  ModuleRoutes routes;
   os::ChildWaiter children;
   auto monitor = std::make_unique<health::HealthMonitor>(
-      [&loop](health::CheckOutcome outcome) {
+      [&loop, &routes](health::CheckOutcome outcome) {
         supervisor::Supervisor* s = loop;
-        if (s != nullptr) s->Post([s, outcome = std::move(outcome)] { s->OnHealthOutcome(outcome); });
+        modules::HealthChecks* m = routes.health;
+        if (s != nullptr && m != nullptr) {
+          s->Post([m, outcome = std::move(outcome)] { m->OnOutcome(outcome); });
+        }
       },
       &children);
   std::vector<fleet::control::v1::PluginInfo> plugins =
       LoadHealthPlugins(loaded->config, &events, monitor.get());
   // Recovery first: the sync lanes validate state through it.
   std::unique_ptr<recovery::RecoveryWorker> recovery;
-  ModuleRoutes routes;
   if (loaded->config.has_recovery() || loaded->config.has_state()) {
     plugins.push_back(LoadRecoveryPlugin(
         loaded->config, &events, kSyncLanes,
@@ -167,8 +171,8 @@ int RunDaemon(const DaemonOptions& options) {
         &state_sync, std::move(validator)));
   }
   supervisor::SupervisorOptions supervisor_options{
-      run_dir, os::RealClock(), &events, reload, monitor.get(), &children, state_sync.get(),
-      recovery.get(), &plan_reporter};
+      run_dir, os::RealClock(), &events, reload, &children, state_sync.get(), recovery.get(),
+      &plan_reporter};
   // systemd's watchdog (WatchdogSec=): ping from the loop at half the period.
   if (absl::Duration period = WatchdogPeriod(); period > absl::ZeroDuration()) {
     supervisor_options.watchdog_interval = period / 2;
@@ -180,7 +184,7 @@ int RunDaemon(const DaemonOptions& options) {
     supervisor_options.use_cgroups = false;
   }
   supervisor::Supervisor supervisor(std::move(supervisor_options));
-  routes = RegisterModules(&supervisor, {recovery.get(), &plan_reporter});
+  routes = RegisterModules(&supervisor, {monitor.get(), recovery.get(), &plan_reporter});
   loop = &supervisor;
   absl::Status init = supervisor.Init();
   if (!init.ok()) {

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "core/modules/kill_conditions/kill_conditions.h"
 #include "core/modules/log_hygiene/log_hygiene.h"
 
 namespace fleet::daemon {
@@ -9,6 +10,10 @@ namespace fleet::daemon {
 ModuleRoutes RegisterModules(supervisor::Supervisor* supervisor, const ModuleServices& services) {
   ModuleRoutes routes;
   supervisor->AddModule(std::make_unique<modules::LogHygiene>(supervisor));
+  supervisor->AddModule(std::make_unique<modules::KillConditions>(supervisor));
+  auto health = std::make_unique<modules::HealthChecks>(supervisor, services.health);
+  routes.health = health.get();
+  supervisor->AddModule(std::move(health));
   if (services.recovery != nullptr) {
     auto recovery = std::make_unique<modules::RecoveryPasses>(supervisor, services.recovery,
                                                               services.plan_reporter);

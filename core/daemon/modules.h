@@ -3,6 +3,8 @@
 #ifndef FLEET_CORE_DAEMON_MODULES_H_
 #define FLEET_CORE_DAEMON_MODULES_H_
 
+#include "core/health/monitor.h"
+#include "core/modules/health/health_checks.h"
 #include "core/modules/recovery/recovery_passes.h"
 #include "core/recovery/plan_report.h"
 #include "core/recovery/recovery_worker.h"
@@ -14,6 +16,7 @@ namespace fleet::daemon {
 // null: that feature is off here and its module is not registered. Each
 // outlives the supervisor's loop.
 struct ModuleServices {
+  health::HealthMonitor* health = nullptr;
   recovery::RecoveryWorker* recovery = nullptr;
   recovery::PlanReporter* plan_reporter = nullptr;
 };
@@ -21,6 +24,7 @@ struct ModuleServices {
 // The registered modules that take the workers' answers (posted to the
 // loop by the daemon's callbacks); null when not registered.
 struct ModuleRoutes {
+  modules::HealthChecks* health = nullptr;
   modules::RecoveryPasses* recovery = nullptr;
 };
 

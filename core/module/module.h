@@ -9,8 +9,10 @@
 // it.
 //
 // Lifecycle: constructed with the host before the loop starts; OnConfig
-// for the first config and every reload; OnInstanceAdded / OnSpawned /
-// OnExit as instances come and go; OnDeadline whenever the loop passes
+// for the first config and every reload; OnInstanceAdded / OnSpawned (or
+// OnAdopted) / OnExit / OnInstanceRemoved as instances and their processes
+// come and go; OnOutput for every chunk an instance writes; OnFileChanged
+// for the files it asked to be watched; OnDeadline whenever the loop passes
 // NextDeadline(); destroyed after the loop has ended (a worker it owns is
 // joined in its destructor).
 #ifndef FLEET_CORE_MODULE_MODULE_H_
@@ -22,10 +24,12 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/capture/log_sink.h"
+#include "core/capture/record.h"
 #include "core/config/loader.h"
 #include "core/os/clock.h"
 #include "core/os/process.h"
@@ -41,6 +45,10 @@ struct InstanceView {
   uint32_t index;
   pid_t pid;  // 0 when no process runs
   capture::LogSink& log;
+  // Its process runs and is not being stopped: what checks and conditions
+  // judge (a process on its way out is judged no more).
+  bool live;
+  os::MonoTime spawned_at;  // of its current (or last) process
 };
 
 // What a module may ask of the core. Loop thread only, except Post.
@@ -58,6 +66,34 @@ class ModuleHost {
   virtual void ForEachInstance(const std::function<void(const InstanceView&)>& fn) = 0;
   // The engine named so, or null.
   virtual const fleet::config::v1::Engine* FindEngine(const std::string& name) const = 0;
+  // Calls fn with the instance "ENGINE/N"; false (fn not called) when there
+  // is none.
+  virtual bool WithInstance(const std::string& id,
+                            const std::function<void(const InstanceView&)>& fn) = 0;
+
+  // Acting on a live instance (no-ops otherwise): kill it, and keep it
+  // stopped until the operator starts it; or restart it as a failure (it
+  // counts toward backoff and the crash loop).
+  virtual void Kill(const std::string& id, const std::string& reason) = 0;
+  virtual void FailAndRestart(const std::string& id, const std::string& reason) = 0;
+  // Health's verdict, for what depends on the instance (dependent engines
+  // wait, the work-bus routes no task to it).
+  virtual void SetUnhealthy(const std::string& id, bool unhealthy) = 0;
+  // The environment the instance's process gets (for probes run like it).
+  virtual std::vector<std::string> ChildEnvironment(const std::string& id) const = 0;
+
+  // The files modules watch may have changed: WatchedFiles is asked again.
+  virtual void Rewatch() = 0;
+  // When path last changed on the monotonic clock (first sight: its mtime
+  // placed there once); nullopt: never seen.
+  virtual std::optional<os::MonoTime> FileChangedAt(const std::string& path) const = 0;
+  // The last span the loop did not run (fleetd stopped, suspended, starved):
+  // nobody's idleness. nullopt: none yet.
+  struct Stall {
+    os::MonoTime start;
+    os::MonoTime end;
+  };
+  virtual std::optional<Stall> LastStall() const = 0;
 
  protected:
   ~ModuleHost() = default;
@@ -73,16 +109,30 @@ class Module {
   virtual void OnConfig(const config::LoadedConfig& loaded) {}
   // An instance was created (at start, scale-up or a new engine).
   virtual void OnInstanceAdded(const InstanceView& inst) {}
+  // It left the fleet (scaled down, engine removed): forget it.
+  virtual void OnInstanceRemoved(const std::string& id) {}
   // Its process started.
   virtual void OnSpawned(const InstanceView& inst) {}
+  // A process a previous fleetd started was taken back, up this long.
+  virtual void OnAdopted(const InstanceView& inst, absl::Duration up) { OnSpawned(inst); }
+  // It wrote this (a chunk as read, not a line) to stdout or stderr.
+  virtual void OnOutput(const InstanceView& inst, capture::Stream stream, absl::string_view data) {}
+  // The files it wants watched (asked after a config, instances coming or
+  // going, and Rewatch()).
+  virtual void WatchedFiles(std::vector<std::string>* paths) const {}
+  // A watched file changed. complete: its writer closed it, or it was
+  // renamed into place (or events were lost: look again).
+  virtual void OnFileChanged(const std::string& path, bool complete) {}
   // Its process ended, and how.
   virtual void OnExit(const InstanceView& inst, const os::ExitStatus& status) {}
   // When OnDeadline is next wanted; nullopt: not until something changes.
   virtual std::optional<os::MonoTime> NextDeadline() const { return std::nullopt; }
   // The loop passed NextDeadline().
   virtual void OnDeadline() {}
-  // Adds what it knows to a status answer.
+  // Adds what it knows to a status answer, and to one instance's in it.
   virtual void FillStatus(fleet::control::v1::GetStatusResponse* status) const {}
+  virtual void FillInstanceStatus(const InstanceView& inst,
+                                  fleet::control::v1::InstanceStatus* out) const {}
 };
 
 }  // namespace fleet::module

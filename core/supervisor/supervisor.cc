@@ -130,7 +130,54 @@ void Supervisor::AddModule(std::unique_ptr<module::Module> module) {
 absl::Time Supervisor::WallNow() const { return clock_->WallNow(); }
 
 module::InstanceView Supervisor::ViewOf(Instance& inst) const {
-  return {inst.id, *inst.engine->spec, inst.index, inst.pid, *inst.log};
+  return {inst.id,
+          *inst.engine->spec,
+          inst.index,
+          inst.pid,
+          *inst.log,
+          inst.life.HasProcess() && inst.life.state() != State::kStopping,
+          inst.life.spawned_at()};
+}
+
+Supervisor::Instance* Supervisor::FindInstance(const std::string& id) {
+  absl::Status unused;
+  std::vector<Instance*> found = Resolve(id, &unused);
+  return found.size() == 1 && found[0]->id == id ? found[0] : nullptr;
+}
+
+bool Supervisor::WithInstance(const std::string& id,
+                              const std::function<void(const module::InstanceView&)>& fn) {
+  Instance* inst = FindInstance(id);
+  if (inst == nullptr) return false;
+  fn(ViewOf(*inst));
+  return true;
+}
+
+void Supervisor::Kill(const std::string& id, const std::string& reason) {
+  Instance* inst = FindInstance(id);
+  if (inst == nullptr || !inst->life.HasProcess() || inst->life.state() == State::kStopping) return;
+  dirty_ = true;
+  Perform(inst, inst->life.Kill(now_, reason));
+}
+
+void Supervisor::FailAndRestart(const std::string& id, const std::string& reason) {
+  Instance* inst = FindInstance(id);
+  if (inst == nullptr || !inst->life.HasProcess() || inst->life.state() == State::kStopping) return;
+  dirty_ = true;
+  Perform(inst, inst->life.FailAndRestart(now_, reason));
+}
+
+void Supervisor::SetUnhealthy(const std::string& id, bool unhealthy) {
+  Instance* inst = FindInstance(id);
+  if (inst == nullptr || inst->unhealthy == unhealthy) return;
+  inst->unhealthy = unhealthy;
+  dirty_ = true;  // Dependents and the bus look again.
+  if (!inst->engine->spec->capabilities().empty()) bus_dirty_ = true;
+}
+
+std::vector<std::string> Supervisor::ChildEnvironment(const std::string& id) const {
+  Instance* inst = const_cast<Supervisor*>(this)->FindInstance(id);
+  return inst == nullptr ? std::vector<std::string>() : ChildEnvironment(*inst);
 }
 
 void Supervisor::ForEachInstance(const std::function<void(const module::InstanceView&)>& fn) {
@@ -264,7 +311,6 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
       consider(inst->life.deadline());
-      consider(inst->health_due);
       consider(inst->state.retry_due);
       consider(inst->dying_check_due);
     }
@@ -341,8 +387,10 @@ void Supervisor::HandleInotify() {
     log::Warning("inotify queue overflowed: events were dropped; rescanning what they watch");
     stop = true;
     bus_dirty_ = true;  // Bus events were dropped too: a pass rescans everything.
-    for (auto& [path, readers] : metrics_readers_) {
-      for (Instance* inst : readers) ReadMetricsFile(inst);
+    for (const auto& m : modules_) {
+      std::vector<std::string> paths;
+      m->WatchedFiles(&paths);
+      for (const std::string& path : paths) m->OnFileChanged(path, true);
     }
   }
   if (stop) CheckStopFlag();
@@ -441,9 +489,6 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
   for (const auto& m : modules_) m->OnExit(ViewOf(*inst), status);
   inst->pid = 0;
   inst->has_exited = true;
-  inst->health_due.reset();
-  ++inst->health_seq;  // A verdict on the dead process is void.
-  inst->health_in_flight = false;
   inst->last_exit.set_code(status.signaled ? -1 : status.code);
   inst->last_exit.set_signal(status.signaled ? status.signal : 0);
   inst->last_exit.set_unix_ms(absl::ToUnixMillis(clock_->WallNow()));
@@ -484,7 +529,6 @@ void Supervisor::RunTimers() {
   }
   for (auto& [name, engine] : engines_) {
     for (auto& inst : engine->instances) {
-      if (inst->health_due.has_value() && *inst->health_due <= now_) SubmitHealthCheck(inst.get());
       // The reconcile after the timers starts it if the killed copy is gone.
       if (inst->dying_check_due.has_value() && *inst->dying_check_due <= now_) {
         inst->dying_check_due.reset();
@@ -625,8 +669,6 @@ void Supervisor::Spawn(Instance* inst) {
                                      ? absl::StrCat(", restart ", inst->life.restarts())
                                      : ""));
   if (inst->engine->schedule.has_value()) OnRunStarted(inst, "");
-  ReadMetricsFile(inst);
-  StartHealthChecks(inst);
 }
 
 }  // namespace fleet::supervisor

@@ -21,7 +21,6 @@
 #include "core/concurrency/mutex.h"
 #include "core/bus/conductor.h"
 #include "core/config/loader.h"
-#include "core/health/monitor.h"
 #include "core/module/module.h"
 #include "core/plugin_host/worker.h"
 #include "core/os/child_waiter.h"
@@ -43,8 +42,6 @@ struct SupervisorOptions {
   EventLog* events = nullptr;  // Required; outlives the supervisor.
   // Reads the config again (SIGHUP, fleetctl reload).
   std::function<absl::StatusOr<config::LoadedConfig>()> load_config;
-  // Runs health checks; null: none are run. Outlives the supervisor.
-  health::HealthMonitor* health = nullptr;
   // Children spawned off the loop (exec probes): their exits go there.
   os::ChildWaiter* children = nullptr;
   // Runs sync plugin calls for engines with `state: true`; null: the fleet
@@ -116,8 +113,6 @@ class Supervisor : public module::ModuleHost {
   // for every replica, "all"), by instance id. kNotFound for an unknown one.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> LogPaths(
       const std::vector<std::string>& targets);
-  // A health verdict from the monitor (posted to the loop).
-  void OnHealthOutcome(const health::CheckOutcome& outcome);
   // A sync plugin's answer (posted to the loop).
   void OnSyncOutcome(const sync::SyncOutcome& outcome);
   // Pulls (commit: commits and pushes) the state of target's instances now;
@@ -191,20 +186,12 @@ class Supervisor : public module::ModuleHost {
   void WriteOutput(OutputPipe* pipe, absl::string_view data);
   void WriteMarker(Instance* inst, absl::string_view text);
   void AddInstances(Engine* engine, uint32_t count);
-  // Installs a (new) definition: spec, kill condition, per-instance paths.
+  // Installs a (new) definition: spec, schedule.
   void SetSpec(Engine* engine, const fleet::config::v1::Engine& spec);
-  // Kill conditions (supervisor_metrics.cc).
-  void ScanOutputForMetrics(OutputPipe* pipe, absl::string_view data);
-  void ReadMetricsFile(Instance* inst);
-  void EvaluateCondition(Instance* inst);
-  // Rebuilds what is watched; cheap to call, does the work only after rewatch_.
+  // Watched files (supervisor_watch.cc): rebuilds what is watched; cheap to
+  // call, does the work only after rewatch_.
   void WatchFiles();
   void OnWatchedFileChanged(const std::string& path, uint32_t mask);
-  // Health (supervisor_health.cc).
-  void StartHealthChecks(Instance* inst);
-  void SubmitHealthCheck(Instance* inst);
-  // Since path last changed (monotonic), capped at the instance's uptime; -1 never.
-  int64_t IdleMillis(const Instance& inst, const std::string& path) const;
   // Empty when every engine `engine` depends on is running; else who it waits for.
   std::string UnmetDependency(const Engine& engine) const;
   // Shared state (supervisor_state.cc). True when inst may spawn now; else
@@ -293,7 +280,18 @@ class Supervisor : public module::ModuleHost {
   int TimeoutMs(std::optional<MonoTime> next) const;
   std::vector<Instance*> Resolve(const std::string& target, absl::Status* error);
   std::vector<std::string> ChildEnvironment(const Instance& inst) const;
+  // The one instance id names ("ENGINE/N"), or null.
+  Instance* FindInstance(const std::string& id);
   // ModuleHost.
+  bool WithInstance(const std::string& id,
+                    const std::function<void(const module::InstanceView&)>& fn) override;
+  void Kill(const std::string& id, const std::string& reason) override;
+  void FailAndRestart(const std::string& id, const std::string& reason) override;
+  void SetUnhealthy(const std::string& id, bool unhealthy) override;
+  std::vector<std::string> ChildEnvironment(const std::string& id) const override;
+  void Rewatch() override { rewatch_ = true; }
+  std::optional<MonoTime> FileChangedAt(const std::string& path) const override;
+  std::optional<Stall> LastStall() const override { return last_stall_; }
   void Emit(const std::string& subject, const std::string& kind,
             const std::string& message) override;
   os::MonoTime Now() const override { return now_; }
@@ -319,14 +317,13 @@ class Supervisor : public module::ModuleHost {
   // Readable (ECANCELED) when the wall clock is set: scheduled runs re-plan.
   int clock_fd_ = -1;
   int run_dir_watch_ = -1;
-  // Directories of watched files (metrics, health's log and heartbeat paths)
-  // by inotify watch and back; metrics files -> the instances that read them.
+  // Directories of watched files (the modules', answer files) by inotify
+  // watch and back.
   absl::flat_hash_map<int, std::string> watched_dirs_;
   absl::flat_hash_map<std::string, int> dir_watches_;
   // The set of watched files may have changed (config applied, instances
   // removed, a directory that did not exist yet): WatchFiles() must run.
   bool rewatch_ = true;
-  absl::flat_hash_map<std::string, std::vector<Instance*>> metrics_readers_;
   // Intelligence instances by their answer file.
   absl::flat_hash_map<std::string, Instance*> answer_readers_;
   // When each watched file last changed, on the monotonic clock.
@@ -366,10 +363,6 @@ class Supervisor : public module::ModuleHost {
   // The last time the loop itself did not run (fleetd SIGSTOPped, the
   // machine suspended, fleetd starved of CPU): progress is judged only on
   // time fleetd was watching, so this span does not count as idle.
-  struct Stall {
-    MonoTime start;
-    MonoTime end;
-  };
   std::optional<Stall> last_stall_;
   // A loop woken this late past its deadline was not running: drain every
   // pipe first (output written meanwhile is progress), and remember the gap.

@@ -150,10 +150,7 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
                     ", taken back after a fleetd restart",
                     captured ? "" : " (its output FIFOs are gone: output is not captured)"));
   WriteMarker(inst, absl::StrCat("taken back by a restarted fleetd: pid ", r.pid));
-  ReadMetricsFile(inst);
-  StartHealthChecks(inst);
-  // It was up before fleetd's restart: a probe failing now is no boot.
-  inst->started_healthy = up >= inst->engine->health.startup_grace;
+  for (const auto& m : modules_) m->OnAdopted(ViewOf(*inst), up);
   if (inst->engine->schedule.has_value()) OnRunStarted(inst, "adopted");
   if (r.spec_hash != SpecHash(spec) && !inst->engine->schedule.has_value()) {
     Perform(inst, inst->life.Restart(now_, "its definition changed while fleetd was down"));

@@ -103,7 +103,6 @@ void Supervisor::AddInstances(Engine* engine, uint32_t count) {
     auto inst =
         std::make_unique<Instance>(engine, i, LifecyclePolicy::FromEngine(spec), Uniform01());
     inst->id = absl::StrCat(spec.name(), "/", i);
-    inst->metrics_path = MetricsPathFor(spec, i);
     inst->state.dir = StateDirFor(spec, i);
     inst->log = std::make_unique<capture::LogSink>(
         absl::StrCat(defaults::LogsDir(options_.run_dir), "/", spec.name(), ".", i, ".log"),
@@ -392,17 +391,14 @@ ctl::GetStatusResponse Supervisor::Status() const {
       }
       if (inst->has_exited) *i->mutable_last_exit() = inst->last_exit;
       i->set_log_path(inst->log->path());
-      i->set_condition(inst->condition_status);
       FillStateStatus(*inst, i);
       i->set_log_dropped_bytes(inst->log->dropped_bytes());
       if (!inst->log->last_error().ok())
         i->set_log_error(std::string(inst->log->last_error().message()));
-      if (inst->life.HasProcess()) i->set_health(inst->health);
-      FillRunStatus(*inst, i);
+      const module::InstanceView view = ViewOf(*inst);
+      for (const auto& m : modules_) m->FillInstanceStatus(view, i);
+      FillRunStatus(*inst, i);  // A scheduled instance's health: whether it runs on time.
       if (inst->life.HasProcess() && inst->pid > 0) FillUsage(inst.get(), now, i);
-      i->set_health_checked_ms_ago(inst->health_checked_at.has_value()
-                                       ? absl::ToInt64Milliseconds(now - *inst->health_checked_at)
-                                       : -1);
     }
   }
   d->set_instances(instances);

@@ -8,9 +8,6 @@
 #include <vector>
 
 #include "core/capture/record.h"
-#include "core/health/policy.h"
-#include "core/killcond/expression.h"
-#include "core/killcond/metrics.h"
 #include "core/os/cgroup.h"
 #include "core/proto_time/proto_time.h"
 #include "core/schedule/cron.h"
@@ -24,9 +21,6 @@
 
 namespace fleet::supervisor {
 
-// spec.metrics_path with "{instance}" replaced by index ("" when unset).
-std::string MetricsPathFor(const fleet::config::v1::Engine& spec, uint32_t index);
-
 // A uniform [0,1) source for backoff jitter, one generator per instance.
 std::function<double()> Uniform01();
 
@@ -38,9 +32,6 @@ struct Supervisor::Engine {
   absl::Duration jitter;
   // No successful run for this long: unhealthy (overdue).
   absl::Duration expected_period = absl::InfiniteDuration();
-  // Parsed from spec->kill_condition() (validated at load).
-  std::optional<killcond::Expression> condition;
-  health::HealthPolicy health;
   std::vector<std::unique_ptr<Instance>> instances;
   // Removed from the config: instances are stopping, then the engine goes.
   bool removing = false;
@@ -140,8 +131,6 @@ struct Supervisor::OutputPipe {
   Instance* const inst;
   const capture::Stream stream;
   int fd = -1;
-  // FLEET_METRIC lines, per stream: two streams' pieces never mix.
-  killcond::MetricLineScanner metric_lines;
 };
 
 struct Supervisor::Instance {
@@ -172,27 +161,9 @@ struct Supervisor::Instance {
   fleet::control::v1::ExitInfo last_exit;
   bool has_exited = false;
 
-  // Kill-condition inputs: FLEET_METRIC lines and the metrics file.
-  killcond::Metrics metrics;
-  std::string metrics_path;  // "{instance}" replaced
-  std::string condition_status;
-  std::string last_metrics_error;
-
-  // Health: when the next check is due, the one in flight, the verdict.
-  std::optional<MonoTime> health_due;
-  bool health_in_flight = false;
-  MonoTime health_submitted_at;
-  uint64_t health_seq = 0;
-  std::string health;
-  std::optional<MonoTime> health_checked_at;
-  uint32_t health_failures = 0;
+  // Health's verdict (core/modules/health): dependents wait, the bus routes
+  // nothing to it.
   bool unhealthy = false;
-  // This run has been judged healthy once: its start-up grace is over.
-  bool started_healthy = false;
-  // The last verdict was "unknown" (host starved, plugin error): logged once.
-  bool health_unknown = false;
-  // Last byte of output captured (for the default log-freshness check).
-  std::optional<MonoTime> last_output;
 
   StateTrack state;
   CronTrack cron;

@@ -53,10 +53,10 @@ void Supervisor::WriteOutput(OutputPipe* pipe, absl::string_view data) {
   capture::AppendRecords(pipe->stream, clock_->WallNow(), data, &record_buffer_);
   inst->log->Write(record_buffer_);
   if (inst->log->last_error().ok() == inst->log_failing) NoteLogWriteState(inst);
-  inst->last_output = now_;
   inst->cron.output_bytes += data.size();
   if (pipe->stream == capture::Stream::kStderr) KeepStderrTail(inst, data);
-  ScanOutputForMetrics(pipe, data);
+  const module::InstanceView view = ViewOf(*inst);
+  for (const auto& m : modules_) m->OnOutput(view, pipe->stream, data);
 }
 
 void Supervisor::NoteLogWriteState(Instance* inst) {

@@ -99,12 +99,15 @@ void Supervisor::Reconcile() {
     auto& v = engine.instances;
     const size_t before = v.size();
     v.erase(std::remove_if(v.begin(), v.end(),
-                           [](const std::unique_ptr<Instance>& i) {
-                             return i->retire && !i->life.HasProcess() &&
-                                    i->cron.judge_pid == 0;
+                           [this](const std::unique_ptr<Instance>& i) {
+                             if (!i->retire || i->life.HasProcess() || i->cron.judge_pid != 0) {
+                               return false;
+                             }
+                             for (const auto& m : modules_) m->OnInstanceRemoved(i->id);
+                             return true;
                            }),
             v.end());
-    if (v.size() != before) rewatch_ = true;  // metrics_readers_ held them.
+    if (v.size() != before) rewatch_ = true;  // What they watched goes.
     if (engine.removing && v.empty()) {
       it = engines_.erase(it);
     } else {

@@ -21,13 +21,19 @@ class Server;
 class Service;
 }  // namespace grpc
 
+namespace fleet::modules {
+class WorkBus;
+}  // namespace fleet::modules
+
 namespace fleet::control {
 
 // Start() and Stop() from one thread (fleetd's main).
 class ControlServer {
  public:
-  ControlServer(supervisor::Supervisor* supervisor, supervisor::EventLog* events,
-                std::string run_dir, std::vector<fleet::control::v1::PluginInfo> plugins = {});
+  // bus: the work-bus module (null: the bus is off).
+  ControlServer(supervisor::Supervisor* supervisor, modules::WorkBus* bus,
+                supervisor::EventLog* events, std::string run_dir,
+                std::vector<fleet::control::v1::PluginInfo> plugins = {});
   ~ControlServer();
 
   // Binds <run_dir>/ctl/fleetd.sock (0600, directory 0700) and starts serving.
@@ -43,6 +49,7 @@ class ControlServer {
   void AcceptLoop();
 
   supervisor::Supervisor* supervisor_;
+  modules::WorkBus* bus_;
   supervisor::EventLog* events_;
   std::string run_dir_;
   std::string socket_path_;

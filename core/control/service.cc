@@ -28,9 +28,10 @@ grpc::Status ToGrpc(const absl::Status& status) {
 
 class ControlService final : public ctl::FleetControl::Service {
  public:
-  ControlService(Supervisor* supervisor, supervisor::EventLog* events, std::string run_dir,
-                 std::vector<ctl::PluginInfo> plugins, const PeerBook* peers)
+  ControlService(Supervisor* supervisor, modules::WorkBus* bus, supervisor::EventLog* events,
+                 std::string run_dir, std::vector<ctl::PluginInfo> plugins, const PeerBook* peers)
       : supervisor_(supervisor),
+        bus_(bus),
         events_(events),
         run_dir_(std::move(run_dir)),
         plugins_(std::move(plugins)),
@@ -96,7 +97,9 @@ class ControlService final : public ctl::FleetControl::Service {
   grpc::Status BusCall(Fn fn, Response* response) {
     absl::StatusOr<Response> result;
     grpc::Status status = Await<absl::StatusOr<Response>>(
-        [this](std::function<void()> job) { return supervisor_->PostToBus(std::move(job)); },
+        [this](std::function<void()> job) {
+          return bus_ != nullptr && bus_->Post(std::move(job));
+        },
         "the work-bus", std::function<absl::StatusOr<Response>()>(std::move(fn)), &result);
     if (!status.ok()) return status;
     if (!result.ok()) return ToGrpc(result.status());
@@ -111,13 +114,13 @@ class ControlService final : public ctl::FleetControl::Service {
     }
     Audit(context, absl::StrCat("bus submit ", request->dag_path()));
     ctl::BusSubmitRequest copy = *request;
-    return BusCall([this, copy] { return supervisor_->BusSubmit(copy); }, response);
+    return BusCall([this, copy] { return bus_->Submit(copy); }, response);
   }
 
   grpc::Status BusStatus(grpc::ServerContext*, const ctl::BusStatusRequest* request,
                          ctl::BusStatusResponse* response) override {
     const std::string run = request->run();
-    return BusCall([this, run] { return supervisor_->BusStatus(run); }, response);
+    return BusCall([this, run] { return bus_->Status(run); }, response);
   }
 
   grpc::Status BusCancel(grpc::ServerContext* context, const ctl::BusRunRequest* request,
@@ -125,7 +128,7 @@ class ControlService final : public ctl::FleetControl::Service {
     const std::string run = request->run();
     if (run.empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a RUN is required");
     Audit(context, absl::StrCat("bus cancel ", run));
-    return BusCall([this, run] { return supervisor_->BusCancel(run); }, response);
+    return BusCall([this, run] { return bus_->Cancel(run); }, response);
   }
 
   grpc::Status BusRetry(grpc::ServerContext* context, const ctl::BusRetryRequest* request,
@@ -135,7 +138,7 @@ class ControlService final : public ctl::FleetControl::Service {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "RUN and TASK are required");
     }
     Audit(context, absl::StrCat("bus retry ", run, " ", task));
-    return BusCall([this, run, task] { return supervisor_->BusRetry(run, task); }, response);
+    return BusCall([this, run, task] { return bus_->Retry(run, task); }, response);
   }
 
   grpc::Status ListRuns(grpc::ServerContext*, const ctl::ListRunsRequest* request,
@@ -294,6 +297,7 @@ class ControlService final : public ctl::FleetControl::Service {
   }
 
   Supervisor* supervisor_;
+  modules::WorkBus* bus_;  // null: the bus is off
   supervisor::EventLog* events_;
   std::string run_dir_;
   const std::vector<ctl::PluginInfo> plugins_;
@@ -303,9 +307,9 @@ class ControlService final : public ctl::FleetControl::Service {
 }  // namespace
 
 std::unique_ptr<ctl::FleetControl::Service> NewControlService(
-    Supervisor* supervisor, supervisor::EventLog* events, std::string run_dir,
-    std::vector<ctl::PluginInfo> plugins, const PeerBook* peers) {
-  return std::make_unique<ControlService>(supervisor, events, std::move(run_dir),
+    Supervisor* supervisor, modules::WorkBus* bus, supervisor::EventLog* events,
+    std::string run_dir, std::vector<ctl::PluginInfo> plugins, const PeerBook* peers) {
+  return std::make_unique<ControlService>(supervisor, bus, events, std::move(run_dir),
                                           std::move(plugins), peers);
 }
 

@@ -196,7 +196,7 @@ int RunDaemon(const DaemonOptions& options) {
   EnsurePipeKeeper(run_dir);
   supervisor.Apply(*loaded);
 
-  control::ControlServer server(&supervisor, &events, run_dir, std::move(plugins));
+  control::ControlServer server(&supervisor, routes.bus, &events, run_dir, std::move(plugins));
   absl::Status serving = server.Start();
   if (!serving.ok()) {
     log::Error(absl::StrCat("cannot start the control socket: ", serving.message()));

@@ -14,6 +14,9 @@ ModuleRoutes RegisterModules(supervisor::Supervisor* supervisor, const ModuleSer
   auto health = std::make_unique<modules::HealthChecks>(supervisor, services.health);
   routes.health = health.get();
   supervisor->AddModule(std::move(health));
+  auto bus = std::make_unique<modules::WorkBus>(supervisor);
+  routes.bus = bus.get();
+  supervisor->AddModule(std::move(bus));
   if (services.recovery != nullptr) {
     auto recovery = std::make_unique<modules::RecoveryPasses>(supervisor, services.recovery,
                                                               services.plan_reporter);

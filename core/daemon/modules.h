@@ -4,6 +4,7 @@
 #define FLEET_CORE_DAEMON_MODULES_H_
 
 #include "core/health/monitor.h"
+#include "core/modules/bus/work_bus.h"
 #include "core/modules/health/health_checks.h"
 #include "core/modules/recovery/recovery_passes.h"
 #include "core/recovery/plan_report.h"
@@ -24,6 +25,7 @@ struct ModuleServices {
 // The registered modules that take the workers' answers (posted to the
 // loop by the daemon's callbacks); null when not registered.
 struct ModuleRoutes {
+  modules::WorkBus* bus = nullptr;
   modules::HealthChecks* health = nullptr;
   modules::RecoveryPasses* recovery = nullptr;
 };

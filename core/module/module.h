@@ -49,6 +49,12 @@ struct InstanceView {
   // judge (a process on its way out is judged no more).
   bool live;
   os::MonoTime spawned_at;  // of its current (or last) process
+  absl::Time started_wall;  // the same on the wall clock
+  fleet::control::v1::InstanceState state;
+  // The operator or the config wants it running (not stopped, not retiring).
+  bool wanted;
+  // Health's last verdict was unhealthy.
+  bool unhealthy;
 };
 
 // What a module may ask of the core. Loop thread only, except Post.
@@ -57,7 +63,7 @@ class ModuleHost {
   virtual os::MonoTime Now() const = 0;
   virtual absl::Time WallNow() const = 0;
   virtual const std::string& run_dir() const = 0;
-  // An event for `fleetctl events` and fleetd's log.
+  // An event for `fleetctl events` and fleetd's log (from any thread).
   virtual void Emit(const std::string& subject, const std::string& kind,
                     const std::string& message) = 0;
   // Runs fn on the loop (from any thread); false once the loop has ended.
@@ -81,6 +87,10 @@ class ModuleHost {
   virtual void SetUnhealthy(const std::string& id, bool unhealthy) = 0;
   // The environment the instance's process gets (for probes run like it).
   virtual std::vector<std::string> ChildEnvironment(const std::string& id) const = 0;
+
+  // Calls on_readable on the loop whenever fd is readable, for as long as
+  // the host lives (the module keeps fd open). False: it cannot be watched.
+  virtual bool WatchFd(int fd, std::function<void()> on_readable) = 0;
 
   // The files modules watch may have changed: WatchedFiles is asked again.
   virtual void Rewatch() = 0;
@@ -123,6 +133,8 @@ class Module {
   // A watched file changed. complete: its writer closed it, or it was
   // renamed into place (or events were lost: look again).
   virtual void OnFileChanged(const std::string& path, bool complete) {}
+  // Health turned it unhealthy, or healthy again (InstanceView::unhealthy).
+  virtual void OnHealthChanged(const InstanceView& inst) {}
   // Its process ended, and how.
   virtual void OnExit(const InstanceView& inst, const os::ExitStatus& status) {}
   // When OnDeadline is next wanted; nullopt: not until something changes.

@@ -119,7 +119,6 @@ absl::Status Supervisor::Init() {
   }
   boot_id_ = ReadBootId();
   InitCgroups();
-  InitBus();
   return os::MakeDirs(defaults::LogsDir(options_.run_dir), 0700);
 }
 
@@ -136,7 +135,11 @@ module::InstanceView Supervisor::ViewOf(Instance& inst) const {
           inst.pid,
           *inst.log,
           inst.life.HasProcess() && inst.life.state() != State::kStopping,
-          inst.life.spawned_at()};
+          inst.life.spawned_at(),
+          inst.started_wall,
+          InstanceStateToProto(inst.life.state()),
+          inst.want_run && !inst.retire,
+          inst.unhealthy};
 }
 
 Supervisor::Instance* Supervisor::FindInstance(const std::string& id) {
@@ -171,8 +174,19 @@ void Supervisor::SetUnhealthy(const std::string& id, bool unhealthy) {
   Instance* inst = FindInstance(id);
   if (inst == nullptr || inst->unhealthy == unhealthy) return;
   inst->unhealthy = unhealthy;
-  dirty_ = true;  // Dependents and the bus look again.
-  if (!inst->engine->spec->capabilities().empty()) bus_dirty_ = true;
+  dirty_ = true;  // Dependents look again.
+  const module::InstanceView view = ViewOf(*inst);
+  for (const auto& m : modules_) m->OnHealthChanged(view);
+}
+
+bool Supervisor::WatchFd(int fd, std::function<void()> on_readable) {
+  auto watch = std::make_unique<FdWatch>(FdWatch{fd, std::move(on_readable)});
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = reinterpret_cast<uint64_t>(watch.get()) | 2;  // Bit 1: a module's fd.
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) return false;
+  fd_watches_.push_back(std::move(watch));
+  return true;
 }
 
 std::vector<std::string> Supervisor::ChildEnvironment(const std::string& id) const {
@@ -253,6 +267,9 @@ void Supervisor::Run() {
         default:
           if (events[i].data.u64 & 1) {
             HandlePidfd(reinterpret_cast<Instance*>(events[i].data.u64 & ~uint64_t{1}));
+          } else if (events[i].data.u64 & 2) {
+            reinterpret_cast<FdWatch*>(events[i].data.u64 & ~uint64_t{2})->on_readable();
+            dirty_ = true;  // Its deadline may have moved.
           } else {
             HandlePipe(static_cast<OutputPipe*>(events[i].data.ptr), events[i].events);
           }
@@ -306,7 +323,6 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   consider(rescan_due_);
   consider(records_retry_due_);
   consider(NextCronDeadline());
-  consider(NextBusDeadline());
   for (const StoppingOrphan& o : orphans_stopping_) consider(o.kill_at);
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
@@ -369,10 +385,6 @@ void Supervisor::HandleInotify() {
       if (event->wd == run_dir_watch_ && event->len > 0 && std::string(event->name) == "stop") {
         stop = true;
       }
-      if (OnBusWatch(event->wd)) {
-        p += sizeof(inotify_event) + event->len;
-        continue;
-      }
       auto dir = watched_dirs_.find(event->wd);
       if (dir != watched_dirs_.end() && event->len > 0) {
         OnWatchedFileChanged(os::JoinPath(dir->second, event->name), event->mask);
@@ -386,7 +398,6 @@ void Supervisor::HandleInotify() {
   if (overflow) {
     log::Warning("inotify queue overflowed: events were dropped; rescanning what they watch");
     stop = true;
-    bus_dirty_ = true;  // Bus events were dropped too: a pass rescans everything.
     for (const auto& m : modules_) {
       std::vector<std::string> paths;
       m->WatchedFiles(&paths);
@@ -418,7 +429,6 @@ void Supervisor::StartPolling(const std::string& why) {
 void Supervisor::Rescan() {
   rescan_due_ = now_ + kRescanEvery;
   CheckStopFlag();
-  bus_dirty_ = true;
   for (const std::string& path : watched_files_) {
     std::optional<FileStamp> stamp;
     struct stat st;
@@ -468,9 +478,6 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
   // KillMode=control-group).
   EndLeftovers(*inst, inst->pid);
   RemoveInstanceRecord(options_.run_dir, inst->engine->spec->name(), inst->index);
-  // A worker's claims die with it: the bus looks at once, not at its next
-  // lease check.
-  if (!inst->engine->spec->capabilities().empty()) bus_dirty_ = true;
   inst->record_pending = false;
   if (inst->pidfd >= 0) {  // Reaped as a child after all (cannot happen; be tidy).
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, inst->pidfd, nullptr);

@@ -19,10 +19,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "core/concurrency/mutex.h"
-#include "core/bus/conductor.h"
 #include "core/config/loader.h"
 #include "core/module/module.h"
-#include "core/plugin_host/worker.h"
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
 #include "core/recovery/plan_report.h"
@@ -60,8 +58,6 @@ struct SupervisorOptions {
   std::function<void()> watchdog_ping;
   // A cgroup v2 group per instance where the hierarchy is writable.
   bool use_cgroups = true;
-  // The work-bus fsyncs every record it publishes (off only for benchmarks).
-  bool bus_fsync = true;
 };
 
 enum class Verb { kStart, kStop, kRestart };
@@ -96,10 +92,6 @@ class Supervisor : public module::ModuleHost {
   // Runs fn on the loop thread soon. Returns false (fn dropped) once the loop
   // has finished.
   bool Post(std::function<void()> fn) override;
-  // Runs fn on the work-bus thread (which owns the conductor and its file
-  // I/O, fsyncs included, so a slow disk never stalls supervision). False
-  // (fn dropped) when the bus is off or stopping.
-  bool PostToBus(std::function<void()> fn);
 
   // --- loop thread ---
   fleet::control::v1::GetStatusResponse Status() const;
@@ -123,14 +115,6 @@ class Supervisor : public module::ModuleHost {
   absl::StatusOr<fleet::control::v1::ListRunsResponse> ListRuns(const std::string& target,
                                                                 uint32_t limit);
   absl::StatusOr<fleet::control::v1::ActionResponse> RunNow(const std::string& target);
-  // The work-bus (supervisor_bus.cc).
-  // --- work-bus thread (PostToBus) ---
-  absl::StatusOr<fleet::control::v1::BusSubmitResponse> BusSubmit(
-      const fleet::control::v1::BusSubmitRequest& request);
-  absl::StatusOr<fleet::control::v1::BusStatusResponse> BusStatus(const std::string& run) const;
-  absl::StatusOr<fleet::control::v1::ActionResponse> BusCancel(const std::string& run);
-  absl::StatusOr<fleet::control::v1::ActionResponse> BusRetry(const std::string& run,
-                                                              const std::string& task);
   absl::StatusOr<int> SyncState(const std::string& target, bool commit, const std::string& message,
                                 std::function<void(fleet::control::v1::InstanceSync)> reply);
 
@@ -252,13 +236,6 @@ class Supervisor : public module::ModuleHost {
   void AcceptAnswer(Instance* inst, fleet::control::v1::RunRecord record,
                     const std::string& answer);
   void RunJudgeTimers();
-  // The work-bus: the conductor, its watches, a pass when its files change.
-  void InitBus();
-  void WatchBus();
-  bool OnBusWatch(int wd);
-  bus::FleetView BusView() const;
-  void RunBus();
-  std::optional<MonoTime> NextBusDeadline() const;
   // supervisor_cgroups.cc: a cgroup per instance where possible; whatever an
   // instance leaves behind is ended with it.
   void InitCgroups();
@@ -289,6 +266,7 @@ class Supervisor : public module::ModuleHost {
   void FailAndRestart(const std::string& id, const std::string& reason) override;
   void SetUnhealthy(const std::string& id, bool unhealthy) override;
   std::vector<std::string> ChildEnvironment(const std::string& id) const override;
+  bool WatchFd(int fd, std::function<void()> on_readable) override;
   void Rewatch() override { rewatch_ = true; }
   std::optional<MonoTime> FileChangedAt(const std::string& path) const override;
   std::optional<Stall> LastStall() const override { return last_stall_; }
@@ -386,19 +364,13 @@ class Supervisor : public module::ModuleHost {
     MonoTime kill_at;
   };
   std::vector<StoppingOrphan> orphans_stopping_;
-  // The conductor lives on bus_worker_: only jobs posted there touch it.
-  std::unique_ptr<bus::Conductor> conductor_;
-  std::unique_ptr<plugin_host::SerialWorker> bus_worker_;
-  std::string bus_dir_;
-  // Loop side: a pass is wanted, one is running, and when the conductor
-  // said (after its last pass) a pass is next due by time alone (wall ms).
-  bool bus_dirty_ = true;
-  bool bus_pass_running_ = false;
-  std::optional<int64_t> bus_due_ms_;
-  // The conductor's state changed by a bus call: the loop runs a pass.
-  void BusChanged();
-  std::set<int> bus_watches_;
-  std::set<std::string> bus_watched_;
+  // Descriptors modules asked the loop to watch (WatchFd); the epoll set
+  // carries each one's address with bit 1 set.
+  struct FdWatch {
+    int fd;
+    std::function<void()> on_readable;
+  };
+  std::vector<std::unique_ptr<FdWatch>> fd_watches_;
   // Judges of intelligence answers, by pid.
   absl::flat_hash_map<pid_t, Instance*> judges_;
   // wall - monotonic at the last look, to notice the wall clock being set.

@@ -31,7 +31,9 @@ bool SameExceptReplicas(const v1::Engine& a, const v1::Engine& b) {
   return google::protobuf::util::MessageDifferencer::Equals(x, y);
 }
 
-ctl::InstanceState ToProto(State s) {
+}  // namespace
+
+ctl::InstanceState InstanceStateToProto(State s) {
   switch (s) {
     case State::kStopped:
       return ctl::INSTANCE_STATE_STOPPED;
@@ -56,6 +58,8 @@ ctl::InstanceState ToProto(State s) {
   }
   return ctl::INSTANCE_STATE_UNSPECIFIED;
 }
+
+namespace {
 
 const char* TypeName(v1::EngineType type) {
   switch (type) {
@@ -369,7 +373,7 @@ ctl::GetStatusResponse Supervisor::Status() const {
       ctl::InstanceStatus* i = e->add_instances();
       i->set_id(inst->id);
       i->set_index(inst->index);
-      i->set_state(ToProto(inst->life.state()));
+      i->set_state(InstanceStateToProto(inst->life.state()));
       i->set_pid(inst->pid);
       if (inst->life.HasProcess()) {
         i->set_started_unix_ms(absl::ToUnixMillis(inst->started_wall));

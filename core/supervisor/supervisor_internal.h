@@ -21,6 +21,8 @@
 
 namespace fleet::supervisor {
 
+fleet::control::v1::InstanceState InstanceStateToProto(State s);
+
 // A uniform [0,1) source for backoff jitter, one generator per instance.
 std::function<double()> Uniform01();
 

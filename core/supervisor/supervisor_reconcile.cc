@@ -66,7 +66,6 @@ void Supervisor::ReconcileScheduled(Instance* inst, const std::string& unmet) {
 }
 
 void Supervisor::Reconcile() {
-  RunBus();
   if (shutting_down_) {
     ReconcileShutdown();
     return;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/config/loader.h"
+#include "core/modules/bus/work_bus.h"
 #include "core/os/clock.h"
 #include "core/os/files.h"
 #include "core/supervisor/event_log.h"
@@ -26,6 +27,7 @@ struct World {
   std::string dir;
   std::unique_ptr<fleet::supervisor::EventLog> events;
   std::unique_ptr<Supervisor> supervisor;
+  fleet::modules::WorkBus* bus = nullptr;  // owned by supervisor
 };
 
 World* Make() {
@@ -46,8 +48,10 @@ World* Make() {
   w->events = std::make_unique<fleet::supervisor::EventLog>(fleet::os::RealClock());
   options.events = w->events.get();
   options.use_cgroups = false;
-  options.bus_fsync = false;
   w->supervisor = std::make_unique<Supervisor>(options);
+  auto bus = std::make_unique<fleet::modules::WorkBus>(w->supervisor.get(), /*fsync=*/false);
+  w->bus = bus.get();
+  w->supervisor->AddModule(std::move(bus));
   if (!w->supervisor->Init().ok()) abort();
   w->supervisor->Apply(*loaded);
   return w;
@@ -74,14 +78,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)s.SyncState(text, size % 2 == 0, text, nullptr);
       break;
     case 4:
-      (void)s.BusStatus(text);
+      (void)world->bus->Status(text);
       break;
     case 5:
-      (void)s.BusCancel(text);
+      (void)world->bus->Cancel(text);
       break;
     case 6: {
       const size_t cut = text.find(' ');
-      (void)s.BusRetry(text.substr(0, cut), cut == std::string::npos ? "" : text.substr(cut + 1));
+      (void)world->bus->Retry(text.substr(0, cut),
+                              cut == std::string::npos ? "" : text.substr(cut + 1));
       break;
     }
     default:

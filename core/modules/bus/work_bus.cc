@@ -1,0 +1,258 @@
+#include "core/modules/bus/work_bus.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/bus/dag_file.h"
+#include "core/log/log.h"
+#include "core/os/files.h"
+
+namespace fleet::modules {
+namespace {
+
+namespace ctl = ::fleet::control::v1;
+
+constexpr uint32_t kMask = IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_ATTRIB;
+// Without inotify, a pass this often (it rescans everything).
+constexpr absl::Duration kPollEvery = absl::Seconds(1);
+
+absl::Status Off() { return absl::UnavailableError("the work-bus is off (see fleetd's log)"); }
+
+}  // namespace
+
+WorkBus::WorkBus(module::ModuleHost* host, bool fsync) : host_(host), fsync_(fsync) {}
+
+WorkBus::~WorkBus() {
+  worker_.reset();  // Joins the bus thread before the conductor goes.
+  if (inotify_fd_ >= 0) ::close(inotify_fd_);
+}
+
+void WorkBus::OnConfig(const config::LoadedConfig& loaded) {
+  if (opened_) return;
+  opened_ = true;
+  Open();
+}
+
+void WorkBus::Open() {
+  // Before the loop runs: the bus thread does not exist yet.
+  dir_ = os::JoinPath(host_->run_dir(), "bus");
+  conductor_ = std::make_unique<bus::Conductor>(dir_, fsync_);
+  std::vector<bus::BusEvent> events;
+  absl::Status ready = conductor_->Init(&events);
+  if (!ready.ok()) {
+    log::Error(absl::StrCat("work-bus: ", ready.message(), "; the bus is off"));
+    conductor_.reset();
+    return;
+  }
+  for (const bus::BusEvent& e : events) host_->Emit(e.subject, e.kind, e.message);
+  due_ms_ = conductor_->NextDeadline();
+  worker_ = std::make_unique<plugin_host::SerialWorker>();
+  inotify_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (inotify_fd_ < 0) {
+    StartPolling(absl::StrCat("inotify_init1: ", strerror(errno),
+                              " (fs.inotify.max_user_instances is used up)"));
+  } else if (!host_->WatchFd(inotify_fd_, [this] { OnWatchEvents(); })) {
+    StartPolling("its inotify descriptor cannot join the loop");
+  }
+  Watch();
+}
+
+void WorkBus::StartPolling(const std::string& why) {
+  if (polling_) return;
+  polling_ = true;
+  poll_due_ = host_->Now();
+  host_->Emit("fleetd", "inotify_unavailable",
+              absl::StrCat("work-bus: ", why, ": a pass runs every ",
+                           absl::FormatDuration(kPollEvery),
+                           " instead of as its files change (raise the limit and restart "
+                           "fleetd to watch them again)"));
+}
+
+bool WorkBus::Post(std::function<void()> fn) {
+  return worker_ != nullptr && worker_->Submit(std::move(fn));
+}
+
+void WorkBus::Changed() {
+  host_->Post([this] { dirty_ = true; });
+}
+
+void WorkBus::Watch() {
+  if (conductor_ == nullptr || polling_) return;  // Polling: every pass rescans.
+  std::vector<std::string> dirs = {os::JoinPath(dir_, "results"), os::JoinPath(dir_, "cur")};
+  for (const std::string& worker : os::ListDirectory(os::JoinPath(dir_, "cur"))) {
+    dirs.push_back(os::JoinPath(dir_, "cur/" + worker));
+  }
+  for (const std::string& d : dirs) {
+    if (watched_.count(d)) continue;
+    if (::inotify_add_watch(inotify_fd_, d.c_str(), kMask) < 0) {
+      if (errno == ENOSPC) {
+        StartPolling("inotify: fs.inotify.max_user_watches is used up");
+        return;
+      }
+      continue;
+    }
+    watched_.insert(d);
+  }
+}
+
+void WorkBus::OnWatchEvents() {
+  // What changed does not matter: a pass looks at everything.
+  alignas(inotify_event) char buffer[4096];
+  bool overflow = false;
+  ssize_t n;
+  while ((n = ::read(inotify_fd_, buffer, sizeof(buffer))) > 0) {
+    for (char* p = buffer; p < buffer + n;) {
+      auto* event = reinterpret_cast<inotify_event*>(p);
+      if (event->mask & IN_Q_OVERFLOW) overflow = true;
+      p += sizeof(inotify_event) + event->len;
+    }
+  }
+  if (overflow) {
+    log::Warning("work-bus: inotify queue overflowed: events were dropped; the next pass "
+                 "rescans everything");
+  }
+  dirty_ = true;
+}
+
+void WorkBus::OnExit(const module::InstanceView& inst, const os::ExitStatus& status) {
+  // A worker's claims die with it: the bus looks at once, not at its next
+  // lease check.
+  if (!inst.spec.capabilities().empty()) dirty_ = true;
+}
+
+void WorkBus::OnHealthChanged(const module::InstanceView& inst) {
+  if (!inst.spec.capabilities().empty()) dirty_ = true;
+}
+
+bus::FleetView WorkBus::View() {
+  bus::FleetView view;
+  host_->ForEachInstance([&view](const module::InstanceView& inst) {
+    namespace st = fleet::control::v1;
+    for (const std::string& capability : inst.spec.capabilities()) {
+      view.declared.insert(capability);
+      if (!inst.wanted) continue;
+      const st::InstanceState s = inst.state;
+      if ((s == st::INSTANCE_STATE_RUNNING || s == st::INSTANCE_STATE_IDLE) && !inst.unhealthy) {
+        view.healthy.insert(capability);
+      } else if (s == st::INSTANCE_STATE_STARTING || s == st::INSTANCE_STATE_BACKOFF ||
+                 s == st::INSTANCE_STATE_WAITING || s == st::INSTANCE_STATE_STOPPED ||
+                 s == st::INSTANCE_STATE_RUNNING) {
+        view.coming.insert(capability);  // Starting, restarting, or unhealthy for now.
+      }
+    }
+    view.workers[absl::StrCat(inst.spec.name(), ".", inst.index)] =
+        inst.pid != 0 ? absl::ToUnixMillis(inst.started_wall) : 0;
+  });
+  return view;
+}
+
+std::optional<os::MonoTime> WorkBus::NextDeadline() const {
+  if (conductor_ == nullptr || pass_running_) return std::nullopt;  // Its end looks again.
+  if (dirty_) return host_->Now();
+  std::optional<os::MonoTime> next = poll_due_;
+  if (due_ms_.has_value()) {
+    const int64_t wall = absl::ToUnixMillis(host_->WallNow());
+    const os::MonoTime due = host_->Now() + absl::Milliseconds(std::max<int64_t>(0, *due_ms_ - wall));
+    if (!next.has_value() || due < *next) next = due;
+  }
+  return next;
+}
+
+void WorkBus::OnDeadline() {
+  if (conductor_ == nullptr || pass_running_) return;
+  dirty_ = false;
+  if (polling_) poll_due_ = host_->Now() + kPollEvery;
+  Watch();  // New workers' claim directories.
+  pass_running_ = true;
+  const int64_t wall = absl::ToUnixMillis(host_->WallNow());
+  bus::FleetView view = View();
+  const bool posted = Post([this, wall, view = std::move(view)] {
+    std::vector<bus::BusEvent> events = conductor_->Pass(wall, view);
+    for (const bus::BusEvent& e : events) host_->Emit(e.subject, e.kind, e.message);
+    std::optional<int64_t> due = conductor_->NextDeadline();
+    host_->Post([this, due] {
+      pass_running_ = false;
+      due_ms_ = due;
+    });
+  });
+  if (!posted) pass_running_ = false;
+}
+
+absl::StatusOr<ctl::BusSubmitResponse> WorkBus::Submit(const ctl::BusSubmitRequest& request) {
+  if (conductor_ == nullptr) return Off();
+  const std::string path = request.dag_path().empty() ? "dag.yaml" : request.dag_path();
+  absl::StatusOr<fleet::bus::v1::Dag> dag =
+      bus::LoadDagFromString(request.dag_text(), path, os::DirName(path));
+  if (!dag.ok()) return dag.status();
+  const uint32_t tasks = static_cast<uint32_t>(dag->tasks_size());
+  absl::StatusOr<std::string> run =
+      conductor_->Submit(*std::move(dag), request.run(), absl::ToUnixMillis(host_->WallNow()));
+  if (!run.ok()) return run.status();
+  host_->Emit(absl::StrCat("bus/", *run), "run_submitted", absl::StrCat(tasks, " tasks from ", path));
+  Changed();
+  ctl::BusSubmitResponse response;
+  response.set_run(*run);
+  response.set_tasks(tasks);
+  return response;
+}
+
+absl::StatusOr<ctl::BusStatusResponse> WorkBus::Status(const std::string& run) const {
+  if (conductor_ == nullptr) return Off();
+  ctl::BusStatusResponse response;
+  const int64_t wall = absl::ToUnixMillis(host_->WallNow());
+  for (const auto& [name, state] : conductor_->runs()) {
+    if (!run.empty() && name != run) continue;
+    ctl::BusRunStatus* r = response.add_runs();
+    r->set_run(name);
+    r->set_done(state->Done());
+    for (const auto& [st, n] : state->Counts()) (*r->mutable_counts())[st] = n;
+    for (const fleet::bus::v1::Task& t : state->dag().tasks()) {
+      const bus::TaskStatus& s = state->status(t.id());
+      ctl::BusTaskStatus* out = r->add_tasks();
+      out->set_id(t.id());
+      out->set_capability(t.capability());
+      for (const std::string& need : t.needs()) out->add_needs(need);
+      out->set_state(bus::TaskStateName(s.state));
+      out->set_attempt(s.attempt);
+      out->set_worker(s.worker);
+      out->set_reason(s.reason);
+      if (s.started_ms > 0) {
+        out->set_duration_ms((s.ended_ms > 0 ? s.ended_ms : wall) - s.started_ms);
+      }
+    }
+  }
+  if (!run.empty() && response.runs().empty()) {
+    return absl::NotFoundError(absl::StrCat("no run '", run, "'"));
+  }
+  return response;
+}
+
+absl::StatusOr<ctl::ActionResponse> WorkBus::Cancel(const std::string& run) {
+  if (conductor_ == nullptr) return Off();
+  absl::Status cancelled = conductor_->Cancel(run, absl::ToUnixMillis(host_->WallNow()));
+  if (!cancelled.ok()) return cancelled;
+  host_->Emit(absl::StrCat("bus/", run), "run_cancelled", "cancelled by the operator");
+  ctl::ActionResponse response;
+  response.add_changed(absl::StrCat(run, ": cancelled"));
+  Changed();
+  return response;
+}
+
+absl::StatusOr<ctl::ActionResponse> WorkBus::Retry(const std::string& run,
+                                                   const std::string& task) {
+  if (conductor_ == nullptr) return Off();
+  absl::Status retried = conductor_->Retry(run, task, absl::ToUnixMillis(host_->WallNow()));
+  if (!retried.ok()) return retried;
+  host_->Emit(absl::StrCat("bus/", run, "/", task), "task_retried", "retried by the operator");
+  ctl::ActionResponse response;
+  response.add_changed(absl::StrCat(run, "/", task, ": retried"));
+  Changed();
+  return response;
+}
+
+}  // namespace fleet::modules

@@ -40,11 +40,11 @@ bool FdsNearLimit(int accepted) {
 
 }  // namespace
 
-ControlServer::ControlServer(supervisor::Supervisor* supervisor, modules::WorkBus* bus,
+ControlServer::ControlServer(supervisor::Supervisor* supervisor, ControlFeatures features,
                              supervisor::EventLog* events, std::string run_dir,
                              std::vector<fleet::control::v1::PluginInfo> plugins)
     : supervisor_(supervisor),
-      bus_(bus),
+      features_(features),
       events_(events),
       run_dir_(std::move(run_dir)),
       socket_path_(defaults::SocketPath(run_dir_)),
@@ -85,7 +85,7 @@ absl::Status ControlServer::Start() {
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
 
-  service_ = NewControlService(supervisor_, bus_, events_, run_dir_, plugins_, &peers_);
+  service_ = NewControlService(supervisor_, features_, events_, run_dir_, plugins_, &peers_);
   grpc::ServerBuilder builder;
   builder.RegisterService(service_.get());
   // A client that connects and goes quiet is let go after a while; an

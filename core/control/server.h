@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "core/control/peer_book.h"
 #include "core/supervisor/event_log.h"
+#include "core/control/features.h"
 #include "core/supervisor/supervisor.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
@@ -21,17 +22,12 @@ class Server;
 class Service;
 }  // namespace grpc
 
-namespace fleet::modules {
-class WorkBus;
-}  // namespace fleet::modules
-
 namespace fleet::control {
 
 // Start() and Stop() from one thread (fleetd's main).
 class ControlServer {
  public:
-  // bus: the work-bus module (null: the bus is off).
-  ControlServer(supervisor::Supervisor* supervisor, modules::WorkBus* bus,
+  ControlServer(supervisor::Supervisor* supervisor, ControlFeatures features,
                 supervisor::EventLog* events, std::string run_dir,
                 std::vector<fleet::control::v1::PluginInfo> plugins = {});
   ~ControlServer();
@@ -49,7 +45,7 @@ class ControlServer {
   void AcceptLoop();
 
   supervisor::Supervisor* supervisor_;
-  modules::WorkBus* bus_;
+  ControlFeatures features_;
   supervisor::EventLog* events_;
   std::string run_dir_;
   std::string socket_path_;

@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "core/concurrency/mutex.h"
 #include "core/control/log_stream.h"
+#include "core/modules/bus/work_bus.h"
+#include "core/modules/state/shared_state.h"
 #include "absl/time/clock.h"
 
 namespace fleet::control {
@@ -28,10 +30,11 @@ grpc::Status ToGrpc(const absl::Status& status) {
 
 class ControlService final : public ctl::FleetControl::Service {
  public:
-  ControlService(Supervisor* supervisor, modules::WorkBus* bus, supervisor::EventLog* events,
+  ControlService(Supervisor* supervisor, ControlFeatures features, supervisor::EventLog* events,
                  std::string run_dir, std::vector<ctl::PluginInfo> plugins, const PeerBook* peers)
       : supervisor_(supervisor),
-        bus_(bus),
+        bus_(features.bus),
+        state_(features.state),
         events_(events),
         run_dir_(std::move(run_dir)),
         plugins_(std::move(plugins)),
@@ -210,12 +213,15 @@ class ControlService final : public ctl::FleetControl::Service {
     const ctl::SyncStateRequest r = *request;
     absl::StatusOr<int> expected;
     grpc::Status status = OnLoop<absl::StatusOr<int>>(
-        [this, r, answers] {
-          return supervisor_->SyncState(r.target(), r.commit(), r.message(),
-                                        [answers](ctl::InstanceSync answer) {
-                                          fleet::MutexLock lock(&answers->mu);
-                                          answers->got.push_back(std::move(answer));
-                                        });
+        [this, r, answers]() -> absl::StatusOr<int> {
+          if (state_ == nullptr) {
+            return absl::FailedPreconditionError("this fleet has no state: block");
+          }
+          return state_->Sync(r.target(), r.commit(), r.message(),
+                              [answers](ctl::InstanceSync answer) {
+                                fleet::MutexLock lock(&answers->mu);
+                                answers->got.push_back(std::move(answer));
+                              });
         },
         &expected);
     if (!status.ok()) return status;
@@ -297,7 +303,8 @@ class ControlService final : public ctl::FleetControl::Service {
   }
 
   Supervisor* supervisor_;
-  modules::WorkBus* bus_;  // null: the bus is off
+  modules::WorkBus* bus_;         // null: the bus is off
+  modules::SharedState* state_;  // null: no state module
   supervisor::EventLog* events_;
   std::string run_dir_;
   const std::vector<ctl::PluginInfo> plugins_;
@@ -307,9 +314,9 @@ class ControlService final : public ctl::FleetControl::Service {
 }  // namespace
 
 std::unique_ptr<ctl::FleetControl::Service> NewControlService(
-    Supervisor* supervisor, modules::WorkBus* bus, supervisor::EventLog* events,
+    Supervisor* supervisor, ControlFeatures features, supervisor::EventLog* events,
     std::string run_dir, std::vector<ctl::PluginInfo> plugins, const PeerBook* peers) {
-  return std::make_unique<ControlService>(supervisor, bus, events, std::move(run_dir),
+  return std::make_unique<ControlService>(supervisor, features, events, std::move(run_dir),
                                           std::move(plugins), peers);
 }
 

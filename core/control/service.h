@@ -8,19 +8,19 @@
 #include <vector>
 
 #include "core/control/peer_book.h"
-#include "core/modules/bus/work_bus.h"
+#include "core/control/features.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/supervisor.h"
 #include "proto/fleet/control/v1/control.grpc.pb.h"
 
 namespace fleet::control {
 
-// bus: the work-bus module (null: the bus is off; its calls say so).
+// features: the modules called directly (null ones are off; calls say so).
 // plugins: what fleetd loaded or refused at start (read-only afterwards).
 // peers: who is on each connection, for the record of commands that change
 // the fleet (outlives the service; may be null).
 std::unique_ptr<fleet::control::v1::FleetControl::Service> NewControlService(
-    supervisor::Supervisor* supervisor, modules::WorkBus* bus, supervisor::EventLog* events,
+    supervisor::Supervisor* supervisor, ControlFeatures features, supervisor::EventLog* events,
     std::string run_dir,
     std::vector<fleet::control::v1::PluginInfo> plugins, const PeerBook* peers);
 

@@ -164,15 +164,17 @@ int RunDaemon(const DaemonOptions& options) {
     }
     plugins.push_back(LoadSyncPlugin(
         loaded->config, &events, kSyncLanes,
-        [&loop](sync::SyncOutcome outcome) {
+        [&loop, &routes](sync::SyncOutcome outcome) {
           supervisor::Supervisor* s = loop;
-          if (s != nullptr) s->Post([s, outcome = std::move(outcome)] { s->OnSyncOutcome(outcome); });
+          modules::SharedState* m = routes.state;
+          if (s != nullptr && m != nullptr) {
+            s->Post([m, outcome = std::move(outcome)] { m->OnOutcome(outcome); });
+          }
         },
         &state_sync, std::move(validator)));
   }
   supervisor::SupervisorOptions supervisor_options{
-      run_dir, os::RealClock(), &events, reload, &children, state_sync.get(), recovery.get(),
-      &plan_reporter};
+      run_dir, os::RealClock(), &events, reload, &children};
   // systemd's watchdog (WatchdogSec=): ping from the loop at half the period.
   if (absl::Duration period = WatchdogPeriod(); period > absl::ZeroDuration()) {
     supervisor_options.watchdog_interval = period / 2;
@@ -184,7 +186,8 @@ int RunDaemon(const DaemonOptions& options) {
     supervisor_options.use_cgroups = false;
   }
   supervisor::Supervisor supervisor(std::move(supervisor_options));
-  routes = RegisterModules(&supervisor, {monitor.get(), recovery.get(), &plan_reporter});
+  routes = RegisterModules(&supervisor,
+                           {monitor.get(), recovery.get(), &plan_reporter, state_sync.get()});
   loop = &supervisor;
   absl::Status init = supervisor.Init();
   if (!init.ok()) {
@@ -196,7 +199,7 @@ int RunDaemon(const DaemonOptions& options) {
   EnsurePipeKeeper(run_dir);
   supervisor.Apply(*loaded);
 
-  control::ControlServer server(&supervisor, routes.bus, &events, run_dir, std::move(plugins));
+  control::ControlServer server(&supervisor, {routes.bus, routes.state}, &events, run_dir, std::move(plugins));
   absl::Status serving = server.Start();
   if (!serving.ok()) {
     log::Error(absl::StrCat("cannot start the control socket: ", serving.message()));

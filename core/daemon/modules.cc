@@ -23,6 +23,10 @@ ModuleRoutes RegisterModules(supervisor::Supervisor* supervisor, const ModuleSer
     routes.recovery = recovery.get();
     supervisor->AddModule(std::move(recovery));
   }
+  auto state = std::make_unique<modules::SharedState>(supervisor, services.sync, services.recovery,
+                                                      services.plan_reporter);
+  routes.state = state.get();
+  supervisor->AddModule(std::move(state));
   return routes;
 }
 

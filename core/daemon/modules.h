@@ -7,8 +7,10 @@
 #include "core/modules/bus/work_bus.h"
 #include "core/modules/health/health_checks.h"
 #include "core/modules/recovery/recovery_passes.h"
+#include "core/modules/state/shared_state.h"
 #include "core/recovery/plan_report.h"
 #include "core/recovery/recovery_worker.h"
+#include "core/sync/state_sync.h"
 #include "core/supervisor/supervisor.h"
 
 namespace fleet::daemon {
@@ -19,7 +21,8 @@ namespace fleet::daemon {
 struct ModuleServices {
   health::HealthMonitor* health = nullptr;
   recovery::RecoveryWorker* recovery = nullptr;
-  recovery::PlanReporter* plan_reporter = nullptr;
+  recovery::PlanReporter* plan_reporter = nullptr;  // required
+  sync::StateSync* sync = nullptr;
 };
 
 // The registered modules that take the workers' answers (posted to the
@@ -28,6 +31,7 @@ struct ModuleRoutes {
   modules::WorkBus* bus = nullptr;
   modules::HealthChecks* health = nullptr;
   modules::RecoveryPasses* recovery = nullptr;
+  modules::SharedState* state = nullptr;
 };
 
 ModuleRoutes RegisterModules(supervisor::Supervisor* supervisor, const ModuleServices& services);

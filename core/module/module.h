@@ -22,10 +22,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/capture/log_sink.h"
@@ -72,6 +75,9 @@ class ModuleHost {
   virtual void ForEachInstance(const std::function<void(const InstanceView&)>& fn) = 0;
   // The engine named so, or null.
   virtual const fleet::config::v1::Engine* FindEngine(const std::string& name) const = 0;
+  // The instances a target names ("ENGINE/N", "ENGINE" for every replica,
+  // "all"), by id; kNotFound for an unknown one.
+  virtual absl::StatusOr<std::vector<std::string>> ResolveTarget(const std::string& target) = 0;
   // Calls fn with the instance "ENGINE/N"; false (fn not called) when there
   // is none.
   virtual bool WithInstance(const std::string& id,
@@ -85,6 +91,8 @@ class ModuleHost {
   // Health's verdict, for what depends on the instance (dependent engines
   // wait, the work-bus routes no task to it).
   virtual void SetUnhealthy(const std::string& id, bool unhealthy) = 0;
+  // A WAITING instance's reason changes (a gate's retry, say); no-op otherwise.
+  virtual void SetWaiting(const std::string& id, const std::string& why) = 0;
   // The environment the instance's process gets (for probes run like it).
   virtual std::vector<std::string> ChildEnvironment(const std::string& id) const = 0;
 
@@ -115,16 +123,31 @@ class Module {
   // Short and lower-case ("log_hygiene"): in errors and notes.
   virtual absl::string_view name() const = 0;
 
+  // A reload is refused (the running config stays) when a module cannot
+  // take it live; the error says why. Asked before OnConfig.
+  virtual absl::Status CheckReload(const config::LoadedConfig& loaded) const {
+    return absl::OkStatus();
+  }
   // A config was applied (the first, or a reload that changed anything).
   virtual void OnConfig(const config::LoadedConfig& loaded) {}
   // An instance was created (at start, scale-up or a new engine).
   virtual void OnInstanceAdded(const InstanceView& inst) {}
   // It left the fleet (scaled down, engine removed): forget it.
   virtual void OnInstanceRemoved(const std::string& id) {}
+  // It is about to start: nullopt lets it; a reason makes it WAIT (asked
+  // again whenever the loop reconciles; "" keeps the reason it waits with).
+  virtual std::optional<std::string> SpawnGate(const InstanceView& inst) { return std::nullopt; }
+  // Variables its process gets on top of the engine's.
+  virtual void AddEnvironment(const InstanceView& inst,
+                              std::map<std::string, std::string>* env) const {}
   // Its process started.
   virtual void OnSpawned(const InstanceView& inst) {}
   // A process a previous fleetd started was taken back, up this long.
   virtual void OnAdopted(const InstanceView& inst, absl::Duration up) { OnSpawned(inst); }
+  // fleetd wrote a file on its behalf (an accepted answer delivered to
+  // path); what: a one-line account (a commit message).
+  virtual void OnDelivered(const InstanceView& inst, const std::string& path,
+                           const std::string& what) {}
   // It wrote this (a chunk as read, not a line) to stdout or stderr.
   virtual void OnOutput(const InstanceView& inst, capture::Stream stream, absl::string_view data) {}
   // The files it wants watched (asked after a config, instances coming or

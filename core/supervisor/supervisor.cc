@@ -179,6 +179,36 @@ void Supervisor::SetUnhealthy(const std::string& id, bool unhealthy) {
   for (const auto& m : modules_) m->OnHealthChanged(view);
 }
 
+void Supervisor::SetWaiting(const std::string& id, const std::string& why) {
+  Instance* inst = FindInstance(id);
+  if (inst != nullptr && inst->life.state() == State::kWaiting) inst->life.Wait(why);
+}
+
+absl::StatusOr<std::vector<std::string>> Supervisor::ResolveTarget(const std::string& target) {
+  absl::Status error;
+  std::vector<Instance*> found = Resolve(target, &error);
+  if (!error.ok()) return error;
+  std::vector<std::string> ids;
+  ids.reserve(found.size());
+  for (const Instance* inst : found) ids.push_back(inst->id);
+  return ids;
+}
+
+bool Supervisor::SpawnGatesOpen(Instance* inst) {
+  const module::InstanceView view = ViewOf(*inst);
+  for (const auto& m : modules_) {
+    std::optional<std::string> wait = m->SpawnGate(view);
+    if (!wait.has_value()) continue;
+    inst->gated = true;
+    if (!wait->empty() || inst->life.state() != State::kWaiting) {
+      inst->life.Wait(wait->empty() ? std::string(m->name()) : *wait);
+    }
+    return false;
+  }
+  inst->gated = false;
+  return true;
+}
+
 bool Supervisor::WatchFd(int fd, std::function<void()> on_readable) {
   auto watch = std::make_unique<FdWatch>(FdWatch{fd, std::move(on_readable)});
   epoll_event ev{};
@@ -315,8 +345,6 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   auto consider = [&next](const std::optional<MonoTime>& d) {
     if (d.has_value() && (!next.has_value() || *d < *next)) next = d;
   };
-  consider(watchdog_due_);
-  consider(tree_check_due_);
   consider(watchdog_due_ping_);
   for (const auto& m : modules_) consider(m->NextDeadline());
   consider(orphan_sweep_due_);
@@ -327,7 +355,6 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
       consider(inst->life.deadline());
-      consider(inst->state.retry_due);
       consider(inst->dying_check_due);
     }
   }
@@ -500,7 +527,6 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
   inst->last_exit.set_signal(status.signaled ? status.signal : 0);
   inst->last_exit.set_unix_ms(absl::ToUnixMillis(clock_->WallNow()));
   inst->last_exit.set_oom_killed(status.oom_killed);
-  PublishAfterExit(inst, status);
   Action action = inst->life.Exited(now_, status);
   if (inst->engine->schedule.has_value()) {
     OnRunEnded(inst, status);  // Its own events; recorded before a next run starts.
@@ -542,7 +568,6 @@ void Supervisor::RunTimers() {
       }
     }
   }
-  RunStateTimers();
   for (const auto& m : modules_) {
     if (std::optional<MonoTime> due = m->NextDeadline(); due.has_value() && *due <= now_) {
       m->OnDeadline();
@@ -569,8 +594,8 @@ void Supervisor::Perform(Instance* inst, Action action) {
         inst->life.Stop(now_, shutting_down_ ? "fleetd is shutting down" : "not wanted");
         return;
       }
-      if (!EarlierCopyGone(inst)) return;     // WAITING for a killed copy to die.
-      if (!StateReadyToSpawn(inst)) return;  // WAITING for its state to be pulled.
+      if (!EarlierCopyGone(inst)) return;  // WAITING for a killed copy to die.
+      if (!SpawnGatesOpen(inst)) return;   // WAITING for a module (its state pulled).
       Spawn(inst);
       return;
     case Action::kSendStopSignal:
@@ -600,7 +625,8 @@ std::vector<std::string> Supervisor::ChildEnvironment(const Instance& inst) cons
   env["FLEET_ENGINE"] = inst.engine->spec->name();
   env["FLEET_INSTANCE"] = absl::StrCat(inst.index);
   env["FLEET_RUN_DIR"] = options_.run_dir;
-  if (!inst.state.dir.empty()) env["FLEET_STATE_DIR"] = inst.state.dir;
+  const module::InstanceView view = ViewOf(const_cast<Instance&>(inst));
+  for (const auto& m : modules_) m->AddEnvironment(view, &env);
   std::vector<std::string> out;
   out.reserve(env.size());
   for (const auto& [key, value] : env) out.push_back(absl::StrCat(key, "=", value));

@@ -23,13 +23,10 @@
 #include "core/module/module.h"
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
-#include "core/recovery/plan_report.h"
-#include "core/recovery/recovery_worker.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/instance_records.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/capture/log_sink.h"
-#include "core/sync/state_sync.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
 namespace fleet::supervisor {
@@ -42,16 +39,6 @@ struct SupervisorOptions {
   std::function<absl::StatusOr<config::LoadedConfig>()> load_config;
   // Children spawned off the loop (exec probes): their exits go there.
   os::ChildWaiter* children = nullptr;
-  // Runs sync plugin calls for engines with `state: true`; null: the fleet
-  // has no state. Outlives the supervisor's loop.
-  sync::StateSync* sync = nullptr;
-  // Runs recovery passes; null: none. The state work trees are checked
-  // through it between syncs (the fleet's own files: core/modules/recovery).
-  // Outlives the supervisor's loop.
-  recovery::RecoveryWorker* recovery = nullptr;
-  // Tells what the validation before each state commit found (shared with
-  // the recovery module, so nothing is said twice). Required with recovery.
-  recovery::PlanReporter* plan_reporter = nullptr;
   // systemd's watchdog (WATCHDOG_USEC): ping() is called from the loop every
   // watchdog_interval, so a wedged loop stops the pings and gets restarted.
   absl::Duration watchdog_interval = absl::ZeroDuration();
@@ -105,18 +92,11 @@ class Supervisor : public module::ModuleHost {
   // for every replica, "all"), by instance id. kNotFound for an unknown one.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> LogPaths(
       const std::vector<std::string>& targets);
-  // A sync plugin's answer (posted to the loop).
-  void OnSyncOutcome(const sync::SyncOutcome& outcome);
-  // Pulls (commit: commits and pushes) the state of target's instances now;
-  // reply is called on the loop once per instance, when its answer is in.
-  // Returns how many replies will come, or why none will.
   // Cron and intelligence engines: recent runs of target's instances, and
   // a run started now.
   absl::StatusOr<fleet::control::v1::ListRunsResponse> ListRuns(const std::string& target,
                                                                 uint32_t limit);
   absl::StatusOr<fleet::control::v1::ActionResponse> RunNow(const std::string& target);
-  absl::StatusOr<int> SyncState(const std::string& target, bool commit, const std::string& message,
-                                std::function<void(fleet::control::v1::InstanceSync)> reply);
 
  private:
   struct Instance;
@@ -161,6 +141,8 @@ class Supervisor : public module::ModuleHost {
   void ReconcileShutdown();
   void Perform(Instance* inst, Action action);
   void Spawn(Instance* inst);
+  // Every module lets inst start now (SpawnGate); else it WAITs, gated.
+  bool SpawnGatesOpen(Instance* inst);
   void DrainPipe(OutputPipe* pipe);
   void ClosePipe(OutputPipe* pipe);
   // Opens the FIFO of one of inst's streams and adds it to the epoll set;
@@ -178,27 +160,8 @@ class Supervisor : public module::ModuleHost {
   void OnWatchedFileChanged(const std::string& path, uint32_t mask);
   // Empty when every engine `engine` depends on is running; else who it waits for.
   std::string UnmetDependency(const Engine& engine) const;
-  // Shared state (supervisor_state.cc). True when inst may spawn now; else
-  // a pull of its work tree is on its way and it WAITs for it.
-  bool StateReadyToSpawn(Instance* inst);
-  // <work_trees>/<engine>.<index>, or "" when the engine uses no state.
-  std::string StateDirFor(const fleet::config::v1::Engine& spec, uint32_t index) const;
-  void SubmitSync(Instance* inst, fleet::plugin::v1::SyncRequest::Op op, std::string message,
-                  std::function<void(fleet::control::v1::InstanceSync)> reply = nullptr);
-  // After a run: what it left in its work tree is committed and pushed.
-  void PublishAfterExit(Instance* inst, const os::ExitStatus& status);
-  // The watchdog's commits and retries of failed pushes that are due.
-  void RunStateTimers();
-  void ApplyState(const config::LoadedConfig& loaded);
-  absl::Status CheckStateReload(const config::LoadedConfig& loaded) const;
-  void FillStateStatus(const Instance& inst, fleet::control::v1::InstanceStatus* out) const;
   // A log sink that starts or stops failing is reported (once each way).
   void NoteLogWriteState(Instance* inst);
-  // VALIDATE over inst's work tree (op UNSPECIFIED when no rule is about state).
-  fleet::plugin::v1::RecoveryRequest StateValidation(const Instance& inst) const;
-  // Every recovery interval: each work tree no sync is on its way for is
-  // checked (a bad state file put back).
-  void CheckWorkTrees();
   bool EngineAlive(const Engine& engine) const;
   // Scheduled engines (supervisor_cron.cc): cron and intelligence runs.
   void InstallSchedule(Engine* engine);
@@ -265,6 +228,8 @@ class Supervisor : public module::ModuleHost {
   void Kill(const std::string& id, const std::string& reason) override;
   void FailAndRestart(const std::string& id, const std::string& reason) override;
   void SetUnhealthy(const std::string& id, bool unhealthy) override;
+  void SetWaiting(const std::string& id, const std::string& why) override;
+  absl::StatusOr<std::vector<std::string>> ResolveTarget(const std::string& target) override;
   std::vector<std::string> ChildEnvironment(const std::string& id) const override;
   bool WatchFd(int fd, std::function<void()> on_readable) override;
   void Rewatch() override { rewatch_ = true; }
@@ -322,13 +287,6 @@ class Supervisor : public module::ModuleHost {
   absl::flat_hash_map<std::string, std::optional<FileStamp>> polled_files_;
   bool polling_ = false;
 
-  // The fleet's state block; an empty remote: the fleet has none.
-  fleet::config::v1::State state_config_;
-  std::optional<MonoTime> watchdog_due_;
-  uint64_t sync_seq_ = 0;
-  // The fleet's recovery block: its rules about state apply to the work trees.
-  fleet::config::v1::Recovery recovery_config_;
-  std::optional<MonoTime> tree_check_due_;
   std::optional<MonoTime> watchdog_due_ping_;
   // Where instance cgroups live; empty: cgroups are not used here.
   std::string cgroup_root_;
@@ -345,9 +303,6 @@ class Supervisor : public module::ModuleHost {
   // A loop woken this late past its deadline was not running: drain every
   // pipe first (output written meanwhile is progress), and remember the gap.
   void NoteStall(MonoTime due);
-  // Who waits for a sync answer (fleetctl sync / commit), by job seq.
-  absl::flat_hash_map<uint64_t, std::function<void(fleet::control::v1::InstanceSync)>>
-      sync_replies_;
 
   // Ordered by name, so status lists engines the same way every time.
   std::map<std::string, std::unique_ptr<Engine>> engines_;

@@ -107,7 +107,6 @@ void Supervisor::AddInstances(Engine* engine, uint32_t count) {
     auto inst =
         std::make_unique<Instance>(engine, i, LifecyclePolicy::FromEngine(spec), Uniform01());
     inst->id = absl::StrCat(spec.name(), "/", i);
-    inst->state.dir = StateDirFor(spec, i);
     inst->log = std::make_unique<capture::LogSink>(
         absl::StrCat(defaults::LogsDir(options_.run_dir), "/", spec.name(), ".", i, ".log"),
         spec.logs().max_size(), spec.logs().max_files());
@@ -125,7 +124,6 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
   rewatch_ = true;
   fleet_name_ = loaded.config.name();
   config_path_ = loaded.path;
-  ApplyState(loaded);
   std::set<std::string> wanted;
   for (const v1::Engine& spec : loaded.config.engines()) {
     wanted.insert(spec.name());
@@ -152,7 +150,6 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
     }
     SetSpec(&engine, spec);
     for (auto& inst : engine.instances) {
-      inst->state.dir = StateDirFor(spec, inst->index);
       inst->life.SetPolicy(LifecyclePolicy::FromEngine(spec));
       inst->log->SetLimits(spec.logs().max_size(), spec.logs().max_files());
     }
@@ -197,9 +194,11 @@ absl::StatusOr<ctl::ReloadResponse> Supervisor::Reload() {
     Emit("fleetd", "reload_failed", std::string(status.message()));
     return status;
   }
-  if (absl::Status state = CheckStateReload(*loaded); !state.ok()) {
-    Emit("fleetd", "reload_failed", std::string(state.message()));
-    return state;
+  for (const auto& m : modules_) {
+    if (absl::Status taken = m->CheckReload(*loaded); !taken.ok()) {
+      Emit("fleetd", "reload_failed", std::string(taken.message()));
+      return taken;
+    }
   }
   ctl::ReloadResponse response = Apply(*loaded);
   Emit(
@@ -355,10 +354,6 @@ ctl::GetStatusResponse Supervisor::Status() const {
     fleet::MutexLock lock(&post_mu_);
     d->set_loop_queue(static_cast<uint32_t>(posted_.size()));
   }
-  size_t plugin_queue = 0;
-  if (options_.sync != nullptr) plugin_queue += options_.sync->pending();
-  if (options_.recovery != nullptr) plugin_queue += options_.recovery->pending();
-  d->set_plugin_queue(static_cast<uint32_t>(plugin_queue));
   d->set_watchdog(watchdog_due_ping_.has_value());
   uint32_t instances = 0;
   for (const auto& [name, engine] : engines_) {
@@ -395,7 +390,6 @@ ctl::GetStatusResponse Supervisor::Status() const {
       }
       if (inst->has_exited) *i->mutable_last_exit() = inst->last_exit;
       i->set_log_path(inst->log->path());
-      FillStateStatus(*inst, i);
       i->set_log_dropped_bytes(inst->log->dropped_bytes());
       if (!inst->log->last_error().ok())
         i->set_log_error(std::string(inst->log->last_error().message()));

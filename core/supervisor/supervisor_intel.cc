@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -232,7 +233,12 @@ void Supervisor::AcceptAnswer(Instance* inst, ctl::RunRecord r, const std::strin
   if (!deliver.empty()) {
     const std::string target_rel =
         absl::StrReplaceAll(deliver, {{"{instance}", absl::StrCat(inst->index)}});
-    const std::string base = !inst->state.dir.empty() ? inst->state.dir : spec.cwd();
+    // Relative to the instance's state work tree when it has one (a module
+    // gives it FLEET_STATE_DIR), else to its working directory.
+    std::map<std::string, std::string> env;
+    const module::InstanceView view = ViewOf(*inst);
+    for (const auto& m : modules_) m->AddEnvironment(view, &env);
+    const std::string base = env.count("FLEET_STATE_DIR") ? env["FLEET_STATE_DIR"] : spec.cwd();
     const std::string target = target_rel[0] == '/' ? target_rel : os::JoinPath(base, target_rel);
     absl::Status made = os::MakeDirs(os::DirName(target), 0755);
     absl::Status written = made.ok() ? os::WriteFileAtomic(target, answer, 0644) : made;
@@ -244,10 +250,8 @@ void Supervisor::AcceptAnswer(Instance* inst, ctl::RunRecord r, const std::strin
       return;
     }
     r.set_reason(absl::StrCat("delivered to ", target));
-    if (!inst->state.dir.empty() && os::Exists(inst->state.dir + "/.git")) {
-      SubmitSync(inst, fleet::plugin::v1::SyncRequest::OP_PUBLISH,
-                 absl::StrCat("fleet: accepted answer of ", inst->id, " run #", r.seq()));
-    }
+    const std::string what = absl::StrCat("fleet: accepted answer of ", inst->id, " run #", r.seq());
+    for (const auto& m : modules_) m->OnDelivered(view, target, what);
   }
   FinishRun(inst, std::move(r));
 }

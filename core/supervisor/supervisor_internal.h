@@ -15,7 +15,6 @@
 #include "core/capture/log_sink.h"
 #include "core/supervisor/run_history.h"
 #include "core/supervisor/supervisor.h"
-#include "core/sync/state_sync.h"
 #include "proto/fleet/config/v1/config.pb.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
@@ -37,29 +36,6 @@ struct Supervisor::Engine {
   std::vector<std::unique_ptr<Instance>> instances;
   // Removed from the config: instances are stopping, then the engine goes.
   bool removing = false;
-};
-
-// An instance's view of the shared state (supervisor_state.cc).
-struct StateTrack {
-  std::string dir;    // FLEET_STATE_DIR; empty: the instance uses no state
-  int in_flight = 0;  // sync jobs submitted and not answered yet
-  // The next spawn waits for a pull; once it is done, ready_to_spawn.
-  bool pulling_for_start = false;
-  bool ready_to_spawn = false;
-  std::string head;
-  uint32_t ahead = 0;   // local commits the remote does not have
-  std::string last_op;  // "pulled 1a2b3c4 (fast-forward)", "pushed 1a2b3c4"
-  std::optional<MonoTime> last_op_at;
-  std::vector<std::string> conflicts;  // paths no rule resolved (kept locally)
-  std::string error;                   // the last failure, "" after a success
-  // The last run left state files that failed validation (put back, not
-  // committed): "x.json: not valid JSON (...)".
-  std::vector<std::string> invalid;
-  bool unreachable = false;
-  absl::Time unreachable_since;  // wall time, for the operator
-  // A failed publish (or the pull a start waits for) is tried again.
-  uint32_t retries = 0;
-  std::optional<MonoTime> retry_due;
 };
 
 // A scheduled instance's runs (supervisor_cron.cc).
@@ -167,7 +143,8 @@ struct Supervisor::Instance {
   // nothing to it.
   bool unhealthy = false;
 
-  StateTrack state;
+  // A module's SpawnGate holds its start (it WAITs): each reconcile asks again.
+  bool gated = false;
   CronTrack cron;
   // The run's cgroup leaf ("" outside cgroups) and the OOM kill count where
   // it lives when it started: a SIGKILL while that count rose is the

@@ -45,13 +45,14 @@ std::string Supervisor::UnmetDependency(const Engine& engine) const {
 void Supervisor::ReconcileScheduled(Instance* inst, const std::string& unmet) {
   if (!inst->cron.planned) PlanInstance(inst);
   const State s = inst->life.state();
-  // A run asked for waits for its state to be pulled; then it starts.
-  if (s == State::kWaiting && (inst->state.ready_to_spawn || !inst->dying.empty() ||
-                               !inst->dying_cgroups.empty())) {
+  if (s != State::kWaiting) inst->gated = false;  // What held it is over.
+  // A run asked for waits for a module (its state pulled) or a killed copy;
+  // each reconcile asks again, and it starts once nothing holds it.
+  if (s == State::kWaiting &&
+      (inst->gated || !inst->dying.empty() || !inst->dying_cgroups.empty())) {
     Perform(inst, inst->life.Start(now_));
     return;
   }
-  if (s == State::kWaiting && inst->state.pulling_for_start) return;
   if (s != State::kStopped && s != State::kWaiting && s != State::kExited && s != State::kFatal) {
     return;
   }

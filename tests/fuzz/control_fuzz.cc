@@ -14,6 +14,7 @@
 
 #include "core/config/loader.h"
 #include "core/modules/bus/work_bus.h"
+#include "core/modules/state/shared_state.h"
 #include "core/os/clock.h"
 #include "core/os/files.h"
 #include "core/supervisor/event_log.h"
@@ -28,6 +29,7 @@ struct World {
   std::unique_ptr<fleet::supervisor::EventLog> events;
   std::unique_ptr<Supervisor> supervisor;
   fleet::modules::WorkBus* bus = nullptr;  // owned by supervisor
+  fleet::modules::SharedState* state = nullptr;  // owned by supervisor
 };
 
 World* Make() {
@@ -52,6 +54,10 @@ World* Make() {
   auto bus = std::make_unique<fleet::modules::WorkBus>(w->supervisor.get(), /*fsync=*/false);
   w->bus = bus.get();
   w->supervisor->AddModule(std::move(bus));
+  auto state = std::make_unique<fleet::modules::SharedState>(w->supervisor.get(), nullptr,
+                                                             nullptr, nullptr);
+  w->state = state.get();
+  w->supervisor->AddModule(std::move(state));
   if (!w->supervisor->Init().ok()) abort();
   w->supervisor->Apply(*loaded);
   return w;
@@ -75,7 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)s.LogPaths({text});
       break;
     case 3:
-      (void)s.SyncState(text, size % 2 == 0, text, nullptr);
+      (void)world->state->Sync(text, size % 2 == 0, text, nullptr);
       break;
     case 4:
       (void)world->bus->Status(text);

@@ -23,6 +23,11 @@ void RecoveryPasses::OnDeadline() {
   worker_->Submit(recovery::LeftoversClean(config_, host_->run_dir(), work_trees_), "fleetd");
 }
 
+void RecoveryPasses::FillStatus(fleet::control::v1::GetStatusResponse* status) const {
+  fleet::control::v1::DaemonStatus* d = status->mutable_daemon();
+  d->set_plugin_queue(d->plugin_queue() + static_cast<uint32_t>(worker_->pending()));
+}
+
 void RecoveryPasses::OnOutcome(const recovery::RecoveryOutcome& outcome) {
   if (!outcome.plan.ok()) {
     host_->Emit(outcome.subject, "recovery_error",

@@ -38,8 +38,6 @@ constexpr uint64_t kTagClock = 4;
 // Woken this much past its deadline, the loop was not running (a busy loop
 // is late by milliseconds): see NoteStall.
 constexpr absl::Duration kStallAfter = absl::Seconds(1);
-// Without inotify, how often watched files are looked at.
-constexpr absl::Duration kRescanEvery = absl::Seconds(1);
 
 }  // namespace
 
@@ -120,135 +118,6 @@ absl::Status Supervisor::Init() {
   boot_id_ = ReadBootId();
   InitCgroups();
   return os::MakeDirs(defaults::LogsDir(options_.run_dir), 0700);
-}
-
-void Supervisor::AddModule(std::unique_ptr<module::Module> module) {
-  modules_.push_back(std::move(module));
-}
-
-absl::Time Supervisor::WallNow() const { return clock_->WallNow(); }
-
-module::InstanceView Supervisor::ViewOf(Instance& inst) const {
-  return {inst.id,
-          *inst.engine->spec,
-          inst.index,
-          inst.pid,
-          *inst.log,
-          inst.life.HasProcess() && inst.life.state() != State::kStopping,
-          inst.life.spawned_at(),
-          inst.started_wall,
-          InstanceStateToProto(inst.life.state()),
-          inst.want_run && !inst.retire,
-          inst.unhealthy};
-}
-
-Supervisor::Instance* Supervisor::FindInstance(const std::string& id) {
-  absl::Status unused;
-  std::vector<Instance*> found = Resolve(id, &unused);
-  return found.size() == 1 && found[0]->id == id ? found[0] : nullptr;
-}
-
-bool Supervisor::WithInstance(const std::string& id,
-                              const std::function<void(const module::InstanceView&)>& fn) {
-  Instance* inst = FindInstance(id);
-  if (inst == nullptr) return false;
-  fn(ViewOf(*inst));
-  return true;
-}
-
-void Supervisor::Kill(const std::string& id, const std::string& reason) {
-  Instance* inst = FindInstance(id);
-  if (inst == nullptr || !inst->life.HasProcess() || inst->life.state() == State::kStopping) return;
-  dirty_ = true;
-  Perform(inst, inst->life.Kill(now_, reason));
-}
-
-void Supervisor::FailAndRestart(const std::string& id, const std::string& reason) {
-  Instance* inst = FindInstance(id);
-  if (inst == nullptr || !inst->life.HasProcess() || inst->life.state() == State::kStopping) return;
-  dirty_ = true;
-  Perform(inst, inst->life.FailAndRestart(now_, reason));
-}
-
-void Supervisor::SetUnhealthy(const std::string& id, bool unhealthy) {
-  Instance* inst = FindInstance(id);
-  if (inst == nullptr || inst->unhealthy == unhealthy) return;
-  inst->unhealthy = unhealthy;
-  dirty_ = true;  // Dependents look again.
-  const module::InstanceView view = ViewOf(*inst);
-  for (const auto& m : modules_) m->OnHealthChanged(view);
-}
-
-void Supervisor::SetWaiting(const std::string& id, const std::string& why) {
-  Instance* inst = FindInstance(id);
-  if (inst != nullptr && inst->life.state() == State::kWaiting) inst->life.Wait(why);
-}
-
-absl::StatusOr<std::vector<std::string>> Supervisor::ResolveTarget(const std::string& target) {
-  absl::Status error;
-  std::vector<Instance*> found = Resolve(target, &error);
-  if (!error.ok()) return error;
-  std::vector<std::string> ids;
-  ids.reserve(found.size());
-  for (const Instance* inst : found) ids.push_back(inst->id);
-  return ids;
-}
-
-bool Supervisor::SpawnGatesOpen(Instance* inst) {
-  const module::InstanceView view = ViewOf(*inst);
-  for (const auto& m : modules_) {
-    std::optional<std::string> wait = m->SpawnGate(view);
-    if (!wait.has_value()) continue;
-    inst->gated = true;
-    if (!wait->empty() || inst->life.state() != State::kWaiting) {
-      inst->life.Wait(wait->empty() ? std::string(m->name()) : *wait);
-    }
-    return false;
-  }
-  inst->gated = false;
-  return true;
-}
-
-bool Supervisor::WatchFd(int fd, std::function<void()> on_readable) {
-  auto watch = std::make_unique<FdWatch>(FdWatch{fd, std::move(on_readable)});
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = reinterpret_cast<uint64_t>(watch.get()) | 2;  // Bit 1: a module's fd.
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) return false;
-  fd_watches_.push_back(std::move(watch));
-  return true;
-}
-
-std::vector<std::string> Supervisor::ChildEnvironment(const std::string& id) const {
-  Instance* inst = const_cast<Supervisor*>(this)->FindInstance(id);
-  return inst == nullptr ? std::vector<std::string>() : ChildEnvironment(*inst);
-}
-
-void Supervisor::ForEachInstance(const std::function<void(const module::InstanceView&)>& fn) {
-  for (auto& [name, engine] : engines_) {
-    for (auto& inst : engine->instances) fn(ViewOf(*inst));
-  }
-}
-
-const config::v1::Engine* Supervisor::FindEngine(const std::string& name) const {
-  auto it = engines_.find(name);
-  return it == engines_.end() ? nullptr : it->second->spec.get();
-}
-
-bool Supervisor::Post(std::function<void()> fn) {
-  {
-    fleet::MutexLock lock(&post_mu_);
-    if (finished_) return false;
-    posted_.push_back(std::move(fn));
-  }
-  uint64_t one = 1;
-  (void)::write(wake_fd_, &one, sizeof(one));
-  return true;
-}
-
-void Supervisor::Emit(const std::string& subject, const std::string& kind,
-                      const std::string& message) {
-  events_->Add(subject, kind, message);
 }
 
 // --- the loop ---
@@ -439,36 +308,6 @@ void Supervisor::CheckStopFlag() {
   ::unlink(defaults::StopFlag(options_.run_dir).c_str());
   Shutdown("stop flag");
   dirty_ = true;
-}
-
-void Supervisor::StartPolling(const std::string& why) {
-  if (polling_) return;
-  polling_ = true;
-  rescan_due_ = clock_->MonotonicNow();
-  Emit("fleetd", "inotify_unavailable",
-       absl::StrCat(why, ": the stop flag, the work-bus, metrics, answer, log and heartbeat "
-                         "files are looked at every ",
-                    absl::FormatDuration(kRescanEvery),
-                    " instead of as they change (raise the limit and restart fleetd to "
-                    "watch them again)"));
-}
-
-void Supervisor::Rescan() {
-  rescan_due_ = now_ + kRescanEvery;
-  CheckStopFlag();
-  for (const std::string& path : watched_files_) {
-    std::optional<FileStamp> stamp;
-    struct stat st;
-    if (::stat(path.c_str(), &st) == 0) {
-      stamp = FileStamp{absl::ToUnixNanos(absl::TimeFromTimespec(st.st_mtim)),
-                        static_cast<int64_t>(st.st_size), static_cast<uint64_t>(st.st_ino)};
-    }
-    auto [it, first] = polled_files_.try_emplace(path, stamp);
-    if (first || it->second == stamp) continue;
-    it->second = stamp;
-    // Changed, or (re)created: as if inotify had said the writer finished.
-    if (stamp.has_value()) OnWatchedFileChanged(path, IN_CLOSE_WRITE);
-  }
 }
 
 void Supervisor::ReapChildren() {

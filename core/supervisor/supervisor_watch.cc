@@ -15,6 +15,10 @@
 #include "core/supervisor/supervisor_internal.h"
 
 namespace fleet::supervisor {
+namespace {
+// Without inotify, how often watched files are looked at.
+constexpr absl::Duration kRescanEvery = absl::Seconds(1);
+}  // namespace
 
 void Supervisor::SetSpec(Engine* engine, const fleet::config::v1::Engine& spec) {
   engine->spec = std::make_shared<fleet::config::v1::Engine>(spec);
@@ -82,6 +86,36 @@ void Supervisor::OnWatchedFileChanged(const std::string& path, uint32_t mask) {
   }
   const bool complete = (mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0;
   for (const auto& m : modules_) m->OnFileChanged(path, complete);
+}
+
+void Supervisor::StartPolling(const std::string& why) {
+  if (polling_) return;
+  polling_ = true;
+  rescan_due_ = clock_->MonotonicNow();
+  Emit("fleetd", "inotify_unavailable",
+       absl::StrCat(why, ": the stop flag, the work-bus, metrics, answer, log and heartbeat "
+                         "files are looked at every ",
+                    absl::FormatDuration(kRescanEvery),
+                    " instead of as they change (raise the limit and restart fleetd to "
+                    "watch them again)"));
+}
+
+void Supervisor::Rescan() {
+  rescan_due_ = now_ + kRescanEvery;
+  CheckStopFlag();
+  for (const std::string& path : watched_files_) {
+    std::optional<FileStamp> stamp;
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) {
+      stamp = FileStamp{absl::ToUnixNanos(absl::TimeFromTimespec(st.st_mtim)),
+                        static_cast<int64_t>(st.st_size), static_cast<uint64_t>(st.st_ino)};
+    }
+    auto [it, first] = polled_files_.try_emplace(path, stamp);
+    if (first || it->second == stamp) continue;
+    it->second = stamp;
+    // Changed, or (re)created: as if inotify had said the writer finished.
+    if (stamp.has_value()) OnWatchedFileChanged(path, IN_CLOSE_WRITE);
+  }
 }
 
 }  // namespace fleet::supervisor

@@ -5,9 +5,9 @@
 #include <fcntl.h>
 #include <git2.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/file.h>
-#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

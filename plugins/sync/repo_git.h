@@ -62,9 +62,7 @@ inline constexpr char kFastForwardMarker[] = "fleet-fast-forward";
 inline constexpr size_t kMaxStateFileBytes = 256u << 20;
 
 inline std::string LocalRef(const std::string& branch) { return "refs/heads/" + branch; }
-inline std::string RemoteRef(const std::string& branch) {
-  return "refs/remotes/origin/" + branch;
-}
+inline std::string RemoteRef(const std::string& branch) { return "refs/remotes/origin/" + branch; }
 
 }  // namespace fleet::plugins::sync
 

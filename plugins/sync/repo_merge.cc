@@ -1,15 +1,13 @@
 // Repo, catching up with the remote: fast-forward, rebase or merge, and
 // conflicts resolved by the declared rules (never markers in state files).
-#include "plugins/sync/repo.h"
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/file.h>
-#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +24,7 @@
 #include "plugins/sdk/untrusted_file.h"
 #include "plugins/sync/bounded_stream.h"
 #include "plugins/sync/file_lock.h"
+#include "plugins/sync/repo.h"
 #include "plugins/sync/repo_git.h"
 namespace fleet::plugins::sync {
 

@@ -1,15 +1,13 @@
 // Repo, checked: references and objects readable (a damaged tree is
 // rebuilt by the caller), and what is committed but not pushed yet.
-#include "plugins/sync/repo.h"
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/file.h>
-#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +24,7 @@
 #include "plugins/sdk/untrusted_file.h"
 #include "plugins/sync/bounded_stream.h"
 #include "plugins/sync/file_lock.h"
+#include "plugins/sync/repo.h"
 #include "plugins/sync/repo_git.h"
 namespace fleet::plugins::sync {
 
@@ -203,9 +202,9 @@ std::vector<std::string> Repo::UnpushedCommits(bool* unreadable) {
   }
   git_oid pushed{};
   Reference upstream;
-  const bool has_upstream =
-      git_reference_lookup(upstream.out(), repo_, ("refs/remotes/origin/" + branch_).c_str()) == 0 &&
-      git_reference_target(upstream.p) != nullptr;
+  const bool has_upstream = git_reference_lookup(upstream.out(), repo_,
+                                                 ("refs/remotes/origin/" + branch_).c_str()) == 0 &&
+                            git_reference_target(upstream.p) != nullptr;
   if (has_upstream) git_oid_cpy(&pushed, git_reference_target(upstream.p));
   git_oid id = *git_reference_target(head.p);
   for (;;) {

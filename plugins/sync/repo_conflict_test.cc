@@ -1,0 +1,110 @@
+// Conflicts between two clones, resolved by each merge strategy, and the
+// merges that would break a state file refused.
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "plugins/sync/repo_fixture.h"
+
+namespace fleet::plugins::sync {
+namespace {
+
+using ::testing::ElementsAre;
+
+class ConflictTest : public RepoTest {
+ protected:
+  PullResult Diverge(const std::string& path, const std::string& base, const std::string& a_text,
+                     const std::string& b_text, std::vector<MergeRule> rules) {
+    a_ = Clone("a");
+    Write(dir_ + "/a/" + path, base);
+    CommitAndPush(a_.get(), "base");
+    b_ = Clone("b");
+    b_->SetMergeRules(std::move(rules));
+    Write(dir_ + "/a/" + path, a_text);
+    CommitAndPush(a_.get(), "a");
+    Write(dir_ + "/b/" + path, b_text);
+    bool committed = false;
+    EXPECT_TRUE(b_->CommitAll("b", "b@l", "b", &committed).ok());
+    PullResult pulled;
+    GitStatus status = b_->Pull(&pulled);
+    EXPECT_TRUE(status.ok()) << status.error;
+    bool rejected = true;
+    if (pulled.kind != PullResult::kConflict) {
+      EXPECT_TRUE(b_->Push(&rejected).ok());
+      EXPECT_FALSE(rejected);
+    }
+    return pulled;
+  }
+  std::unique_ptr<Repo> a_, b_;
+};
+
+TEST_F(ConflictTest, UnionKeepsEveryLine) {
+  PullResult r = Diverge("logs/ledger.txt", "start\n", "start\na\n", "start\nb\n",
+                         {{"logs/*.txt", Strategy::kUnion}});
+  EXPECT_EQ(r.kind, PullResult::kRebased);
+  EXPECT_THAT(r.resolved, ElementsAre("logs/ledger.txt"));
+  EXPECT_EQ(Read(dir_ + "/b/logs/ledger.txt"), "start\na\nb\n");
+}
+
+TEST_F(ConflictTest, OursKeepsThisInstancesVersion) {
+  EXPECT_EQ(Diverge("x.cfg", "v0\n", "a\n", "b\n", {{"*.cfg", Strategy::kOurs}}).kind,
+            PullResult::kRebased);
+  EXPECT_EQ(Read(dir_ + "/b/x.cfg"), "b\n");
+}
+
+TEST_F(ConflictTest, TheirsTakesThePushedVersion) {
+  Diverge("x.cfg", "v0\n", "a\n", "b\n", {{"*.cfg", Strategy::kTheirs}});
+  EXPECT_EQ(Read(dir_ + "/b/x.cfg"), "a\n");
+}
+
+TEST_F(ConflictTest, KeepBothSavesTheOtherSideBeside) {
+  PullResult r = Diverge("report.md", "v0\n", "a\n", "b\n", {{"*", Strategy::kKeepBoth}});
+  EXPECT_EQ(r.kind, PullResult::kRebased);
+  EXPECT_EQ(Read(dir_ + "/b/report.md"), "b\n");
+  const std::string onto = a_->Head().substr(0, 7);
+  EXPECT_EQ(Read(dir_ + "/b/report.md.theirs-" + onto), "a\n");
+}
+
+TEST_F(ConflictTest, JsonMergesKeyByKey) {
+  PullResult r =
+      Diverge("state/bot.json", "{\"cash\": 40, \"n\": 1}\n", "{\"cash\": 40, \"n\": 2}\n",
+              "{\"cash\": 35, \"n\": 3}\n", {{"*.json", Strategy::kJsonOurs}});
+  EXPECT_EQ(r.kind, PullResult::kRebased);
+  EXPECT_EQ(Read(dir_ + "/b/state/bot.json"), "{\n  \"cash\": 35,\n  \"n\": 3\n}\n");
+}
+
+TEST_F(ConflictTest, AMergeThatBreaksJsonIsRefused) {
+  // Union would glue two JSON documents together: refused, nothing committed.
+  PullResult r =
+      Diverge("state.json", "{}\n", "{\"a\": 1}\n", "{\"b\": 1}\n", {{"*", Strategy::kUnion}});
+  EXPECT_EQ(r.kind, PullResult::kConflict);
+  ASSERT_EQ(r.refused.size(), 1u);
+  EXPECT_THAT(r.refused[0], ::testing::HasSubstr("state.json: the merged file is not valid JSON"));
+  EXPECT_EQ(Read(dir_ + "/b/state.json"), "{\"b\": 1}\n");
+}
+
+TEST_F(ConflictTest, AMergeThatBreaksYamlIsRefused) {
+  // Both sides are YAML; their lines together are not.
+  PullResult r = Diverge("state.yaml", "x: 0\n", "x: 1\n", "- 2\n", {{"*", Strategy::kUnion}});
+  EXPECT_EQ(r.kind, PullResult::kConflict);
+  ASSERT_EQ(r.refused.size(), 1u);
+  EXPECT_THAT(r.refused[0], ::testing::HasSubstr("state.yaml: the merged file is not valid YAML"));
+}
+
+TEST_F(ConflictTest, AMergeThatRepeatsAYamlKeyIsRefused) {
+  // Two edits of one key, kept side by side, repeat the key.
+  PullResult r =
+      Diverge("other.yml", "cash: 0\n", "cash: 10\n", "cash: 20\n", {{"*", Strategy::kUnion}});
+  EXPECT_EQ(r.kind, PullResult::kConflict);
+  ASSERT_EQ(r.refused.size(), 1u);
+  EXPECT_THAT(r.refused[0], ::testing::HasSubstr("key 'cash' appears twice"));
+}
+
+TEST_F(ConflictTest, AnUncoveredPathAbortsEverything) {
+  PullResult r =
+      Diverge("state.json", "{}\n", "{\"a\":1}\n", "{\"b\":1}\n", {{"*.txt", Strategy::kUnion}});
+  EXPECT_EQ(r.kind, PullResult::kConflict);
+  EXPECT_THAT(r.conflicts, ElementsAre("state.json"));
+  EXPECT_EQ(Read(dir_ + "/b/state.json"), "{\"b\":1}\n");
+}
+
+}  // namespace
+}  // namespace fleet::plugins::sync

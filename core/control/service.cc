@@ -9,6 +9,7 @@
 #include "core/concurrency/mutex.h"
 #include "core/control/log_stream.h"
 #include "core/modules/bus/work_bus.h"
+#include "core/modules/schedule/scheduler.h"
 #include "core/modules/state/shared_state.h"
 #include "absl/time/clock.h"
 
@@ -35,6 +36,7 @@ class ControlService final : public ctl::FleetControl::Service {
       : supervisor_(supervisor),
         bus_(features.bus),
         state_(features.state),
+        runs_(features.runs),
         events_(events),
         run_dir_(std::move(run_dir)),
         plugins_(std::move(plugins)),
@@ -87,7 +89,11 @@ class ControlService final : public ctl::FleetControl::Service {
     Audit(context, absl::StrCat("run ", target));
     absl::StatusOr<ctl::ActionResponse> result;
     grpc::Status status = OnLoop<absl::StatusOr<ctl::ActionResponse>>(
-        [this, target] { return supervisor_->RunNow(target); }, &result);
+        [this, target]() -> absl::StatusOr<ctl::ActionResponse> {
+          if (runs_ == nullptr) return absl::UnavailableError("no cron or intelligence engines");
+          return runs_->RunNow(target);
+        },
+        &result);
     if (!status.ok()) return status;
     if (!result.ok()) return ToGrpc(result.status());
     *response = *std::move(result);
@@ -154,7 +160,11 @@ class ControlService final : public ctl::FleetControl::Service {
     }
     absl::StatusOr<ctl::ListRunsResponse> result;
     grpc::Status status = OnLoop<absl::StatusOr<ctl::ListRunsResponse>>(
-        [this, target, limit] { return supervisor_->ListRuns(target, limit); }, &result);
+        [this, target, limit]() -> absl::StatusOr<ctl::ListRunsResponse> {
+          if (runs_ == nullptr) return absl::UnavailableError("no cron or intelligence engines");
+          return runs_->ListRuns(target, limit);
+        },
+        &result);
     if (!status.ok()) return status;
     if (!result.ok()) return ToGrpc(result.status());
     *response = *std::move(result);
@@ -305,6 +315,7 @@ class ControlService final : public ctl::FleetControl::Service {
   Supervisor* supervisor_;
   modules::WorkBus* bus_;         // null: the bus is off
   modules::SharedState* state_;  // null: no state module
+  modules::Scheduler* runs_;     // null: no scheduler module
   supervisor::EventLog* events_;
   std::string run_dir_;
   const std::vector<ctl::PluginInfo> plugins_;

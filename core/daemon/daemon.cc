@@ -199,7 +199,7 @@ int RunDaemon(const DaemonOptions& options) {
   EnsurePipeKeeper(run_dir);
   supervisor.Apply(*loaded);
 
-  control::ControlServer server(&supervisor, {routes.bus, routes.state}, &events, run_dir, std::move(plugins));
+  control::ControlServer server(&supervisor, {routes.bus, routes.state, routes.runs}, &events, run_dir, std::move(plugins));
   absl::Status serving = server.Start();
   if (!serving.ok()) {
     log::Error(absl::StrCat("cannot start the control socket: ", serving.message()));

@@ -14,6 +14,10 @@ ModuleRoutes RegisterModules(supervisor::Supervisor* supervisor, const ModuleSer
   auto health = std::make_unique<modules::HealthChecks>(supervisor, services.health);
   routes.health = health.get();
   supervisor->AddModule(std::move(health));
+  // After health: a scheduled instance's health is whether it runs on time.
+  auto runs = std::make_unique<modules::Scheduler>(supervisor);
+  routes.runs = runs.get();
+  supervisor->AddModule(std::move(runs));
   auto bus = std::make_unique<modules::WorkBus>(supervisor);
   routes.bus = bus.get();
   supervisor->AddModule(std::move(bus));

@@ -7,6 +7,7 @@
 #include "core/modules/bus/work_bus.h"
 #include "core/modules/health/health_checks.h"
 #include "core/modules/recovery/recovery_passes.h"
+#include "core/modules/schedule/scheduler.h"
 #include "core/modules/state/shared_state.h"
 #include "core/recovery/plan_report.h"
 #include "core/recovery/recovery_worker.h"
@@ -32,6 +33,7 @@ struct ModuleRoutes {
   modules::HealthChecks* health = nullptr;
   modules::RecoveryPasses* recovery = nullptr;
   modules::SharedState* state = nullptr;
+  modules::Scheduler* runs = nullptr;
 };
 
 ModuleRoutes RegisterModules(supervisor::Supervisor* supervisor, const ModuleServices& services);

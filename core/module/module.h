@@ -58,13 +58,22 @@ struct InstanceView {
   bool wanted;
   // Health's last verdict was unhealthy.
   bool unhealthy;
+  // What the lifecycle says of it ("restart in 2s", "stopped by the
+  // operator"), and whether its last run was stopped at its timeout.
+  const std::string& reason;
+  bool timed_out;
 };
 
 // What a module may ask of the core. Loop thread only, except Post.
 class ModuleHost {
  public:
+  // The loop's time (read as it woke), and the wall clock.
   virtual os::MonoTime Now() const = 0;
   virtual absl::Time WallNow() const = 0;
+  // The clock itself, for a fresh reading.
+  virtual os::Clock* clock() const = 0;
+  // fleetd is stopping every engine.
+  virtual bool shutting_down() const = 0;
   virtual const std::string& run_dir() const = 0;
   // An event for `fleetctl events` and fleetd's log (from any thread).
   virtual void Emit(const std::string& subject, const std::string& kind,
@@ -83,6 +92,24 @@ class ModuleHost {
   virtual bool WithInstance(const std::string& id,
                             const std::function<void(const InstanceView&)>& fn) = 0;
 
+  // Starting a scheduled run (or the process of a waiting instance) now;
+  // stopping it (it stays stopped until started again); restarting it;
+  // IDLE instead of a retry after its run (a rate limit). No-ops where the
+  // lifecycle does not allow them.
+  virtual void Start(const std::string& id) = 0;
+  virtual void Stop(const std::string& id, const std::string& reason) = 0;
+  virtual void Restart(const std::string& id, const std::string& reason) = 0;
+  virtual void Idle(const std::string& id, const std::string& reason) = 0;
+  // A helper process for an instance (a judge): spawned as fleetd's child,
+  // its exit handed to on_exit on the loop. The instance is not removed,
+  // nor fleetd's shutdown finished, while a helper runs (at shutdown it is
+  // SIGKILLed: not worth waiting for).
+  virtual absl::StatusOr<pid_t> SpawnHelper(const std::string& id, const os::SpawnSpec& spec,
+                                            std::function<void(const os::ExitStatus&)> on_exit) = 0;
+  // fleetd wrote a file on an instance's behalf: every module hears of it
+  // (OnDelivered).
+  virtual void NoteDelivered(const std::string& id, const std::string& path,
+                             const std::string& what) = 0;
   // Acting on a live instance (no-ops otherwise): kill it, and keep it
   // stopped until the operator starts it; or restart it as a failure (it
   // counts toward backoff and the crash loop).
@@ -132,11 +159,16 @@ class Module {
   virtual void OnConfig(const config::LoadedConfig& loaded) {}
   // An instance was created (at start, scale-up or a new engine).
   virtual void OnInstanceAdded(const InstanceView& inst) {}
+  // Its process could not be started, and why.
+  virtual void OnSpawnFailed(const InstanceView& inst, const std::string& why) {}
   // It left the fleet (scaled down, engine removed): forget it.
   virtual void OnInstanceRemoved(const std::string& id) {}
   // It is about to start: nullopt lets it; a reason makes it WAIT (asked
   // again whenever the loop reconciles; "" keeps the reason it waits with).
   virtual std::optional<std::string> SpawnGate(const InstanceView& inst) { return std::nullopt; }
+  // An fd for its stdout instead of the captured log (an answer file);
+  // -1: the log. The first module with one wins; the core closes it.
+  virtual int OpenStdout(const InstanceView& inst) { return -1; }
   // Variables its process gets on top of the engine's.
   virtual void AddEnvironment(const InstanceView& inst,
                               std::map<std::string, std::string>* env) const {}
@@ -158,12 +190,16 @@ class Module {
   virtual void OnFileChanged(const std::string& path, bool complete) {}
   // Health turned it unhealthy, or healthy again (InstanceView::unhealthy).
   virtual void OnHealthChanged(const InstanceView& inst) {}
-  // Its process ended, and how.
+  // Its process ended, and how: OnExit before the lifecycle takes the exit,
+  // OnExited after (inst's state and reason are then what comes next).
   virtual void OnExit(const InstanceView& inst, const os::ExitStatus& status) {}
+  virtual void OnExited(const InstanceView& inst, const os::ExitStatus& status) {}
   // When OnDeadline is next wanted; nullopt: not until something changes.
   virtual std::optional<os::MonoTime> NextDeadline() const { return std::nullopt; }
   // The loop passed NextDeadline().
   virtual void OnDeadline() {}
+  // The loop has ended (every instance is stopped): last writes.
+  virtual void OnLoopEnd() {}
   // Adds what it knows to a status answer, and to one instance's in it.
   virtual void FillStatus(fleet::control::v1::GetStatusResponse* status) const {}
   virtual void FillInstanceStatus(const InstanceView& inst,

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/config/loader.h"
+#include "core/modules/schedule/scheduler.h"
 #include "core/os/files.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/supervisor.h"
@@ -37,6 +38,9 @@ class ClockJumpTest : public ::testing::Test {
     options.clock = &clock_;
     options.events = &events_;
     supervisor_ = std::make_unique<Supervisor>(options);
+    auto runs = std::make_unique<modules::Scheduler>(supervisor_.get());
+    runs_ = runs.get();
+    supervisor_->AddModule(std::move(runs));
     EXPECT_TRUE(supervisor_->Init().ok());
     supervisor_->Apply(loaded);
     return std::thread([this] { supervisor_->Run(); });
@@ -66,6 +70,7 @@ class ClockJumpTest : public ::testing::Test {
   testing::JumpingClock clock_;
   EventLog events_{&clock_};
   std::unique_ptr<Supervisor> supervisor_;
+  modules::Scheduler* runs_ = nullptr;  // owned by supervisor_
 };
 
 TEST_F(ClockJumpTest, JumpsChangeNothingAndTimersKeepTheirPace) {
@@ -147,7 +152,7 @@ TEST_F(ClockJumpTest, WallClockSchedulesRunPassedSlotsOnceAndNeverASlotTwice) {
   auto runs = [&](const std::string& target) {
     std::promise<ctl::ListRunsResponse> answer;
     std::future<ctl::ListRunsResponse> got = answer.get_future();
-    supervisor_->Post([&] { answer.set_value(*supervisor_->ListRuns(target, 100)); });
+    supervisor_->Post([&] { answer.set_value(*runs_->ListRuns(target, 100)); });
     return got.get();
   };
   auto count = [&](const std::string& target, const std::string& trigger,

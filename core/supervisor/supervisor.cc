@@ -33,7 +33,6 @@ namespace ctl = ::fleet::control::v1;
 constexpr uint64_t kTagSignal = 1;
 constexpr uint64_t kTagWake = 2;
 constexpr uint64_t kTagInotify = 3;
-constexpr uint64_t kTagClock = 4;
 
 // Woken this much past its deadline, the loop was not running (a busy loop
 // is late by milliseconds): see NoteStall.
@@ -69,7 +68,7 @@ Supervisor::~Supervisor() {
       ClosePipe(&inst->err);
     }
   }
-  for (int fd : {epoll_fd_, signal_fd_, wake_fd_, inotify_fd_, clock_fd_}) {
+  for (int fd : {epoll_fd_, signal_fd_, wake_fd_, inotify_fd_}) {
     if (fd >= 0) ::close(fd);
   }
 }
@@ -108,14 +107,6 @@ absl::Status Supervisor::Init() {
       return absl::ErrnoToStatus(errno, "epoll_ctl");
     }
   }
-  clock_fd_ = OpenClockWatch();
-  if (clock_fd_ >= 0) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = kTagClock;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, clock_fd_, &ev);
-  }
-  boot_id_ = ReadBootId();
   InitCgroups();
   return os::MakeDirs(defaults::LogsDir(options_.run_dir), 0700);
 }
@@ -158,11 +149,6 @@ void Supervisor::Run() {
         case kTagInotify:
           HandleInotify();
           break;
-        case kTagClock:
-          RearmClockWatch(clock_fd_);
-          CheckClockJump();
-          dirty_ = true;
-          break;
         default:
           if (events[i].data.u64 & 1) {
             HandlePidfd(reinterpret_cast<Instance*>(events[i].data.u64 & ~uint64_t{1}));
@@ -189,7 +175,7 @@ void Supervisor::Run() {
     last.swap(posted_);
   }
   for (auto& fn : last) fn();
-  FlushHistories();
+  for (const auto& m : modules_) m->OnLoopEnd();
   RemoveCgroups();
   Emit("fleetd", "stopped", "every engine is stopped");
 }
@@ -219,7 +205,6 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   consider(orphan_sweep_due_);
   consider(rescan_due_);
   consider(records_retry_due_);
-  consider(NextCronDeadline());
   for (const StoppingOrphan& o : orphans_stopping_) consider(o.kill_at);
   for (const auto& [name, engine] : engines_) {
     for (const auto& inst : engine->instances) {
@@ -313,10 +298,12 @@ void Supervisor::CheckStopFlag() {
 void Supervisor::ReapChildren() {
   for (const os::Reaped& r : os::ReapExitedChildren()) {
     auto it = by_pid_.find(r.pid);
-    if (auto judge = judges_.find(r.pid); judge != judges_.end()) {
-      Instance* inst = judge->second;
-      judges_.erase(judge);
-      OnJudgeExit(inst, r.status);
+    if (auto helper = helpers_.find(r.pid); helper != helpers_.end()) {
+      Helper done = std::move(helper->second);
+      helpers_.erase(helper);
+      --done.inst->helpers;
+      dirty_ = true;
+      done.on_exit(r.status);
       continue;
     }
     // Not an instance: an exec probe (handed to whoever waits for it), or an
@@ -367,9 +354,10 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
   inst->last_exit.set_unix_ms(absl::ToUnixMillis(clock_->WallNow()));
   inst->last_exit.set_oom_killed(status.oom_killed);
   Action action = inst->life.Exited(now_, status);
-  if (inst->engine->schedule.has_value()) {
-    OnRunEnded(inst, status);  // Its own events; recorded before a next run starts.
-    Perform(inst, action);
+  const module::InstanceView view = ViewOf(*inst);
+  for (const auto& m : modules_) m->OnExited(view, status);
+  if (inst->engine->scheduled) {
+    Perform(inst, action);  // Its run's events are the scheduler's.
     return;
   }
   // The reason already names the exit status and what happens next.
@@ -414,8 +402,6 @@ void Supervisor::RunTimers() {
   }
   RunOrphanSweep();
   if (rescan_due_.has_value() && *rescan_due_ <= now_) Rescan();
-  RunCronTimers();
-  FlushHistories();
   RetryInstanceRecords();
   KillStubbornOrphans();
   if (watchdog_due_ping_.has_value() && *watchdog_due_ping_ <= now_) {

@@ -92,11 +92,6 @@ class Supervisor : public module::ModuleHost {
   // for every replica, "all"), by instance id. kNotFound for an unknown one.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> LogPaths(
       const std::vector<std::string>& targets);
-  // Cron and intelligence engines: recent runs of target's instances, and
-  // a run started now.
-  absl::StatusOr<fleet::control::v1::ListRunsResponse> ListRuns(const std::string& target,
-                                                                uint32_t limit);
-  absl::StatusOr<fleet::control::v1::ActionResponse> RunNow(const std::string& target);
 
  private:
   struct Instance;
@@ -131,12 +126,7 @@ class Supervisor : public module::ModuleHost {
   void RunTimers();
   void Reconcile();
   // A cron or intelligence instance between runs: IDLE (the scheduler
-  // starts it), or WAITING for what it depends on.
-  // A run history's write result: a failing streak is said once, its end too.
-  void NoteHistoryWrite(Instance* inst, const absl::Status& written);
-  // Histories behind their files are written again (at every timer pass,
-  // and as the loop ends).
-  void FlushHistories();
+  // module starts it), or WAITING for what it depends on.
   void ReconcileScheduled(Instance* inst, const std::string& unmet);
   void ReconcileShutdown();
   void Perform(Instance* inst, Action action);
@@ -152,7 +142,7 @@ class Supervisor : public module::ModuleHost {
   void WriteOutput(OutputPipe* pipe, absl::string_view data);
   void WriteMarker(Instance* inst, absl::string_view text);
   void AddInstances(Engine* engine, uint32_t count);
-  // Installs a (new) definition: spec, schedule.
+  // Installs a (new) definition.
   void SetSpec(Engine* engine, const fleet::config::v1::Engine& spec);
   // Watched files (supervisor_watch.cc): rebuilds what is watched; cheap to
   // call, does the work only after rewatch_.
@@ -163,42 +153,9 @@ class Supervisor : public module::ModuleHost {
   // A log sink that starts or stops failing is reported (once each way).
   void NoteLogWriteState(Instance* inst);
   bool EngineAlive(const Engine& engine) const;
-  // Scheduled engines (supervisor_cron.cc): cron and intelligence runs.
-  void InstallSchedule(Engine* engine);
-  // At first sight (or after a reload): history, passed slots, next due.
-  void PlanInstance(Instance* inst);
-  // The next slot after inst's last one, and when (monotonic) to fire it.
-  void ScheduleNext(Instance* inst);
-  void RunCronTimers();
-  std::optional<MonoTime> NextCronDeadline() const;
-  // Fires a run now (overlap policy applies); slot: the one it is for.
-  void FireRun(Instance* inst, const std::string& trigger, std::optional<absl::Time> slot);
-  void OnRunStarted(Instance* inst, const std::string& trigger);
-  // A run asked for could not be spawned: recorded as failed, with why.
-  void OnRunNotStarted(Instance* inst, absl::string_view why);
-  void OnRunEnded(Instance* inst, const os::ExitStatus& status);
-  void RecordRun(Instance* inst, fleet::control::v1::RunRecord record);
-  // The wall clock was set (or slewed by more than a second): re-plan.
-  void CheckClockJump();
-  void FillRunStatus(const Instance& inst, fleet::control::v1::InstanceStatus* out) const;
   // CPU % since the previous status (or since the start) and RSS of every
   // process of inst's run (supervisor_control.cc).
   void FillUsage(Instance* inst, MonoTime now, fleet::control::v1::InstanceStatus* out) const;
-  // A finished run's record: its event, success bookkeeping, the history.
-  void FinishRun(Instance* inst, fleet::control::v1::RunRecord record);
-  // Intelligence engines (supervisor_intel.cc): the answer file, its size
-  // cap, the checks and judge after a run, delivery, budgets.
-  int OpenAnswerFile(Instance* inst);
-  void CheckAnswerSize(Instance* inst);
-  void KeepStderrTail(Instance* inst, absl::string_view data);
-  // A run is skipped for the budget or a rate limit: why, or "".
-  std::string IntelBudgetRefusal(Instance* inst);
-  void IntelAfterRun(Instance* inst, fleet::control::v1::RunRecord record,
-                     const os::ExitStatus& status);
-  void OnJudgeExit(Instance* inst, const os::ExitStatus& status);
-  void AcceptAnswer(Instance* inst, fleet::control::v1::RunRecord record,
-                    const std::string& answer);
-  void RunJudgeTimers();
   // supervisor_cgroups.cc: a cgroup per instance where possible; whatever an
   // instance leaves behind is ended with it.
   void InitCgroups();
@@ -229,6 +186,16 @@ class Supervisor : public module::ModuleHost {
   void FailAndRestart(const std::string& id, const std::string& reason) override;
   void SetUnhealthy(const std::string& id, bool unhealthy) override;
   void SetWaiting(const std::string& id, const std::string& why) override;
+  os::Clock* clock() const override { return clock_; }
+  bool shutting_down() const override { return shutting_down_; }
+  void Start(const std::string& id) override;
+  void Stop(const std::string& id, const std::string& reason) override;
+  void Restart(const std::string& id, const std::string& reason) override;
+  void Idle(const std::string& id, const std::string& reason) override;
+  absl::StatusOr<pid_t> SpawnHelper(const std::string& id, const os::SpawnSpec& spec,
+                                    std::function<void(const os::ExitStatus&)> on_exit) override;
+  void NoteDelivered(const std::string& id, const std::string& path,
+                     const std::string& what) override;
   absl::StatusOr<std::vector<std::string>> ResolveTarget(const std::string& target) override;
   std::vector<std::string> ChildEnvironment(const std::string& id) const override;
   bool WatchFd(int fd, std::function<void()> on_readable) override;
@@ -257,18 +224,13 @@ class Supervisor : public module::ModuleHost {
   int signal_fd_ = -1;
   int wake_fd_ = -1;
   int inotify_fd_ = -1;
-  // Readable (ECANCELED) when the wall clock is set: scheduled runs re-plan.
-  int clock_fd_ = -1;
   int run_dir_watch_ = -1;
-  // Directories of watched files (the modules', answer files) by inotify
-  // watch and back.
+  // Directories of the files modules watch, by inotify watch and back.
   absl::flat_hash_map<int, std::string> watched_dirs_;
   absl::flat_hash_map<std::string, int> dir_watches_;
   // The set of watched files may have changed (config applied, instances
   // removed, a directory that did not exist yet): WatchFiles() must run.
   bool rewatch_ = true;
-  // Intelligence instances by their answer file.
-  absl::flat_hash_map<std::string, Instance*> answer_readers_;
   // When each watched file last changed, on the monotonic clock.
   absl::flat_hash_map<std::string, MonoTime> file_changed_at_;
   // The files WatchFiles() wants watched (for polling without inotify).
@@ -326,15 +288,12 @@ class Supervisor : public module::ModuleHost {
     std::function<void()> on_readable;
   };
   std::vector<std::unique_ptr<FdWatch>> fd_watches_;
-  // Judges of intelligence answers, by pid.
-  absl::flat_hash_map<pid_t, Instance*> judges_;
-  // wall - monotonic at the last look, to notice the wall clock being set.
-  std::optional<absl::Duration> wall_offset_;
-  // This boot's id (/proc/sys/kernel/random/boot_id): @reboot runs once per boot.
-  std::string boot_id_;
-  // Instances whose run history could not be written: FlushHistories looks
-  // at the table only while there are any.
-  int histories_failing_ = 0;
+  // Helper processes modules spawned for an instance (SpawnHelper), by pid.
+  struct Helper {
+    Instance* inst;
+    std::function<void(const os::ExitStatus&)> on_exit;
+  };
+  absl::flat_hash_map<pid_t, Helper> helpers_;
   // Reused for formatting captured output into records (no allocation per read).
   std::string record_buffer_;
   // Something other than output happened: reconcile and recompute the deadline.

@@ -151,8 +151,7 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
                     captured ? "" : " (its output FIFOs are gone: output is not captured)"));
   WriteMarker(inst, absl::StrCat("taken back by a restarted fleetd: pid ", r.pid));
   for (const auto& m : modules_) m->OnAdopted(ViewOf(*inst), up);
-  if (inst->engine->schedule.has_value()) OnRunStarted(inst, "adopted");
-  if (r.spec_hash != SpecHash(spec) && !inst->engine->schedule.has_value()) {
+  if (r.spec_hash != SpecHash(spec) && !inst->engine->scheduled) {
     Perform(inst, inst->life.Restart(now_, "its definition changed while fleetd was down"));
   }
 }

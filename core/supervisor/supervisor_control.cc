@@ -153,7 +153,7 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
       inst->life.SetPolicy(LifecyclePolicy::FromEngine(spec));
       inst->log->SetLimits(spec.logs().max_size(), spec.logs().max_files());
     }
-    if (!same && !engine.schedule.has_value()) {
+    if (!same && !engine.scheduled) {
       // A new definition: running instances restart on it (in place, one
       // event each). A scheduled run in progress finishes on the old one;
       // the next run uses the new.
@@ -395,7 +395,6 @@ ctl::GetStatusResponse Supervisor::Status() const {
         i->set_log_error(std::string(inst->log->last_error().message()));
       const module::InstanceView view = ViewOf(*inst);
       for (const auto& m : modules_) m->FillInstanceStatus(view, i);
-      FillRunStatus(*inst, i);  // A scheduled instance's health: whether it runs on time.
       if (inst->life.HasProcess() && inst->pid > 0) FillUsage(inst.get(), now, i);
     }
   }

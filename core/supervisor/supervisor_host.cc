@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/os/process.h"
 #include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
 
@@ -27,7 +28,9 @@ module::InstanceView Supervisor::ViewOf(Instance& inst) const {
           inst.started_wall,
           InstanceStateToProto(inst.life.state()),
           inst.want_run && !inst.retire,
-          inst.unhealthy};
+          inst.unhealthy,
+          inst.life.reason(),
+          inst.life.timed_out()};
 }
 
 Supervisor::Instance* Supervisor::FindInstance(const std::string& id) {
@@ -65,6 +68,53 @@ void Supervisor::SetUnhealthy(const std::string& id, bool unhealthy) {
   dirty_ = true;  // Dependents look again.
   const module::InstanceView view = ViewOf(*inst);
   for (const auto& m : modules_) m->OnHealthChanged(view);
+}
+
+void Supervisor::Start(const std::string& id) {
+  Instance* inst = FindInstance(id);
+  if (inst == nullptr) return;
+  dirty_ = true;
+  Perform(inst, inst->life.Start(now_));
+}
+
+void Supervisor::Stop(const std::string& id, const std::string& reason) {
+  Instance* inst = FindInstance(id);
+  if (inst == nullptr) return;
+  dirty_ = true;
+  Perform(inst, inst->life.Stop(now_, reason));
+}
+
+void Supervisor::Restart(const std::string& id, const std::string& reason) {
+  Instance* inst = FindInstance(id);
+  if (inst == nullptr) return;
+  dirty_ = true;
+  Perform(inst, inst->life.Restart(now_, reason));
+}
+
+void Supervisor::Idle(const std::string& id, const std::string& reason) {
+  Instance* inst = FindInstance(id);
+  if (inst == nullptr || inst->life.state() != State::kBackoff) return;
+  dirty_ = true;
+  inst->life.Idle(reason);
+}
+
+absl::StatusOr<pid_t> Supervisor::SpawnHelper(const std::string& id, const os::SpawnSpec& spec,
+                                              std::function<void(const os::ExitStatus&)> on_exit) {
+  Instance* inst = FindInstance(id);
+  if (inst == nullptr) return absl::NotFoundError(absl::StrCat("no instance ", id));
+  absl::StatusOr<pid_t> pid = os::Spawn(spec);
+  if (!pid.ok()) return pid;
+  helpers_[*pid] = Helper{inst, std::move(on_exit)};
+  ++inst->helpers;
+  return pid;
+}
+
+void Supervisor::NoteDelivered(const std::string& id, const std::string& path,
+                               const std::string& what) {
+  Instance* inst = FindInstance(id);
+  if (inst == nullptr) return;
+  const module::InstanceView view = ViewOf(*inst);
+  for (const auto& m : modules_) m->OnDelivered(view, path, what);
 }
 
 void Supervisor::SetWaiting(const std::string& id, const std::string& why) {

@@ -10,10 +10,8 @@
 #include "core/capture/record.h"
 #include "core/os/cgroup.h"
 #include "core/proto_time/proto_time.h"
-#include "core/schedule/cron.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/capture/log_sink.h"
-#include "core/supervisor/run_history.h"
 #include "core/supervisor/supervisor.h"
 #include "proto/fleet/config/v1/config.pb.h"
 #include "proto/fleet/control/v1/control.pb.h"
@@ -27,71 +25,12 @@ std::function<double()> Uniform01();
 
 struct Supervisor::Engine {
   std::shared_ptr<const fleet::config::v1::Engine> spec;
-  // Cron and intelligence engines: when they run (validated at load).
-  std::optional<schedule::Schedule> schedule;
-  absl::TimeZone zone;
-  absl::Duration jitter;
-  // No successful run for this long: unhealthy (overdue).
-  absl::Duration expected_period = absl::InfiniteDuration();
+  // Cron and intelligence engines: the scheduler module starts their runs.
+  bool scheduled = false;
   std::vector<std::unique_ptr<Instance>> instances;
   // Removed from the config: instances are stopping, then the engine goes.
   bool removing = false;
 };
-
-// A scheduled instance's runs (supervisor_cron.cc).
-struct CronTrack {
-  bool planned = false;
-  std::unique_ptr<RunHistory> history;
-  // Its file could not be written: said once, retried at every timer pass.
-  bool history_failing = false;
-  // The slot of the last run (or skipped/missed slot), wall clock.
-  std::optional<absl::Time> last_slot;
-  std::optional<absl::Time> next_slot;
-  std::optional<MonoTime> due;  // next_slot (plus jitter) on the monotonic clock
-  // What fires at `due`: "schedule", "missed" or "reboot", and for which slot.
-  std::string due_trigger;
-  std::optional<absl::Time> due_slot;
-  // What the start being asked for is (consumed when the run starts).
-  std::string start_trigger;
-  std::optional<absl::Time> start_slot;
-  // overlap: queue: one run waits for the current one.
-  bool queued = false;
-  std::string queued_trigger;
-  std::optional<absl::Time> queued_slot;
-  // overlap: replace: the current run is being stopped for a new one.
-  bool replacing = false;
-  bool in_run = false;
-  fleet::control::v1::RunRecord current;
-  uint64_t output_bytes = 0;  // of the current run
-  // Why the last slot or `fleetctl run` was skipped (budget, rate limit, overlap).
-  std::string last_skip;
-  // Intelligence: the answer passed output.max_size and the run was stopped.
-  bool over_cap = false;
-  std::string stderr_tail;  // the last few KB, for the rate-limit pattern
-  // A judge is looking at the answer of `judged` (verdict "judging").
-  pid_t judge_pid = 0;
-  std::optional<MonoTime> judge_deadline;
-  bool judge_timed_out = false;
-  fleet::control::v1::RunRecord judged;
-  std::string judged_answer;  // what the judge was given (delivered if it accepts)
-  // Rate limited: slots are skipped until then; the streak doubles it.
-  uint32_t rate_limited_streak = 0;
-  std::optional<MonoTime> rate_limited_until;
-  std::optional<absl::Time> last_success;
-  absl::Time watched_since;  // wall: overdue counts from here with no success
-  bool overdue = false;
-  std::string overdue_why;
-};
-
-// A timerfd on CLOCK_REALTIME that becomes readable when the wall clock is
-// set (TFD_TIMER_CANCEL_ON_SET); -1 if the kernel has none. Re-arm it after
-// each wake-up.
-int OpenClockWatch();
-void RearmClockWatch(int fd);
-// RUN_DIR/runs/ENGINE.N.answer: an intelligence run's stdout.
-std::string AnswerPath(const std::string& run_dir, const std::string& engine, uint32_t index);
-// This boot's /proc/sys/kernel/random/boot_id ("" if unreadable).
-std::string ReadBootId();
 
 // RUN_DIR/pipes/ENGINE.N (stdout) or ENGINE.N.err (stderr).
 std::string StreamFifoPath(const std::string& run_dir, const std::string& engine, uint32_t index,
@@ -145,7 +84,8 @@ struct Supervisor::Instance {
 
   // A module's SpawnGate holds its start (it WAITs): each reconcile asks again.
   bool gated = false;
-  CronTrack cron;
+  // Helper processes of its own running (a judge): it stays until they end.
+  int helpers = 0;
   // The run's cgroup leaf ("" outside cgroups) and the OOM kill count where
   // it lives when it started: a SIGKILL while that count rose is the
   // kernel's OOM killer, and is said so.

@@ -53,8 +53,6 @@ void Supervisor::WriteOutput(OutputPipe* pipe, absl::string_view data) {
   capture::AppendRecords(pipe->stream, clock_->WallNow(), data, &record_buffer_);
   inst->log->Write(record_buffer_);
   if (inst->log->last_error().ok() == inst->log_failing) NoteLogWriteState(inst);
-  inst->cron.output_bytes += data.size();
-  if (pipe->stream == capture::Stream::kStderr) KeepStderrTail(inst, data);
   const module::InstanceView view = ViewOf(*inst);
   for (const auto& m : modules_) m->OnOutput(view, pipe->stream, data);
 }

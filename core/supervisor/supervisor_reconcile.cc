@@ -19,7 +19,7 @@ namespace v1 = ::fleet::config::v1;
 
 bool Supervisor::EngineAlive(const Engine& engine) const {
   for (const auto& inst : engine.instances) {
-    if (inst->life.HasProcess() || inst->life.Pending() || inst->cron.judge_pid > 0) return true;
+    if (inst->life.HasProcess() || inst->life.Pending() || inst->helpers > 0) return true;
   }
   return false;
 }
@@ -43,7 +43,6 @@ std::string Supervisor::UnmetDependency(const Engine& engine) const {
 }
 
 void Supervisor::ReconcileScheduled(Instance* inst, const std::string& unmet) {
-  if (!inst->cron.planned) PlanInstance(inst);
   const State s = inst->life.state();
   if (s != State::kWaiting) inst->gated = false;  // What held it is over.
   // A run asked for waits for a module (its state pulled) or a killed copy;
@@ -100,7 +99,7 @@ void Supervisor::Reconcile() {
     const size_t before = v.size();
     v.erase(std::remove_if(v.begin(), v.end(),
                            [this](const std::unique_ptr<Instance>& i) {
-                             if (!i->retire || i->life.HasProcess() || i->cron.judge_pid != 0) {
+                             if (!i->retire || i->life.HasProcess() || i->helpers > 0) {
                                return false;
                              }
                              for (const auto& m : modules_) m->OnInstanceRemoved(i->id);
@@ -129,9 +128,11 @@ void Supervisor::ReconcileShutdown() {
       if (std::find(deps.begin(), deps.end(), name) != deps.end()) dependents_alive = true;
     }
     if (dependents_alive) continue;
+    for (const auto& [pid, helper] : helpers_) {
+      // A helper (a judge still looking at an answer) is not worth waiting for.
+      if (helper.inst->engine == engine.get()) os::SignalGroup(pid, SIGKILL);
+    }
     for (auto& inst : engine->instances) {
-      // A judge still looking at an answer is not worth waiting for.
-      if (inst->cron.judge_pid > 0) os::SignalGroup(inst->cron.judge_pid, SIGKILL);
       if (inst->life.state() == State::kStopping) continue;
       Perform(inst.get(), inst->life.Stop(now_, "fleetd is shutting down"));
     }

@@ -70,9 +70,13 @@ std::vector<std::string> Supervisor::ChildEnvironment(const Instance& inst) cons
 void Supervisor::Spawn(Instance* inst) {
   const v1::Engine& spec = *inst->engine->spec;
   // Output goes through FIFOs that outlive fleetd (see supervisor_adopt.cc).
-  // An intelligence run's answer (stdout) goes to a file of its own, which
-  // outlives fleetd like the FIFO; its stderr still goes to the log.
-  const int answer_fd = OpenAnswerFile(inst);
+  // A module may take stdout to a file of its own (an intelligence run's
+  // answer), which outlives fleetd like the FIFO; stderr still goes to the log.
+  const module::InstanceView view = ViewOf(*inst);
+  int answer_fd = -1;
+  for (const auto& m : modules_) {
+    if (answer_fd < 0) answer_fd = m->OpenStdout(view);
+  }
   int out_fd = -1, err_fd = -1;
   if ((answer_fd < 0 && !OpenPipe(&inst->out, &out_fd)) || !OpenPipe(&inst->err, &err_fd)) {
     const std::string why = absl::StrCat("pipe: ", strerror(errno));
@@ -82,7 +86,7 @@ void Supervisor::Spawn(Instance* inst) {
     ClosePipe(&inst->out);
     inst->life.SpawnFailed(now_, why);
     Emit(inst->id, "spawn_failed", inst->life.reason());
-    if (inst->engine->schedule.has_value()) OnRunNotStarted(inst, why);
+    for (const auto& m : modules_) m->OnSpawnFailed(ViewOf(*inst), why);
     return;
   }
   os::SpawnSpec s;
@@ -120,7 +124,8 @@ void Supervisor::Spawn(Instance* inst) {
     inst->life.SpawnFailed(now_, std::string(pid.status().message()));
     Emit(inst->id, inst->life.state() == State::kFatal ? "fatal" : "spawn_failed",
          inst->life.reason());
-    if (inst->engine->schedule.has_value()) OnRunNotStarted(inst, pid.status().message());
+    const std::string why(pid.status().message());
+    for (const auto& m : modules_) m->OnSpawnFailed(ViewOf(*inst), why);
     return;
   }
   inst->pid = *pid;
@@ -135,7 +140,6 @@ void Supervisor::Spawn(Instance* inst) {
                                  inst->life.restarts() > 0
                                      ? absl::StrCat(", restart ", inst->life.restarts())
                                      : ""));
-  if (inst->engine->schedule.has_value()) OnRunStarted(inst, "");
 }
 
 }  // namespace fleet::supervisor

@@ -22,7 +22,7 @@ constexpr absl::Duration kRescanEvery = absl::Seconds(1);
 
 void Supervisor::SetSpec(Engine* engine, const fleet::config::v1::Engine& spec) {
   engine->spec = std::make_shared<fleet::config::v1::Engine>(spec);
-  InstallSchedule(engine);
+  engine->scheduled = spec.type() != fleet::config::v1::ENGINE_TYPE_DAEMON;
 }
 
 std::optional<MonoTime> Supervisor::FileChangedAt(const std::string& path) const {
@@ -34,18 +34,8 @@ std::optional<MonoTime> Supervisor::FileChangedAt(const std::string& path) const
 void Supervisor::WatchFiles() {
   if (!rewatch_) return;  // Runs after every state change; the set rarely moves.
   rewatch_ = false;
-  answer_readers_.clear();
   std::vector<std::string> watched;
   for (const auto& m : modules_) m->WatchedFiles(&watched);
-  for (auto& [name, engine] : engines_) {
-    if (engine->spec->type() != fleet::config::v1::ENGINE_TYPE_INTELLIGENCE) continue;
-    for (auto& inst : engine->instances) {
-      // Its answer grows under a cap: every write is a chance to stop it.
-      const std::string answer = AnswerPath(options_.run_dir, name, inst->index);
-      answer_readers_[answer] = inst.get();
-      watched.push_back(answer);
-    }
-  }
   std::sort(watched.begin(), watched.end());
   watched.erase(std::unique(watched.begin(), watched.end()), watched.end());
   watched_files_ = watched;
@@ -80,10 +70,6 @@ void Supervisor::WatchFiles() {
 
 void Supervisor::OnWatchedFileChanged(const std::string& path, uint32_t mask) {
   file_changed_at_[path] = now_;
-  if (auto answer = answer_readers_.find(path); answer != answer_readers_.end()) {
-    CheckAnswerSize(answer->second);
-    return;
-  }
   const bool complete = (mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0;
   for (const auto& m : modules_) m->OnFileChanged(path, complete);
 }

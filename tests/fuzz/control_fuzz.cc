@@ -14,6 +14,7 @@
 
 #include "core/config/loader.h"
 #include "core/modules/bus/work_bus.h"
+#include "core/modules/schedule/scheduler.h"
 #include "core/modules/state/shared_state.h"
 #include "core/os/clock.h"
 #include "core/os/files.h"
@@ -30,6 +31,7 @@ struct World {
   std::unique_ptr<Supervisor> supervisor;
   fleet::modules::WorkBus* bus = nullptr;  // owned by supervisor
   fleet::modules::SharedState* state = nullptr;  // owned by supervisor
+  fleet::modules::Scheduler* runs = nullptr;     // owned by supervisor
 };
 
 World* Make() {
@@ -58,6 +60,9 @@ World* Make() {
                                                              nullptr, nullptr);
   w->state = state.get();
   w->supervisor->AddModule(std::move(state));
+  auto runs = std::make_unique<fleet::modules::Scheduler>(w->supervisor.get());
+  w->runs = runs.get();
+  w->supervisor->AddModule(std::move(runs));
   if (!w->supervisor->Init().ok()) abort();
   w->supervisor->Apply(*loaded);
   return w;
@@ -75,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)s.Act(fleet::supervisor::Verb::kStop, text);
       break;
     case 1:
-      (void)s.ListRuns(text, static_cast<uint32_t>(size * 37));
+      (void)world->runs->ListRuns(text, static_cast<uint32_t>(size * 37));
       break;
     case 2:
       (void)s.LogPaths({text});

@@ -1,4 +1,4 @@
-#include "core/supervisor/run_history.h"
+#include "core/modules/schedule/run_history.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include "core/os/files.h"
 #include "google/protobuf/util/json_util.h"
 
-namespace fleet::supervisor {
+namespace fleet::modules {
 namespace {
 
 namespace ctl = ::fleet::control::v1;
@@ -92,4 +92,4 @@ absl::Status RunHistory::Compact() {
   return written;
 }
 
-}  // namespace fleet::supervisor
+}  // namespace fleet::modules

@@ -3,8 +3,8 @@
 // RUN_DIR/runs/ENGINE.N.jsonl. What the scheduler needs after a restart
 // (the last slot that ran, the last success, the boot a @reboot run was
 // in) comes from here.
-#ifndef FLEET_CORE_SUPERVISOR_RUN_HISTORY_H_
-#define FLEET_CORE_SUPERVISOR_RUN_HISTORY_H_
+#ifndef FLEET_CORE_MODULES_SCHEDULE_RUN_HISTORY_H_
+#define FLEET_CORE_MODULES_SCHEDULE_RUN_HISTORY_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
-namespace fleet::supervisor {
+namespace fleet::modules {
 
 class RunHistory {
  public:
@@ -54,6 +54,6 @@ class RunHistory {
   uint64_t next_seq_ = 1;
 };
 
-}  // namespace fleet::supervisor
+}  // namespace fleet::modules
 
-#endif  // FLEET_CORE_SUPERVISOR_RUN_HISTORY_H_
+#endif  // FLEET_CORE_MODULES_SCHEDULE_RUN_HISTORY_H_

@@ -1,4 +1,4 @@
-#include "core/supervisor/run_history.h"
+#include "core/modules/schedule/run_history.h"
 
 #include <stdlib.h>
 
@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fault_env.h"
 
-namespace fleet::supervisor {
+namespace fleet::modules {
 namespace {
 
 namespace ctl = ::fleet::control::v1;
@@ -104,4 +104,4 @@ TEST(RunHistoryTest, ACutOrForeignLineIsSkippedAndNamedTheRestKept) {
 }
 
 }  // namespace
-}  // namespace fleet::supervisor
+}  // namespace fleet::modules

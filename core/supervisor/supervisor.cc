@@ -55,7 +55,18 @@ sigset_t Supervisor::HandledSignals() {
 Supervisor::Supervisor(SupervisorOptions options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock : os::RealClock()),
-      events_(options_.events) {
+      events_(options_.events),
+      watch_(
+          clock_, [this](const std::string& path, bool complete) {
+            OnWatchedFileChanged(path, complete);
+          },
+          [this](const std::string& why) {
+            Emit("fleetd", "inotify_unavailable",
+                 absl::StrCat(why,
+                              ": the stop flag, metrics, answer, log and heartbeat files are "
+                              "looked at every second instead of as they change (raise the "
+                              "limit and restart fleetd to watch them again)"));
+          }) {
   base_env_ = os::CurrentEnvironment();
   started_wall_ = clock_->WallNow();
   started_mono_ = now_ = clock_->MonotonicNow();
@@ -68,7 +79,7 @@ Supervisor::~Supervisor() {
       ClosePipe(&inst->err);
     }
   }
-  for (int fd : {epoll_fd_, signal_fd_, wake_fd_, inotify_fd_}) {
+  for (int fd : {epoll_fd_, signal_fd_, wake_fd_}) {
     if (fd >= 0) ::close(fd);
   }
 }
@@ -84,21 +95,9 @@ absl::Status Supervisor::Init() {
   if (signal_fd_ < 0) return absl::ErrnoToStatus(errno, "signalfd");
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
-  inotify_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (inotify_fd_ < 0) {
-    StartPolling(absl::StrCat("inotify_init1: ", strerror(errno),
-                              " (fs.inotify.max_user_instances is used up)"));
-  } else {
-    run_dir_watch_ = ::inotify_add_watch(inotify_fd_, options_.run_dir.c_str(),
-                                         IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
-    if (run_dir_watch_ < 0 && errno == ENOSPC) {
-      StartPolling("inotify: fs.inotify.max_user_watches is used up");
-    } else if (run_dir_watch_ < 0) {
-      return absl::ErrnoToStatus(errno, absl::StrCat("watch ", options_.run_dir));
-    }
-  }
+  watch_.Init();
   for (auto [fd, tag] : {std::pair{signal_fd_, kTagSignal}, std::pair{wake_fd_, kTagWake},
-                         std::pair{inotify_fd_, kTagInotify}}) {
+                         std::pair{watch_.fd(), kTagInotify}}) {
     if (fd < 0) continue;  // inotify, when polling instead.
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -147,7 +146,7 @@ void Supervisor::Run() {
           HandleWake();
           break;
         case kTagInotify:
-          HandleInotify();
+          watch_.OnReadable(now_);
           break;
         default:
           if (events[i].data.u64 & 1) {
@@ -203,7 +202,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   consider(watchdog_due_ping_);
   for (const auto& m : modules_) consider(m->NextDeadline());
   consider(orphan_sweep_due_);
-  consider(rescan_due_);
+  consider(watch_.NextRescan());
   consider(records_retry_due_);
   for (const StoppingOrphan& o : orphans_stopping_) consider(o.kill_at);
   for (const auto& [name, engine] : engines_) {
@@ -253,39 +252,6 @@ void Supervisor::HandleWake() {
     work.swap(posted_);
   }
   for (auto& fn : work) fn();
-}
-
-void Supervisor::HandleInotify() {
-  alignas(inotify_event) char buffer[4096];
-  bool stop = false;
-  bool overflow = false;
-  ssize_t n;
-  while ((n = ::read(inotify_fd_, buffer, sizeof(buffer))) > 0) {
-    for (char* p = buffer; p < buffer + n;) {
-      auto* event = reinterpret_cast<inotify_event*>(p);
-      if (event->wd == run_dir_watch_ && event->len > 0 && std::string(event->name) == "stop") {
-        stop = true;
-      }
-      auto dir = watched_dirs_.find(event->wd);
-      if (dir != watched_dirs_.end() && event->len > 0) {
-        OnWatchedFileChanged(os::JoinPath(dir->second, event->name), event->mask);
-      }
-      // Events were dropped: look at the stop flag (checked below) and
-      // re-read every metrics file, whatever happened to them.
-      if (event->mask & IN_Q_OVERFLOW) overflow = true;
-      p += sizeof(inotify_event) + event->len;
-    }
-  }
-  if (overflow) {
-    log::Warning("inotify queue overflowed: events were dropped; rescanning what they watch");
-    stop = true;
-    for (const auto& m : modules_) {
-      std::vector<std::string> paths;
-      m->WatchedFiles(&paths);
-      for (const std::string& path : paths) m->OnFileChanged(path, true);
-    }
-  }
-  if (stop) CheckStopFlag();
 }
 
 void Supervisor::CheckStopFlag() {
@@ -401,7 +367,10 @@ void Supervisor::RunTimers() {
     }
   }
   RunOrphanSweep();
-  if (rescan_due_.has_value() && *rescan_due_ <= now_) Rescan();
+  if (std::optional<MonoTime> rescan = watch_.NextRescan(); rescan.has_value() && *rescan <= now_) {
+    watch_.Rescan(now_);
+    CheckStopFlag();  // One there before polling began is not a change.
+  }
   RetryInstanceRecords();
   KillStubbornOrphans();
   if (watchdog_due_ping_.has_value() && *watchdog_due_ping_ <= now_) {

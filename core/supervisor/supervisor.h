@@ -24,6 +24,7 @@
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
 #include "core/supervisor/event_log.h"
+#include "core/supervisor/file_watch.h"
 #include "core/supervisor/instance_records.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/capture/log_sink.h"
@@ -100,13 +101,8 @@ class Supervisor : public module::ModuleHost {
 
   void HandleSignals();
   void HandleWake();
-  void HandleInotify();
   // The stop flag file exists: it is removed and fleetd shuts down.
   void CheckStopFlag();
-  // Without inotify (fs.inotify.max_user_instances or max_user_watches used
-  // up): everything it would watch is looked at every second instead.
-  void StartPolling(const std::string& why);
-  void Rescan();
   void HandlePipe(OutputPipe* pipe, uint32_t events);
   // An adopted process's pidfd became readable: it is gone.
   void HandlePidfd(Instance* inst);
@@ -147,7 +143,7 @@ class Supervisor : public module::ModuleHost {
   // Watched files (supervisor_watch.cc): rebuilds what is watched; cheap to
   // call, does the work only after rewatch_.
   void WatchFiles();
-  void OnWatchedFileChanged(const std::string& path, uint32_t mask);
+  void OnWatchedFileChanged(const std::string& path, bool complete);
   // Empty when every engine `engine` depends on is running; else who it waits for.
   std::string UnmetDependency(const Engine& engine) const;
   // A log sink that starts or stops failing is reported (once each way).
@@ -223,31 +219,11 @@ class Supervisor : public module::ModuleHost {
   int epoll_fd_ = -1;
   int signal_fd_ = -1;
   int wake_fd_ = -1;
-  int inotify_fd_ = -1;
-  int run_dir_watch_ = -1;
-  // Directories of the files modules watch, by inotify watch and back.
-  absl::flat_hash_map<int, std::string> watched_dirs_;
-  absl::flat_hash_map<std::string, int> dir_watches_;
+  // The files modules watch, and the stop flag.
+  FileWatch watch_;
   // The set of watched files may have changed (config applied, instances
-  // removed, a directory that did not exist yet): WatchFiles() must run.
+  // removed): WatchFiles() must run.
   bool rewatch_ = true;
-  // When each watched file last changed, on the monotonic clock.
-  absl::flat_hash_map<std::string, MonoTime> file_changed_at_;
-  // The files WatchFiles() wants watched (for polling without inotify).
-  std::vector<std::string> watched_files_;
-  // Polling mode: when the next rescan is due, and what each watched file
-  // looked like at the last one (mtime, size, inode; absent: no such file).
-  std::optional<MonoTime> rescan_due_;
-  struct FileStamp {
-    int64_t mtime_ns = 0;
-    int64_t size = 0;
-    uint64_t inode = 0;
-    bool operator==(const FileStamp& o) const {
-      return mtime_ns == o.mtime_ns && size == o.size && inode == o.inode;
-    }
-  };
-  absl::flat_hash_map<std::string, std::optional<FileStamp>> polled_files_;
-  bool polling_ = false;
 
   std::optional<MonoTime> watchdog_due_ping_;
   // Where instance cgroups live; empty: cgroups are not used here.

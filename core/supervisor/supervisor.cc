@@ -73,6 +73,8 @@ Supervisor::Supervisor(SupervisorOptions options)
 }
 
 Supervisor::~Supervisor() {
+  // Modules first: their workers may still post here until they are joined.
+  modules_.clear();
   for (auto& [name, engine] : engines_) {
     for (auto& inst : engine->instances) {
       ClosePipe(&inst->out);

@@ -44,10 +44,10 @@ void LogHygiene::OnInstanceAdded(const module::InstanceView& inst) {
   inst.log.SetPaused(paused_);
 }
 
+LogHygiene::~LogHygiene() = default;  // worker_ joins its thread first.
+
 void LogHygiene::OnDeadline() {
   due_ = host_->Now() + kCheckEvery;
-  const std::string dir = defaults::LogsDir(host_->run_dir());
-  CheckFreeSpace(dir);
   host_->ForEachInstance([this](const module::InstanceView& inst) {
     if (inst.log.ReopenIfReplaced()) {
       host_->Emit(inst.id, "log_reopened",
@@ -55,14 +55,32 @@ void LogHygiene::OnDeadline() {
                                                 "goes to a new file at that path"));
     }
   });
-  TrimDirectory(dir);
+  if (pass_running_) return;  // A slow disk: one pass at a time.
+  Pass pass{defaults::LogsDir(host_->run_dir()), fleet_logs_, {}, host_->WallNow()};
+  host_->ForEachInstance([&pass](const module::InstanceView& inst) {
+    pass.max_age[inst.spec.name()] = FromProto(inst.spec.logs().max_age());  // Zero: none.
+  });
+  pass_running_ = worker_.Submit([this, pass = std::move(pass)] {
+    std::optional<uint64_t> free = RunPass(pass);
+    host_->Post([this, free] {
+      pass_running_ = false;
+      if (free.has_value()) OnFreeSpace(*free);
+    });
+  });
 }
 
-void LogHygiene::CheckFreeSpace(const std::string& dir) {
+std::optional<uint64_t> LogHygiene::RunPass(const Pass& pass) {
+  TrimDirectory(pass);
   struct statvfs vfs;
-  if (fleet_logs_.min_free_size() == 0 || ::statvfs(dir.c_str(), &vfs) != 0) return;
-  const uint64_t free = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  if (pass.fleet_logs.min_free_size() == 0 || ::statvfs(pass.dir.c_str(), &vfs) != 0) {
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+}
+
+void LogHygiene::OnFreeSpace(uint64_t free) {
   const uint64_t floor = fleet_logs_.min_free_size();
+  if (floor == 0) return;
   if (!paused_ && free < floor) {
     paused_ = true;
     host_->Emit("fleetd", "logs_paused",
@@ -82,7 +100,8 @@ void LogHygiene::CheckFreeSpace(const std::string& dir) {
   host_->ForEachInstance([this](const module::InstanceView& inst) { inst.log.SetPaused(paused_); });
 }
 
-void LogHygiene::TrimDirectory(const std::string& dir) {
+void LogHygiene::TrimDirectory(const Pass& pass) {
+  const std::string& dir = pass.dir;
   std::vector<LogFile> files;
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d)) {
@@ -94,15 +113,18 @@ void LogHygiene::TrimDirectory(const std::string& dir) {
     }
     ::closedir(d);
   }
-  const absl::Duration fleet_cap = FromProto(fleet_logs_.max_age());
+  // A file of an engine no longer declared gets the fleet's cap.
+  const absl::Duration fleet_cap = FromProto(pass.fleet_logs.max_age());
   auto max_age_of = [&](const std::string& name) {
-    const fleet::config::v1::Engine* engine = host_->FindEngine(EngineOfLog(name));
-    return engine == nullptr ? fleet_cap : FromProto(engine->logs().max_age());
+    auto it = pass.max_age.find(EngineOfLog(name));
+    return it == pass.max_age.end() ? fleet_cap : it->second;
   };
-  TrimPlan plan =
-      PlanLogTrim(std::move(files), host_->WallNow(), max_age_of, fleet_logs_.total_max_size());
+  TrimPlan plan = PlanLogTrim(std::move(files), pass.now, max_age_of,
+                              pass.fleet_logs.total_max_size());
   int removed_old = 0, removed_budget = 0;
-  for (const std::string& name : plan.too_old) removed_old += os::CurrentEnv()->Unlink((dir + "/" + name).c_str()) == 0;
+  for (const std::string& name : plan.too_old) {
+    removed_old += os::CurrentEnv()->Unlink((dir + "/" + name).c_str()) == 0;
+  }
   for (const std::string& name : plan.over_budget) {
     removed_budget += os::CurrentEnv()->Unlink((dir + "/" + name).c_str()) == 0;
   }
@@ -110,7 +132,8 @@ void LogHygiene::TrimDirectory(const std::string& dir) {
     host_->Emit("fleetd", "logs_trimmed",
                 absl::StrCat("deleted ", removed_old + removed_budget, " rotated log files (",
                              removed_old, " past their age cap, ", removed_budget,
-                             " over the logs budget of ", MiB(fleet_logs_.total_max_size()), ")"));
+                             " over the logs budget of ",
+                             MiB(pass.fleet_logs.total_max_size()), ")"));
   }
 }
 

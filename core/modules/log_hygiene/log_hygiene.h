@@ -4,13 +4,20 @@
 // the engines' age caps and the directory's budget (oldest rotated files go
 // first; live logs never), and a live log deleted or replaced under fleetd
 // is opened again at its path. The writing itself (and its failures) is
-// the core's: it captures the output.
+// the core's: it captures the output. The directory's listing, its unlinks
+// and the free-space reading run on the module's worker, never on the loop;
+// the loop only pauses or resumes the logs on the answer.
 #ifndef FLEET_CORE_MODULES_LOG_HYGIENE_LOG_HYGIENE_H_
 #define FLEET_CORE_MODULES_LOG_HYGIENE_LOG_HYGIENE_H_
 
+#include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
 
+#include "absl/time/time.h"
 #include "core/module/module.h"
+#include "core/plugin_host/worker.h"
 #include "proto/fleet/config/v1/config.pb.h"
 
 namespace fleet::modules {
@@ -18,6 +25,7 @@ namespace fleet::modules {
 class LogHygiene final : public module::Module {
  public:
   explicit LogHygiene(module::ModuleHost* host) : host_(host) {}
+  ~LogHygiene() override;
 
   absl::string_view name() const override { return "log_hygiene"; }
   void OnConfig(const config::LoadedConfig& loaded) override;
@@ -26,10 +34,23 @@ class LogHygiene final : public module::Module {
   void OnDeadline() override;
 
  private:
-  void CheckFreeSpace(const std::string& dir);
-  void TrimDirectory(const std::string& dir);
+  // What a pass needs, copied for the worker.
+  struct Pass {
+    std::string dir;
+    fleet::config::v1::LogPolicy fleet_logs;
+    std::map<std::string, absl::Duration> max_age;  // by engine
+    absl::Time now;
+  };
+  // Worker: trims the directory; returns the free bytes there (nullopt:
+  // no floor, or unknown).
+  std::optional<uint64_t> RunPass(const Pass& pass);
+  void TrimDirectory(const Pass& pass);
+  // Loop: pauses or resumes every log on a free-space reading.
+  void OnFreeSpace(uint64_t free);
 
   module::ModuleHost* host_;
+  plugin_host::SerialWorker worker_;
+  bool pass_running_ = false;
   fleet::config::v1::LogPolicy fleet_logs_;
   std::optional<os::MonoTime> due_;
   // Below the free-disk floor: every log drops output.

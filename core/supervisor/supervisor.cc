@@ -66,7 +66,10 @@ Supervisor::Supervisor(SupervisorOptions options)
                               ": the stop flag, metrics, answer, log and heartbeat files are "
                               "looked at every second instead of as they change (raise the "
                               "limit and restart fleetd to watch them again)"));
-          }) {
+          }),
+      containment_(options_.run_dir,
+                   [this](const std::string& subject, const std::string& kind,
+                          const std::string& message) { Emit(subject, kind, message); }) {
   base_env_ = os::CurrentEnvironment();
   started_wall_ = clock_->WallNow();
   started_mono_ = now_ = clock_->MonotonicNow();
@@ -108,7 +111,7 @@ absl::Status Supervisor::Init() {
       return absl::ErrnoToStatus(errno, "epoll_ctl");
     }
   }
-  InitCgroups();
+  containment_.Init(options_.use_cgroups);
   return os::MakeDirs(defaults::LogsDir(options_.run_dir), 0700);
 }
 
@@ -177,7 +180,7 @@ void Supervisor::Run() {
   }
   for (auto& fn : last) fn();
   for (const auto& m : modules_) m->OnLoopEnd();
-  RemoveCgroups();
+  containment_.RemoveAll();
   Emit("fleetd", "stopped", "every engine is stopped");
 }
 
@@ -203,7 +206,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   };
   consider(watchdog_due_ping_);
   for (const auto& m : modules_) consider(m->NextDeadline());
-  consider(orphan_sweep_due_);
+  consider(containment_.sweep_due());
   consider(watch_.NextRescan());
   consider(records_retry_due_);
   for (const StoppingOrphan& o : orphans_stopping_) consider(o.kill_at);
@@ -297,7 +300,7 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
   // What is left of its process group (and cgroup) goes too, so a restart
   // never runs next to the old instance's children (systemd's
   // KillMode=control-group).
-  EndLeftovers(*inst, inst->pid);
+  containment_.EndLeftovers(inst->id, inst->engine->spec->name(), inst->index, inst->pid, now_);
   RemoveInstanceRecord(options_.run_dir, inst->engine->spec->name(), inst->index);
   inst->record_pending = false;
   if (inst->pidfd >= 0) {  // Reaped as a child after all (cannot happen; be tidy).
@@ -368,7 +371,13 @@ void Supervisor::RunTimers() {
       m->OnDeadline();
     }
   }
-  RunOrphanSweep();
+  containment_.SweepOrphans(
+      now_, [this](pid_t pid) { return by_pid_.count(pid) > 0; },
+      [this](const std::string& engine, uint32_t index) -> pid_t {
+        auto it = engines_.find(engine);
+        if (it == engines_.end() || index >= it->second->instances.size()) return 0;
+        return it->second->instances[index]->pid;
+      });
   if (std::optional<MonoTime> rescan = watch_.NextRescan(); rescan.has_value() && *rescan <= now_) {
     watch_.Rescan(now_);
     CheckStopFlag();  // One there before polling began is not a change.

@@ -23,6 +23,7 @@
 #include "core/module/module.h"
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
+#include "core/supervisor/containment.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/file_watch.h"
 #include "core/supervisor/instance_records.h"
@@ -152,12 +153,8 @@ class Supervisor : public module::ModuleHost {
   // CPU % since the previous status (or since the start) and RSS of every
   // process of inst's run (supervisor_control.cc).
   void FillUsage(Instance* inst, MonoTime now, fleet::control::v1::InstanceStatus* out) const;
-  // supervisor_cgroups.cc: a cgroup per instance where possible; whatever an
-  // instance leaves behind is ended with it.
-  void InitCgroups();
-  std::string CgroupDir(const std::string& engine, uint32_t index) const;
+  // sig to inst's run (its process group; in cgroups, every member).
   void SignalInstance(const Instance& inst, int sig);
-  void EndLeftovers(const Instance& inst, pid_t old_pid);
   // After adoption, before anything is spawned: kills every process of this
   // fleet that no adopted record accounts for: what a run that ended while
   // fleetd was down left (setsid grandchildren), and a run fleetd spawned
@@ -166,8 +163,6 @@ class Supervisor : public module::ModuleHost {
   // No copy EndUnownedRuns killed for inst is alive any more; else inst
   // WAITs, and is looked at again shortly.
   bool EarlierCopyGone(Instance* inst);
-  void RunOrphanSweep();
-  void RemoveCgroups();
   // The earliest lifecycle deadline (O(instances)), and it as an epoll timeout.
   std::optional<MonoTime> NextDeadline() const;
   int TimeoutMs(std::optional<MonoTime> next) const;
@@ -226,11 +221,8 @@ class Supervisor : public module::ModuleHost {
   bool rewatch_ = true;
 
   std::optional<MonoTime> watchdog_due_ping_;
-  // Where instance cgroups live; empty: cgroups are not used here.
-  std::string cgroup_root_;
-  // Without cgroups: when to look for orphans an ended instance left.
-  std::optional<MonoTime> orphan_sweep_due_;
-  uint64_t spawn_seq_ = 0;
+  // Nothing an instance started outlives it (cgroups or process groups).
+  Containment containment_;
   // The loop's own health: lateness of the last timer run, and the worst.
   absl::Duration loop_lag_;
   absl::Duration max_loop_lag_;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "core/log/log.h"
@@ -33,6 +34,8 @@ constexpr absl::Duration kRecordRetryEvery = absl::Seconds(1);
 // How long a survivor the config no longer has gets to stop on SIGTERM
 // (its engine's own grace is gone with its definition): systemd's default.
 constexpr absl::Duration kOrphanGrace = absl::Seconds(10);
+// A killed earlier copy is looked at again this often until it is gone.
+constexpr absl::Duration kDyingCheckEvery = absl::Milliseconds(10);
 }  // namespace
 
 std::string StreamFifoPath(const std::string& run_dir, const std::string& engine, uint32_t index,
@@ -82,12 +85,7 @@ void Supervisor::AdoptSurvivors() {
     }
     if (inst == nullptr) {
       // Ran under an older config: nothing wants it now.
-      for (int sig : {SIGTERM, SIGCONT}) {
-        os::SignalGroup(r.pid, sig);
-        if (std::string dir = CgroupDir(r.engine, r.index); !dir.empty()) {
-          os::SignalCgroup(dir, sig);
-        }
-      }
+      for (int sig : {SIGTERM, SIGCONT}) containment_.Signal(r.engine, r.index, r.pid, sig);
       RemoveInstanceRecord(options_.run_dir, r.engine, r.index);
       orphans_stopping_.push_back(
           {r.engine, r.index, r.pid, r.start_time, clock_->MonotonicNow() + kOrphanGrace});
@@ -164,10 +162,7 @@ void Supervisor::KillStubbornOrphans() {
     }
     std::optional<uint64_t> start = os::ProcessStartTime(it->pid);
     if (start.has_value() && *start == it->start_time) {
-      os::SignalGroup(it->pid, SIGKILL);
-      if (std::string dir = CgroupDir(it->engine, it->index); !dir.empty()) {
-        os::SignalCgroup(dir, SIGKILL);
-      }
+      containment_.Signal(it->engine, it->index, it->pid, SIGKILL);
       Emit(absl::StrCat(it->engine, "/", it->index), "killed",
            absl::StrCat("pid ", it->pid, " ignored SIGTERM for ",
                         absl::FormatDuration(kOrphanGrace), ": SIGKILL"));
@@ -222,6 +217,53 @@ void Supervisor::HandlePidfd(Instance* inst) {
   status.unknown = true;
   OnExit(inst, status);
   dirty_ = true;  // An exit changes what must run, as a reaped child does.
+}
+
+void Supervisor::EndUnownedRuns() {
+  // What this fleetd took back: ENGINE.N -> the pid that stays. A survivor
+  // of a removed engine that is being stopped gracefully stays too.
+  std::map<std::string, pid_t> keep;
+  std::map<std::string, Instance*> instances;
+  for (auto& [name, engine] : engines_) {
+    for (auto& inst : engine->instances) {
+      const std::string group = absl::StrCat(name, ".", inst->index);
+      instances[group] = inst.get();
+      if (inst->pid > 0) keep[group] = inst->pid;
+    }
+  }
+  for (const StoppingOrphan& o : orphans_stopping_) keep[absl::StrCat(o.engine, ".", o.index)] = o.pid;
+  for (auto& [group, killed] : containment_.EndUnowned(keep)) {
+    auto it = instances.find(group);
+    if (it == instances.end()) continue;
+    // It must not start again until these are gone (EarlierCopyGone).
+    for (const Containment::Killed& k : killed.processes) it->second->dying.push_back(k);
+    for (std::string& dir : killed.cgroups) it->second->dying_cgroups.push_back(std::move(dir));
+  }
+}
+
+bool Supervisor::EarlierCopyGone(Instance* inst) {
+  auto& dying = inst->dying;
+  dying.erase(std::remove_if(dying.begin(), dying.end(),
+                             [](const Containment::Killed& p) {
+                               return !os::ProcessLives(p.pid, p.start_time);
+                             }),
+              dying.end());
+  auto& groups = inst->dying_cgroups;
+  groups.erase(std::remove_if(groups.begin(), groups.end(),
+                              [](const std::string& dir) { return os::CgroupPids(dir).empty(); }),
+               groups.end());
+  if (dying.empty() && groups.empty()) {
+    inst->dying_check_due.reset();
+    return true;
+  }
+  // A killed process is gone within milliseconds unless it sleeps
+  // uninterruptibly (a hung NFS read); it is looked at again shortly.
+  inst->life.Wait(dying.empty() ? absl::StrCat("an earlier copy (in ", groups.front(),
+                                               ") was killed and has not ended yet")
+                                : absl::StrCat("an earlier copy (pid ", dying.front().pid,
+                                               ") was killed and has not ended yet"));
+  inst->dying_check_due = now_ + kDyingCheckEvery;
+  return false;
 }
 
 }  // namespace fleet::supervisor

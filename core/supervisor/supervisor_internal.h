@@ -10,6 +10,7 @@
 #include "core/capture/record.h"
 #include "core/os/cgroup.h"
 #include "core/proto_time/proto_time.h"
+#include "core/supervisor/containment.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/capture/log_sink.h"
 #include "core/supervisor/supervisor.h"
@@ -104,11 +105,7 @@ struct Supervisor::Instance {
   // started but never recorded): SIGKILL is not death, so no new run starts
   // until these processes and cgroups are empty, and the instance never
   // has two copies, not even for the milliseconds a kill takes.
-  struct KilledProcess {
-    pid_t pid;
-    uint64_t start_time;
-  };
-  std::vector<KilledProcess> dying;
+  std::vector<Containment::Killed> dying;
   std::vector<std::string> dying_cgroups;
   std::optional<MonoTime> dying_check_due;
 };

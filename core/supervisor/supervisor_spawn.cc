@@ -67,6 +67,10 @@ std::vector<std::string> Supervisor::ChildEnvironment(const Instance& inst) cons
   return out;
 }
 
+void Supervisor::SignalInstance(const Instance& inst, int sig) {
+  containment_.Signal(inst.engine->spec->name(), inst.index, inst.pid, sig);
+}
+
 void Supervisor::Spawn(Instance* inst) {
   const v1::Engine& spec = *inst->engine->spec;
   // Output goes through FIFOs that outlive fleetd (see supervisor_adopt.cc).
@@ -99,20 +103,10 @@ void Supervisor::Spawn(Instance* inst) {
   s.cwd = spec.cwd();
   s.output_fd = answer_fd >= 0 ? answer_fd : out_fd;
   s.error_fd = err_fd;
-  inst->run_cgroup.clear();
-  if (std::string cgroup = CgroupDir(spec.name(), inst->index); !cgroup.empty()) {
-    // A fresh leaf per run (see cgroup.h); the empty leaves of earlier runs go.
-    os::RemoveCgroup(cgroup);
-    std::string leaf =
-        absl::StrCat(cgroup, "/run-", absl::ToUnixMillis(clock_->WallNow()), "-", ++spawn_seq_);
-    absl::StatusOr<int> fd = os::OpenCgroup(leaf);
-    if (fd.ok()) {
-      s.cgroup_fd = *fd;
-      inst->run_cgroup = std::move(leaf);
-    } else {
-      log::Warning(absl::StrCat(inst->id, ": started outside a cgroup: ", fd.status().message()));
-    }
-  }
+  Containment::Leaf leaf =
+      containment_.PrepareRun(inst->id, spec.name(), inst->index, clock_->WallNow());
+  s.cgroup_fd = leaf.fd;
+  inst->run_cgroup = std::move(leaf.path);
   inst->oom_kills_at_start = os::ReadOomKills(inst->run_cgroup);
   absl::StatusOr<pid_t> pid = os::Spawn(s);
   for (int fd : {out_fd, err_fd, answer_fd, s.cgroup_fd}) {

@@ -26,6 +26,8 @@ check "$dir/core_deps" "core depends on a plugin implementation" \
   '^//plugins/(health|sync|recovery)'
 check "$dir/proto_deps" "proto depends on something but protobuf" \
   '^//(core|cli|plugins|tests)/'
+check "$dir/supervisor_deps" "the supervision core links a feature module (modules register in core/daemon/modules.cc)" \
+  '^//core/modules/'
 check "$dir/plugin_deps" "a built-in plugin links fleet's core or CLI (it must build as a third party's does)" \
   '^//(core|cli)/'
 

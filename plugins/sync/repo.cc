@@ -1,11 +1,8 @@
 #include "plugins/sync/repo.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
-#include <limits.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -18,21 +15,10 @@
 #include <memory>
 #include <optional>
 
-#include "plugins/formats/json_merge.h"
-#include "plugins/formats/state_file_check.h"
-#include "plugins/procfs/procfs.h"
 #include "plugins/sdk/untrusted_file.h"
-#include "plugins/sync/bounded_stream.h"
 #include "plugins/sync/file_lock.h"
 #include "plugins/sync/repo_git.h"
 namespace fleet::plugins::sync {
-
-using formats::Json;
-using formats::MergeJson;
-using formats::ParseJson;
-using formats::StateFileError;
-using formats::WriteJson;
-using procfs::OpenByAnyProcess;
 
 std::unique_ptr<Repo> Repo::OpenOrClone(const std::string& work_tree, const std::string& remote,
                                         const std::string& branch, GitStatus* status) {

@@ -1,29 +1,21 @@
 // Repo, catching up with the remote: fast-forward, rebase or merge, and
 // conflicts resolved by the declared rules (never markers in state files).
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
-#include <ctime>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
 
 #include "plugins/formats/json_merge.h"
 #include "plugins/formats/state_file_check.h"
-#include "plugins/procfs/procfs.h"
 #include "plugins/sdk/untrusted_file.h"
-#include "plugins/sync/bounded_stream.h"
-#include "plugins/sync/file_lock.h"
 #include "plugins/sync/repo.h"
 #include "plugins/sync/repo_git.h"
 namespace fleet::plugins::sync {
@@ -33,7 +25,6 @@ using formats::MergeJson;
 using formats::ParseJson;
 using formats::StateFileError;
 using formats::WriteJson;
-using procfs::OpenByAnyProcess;
 
 GitStatus Repo::FastForward(const void* target_oid) {
   const git_oid* oid = static_cast<const git_oid*>(target_oid);

@@ -5,6 +5,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -24,14 +27,21 @@ std::string Engine(const std::string& name) {
                       "\"]\n    min_uptime: 100ms\n");
 }
 
-TEST(SystemdTest, ReportsReadyToSystemd) {
-  FleetHarness h;
-  std::string path = h.dir() + "/notify.sock";
+// systemd's side of sd_notify: a datagram socket bound at path; -1 on error.
+int NotifySocket(const std::string& path) {
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return -1;
+  return fd;
+}
+
+TEST(SystemdTest, ReportsReadyToSystemd) {
+  FleetHarness h;
+  const std::string path = h.dir() + "/notify.sock";
+  const int fd = NotifySocket(path);
+  ASSERT_GE(fd, 0) << strerror(errno);
   h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
   ASSERT_TRUE(h.StartFleetd({"NOTIFY_SOCKET=" + path}).ok()) << h.FleetdLog();
   timeval timeout{5, 0};
@@ -45,12 +55,9 @@ TEST(SystemdTest, ReportsReadyToSystemd) {
 
 TEST(SystemdTest, PingsSystemdsWatchdogFromItsLoopAndStopsWhenTheLoopDoes) {
   FleetHarness h;
-  std::string path = h.dir() + "/notify.sock";
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string path = h.dir() + "/notify.sock";
+  const int fd = NotifySocket(path);
+  ASSERT_GE(fd, 0) << strerror(errno);
   h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
   ASSERT_TRUE(h.StartFleetd({"NOTIFY_SOCKET=" + path, "WATCHDOG_USEC=200000"}).ok())
       << h.FleetdLog();

@@ -1,11 +1,14 @@
-// Everything fleetd asks of the file system, behind one interface (LevelDB's
-// Env): the real one, and in tests a wrapper (tests/fakes/fault_env.h) that
-// fails or delays the N-th call of a kind, so a test can sweep a failure
-// over every file operation of a whole scenario. The calls have the
-// syscalls' shapes: -1 and errno on failure.
+// What fleetd asks of the operating system for its own state and its
+// instances, behind one interface (LevelDB's Env): file operations, and
+// starting and signalling processes. The real one, and in tests a wrapper
+// (tests/fakes/fault_env.h) that fails or delays the N-th call of a kind,
+// so a test can sweep a failure over every operation of a whole scenario.
+// The file calls have the syscalls' shapes: -1 and errno on failure.
 //
-// core/os's file helpers (files.h) go through CurrentEnv(); production code
-// never sets it.
+// core/os's file helpers (files.h), the supervisor's spawns and its signals
+// to instances go through CurrentEnv(); production code never sets it.
+// (The clock is os::Clock, injected on its own; inotify and timers are
+// the loop's own descriptors and stay direct.)
 #ifndef FLEET_CORE_OS_ENV_H_
 #define FLEET_CORE_OS_ENV_H_
 
@@ -13,12 +16,15 @@
 
 #include <cstddef>
 
+#include "absl/status/statusor.h"
+#include "core/os/process.h"
+
 namespace fleet::os {
 
 // The kinds of call an Env makes, for counting and for choosing which fails.
-enum class FileOp { kOpen, kRead, kWrite, kFsync, kRename, kUnlink, kMkdir };
-inline constexpr int kFileOpCount = 7;
-const char* FileOpName(FileOp op);  // "open", "read", ...
+enum class EnvOp { kOpen, kRead, kWrite, kFsync, kRename, kUnlink, kMkdir, kSpawn, kSignal };
+inline constexpr int kEnvOpCount = 9;
+const char* EnvOpName(EnvOp op);  // "open", "read", ...
 
 class Env {
  public:
@@ -30,6 +36,11 @@ class Env {
   virtual int Rename(const char* from, const char* to) = 0;
   virtual int Unlink(const char* path) = 0;
   virtual int Mkdir(const char* path, mode_t mode) = 0;
+  // os::Spawn's contract (process.h).
+  virtual absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec) = 0;
+  // sig to process group pgid (kill(-pgid, sig)); false (errno set) when
+  // it could not be sent.
+  virtual bool SignalGroup(pid_t pgid, int sig) = 0;
 };
 
 // The operating system itself. Never null; lives for the process.
@@ -58,6 +69,8 @@ class EnvWrapper : public Env {
   int Rename(const char* from, const char* to) override { return target_->Rename(from, to); }
   int Unlink(const char* path) override { return target_->Unlink(path); }
   int Mkdir(const char* path, mode_t mode) override { return target_->Mkdir(path, mode); }
+  absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec) override { return target_->Spawn(spec); }
+  bool SignalGroup(pid_t pgid, int sig) override { return target_->SignalGroup(pgid, sig); }
 
  protected:
   Env* target() const { return target_; }

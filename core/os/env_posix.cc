@@ -23,15 +23,17 @@ class PosixEnv final : public Env {
   int Rename(const char* from, const char* to) override { return ::rename(from, to); }
   int Unlink(const char* path) override { return ::unlink(path); }
   int Mkdir(const char* path, mode_t mode) override { return ::mkdir(path, mode); }
+  absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec) override { return os::Spawn(spec); }
+  bool SignalGroup(pid_t pgid, int sig) override { return os::SignalGroup(pgid, sig); }
 };
 
 std::atomic<Env*> g_env{nullptr};
 
 }  // namespace
 
-const char* FileOpName(FileOp op) {
-  static constexpr const char* kNames[kFileOpCount] = {"open",   "read",   "write", "fsync",
-                                                       "rename", "unlink", "mkdir"};
+const char* EnvOpName(EnvOp op) {
+  static constexpr const char* kNames[kEnvOpCount] = {
+      "open", "read", "write", "fsync", "rename", "unlink", "mkdir", "spawn", "signal"};
   return kNames[static_cast<int>(op)];
 }
 

@@ -34,7 +34,7 @@ TEST(FilesTest, EachFailingStepOfAnAtomicWriteIsReportedAndHarmless) {
   const std::string path = JoinPath(dir, "state.json");
   ASSERT_TRUE(WriteFileAtomic(path, "old").ok());
   int fired = 0;
-  for (FileOp op : {FileOp::kOpen, FileOp::kWrite, FileOp::kFsync, FileOp::kRename}) {
+  for (EnvOp op : {EnvOp::kOpen, EnvOp::kWrite, EnvOp::kFsync, EnvOp::kRename}) {
     for (uint64_t nth = 1; nth <= 3; ++nth) {
       testing::FaultEnv env(DefaultEnv());
       env.FailNth(op, nth, EIO);
@@ -44,14 +44,14 @@ TEST(FilesTest, EachFailingStepOfAnAtomicWriteIsReportedAndHarmless) {
       const std::string now = *ReadFile(path);
       EXPECT_TRUE(now == "old" || now == "new") << now;
       EXPECT_EQ(ListDirectory(dir), std::vector<std::string>{"state.json"})
-          << FileOpName(op) << " #" << nth;
+          << EnvOpName(op) << " #" << nth;
       if (!env.fired()) {
         EXPECT_TRUE(written.ok()) << written;
         continue;
       }
       ++fired;
-      ASSERT_FALSE(written.ok()) << FileOpName(op) << " #" << nth << " failed silently";
-      EXPECT_NE(written.message().find(FileOpName(op) == std::string("open") ? "" : FileOpName(op)),
+      ASSERT_FALSE(written.ok()) << EnvOpName(op) << " #" << nth << " failed silently";
+      EXPECT_NE(written.message().find(EnvOpName(op) == std::string("open") ? "" : EnvOpName(op)),
                 std::string::npos)
           << written;
       EXPECT_NE(written.message().find(dir), std::string::npos) << written;

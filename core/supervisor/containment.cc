@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "core/log/log.h"
 #include "core/os/cgroup.h"
+#include "core/os/env.h"
 #include "core/os/files.h"
 #include "core/os/process.h"
 #include "core/supervisor/instance_records.h"
@@ -101,14 +102,14 @@ Containment::Leaf Containment::PrepareRun(const std::string& id, const std::stri
 }
 
 void Containment::Signal(const std::string& engine, uint32_t index, pid_t pid, int sig) {
-  if (pid > 0) os::SignalGroup(pid, sig);
+  if (pid > 0) os::CurrentEnv()->SignalGroup(pid, sig);
   const std::string dir = CgroupDir(engine, index);
   if (!dir.empty()) os::SignalCgroup(dir, sig);
 }
 
 void Containment::EndLeftovers(const std::string& id, const std::string& engine, uint32_t index,
                                pid_t old_pid, os::MonoTime now) {
-  os::SignalGroup(old_pid, SIGKILL);
+  os::CurrentEnv()->SignalGroup(old_pid, SIGKILL);
   const std::string dir = CgroupDir(engine, index);
   if (dir.empty()) {
     if (!sweep_due_.has_value()) sweep_due_ = now + kOrphanSweepDelay;
@@ -203,7 +204,7 @@ void Containment::SweepOrphans(os::MonoTime now, const std::function<bool(pid_t)
       std::optional<uint64_t> owner_start = os::ProcessStartTime(owner);
       if (!owner_start || *orphan_start >= *owner_start) continue;
     }
-    if (pgid == pid) os::SignalGroup(pid, SIGKILL);
+    if (pgid == pid) os::CurrentEnv()->SignalGroup(pid, SIGKILL);
     os::SignalIfSame(pid, *orphan_start, SIGKILL);
     emit_(absl::StrCat(who->engine, "/", who->index), "leftovers_killed",
           absl::StrCat("pid ", pid, " outlived the run that started it (it had left its ",

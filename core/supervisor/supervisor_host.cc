@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/os/env.h"
 #include "core/os/process.h"
 #include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
@@ -102,7 +103,7 @@ absl::StatusOr<pid_t> Supervisor::SpawnHelper(const std::string& id, const os::S
                                               std::function<void(const os::ExitStatus&)> on_exit) {
   Instance* inst = FindInstance(id);
   if (inst == nullptr) return absl::NotFoundError(absl::StrCat("no instance ", id));
-  absl::StatusOr<pid_t> pid = os::Spawn(spec);
+  absl::StatusOr<pid_t> pid = os::CurrentEnv()->Spawn(spec);
   if (!pid.ok()) return pid;
   helpers_[*pid] = Helper{inst, std::move(on_exit)};
   ++inst->helpers;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/log/log.h"
 #include "core/os/cgroup.h"
+#include "core/os/env.h"
 #include "core/os/process.h"
 #include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
@@ -108,7 +109,7 @@ void Supervisor::Spawn(Instance* inst) {
   s.cgroup_fd = leaf.fd;
   inst->run_cgroup = std::move(leaf.path);
   inst->oom_kills_at_start = os::ReadOomKills(inst->run_cgroup);
-  absl::StatusOr<pid_t> pid = os::Spawn(s);
+  absl::StatusOr<pid_t> pid = os::CurrentEnv()->Spawn(s);
   for (int fd : {out_fd, err_fd, answer_fd, s.cgroup_fd}) {
     if (fd >= 0) ::close(fd);
   }

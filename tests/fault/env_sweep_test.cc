@@ -158,15 +158,16 @@ std::vector<uint64_t> Sample(uint64_t count) {
   return out;
 }
 
-TEST(EnvSweepTest, EveryFailingFileOperationLeavesAFleetTheNextFleetdCanRead) {
+TEST(EnvSweepTest, EveryFailingOperationLeavesAFleetTheNextFleetdCanRead) {
   const Outcome clean = RunScenario("");
   ASSERT_EQ(clean.problem, "");
   ASSERT_GT(clean.counts.at("write"), 0u) << "the scenario wrote nothing through the Env";
   std::string counts;
   for (const auto& [op, n] : clean.counts) absl::StrAppend(&counts, op, "=", n, " ");
-  std::cout << "file operations in a clean run: " << counts << std::endl;
+  std::cout << "operations in a clean run: " << counts << std::endl;
   int runs = 0, fired = 0;
-  for (const char* op : {"open", "write", "fsync", "rename", "unlink", "mkdir", "read"}) {
+  for (const char* op :
+       {"open", "write", "fsync", "rename", "unlink", "mkdir", "read", "spawn", "signal"}) {
     for (uint64_t nth : Sample(clean.counts.at(op))) {
       const std::string fault = absl::StrCat(op, ":", nth);
       const Outcome o = RunScenario(fault);

@@ -18,12 +18,12 @@
 
 namespace {
 
-using fleet::os::FileOp;
+using fleet::os::EnvOp;
 
-bool ParseOp(absl::string_view name, FileOp* op) {
-  for (int i = 0; i < fleet::os::kFileOpCount; ++i) {
-    if (name == fleet::os::FileOpName(static_cast<FileOp>(i))) {
-      *op = static_cast<FileOp>(i);
+bool ParseOp(absl::string_view name, EnvOp* op) {
+  for (int i = 0; i < fleet::os::kEnvOpCount; ++i) {
+    if (name == fleet::os::EnvOpName(static_cast<EnvOp>(i))) {
+      *op = static_cast<EnvOp>(i);
       return true;
     }
   }
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   const char* fault = getenv("FLEET_FAULT");
   if (!keeper && fault != nullptr) {
     std::pair<std::string, std::string> op_n = absl::StrSplit(fault, ':');
-    FileOp op;
+    EnvOp op;
     uint64_t nth = 0;
     if (!ParseOp(op_n.first, &op) || !absl::SimpleAtoi(op_n.second, &nth)) {
       fprintf(stderr, "fleetd_with_faults: FLEET_FAULT=%s is not OP:N\n", fault);
@@ -51,9 +51,9 @@ int main(int argc, char** argv) {
   if (const char* path = getenv("FLEET_FAULT_COUNTS"); path != nullptr && !keeper) {
     fleet::os::SetEnvForTesting(nullptr);
     if (FILE* f = fopen(path, "w")) {
-      for (int i = 0; i < fleet::os::kFileOpCount; ++i) {
-        fprintf(f, "%s %llu\n", fleet::os::FileOpName(static_cast<FileOp>(i)),
-                static_cast<unsigned long long>(env.count(static_cast<FileOp>(i))));
+      for (int i = 0; i < fleet::os::kEnvOpCount; ++i) {
+        fprintf(f, "%s %llu\n", fleet::os::EnvOpName(static_cast<EnvOp>(i)),
+                static_cast<unsigned long long>(env.count(static_cast<EnvOp>(i))));
       }
       fprintf(f, "fired %d\n", env.fired() ? 1 : 0);
       fclose(f);

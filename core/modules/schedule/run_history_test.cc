@@ -38,7 +38,7 @@ ctl::RunRecord Record(const std::string& verdict, int64_t slot_ms) {
 // Found by tests/fault:env_sweep_test: a run acknowledged (listed by
 // `fleetctl runs`) whose line could not be written was gone after a restart.
 TEST(RunHistoryTest, ARunWhoseLineCouldNotBeWrittenIsWrittenLater) {
-  for (os::FileOp op : {os::FileOp::kOpen, os::FileOp::kWrite}) {
+  for (os::EnvOp op : {os::EnvOp::kOpen, os::EnvOp::kWrite}) {
     const std::string path = TempPath();
     RunHistory h(path, 5);
     std::vector<std::string> errors;
@@ -57,7 +57,7 @@ TEST(RunHistoryTest, ARunWhoseLineCouldNotBeWrittenIsWrittenLater) {
     RunHistory reread(path, 5);
     reread.Load(&errors);
     EXPECT_TRUE(errors.empty());
-    ASSERT_EQ(reread.runs().size(), 2u) << os::FileOpName(op);
+    ASSERT_EQ(reread.runs().size(), 2u) << os::EnvOpName(op);
     EXPECT_EQ(reread.runs().back().slot_unix_ms(), 2000);
   }
 }

@@ -108,6 +108,11 @@ std::optional<ProcessUsage> ReadProcessUsage(pid_t pid);
 // exited (a zombie has: it runs no code and holds nothing but its pid).
 bool ProcessLives(pid_t pid, uint64_t start_time);
 
+// This process's resident memory (/proc/self/statm), and its open
+// descriptors (/proc/self/fd): 0 when they cannot be read.
+uint64_t SelfRssBytes();
+uint32_t SelfOpenFds();
+
 // This program's own path (/proc/self/exe), "" if it cannot be read: to
 // find what is installed beside it, or to run itself again.
 std::string SelfExecutable();

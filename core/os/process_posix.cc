@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -349,6 +350,24 @@ bool ProcessLives(pid_t pid, uint64_t start_time) {
   std::optional<StatFacts> facts = ReadStat(pid);
   return facts.has_value() && facts->start_time == start_time && facts->state != 'Z' &&
          facts->state != 'X';
+}
+
+uint64_t SelfRssBytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+uint32_t SelfOpenFds() {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (d == nullptr) return 0;
+  uint32_t n = 0;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  ::closedir(d);
+  return n > 0 ? n - 1 : 0;  // Not the directory stream itself.
 }
 
 std::string SelfExecutable() {

@@ -72,23 +72,6 @@ const char* TypeName(v1::EngineType type) {
   }
 }
 
-uint64_t SelfRssBytes() {
-  std::ifstream statm("/proc/self/statm");
-  uint64_t size = 0, resident = 0;
-  statm >> size >> resident;
-  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-}
-
-uint32_t SelfOpenFds() {
-  DIR* d = ::opendir("/proc/self/fd");
-  if (d == nullptr) return 0;
-  uint32_t n = 0;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  ::closedir(d);
-  return n > 0 ? n - 1 : 0;  // Not the directory stream itself.
-}
 
 }  // namespace
 
@@ -345,8 +328,8 @@ ctl::GetStatusResponse Supervisor::Status() const {
   d->set_started_unix_ms(absl::ToUnixMillis(started_wall_));
   MonoTime now = clock_->MonotonicNow();
   d->set_uptime_ms(absl::ToInt64Milliseconds(now - started_mono_));
-  d->set_rss_bytes(SelfRssBytes());
-  d->set_open_fds(SelfOpenFds());
+  d->set_rss_bytes(os::SelfRssBytes());
+  d->set_open_fds(os::SelfOpenFds());
   d->set_events(events_->last_seq());
   d->set_loop_lag_ms(absl::ToInt64Milliseconds(loop_lag_));
   d->set_max_loop_lag_ms(absl::ToInt64Milliseconds(max_loop_lag_));

@@ -1,7 +1,7 @@
 // Capture, loop side: each instance's stdout and stderr FIFOs are drained
 // as epoll says they are readable, every chunk stored as records (time,
-// stream; core/capture/record.h) in the instance's log, fed to the kill
-// condition's metric lines and an intelligence run's stderr tail; fleetd's
+// stream; core/capture/record.h) in the instance's log and handed to the
+// modules (OnOutput: metric lines, freshness, a run's stderr tail); fleetd's
 // own markers (started, exited) go into the same log. Loop thread only.
 #include <errno.h>
 #include <fcntl.h>

@@ -78,14 +78,14 @@ void Supervisor::Spawn(Instance* inst) {
   // A module may take stdout to a file of its own (an intelligence run's
   // answer), which outlives fleetd like the FIFO; stderr still goes to the log.
   const module::InstanceView view = ViewOf(*inst);
-  int answer_fd = -1;
+  int stdout_fd = -1;
   for (const auto& m : modules_) {
-    if (answer_fd < 0) answer_fd = m->OpenStdout(view);
+    if (stdout_fd < 0) stdout_fd = m->OpenStdout(view);
   }
   int out_fd = -1, err_fd = -1;
-  if ((answer_fd < 0 && !OpenPipe(&inst->out, &out_fd)) || !OpenPipe(&inst->err, &err_fd)) {
+  if ((stdout_fd < 0 && !OpenPipe(&inst->out, &out_fd)) || !OpenPipe(&inst->err, &err_fd)) {
     const std::string why = absl::StrCat("pipe: ", strerror(errno));
-    for (int fd : {answer_fd, out_fd}) {
+    for (int fd : {stdout_fd, out_fd}) {
       if (fd >= 0) ::close(fd);
     }
     ClosePipe(&inst->out);
@@ -102,7 +102,7 @@ void Supervisor::Spawn(Instance* inst) {
   }
   s.env = ChildEnvironment(*inst);
   s.cwd = spec.cwd();
-  s.output_fd = answer_fd >= 0 ? answer_fd : out_fd;
+  s.output_fd = stdout_fd >= 0 ? stdout_fd : out_fd;
   s.error_fd = err_fd;
   Containment::Leaf leaf =
       containment_.PrepareRun(inst->id, spec.name(), inst->index, clock_->WallNow());
@@ -110,7 +110,7 @@ void Supervisor::Spawn(Instance* inst) {
   inst->run_cgroup = std::move(leaf.path);
   inst->oom_kills_at_start = os::ReadOomKills(inst->run_cgroup);
   absl::StatusOr<pid_t> pid = os::CurrentEnv()->Spawn(s);
-  for (int fd : {out_fd, err_fd, answer_fd, s.cgroup_fd}) {
+  for (int fd : {out_fd, err_fd, stdout_fd, s.cgroup_fd}) {
     if (fd >= 0) ::close(fd);
   }
   if (!pid.ok()) {

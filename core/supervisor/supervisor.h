@@ -51,6 +51,11 @@ struct SupervisorOptions {
 
 enum class Verb { kStart, kStop, kRestart };
 
+// The process table's records (supervisor_internal.h).
+struct Engine;
+struct Instance;
+struct OutputPipe;
+
 // Thread-safety: Post() and Stopped() from any thread; everything else on the
 // loop thread (before Run(), or inside a posted closure).
 class Supervisor : public module::ModuleHost {
@@ -96,9 +101,6 @@ class Supervisor : public module::ModuleHost {
       const std::vector<std::string>& targets);
 
  private:
-  struct Instance;
-  struct Engine;
-  struct OutputPipe;
 
   void HandleSignals();
   void HandleWake();
@@ -150,9 +152,6 @@ class Supervisor : public module::ModuleHost {
   // A log sink that starts or stops failing is reported (once each way).
   void NoteLogWriteState(Instance* inst);
   bool EngineAlive(const Engine& engine) const;
-  // CPU % since the previous status (or since the start) and RSS of every
-  // process of inst's run (supervisor_control.cc).
-  void FillUsage(Instance* inst, MonoTime now, fleet::control::v1::InstanceStatus* out) const;
   // sig to inst's run (its process group; in cgroups, every member).
   void SignalInstance(const Instance& inst, int sig);
   // After adoption, before anything is spawned: kills every process of this

@@ -1,21 +1,16 @@
 // The supervisor's answers to the control plane: config apply and reload,
 // status, start/stop/restart of targets. Loop thread only.
-#include <dirent.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/defaults/defaults.h"
-#include "core/os/cgroup.h"
-#include "core/os/files.h"
 #include "core/os/process.h"
 #include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
-#include "core/text/utf8.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace fleet::supervisor {
@@ -30,48 +25,6 @@ bool SameExceptReplicas(const v1::Engine& a, const v1::Engine& b) {
   y.clear_replicas();
   return google::protobuf::util::MessageDifferencer::Equals(x, y);
 }
-
-}  // namespace
-
-ctl::InstanceState InstanceStateToProto(State s) {
-  switch (s) {
-    case State::kStopped:
-      return ctl::INSTANCE_STATE_STOPPED;
-    case State::kWaiting:
-      return ctl::INSTANCE_STATE_WAITING;
-    case State::kStarting:
-      return ctl::INSTANCE_STATE_STARTING;
-    case State::kRunning:
-      return ctl::INSTANCE_STATE_RUNNING;
-    case State::kBackoff:
-      return ctl::INSTANCE_STATE_BACKOFF;
-    case State::kStopping:
-      return ctl::INSTANCE_STATE_STOPPING;
-    case State::kExited:
-      return ctl::INSTANCE_STATE_EXITED;
-    case State::kFatal:
-      return ctl::INSTANCE_STATE_FATAL;
-    case State::kKilled:
-      return ctl::INSTANCE_STATE_KILLED;
-    case State::kIdle:
-      return ctl::INSTANCE_STATE_IDLE;
-  }
-  return ctl::INSTANCE_STATE_UNSPECIFIED;
-}
-
-namespace {
-
-const char* TypeName(v1::EngineType type) {
-  switch (type) {
-    case v1::ENGINE_TYPE_CRON:
-      return "cron";
-    case v1::ENGINE_TYPE_INTELLIGENCE:
-      return "intelligence";
-    default:
-      return "daemon";
-  }
-}
-
 
 }  // namespace
 
@@ -191,7 +144,7 @@ absl::StatusOr<ctl::ReloadResponse> Supervisor::Reload() {
   return response;
 }
 
-std::vector<Supervisor::Instance*> Supervisor::Resolve(const std::string& target,
+std::vector<Instance*> Supervisor::Resolve(const std::string& target,
                                                        absl::Status* error) {
   std::vector<Instance*> out;
   std::vector<std::string> parts = absl::StrSplit(target, absl::MaxSplits('/', 1));
@@ -290,32 +243,6 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Supervisor::Log
   return out;
 }
 
-void Supervisor::FillUsage(Instance* inst, MonoTime now, ctl::InstanceStatus* out) const {
-  std::vector<pid_t> pids;
-  if (!inst->run_cgroup.empty()) pids = os::CgroupPids(inst->run_cgroup);
-  if (pids.empty()) pids = {inst->pid};
-  uint64_t ticks = 0, rss = 0;
-  for (pid_t pid : pids) {
-    if (std::optional<os::ProcessUsage> u = os::ReadProcessUsage(pid)) {
-      ticks += u->cpu_ticks;
-      rss += u->rss_bytes;
-    }
-  }
-  static const double kTicksPerSecond = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  std::optional<Instance::CpuSample>& last = inst->cpu_sample;
-  // Two statuses close together (a `top` refresh racing a script) keep
-  // the reading of the longer interval rather than a noisy one.
-  if (!last.has_value() || now - last->at >= absl::Milliseconds(250)) {
-    const MonoTime since = last.has_value() ? last->at : inst->life.spawned_at();
-    const uint64_t before = last.has_value() ? last->ticks : 0;
-    const double seconds = absl::ToDoubleSeconds(now - since);
-    // A child that ended takes its ticks along: never below zero.
-    const double used = ticks > before ? static_cast<double>(ticks - before) / kTicksPerSecond : 0;
-    last = Instance::CpuSample{now, ticks, seconds > 0 ? 100.0 * used / seconds : 0};
-  }
-  out->set_cpu_percent(last->percent);
-  out->set_rss_bytes(rss);
-}
 
 ctl::GetStatusResponse Supervisor::Status() const {
   ctl::GetStatusResponse status;
@@ -342,40 +269,14 @@ ctl::GetStatusResponse Supervisor::Status() const {
   for (const auto& [name, engine] : engines_) {
     ctl::EngineStatus* e = status.add_engines();
     e->set_name(name);
-    e->set_type(TypeName(engine->spec->type()));
+    e->set_type(EngineTypeName(engine->spec->type()));
     e->set_description(engine->spec->description());
     e->set_replicas(engine->spec->replicas());
     for (const std::string& dep : engine->spec->depends_on()) e->add_depends_on(dep);
     for (const auto& inst : engine->instances) {
       ++instances;
       ctl::InstanceStatus* i = e->add_instances();
-      i->set_id(inst->id);
-      i->set_index(inst->index);
-      i->set_state(InstanceStateToProto(inst->life.state()));
-      i->set_pid(inst->pid);
-      if (inst->life.HasProcess()) {
-        i->set_started_unix_ms(absl::ToUnixMillis(inst->started_wall));
-        i->set_uptime_ms(absl::ToInt64Milliseconds(now - inst->life.spawned_at()));
-      }
-      i->set_restarts(inst->life.restarts());
-      std::string reason = inst->life.reason();
-      if (inst->life.HasProcess() && inst->life.state() != State::kStopping &&
-          !inst->life.last_restart_reason().empty()) {
-        reason = absl::StrCat(inst->life.state() == State::kRunning ? "" : reason + "; ",
-                              "last restart: ", inst->life.last_restart_reason());
-      }
-      // Reasons may quote a health check's or a run's words.
-      i->set_reason(text::EscapeInvalidUtf8(inst->retire ? absl::StrCat("removing: ", reason) : reason));
-      if ((inst->life.state() == State::kBackoff || inst->life.state() == State::kIdle) &&
-          inst->life.deadline().has_value()) {
-        i->set_next_start_in_ms(
-            std::max<int64_t>(0, absl::ToInt64Milliseconds(*inst->life.deadline() - now)));
-      }
-      if (inst->has_exited) *i->mutable_last_exit() = inst->last_exit;
-      i->set_log_path(inst->log->path());
-      i->set_log_dropped_bytes(inst->log->dropped_bytes());
-      if (!inst->log->last_error().ok())
-        i->set_log_error(std::string(inst->log->last_error().message()));
+      FillInstanceRow(*inst, now, i);
       const module::InstanceView view = ViewOf(*inst);
       for (const auto& m : modules_) m->FillInstanceStatus(view, i);
       if (inst->life.HasProcess() && inst->pid > 0) FillUsage(inst.get(), now, i);

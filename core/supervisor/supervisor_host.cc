@@ -34,7 +34,7 @@ module::InstanceView Supervisor::ViewOf(Instance& inst) const {
           inst.life.timed_out()};
 }
 
-Supervisor::Instance* Supervisor::FindInstance(const std::string& id) {
+Instance* Supervisor::FindInstance(const std::string& id) {
   absl::Status unused;
   std::vector<Instance*> found = Resolve(id, &unused);
   return found.size() == 1 && found[0]->id == id ? found[0] : nullptr;

@@ -19,12 +19,14 @@
 
 namespace fleet::supervisor {
 
+// Status rows (instance_status.cc).
 fleet::control::v1::InstanceState InstanceStateToProto(State s);
+const char* EngineTypeName(fleet::config::v1::EngineType type);
 
 // A uniform [0,1) source for backoff jitter, one generator per instance.
 std::function<double()> Uniform01();
 
-struct Supervisor::Engine {
+struct Engine {
   std::shared_ptr<const fleet::config::v1::Engine> spec;
   // Cron and intelligence engines: the scheduler module starts their runs.
   bool scheduled = false;
@@ -44,14 +46,14 @@ bool OpenOutputFifo(const std::string& path, int fds[2]);
 
 // One output stream of an instance: the read end of its FIFO. The epoll
 // set carries its address (never odd: the low bit marks a pidfd).
-struct Supervisor::OutputPipe {
+struct OutputPipe {
   OutputPipe(Instance* i, capture::Stream s) : inst(i), stream(s) {}
   Instance* const inst;
   const capture::Stream stream;
   int fd = -1;
 };
 
-struct Supervisor::Instance {
+struct Instance {
   Instance(Engine* e, uint32_t i, LifecyclePolicy policy, std::function<double()> random01)
       : engine(e), index(i), life(policy, std::move(random01)) {}
 
@@ -109,6 +111,12 @@ struct Supervisor::Instance {
   std::vector<std::string> dying_cgroups;
   std::optional<MonoTime> dying_check_due;
 };
+
+// What status shows of inst's lifecycle, last exit and log.
+void FillInstanceRow(const Instance& inst, MonoTime now, fleet::control::v1::InstanceStatus* out);
+// CPU % since the previous status (or since the start) and RSS of every
+// process of inst's run (its cgroup leaf, or its pid).
+void FillUsage(Instance* inst, MonoTime now, fleet::control::v1::InstanceStatus* out);
 
 }  // namespace fleet::supervisor
 

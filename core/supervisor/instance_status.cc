@@ -1,0 +1,114 @@
+// What status shows of an instance: its lifecycle, its last exit, its log,
+// its CPU and memory. Free functions over the process table's records (the
+// modules add their own fields). Loop thread only.
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/os/cgroup.h"
+#include "core/os/process.h"
+#include "core/supervisor/supervisor_internal.h"
+#include "core/text/utf8.h"
+
+namespace fleet::supervisor {
+
+namespace v1 = ::fleet::config::v1;
+namespace ctl = ::fleet::control::v1;
+
+ctl::InstanceState InstanceStateToProto(State s) {
+  switch (s) {
+    case State::kStopped:
+      return ctl::INSTANCE_STATE_STOPPED;
+    case State::kWaiting:
+      return ctl::INSTANCE_STATE_WAITING;
+    case State::kStarting:
+      return ctl::INSTANCE_STATE_STARTING;
+    case State::kRunning:
+      return ctl::INSTANCE_STATE_RUNNING;
+    case State::kBackoff:
+      return ctl::INSTANCE_STATE_BACKOFF;
+    case State::kStopping:
+      return ctl::INSTANCE_STATE_STOPPING;
+    case State::kExited:
+      return ctl::INSTANCE_STATE_EXITED;
+    case State::kFatal:
+      return ctl::INSTANCE_STATE_FATAL;
+    case State::kKilled:
+      return ctl::INSTANCE_STATE_KILLED;
+    case State::kIdle:
+      return ctl::INSTANCE_STATE_IDLE;
+  }
+  return ctl::INSTANCE_STATE_UNSPECIFIED;
+}
+
+const char* EngineTypeName(v1::EngineType type) {
+  switch (type) {
+    case v1::ENGINE_TYPE_CRON:
+      return "cron";
+    case v1::ENGINE_TYPE_INTELLIGENCE:
+      return "intelligence";
+    default:
+      return "daemon";
+  }
+}
+
+void FillInstanceRow(const Instance& inst, MonoTime now, ctl::InstanceStatus* i) {
+  i->set_id(inst.id);
+  i->set_index(inst.index);
+  i->set_state(InstanceStateToProto(inst.life.state()));
+  i->set_pid(inst.pid);
+  if (inst.life.HasProcess()) {
+    i->set_started_unix_ms(absl::ToUnixMillis(inst.started_wall));
+    i->set_uptime_ms(absl::ToInt64Milliseconds(now - inst.life.spawned_at()));
+  }
+  i->set_restarts(inst.life.restarts());
+  std::string reason = inst.life.reason();
+  if (inst.life.HasProcess() && inst.life.state() != State::kStopping &&
+      !inst.life.last_restart_reason().empty()) {
+    reason = absl::StrCat(inst.life.state() == State::kRunning ? "" : reason + "; ",
+                          "last restart: ", inst.life.last_restart_reason());
+  }
+  // Reasons may quote a health check's or a run's words.
+  i->set_reason(text::EscapeInvalidUtf8(inst.retire ? absl::StrCat("removing: ", reason) : reason));
+  if ((inst.life.state() == State::kBackoff || inst.life.state() == State::kIdle) &&
+      inst.life.deadline().has_value()) {
+    i->set_next_start_in_ms(
+        std::max<int64_t>(0, absl::ToInt64Milliseconds(*inst.life.deadline() - now)));
+  }
+  if (inst.has_exited) *i->mutable_last_exit() = inst.last_exit;
+  i->set_log_path(inst.log->path());
+  i->set_log_dropped_bytes(inst.log->dropped_bytes());
+  if (!inst.log->last_error().ok()) {
+    i->set_log_error(std::string(inst.log->last_error().message()));
+  }
+}
+
+void FillUsage(Instance* inst, MonoTime now, ctl::InstanceStatus* out) {
+  std::vector<pid_t> pids;
+  if (!inst->run_cgroup.empty()) pids = os::CgroupPids(inst->run_cgroup);
+  if (pids.empty()) pids = {inst->pid};
+  uint64_t ticks = 0, rss = 0;
+  for (pid_t pid : pids) {
+    if (std::optional<os::ProcessUsage> u = os::ReadProcessUsage(pid)) {
+      ticks += u->cpu_ticks;
+      rss += u->rss_bytes;
+    }
+  }
+  static const double kTicksPerSecond = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::optional<Instance::CpuSample>& last = inst->cpu_sample;
+  // Two statuses close together (a `top` refresh racing a script) keep
+  // the reading of the longer interval rather than a noisy one.
+  if (!last.has_value() || now - last->at >= absl::Milliseconds(250)) {
+    const MonoTime since = last.has_value() ? last->at : inst->life.spawned_at();
+    const uint64_t before = last.has_value() ? last->ticks : 0;
+    const double seconds = absl::ToDoubleSeconds(now - since);
+    // A child that ended takes its ticks along: never below zero.
+    const double used = ticks > before ? static_cast<double>(ticks - before) / kTicksPerSecond : 0;
+    last = Instance::CpuSample{now, ticks, seconds > 0 ? 100.0 * used / seconds : 0};
+  }
+  out->set_cpu_percent(last->percent);
+  out->set_rss_bytes(rss);
+}
+
+}  // namespace fleet::supervisor

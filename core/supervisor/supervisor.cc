@@ -67,6 +67,13 @@ Supervisor::Supervisor(SupervisorOptions options)
                               "looked at every second instead of as they change (raise the "
                               "limit and restart fleetd to watch them again)"));
           }),
+      capture_(clock_, options_.run_dir,
+               [this](const std::string& subject, const std::string& kind,
+                      const std::string& message) { Emit(subject, kind, message); },
+               [this](OutputPipe* pipe, absl::string_view data) {
+                 const module::InstanceView view = ViewOf(*pipe->inst);
+                 for (const auto& m : modules_) m->OnOutput(view, pipe->stream, data);
+               }),
       containment_(options_.run_dir,
                    [this](const std::string& subject, const std::string& kind,
                           const std::string& message) { Emit(subject, kind, message); }) {
@@ -80,8 +87,8 @@ Supervisor::~Supervisor() {
   modules_.clear();
   for (auto& [name, engine] : engines_) {
     for (auto& inst : engine->instances) {
-      ClosePipe(&inst->out);
-      ClosePipe(&inst->err);
+      capture_.Close(&inst->out);
+      capture_.Close(&inst->err);
     }
   }
   for (int fd : {epoll_fd_, signal_fd_, wake_fd_}) {
@@ -95,6 +102,7 @@ absl::Status Supervisor::Init() {
   }
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) return absl::ErrnoToStatus(errno, "epoll_create1");
+  capture_.set_epoll(epoll_fd_);
   sigset_t signals = HandledSignals();
   signal_fd_ = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
   if (signal_fd_ < 0) return absl::ErrnoToStatus(errno, "signalfd");
@@ -160,7 +168,7 @@ void Supervisor::Run() {
             reinterpret_cast<FdWatch*>(events[i].data.u64 & ~uint64_t{2})->on_readable();
             dirty_ = true;  // Its deadline may have moved.
           } else {
-            HandlePipe(static_cast<OutputPipe*>(events[i].data.ptr), events[i].events);
+            capture_.OnReadable(static_cast<OutputPipe*>(events[i].data.ptr), events[i].events);
           }
       }
     }
@@ -188,8 +196,8 @@ void Supervisor::NoteStall(MonoTime due) {
   last_stall_ = Stall{due, now_};
   for (auto& [name, engine] : engines_) {
     for (auto& inst : engine->instances) {
-      DrainPipe(&inst->out);
-      DrainPipe(&inst->err);
+      capture_.Drain(&inst->out);
+      capture_.Drain(&inst->err);
     }
   }
   Emit("fleetd", "stalled",
@@ -309,11 +317,11 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
     inst->pidfd = -1;
   }
   for (OutputPipe* pipe : {&inst->out, &inst->err}) {
-    DrainPipe(pipe);
-    ClosePipe(pipe);
+    capture_.Drain(pipe);
+    capture_.Close(pipe);
   }
   const absl::Duration ran = clock_->WallNow() - inst->started_wall;
-  WriteMarker(inst, absl::StrCat(status.Describe(), " after ",
+  capture_.Marker(inst, absl::StrCat(status.Describe(), " after ",
                                  absl::FormatDuration(absl::Trunc(
                                      ran, ran < absl::Seconds(1) ? absl::Milliseconds(1)
                                                                  : absl::Milliseconds(100)))));

@@ -26,6 +26,7 @@
 #include "core/supervisor/containment.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/file_watch.h"
+#include "core/supervisor/output_capture.h"
 #include "core/supervisor/instance_records.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/capture/log_sink.h"
@@ -106,7 +107,6 @@ class Supervisor : public module::ModuleHost {
   void HandleWake();
   // The stop flag file exists: it is removed and fleetd shuts down.
   void CheckStopFlag();
-  void HandlePipe(OutputPipe* pipe, uint32_t events);
   // An adopted process's pidfd became readable: it is gone.
   void HandlePidfd(Instance* inst);
   // At the first Apply: takes back the instances a previous fleetd left
@@ -132,14 +132,6 @@ class Supervisor : public module::ModuleHost {
   void Spawn(Instance* inst);
   // Every module lets inst start now (SpawnGate); else it WAITs, gated.
   bool SpawnGatesOpen(Instance* inst);
-  void DrainPipe(OutputPipe* pipe);
-  void ClosePipe(OutputPipe* pipe);
-  // Opens the FIFO of one of inst's streams and adds it to the epoll set;
-  // the write end for the child in *child_fd (-1 when it is only reopened).
-  bool OpenPipe(OutputPipe* pipe, int* child_fd);
-  // Captured output and fleetd's markers (started, exited), as records.
-  void WriteOutput(OutputPipe* pipe, absl::string_view data);
-  void WriteMarker(Instance* inst, absl::string_view text);
   void AddInstances(Engine* engine, uint32_t count);
   // Installs a (new) definition.
   void SetSpec(Engine* engine, const fleet::config::v1::Engine& spec);
@@ -149,8 +141,6 @@ class Supervisor : public module::ModuleHost {
   void OnWatchedFileChanged(const std::string& path, bool complete);
   // Empty when every engine `engine` depends on is running; else who it waits for.
   std::string UnmetDependency(const Engine& engine) const;
-  // A log sink that starts or stops failing is reported (once each way).
-  void NoteLogWriteState(Instance* inst);
   bool EngineAlive(const Engine& engine) const;
   // sig to inst's run (its process group; in cgroups, every member).
   void SignalInstance(const Instance& inst, int sig);
@@ -215,6 +205,8 @@ class Supervisor : public module::ModuleHost {
   int wake_fd_ = -1;
   // The files modules watch, and the stop flag.
   FileWatch watch_;
+  // Instances' stdout and stderr, into their logs and on to the modules.
+  OutputCapture capture_;
   // The set of watched files may have changed (config applied, instances
   // removed): WatchFiles() must run.
   bool rewatch_ = true;
@@ -261,8 +253,6 @@ class Supervisor : public module::ModuleHost {
     std::function<void(const os::ExitStatus&)> on_exit;
   };
   absl::flat_hash_map<pid_t, Helper> helpers_;
-  // Reused for formatting captured output into records (no allocation per read).
-  std::string record_buffer_;
   // Something other than output happened: reconcile and recompute the deadline.
   bool dirty_ = true;
   MonoTime now_;

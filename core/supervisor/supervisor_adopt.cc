@@ -38,27 +38,7 @@ constexpr absl::Duration kOrphanGrace = absl::Seconds(10);
 constexpr absl::Duration kDyingCheckEvery = absl::Milliseconds(10);
 }  // namespace
 
-std::string StreamFifoPath(const std::string& run_dir, const std::string& engine, uint32_t index,
-                           capture::Stream stream) {
-  const std::string path = OutputFifoPath(run_dir, engine, index);
-  return stream == capture::Stream::kStderr ? path + ".err" : path;
-}
 
-bool OpenOutputFifo(const std::string& path, int fds[2]) {
-  if (!os::MakeDirs(os::DirName(path), 0700).ok()) return false;
-  struct stat st;
-  if (::lstat(path.c_str(), &st) == 0 && !S_ISFIFO(st.st_mode)) ::unlink(path.c_str());
-  if (::mkfifo(path.c_str(), 0600) != 0 && errno != EEXIST) return false;
-  fds[0] = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-  if (fds[0] < 0) return false;
-  // With a reader open, opening for writing does not block.
-  fds[1] = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fds[1] < 0) {
-    ::close(fds[0]);
-    return false;
-  }
-  return true;
-}
 
 void Supervisor::AdoptSurvivors() {
   if (adopted_once_) return;
@@ -122,21 +102,7 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
   // Its output, from where the last fleetd stopped reading. (A survivor
   // of a fleetd older than the stderr FIFO writes both streams to the first.)
   bool captured = false;
-  for (OutputPipe* pipe : {&inst->out, &inst->err}) {
-    const std::string fifo = StreamFifoPath(options_.run_dir, r.engine, r.index, pipe->stream);
-    pipe->fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st;
-    if (pipe->fd >= 0 && (::fstat(pipe->fd, &st) != 0 || !S_ISFIFO(st.st_mode))) {
-      ::close(pipe->fd);
-      pipe->fd = -1;
-    }
-    if (pipe->fd < 0) continue;
-    captured = true;
-    epoll_event pev{};
-    pev.events = EPOLLIN;
-    pev.data.ptr = pipe;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pipe->fd, &pev);
-  }
+  for (OutputPipe* pipe : {&inst->out, &inst->err}) captured = capture_.Reopen(pipe) || captured;
   by_pid_[r.pid] = inst;
   inst->started_wall = absl::FromUnixMillis(r.spawned_unix_ms);
   inst->stop_signal = os::SignalFromName(spec.stop().signal()).value_or(SIGTERM);
@@ -147,7 +113,7 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
        absl::StrCat("pid ", r.pid, ", up ", absl::FormatDuration(absl::Trunc(up, absl::Seconds(1))),
                     ", taken back after a fleetd restart",
                     captured ? "" : " (its output FIFOs are gone: output is not captured)"));
-  WriteMarker(inst, absl::StrCat("taken back by a restarted fleetd: pid ", r.pid));
+  capture_.Marker(inst, absl::StrCat("taken back by a restarted fleetd: pid ", r.pid));
   for (const auto& m : modules_) m->OnAdopted(ViewOf(*inst), up);
   if (r.spec_hash != SpecHash(spec) && !inst->engine->scheduled) {
     Perform(inst, inst->life.Restart(now_, "its definition changed while fleetd was down"));

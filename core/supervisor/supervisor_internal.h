@@ -35,15 +35,6 @@ struct Engine {
   bool removing = false;
 };
 
-// RUN_DIR/pipes/ENGINE.N (stdout) or ENGINE.N.err (stderr).
-std::string StreamFifoPath(const std::string& run_dir, const std::string& engine, uint32_t index,
-                           capture::Stream stream);
-// Opens (creating it if needed) the FIFO at path for an instance's output:
-// fds[0] the read end (non-blocking, fleetd's), fds[1] the write end (the
-// child's). A FIFO outlives fleetd, so a new fleetd can read a survivor's
-// output by path. False (errno set) when no FIFO can be made there.
-bool OpenOutputFifo(const std::string& path, int fds[2]);
-
 // One output stream of an instance: the read end of its FIFO. The epoll
 // set carries its address (never odd: the low bit marks a pidfd).
 struct OutputPipe {

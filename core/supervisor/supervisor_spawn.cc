@@ -83,12 +83,13 @@ void Supervisor::Spawn(Instance* inst) {
     if (stdout_fd < 0) stdout_fd = m->OpenStdout(view);
   }
   int out_fd = -1, err_fd = -1;
-  if ((stdout_fd < 0 && !OpenPipe(&inst->out, &out_fd)) || !OpenPipe(&inst->err, &err_fd)) {
+  if ((stdout_fd < 0 && !capture_.Open(&inst->out, &out_fd)) ||
+      !capture_.Open(&inst->err, &err_fd)) {
     const std::string why = absl::StrCat("pipe: ", strerror(errno));
     for (int fd : {stdout_fd, out_fd}) {
       if (fd >= 0) ::close(fd);
     }
-    ClosePipe(&inst->out);
+    capture_.Close(&inst->out);
     inst->life.SpawnFailed(now_, why);
     Emit(inst->id, "spawn_failed", inst->life.reason());
     for (const auto& m : modules_) m->OnSpawnFailed(ViewOf(*inst), why);
@@ -114,8 +115,8 @@ void Supervisor::Spawn(Instance* inst) {
     if (fd >= 0) ::close(fd);
   }
   if (!pid.ok()) {
-    ClosePipe(&inst->out);
-    ClosePipe(&inst->err);
+    capture_.Close(&inst->out);
+    capture_.Close(&inst->err);
     inst->life.SpawnFailed(now_, std::string(pid.status().message()));
     Emit(inst->id, inst->life.state() == State::kFatal ? "fatal" : "spawn_failed",
          inst->life.reason());
@@ -131,7 +132,7 @@ void Supervisor::Spawn(Instance* inst) {
   inst->life.Spawned(now_);
   Emit(inst->id, "started", absl::StrCat("pid ", *pid));
   for (const auto& m : modules_) m->OnSpawned(ViewOf(*inst));
-  WriteMarker(inst, absl::StrCat("started: pid ", *pid,
+  capture_.Marker(inst, absl::StrCat("started: pid ", *pid,
                                  inst->life.restarts() > 0
                                      ? absl::StrCat(", restart ", inst->life.restarts())
                                      : ""));

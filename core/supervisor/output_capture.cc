@@ -1,0 +1,147 @@
+#include "core/supervisor/output_capture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/capture/record.h"
+#include "core/os/files.h"
+#include "core/supervisor/instance_records.h"
+#include "core/supervisor/supervisor_internal.h"
+
+namespace fleet::supervisor {
+namespace {
+
+// One pipe is read at most this much per wake-up: a chatty worker cannot
+// keep the loop from the others.
+constexpr size_t kMaxReadPerWakeup = 1 << 20;
+
+// A FIFO outlives fleetd, so a new fleetd can read a survivor's output by
+// path: fds[0] the read end (non-blocking, fleetd's), fds[1] the write end
+// (the child's). False (errno set) when no FIFO can be made there.
+bool OpenOutputFifo(const std::string& path, int fds[2]) {
+  if (!os::MakeDirs(os::DirName(path), 0700).ok()) return false;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && !S_ISFIFO(st.st_mode)) ::unlink(path.c_str());
+  if (::mkfifo(path.c_str(), 0600) != 0 && errno != EEXIST) return false;
+  fds[0] = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fds[0] < 0) return false;
+  // With a reader open, opening for writing does not block.
+  fds[1] = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fds[1] < 0) {
+    ::close(fds[0]);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string StreamFifoPath(const std::string& run_dir, const std::string& engine, uint32_t index,
+                           capture::Stream stream) {
+  const std::string path = OutputFifoPath(run_dir, engine, index);
+  return stream == capture::Stream::kStderr ? path + ".err" : path;
+}
+
+void OutputCapture::OnReadable(OutputPipe* pipe, uint32_t events) {
+  // Only read()'s EOF closes a pipe, never the event itself: an event can be
+  // stale (its pipe closed and a new one made, maybe with the same fd number,
+  // by an earlier event of this batch), and closing on it would cut off the
+  // new process's output (it would die of SIGPIPE).
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) Drain(pipe);
+}
+
+void OutputCapture::Drain(OutputPipe* pipe) {
+  char buffer[65536];
+  size_t total = 0;
+  while (pipe->fd >= 0 && total < kMaxReadPerWakeup) {
+    ssize_t n = ::read(pipe->fd, buffer, sizeof(buffer));
+    if (n > 0) {
+      Write(pipe, absl::string_view(buffer, static_cast<size_t>(n)));
+      total += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0) Close(pipe);  // Every writer is gone.
+    break;                    // EAGAIN: all read for now.
+  }
+}
+
+void OutputCapture::Write(OutputPipe* pipe, absl::string_view data) {
+  Instance* inst = pipe->inst;
+  buffer_.clear();
+  capture::AppendRecords(pipe->stream, clock_->WallNow(), data, &buffer_);
+  inst->log->Write(buffer_);
+  if (inst->log->last_error().ok() == inst->log_failing) NoteLogWriteState(inst);
+  on_chunk_(pipe, data);
+}
+
+void OutputCapture::NoteLogWriteState(Instance* inst) {
+  const absl::Status& error = inst->log->last_error();
+  inst->log_failing = !error.ok();
+  if (inst->log_failing) {
+    emit_(inst->id, "log_write_failed",
+          absl::StrCat(error.message(),
+                       "; its output is dropped and counted until writes succeed "
+                       "again (the worker is not touched)"));
+  } else {
+    emit_(inst->id, "log_write_resumed",
+          absl::StrCat("writing its log again; ", inst->log->dropped_bytes(),
+                       " bytes of output dropped so far"));
+  }
+}
+
+void OutputCapture::Marker(Instance* inst, absl::string_view text) {
+  buffer_.clear();
+  capture::AppendMarker(clock_->WallNow(), text, &buffer_);
+  inst->log->Write(buffer_);
+}
+
+void OutputCapture::Close(OutputPipe* pipe) {
+  if (pipe->fd < 0) return;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, pipe->fd, nullptr);
+  ::close(pipe->fd);
+  pipe->fd = -1;
+}
+
+bool OutputCapture::Open(OutputPipe* pipe, int* child_fd) {
+  Close(pipe);
+  Instance* inst = pipe->inst;
+  int fds[2];
+  if (!OpenOutputFifo(
+          StreamFifoPath(run_dir_, inst->engine->spec->name(), inst->index, pipe->stream), fds)) {
+    // The run directory cannot hold a FIFO: a pipe, which dies with fleetd.
+    if (::pipe2(fds, O_CLOEXEC) != 0) return false;
+    ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  }
+  pipe->fd = fds[0];
+  *child_fd = fds[1];
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = pipe;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pipe->fd, &ev);
+  return true;
+}
+
+bool OutputCapture::Reopen(OutputPipe* pipe) {
+  Instance* inst = pipe->inst;
+  const std::string fifo =
+      StreamFifoPath(run_dir_, inst->engine->spec->name(), inst->index, pipe->stream);
+  pipe->fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  if (pipe->fd >= 0 && (::fstat(pipe->fd, &st) != 0 || !S_ISFIFO(st.st_mode))) {
+    ::close(pipe->fd);
+    pipe->fd = -1;
+  }
+  if (pipe->fd < 0) return false;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = pipe;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pipe->fd, &ev);
+  return true;
+}
+
+}  // namespace fleet::supervisor

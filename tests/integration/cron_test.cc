@@ -206,6 +206,24 @@ TEST(CronTest, ManualRunsRebootRunsAndWhatIsRefused) {
   EXPECT_EQ(Count(h, "hourly", "succeeded", "manual"), 1);  // History survived.
 }
 
+// An engine removed by a reload while its run is in progress: the run is
+// stopped, and still recorded (its event, its history line).
+TEST(CronTest, ARunOfARemovedEngineIsStoppedAndStillRecorded) {
+  FleetHarness h;
+  const std::string keep = Cron("keep", "@hourly", "true");
+  h.WriteFile("fleet.yaml", FleetYaml(keep + Cron("long", "@hourly", "sleep 60")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_EQ(h.Fleetctl({"run", "long"}).exit_code, 0);
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return h.Instance("long/0").pid() > 0; },
+                                      absl::Seconds(10)));
+  h.WriteFile("fleet.yaml", FleetYaml(keep));
+  ASSERT_EQ(h.Fleetctl({"reload"}).exit_code, 0);
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return Events(h).find("long/0  run_stopped") != std::string::npos; },
+      absl::Seconds(15)))
+      << Events(h);
+}
+
 TEST(CronTest, AJobWithoutASuccessInItsExpectedPeriodIsOverdue) {
   FleetHarness h;
   h.WriteFile("fleet.yaml",

@@ -104,6 +104,16 @@ void Scheduler::OnConfig(const config::LoadedConfig& loaded) {
     }
     plans.emplace(spec.name(), std::move(plan));
   }
+  // An engine removed from the config keeps its plan while its instances
+  // stop: a run in progress is still recorded when it ends (its instances
+  // are not wanted any more, so nothing new fires).
+  for (auto& [name, plan] : plans_) {
+    const v1::Engine* still = host_->FindEngine(name);
+    if (plan != nullptr && !plans.contains(name) && still != nullptr &&
+        still->type() != v1::ENGINE_TYPE_DAEMON) {
+      plans.emplace(name, std::move(plan));
+    }
+  }
   plans_.swap(plans);
   // Where run histories and answers live (and are watched).
   if (!plans_.empty()) (void)os::MakeDirs(os::JoinPath(host_->run_dir(), "runs"), 0700);

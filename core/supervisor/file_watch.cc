@@ -57,7 +57,7 @@ void FileWatch::Set(std::vector<std::string> paths, os::MonoTime now) {
       // First sight: place its mtime on the monotonic clock, once. From here
       // on only a change moves it, so a wall-clock jump changes nothing.
       struct stat st;
-      if (::stat(path.c_str(), &st) == 0) {
+      if (::lstat(path.c_str(), &st) == 0) {
         absl::Duration age = clock_->WallNow() - absl::TimeFromTimespec(st.st_mtim);
         changed_at_[path] = now - std::max(age, absl::ZeroDuration());
       }
@@ -71,6 +71,7 @@ void FileWatch::Set(std::vector<std::string> paths, os::MonoTime now) {
     }
     if (wd < 0) {
       retry_ = true;  // No such directory yet.
+      retry_at_ = now + absl::Seconds(1);
       continue;
     }
     watches_[dir] = wd;
@@ -108,7 +109,7 @@ void FileWatch::OnReadable(os::MonoTime now) {
     log::Warning("inotify queue overflowed: events were dropped; rescanning what they watch");
     for (const std::string& path : paths_) {
       struct stat st;
-      if (::stat(path.c_str(), &st) == 0) {
+      if (::lstat(path.c_str(), &st) == 0) {
         const absl::Duration age = clock_->WallNow() - absl::TimeFromTimespec(st.st_mtim);
         const os::MonoTime at = now - std::max(age, absl::ZeroDuration());
         auto [it, fresh] = changed_at_.try_emplace(path, at);
@@ -124,7 +125,7 @@ void FileWatch::Rescan(os::MonoTime now) {
   for (const std::string& path : paths_) {
     std::optional<Stamp> stamp;
     struct stat st;
-    if (::stat(path.c_str(), &st) == 0) {
+    if (::lstat(path.c_str(), &st) == 0) {
       stamp = Stamp{absl::ToUnixNanos(absl::TimeFromTimespec(st.st_mtim)),
                     static_cast<int64_t>(st.st_size), static_cast<uint64_t>(st.st_ino)};
     }

@@ -4,7 +4,10 @@
 // every second instead. Each file's last change is kept on the monotonic
 // clock (its mtime placed there once, at first sight), so a wall-clock jump
 // changes no file's age. Lost events (a queue overflow) are reported as a
-// change of every file. Not thread-safe: fleetd's loop owns it.
+// change of every file, its age taken from its mtime again. A watched file
+// is a worker's (its log, heartbeat, metrics): looked at with lstat, never
+// followed through a symlink it planted, never opened.
+// Not thread-safe: fleetd's loop owns it.
 #ifndef FLEET_CORE_SUPERVISOR_FILE_WATCH_H_
 #define FLEET_CORE_SUPERVISOR_FILE_WATCH_H_
 
@@ -38,9 +41,9 @@ class FileWatch {
 
   // The files to watch from now on (in any order, repeats allowed).
   void Set(std::vector<std::string> paths, os::MonoTime now);
-  // A watched file's directory did not exist yet: Set again at the next
-  // change of the fleet.
-  bool wants_retry() const { return retry_; }
+  // A watched file's directory did not exist yet: Set again (at most once a
+  // second, however often the fleet changes).
+  bool wants_retry(os::MonoTime now) const { return retry_ && now >= retry_at_; }
   const std::vector<std::string>& paths() const { return paths_; }
 
   // The inotify descriptor is readable: changes are reported.
@@ -62,6 +65,7 @@ class FileWatch {
   int fd_ = -1;
   bool polling_ = false;
   bool retry_ = false;
+  os::MonoTime retry_at_;
   std::vector<std::string> paths_;
   // Watched directories by inotify watch and back.
   absl::flat_hash_map<int, std::string> dirs_;

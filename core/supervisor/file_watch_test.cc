@@ -66,11 +66,13 @@ TEST_F(FileWatchTest, AFileSeenFirstIsAsOldAsItsMtime) {
 TEST_F(FileWatchTest, AMissingDirectoryIsRetriedAndPollingFindsChanges) {
   watch_.Init();
   const std::string later = dir_ + "/later/answer";
-  watch_.Set({later}, os::RealClock()->MonotonicNow());
-  EXPECT_TRUE(watch_.wants_retry());
+  const os::MonoTime now = os::RealClock()->MonotonicNow();
+  watch_.Set({later}, now);
+  EXPECT_FALSE(watch_.wants_retry(now));  // Not at every change of the fleet,
+  EXPECT_TRUE(watch_.wants_retry(now + absl::Seconds(1)));  // but once a second.
   ASSERT_TRUE(os::MakeDirs(dir_ + "/later", 0700).ok());
-  watch_.Set({later}, os::RealClock()->MonotonicNow());
-  EXPECT_FALSE(watch_.wants_retry());
+  watch_.Set({later}, now + absl::Seconds(1));
+  EXPECT_FALSE(watch_.wants_retry(now + absl::Seconds(5)));
 
   // Without inotify: a rescan notices a file created since the last one.
   FileWatch polled(os::RealClock(),

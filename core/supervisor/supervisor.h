@@ -157,8 +157,10 @@ class Supervisor : public module::ModuleHost {
   int TimeoutMs(std::optional<MonoTime> next) const;
   std::vector<Instance*> Resolve(const std::string& target, absl::Status* error);
   std::vector<std::string> ChildEnvironment(const Instance& inst) const;
-  // The one instance id names ("ENGINE/N"), or null.
-  Instance* FindInstance(const std::string& id);
+  // The instance id names ("ENGINE/N"), retiring ones included, or null;
+  // FindLive: only while its process runs and is not being stopped.
+  Instance* FindInstance(const std::string& id) const;
+  Instance* FindLive(const std::string& id) const;
   // ModuleHost.
   bool WithInstance(const std::string& id,
                     const std::function<void(const module::InstanceView&)>& fn) override;

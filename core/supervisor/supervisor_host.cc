@@ -4,6 +4,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/os/env.h"
 #include "core/os/process.h"
@@ -34,10 +35,27 @@ module::InstanceView Supervisor::ViewOf(Instance& inst) const {
           inst.life.timed_out()};
 }
 
-Instance* Supervisor::FindInstance(const std::string& id) {
-  absl::Status unused;
-  std::vector<Instance*> found = Resolve(id, &unused);
-  return found.size() == 1 && found[0]->id == id ? found[0] : nullptr;
+Instance* Supervisor::FindInstance(const std::string& id) const {
+  // "ENGINE/N" straight from the table: a retiring instance (scaled down,
+  // its engine removed) is still there until it has stopped, and its
+  // modules still hear about it (Resolve, for operators' targets, skips it).
+  const size_t slash = id.rfind('/');
+  uint32_t index = 0;
+  if (slash == std::string::npos || !absl::SimpleAtoi(id.substr(slash + 1), &index)) {
+    return nullptr;
+  }
+  auto it = engines_.find(id.substr(0, slash));
+  if (it == engines_.end() || index >= it->second->instances.size()) return nullptr;
+  return it->second->instances[index].get();
+}
+
+// A live instance (its process runs and is not being stopped), or null.
+Instance* Supervisor::FindLive(const std::string& id) const {
+  Instance* inst = FindInstance(id);
+  if (inst == nullptr || !inst->life.HasProcess() || inst->life.state() == State::kStopping) {
+    return nullptr;
+  }
+  return inst;
 }
 
 bool Supervisor::WithInstance(const std::string& id,
@@ -49,15 +67,15 @@ bool Supervisor::WithInstance(const std::string& id,
 }
 
 void Supervisor::Kill(const std::string& id, const std::string& reason) {
-  Instance* inst = FindInstance(id);
-  if (inst == nullptr || !inst->life.HasProcess() || inst->life.state() == State::kStopping) return;
+  Instance* inst = FindLive(id);
+  if (inst == nullptr) return;
   dirty_ = true;
   Perform(inst, inst->life.Kill(now_, reason));
 }
 
 void Supervisor::FailAndRestart(const std::string& id, const std::string& reason) {
-  Instance* inst = FindInstance(id);
-  if (inst == nullptr || !inst->life.HasProcess() || inst->life.state() == State::kStopping) return;
+  Instance* inst = FindLive(id);
+  if (inst == nullptr) return;
   dirty_ = true;
   Perform(inst, inst->life.FailAndRestart(now_, reason));
 }
@@ -159,7 +177,7 @@ bool Supervisor::WatchFd(int fd, std::function<void()> on_readable) {
 }
 
 std::vector<std::string> Supervisor::ChildEnvironment(const std::string& id) const {
-  Instance* inst = const_cast<Supervisor*>(this)->FindInstance(id);
+  const Instance* inst = FindInstance(id);
   return inst == nullptr ? std::vector<std::string>() : ChildEnvironment(*inst);
 }
 

@@ -26,7 +26,7 @@ std::optional<MonoTime> Supervisor::FileChangedAt(const std::string& path) const
 
 void Supervisor::WatchFiles() {
   // Runs after every state change; the set rarely moves.
-  if (!rewatch_ && !watch_.wants_retry()) return;
+  if (!rewatch_ && !watch_.wants_retry(now_)) return;
   rewatch_ = false;
   std::vector<std::string> watched = {defaults::StopFlag(options_.run_dir)};
   for (const auto& m : modules_) m->WatchedFiles(&watched);

@@ -54,7 +54,10 @@ int Scheduler::OpenStdout(const module::InstanceView& inst) {
   if (fd < 0) {
     log::Warning(absl::StrCat(inst.id, ": cannot open its answer file ", path, ": ",
                               strerror(errno), "; the answer goes to the log"));
+    return fd;
   }
+  CloseAnswer(t);
+  t->answer_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);  // Kept to measure the answer.
   return fd;
 }
 
@@ -79,8 +82,13 @@ void Scheduler::OnFileChanged(const std::string& path, bool complete) {
 void Scheduler::CheckAnswerSize(const std::string& id, Track* t) {
   if (!t->plan->intelligence || !t->in_run || t->over_cap) return;
   struct stat st;
-  const std::string path = AnswerPath(host_->run_dir(), t->engine, t->index);
-  if (::lstat(path.c_str(), &st) != 0) return;
+  if (t->answer_fd >= 0) {
+    if (::fstat(t->answer_fd, &st) != 0) return;
+  } else {
+    // Adopted after a restart: the path, never followed through a symlink.
+    const std::string path = AnswerPath(host_->run_dir(), t->engine, t->index);
+    if (::lstat(path.c_str(), &st) != 0) return;
+  }
   const uint64_t cap = t->plan->spec.output().max_size();
   if (static_cast<uint64_t>(st.st_size) <= cap) return;
   t->over_cap = true;

@@ -53,6 +53,7 @@ void Scheduler::OnRunStarted(const module::InstanceView& inst, Track* t,
 void Scheduler::OnSpawnFailed(const module::InstanceView& inst, const std::string& why) {
   Track* t = Find(inst.id);
   if (t == nullptr) return;
+  CloseAnswer(t);
   ctl::RunRecord r;
   r.set_trigger(t->start_trigger.empty() ? "retry" : t->start_trigger);
   if (t->start_slot.has_value()) r.set_slot_unix_ms(absl::ToUnixMillis(*t->start_slot));
@@ -69,6 +70,7 @@ void Scheduler::OnExited(const module::InstanceView& inst, const os::ExitStatus&
   Track* t = Find(inst.id);
   if (t == nullptr || !t->in_run) return;
   t->in_run = false;
+  CloseAnswer(t);
   ctl::RunRecord r = t->current;
   const absl::Time wall = host_->WallNow();
   r.set_duration_ms(std::max<int64_t>(0, absl::ToUnixMillis(wall) - r.started_unix_ms()));

@@ -65,6 +65,19 @@ Scheduler::Scheduler(module::ModuleHost* host) : host_(host), boot_id_(ReadBootI
 
 Scheduler::~Scheduler() {
   if (clock_fd_ >= 0) ::close(clock_fd_);
+  for (auto& [id, t] : tracks_) CloseAnswer(&t);
+}
+
+void Scheduler::OnInstanceRemoved(const std::string& id) {
+  auto it = tracks_.find(id);
+  if (it == tracks_.end()) return;
+  CloseAnswer(&it->second);
+  tracks_.erase(it);
+}
+
+void Scheduler::CloseAnswer(Track* t) {
+  if (t->answer_fd >= 0) ::close(t->answer_fd);
+  t->answer_fd = -1;
 }
 
 void Scheduler::OnConfig(const config::LoadedConfig& loaded) {
@@ -122,7 +135,7 @@ void Scheduler::OnConfig(const config::LoadedConfig& loaded) {
   host_->ForEachInstance([this](const module::InstanceView& inst) {
     auto plan = plans_.find(inst.spec.name());
     if (plan == plans_.end()) {
-      tracks_.erase(inst.id);
+      OnInstanceRemoved(inst.id);  // A daemon now.
       return;
     }
     Track* t = Find(inst.id);
@@ -307,6 +320,19 @@ void Scheduler::OnDeadline() {
   }
 }
 
+void Scheduler::Skip(const std::string& id, Track* t, const std::string& trigger,
+                     std::optional<absl::Time> slot, const std::string& why) {
+  ctl::RunRecord r;
+  r.set_trigger(trigger);
+  if (slot.has_value()) r.set_slot_unix_ms(absl::ToUnixMillis(*slot));
+  r.set_started_unix_ms(absl::ToUnixMillis(host_->WallNow()));
+  r.set_verdict("skipped");
+  r.set_reason(why);
+  t->last_skip = why;
+  host_->Emit(id, "run_skipped", why);
+  RecordRun(id, t, std::move(r));
+}
+
 void Scheduler::FireRun(const std::string& id, Track* t, const std::string& trigger,
                         std::optional<absl::Time> slot) {
   host_->WithInstance(id,
@@ -347,29 +373,14 @@ void Scheduler::FireRun(const module::InstanceView& inst, Track* t, const std::s
       default:
         break;
     }
-    ctl::RunRecord r;
-    r.set_trigger(trigger);
-    if (slot.has_value()) r.set_slot_unix_ms(absl::ToUnixMillis(*slot));
-    r.set_started_unix_ms(absl::ToUnixMillis(host_->WallNow()));
-    r.set_verdict("skipped");
-    r.set_reason(t->queued ? "a run is already queued behind the running one"
-                           : absl::StrCat("the previous run (", Short(running),
-                                          " so far) is still running (overlap: skip)"));
-    t->last_skip = r.reason();
-    host_->Emit(inst.id, "run_skipped", r.reason());
-    RecordRun(inst.id, t, std::move(r));
+    Skip(inst.id, t, trigger, slot,
+         t->queued ? "a run is already queued behind the running one"
+                   : absl::StrCat("the previous run (", Short(running),
+                                  " so far) is still running (overlap: skip)"));
     return;
   }
   if (std::string refusal = BudgetRefusal(t); !refusal.empty()) {
-    ctl::RunRecord r;
-    r.set_trigger(trigger);
-    if (slot.has_value()) r.set_slot_unix_ms(absl::ToUnixMillis(*slot));
-    r.set_started_unix_ms(absl::ToUnixMillis(host_->WallNow()));
-    r.set_verdict("skipped");
-    r.set_reason(refusal);
-    t->last_skip = refusal;
-    host_->Emit(inst.id, "run_skipped", refusal);
-    RecordRun(inst.id, t, std::move(r));
+    Skip(inst.id, t, trigger, slot, refusal);
     return;
   }
   t->start_trigger = trigger;

@@ -50,7 +50,7 @@ class Scheduler final : public module::Module {
   absl::string_view name() const override { return "schedule"; }
   void OnConfig(const config::LoadedConfig& loaded) override;
   void OnInstanceAdded(const module::InstanceView& inst) override;
-  void OnInstanceRemoved(const std::string& id) override { tracks_.erase(id); }
+  void OnInstanceRemoved(const std::string& id) override;
   int OpenStdout(const module::InstanceView& inst) override;
   void OnSpawned(const module::InstanceView& inst) override;
   void OnAdopted(const module::InstanceView& inst, absl::Duration up) override;
@@ -114,6 +114,10 @@ class Scheduler final : public module::Module {
     std::string last_skip;
     // Intelligence: the answer passed output.max_size and the run was stopped.
     bool over_cap = false;
+    // The answer file the running process writes (fleetd's own descriptor
+    // of it: its size is read with fstat, whatever the worker does to the
+    // path); -1 outside a run, or for a run adopted after a restart.
+    int answer_fd = -1;
     std::string stderr_tail;  // the last few KB, for the rate-limit pattern
     // A judge is looking at the answer of `judged` (verdict "judging").
     bool judging = false;
@@ -132,6 +136,7 @@ class Scheduler final : public module::Module {
   };
 
   Track* Find(const std::string& id);
+  static void CloseAnswer(Track* t);
   // History, passed slots, next due: at first sight, and after the engine
   // changed.
   void PlanInstance(const std::string& id, Track* t);
@@ -145,6 +150,10 @@ class Scheduler final : public module::Module {
                std::optional<absl::Time> slot);
   void FireRun(const std::string& id, Track* t, const std::string& trigger,
                std::optional<absl::Time> slot);
+  // A run asked for is not started (overlap, budget, rate limit): recorded
+  // as skipped, with why.
+  void Skip(const std::string& id, Track* t, const std::string& trigger,
+            std::optional<absl::Time> slot, const std::string& why);
   void OnRunStarted(const module::InstanceView& inst, Track* t, const std::string& trigger);
   // A finished run's record: its event, success bookkeeping, the history.
   void FinishRun(const module::InstanceView& inst, Track* t, fleet::control::v1::RunRecord r);

@@ -124,7 +124,9 @@ void Containment::EndLeftovers(const std::string& id, const std::string& engine,
 }
 
 std::map<std::string, Containment::Unowned> Containment::EndUnowned(
-    const std::map<std::string, pid_t>& keep) {
+    std::map<std::string, pid_t> keep) {
+  for (const StoppingOrphan& o : orphans_stopping_)
+    keep[absl::StrCat(o.engine, ".", o.index)] = o.pid;
   std::map<std::string, Unowned> killed;  // ENGINE.N -> what was killed.
   std::map<std::string, int> counts;
   if (!root_.empty()) {
@@ -137,8 +139,7 @@ std::map<std::string, Containment::Unowned> Containment::EndUnowned(
         const std::string dir = absl::StrCat(group_dir, "/", leaf);
         std::vector<pid_t> pids = os::CgroupPids(dir);
         if (pids.empty()) continue;
-        if (kept != keep.end() &&
-            std::find(pids.begin(), pids.end(), kept->second) != pids.end()) {
+        if (kept != keep.end() && std::find(pids.begin(), pids.end(), kept->second) != pids.end()) {
           continue;
         }
         const int count = os::SignalCgroup(dir, SIGKILL);
@@ -211,6 +212,48 @@ void Containment::SweepOrphans(os::MonoTime now, const std::function<bool(pid_t)
                        "process group): killed"));
   }
   ::closedir(proc);
+}
+
+bool Containment::Ended(Unowned* dying) {
+  auto& p = dying->processes;
+  p.erase(std::remove_if(p.begin(), p.end(),
+                         [](const Killed& k) { return !os::ProcessLives(k.pid, k.start_time); }),
+          p.end());
+  auto& c = dying->cgroups;
+  c.erase(std::remove_if(c.begin(), c.end(),
+                         [](const std::string& dir) { return os::CgroupPids(dir).empty(); }),
+          c.end());
+  return p.empty() && c.empty();
+}
+
+void Containment::StopOrphan(const std::string& engine, uint32_t index, pid_t pid,
+                             uint64_t start_time, os::MonoTime now) {
+  for (int sig : {SIGTERM, SIGCONT}) Signal(engine, index, pid, sig);
+  orphans_stopping_.push_back({engine, index, pid, start_time, now + kOrphanGrace});
+}
+
+std::optional<os::MonoTime> Containment::orphan_kill_due() const {
+  std::optional<os::MonoTime> due;
+  for (const StoppingOrphan& o : orphans_stopping_) {
+    if (!due.has_value() || o.kill_at < *due) due = o.kill_at;
+  }
+  return due;
+}
+
+void Containment::KillStubbornOrphans(os::MonoTime now) {
+  for (auto it = orphans_stopping_.begin(); it != orphans_stopping_.end();) {
+    if (it->kill_at > now) {
+      ++it;
+      continue;
+    }
+    if (os::ProcessLives(it->pid, it->start_time)) {
+      Signal(it->engine, it->index, it->pid, SIGKILL);
+      emit_(absl::StrCat(it->engine, "/", it->index), "killed",
+            absl::StrCat("pid ", it->pid, " ignored SIGTERM for ",
+                         absl::FormatDuration(kOrphanGrace), ": SIGKILL"));
+    }
+    it = orphans_stopping_.erase(it);
+  }
 }
 
 void Containment::RemoveAll() {

@@ -32,7 +32,8 @@ class Containment {
   using Emit = std::function<void(const std::string& subject, const std::string& kind,
                                   const std::string& message)>;
   // run_dir: whose processes these are (their FLEET_RUN_DIR).
-  Containment(std::string run_dir, Emit emit) : run_dir_(std::move(run_dir)), emit_(std::move(emit)) {}
+  Containment(std::string run_dir, Emit emit)
+      : run_dir_(std::move(run_dir)), emit_(std::move(emit)) {}
 
   // Finds (or makes) the fleet's cgroup root; without one (or use_cgroups
   // off) instances are tracked by process group. Says which in fleetd's log.
@@ -55,8 +56,8 @@ class Containment {
   // The run (old_pid) of instance id has ended: what it left is killed (its
   // process group; in cgroups its cgroup, said as an event). Without
   // cgroups an orphan sweep is scheduled for what escaped the group.
-  void EndLeftovers(const std::string& id, const std::string& engine, uint32_t index,
-                    pid_t old_pid, os::MonoTime now);
+  void EndLeftovers(const std::string& id, const std::string& engine, uint32_t index, pid_t old_pid,
+                    os::MonoTime now);
 
   // As fleetd comes back, before anything is spawned: kills every process
   // of this fleet not accounted for by keep (ENGINE.N -> the pid that
@@ -69,7 +70,19 @@ class Containment {
     std::vector<Killed> processes;
     std::vector<std::string> cgroups;
   };
-  std::map<std::string, Unowned> EndUnowned(const std::map<std::string, pid_t>& keep);
+  // A survivor being stopped as an orphan (StopOrphan) is kept too.
+  std::map<std::string, Unowned> EndUnowned(std::map<std::string, pid_t> keep);
+  // Forgets what has ended of *dying; true when nothing is left.
+  static bool Ended(Unowned* dying);
+
+  // A survivor of an engine the config no longer has (fleetd came back
+  // without it): SIGTERM to its group now, SIGKILL after a grace if the
+  // same process (pid and start time) is still there.
+  void StopOrphan(const std::string& engine, uint32_t index, pid_t pid, uint64_t start_time,
+                  os::MonoTime now);
+  static constexpr absl::Duration kOrphanGrace = absl::Seconds(10);
+  std::optional<os::MonoTime> orphan_kill_due() const;
+  void KillStubbornOrphans(os::MonoTime now);
 
   // Without cgroups: when to look for orphans an ended run left.
   std::optional<os::MonoTime> sweep_due() const { return sweep_due_; }
@@ -89,6 +102,14 @@ class Containment {
   // Where instance cgroups live; empty: cgroups are not used here.
   std::string root_;
   std::optional<os::MonoTime> sweep_due_;
+  struct StoppingOrphan {
+    std::string engine;
+    uint32_t index;
+    pid_t pid;
+    uint64_t start_time;
+    os::MonoTime kill_at;
+  };
+  std::vector<StoppingOrphan> orphans_stopping_;
   uint64_t leaf_seq_ = 0;
 };
 

@@ -116,4 +116,50 @@ std::string OutputFifoPath(const std::string& run_dir, const std::string& engine
   return os::JoinPath(os::JoinPath(run_dir, "pipes"), Name(engine, index));
 }
 
+namespace {
+constexpr absl::Duration kRecordRetryEvery = absl::Seconds(1);
+}  // namespace
+
+bool RecordKeeper::Write(const std::string& id, const InstanceRecord& record, os::MonoTime now) {
+  absl::Status written = WriteInstanceRecord(run_dir_, record);
+  if (written.ok()) return true;
+  if (!retry_due_.has_value()) retry_due_ = now + kRecordRetryEvery;
+  if (!failing_) {
+    failing_ = true;
+    emit_(id, "record_failed",
+          absl::StrCat("cannot record pid ", record.pid, " for a fleetd restart to take it back: ",
+                       written.message(), "; retrying every second"));
+  }
+  return false;
+}
+
+void RecordKeeper::Record(const std::string& id, const InstanceRecord& record, os::MonoTime now) {
+  if (Write(id, record, now)) {
+    pending_.erase(id);
+  } else {
+    pending_[id] = record;
+  }
+}
+
+void RecordKeeper::Remove(const std::string& id, const std::string& engine, uint32_t index) {
+  pending_.erase(id);
+  RemoveInstanceRecord(run_dir_, engine, index);
+}
+
+void RecordKeeper::Retry(os::MonoTime now) {
+  if (!retry_due_.has_value() || *retry_due_ > now) return;
+  retry_due_.reset();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (Write(it->first, it->second, now)) {
+      pending_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  if (pending_.empty() && failing_) {
+    failing_ = false;
+    emit_("fleetd", "records_resumed", "every running instance's pid is recorded again");
+  }
+}
+
 }  // namespace fleet::supervisor

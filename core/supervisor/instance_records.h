@@ -10,12 +10,15 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
-
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "core/os/clock.h"
 #include "proto/fleet/config/v1/config.pb.h"
 
 namespace fleet::supervisor {
@@ -45,6 +48,33 @@ std::vector<InstanceRecord> ReadInstanceRecords(const std::string& run_dir,
                                                 std::vector<std::string>* errors);
 // RUN_DIR/pipes/ENGINE.N: the instance's output FIFO, which outlives fleetd.
 std::string OutputFifoPath(const std::string& run_dir, const std::string& engine, uint32_t index);
+
+// Keeps each running instance's record written: one that cannot be written
+// (disk full) is retried every second until it lands or the run ends, and
+// the operator hears once per failing streak. Without its record a fleetd
+// restart would not know the pid and could start a second copy beside it.
+class RecordKeeper {
+ public:
+  using Emit = std::function<void(const std::string& subject, const std::string& kind,
+                                  const std::string& message)>;
+  RecordKeeper(std::string run_dir, Emit emit)
+      : run_dir_(std::move(run_dir)), emit_(std::move(emit)) {}
+
+  // id: the instance's name in what the operator is told.
+  void Record(const std::string& id, const InstanceRecord& record, os::MonoTime now);
+  void Remove(const std::string& id, const std::string& engine, uint32_t index);
+  std::optional<os::MonoTime> retry_due() const { return retry_due_; }
+  void Retry(os::MonoTime now);
+
+ private:
+  bool Write(const std::string& id, const InstanceRecord& record, os::MonoTime now);
+
+  const std::string run_dir_;
+  Emit emit_;
+  absl::flat_hash_map<std::string, InstanceRecord> pending_;
+  std::optional<os::MonoTime> retry_due_;
+  bool failing_ = false;
+};
 
 }  // namespace fleet::supervisor
 

@@ -1,12 +1,5 @@
 #include "core/supervisor/supervisor.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/inotify.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,12 +20,6 @@ namespace {
 
 namespace v1 = ::fleet::config::v1;
 namespace ctl = ::fleet::control::v1;
-
-// epoll tags for the loop's own descriptors; instance pipes carry their
-// Instance* instead (never this small).
-constexpr uint64_t kTagSignal = 1;
-constexpr uint64_t kTagWake = 2;
-constexpr uint64_t kTagInotify = 3;
 
 // Woken this much past its deadline, the loop was not running (a busy loop
 // is late by milliseconds): see NoteStall.
@@ -56,10 +43,10 @@ Supervisor::Supervisor(SupervisorOptions options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock : os::RealClock()),
       events_(options_.events),
+      table_(defaults::LogsDir(options_.run_dir)),
       watch_(
-          clock_, [this](const std::string& path, bool complete) {
-            OnWatchedFileChanged(path, complete);
-          },
+          clock_,
+          [this](const std::string& path, bool complete) { OnWatchedFileChanged(path, complete); },
           [this](const std::string& why) {
             Emit("fleetd", "inotify_unavailable",
                  absl::StrCat(why,
@@ -67,17 +54,22 @@ Supervisor::Supervisor(SupervisorOptions options)
                               "looked at every second instead of as they change (raise the "
                               "limit and restart fleetd to watch them again)"));
           }),
-      capture_(clock_, options_.run_dir,
-               [this](const std::string& subject, const std::string& kind,
-                      const std::string& message) { Emit(subject, kind, message); },
-               [this](OutputPipe* pipe, absl::string_view data) {
-                 const module::InstanceView view = ViewOf(*pipe->inst);
-                 for (const auto& m : modules_) m->OnOutput(view, pipe->stream, data);
-               }),
+      capture_(
+          clock_, options_.run_dir,
+          [this](const std::string& subject, const std::string& kind, const std::string& message) {
+            Emit(subject, kind, message);
+          },
+          [this](OutputPipe* pipe, absl::string_view data) {
+            const module::InstanceView view = ViewOf(*pipe->inst);
+            for (const auto& m : modules_) m->OnOutput(view, pipe->stream, data);
+          }),
       containment_(options_.run_dir,
                    [this](const std::string& subject, const std::string& kind,
-                          const std::string& message) { Emit(subject, kind, message); }) {
-  base_env_ = os::CurrentEnvironment();
+                          const std::string& message) { Emit(subject, kind, message); }),
+      records_(options_.run_dir,
+               [this](const std::string& subject, const std::string& kind,
+                      const std::string& message) { Emit(subject, kind, message); }),
+      launcher_(options_.run_dir, &capture_, &containment_, &modules_, clock_) {
   started_wall_ = clock_->WallNow();
   started_mono_ = now_ = clock_->MonotonicNow();
 }
@@ -85,39 +77,22 @@ Supervisor::Supervisor(SupervisorOptions options)
 Supervisor::~Supervisor() {
   // Modules first: their workers may still post here until they are joined.
   modules_.clear();
-  for (auto& [name, engine] : engines_) {
-    for (auto& inst : engine->instances) {
-      capture_.Close(&inst->out);
-      capture_.Close(&inst->err);
-    }
-  }
-  for (int fd : {epoll_fd_, signal_fd_, wake_fd_}) {
-    if (fd >= 0) ::close(fd);
-  }
+  table_.ForEach([this](Instance* inst) {
+    capture_.Close(&inst->out);
+    capture_.Close(&inst->err);
+  });
 }
 
 absl::Status Supervisor::Init() {
   if (options_.watchdog_interval > absl::ZeroDuration() && options_.watchdog_ping) {
     watchdog_due_ping_ = clock_->MonotonicNow();
   }
-  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) return absl::ErrnoToStatus(errno, "epoll_create1");
-  capture_.set_epoll(epoll_fd_);
-  sigset_t signals = HandledSignals();
-  signal_fd_ = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (signal_fd_ < 0) return absl::ErrnoToStatus(errno, "signalfd");
-  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd_ < 0) return absl::ErrnoToStatus(errno, "eventfd");
+  FLEET_RETURN_IF_ERROR(loop_.Init(HandledSignals()));
+  capture_.set_epoll(loop_.epoll_fd());
   watch_.Init();
-  for (auto [fd, tag] : {std::pair{signal_fd_, kTagSignal}, std::pair{wake_fd_, kTagWake},
-                         std::pair{watch_.fd(), kTagInotify}}) {
-    if (fd < 0) continue;  // inotify, when polling instead.
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = tag;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      return absl::ErrnoToStatus(errno, "epoll_ctl");
-    }
+  if (watch_.fd() >= 0) {  // Else polled. A change reaches modules, who say what it changes.
+    FLEET_RETURN_IF_ERROR(loop_.Watch(
+        watch_.fd(), [this] { watch_.OnReadable(now_); }, /*quiet=*/true));
   }
   containment_.Init(options_.use_cgroups);
   return os::MakeDirs(defaults::LogsDir(options_.run_dir), 0700);
@@ -126,7 +101,10 @@ absl::Status Supervisor::Init() {
 // --- the loop ---
 
 void Supervisor::Run() {
-  epoll_event events[64];
+  const EventLoop::Handlers handlers{[this](int sig) { OnSignal(sig); },
+                                     [this](void* pipe, uint32_t events) {
+                                       capture_.OnReadable(static_cast<OutputPipe*>(pipe), events);
+                                     }};
   std::optional<MonoTime> next_deadline;
   for (;;) {
     now_ = clock_->MonotonicNow();
@@ -136,42 +114,14 @@ void Supervisor::Run() {
     if (dirty_) {
       dirty_ = false;
       Reconcile();
-      if (shutting_down_) {
-        bool alive = false;
-        for (const auto& [name, engine] : engines_) alive = alive || EngineAlive(*engine);
-        if (!alive) break;
-      }
+      if (shutting_down_ && !table_.AnyAlive()) break;
       next_deadline = NextDeadline();
     }
-    int n = ::epoll_wait(epoll_fd_, events, 64, TimeoutMs(next_deadline));
-    if (n < 0 && errno != EINTR) {
-      log::Error(absl::StrCat("epoll_wait: ", strerror(errno)));
-      continue;
-    }
+    const int timeout = TimeoutMs(next_deadline);
+    // Commands, signals and watched descriptors change state; output does not.
+    if (loop_.Wait(timeout, handlers)) dirty_ = true;
     now_ = clock_->MonotonicNow();
     if (next_deadline.has_value() && now_ - *next_deadline > kStallAfter) NoteStall(*next_deadline);
-    for (int i = 0; i < n; ++i) {
-      switch (events[i].data.u64) {
-        case kTagSignal:
-          HandleSignals();
-          break;
-        case kTagWake:
-          HandleWake();
-          break;
-        case kTagInotify:
-          watch_.OnReadable(now_);
-          break;
-        default:
-          if (events[i].data.u64 & 1) {
-            HandlePidfd(reinterpret_cast<Instance*>(events[i].data.u64 & ~uint64_t{1}));
-          } else if (events[i].data.u64 & 2) {
-            reinterpret_cast<FdWatch*>(events[i].data.u64 & ~uint64_t{2})->on_readable();
-            dirty_ = true;  // Its deadline may have moved.
-          } else {
-            capture_.OnReadable(static_cast<OutputPipe*>(events[i].data.ptr), events[i].events);
-          }
-      }
-    }
     if (next_deadline.has_value() && *next_deadline <= now_) {
       loop_lag_ = now_ - *next_deadline;
       max_loop_lag_ = std::max(max_loop_lag_, loop_lag_);
@@ -180,13 +130,7 @@ void Supervisor::Run() {
     }
   }
   // Whatever was posted meanwhile still gets an answer; later posts are refused.
-  std::vector<std::function<void()>> last;
-  {
-    fleet::MutexLock lock(&post_mu_);
-    finished_ = true;
-    last.swap(posted_);
-  }
-  for (auto& fn : last) fn();
+  loop_.Finish();
   for (const auto& m : modules_) m->OnLoopEnd();
   containment_.RemoveAll();
   Emit("fleetd", "stopped", "every engine is stopped");
@@ -194,12 +138,10 @@ void Supervisor::Run() {
 
 void Supervisor::NoteStall(MonoTime due) {
   last_stall_ = Stall{due, now_};
-  for (auto& [name, engine] : engines_) {
-    for (auto& inst : engine->instances) {
-      capture_.Drain(&inst->out);
-      capture_.Drain(&inst->err);
-    }
-  }
+  table_.ForEach([this](Instance* inst) {
+    capture_.Drain(&inst->out);
+    capture_.Drain(&inst->err);
+  });
   Emit("fleetd", "stalled",
        absl::StrCat("the supervision loop did not run for ",
                     absl::FormatDuration(absl::Trunc(now_ - due, absl::Milliseconds(100))),
@@ -216,14 +158,12 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   for (const auto& m : modules_) consider(m->NextDeadline());
   consider(containment_.sweep_due());
   consider(watch_.NextRescan());
-  consider(records_retry_due_);
-  for (const StoppingOrphan& o : orphans_stopping_) consider(o.kill_at);
-  for (const auto& [name, engine] : engines_) {
-    for (const auto& inst : engine->instances) {
-      consider(inst->life.deadline());
-      consider(inst->dying_check_due);
-    }
-  }
+  consider(records_.retry_due());
+  consider(containment_.orphan_kill_due());
+  table_.ForEach([&consider](const Instance* inst) {
+    consider(inst->life.deadline());
+    consider(inst->dying_check_due);
+  });
   return next;
 }
 
@@ -234,37 +174,19 @@ int Supervisor::TimeoutMs(std::optional<MonoTime> next) const {
   return static_cast<int>(std::min<double>(std::ceil(absl::ToDoubleMilliseconds(wait)), 1e9));
 }
 
-void Supervisor::HandleSignals() {
-  dirty_ = true;
-  signalfd_siginfo info;
-  bool child = false;
-  while (::read(signal_fd_, &info, sizeof(info)) == sizeof(info)) {
-    switch (info.ssi_signo) {
-      case SIGCHLD:
-        child = true;
-        break;
-      case SIGTERM:
-      case SIGINT:
-        Shutdown(os::SignalName(static_cast<int>(info.ssi_signo)));
-        break;
-      case SIGHUP:
-        (void)Reload();
-        break;
-    }
+void Supervisor::OnSignal(int sig) {
+  switch (sig) {
+    case SIGCHLD:
+      ReapChildren();
+      break;
+    case SIGTERM:
+    case SIGINT:
+      Shutdown(os::SignalName(sig));
+      break;
+    case SIGHUP:
+      (void)Reload();
+      break;
   }
-  if (child) ReapChildren();
-}
-
-void Supervisor::HandleWake() {
-  dirty_ = true;  // Commands change what is wanted.
-  uint64_t count;
-  (void)::read(wake_fd_, &count, sizeof(count));
-  std::vector<std::function<void()>> work;
-  {
-    fleet::MutexLock lock(&post_mu_);
-    work.swap(posted_);
-  }
-  for (auto& fn : work) fn();
 }
 
 void Supervisor::CheckStopFlag() {
@@ -276,7 +198,6 @@ void Supervisor::CheckStopFlag() {
 
 void Supervisor::ReapChildren() {
   for (const os::Reaped& r : os::ReapExitedChildren()) {
-    auto it = by_pid_.find(r.pid);
     if (auto helper = helpers_.find(r.pid); helper != helpers_.end()) {
       Helper done = std::move(helper->second);
       helpers_.erase(helper);
@@ -287,12 +208,11 @@ void Supervisor::ReapChildren() {
     }
     // Not an instance: an exec probe (handed to whoever waits for it), or an
     // orphaned grandchild handed to us as subreaper (reaping it is all).
-    if (it == by_pid_.end()) {
+    Instance* inst = table_.TakePid(r.pid);
+    if (inst == nullptr) {
       if (options_.children != nullptr) options_.children->Deliver(r.pid, r.status);
       continue;
     }
-    Instance* inst = it->second;
-    by_pid_.erase(it);
     OnExit(inst, r.status);
   }
 }
@@ -309,10 +229,9 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
   // never runs next to the old instance's children (systemd's
   // KillMode=control-group).
   containment_.EndLeftovers(inst->id, inst->engine->spec->name(), inst->index, inst->pid, now_);
-  RemoveInstanceRecord(options_.run_dir, inst->engine->spec->name(), inst->index);
-  inst->record_pending = false;
+  records_.Remove(inst->id, inst->engine->spec->name(), inst->index);
   if (inst->pidfd >= 0) {  // Reaped as a child after all (cannot happen; be tidy).
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, inst->pidfd, nullptr);
+    loop_.Unwatch(inst->pidfd);
     ::close(inst->pidfd);
     inst->pidfd = -1;
   }
@@ -322,9 +241,9 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
   }
   const absl::Duration ran = clock_->WallNow() - inst->started_wall;
   capture_.Marker(inst, absl::StrCat(status.Describe(), " after ",
-                                 absl::FormatDuration(absl::Trunc(
-                                     ran, ran < absl::Seconds(1) ? absl::Milliseconds(1)
-                                                                 : absl::Milliseconds(100)))));
+                                     absl::FormatDuration(absl::Trunc(
+                                         ran, ran < absl::Seconds(1) ? absl::Milliseconds(1)
+                                                                     : absl::Milliseconds(100)))));
   for (const auto& m : modules_) m->OnExit(ViewOf(*inst), status);
   inst->pid = 0;
   inst->has_exited = true;
@@ -351,47 +270,40 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
 }
 
 void Supervisor::RunTimers() {
-  for (auto& [name, engine] : engines_) {
-    for (auto& inst : engine->instances) {
-      std::optional<MonoTime> d = inst->life.deadline();
-      if (!d.has_value() || *d > now_) continue;
-      State before = inst->life.state();
-      Action action = inst->life.Tick(now_);
-      if (before == State::kStarting && inst->life.state() == State::kRunning) {
-        Emit(inst->id, "running", absl::StrCat("pid ", inst->pid));
-      } else if ((before == State::kStarting || before == State::kRunning) &&
-                 inst->life.state() == State::kStopping) {
-        Emit(inst->id, "timed_out", inst->life.reason());  // The cycle's run timeout.
-      }
-      Perform(inst.get(), action);
+  table_.ForEach([this](Instance* inst) {
+    // The reconcile after the timers starts it if the killed copy is gone.
+    if (inst->dying_check_due.has_value() && *inst->dying_check_due <= now_) {
+      inst->dying_check_due.reset();
     }
-  }
-  for (auto& [name, engine] : engines_) {
-    for (auto& inst : engine->instances) {
-      // The reconcile after the timers starts it if the killed copy is gone.
-      if (inst->dying_check_due.has_value() && *inst->dying_check_due <= now_) {
-        inst->dying_check_due.reset();
-      }
+    std::optional<MonoTime> d = inst->life.deadline();
+    if (!d.has_value() || *d > now_) return;
+    State before = inst->life.state();
+    Action action = inst->life.Tick(now_);
+    if (before == State::kStarting && inst->life.state() == State::kRunning) {
+      Emit(inst->id, "running", absl::StrCat("pid ", inst->pid));
+    } else if ((before == State::kStarting || before == State::kRunning) &&
+               inst->life.state() == State::kStopping) {
+      Emit(inst->id, "timed_out", inst->life.reason());  // The cycle's run timeout.
     }
-  }
+    Perform(inst, action);
+  });
   for (const auto& m : modules_) {
     if (std::optional<MonoTime> due = m->NextDeadline(); due.has_value() && *due <= now_) {
       m->OnDeadline();
     }
   }
   containment_.SweepOrphans(
-      now_, [this](pid_t pid) { return by_pid_.count(pid) > 0; },
+      now_, [this](pid_t pid) { return table_.HasPid(pid); },
       [this](const std::string& engine, uint32_t index) -> pid_t {
-        auto it = engines_.find(engine);
-        if (it == engines_.end() || index >= it->second->instances.size()) return 0;
-        return it->second->instances[index]->pid;
+        const Instance* inst = table_.At(engine, index);
+        return inst == nullptr ? 0 : inst->pid;
       });
   if (std::optional<MonoTime> rescan = watch_.NextRescan(); rescan.has_value() && *rescan <= now_) {
     watch_.Rescan(now_);
     CheckStopFlag();  // One there before polling began is not a change.
   }
-  RetryInstanceRecords();
-  KillStubbornOrphans();
+  records_.Retry(now_);
+  containment_.KillStubbornOrphans(now_);
   if (watchdog_due_ping_.has_value() && *watchdog_due_ping_ <= now_) {
     options_.watchdog_ping();
     watchdog_due_ping_ = now_ + options_.watchdog_interval;

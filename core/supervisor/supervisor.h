@@ -11,25 +11,26 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "core/concurrency/mutex.h"
+#include "core/capture/log_sink.h"
 #include "core/config/loader.h"
 #include "core/module/module.h"
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
 #include "core/supervisor/containment.h"
 #include "core/supervisor/event_log.h"
+#include "core/supervisor/event_loop.h"
 #include "core/supervisor/file_watch.h"
-#include "core/supervisor/output_capture.h"
 #include "core/supervisor/instance_records.h"
+#include "core/supervisor/instance_table.h"
+#include "core/supervisor/launcher.h"
 #include "core/supervisor/lifecycle.h"
-#include "core/capture/log_sink.h"
+#include "core/supervisor/output_capture.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
 namespace fleet::supervisor {
@@ -51,11 +52,6 @@ struct SupervisorOptions {
 };
 
 enum class Verb { kStart, kStop, kRestart };
-
-// The process table's records (supervisor_internal.h).
-struct Engine;
-struct Instance;
-struct OutputPipe;
 
 // Thread-safety: Post() and Stopped() from any thread; everything else on the
 // loop thread (before Run(), or inside a posted closure).
@@ -102,24 +98,18 @@ class Supervisor : public module::ModuleHost {
       const std::vector<std::string>& targets);
 
  private:
-
-  void HandleSignals();
-  void HandleWake();
+  void OnSignal(int sig);
   // The stop flag file exists: it is removed and fleetd shuts down.
   void CheckStopFlag();
   // An adopted process's pidfd became readable: it is gone.
   void HandlePidfd(Instance* inst);
   // At the first Apply: takes back the instances a previous fleetd left
-  // running (supervisor_adopt.cc).
+  // running (supervisor_adopt.cc), and ends every process of this fleet
+  // that no record accounts for.
   void AdoptSurvivors();
   void Adopt(Instance* inst, const InstanceRecord& record);
-  // Writes inst's pid record; on failure it is retried every second by
-  // RetryInstanceRecords, and the operator told once per failing streak.
-  void RecordInstance(Instance* inst);
-  void RetryInstanceRecords();
-  // SIGKILLs survivors stopped as orphans that are still there after the
-  // grace (same pid and start time: never a stranger with a reused pid).
-  void KillStubbornOrphans();
+  // Writes inst's pid record (RecordKeeper retries it if it fails).
+  void RecordInstance(const Instance& inst);
   void ReapChildren();
   void OnExit(Instance* inst, const os::ExitStatus& status);
   void RunTimers();
@@ -132,36 +122,25 @@ class Supervisor : public module::ModuleHost {
   void Spawn(Instance* inst);
   // Every module lets inst start now (SpawnGate); else it WAITs, gated.
   bool SpawnGatesOpen(Instance* inst);
-  void AddInstances(Engine* engine, uint32_t count);
-  // Installs a (new) definition.
-  void SetSpec(Engine* engine, const fleet::config::v1::Engine& spec);
-  // Watched files (supervisor_watch.cc): rebuilds what is watched; cheap to
-  // call, does the work only after rewatch_.
+  // Watched files: rebuilds what is watched; cheap to call, does the work
+  // only after rewatch_.
   void WatchFiles();
   void OnWatchedFileChanged(const std::string& path, bool complete);
-  // Empty when every engine `engine` depends on is running; else who it waits for.
-  std::string UnmetDependency(const Engine& engine) const;
-  bool EngineAlive(const Engine& engine) const;
   // sig to inst's run (its process group; in cgroups, every member).
   void SignalInstance(const Instance& inst, int sig);
-  // After adoption, before anything is spawned: kills every process of this
-  // fleet that no adopted record accounts for: what a run that ended while
-  // fleetd was down left (setsid grandchildren), and a run fleetd spawned
-  // but died before recording. One pass over the cgroups or /proc.
-  void EndUnownedRuns();
-  // No copy EndUnownedRuns killed for inst is alive any more; else inst
-  // WAITs, and is looked at again shortly.
+  // No copy killed as fleetd came back is alive any more; else inst WAITs,
+  // and is looked at again shortly.
   bool EarlierCopyGone(Instance* inst);
-  // The earliest lifecycle deadline (O(instances)), and it as an epoll timeout.
+  // The earliest deadline (O(instances)), and it as an epoll timeout.
   std::optional<MonoTime> NextDeadline() const;
   int TimeoutMs(std::optional<MonoTime> next) const;
-  std::vector<Instance*> Resolve(const std::string& target, absl::Status* error);
-  std::vector<std::string> ChildEnvironment(const Instance& inst) const;
-  // The instance id names ("ENGINE/N"), retiring ones included, or null;
-  // FindLive: only while its process runs and is not being stopped.
-  Instance* FindInstance(const std::string& id) const;
+  // A live instance (its process runs and is not being stopped), or null.
   Instance* FindLive(const std::string& id) const;
-  // ModuleHost.
+  // A loop woken this late past its deadline was not running: drain every
+  // pipe first (output written meanwhile is progress), and remember the gap.
+  void NoteStall(MonoTime due);
+
+  // ModuleHost (supervisor_host.cc).
   bool WithInstance(const std::string& id,
                     const std::function<void(const module::InstanceView&)>& fn) override;
   void Kill(const std::string& id, const std::string& reason) override;
@@ -187,35 +166,34 @@ class Supervisor : public module::ModuleHost {
   void Emit(const std::string& subject, const std::string& kind,
             const std::string& message) override;
   os::MonoTime Now() const override { return now_; }
-  absl::Time WallNow() const override;
+  absl::Time WallNow() const override { return clock_->WallNow(); }
   const std::string& run_dir() const override { return options_.run_dir; }
   void ForEachInstance(const std::function<void(const module::InstanceView&)>& fn) override;
   const fleet::config::v1::Engine* FindEngine(const std::string& name) const override;
-  module::InstanceView ViewOf(Instance& inst) const;
 
   std::vector<std::unique_ptr<module::Module>> modules_;
 
   SupervisorOptions options_;
   os::Clock* clock_;
   EventLog* events_;
-  std::vector<std::string> base_env_;
   std::string fleet_name_;
   std::string config_path_;
 
-  int epoll_fd_ = -1;
-  int signal_fd_ = -1;
-  int wake_fd_ = -1;
+  EventLoop loop_;
+  InstanceTable table_;
   // The files modules watch, and the stop flag.
   FileWatch watch_;
   // Instances' stdout and stderr, into their logs and on to the modules.
   OutputCapture capture_;
+  // Nothing an instance started outlives it (cgroups or process groups).
+  Containment containment_;
+  RecordKeeper records_;
+  Launcher launcher_;
   // The set of watched files may have changed (config applied, instances
   // removed): WatchFiles() must run.
   bool rewatch_ = true;
 
   std::optional<MonoTime> watchdog_due_ping_;
-  // Nothing an instance started outlives it (cgroups or process groups).
-  Containment containment_;
   // The loop's own health: lateness of the last timer run, and the worst.
   absl::Duration loop_lag_;
   absl::Duration max_loop_lag_;
@@ -223,32 +201,9 @@ class Supervisor : public module::ModuleHost {
   // machine suspended, fleetd starved of CPU): progress is judged only on
   // time fleetd was watching, so this span does not count as idle.
   std::optional<Stall> last_stall_;
-  // A loop woken this late past its deadline was not running: drain every
-  // pipe first (output written meanwhile is progress), and remember the gap.
-  void NoteStall(MonoTime due);
 
-  // Ordered by name, so status lists engines the same way every time.
-  std::map<std::string, std::unique_ptr<Engine>> engines_;
-  absl::flat_hash_map<pid_t, Instance*> by_pid_;
   bool shutting_down_ = false;
   bool adopted_once_ = false;
-  std::optional<MonoTime> records_retry_due_;
-  bool records_failing_ = false;
-  struct StoppingOrphan {
-    std::string engine;
-    uint32_t index;
-    pid_t pid;
-    uint64_t start_time;
-    MonoTime kill_at;
-  };
-  std::vector<StoppingOrphan> orphans_stopping_;
-  // Descriptors modules asked the loop to watch (WatchFd); the epoll set
-  // carries each one's address with bit 1 set.
-  struct FdWatch {
-    int fd;
-    std::function<void()> on_readable;
-  };
-  std::vector<std::unique_ptr<FdWatch>> fd_watches_;
   // Helper processes modules spawned for an instance (SpawnHelper), by pid.
   struct Helper {
     Instance* inst;
@@ -260,10 +215,6 @@ class Supervisor : public module::ModuleHost {
   MonoTime now_;
   absl::Time started_wall_;
   MonoTime started_mono_;
-
-  mutable fleet::Mutex post_mu_;
-  std::vector<std::function<void()>> posted_ ABSL_GUARDED_BY(post_mu_);
-  bool finished_ ABSL_GUARDED_BY(post_mu_) = false;
 };
 
 }  // namespace fleet::supervisor

@@ -9,13 +9,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <map>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/log/log.h"
 #include "core/os/cgroup.h"
@@ -30,15 +29,9 @@ namespace fleet::supervisor {
 namespace v1 = ::fleet::config::v1;
 
 namespace {
-constexpr absl::Duration kRecordRetryEvery = absl::Seconds(1);
-// How long a survivor the config no longer has gets to stop on SIGTERM
-// (its engine's own grace is gone with its definition): systemd's default.
-constexpr absl::Duration kOrphanGrace = absl::Seconds(10);
 // A killed earlier copy is looked at again this often until it is gone.
 constexpr absl::Duration kDyingCheckEvery = absl::Milliseconds(10);
 }  // namespace
-
-
 
 void Supervisor::AdoptSurvivors() {
   if (adopted_once_) return;
@@ -57,28 +50,37 @@ void Supervisor::AdoptSurvivors() {
                         "; it is started again"));
       continue;
     }
-    Instance* inst = nullptr;
-    auto it = engines_.find(r.engine);
-    if (it != engines_.end() && r.index < it->second->instances.size() &&
-        !it->second->instances[r.index]->retire) {
-      inst = it->second->instances[r.index].get();
-    }
-    if (inst == nullptr) {
+    Instance* inst = table_.At(r.engine, r.index);
+    if (inst == nullptr || inst->retire) {
       // Ran under an older config: nothing wants it now.
-      for (int sig : {SIGTERM, SIGCONT}) containment_.Signal(r.engine, r.index, r.pid, sig);
       RemoveInstanceRecord(options_.run_dir, r.engine, r.index);
-      orphans_stopping_.push_back(
-          {r.engine, r.index, r.pid, r.start_time, clock_->MonotonicNow() + kOrphanGrace});
+      containment_.StopOrphan(r.engine, r.index, r.pid, r.start_time, clock_->MonotonicNow());
       Emit(id, "orphan_stopped",
            absl::StrCat("pid ", r.pid,
                         " survived fleetd but is not in the config any more: "
                         "sent SIGTERM to its group (SIGKILL in ",
-                        absl::FormatDuration(kOrphanGrace), " if it is still there)"));
+                        absl::FormatDuration(Containment::kOrphanGrace), " if it is still there)"));
       continue;
     }
     Adopt(inst, r);
   }
-  EndUnownedRuns();
+  // Every process of this fleet that no adopted record accounts for goes:
+  // what a run that ended while fleetd was down left (setsid grandchildren),
+  // and a run fleetd spawned but died before recording. An instance does
+  // not start again until its killed copies are gone (EarlierCopyGone).
+  std::map<std::string, pid_t> keep;  // ENGINE.N -> the pid that stays.
+  table_.ForEach([&keep](const Instance* inst) {
+    if (inst->pid > 0) keep[absl::StrCat(inst->engine->spec->name(), ".", inst->index)] = inst->pid;
+  });
+  for (auto& [group, killed] : containment_.EndUnowned(std::move(keep))) {
+    const size_t dot = group.rfind('.');
+    uint32_t index = 0;
+    if (dot == std::string::npos || !absl::SimpleAtoi(group.substr(dot + 1), &index)) continue;
+    Instance* inst = table_.At(group.substr(0, dot), index);
+    if (inst == nullptr) continue;
+    for (Containment::Killed& k : killed.processes) inst->dying.processes.push_back(k);
+    for (std::string& dir : killed.cgroups) inst->dying.cgroups.push_back(std::move(dir));
+  }
 }
 
 void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
@@ -95,20 +97,20 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
   }
   inst->pid = r.pid;
   inst->pidfd = pidfd;
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = reinterpret_cast<uint64_t>(inst) | 1;  // Low bit: a pidfd, not a pipe.
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev);
+  if (absl::Status watched = loop_.Watch(pidfd, [this, inst] { HandlePidfd(inst); });
+      !watched.ok()) {
+    log::Error(absl::StrCat(inst->id, ": cannot watch pid ", r.pid, ": ", watched.message()));
+  }
   // Its output, from where the last fleetd stopped reading. (A survivor
   // of a fleetd older than the stderr FIFO writes both streams to the first.)
   bool captured = false;
   for (OutputPipe* pipe : {&inst->out, &inst->err}) captured = capture_.Reopen(pipe) || captured;
-  by_pid_[r.pid] = inst;
+  table_.AddPid(r.pid, inst);
   inst->started_wall = absl::FromUnixMillis(r.spawned_unix_ms);
   inst->stop_signal = os::SignalFromName(spec.stop().signal()).value_or(SIGTERM);
   const absl::Duration up = std::max(absl::ZeroDuration(), clock_->WallNow() - inst->started_wall);
   inst->life.Adopted(now_, up);
-  if (r.from_temporary_file) RecordInstance(inst);
+  if (r.from_temporary_file) RecordInstance(*inst);
   Emit(inst->id, "adopted",
        absl::StrCat("pid ", r.pid, ", up ", absl::FormatDuration(absl::Trunc(up, absl::Seconds(1))),
                     ", taken back after a fleetd restart",
@@ -120,114 +122,38 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
   }
 }
 
-void Supervisor::KillStubbornOrphans() {
-  for (auto it = orphans_stopping_.begin(); it != orphans_stopping_.end();) {
-    if (it->kill_at > now_) {
-      ++it;
-      continue;
-    }
-    std::optional<uint64_t> start = os::ProcessStartTime(it->pid);
-    if (start.has_value() && *start == it->start_time) {
-      containment_.Signal(it->engine, it->index, it->pid, SIGKILL);
-      Emit(absl::StrCat(it->engine, "/", it->index), "killed",
-           absl::StrCat("pid ", it->pid, " ignored SIGTERM for ",
-                        absl::FormatDuration(kOrphanGrace), ": SIGKILL"));
-    }
-    it = orphans_stopping_.erase(it);
-  }
-}
-
-void Supervisor::RecordInstance(Instance* inst) {
-  const v1::Engine& spec = *inst->engine->spec;
-  absl::Status recorded = WriteInstanceRecord(
-      options_.run_dir,
-      {spec.name(), inst->index, inst->pid, os::ProcessStartTime(inst->pid).value_or(0),
-       SpecHash(spec), absl::ToUnixMillis(inst->started_wall)});
-  inst->record_pending = !recorded.ok();
-  if (recorded.ok()) return;
-  if (!records_retry_due_.has_value()) records_retry_due_ = now_ + kRecordRetryEvery;
-  if (!records_failing_) {
-    records_failing_ = true;
-    // Without the record a fleetd restart would not know this pid and
-    // could start a second copy beside it: worth the operator's attention.
-    Emit(inst->id, "record_failed",
-         absl::StrCat("cannot record pid ", inst->pid, " for a fleetd restart to take it back: ",
-                      recorded.message(), "; retrying every second"));
-  }
-}
-
-void Supervisor::RetryInstanceRecords() {
-  if (!records_retry_due_.has_value() || *records_retry_due_ > now_) return;
-  records_retry_due_.reset();
-  int pending = 0;
-  for (auto& [name, engine] : engines_) {
-    for (auto& inst : engine->instances) {
-      if (!inst->record_pending || inst->pid <= 0) continue;
-      RecordInstance(inst.get());
-      pending += inst->record_pending;
-    }
-  }
-  if (pending == 0 && records_failing_) {
-    records_failing_ = false;
-    Emit("fleetd", "records_resumed", "every running instance's pid is recorded again");
-  }
+void Supervisor::RecordInstance(const Instance& inst) {
+  const v1::Engine& spec = *inst.engine->spec;
+  records_.Record(inst.id,
+                  {spec.name(), inst.index, inst.pid, os::ProcessStartTime(inst.pid).value_or(0),
+                   SpecHash(spec), absl::ToUnixMillis(inst.started_wall)},
+                  now_);
 }
 
 void Supervisor::HandlePidfd(Instance* inst) {
   if (inst->pidfd < 0) return;  // Stale event.
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, inst->pidfd, nullptr);
+  loop_.Unwatch(inst->pidfd);
   ::close(inst->pidfd);
   inst->pidfd = -1;
-  by_pid_.erase(inst->pid);
+  table_.TakePid(inst->pid);
   os::ExitStatus status;
   status.unknown = true;
   OnExit(inst, status);
   dirty_ = true;  // An exit changes what must run, as a reaped child does.
 }
 
-void Supervisor::EndUnownedRuns() {
-  // What this fleetd took back: ENGINE.N -> the pid that stays. A survivor
-  // of a removed engine that is being stopped gracefully stays too.
-  std::map<std::string, pid_t> keep;
-  std::map<std::string, Instance*> instances;
-  for (auto& [name, engine] : engines_) {
-    for (auto& inst : engine->instances) {
-      const std::string group = absl::StrCat(name, ".", inst->index);
-      instances[group] = inst.get();
-      if (inst->pid > 0) keep[group] = inst->pid;
-    }
-  }
-  for (const StoppingOrphan& o : orphans_stopping_) keep[absl::StrCat(o.engine, ".", o.index)] = o.pid;
-  for (auto& [group, killed] : containment_.EndUnowned(keep)) {
-    auto it = instances.find(group);
-    if (it == instances.end()) continue;
-    // It must not start again until these are gone (EarlierCopyGone).
-    for (const Containment::Killed& k : killed.processes) it->second->dying.push_back(k);
-    for (std::string& dir : killed.cgroups) it->second->dying_cgroups.push_back(std::move(dir));
-  }
-}
-
 bool Supervisor::EarlierCopyGone(Instance* inst) {
-  auto& dying = inst->dying;
-  dying.erase(std::remove_if(dying.begin(), dying.end(),
-                             [](const Containment::Killed& p) {
-                               return !os::ProcessLives(p.pid, p.start_time);
-                             }),
-              dying.end());
-  auto& groups = inst->dying_cgroups;
-  groups.erase(std::remove_if(groups.begin(), groups.end(),
-                              [](const std::string& dir) { return os::CgroupPids(dir).empty(); }),
-               groups.end());
-  if (dying.empty() && groups.empty()) {
+  if (Containment::Ended(&inst->dying)) {
     inst->dying_check_due.reset();
     return true;
   }
   // A killed process is gone within milliseconds unless it sleeps
   // uninterruptibly (a hung NFS read); it is looked at again shortly.
-  inst->life.Wait(dying.empty() ? absl::StrCat("an earlier copy (in ", groups.front(),
-                                               ") was killed and has not ended yet")
-                                : absl::StrCat("an earlier copy (pid ", dying.front().pid,
-                                               ") was killed and has not ended yet"));
+  inst->life.Wait(inst->dying.processes.empty()
+                      ? absl::StrCat("an earlier copy (in ", inst->dying.cgroups.front(),
+                                     ") was killed and has not ended yet")
+                      : absl::StrCat("an earlier copy (pid ", inst->dying.processes.front().pid,
+                                     ") was killed and has not ended yet"));
   inst->dying_check_due = now_ + kDyingCheckEvery;
   return false;
 }

@@ -2,6 +2,9 @@
 #ifndef FLEET_CORE_SUPERVISOR_SUPERVISOR_INTERNAL_H_
 #define FLEET_CORE_SUPERVISOR_SUPERVISOR_INTERNAL_H_
 
+#include <signal.h>
+
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,11 +16,13 @@
 #include "core/supervisor/containment.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/capture/log_sink.h"
-#include "core/supervisor/supervisor.h"
+#include "core/module/module.h"
 #include "proto/fleet/config/v1/config.pb.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
 namespace fleet::supervisor {
+
+struct Instance;
 
 // Status rows (instance_status.cc).
 fleet::control::v1::InstanceState InstanceStateToProto(State s);
@@ -60,9 +65,6 @@ struct Instance {
   // A process adopted after a fleetd restart is not our child: its exit is
   // learned from a pidfd in the epoll set.
   int pidfd = -1;
-  // Its pid record (for a fleetd restart to take it back) could not be
-  // written yet (disk full): retried until it is.
-  bool record_pending = false;
   int stop_signal = SIGTERM;
   absl::Time started_wall;
   // The operator's (or config's) wish; the lifecycle says what is.
@@ -98,11 +100,12 @@ struct Instance {
   // started but never recorded): SIGKILL is not death, so no new run starts
   // until these processes and cgroups are empty, and the instance never
   // has two copies, not even for the milliseconds a kill takes.
-  std::vector<Containment::Killed> dying;
-  std::vector<std::string> dying_cgroups;
+  Containment::Unowned dying;
   std::optional<MonoTime> dying_check_due;
 };
 
+// What modules see of inst.
+module::InstanceView ViewOf(Instance& inst);
 // What status shows of inst's lifecycle, last exit and log.
 void FillInstanceRow(const Instance& inst, MonoTime now, fleet::control::v1::InstanceStatus* out);
 // CPU % since the previous status (or since the start) and RSS of every

@@ -17,38 +17,13 @@ namespace v1 = ::fleet::config::v1;
 
 }  // namespace
 
-bool Supervisor::EngineAlive(const Engine& engine) const {
-  for (const auto& inst : engine.instances) {
-    if (inst->life.HasProcess() || inst->life.Pending() || inst->helpers > 0) return true;
-  }
-  return false;
-}
-
-std::string Supervisor::UnmetDependency(const Engine& engine) const {
-  for (const std::string& dep : engine.spec->depends_on()) {
-    auto it = engines_.find(dep);
-    if (it == engines_.end()) return dep;
-    const Engine& d = *it->second;
-    uint32_t wanted = 0;
-    for (const auto& inst : d.instances) {
-      if (!inst->want_run || inst->retire) continue;
-      ++wanted;
-      // A cycle engine between successful runs (IDLE) counts as up.
-      const State st = inst->life.state();
-      if ((st != State::kRunning && st != State::kIdle) || inst->unhealthy) return dep;
-    }
-    if (wanted == 0 && d.spec->replicas() > 0) return dep;
-  }
-  return "";
-}
-
 void Supervisor::ReconcileScheduled(Instance* inst, const std::string& unmet) {
   const State s = inst->life.state();
   if (s != State::kWaiting) inst->gated = false;  // What held it is over.
   // A run asked for waits for a module (its state pulled) or a killed copy;
   // each reconcile asks again, and it starts once nothing holds it.
   if (s == State::kWaiting &&
-      (inst->gated || !inst->dying.empty() || !inst->dying_cgroups.empty())) {
+      (inst->gated || !inst->dying.processes.empty() || !inst->dying.cgroups.empty())) {
     Perform(inst, inst->life.Start(now_));
     return;
   }
@@ -70,11 +45,10 @@ void Supervisor::Reconcile() {
     ReconcileShutdown();
     return;
   }
-  for (auto it = engines_.begin(); it != engines_.end();) {
-    Engine& engine = *it->second;
-    const bool daemon = engine.spec->type() == v1::ENGINE_TYPE_DAEMON;
-    const std::string unmet = UnmetDependency(engine);
-    for (auto& inst : engine.instances) {
+  for (const auto& [name, engine] : table_.engines()) {
+    const bool daemon = engine->spec->type() == v1::ENGINE_TYPE_DAEMON;
+    const std::string unmet = table_.UnmetDependency(*engine);
+    for (auto& inst : engine->instances) {
       if (inst->retire || !inst->want_run) {
         if (inst->life.HasProcess() || inst->life.Pending()) {
           Perform(inst.get(), inst->life.Stop(now_, inst->retire ? "removed" : "stopped"));
@@ -94,24 +68,12 @@ void Supervisor::Reconcile() {
       }
       Perform(inst.get(), inst->life.Start(now_));
     }
-    // Retired instances leave once stopped; a removed engine once empty.
-    auto& v = engine.instances;
-    const size_t before = v.size();
-    v.erase(std::remove_if(v.begin(), v.end(),
-                           [this](const std::unique_ptr<Instance>& i) {
-                             if (!i->retire || i->life.HasProcess() || i->helpers > 0) {
-                               return false;
-                             }
-                             for (const auto& m : modules_) m->OnInstanceRemoved(i->id);
-                             return true;
-                           }),
-            v.end());
-    if (v.size() != before) rewatch_ = true;  // What they watched goes.
-    if (engine.removing && v.empty()) {
-      it = engines_.erase(it);
-    } else {
-      ++it;
-    }
+  }
+  // Retired instances leave once stopped (what they watched goes); a
+  // removed engine once empty.
+  for (const std::string& id : table_.Prune()) {
+    for (const auto& m : modules_) m->OnInstanceRemoved(id);
+    rewatch_ = true;
   }
   WatchFiles();
 }
@@ -119,11 +81,11 @@ void Supervisor::Reconcile() {
 void Supervisor::ReconcileShutdown() {
   // Reverse dependency order: an engine stops once nothing that depends on it
   // is still alive.
-  for (auto& [name, engine] : engines_) {
-    if (!EngineAlive(*engine)) continue;
+  for (const auto& [name, engine] : table_.engines()) {
+    if (!InstanceTable::Alive(*engine)) continue;
     bool dependents_alive = false;
-    for (const auto& [other_name, other] : engines_) {
-      if (other.get() == engine.get() || !EngineAlive(*other)) continue;
+    for (const auto& [other_name, other] : table_.engines()) {
+      if (other.get() == engine.get() || !InstanceTable::Alive(*other)) continue;
       const auto& deps = other->spec->depends_on();
       if (std::find(deps.begin(), deps.end(), name) != deps.end()) dependents_alive = true;
     }

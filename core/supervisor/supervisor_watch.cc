@@ -1,6 +1,6 @@
 // Watched files (core/supervisor/file_watch.h): what modules ask to be
 // watched (metrics files, health's log and heartbeat paths, answers) and the
-// stop flag; and an engine's definition installed. Loop thread only.
+// stop flag. Loop thread only.
 #include <errno.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -14,11 +14,6 @@
 #include "core/supervisor/supervisor_internal.h"
 
 namespace fleet::supervisor {
-
-void Supervisor::SetSpec(Engine* engine, const fleet::config::v1::Engine& spec) {
-  engine->spec = std::make_shared<fleet::config::v1::Engine>(spec);
-  engine->scheduled = spec.type() != fleet::config::v1::ENGINE_TYPE_DAEMON;
-}
 
 std::optional<MonoTime> Supervisor::FileChangedAt(const std::string& path) const {
   return watch_.ChangedAt(path);

@@ -1,0 +1,82 @@
+// The process table: engines by name, their instances by index, running
+// processes by pid. Structure only: what runs, and when, is the
+// supervisor's. Loop thread only.
+#ifndef FLEET_CORE_SUPERVISOR_INSTANCE_TABLE_H_
+#define FLEET_CORE_SUPERVISOR_INSTANCE_TABLE_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "core/supervisor/supervisor_internal.h"
+#include "proto/fleet/config/v1/config.pb.h"
+#include "proto/fleet/control/v1/control.pb.h"
+
+namespace fleet::supervisor {
+
+class InstanceTable {
+ public:
+  // Instances' logs go to logs_dir/ENGINE.N.log.
+  explicit InstanceTable(std::string logs_dir) : logs_dir_(std::move(logs_dir)) {}
+
+  // What a config changed in the table.
+  struct Applied {
+    fleet::control::v1::ReloadResponse response;
+    std::vector<Instance*> added;
+    // Running on a definition that changed: each restarts on the new one.
+    std::vector<Instance*> redefined;
+  };
+  // Adds, scales and marks for removal only what changed; an instance scaled
+  // away or of a removed engine retires (it goes once stopped: Prune).
+  Applied Apply(const fleet::config::v1::FleetConfig& config);
+
+  // Retired instances that have stopped leave, and removed engines once
+  // empty. Returns the ids that left.
+  std::vector<std::string> Prune();
+
+  // "ENGINE/N" (or the engine and index), retiring ones included, or null.
+  Instance* Find(const std::string& id) const;
+  Instance* At(const std::string& engine, uint32_t index) const;
+  const Engine* FindEngine(const std::string& name) const;
+  // An operator's target: "ENGINE/N", "ENGINE" (every replica) or "all";
+  // retiring instances are not targets. kNotFound says what exists.
+  absl::StatusOr<std::vector<Instance*>> Resolve(const std::string& target) const;
+
+  // Processes this fleetd started or took back.
+  void AddPid(pid_t pid, Instance* inst) { by_pid_[pid] = inst; }
+  // The instance running pid, no longer listed; null for another pid.
+  Instance* TakePid(pid_t pid);
+  bool HasPid(pid_t pid) const { return by_pid_.count(pid) > 0; }
+
+  // Ordered by name, so status lists engines the same way every time.
+  const std::map<std::string, std::unique_ptr<Engine>>& engines() const { return engines_; }
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    for (const auto& [name, engine] : engines_) {
+      for (const auto& inst : engine->instances) fn(inst.get());
+    }
+  }
+
+  // Something of engine still runs, is due to, or has a helper running.
+  static bool Alive(const Engine& engine);
+  bool AnyAlive() const;
+  // Empty when every engine `engine` depends on is up; else who it waits for.
+  std::string UnmetDependency(const Engine& engine) const;
+
+ private:
+  void SetSpec(Engine* engine, const fleet::config::v1::Engine& spec);
+  void AddInstances(Engine* engine, uint32_t count, std::vector<Instance*>* added);
+
+  const std::string logs_dir_;
+  std::map<std::string, std::unique_ptr<Engine>> engines_;
+  absl::flat_hash_map<pid_t, Instance*> by_pid_;
+};
+
+}  // namespace fleet::supervisor
+
+#endif  // FLEET_CORE_SUPERVISOR_INSTANCE_TABLE_H_

@@ -1,0 +1,93 @@
+#include "core/supervisor/launcher.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "core/os/cgroup.h"
+#include "core/os/env.h"
+#include "core/os/process.h"
+#include "core/supervisor/supervisor_internal.h"
+
+namespace fleet::supervisor {
+
+Launcher::Launcher(const std::string& run_dir, OutputCapture* capture, Containment* containment,
+                   const Modules* modules, os::Clock* clock)
+    : run_dir_(run_dir),
+      capture_(capture),
+      containment_(containment),
+      modules_(modules),
+      clock_(clock),
+      base_env_(os::CurrentEnvironment()) {}
+
+std::vector<std::string> Launcher::Environment(const Instance& inst) const {
+  std::map<std::string, std::string> env;
+  for (const std::string& kv : base_env_) {
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  // fleetd's own socket-activation and notify variables are not the child's.
+  env.erase("NOTIFY_SOCKET");
+  env.erase("LISTEN_FDS");
+  env.erase("LISTEN_PID");
+  for (const auto& [key, value] : inst.engine->spec->env()) env[key] = value;
+  env["FLEET_ENGINE"] = inst.engine->spec->name();
+  env["FLEET_INSTANCE"] = absl::StrCat(inst.index);
+  env["FLEET_RUN_DIR"] = run_dir_;
+  const module::InstanceView view = ViewOf(const_cast<Instance&>(inst));
+  for (const auto& m : *modules_) m->AddEnvironment(view, &env);
+  std::vector<std::string> out;
+  out.reserve(env.size());
+  for (const auto& [key, value] : env) out.push_back(absl::StrCat(key, "=", value));
+  return out;
+}
+
+absl::StatusOr<pid_t> Launcher::Launch(Instance* inst) {
+  const fleet::config::v1::Engine& spec = *inst->engine->spec;
+  // A module may take stdout to a file of its own (an intelligence run's
+  // answer), which outlives fleetd like the FIFO; stderr still goes to the log.
+  const module::InstanceView view = ViewOf(*inst);
+  int stdout_fd = -1;
+  for (const auto& m : *modules_) {
+    if (stdout_fd < 0) stdout_fd = m->OpenStdout(view);
+  }
+  int out_fd = -1, err_fd = -1;
+  if ((stdout_fd < 0 && !capture_->Open(&inst->out, &out_fd)) ||
+      !capture_->Open(&inst->err, &err_fd)) {
+    const int error = errno;
+    for (int fd : {stdout_fd, out_fd}) {
+      if (fd >= 0) ::close(fd);
+    }
+    capture_->Close(&inst->out);
+    return absl::ErrnoToStatus(error, "pipe");
+  }
+  os::SpawnSpec s;
+  if (spec.shell().empty()) {
+    s.argv.assign(spec.command().begin(), spec.command().end());
+  } else {
+    s.argv = {"/bin/sh", "-c", spec.shell()};
+  }
+  s.env = Environment(*inst);
+  s.cwd = spec.cwd();
+  s.output_fd = stdout_fd >= 0 ? stdout_fd : out_fd;
+  s.error_fd = err_fd;
+  Containment::Leaf leaf =
+      containment_->PrepareRun(inst->id, spec.name(), inst->index, clock_->WallNow());
+  s.cgroup_fd = leaf.fd;
+  inst->run_cgroup = std::move(leaf.path);
+  inst->oom_kills_at_start = os::ReadOomKills(inst->run_cgroup);
+  absl::StatusOr<pid_t> pid = os::CurrentEnv()->Spawn(s);
+  for (int fd : {out_fd, err_fd, stdout_fd, s.cgroup_fd}) {
+    if (fd >= 0) ::close(fd);
+  }
+  if (!pid.ok()) {
+    capture_->Close(&inst->out);
+    capture_->Close(&inst->err);
+  }
+  return pid;
+}
+
+}  // namespace fleet::supervisor

@@ -1,0 +1,50 @@
+// One run of an instance, started: its argv, environment and working
+// directory, its output (FIFOs that outlive fleetd, or a module's file for
+// stdout), a fresh cgroup leaf. What the start means for the instance (its
+// lifecycle, events, pid record) is the supervisor's. Loop thread only.
+#ifndef FLEET_CORE_SUPERVISOR_LAUNCHER_H_
+#define FLEET_CORE_SUPERVISOR_LAUNCHER_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/module/module.h"
+#include "core/supervisor/containment.h"
+#include "core/supervisor/output_capture.h"
+
+namespace fleet::supervisor {
+
+struct Instance;
+
+class Launcher {
+ public:
+  using Modules = std::vector<std::unique_ptr<module::Module>>;
+  // Every argument outlives the launcher.
+  Launcher(const std::string& run_dir, OutputCapture* capture, Containment* containment,
+           const Modules* modules, os::Clock* clock);
+
+  // What inst's process is given: fleetd's environment (without its own
+  // systemd variables), the engine's env, FLEET_ENGINE/INSTANCE/RUN_DIR,
+  // and what modules add.
+  std::vector<std::string> Environment(const Instance& inst) const;
+
+  // Starts inst's run; on failure its pipes are closed again and the
+  // error says what failed.
+  absl::StatusOr<pid_t> Launch(Instance* inst);
+
+ private:
+  const std::string& run_dir_;
+  OutputCapture* capture_;
+  Containment* containment_;
+  const Modules* modules_;
+  os::Clock* clock_;
+  const std::vector<std::string> base_env_;
+};
+
+}  // namespace fleet::supervisor
+
+#endif  // FLEET_CORE_SUPERVISOR_LAUNCHER_H_

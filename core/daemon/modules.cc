@@ -8,26 +8,27 @@
 namespace fleet::daemon {
 
 ModuleRoutes RegisterModules(supervisor::Supervisor* supervisor, const ModuleServices& services) {
+  module::ModuleHost* host = supervisor->host();
   ModuleRoutes routes;
-  supervisor->AddModule(std::make_unique<modules::LogHygiene>(supervisor));
-  supervisor->AddModule(std::make_unique<modules::KillConditions>(supervisor));
-  auto health = std::make_unique<modules::HealthChecks>(supervisor, services.health);
+  supervisor->AddModule(std::make_unique<modules::LogHygiene>(host));
+  supervisor->AddModule(std::make_unique<modules::KillConditions>(host));
+  auto health = std::make_unique<modules::HealthChecks>(host, services.health);
   routes.health = health.get();
   supervisor->AddModule(std::move(health));
   // After health: a scheduled instance's health is whether it runs on time.
-  auto runs = std::make_unique<modules::Scheduler>(supervisor);
+  auto runs = std::make_unique<modules::Scheduler>(host);
   routes.runs = runs.get();
   supervisor->AddModule(std::move(runs));
-  auto bus = std::make_unique<modules::WorkBus>(supervisor);
+  auto bus = std::make_unique<modules::WorkBus>(host);
   routes.bus = bus.get();
   supervisor->AddModule(std::move(bus));
   if (services.recovery != nullptr) {
-    auto recovery = std::make_unique<modules::RecoveryPasses>(supervisor, services.recovery,
+    auto recovery = std::make_unique<modules::RecoveryPasses>(host, services.recovery,
                                                               services.plan_reporter);
     routes.recovery = recovery.get();
     supervisor->AddModule(std::move(recovery));
   }
-  auto state = std::make_unique<modules::SharedState>(supervisor, services.sync, services.recovery,
+  auto state = std::make_unique<modules::SharedState>(host, services.sync, services.recovery,
                                                       services.plan_reporter);
   routes.state = state.get();
   supervisor->AddModule(std::move(state));

@@ -38,7 +38,7 @@ class ClockJumpTest : public ::testing::Test {
     options.clock = &clock_;
     options.events = &events_;
     supervisor_ = std::make_unique<Supervisor>(options);
-    auto runs = std::make_unique<modules::Scheduler>(supervisor_.get());
+    auto runs = std::make_unique<modules::Scheduler>(supervisor_->host());
     runs_ = runs.get();
     supervisor_->AddModule(std::move(runs));
     EXPECT_TRUE(supervisor_->Init().ok());

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "core/concurrency/mutex.h"
 #include "absl/time/time.h"
+#include "core/concurrency/mutex.h"
 #include "core/os/clock.h"
 #include "proto/fleet/control/v1/control.pb.h"
 

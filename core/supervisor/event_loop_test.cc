@@ -71,8 +71,10 @@ TEST_F(EventLoopTest, WatchedDescriptorsRunTheirCallbackAndQuietOnesAreNoEvent) 
   int loud_reads = 0, quiet_reads = 0;
   char c;
   ASSERT_TRUE(loop_.Watch(loud[0], [&] { loud_reads += ::read(loud[0], &c, 1); }).ok());
-  ASSERT_TRUE(
-      loop_.Watch(quiet[0], [&] { quiet_reads += ::read(quiet[0], &c, 1); }, /*quiet=*/true).ok());
+  ASSERT_TRUE(loop_
+                  .Watch(
+                      quiet[0], [&] { quiet_reads += ::read(quiet[0], &c, 1); }, /*quiet=*/true)
+                  .ok());
   ASSERT_EQ(::write(quiet[1], "q", 1), 1);
   EXPECT_FALSE(WaitForEvent());
   EXPECT_EQ(quiet_reads, 1);
@@ -93,8 +95,20 @@ TEST_F(EventLoopTest, AWatchUnwatchedByAnEarlierCallbackInTheSameBatchIsSkipped)
   ASSERT_EQ(::pipe(b), 0);
   int runs = 0;
   // Whichever runs first unwatches the other: exactly one runs.
-  ASSERT_TRUE(loop_.Watch(a[0], [&] { ++runs; loop_.Unwatch(b[0]); }).ok());
-  ASSERT_TRUE(loop_.Watch(b[0], [&] { ++runs; loop_.Unwatch(a[0]); }).ok());
+  ASSERT_TRUE(loop_
+                  .Watch(a[0],
+                         [&] {
+                           ++runs;
+                           loop_.Unwatch(b[0]);
+                         })
+                  .ok());
+  ASSERT_TRUE(loop_
+                  .Watch(b[0],
+                         [&] {
+                           ++runs;
+                           loop_.Unwatch(a[0]);
+                         })
+                  .ok());
   ASSERT_EQ(::write(a[1], "x", 1), 1);
   ASSERT_EQ(::write(b[1], "x", 1), 1);
   EXPECT_TRUE(WaitForEvent());

@@ -28,7 +28,8 @@ class FileWatch {
   // watch lost track: look again); else a write in progress.
   using OnChange = std::function<void(const std::string& path, bool complete)>;
   // on_polling: inotify cannot be used (why); from now on files are polled.
-  FileWatch(os::Clock* clock, OnChange on_change, std::function<void(const std::string&)> on_polling);
+  FileWatch(os::Clock* clock, OnChange on_change,
+            std::function<void(const std::string&)> on_polling);
   ~FileWatch();
   FileWatch(const FileWatch&) = delete;
   FileWatch& operator=(const FileWatch&) = delete;

@@ -26,11 +26,10 @@ class FileWatchTest : public ::testing::Test {
   std::string dir_;
   std::vector<std::pair<std::string, bool>> changes_;
   std::string polling_why_;
-  FileWatch watch_{os::RealClock(),
-                   [this](const std::string& path, bool complete) {
-                     changes_.emplace_back(path, complete);
-                   },
-                   [this](const std::string& why) { polling_why_ = why; }};
+  FileWatch watch_{
+      os::RealClock(),
+      [this](const std::string& path, bool complete) { changes_.emplace_back(path, complete); },
+      [this](const std::string& why) { polling_why_ = why; }};
 };
 
 TEST_F(FileWatchTest, ReportsChangesOfWatchedFilesOnlyAndWhetherTheyAreComplete) {
@@ -68,18 +67,17 @@ TEST_F(FileWatchTest, AMissingDirectoryIsRetriedAndPollingFindsChanges) {
   const std::string later = dir_ + "/later/answer";
   const os::MonoTime now = os::RealClock()->MonotonicNow();
   watch_.Set({later}, now);
-  EXPECT_FALSE(watch_.wants_retry(now));  // Not at every change of the fleet,
+  EXPECT_FALSE(watch_.wants_retry(now));                    // Not at every change of the fleet,
   EXPECT_TRUE(watch_.wants_retry(now + absl::Seconds(1)));  // but once a second.
   ASSERT_TRUE(os::MakeDirs(dir_ + "/later", 0700).ok());
   watch_.Set({later}, now + absl::Seconds(1));
   EXPECT_FALSE(watch_.wants_retry(now + absl::Seconds(5)));
 
   // Without inotify: a rescan notices a file created since the last one.
-  FileWatch polled(os::RealClock(),
-                   [this](const std::string& path, bool complete) {
-                     changes_.emplace_back(path, complete);
-                   },
-                   [this](const std::string& why) { polling_why_ = why; });
+  FileWatch polled(
+      os::RealClock(),
+      [this](const std::string& path, bool complete) { changes_.emplace_back(path, complete); },
+      [this](const std::string& why) { polling_why_ = why; });
   // Not Init(): as when inotify_init1 fails, the caller polls.
   polled.Set({later}, os::RealClock()->MonotonicNow());
   polled.Rescan(os::RealClock()->MonotonicNow());

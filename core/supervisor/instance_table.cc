@@ -187,6 +187,28 @@ Instance* InstanceTable::TakePid(pid_t pid) {
   return inst;
 }
 
+void InstanceTable::AddHelper(pid_t pid, Instance* inst, OnHelperExit on_exit) {
+  helpers_[pid] = Helper{inst, std::move(on_exit)};
+  ++inst->helpers;
+}
+
+std::optional<InstanceTable::OnHelperExit> InstanceTable::TakeHelper(pid_t pid) {
+  auto it = helpers_.find(pid);
+  if (it == helpers_.end()) return std::nullopt;
+  Helper done = std::move(it->second);
+  helpers_.erase(it);
+  --done.inst->helpers;
+  return std::move(done.on_exit);
+}
+
+std::vector<pid_t> InstanceTable::HelpersOf(const Engine& engine) const {
+  std::vector<pid_t> pids;
+  for (const auto& [pid, helper] : helpers_) {
+    if (helper.inst->engine == &engine) pids.push_back(pid);
+  }
+  return pids;
+}
+
 bool InstanceTable::Alive(const Engine& engine) {
   for (const auto& inst : engine.instances) {
     if (inst->life.HasProcess() || inst->life.Pending() || inst->helpers > 0) return true;

@@ -6,8 +6,10 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +55,14 @@ class InstanceTable {
   Instance* TakePid(pid_t pid);
   bool HasPid(pid_t pid) const { return by_pid_.count(pid) > 0; }
 
+  // Helper processes modules started for an instance (a judge): it stays
+  // in the table until they end.
+  using OnHelperExit = std::function<void(const os::ExitStatus&)>;
+  void AddHelper(pid_t pid, Instance* inst, OnHelperExit on_exit);
+  // The helper running pid ends (no longer listed): what to call, if it is one.
+  std::optional<OnHelperExit> TakeHelper(pid_t pid);
+  std::vector<pid_t> HelpersOf(const Engine& engine) const;
+
   // Ordered by name, so status lists engines the same way every time.
   const std::map<std::string, std::unique_ptr<Engine>>& engines() const { return engines_; }
   template <typename Fn>
@@ -75,6 +85,11 @@ class InstanceTable {
   const std::string logs_dir_;
   std::map<std::string, std::unique_ptr<Engine>> engines_;
   absl::flat_hash_map<pid_t, Instance*> by_pid_;
+  struct Helper {
+    Instance* inst;
+    OnHelperExit on_exit;
+  };
+  absl::flat_hash_map<pid_t, Helper> helpers_;
 };
 
 }  // namespace fleet::supervisor

@@ -12,7 +12,6 @@ namespace {
 
 namespace v1 = ::fleet::config::v1;
 
-
 std::string Millis(absl::Duration d) {
   return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1)));
 }

@@ -10,8 +10,8 @@
 #include <optional>
 #include <string>
 
-#include "core/backoff/backoff.h"
 #include "absl/time/time.h"
+#include "core/backoff/backoff.h"
 #include "core/os/clock.h"
 #include "core/os/process.h"
 #include "proto/fleet/config/v1/config.pb.h"

@@ -69,9 +69,11 @@ Supervisor::Supervisor(SupervisorOptions options)
       records_(options_.run_dir,
                [this](const std::string& subject, const std::string& kind,
                       const std::string& message) { Emit(subject, kind, message); }),
-      launcher_(options_.run_dir, &capture_, &containment_, &modules_, clock_) {
+      launcher_(options_.run_dir, &capture_, &containment_, &modules_, clock_),
+      host_({options_.run_dir, clock_, events_, &loop_, &table_, &watch_, &launcher_, &modules_,
+             &state_, [this](Instance* inst, Action action) { Perform(inst, action); }}) {
   started_wall_ = clock_->WallNow();
-  started_mono_ = now_ = clock_->MonotonicNow();
+  started_mono_ = state_.now = clock_->MonotonicNow();
 }
 
 Supervisor::~Supervisor() {
@@ -92,7 +94,7 @@ absl::Status Supervisor::Init() {
   watch_.Init();
   if (watch_.fd() >= 0) {  // Else polled. A change reaches modules, who say what it changes.
     FLEET_RETURN_IF_ERROR(loop_.Watch(
-        watch_.fd(), [this] { watch_.OnReadable(now_); }, /*quiet=*/true));
+        watch_.fd(), [this] { watch_.OnReadable(state_.now); }, /*quiet=*/true));
   }
   containment_.Init(options_.use_cgroups);
   return os::MakeDirs(defaults::LogsDir(options_.run_dir), 0700);
@@ -107,26 +109,27 @@ void Supervisor::Run() {
                                      }};
   std::optional<MonoTime> next_deadline;
   for (;;) {
-    now_ = clock_->MonotonicNow();
+    state_.now = clock_->MonotonicNow();
     // Output alone changes no state: only an exit, a timer, a command or a
     // signal makes the O(instances) passes below worth running, so a chatty
     // fleet costs a read and a write per chunk, not a scan.
-    if (dirty_) {
-      dirty_ = false;
+    if (state_.dirty) {
+      state_.dirty = false;
       Reconcile();
-      if (shutting_down_ && !table_.AnyAlive()) break;
+      if (state_.shutting_down && !table_.AnyAlive()) break;
       next_deadline = NextDeadline();
     }
     const int timeout = TimeoutMs(next_deadline);
     // Commands, signals and watched descriptors change state; output does not.
-    if (loop_.Wait(timeout, handlers)) dirty_ = true;
-    now_ = clock_->MonotonicNow();
-    if (next_deadline.has_value() && now_ - *next_deadline > kStallAfter) NoteStall(*next_deadline);
-    if (next_deadline.has_value() && *next_deadline <= now_) {
-      loop_lag_ = now_ - *next_deadline;
+    if (loop_.Wait(timeout, handlers)) state_.dirty = true;
+    state_.now = clock_->MonotonicNow();
+    if (next_deadline.has_value() && state_.now - *next_deadline > kStallAfter)
+      NoteStall(*next_deadline);
+    if (next_deadline.has_value() && *next_deadline <= state_.now) {
+      loop_lag_ = state_.now - *next_deadline;
       max_loop_lag_ = std::max(max_loop_lag_, loop_lag_);
       RunTimers();
-      dirty_ = true;
+      state_.dirty = true;
     }
   }
   // Whatever was posted meanwhile still gets an answer; later posts are refused.
@@ -137,14 +140,14 @@ void Supervisor::Run() {
 }
 
 void Supervisor::NoteStall(MonoTime due) {
-  last_stall_ = Stall{due, now_};
+  state_.last_stall = module::ModuleHost::Stall{due, state_.now};
   table_.ForEach([this](Instance* inst) {
     capture_.Drain(&inst->out);
     capture_.Drain(&inst->err);
   });
   Emit("fleetd", "stalled",
        absl::StrCat("the supervision loop did not run for ",
-                    absl::FormatDuration(absl::Trunc(now_ - due, absl::Milliseconds(100))),
+                    absl::FormatDuration(absl::Trunc(state_.now - due, absl::Milliseconds(100))),
                     " (fleetd stopped, suspended or starved of CPU): output written meanwhile was "
                     "read first, and the gap does not count against any instance's progress"));
 }
@@ -193,17 +196,14 @@ void Supervisor::CheckStopFlag() {
   if (::access(defaults::StopFlag(options_.run_dir).c_str(), F_OK) != 0) return;
   ::unlink(defaults::StopFlag(options_.run_dir).c_str());
   Shutdown("stop flag");
-  dirty_ = true;
+  state_.dirty = true;
 }
 
 void Supervisor::ReapChildren() {
   for (const os::Reaped& r : os::ReapExitedChildren()) {
-    if (auto helper = helpers_.find(r.pid); helper != helpers_.end()) {
-      Helper done = std::move(helper->second);
-      helpers_.erase(helper);
-      --done.inst->helpers;
-      dirty_ = true;
-      done.on_exit(r.status);
+    if (std::optional<InstanceTable::OnHelperExit> helper = table_.TakeHelper(r.pid)) {
+      state_.dirty = true;
+      (*helper)(r.status);
       continue;
     }
     // Not an instance: an exec probe (handed to whoever waits for it), or an
@@ -228,7 +228,8 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
   // What is left of its process group (and cgroup) goes too, so a restart
   // never runs next to the old instance's children (systemd's
   // KillMode=control-group).
-  containment_.EndLeftovers(inst->id, inst->engine->spec->name(), inst->index, inst->pid, now_);
+  containment_.EndLeftovers(inst->id, inst->engine->spec->name(), inst->index, inst->pid,
+                            state_.now);
   records_.Remove(inst->id, inst->engine->spec->name(), inst->index);
   if (inst->pidfd >= 0) {  // Reaped as a child after all (cannot happen; be tidy).
     loop_.Unwatch(inst->pidfd);
@@ -251,7 +252,7 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
   inst->last_exit.set_signal(status.signaled ? status.signal : 0);
   inst->last_exit.set_unix_ms(absl::ToUnixMillis(clock_->WallNow()));
   inst->last_exit.set_oom_killed(status.oom_killed);
-  Action action = inst->life.Exited(now_, status);
+  Action action = inst->life.Exited(state_.now, status);
   const module::InstanceView view = ViewOf(*inst);
   for (const auto& m : modules_) m->OnExited(view, status);
   if (inst->engine->scheduled) {
@@ -272,13 +273,13 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
 void Supervisor::RunTimers() {
   table_.ForEach([this](Instance* inst) {
     // The reconcile after the timers starts it if the killed copy is gone.
-    if (inst->dying_check_due.has_value() && *inst->dying_check_due <= now_) {
+    if (inst->dying_check_due.has_value() && *inst->dying_check_due <= state_.now) {
       inst->dying_check_due.reset();
     }
     std::optional<MonoTime> d = inst->life.deadline();
-    if (!d.has_value() || *d > now_) return;
+    if (!d.has_value() || *d > state_.now) return;
     State before = inst->life.state();
-    Action action = inst->life.Tick(now_);
+    Action action = inst->life.Tick(state_.now);
     if (before == State::kStarting && inst->life.state() == State::kRunning) {
       Emit(inst->id, "running", absl::StrCat("pid ", inst->pid));
     } else if ((before == State::kStarting || before == State::kRunning) &&
@@ -288,25 +289,26 @@ void Supervisor::RunTimers() {
     Perform(inst, action);
   });
   for (const auto& m : modules_) {
-    if (std::optional<MonoTime> due = m->NextDeadline(); due.has_value() && *due <= now_) {
+    if (std::optional<MonoTime> due = m->NextDeadline(); due.has_value() && *due <= state_.now) {
       m->OnDeadline();
     }
   }
   containment_.SweepOrphans(
-      now_, [this](pid_t pid) { return table_.HasPid(pid); },
+      state_.now, [this](pid_t pid) { return table_.HasPid(pid); },
       [this](const std::string& engine, uint32_t index) -> pid_t {
         const Instance* inst = table_.At(engine, index);
         return inst == nullptr ? 0 : inst->pid;
       });
-  if (std::optional<MonoTime> rescan = watch_.NextRescan(); rescan.has_value() && *rescan <= now_) {
-    watch_.Rescan(now_);
+  if (std::optional<MonoTime> rescan = watch_.NextRescan();
+      rescan.has_value() && *rescan <= state_.now) {
+    watch_.Rescan(state_.now);
     CheckStopFlag();  // One there before polling began is not a change.
   }
-  records_.Retry(now_);
-  containment_.KillStubbornOrphans(now_);
-  if (watchdog_due_ping_.has_value() && *watchdog_due_ping_ <= now_) {
+  records_.Retry(state_.now);
+  containment_.KillStubbornOrphans(state_.now);
+  if (watchdog_due_ping_.has_value() && *watchdog_due_ping_ <= state_.now) {
     options_.watchdog_ping();
-    watchdog_due_ping_ = now_ + options_.watchdog_interval;
+    watchdog_due_ping_ = state_.now + options_.watchdog_interval;
   }
 }
 

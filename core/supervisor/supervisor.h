@@ -23,6 +23,7 @@
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
 #include "core/supervisor/containment.h"
+#include "core/supervisor/core_host.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/event_loop.h"
 #include "core/supervisor/file_watch.h"
@@ -55,7 +56,7 @@ enum class Verb { kStart, kStop, kRestart };
 
 // Thread-safety: Post() and Stopped() from any thread; everything else on the
 // loop thread (before Run(), or inside a posted closure).
-class Supervisor : public module::ModuleHost {
+class Supervisor {
  public:
   explicit Supervisor(SupervisorOptions options);
   ~Supervisor();
@@ -78,11 +79,14 @@ class Supervisor : public module::ModuleHost {
 
   // A feature module (core/module/module.h), called on the loop from now on.
   // Before Apply.
-  void AddModule(std::unique_ptr<module::Module> module);
+  void AddModule(std::unique_ptr<module::Module> module) { modules_.push_back(std::move(module)); }
 
   // Runs fn on the loop thread soon. Returns false (fn dropped) once the loop
   // has finished.
-  bool Post(std::function<void()> fn) override;
+  bool Post(std::function<void()> fn) { return loop_.Post(std::move(fn)); }
+
+  // What modules are given to see the fleet and ask of it.
+  module::ModuleHost* host() { return &host_; }
 
   // --- loop thread ---
   fleet::control::v1::GetStatusResponse Status() const;
@@ -134,42 +138,13 @@ class Supervisor : public module::ModuleHost {
   // The earliest deadline (O(instances)), and it as an epoll timeout.
   std::optional<MonoTime> NextDeadline() const;
   int TimeoutMs(std::optional<MonoTime> next) const;
-  // A live instance (its process runs and is not being stopped), or null.
-  Instance* FindLive(const std::string& id) const;
   // A loop woken this late past its deadline was not running: drain every
   // pipe first (output written meanwhile is progress), and remember the gap.
   void NoteStall(MonoTime due);
 
-  // ModuleHost (supervisor_host.cc).
-  bool WithInstance(const std::string& id,
-                    const std::function<void(const module::InstanceView&)>& fn) override;
-  void Kill(const std::string& id, const std::string& reason) override;
-  void FailAndRestart(const std::string& id, const std::string& reason) override;
-  void SetUnhealthy(const std::string& id, bool unhealthy) override;
-  void SetWaiting(const std::string& id, const std::string& why) override;
-  os::Clock* clock() const override { return clock_; }
-  bool shutting_down() const override { return shutting_down_; }
-  void Start(const std::string& id) override;
-  void Stop(const std::string& id, const std::string& reason) override;
-  void Restart(const std::string& id, const std::string& reason) override;
-  void Idle(const std::string& id, const std::string& reason) override;
-  absl::StatusOr<pid_t> SpawnHelper(const std::string& id, const os::SpawnSpec& spec,
-                                    std::function<void(const os::ExitStatus&)> on_exit) override;
-  void NoteDelivered(const std::string& id, const std::string& path,
-                     const std::string& what) override;
-  absl::StatusOr<std::vector<std::string>> ResolveTarget(const std::string& target) override;
-  std::vector<std::string> ChildEnvironment(const std::string& id) const override;
-  bool WatchFd(int fd, std::function<void()> on_readable) override;
-  void Rewatch() override { rewatch_ = true; }
-  std::optional<MonoTime> FileChangedAt(const std::string& path) const override;
-  std::optional<Stall> LastStall() const override { return last_stall_; }
-  void Emit(const std::string& subject, const std::string& kind,
-            const std::string& message) override;
-  os::MonoTime Now() const override { return now_; }
-  absl::Time WallNow() const override { return clock_->WallNow(); }
-  const std::string& run_dir() const override { return options_.run_dir; }
-  void ForEachInstance(const std::function<void(const module::InstanceView&)>& fn) override;
-  const fleet::config::v1::Engine* FindEngine(const std::string& name) const override;
+  void Emit(const std::string& subject, const std::string& kind, const std::string& message) {
+    events_->Add(subject, kind, message);
+  }
 
   std::vector<std::unique_ptr<module::Module>> modules_;
 
@@ -189,30 +164,17 @@ class Supervisor : public module::ModuleHost {
   Containment containment_;
   RecordKeeper records_;
   Launcher launcher_;
-  // The set of watched files may have changed (config applied, instances
-  // removed): WatchFiles() must run.
-  bool rewatch_ = true;
 
   std::optional<MonoTime> watchdog_due_ping_;
   // The loop's own health: lateness of the last timer run, and the worst.
   absl::Duration loop_lag_;
   absl::Duration max_loop_lag_;
-  // The last time the loop itself did not run (fleetd SIGSTOPped, the
-  // machine suspended, fleetd starved of CPU): progress is judged only on
-  // time fleetd was watching, so this span does not count as idle.
-  std::optional<Stall> last_stall_;
-
-  bool shutting_down_ = false;
+  // Now, shutting down, dirty, rewatch, the last stall: read by the host.
+  // Progress is judged only on time fleetd was watching, so a stall does
+  // not count as idle.
+  LoopState state_;
+  CoreHost host_;
   bool adopted_once_ = false;
-  // Helper processes modules spawned for an instance (SpawnHelper), by pid.
-  struct Helper {
-    Instance* inst;
-    std::function<void(const os::ExitStatus&)> on_exit;
-  };
-  absl::flat_hash_map<pid_t, Helper> helpers_;
-  // Something other than output happened: reconcile and recompute the deadline.
-  bool dirty_ = true;
-  MonoTime now_;
   absl::Time started_wall_;
   MonoTime started_mono_;
 };

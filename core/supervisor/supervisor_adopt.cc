@@ -109,7 +109,7 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
   inst->started_wall = absl::FromUnixMillis(r.spawned_unix_ms);
   inst->stop_signal = os::SignalFromName(spec.stop().signal()).value_or(SIGTERM);
   const absl::Duration up = std::max(absl::ZeroDuration(), clock_->WallNow() - inst->started_wall);
-  inst->life.Adopted(now_, up);
+  inst->life.Adopted(state_.now, up);
   if (r.from_temporary_file) RecordInstance(*inst);
   Emit(inst->id, "adopted",
        absl::StrCat("pid ", r.pid, ", up ", absl::FormatDuration(absl::Trunc(up, absl::Seconds(1))),
@@ -118,7 +118,7 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
   capture_.Marker(inst, absl::StrCat("taken back by a restarted fleetd: pid ", r.pid));
   for (const auto& m : modules_) m->OnAdopted(ViewOf(*inst), up);
   if (r.spec_hash != SpecHash(spec) && !inst->engine->scheduled) {
-    Perform(inst, inst->life.Restart(now_, "its definition changed while fleetd was down"));
+    Perform(inst, inst->life.Restart(state_.now, "its definition changed while fleetd was down"));
   }
 }
 
@@ -127,7 +127,7 @@ void Supervisor::RecordInstance(const Instance& inst) {
   records_.Record(inst.id,
                   {spec.name(), inst.index, inst.pid, os::ProcessStartTime(inst.pid).value_or(0),
                    SpecHash(spec), absl::ToUnixMillis(inst.started_wall)},
-                  now_);
+                  state_.now);
 }
 
 void Supervisor::HandlePidfd(Instance* inst) {
@@ -139,7 +139,7 @@ void Supervisor::HandlePidfd(Instance* inst) {
   os::ExitStatus status;
   status.unknown = true;
   OnExit(inst, status);
-  dirty_ = true;  // An exit changes what must run, as a reaped child does.
+  state_.dirty = true;  // An exit changes what must run, as a reaped child does.
 }
 
 bool Supervisor::EarlierCopyGone(Instance* inst) {
@@ -154,7 +154,7 @@ bool Supervisor::EarlierCopyGone(Instance* inst) {
                                      ") was killed and has not ended yet")
                       : absl::StrCat("an earlier copy (pid ", inst->dying.processes.front().pid,
                                      ") was killed and has not ended yet"));
-  inst->dying_check_due = now_ + kDyingCheckEvery;
+  inst->dying_check_due = state_.now + kDyingCheckEvery;
   return false;
 }
 

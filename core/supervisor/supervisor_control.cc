@@ -16,14 +16,14 @@ namespace ctl = ::fleet::control::v1;
 }  // namespace
 
 ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
-  dirty_ = true;
-  rewatch_ = true;
+  state_.dirty = true;
+  state_.rewatch = true;
   fleet_name_ = loaded.config.name();
   config_path_ = loaded.path;
   InstanceTable::Applied applied = table_.Apply(loaded.config);
   // A new definition: running instances restart on it (in place, one event each).
   for (Instance* inst : applied.redefined) {
-    Perform(inst, inst->life.Restart(now_, "config changed"));
+    Perform(inst, inst->life.Restart(state_.now, "config changed"));
   }
   for (Instance* inst : applied.added) {
     for (const auto& m : modules_) m->OnInstanceAdded(ViewOf(*inst));
@@ -63,7 +63,7 @@ absl::StatusOr<ctl::ReloadResponse> Supervisor::Reload() {
 }
 
 absl::StatusOr<ctl::ActionResponse> Supervisor::Act(Verb verb, const std::string& target) {
-  if (shutting_down_) return absl::UnavailableError("fleetd is shutting down");
+  if (state_.shutting_down) return absl::UnavailableError("fleetd is shutting down");
   absl::StatusOr<std::vector<Instance*>> targets = table_.Resolve(target);
   if (!targets.ok()) return targets.status();
   ctl::ActionResponse response;
@@ -82,7 +82,7 @@ absl::StatusOr<ctl::ActionResponse> Supervisor::Act(Verb verb, const std::string
       case Verb::kStop:
         inst->want_run = false;
         if (inst->life.HasProcess() || inst->life.Pending()) {
-          Perform(inst, inst->life.Stop(now_, "stopped by the operator"));
+          Perform(inst, inst->life.Stop(state_.now, "stopped by the operator"));
           response.add_changed(absl::StrCat(inst->id, ": stopping"));
         } else {
           response.add_changed(absl::StrCat(inst->id, ": already ", StateName(s)));
@@ -91,7 +91,7 @@ absl::StatusOr<ctl::ActionResponse> Supervisor::Act(Verb verb, const std::string
       case Verb::kRestart:
         inst->want_run = true;
         if (inst->life.HasProcess()) {
-          Perform(inst, inst->life.Restart(now_, "restart requested"));
+          Perform(inst, inst->life.Restart(state_.now, "restart requested"));
         } else {
           inst->life.Reset("restart requested");
         }

@@ -10,13 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "core/capture/log_sink.h"
 #include "core/capture/record.h"
+#include "core/module/module.h"
 #include "core/os/cgroup.h"
 #include "core/proto_time/proto_time.h"
 #include "core/supervisor/containment.h"
 #include "core/supervisor/lifecycle.h"
-#include "core/capture/log_sink.h"
-#include "core/module/module.h"
 #include "proto/fleet/config/v1/config.pb.h"
 #include "proto/fleet/control/v1/control.pb.h"
 

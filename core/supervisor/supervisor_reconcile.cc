@@ -24,7 +24,7 @@ void Supervisor::ReconcileScheduled(Instance* inst, const std::string& unmet) {
   // each reconcile asks again, and it starts once nothing holds it.
   if (s == State::kWaiting &&
       (inst->gated || !inst->dying.processes.empty() || !inst->dying.cgroups.empty())) {
-    Perform(inst, inst->life.Start(now_));
+    Perform(inst, inst->life.Start(state_.now));
     return;
   }
   if (s != State::kStopped && s != State::kWaiting && s != State::kExited && s != State::kFatal) {
@@ -41,7 +41,7 @@ void Supervisor::ReconcileScheduled(Instance* inst, const std::string& unmet) {
 }
 
 void Supervisor::Reconcile() {
-  if (shutting_down_) {
+  if (state_.shutting_down) {
     ReconcileShutdown();
     return;
   }
@@ -51,7 +51,7 @@ void Supervisor::Reconcile() {
     for (auto& inst : engine->instances) {
       if (inst->retire || !inst->want_run) {
         if (inst->life.HasProcess() || inst->life.Pending()) {
-          Perform(inst.get(), inst->life.Stop(now_, inst->retire ? "removed" : "stopped"));
+          Perform(inst.get(), inst->life.Stop(state_.now, inst->retire ? "removed" : "stopped"));
         }
         continue;
       }
@@ -66,14 +66,14 @@ void Supervisor::Reconcile() {
         if (s != State::kWaiting || inst->life.reason() != why) inst->life.Wait(why);
         continue;
       }
-      Perform(inst.get(), inst->life.Start(now_));
+      Perform(inst.get(), inst->life.Start(state_.now));
     }
   }
   // Retired instances leave once stopped (what they watched goes); a
   // removed engine once empty.
   for (const std::string& id : table_.Prune()) {
     for (const auto& m : modules_) m->OnInstanceRemoved(id);
-    rewatch_ = true;
+    state_.rewatch = true;
   }
   WatchFiles();
 }
@@ -90,20 +90,18 @@ void Supervisor::ReconcileShutdown() {
       if (std::find(deps.begin(), deps.end(), name) != deps.end()) dependents_alive = true;
     }
     if (dependents_alive) continue;
-    for (const auto& [pid, helper] : helpers_) {
-      // A helper (a judge still looking at an answer) is not worth waiting for.
-      if (helper.inst->engine == engine.get()) os::SignalGroup(pid, SIGKILL);
-    }
+    // A helper (a judge still looking at an answer) is not worth waiting for.
+    for (pid_t pid : table_.HelpersOf(*engine)) os::SignalGroup(pid, SIGKILL);
     for (auto& inst : engine->instances) {
       if (inst->life.state() == State::kStopping) continue;
-      Perform(inst.get(), inst->life.Stop(now_, "fleetd is shutting down"));
+      Perform(inst.get(), inst->life.Stop(state_.now, "fleetd is shutting down"));
     }
   }
 }
 
 void Supervisor::Shutdown(const std::string& why) {
-  if (shutting_down_) return;
-  shutting_down_ = true;
+  if (state_.shutting_down) return;
+  state_.shutting_down = true;
   Emit("fleetd", "shutdown", absl::StrCat("stopping every engine (", why, ")"));
 }
 

@@ -14,8 +14,9 @@ void Supervisor::Perform(Instance* inst, Action action) {
     case Action::kNone:
       return;
     case Action::kSpawn:
-      if (!inst->want_run || inst->retire || shutting_down_) {
-        inst->life.Stop(now_, shutting_down_ ? "fleetd is shutting down" : "not wanted");
+      if (!inst->want_run || inst->retire || state_.shutting_down) {
+        inst->life.Stop(state_.now,
+                        state_.shutting_down ? "fleetd is shutting down" : "not wanted");
         return;
       }
       if (!EarlierCopyGone(inst)) return;  // WAITING for a killed copy to die.
@@ -35,6 +36,21 @@ void Supervisor::Perform(Instance* inst, Action action) {
   }
 }
 
+bool Supervisor::SpawnGatesOpen(Instance* inst) {
+  const module::InstanceView view = ViewOf(*inst);
+  for (const auto& m : modules_) {
+    std::optional<std::string> wait = m->SpawnGate(view);
+    if (!wait.has_value()) continue;
+    inst->gated = true;
+    if (!wait->empty() || inst->life.state() != State::kWaiting) {
+      inst->life.Wait(wait->empty() ? std::string(m->name()) : *wait);
+    }
+    return false;
+  }
+  inst->gated = false;
+  return true;
+}
+
 void Supervisor::SignalInstance(const Instance& inst, int sig) {
   containment_.Signal(inst.engine->spec->name(), inst.index, inst.pid, sig);
 }
@@ -43,7 +59,7 @@ void Supervisor::Spawn(Instance* inst) {
   absl::StatusOr<pid_t> pid = launcher_.Launch(inst);
   if (!pid.ok()) {
     const std::string why(pid.status().message());
-    inst->life.SpawnFailed(now_, why);
+    inst->life.SpawnFailed(state_.now, why);
     Emit(inst->id, inst->life.state() == State::kFatal ? "fatal" : "spawn_failed",
          inst->life.reason());
     for (const auto& m : modules_) m->OnSpawnFailed(ViewOf(*inst), why);
@@ -54,7 +70,7 @@ void Supervisor::Spawn(Instance* inst) {
   inst->started_wall = clock_->WallNow();
   RecordInstance(*inst);  // So that a fleetd that dies can take it back.
   inst->stop_signal = os::SignalFromName(inst->engine->spec->stop().signal()).value_or(SIGTERM);
-  inst->life.Spawned(now_);
+  inst->life.Spawned(state_.now);
   Emit(inst->id, "started", absl::StrCat("pid ", *pid));
   for (const auto& m : modules_) m->OnSpawned(ViewOf(*inst));
   capture_.Marker(inst, absl::StrCat("started: pid ", *pid,

@@ -15,17 +15,13 @@
 
 namespace fleet::supervisor {
 
-std::optional<MonoTime> Supervisor::FileChangedAt(const std::string& path) const {
-  return watch_.ChangedAt(path);
-}
-
 void Supervisor::WatchFiles() {
   // Runs after every state change; the set rarely moves.
-  if (!rewatch_ && !watch_.wants_retry(now_)) return;
-  rewatch_ = false;
+  if (!state_.rewatch && !watch_.wants_retry(state_.now)) return;
+  state_.rewatch = false;
   std::vector<std::string> watched = {defaults::StopFlag(options_.run_dir)};
   for (const auto& m : modules_) m->WatchedFiles(&watched);
-  watch_.Set(std::move(watched), now_);
+  watch_.Set(std::move(watched), state_.now);
 }
 
 void Supervisor::OnWatchedFileChanged(const std::string& path, bool complete) {

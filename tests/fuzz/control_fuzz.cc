@@ -53,14 +53,14 @@ World* Make() {
   options.events = w->events.get();
   options.use_cgroups = false;
   w->supervisor = std::make_unique<Supervisor>(options);
-  auto bus = std::make_unique<fleet::modules::WorkBus>(w->supervisor.get(), /*fsync=*/false);
+  auto bus = std::make_unique<fleet::modules::WorkBus>(w->supervisor->host(), /*fsync=*/false);
   w->bus = bus.get();
   w->supervisor->AddModule(std::move(bus));
-  auto state = std::make_unique<fleet::modules::SharedState>(w->supervisor.get(), nullptr,
+  auto state = std::make_unique<fleet::modules::SharedState>(w->supervisor->host(), nullptr,
                                                              nullptr, nullptr);
   w->state = state.get();
   w->supervisor->AddModule(std::move(state));
-  auto runs = std::make_unique<fleet::modules::Scheduler>(w->supervisor.get());
+  auto runs = std::make_unique<fleet::modules::Scheduler>(w->supervisor->host());
   w->runs = runs.get();
   w->supervisor->AddModule(std::move(runs));
   if (!w->supervisor->Init().ok()) abort();

@@ -1,0 +1,102 @@
+// The supervision core as its modules' host (core/module/module.h): what
+// they may see of the fleet and ask of it, over the core's parts (the
+// process table, the loop, the watched files, the launcher). Modules name
+// instances by id; the host finds them and carries their requests out
+// through the lifecycle. Loop thread only, except Post and Emit.
+#ifndef FLEET_CORE_SUPERVISOR_CORE_HOST_H_
+#define FLEET_CORE_SUPERVISOR_CORE_HOST_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/module/module.h"
+#include "core/supervisor/event_log.h"
+#include "core/supervisor/event_loop.h"
+#include "core/supervisor/file_watch.h"
+#include "core/supervisor/instance_table.h"
+#include "core/supervisor/launcher.h"
+#include "core/supervisor/lifecycle.h"
+
+namespace fleet::supervisor {
+
+// The loop's facts its host reads, and the flags the host raises.
+struct LoopState {
+  MonoTime now;
+  bool shutting_down = false;
+  // Something other than output happened: reconcile and recompute deadlines.
+  bool dirty = true;
+  // The set of watched files may have changed.
+  bool rewatch = true;
+  // The last time the loop itself did not run (fleetd SIGSTOPped, the
+  // machine suspended, fleetd starved of CPU).
+  std::optional<module::ModuleHost::Stall> last_stall;
+};
+
+class CoreHost : public module::ModuleHost {
+ public:
+  struct Parts {
+    std::string run_dir;
+    os::Clock* clock;
+    EventLog* events;
+    EventLoop* loop;
+    InstanceTable* table;
+    FileWatch* watch;
+    Launcher* launcher;
+    const Launcher::Modules* modules;
+    LoopState* state;
+    // Carries out what the lifecycle answered for an instance.
+    std::function<void(Instance*, Action)> perform;
+  };
+  explicit CoreHost(Parts parts) : p_(std::move(parts)) {}
+
+  os::MonoTime Now() const override { return p_.state->now; }
+  absl::Time WallNow() const override { return p_.clock->WallNow(); }
+  os::Clock* clock() const override { return p_.clock; }
+  bool shutting_down() const override { return p_.state->shutting_down; }
+  const std::string& run_dir() const override { return p_.run_dir; }
+  void Emit(const std::string& subject, const std::string& kind,
+            const std::string& message) override {
+    p_.events->Add(subject, kind, message);
+  }
+  bool Post(std::function<void()> fn) override { return p_.loop->Post(std::move(fn)); }
+
+  void ForEachInstance(const std::function<void(const module::InstanceView&)>& fn) override;
+  const fleet::config::v1::Engine* FindEngine(const std::string& name) const override;
+  absl::StatusOr<std::vector<std::string>> ResolveTarget(const std::string& target) override;
+  bool WithInstance(const std::string& id,
+                    const std::function<void(const module::InstanceView&)>& fn) override;
+
+  void Start(const std::string& id) override;
+  void Stop(const std::string& id, const std::string& reason) override;
+  void Restart(const std::string& id, const std::string& reason) override;
+  void Idle(const std::string& id, const std::string& reason) override;
+  void Kill(const std::string& id, const std::string& reason) override;
+  void FailAndRestart(const std::string& id, const std::string& reason) override;
+  void SetUnhealthy(const std::string& id, bool unhealthy) override;
+  void SetWaiting(const std::string& id, const std::string& why) override;
+  absl::StatusOr<pid_t> SpawnHelper(const std::string& id, const os::SpawnSpec& spec,
+                                    std::function<void(const os::ExitStatus&)> on_exit) override;
+  void NoteDelivered(const std::string& id, const std::string& path,
+                     const std::string& what) override;
+
+  std::vector<std::string> ChildEnvironment(const std::string& id) const override;
+  bool WatchFd(int fd, std::function<void()> on_readable) override;
+  void Rewatch() override { p_.state->rewatch = true; }
+  std::optional<MonoTime> FileChangedAt(const std::string& path) const override {
+    return p_.watch->ChangedAt(path);
+  }
+  std::optional<Stall> LastStall() const override { return p_.state->last_stall; }
+
+ private:
+  // Runs step on the instance id names (only a live one when live_only)
+  // and carries out its answer.
+  void Drive(const std::string& id, bool live_only, const std::function<Action(Lifecycle&)>& step);
+
+  Parts p_;
+};
+
+}  // namespace fleet::supervisor
+
+#endif  // FLEET_CORE_SUPERVISOR_CORE_HOST_H_

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/os/cgroup.h"
 #include "core/os/process.h"
+#include "core/supervisor/instance_table.h"
 #include "core/supervisor/supervisor_internal.h"
 #include "core/text/utf8.h"
 
@@ -125,6 +126,29 @@ void FillUsage(Instance* inst, MonoTime now, ctl::InstanceStatus* out) {
   }
   out->set_cpu_percent(last->percent);
   out->set_rss_bytes(rss);
+}
+
+uint32_t FillEngines(const InstanceTable& table,
+                     const std::vector<std::unique_ptr<module::Module>>& modules, MonoTime now,
+                     fleet::control::v1::GetStatusResponse* status) {
+  uint32_t instances = 0;
+  for (const auto& [name, engine] : table.engines()) {
+    fleet::control::v1::EngineStatus* e = status->add_engines();
+    e->set_name(name);
+    e->set_type(EngineTypeName(engine->spec->type()));
+    e->set_description(engine->spec->description());
+    e->set_replicas(engine->spec->replicas());
+    for (const std::string& dep : engine->spec->depends_on()) e->add_depends_on(dep);
+    for (const auto& inst : engine->instances) {
+      ++instances;
+      fleet::control::v1::InstanceStatus* i = e->add_instances();
+      FillInstanceRow(*inst, now, i);
+      const module::InstanceView view = ViewOf(*inst);
+      for (const auto& m : modules) m->FillInstanceStatus(view, i);
+      if (inst->life.HasProcess() && inst->pid > 0) FillUsage(inst.get(), now, i);
+    }
+  }
+  return instances;
 }
 
 }  // namespace fleet::supervisor

@@ -92,6 +92,12 @@ class InstanceTable {
   absl::flat_hash_map<pid_t, Helper> helpers_;
 };
 
+// The engines and instances of a status answer, each row as modules fill it
+// in (instance_status.cc). Returns how many instances there are.
+uint32_t FillEngines(const InstanceTable& table,
+                     const std::vector<std::unique_ptr<module::Module>>& modules, MonoTime now,
+                     fleet::control::v1::GetStatusResponse* status);
+
 }  // namespace fleet::supervisor
 
 #endif  // FLEET_CORE_SUPERVISOR_INSTANCE_TABLE_H_

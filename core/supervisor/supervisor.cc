@@ -66,12 +66,13 @@ Supervisor::Supervisor(SupervisorOptions options)
       containment_(options_.run_dir,
                    [this](const std::string& subject, const std::string& kind,
                           const std::string& message) { Emit(subject, kind, message); }),
-      records_(options_.run_dir,
-               [this](const std::string& subject, const std::string& kind,
-                      const std::string& message) { Emit(subject, kind, message); }),
       launcher_(options_.run_dir, &capture_, &containment_, &modules_, clock_),
       host_({options_.run_dir, clock_, events_, &loop_, &table_, &watch_, &launcher_, &modules_,
-             &state_, [this](Instance* inst, Action action) { Perform(inst, action); }}) {
+             &state_, [this](Instance* inst, Action action) { Perform(inst, action); }}),
+      adoption_({options_.run_dir, clock_, events_, &loop_, &table_, &capture_, &containment_,
+                 &modules_, &state_,
+                 [this](Instance* inst, Action action) { Perform(inst, action); },
+                 [this](Instance* inst) { HandlePidfd(inst); }}) {
   started_wall_ = clock_->WallNow();
   started_mono_ = state_.now = clock_->MonotonicNow();
 }
@@ -161,7 +162,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   for (const auto& m : modules_) consider(m->NextDeadline());
   consider(containment_.sweep_due());
   consider(watch_.NextRescan());
-  consider(records_.retry_due());
+  consider(adoption_.retry_due());
   consider(containment_.orphan_kill_due());
   table_.ForEach([&consider](const Instance* inst) {
     consider(inst->life.deadline());
@@ -199,6 +200,18 @@ void Supervisor::CheckStopFlag() {
   state_.dirty = true;
 }
 
+void Supervisor::HandlePidfd(Instance* inst) {
+  if (inst->pidfd < 0) return;  // Stale event.
+  loop_.Unwatch(inst->pidfd);
+  ::close(inst->pidfd);
+  inst->pidfd = -1;
+  table_.TakePid(inst->pid);
+  os::ExitStatus status;
+  status.unknown = true;
+  OnExit(inst, status);
+  state_.dirty = true;  // An exit changes what must run, as a reaped child does.
+}
+
 void Supervisor::ReapChildren() {
   for (const os::Reaped& r : os::ReapExitedChildren()) {
     if (std::optional<InstanceTable::OnHelperExit> helper = table_.TakeHelper(r.pid)) {
@@ -230,7 +243,7 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
   // KillMode=control-group).
   containment_.EndLeftovers(inst->id, inst->engine->spec->name(), inst->index, inst->pid,
                             state_.now);
-  records_.Remove(inst->id, inst->engine->spec->name(), inst->index);
+  adoption_.Forget(*inst);
   if (inst->pidfd >= 0) {  // Reaped as a child after all (cannot happen; be tidy).
     loop_.Unwatch(inst->pidfd);
     ::close(inst->pidfd);
@@ -304,7 +317,7 @@ void Supervisor::RunTimers() {
     watch_.Rescan(state_.now);
     CheckStopFlag();  // One there before polling began is not a change.
   }
-  records_.Retry(state_.now);
+  adoption_.RetryRecords();
   containment_.KillStubbornOrphans(state_.now);
   if (watchdog_due_ping_.has_value() && *watchdog_due_ping_ <= state_.now) {
     options_.watchdog_ping();

@@ -1,33 +1,32 @@
-// The supervision loop: one thread owns every engine and instance. It blocks
-// in one epoll on a signalfd (SIGCHLD, SIGTERM, SIGINT, SIGHUP), an eventfd
-// for posted commands, an inotify watch for the stop flag, each instance's
-// output pipe, and the nearest lifecycle deadline. Nothing polls.
+// The supervision core: one thread owns every engine and instance. Its loop
+// (EventLoop) waits for signals (SIGCHLD, SIGTERM, SIGINT, SIGHUP), posted
+// commands, watched files and descriptors, instances' output and the
+// nearest deadline; nothing polls. On each event it drives the instances'
+// lifecycles (lifecycle.h) over the process table (InstanceTable) and tells
+// the feature modules (core/module/module.h), which see the core through
+// CoreHost. It knows no feature by name.
 #ifndef FLEET_CORE_SUPERVISOR_SUPERVISOR_H_
 #define FLEET_CORE_SUPERVISOR_SUPERVISOR_H_
 
 #include <signal.h>
-#include <sys/types.h>
 
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "core/capture/log_sink.h"
 #include "core/config/loader.h"
 #include "core/module/module.h"
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
+#include "core/supervisor/adoption.h"
 #include "core/supervisor/containment.h"
 #include "core/supervisor/core_host.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/event_loop.h"
 #include "core/supervisor/file_watch.h"
-#include "core/supervisor/instance_records.h"
 #include "core/supervisor/instance_table.h"
 #include "core/supervisor/launcher.h"
 #include "core/supervisor/lifecycle.h"
@@ -54,7 +53,7 @@ struct SupervisorOptions {
 
 enum class Verb { kStart, kStop, kRestart };
 
-// Thread-safety: Post() and Stopped() from any thread; everything else on the
+// Thread-safety: Post() from any thread; everything else on the
 // loop thread (before Run(), or inside a posted closure).
 class Supervisor {
  public:
@@ -107,13 +106,6 @@ class Supervisor {
   void CheckStopFlag();
   // An adopted process's pidfd became readable: it is gone.
   void HandlePidfd(Instance* inst);
-  // At the first Apply: takes back the instances a previous fleetd left
-  // running (supervisor_adopt.cc), and ends every process of this fleet
-  // that no record accounts for.
-  void AdoptSurvivors();
-  void Adopt(Instance* inst, const InstanceRecord& record);
-  // Writes inst's pid record (RecordKeeper retries it if it fails).
-  void RecordInstance(const Instance& inst);
   void ReapChildren();
   void OnExit(Instance* inst, const os::ExitStatus& status);
   void RunTimers();
@@ -132,9 +124,6 @@ class Supervisor {
   void OnWatchedFileChanged(const std::string& path, bool complete);
   // sig to inst's run (its process group; in cgroups, every member).
   void SignalInstance(const Instance& inst, int sig);
-  // No copy killed as fleetd came back is alive any more; else inst WAITs,
-  // and is looked at again shortly.
-  bool EarlierCopyGone(Instance* inst);
   // The earliest deadline (O(instances)), and it as an epoll timeout.
   std::optional<MonoTime> NextDeadline() const;
   int TimeoutMs(std::optional<MonoTime> next) const;
@@ -162,7 +151,6 @@ class Supervisor {
   OutputCapture capture_;
   // Nothing an instance started outlives it (cgroups or process groups).
   Containment containment_;
-  RecordKeeper records_;
   Launcher launcher_;
 
   std::optional<MonoTime> watchdog_due_ping_;
@@ -174,7 +162,8 @@ class Supervisor {
   // not count as idle.
   LoopState state_;
   CoreHost host_;
-  bool adopted_once_ = false;
+  // Pid records, and the instances a previous fleetd left running.
+  Adoption adoption_;
   absl::Time started_wall_;
   MonoTime started_mono_;
 };

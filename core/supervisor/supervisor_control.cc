@@ -29,7 +29,7 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
     for (const auto& m : modules_) m->OnInstanceAdded(ViewOf(*inst));
   }
   for (const auto& m : modules_) m->OnConfig(loaded);
-  AdoptSurvivors();  // Only at the first Apply: before anything is spawned.
+  adoption_.TakeBackSurvivors();  // Only at the first Apply: before anything is spawned.
   return std::move(applied.response);
 }
 
@@ -139,24 +139,7 @@ ctl::GetStatusResponse Supervisor::Status() const {
   d->set_max_loop_lag_ms(absl::ToInt64Milliseconds(max_loop_lag_));
   d->set_loop_queue(static_cast<uint32_t>(loop_.queued()));
   d->set_watchdog(watchdog_due_ping_.has_value());
-  uint32_t instances = 0;
-  for (const auto& [name, engine] : table_.engines()) {
-    ctl::EngineStatus* e = status.add_engines();
-    e->set_name(name);
-    e->set_type(EngineTypeName(engine->spec->type()));
-    e->set_description(engine->spec->description());
-    e->set_replicas(engine->spec->replicas());
-    for (const std::string& dep : engine->spec->depends_on()) e->add_depends_on(dep);
-    for (const auto& inst : engine->instances) {
-      ++instances;
-      ctl::InstanceStatus* i = e->add_instances();
-      FillInstanceRow(*inst, now, i);
-      const module::InstanceView view = ViewOf(*inst);
-      for (const auto& m : modules_) m->FillInstanceStatus(view, i);
-      if (inst->life.HasProcess() && inst->pid > 0) FillUsage(inst.get(), now, i);
-    }
-  }
-  d->set_instances(instances);
+  d->set_instances(FillEngines(table_, modules_, now, &status));
   for (const auto& m : modules_) m->FillStatus(&status);
   return status;
 }

@@ -19,8 +19,8 @@ void Supervisor::Perform(Instance* inst, Action action) {
                         state_.shutting_down ? "fleetd is shutting down" : "not wanted");
         return;
       }
-      if (!EarlierCopyGone(inst)) return;  // WAITING for a killed copy to die.
-      if (!SpawnGatesOpen(inst)) return;   // WAITING for a module (its state pulled).
+      if (!adoption_.EarlierCopyGone(inst)) return;  // WAITING for a killed copy to die.
+      if (!SpawnGatesOpen(inst)) return;             // WAITING for a module (its state pulled).
       Spawn(inst);
       return;
     case Action::kSendStopSignal:
@@ -68,7 +68,7 @@ void Supervisor::Spawn(Instance* inst) {
   inst->pid = *pid;
   table_.AddPid(*pid, inst);
   inst->started_wall = clock_->WallNow();
-  RecordInstance(*inst);  // So that a fleetd that dies can take it back.
+  adoption_.Record(*inst);  // So that a fleetd that dies can take it back.
   inst->stop_signal = os::SignalFromName(inst->engine->spec->stop().signal()).value_or(SIGTERM);
   inst->life.Spawned(state_.now);
   Emit(inst->id, "started", absl::StrCat("pid ", *pid));

@@ -1,11 +1,5 @@
-// fleetd's own death: every running instance has a record (pid, start time,
-// definition hash) and an output FIFO that outlive fleetd. A new fleetd takes
-// back each instance whose recorded process still runs (same pid AND start
-// time, so a reused pid is never taken for a worker), watches it through a
-// pidfd (it is not our child), reads its output from the FIFO again, and
-// restarts it only if its definition changed meanwhile. Instances that died
-// meanwhile are started as usual; survivors the config no longer has are
-// stopped. Nothing runs twice. Loop thread only.
+#include "core/supervisor/adoption.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,7 +15,6 @@
 #include "core/os/files.h"
 #include "core/os/process.h"
 #include "core/supervisor/instance_records.h"
-#include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
 
 namespace fleet::supervisor {
@@ -33,28 +26,45 @@ namespace {
 constexpr absl::Duration kDyingCheckEvery = absl::Milliseconds(10);
 }  // namespace
 
-void Supervisor::AdoptSurvivors() {
-  if (adopted_once_) return;
-  adopted_once_ = true;
+Adoption::Adoption(Parts parts)
+    : p_(std::move(parts)),
+      records_(p_.run_dir, [this](const std::string& subject, const std::string& kind,
+                                  const std::string& message) { Emit(subject, kind, message); }) {}
+
+void Adoption::Record(const Instance& inst) {
+  const v1::Engine& spec = *inst.engine->spec;
+  records_.Record(inst.id,
+                  {spec.name(), inst.index, inst.pid, os::ProcessStartTime(inst.pid).value_or(0),
+                   SpecHash(spec), absl::ToUnixMillis(inst.started_wall)},
+                  p_.state->now);
+}
+
+void Adoption::Forget(const Instance& inst) {
+  records_.Remove(inst.id, inst.engine->spec->name(), inst.index);
+}
+
+void Adoption::TakeBackSurvivors() {
+  if (done_) return;
+  done_ = true;
   std::vector<std::string> errors;
-  std::vector<InstanceRecord> records = ReadInstanceRecords(options_.run_dir, &errors);
+  std::vector<InstanceRecord> records = ReadInstanceRecords(p_.run_dir, &errors);
   for (const std::string& e : errors) Emit("fleetd", "record_invalid", e);
   for (const InstanceRecord& r : records) {
     const std::string id = absl::StrCat(r.engine, "/", r.index);
     std::optional<uint64_t> start = os::ProcessStartTime(r.pid);
     if (!start.has_value() || *start != r.start_time) {
-      RemoveInstanceRecord(options_.run_dir, r.engine, r.index);
+      RemoveInstanceRecord(p_.run_dir, r.engine, r.index);
       Emit(id, "lost",
            absl::StrCat("pid ", r.pid, " ended while fleetd was down",
                         start.has_value() ? " (the pid now belongs to another process)" : "",
                         "; it is started again"));
       continue;
     }
-    Instance* inst = table_.At(r.engine, r.index);
+    Instance* inst = p_.table->At(r.engine, r.index);
     if (inst == nullptr || inst->retire) {
       // Ran under an older config: nothing wants it now.
-      RemoveInstanceRecord(options_.run_dir, r.engine, r.index);
-      containment_.StopOrphan(r.engine, r.index, r.pid, r.start_time, clock_->MonotonicNow());
+      RemoveInstanceRecord(p_.run_dir, r.engine, r.index);
+      p_.containment->StopOrphan(r.engine, r.index, r.pid, r.start_time, p_.clock->MonotonicNow());
       Emit(id, "orphan_stopped",
            absl::StrCat("pid ", r.pid,
                         " survived fleetd but is not in the config any more: "
@@ -69,21 +79,21 @@ void Supervisor::AdoptSurvivors() {
   // and a run fleetd spawned but died before recording. An instance does
   // not start again until its killed copies are gone (EarlierCopyGone).
   std::map<std::string, pid_t> keep;  // ENGINE.N -> the pid that stays.
-  table_.ForEach([&keep](const Instance* inst) {
+  p_.table->ForEach([&keep](const Instance* inst) {
     if (inst->pid > 0) keep[absl::StrCat(inst->engine->spec->name(), ".", inst->index)] = inst->pid;
   });
-  for (auto& [group, killed] : containment_.EndUnowned(std::move(keep))) {
+  for (auto& [group, killed] : p_.containment->EndUnowned(std::move(keep))) {
     const size_t dot = group.rfind('.');
     uint32_t index = 0;
     if (dot == std::string::npos || !absl::SimpleAtoi(group.substr(dot + 1), &index)) continue;
-    Instance* inst = table_.At(group.substr(0, dot), index);
+    Instance* inst = p_.table->At(group.substr(0, dot), index);
     if (inst == nullptr) continue;
     for (Containment::Killed& k : killed.processes) inst->dying.processes.push_back(k);
     for (std::string& dir : killed.cgroups) inst->dying.cgroups.push_back(std::move(dir));
   }
 }
 
-void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
+void Adoption::Adopt(Instance* inst, const InstanceRecord& r) {
   const v1::Engine& spec = *inst->engine->spec;
   int pidfd = os::PidfdOpen(r.pid);
   // Checked again through the pidfd's lifetime: the pid cannot be reused
@@ -91,58 +101,40 @@ void Supervisor::Adopt(Instance* inst, const InstanceRecord& r) {
   std::optional<uint64_t> start = os::ProcessStartTime(r.pid);
   if (pidfd < 0 || !start.has_value() || *start != r.start_time) {
     if (pidfd >= 0) ::close(pidfd);
-    RemoveInstanceRecord(options_.run_dir, r.engine, r.index);
+    RemoveInstanceRecord(p_.run_dir, r.engine, r.index);
     Emit(inst->id, "lost", absl::StrCat("pid ", r.pid, " ended as fleetd took it back"));
     return;
   }
   inst->pid = r.pid;
   inst->pidfd = pidfd;
-  if (absl::Status watched = loop_.Watch(pidfd, [this, inst] { HandlePidfd(inst); });
+  if (absl::Status watched = p_.loop->Watch(pidfd, [this, inst] { p_.on_gone(inst); });
       !watched.ok()) {
     log::Error(absl::StrCat(inst->id, ": cannot watch pid ", r.pid, ": ", watched.message()));
   }
   // Its output, from where the last fleetd stopped reading. (A survivor
   // of a fleetd older than the stderr FIFO writes both streams to the first.)
   bool captured = false;
-  for (OutputPipe* pipe : {&inst->out, &inst->err}) captured = capture_.Reopen(pipe) || captured;
-  table_.AddPid(r.pid, inst);
+  for (OutputPipe* pipe : {&inst->out, &inst->err}) captured = p_.capture->Reopen(pipe) || captured;
+  p_.table->AddPid(r.pid, inst);
   inst->started_wall = absl::FromUnixMillis(r.spawned_unix_ms);
   inst->stop_signal = os::SignalFromName(spec.stop().signal()).value_or(SIGTERM);
-  const absl::Duration up = std::max(absl::ZeroDuration(), clock_->WallNow() - inst->started_wall);
-  inst->life.Adopted(state_.now, up);
-  if (r.from_temporary_file) RecordInstance(*inst);
+  const absl::Duration up =
+      std::max(absl::ZeroDuration(), p_.clock->WallNow() - inst->started_wall);
+  inst->life.Adopted(p_.state->now, up);
+  if (r.from_temporary_file) Record(*inst);
   Emit(inst->id, "adopted",
        absl::StrCat("pid ", r.pid, ", up ", absl::FormatDuration(absl::Trunc(up, absl::Seconds(1))),
                     ", taken back after a fleetd restart",
                     captured ? "" : " (its output FIFOs are gone: output is not captured)"));
-  capture_.Marker(inst, absl::StrCat("taken back by a restarted fleetd: pid ", r.pid));
-  for (const auto& m : modules_) m->OnAdopted(ViewOf(*inst), up);
+  p_.capture->Marker(inst, absl::StrCat("taken back by a restarted fleetd: pid ", r.pid));
+  for (const auto& m : *p_.modules) m->OnAdopted(ViewOf(*inst), up);
   if (r.spec_hash != SpecHash(spec) && !inst->engine->scheduled) {
-    Perform(inst, inst->life.Restart(state_.now, "its definition changed while fleetd was down"));
+    p_.perform(inst,
+               inst->life.Restart(p_.state->now, "its definition changed while fleetd was down"));
   }
 }
 
-void Supervisor::RecordInstance(const Instance& inst) {
-  const v1::Engine& spec = *inst.engine->spec;
-  records_.Record(inst.id,
-                  {spec.name(), inst.index, inst.pid, os::ProcessStartTime(inst.pid).value_or(0),
-                   SpecHash(spec), absl::ToUnixMillis(inst.started_wall)},
-                  state_.now);
-}
-
-void Supervisor::HandlePidfd(Instance* inst) {
-  if (inst->pidfd < 0) return;  // Stale event.
-  loop_.Unwatch(inst->pidfd);
-  ::close(inst->pidfd);
-  inst->pidfd = -1;
-  table_.TakePid(inst->pid);
-  os::ExitStatus status;
-  status.unknown = true;
-  OnExit(inst, status);
-  state_.dirty = true;  // An exit changes what must run, as a reaped child does.
-}
-
-bool Supervisor::EarlierCopyGone(Instance* inst) {
+bool Adoption::EarlierCopyGone(Instance* inst) {
   if (Containment::Ended(&inst->dying)) {
     inst->dying_check_due.reset();
     return true;
@@ -154,7 +146,7 @@ bool Supervisor::EarlierCopyGone(Instance* inst) {
                                      ") was killed and has not ended yet")
                       : absl::StrCat("an earlier copy (pid ", inst->dying.processes.front().pid,
                                      ") was killed and has not ended yet"));
-  inst->dying_check_due = state_.now + kDyingCheckEvery;
+  inst->dying_check_due = p_.state->now + kDyingCheckEvery;
   return false;
 }
 

@@ -1,0 +1,75 @@
+// fleetd's own death: every running instance has a record (pid, start time,
+// definition hash) and an output FIFO that outlive fleetd. A new fleetd takes
+// back each instance whose recorded process still runs (same pid AND start
+// time, so a reused pid is never taken for a worker), watches it through a
+// pidfd (it is not our child), reads its output from the FIFO again, and
+// restarts it only if its definition changed meanwhile. Instances that died
+// meanwhile are started as usual; survivors the config no longer has are
+// stopped. Nothing runs twice. Loop thread only.
+#ifndef FLEET_CORE_SUPERVISOR_ADOPTION_H_
+#define FLEET_CORE_SUPERVISOR_ADOPTION_H_
+
+#include <functional>
+#include <string>
+
+#include "core/supervisor/containment.h"
+#include "core/supervisor/core_host.h"
+#include "core/supervisor/event_log.h"
+#include "core/supervisor/event_loop.h"
+#include "core/supervisor/instance_records.h"
+#include "core/supervisor/instance_table.h"
+#include "core/supervisor/launcher.h"
+#include "core/supervisor/output_capture.h"
+
+namespace fleet::supervisor {
+
+class Adoption {
+ public:
+  struct Parts {
+    std::string run_dir;
+    os::Clock* clock;
+    EventLog* events;
+    EventLoop* loop;
+    InstanceTable* table;
+    OutputCapture* capture;
+    Containment* containment;
+    const Launcher::Modules* modules;
+    LoopState* state;
+    // Carries out what the lifecycle answered for an instance.
+    std::function<void(Instance*, Action)> perform;
+    // An adopted process is gone (its pidfd said so).
+    std::function<void(Instance*)> on_gone;
+  };
+  explicit Adoption(Parts parts);
+
+  // inst's run, recorded for a fleetd that comes back (retried every second
+  // while it cannot be written).
+  void Record(const Instance& inst);
+  // The run of inst ended: its record goes.
+  void Forget(const Instance& inst);
+  std::optional<MonoTime> retry_due() const { return records_.retry_due(); }
+  void RetryRecords() { records_.Retry(p_.state->now); }
+
+  // Once, at the first config, before anything is spawned: takes back each
+  // survivor the table has, stops those it does not, and ends every
+  // process of this fleet that no record accounts for.
+  void TakeBackSurvivors();
+
+  // No copy killed as fleetd came back is alive any more; else inst WAITs,
+  // and is looked at again shortly (inst->dying_check_due).
+  bool EarlierCopyGone(Instance* inst);
+
+ private:
+  void Adopt(Instance* inst, const InstanceRecord& record);
+  void Emit(const std::string& subject, const std::string& kind, const std::string& message) {
+    p_.events->Add(subject, kind, message);
+  }
+
+  Parts p_;
+  RecordKeeper records_;
+  bool done_ = false;
+};
+
+}  // namespace fleet::supervisor
+
+#endif  // FLEET_CORE_SUPERVISOR_ADOPTION_H_

@@ -59,7 +59,8 @@ absl::Status RunHistory::Append(ctl::RunRecord record) {
   behind_ = true;  // Until the line is in.
   absl::Status made = os::MakeDirs(os::DirName(path_), 0700);
   if (!made.ok()) return made;
-  int fd = os::CurrentEnv()->Open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int fd = os::CurrentEnv()->Open(path_.c_str(),
+                                  O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return absl::InternalError(absl::StrCat("open ", path_, ": ", strerror(errno)));
   // One write() of a line under PIPE_BUF-ish size: a crash leaves a whole
   // line or a cut one, which Load skips.

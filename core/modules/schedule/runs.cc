@@ -32,13 +32,12 @@ void Scheduler::OnRunStarted(const module::InstanceView& inst, Track* t,
                              const std::string& trigger) {
   t->in_run = true;
   t->output_bytes = 0;
-  t->over_cap = false;
-  t->stderr_tail.clear();
+  IntelRuns::OnRunStarted(t);
   ctl::RunRecord& r = t->current;
   r.Clear();
   r.set_instance(inst.id);
   r.set_seq(t->history->TakeSeq());
-  r.set_trigger(!trigger.empty()           ? trigger
+  r.set_trigger(!trigger.empty()            ? trigger
                 : !t->start_trigger.empty() ? t->start_trigger
                                             : "retry");
   if (t->start_slot.has_value()) r.set_slot_unix_ms(absl::ToUnixMillis(*t->start_slot));
@@ -53,7 +52,7 @@ void Scheduler::OnRunStarted(const module::InstanceView& inst, Track* t,
 void Scheduler::OnSpawnFailed(const module::InstanceView& inst, const std::string& why) {
   Track* t = Find(inst.id);
   if (t == nullptr) return;
-  CloseAnswer(t);
+  IntelRuns::CloseAnswer(t);
   ctl::RunRecord r;
   r.set_trigger(t->start_trigger.empty() ? "retry" : t->start_trigger);
   if (t->start_slot.has_value()) r.set_slot_unix_ms(absl::ToUnixMillis(*t->start_slot));
@@ -70,14 +69,14 @@ void Scheduler::OnExited(const module::InstanceView& inst, const os::ExitStatus&
   Track* t = Find(inst.id);
   if (t == nullptr || !t->in_run) return;
   t->in_run = false;
-  CloseAnswer(t);
+  IntelRuns::CloseAnswer(t);
   ctl::RunRecord r = t->current;
   const absl::Time wall = host_->WallNow();
   r.set_duration_ms(std::max<int64_t>(0, absl::ToUnixMillis(wall) - r.started_unix_ms()));
   r.set_output_bytes(t->output_bytes);
   std::string verdict;
   std::string reason = status.Describe();
-  if (t->over_cap) {
+  if (t->intel.over_cap) {
     verdict = "rejected";
     reason = absl::StrCat("its answer passed output.max_size (", t->plan->spec.output().max_size(),
                           " bytes) and the run was stopped (", reason, ")");
@@ -101,7 +100,7 @@ void Scheduler::OnExited(const module::InstanceView& inst, const os::ExitStatus&
   r.set_verdict(verdict);
   r.set_reason(reason);
   if (t->plan->intelligence) {
-    IntelAfterRun(inst, t, std::move(r), status);  // Judged before it counts.
+    intel_.AfterRun(inst, t, std::move(r), status);  // Judged before it counts.
   } else {
     FinishRun(inst, t, std::move(r));
   }
@@ -130,12 +129,12 @@ void Scheduler::FinishRun(const module::InstanceView& inst, Track* t, ctl::RunRe
       absl::StrAppend(&next, "; retries given up until the next slot");
     }
   });
-  host_->Emit(inst.id, "run_" + verdict,
-              absl::StrCat(r.trigger(), " run #", r.seq(), " ", verdict, " in ",
-                           Short(absl::Milliseconds(r.duration_ms())),
-                           verdict == "succeeded" ? "" : absl::StrCat(": ", r.reason()),
-                           r.score().empty() ? "" : absl::StrCat(" (score ", r.score(), ")"),
-                           next));
+  host_->Emit(
+      inst.id, "run_" + verdict,
+      absl::StrCat(r.trigger(), " run #", r.seq(), " ", verdict, " in ",
+                   Short(absl::Milliseconds(r.duration_ms())),
+                   verdict == "succeeded" ? "" : absl::StrCat(": ", r.reason()),
+                   r.score().empty() ? "" : absl::StrCat(" (score ", r.score(), ")"), next));
   if (verdict == "succeeded") {
     t->last_success = host_->WallNow();
     if (t->overdue) {
@@ -158,9 +157,8 @@ void Scheduler::NoteHistoryWrite(const std::string& id, Track* t, const absl::St
   if (written.ok() == !t->history_failing) return;
   t->history_failing = !written.ok();
   histories_failing_ += t->history_failing ? 1 : -1;
-  flush_due_ = histories_failing_ > 0
-                   ? std::optional<os::MonoTime>(host_->Now() + kFlushEvery)
-                   : std::nullopt;
+  flush_due_ = histories_failing_ > 0 ? std::optional<os::MonoTime>(host_->Now() + kFlushEvery)
+                                      : std::nullopt;
   if (t->history_failing) {
     host_->Emit(id, "history_write_failed",
                 absl::StrCat(written.message(),
@@ -186,8 +184,8 @@ void Scheduler::FillRunStatus(const Track& t, ctl::InstanceStatus* out) const {
     out->mutable_last_run()->set_duration_ms(
         std::max<int64_t>(0, absl::ToUnixMillis(host_->WallNow()) - t.current.started_unix_ms()));
     out->mutable_last_run()->set_output_bytes(t.output_bytes);
-  } else if (t.judging) {
-    *out->mutable_last_run() = t.judged;
+  } else if (t.intel.judging) {
+    *out->mutable_last_run() = t.intel.judged;
   } else if (!t.history->runs().empty()) {
     *out->mutable_last_run() = t.history->runs().back();
   }

@@ -61,23 +61,51 @@ std::string Short(absl::Duration d) {
       absl::Trunc(d, d < absl::Seconds(10) ? absl::Milliseconds(1) : absl::Seconds(1)));
 }
 
-Scheduler::Scheduler(module::ModuleHost* host) : host_(host), boot_id_(ReadBootId()) {}
+Scheduler::Scheduler(module::ModuleHost* host)
+    : host_(host),
+      intel_(
+          host, [this](const std::string& id) { return Find(id); },
+          [this](const module::InstanceView& inst, Track* t, ctl::RunRecord r) {
+            FinishRun(inst, t, std::move(r));
+          }),
+      boot_id_(ReadBootId()) {}
 
 Scheduler::~Scheduler() {
   if (clock_fd_ >= 0) ::close(clock_fd_);
-  for (auto& [id, t] : tracks_) CloseAnswer(&t);
+  for (auto& [id, t] : tracks_) IntelRuns::CloseAnswer(&t);
 }
 
 void Scheduler::OnInstanceRemoved(const std::string& id) {
   auto it = tracks_.find(id);
   if (it == tracks_.end()) return;
-  CloseAnswer(&it->second);
+  IntelRuns::CloseAnswer(&it->second);
   tracks_.erase(it);
 }
 
-void Scheduler::CloseAnswer(Track* t) {
-  if (t->answer_fd >= 0) ::close(t->answer_fd);
-  t->answer_fd = -1;
+int Scheduler::OpenStdout(const module::InstanceView& inst) {
+  Track* t = Find(inst.id);
+  return t == nullptr || !t->plan->intelligence ? -1 : intel_.OpenStdout(inst, t);
+}
+
+void Scheduler::WatchedFiles(std::vector<std::string>* paths) const {
+  // An answer grows under a cap: every write is a chance to stop the run.
+  for (const auto& [id, t] : tracks_) {
+    if (t.plan->intelligence) paths->push_back(AnswerPath(host_->run_dir(), t.engine, t.index));
+  }
+}
+
+void Scheduler::OnFileChanged(const std::string& path, bool complete) {
+  intel_.OnAnswerChanged(path);
+}
+
+void Scheduler::OnOutput(const module::InstanceView& inst, capture::Stream stream,
+                         absl::string_view data) {
+  Track* t = tracks_.empty() ? nullptr : Find(inst.id);
+  if (t == nullptr) return;
+  t->output_bytes += data.size();
+  if (stream == capture::Stream::kStderr && t->in_run && t->plan->intelligence) {
+    intel_.OnStderr(t, data);
+  }
 }
 
 void Scheduler::OnConfig(const config::LoadedConfig& loaded) {
@@ -102,8 +130,8 @@ void Scheduler::OnConfig(const config::LoadedConfig& loaded) {
     }
     absl::StatusOr<schedule::Schedule> parsed = schedule::Schedule::Parse(spec.schedule());
     if (!parsed.ok()) continue;  // Refused at load; cannot happen here.
-    auto plan = std::make_unique<Plan>(Plan{spec, *std::move(parsed), absl::LocalTimeZone(),
-                                            FromProto(spec.jitter())});
+    auto plan = std::make_unique<Plan>(
+        Plan{spec, *std::move(parsed), absl::LocalTimeZone(), FromProto(spec.jitter())});
     if (!spec.timezone().empty()) absl::LoadTimeZone(spec.timezone(), &plan->zone);
     plan->intelligence = spec.type() == v1::ENGINE_TYPE_INTELLIGENCE;
     if (spec.has_expected_period()) {
@@ -273,7 +301,7 @@ std::optional<os::MonoTime> Scheduler::NextDeadline() const {
   const absl::Time wall = host_->WallNow();
   for (const auto& [id, t] : tracks_) {
     consider(t.due);
-    consider(t.judge_deadline);
+    consider(t.intel.judge_deadline);
     if (!t.overdue && t.plan->expected_period < absl::InfiniteDuration()) {
       const absl::Time at = t.last_success.value_or(t.watched_since) + t.plan->expected_period;
       consider(host_->Now() + std::max(absl::ZeroDuration(), at - wall) + absl::Milliseconds(1));
@@ -284,7 +312,7 @@ std::optional<os::MonoTime> Scheduler::NextDeadline() const {
 
 void Scheduler::OnDeadline() {
   CheckClockJump();
-  RunJudgeTimers();
+  for (auto& [id, t] : tracks_) intel_.KillLateJudge(&t);
   FlushHistories();
   const os::MonoTime now = host_->Now();
   const absl::Time wall = host_->WallNow();
@@ -310,11 +338,11 @@ void Scheduler::OnDeadline() {
     if (!t->overdue && p.expected_period < absl::InfiniteDuration() &&
         wall - t->last_success.value_or(t->watched_since) > p.expected_period) {
       t->overdue = true;
-      t->overdue_why = absl::StrCat(
-          "overdue: no successful run ",
-          t->last_success.has_value() ? absl::StrCat("for ", Short(wall - *t->last_success))
-                                      : absl::StrCat("in ", Short(wall - t->watched_since)),
-          " (expected at least every ", Short(p.expected_period), ")");
+      t->overdue_why = absl::StrCat("overdue: no successful run ",
+                                    t->last_success.has_value()
+                                        ? absl::StrCat("for ", Short(wall - *t->last_success))
+                                        : absl::StrCat("in ", Short(wall - t->watched_since)),
+                                    " (expected at least every ", Short(p.expected_period), ")");
       host_->Emit(id, "run_overdue", t->overdue_why);
     }
   }
@@ -379,7 +407,7 @@ void Scheduler::FireRun(const module::InstanceView& inst, Track* t, const std::s
                                   " so far) is still running (overlap: skip)"));
     return;
   }
-  if (std::string refusal = BudgetRefusal(t); !refusal.empty()) {
+  if (std::string refusal = intel_.BudgetRefusal(*t); !refusal.empty()) {
     Skip(inst.id, t, trigger, slot, refusal);
     return;
   }

@@ -9,14 +9,7 @@
 // every slot skipped or missed, is kept in the instance's run history
 // (RUN_DIR/runs/ENGINE.N.jsonl).
 //
-// Intelligence engines (intel.cc): a run is a call to an LLM CLI. Its
-// answer (stdout) goes to RUN_DIR/runs/ENGINE.N.answer, watched so a run
-// that passes output.max_size is stopped at once. After the run the answer
-// is judged: rate limited (the next slots are skipped for a growing
-// backoff), the declared checks, then the optional judge command (the
-// answer on its stdin, its own deadline; exit 0 accepts, a "score: X" line
-// is kept). An accepted answer is delivered atomically where declared.
-// Budgets: runs per calendar day.
+// Intelligence engines' runs are judged before they count (IntelRuns).
 #ifndef FLEET_CORE_MODULES_SCHEDULE_SCHEDULER_H_
 #define FLEET_CORE_MODULES_SCHEDULE_SCHEDULER_H_
 
@@ -29,8 +22,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/module/module.h"
-#include "core/modules/schedule/run_history.h"
-#include "core/schedule/cron.h"
+#include "core/modules/schedule/intel_runs.h"
+#include "core/modules/schedule/track.h"
 #include "proto/fleet/config/v1/config.pb.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
@@ -38,9 +31,6 @@ namespace fleet::modules {
 
 // A run's length for people: "316ms", "2.9s", "1m40s".
 std::string Short(absl::Duration d);
-
-// RUN_DIR/runs/ENGINE.N.answer: an intelligence run's stdout.
-std::string AnswerPath(const std::string& run_dir, const std::string& engine, uint32_t index);
 
 class Scheduler final : public module::Module {
  public:
@@ -73,70 +63,10 @@ class Scheduler final : public module::Module {
   absl::StatusOr<fleet::control::v1::ActionResponse> RunNow(const std::string& target);
 
  private:
-  // A scheduled engine's timing, from its spec (validated at load).
-  struct Plan {
-    fleet::config::v1::Engine spec;
-    schedule::Schedule schedule;
-    absl::TimeZone zone;
-    absl::Duration jitter;
-    // No successful run for this long: unhealthy (overdue).
-    absl::Duration expected_period = absl::InfiniteDuration();
-    bool intelligence = false;
-  };
-  // A scheduled instance's runs.
-  struct Track {
-    const Plan* plan = nullptr;
-    std::string engine;
-    uint32_t index = 0;
-    std::unique_ptr<RunHistory> history;
-    // Its file could not be written: said once, retried every second.
-    bool history_failing = false;
-    // The slot of the last run (or skipped/missed slot), wall clock.
-    std::optional<absl::Time> last_slot;
-    std::optional<absl::Time> next_slot;
-    std::optional<os::MonoTime> due;  // next_slot (plus jitter) on the monotonic clock
-    // What fires at `due`: "schedule", "missed" or "reboot", and for which slot.
-    std::string due_trigger;
-    std::optional<absl::Time> due_slot;
-    // What the start being asked for is (consumed when the run starts).
-    std::string start_trigger;
-    std::optional<absl::Time> start_slot;
-    // overlap: queue: one run waits for the current one.
-    bool queued = false;
-    std::string queued_trigger;
-    std::optional<absl::Time> queued_slot;
-    // overlap: replace: the current run is being stopped for a new one.
-    bool replacing = false;
-    bool in_run = false;
-    fleet::control::v1::RunRecord current;
-    uint64_t output_bytes = 0;  // of the current run
-    // Why the last slot or `fleetctl run` was skipped (budget, rate limit, overlap).
-    std::string last_skip;
-    // Intelligence: the answer passed output.max_size and the run was stopped.
-    bool over_cap = false;
-    // The answer file the running process writes (fleetd's own descriptor
-    // of it: its size is read with fstat, whatever the worker does to the
-    // path); -1 outside a run, or for a run adopted after a restart.
-    int answer_fd = -1;
-    std::string stderr_tail;  // the last few KB, for the rate-limit pattern
-    // A judge is looking at the answer of `judged` (verdict "judging").
-    bool judging = false;
-    pid_t judge_pid = 0;
-    std::optional<os::MonoTime> judge_deadline;
-    bool judge_timed_out = false;
-    fleet::control::v1::RunRecord judged;
-    std::string judged_answer;  // what the judge was given (delivered if it accepts)
-    // Rate limited: slots are skipped until then; the streak doubles it.
-    uint32_t rate_limited_streak = 0;
-    std::optional<os::MonoTime> rate_limited_until;
-    std::optional<absl::Time> last_success;
-    absl::Time watched_since;  // wall: overdue counts from here with no success
-    bool overdue = false;
-    std::string overdue_why;
-  };
+  using Plan = RunPlan;
+  using Track = RunTrack;
 
   Track* Find(const std::string& id);
-  static void CloseAnswer(Track* t);
   // History, passed slots, next due: at first sight, and after the engine
   // changed.
   void PlanInstance(const std::string& id, Track* t);
@@ -163,18 +93,8 @@ class Scheduler final : public module::Module {
   void FlushHistories();
   void FillRunStatus(const Track& t, fleet::control::v1::InstanceStatus* out) const;
 
-  // intel.cc
-  // A run is skipped for the budget or a rate limit: why, or "".
-  std::string BudgetRefusal(Track* t);
-  void IntelAfterRun(const module::InstanceView& inst, Track* t, fleet::control::v1::RunRecord r,
-                     const os::ExitStatus& status);
-  void CheckAnswerSize(const std::string& id, Track* t);
-  void OnJudgeExit(const std::string& id, const os::ExitStatus& status);
-  void AcceptAnswer(const module::InstanceView& inst, Track* t, fleet::control::v1::RunRecord r,
-                    const std::string& answer);
-  void RunJudgeTimers();
-
   module::ModuleHost* host_;
+  IntelRuns intel_;
   absl::flat_hash_map<std::string, std::unique_ptr<Plan>> plans_;  // by engine
   // By instance id; a Track stays put while others come (calls back from
   // the host hold one).

@@ -1,5 +1,5 @@
-// Intelligence engines: the answer file, its size cap, the checks and judge
-// after a run, delivery, budgets and rate limits. Loop thread.
+#include "core/modules/schedule/intel_runs.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -14,7 +14,6 @@
 #include "core/backoff/backoff.h"
 #include "core/intel/answer_check.h"
 #include "core/log/log.h"
-#include "core/modules/schedule/scheduler.h"
 #include "core/os/env.h"
 #include "core/os/files.h"
 #include "core/os/process.h"
@@ -44,9 +43,7 @@ std::string AnswerPath(const std::string& run_dir, const std::string& engine, ui
   return os::JoinPath(run_dir, absl::StrCat("runs/", engine, ".", index, ".answer"));
 }
 
-int Scheduler::OpenStdout(const module::InstanceView& inst) {
-  Track* t = Find(inst.id);
-  if (t == nullptr || !t->plan->intelligence) return -1;
+int IntelRuns::OpenStdout(const module::InstanceView& inst, RunTrack* t) {
   const std::string path = AnswerPath(host_->run_dir(), t->engine, t->index);
   (void)os::MakeDirs(os::DirName(path), 0700);
   int fd = os::CurrentEnv()->Open(path.c_str(),
@@ -57,18 +54,11 @@ int Scheduler::OpenStdout(const module::InstanceView& inst) {
     return fd;
   }
   CloseAnswer(t);
-  t->answer_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);  // Kept to measure the answer.
+  t->intel.answer_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);  // Kept to measure the answer.
   return fd;
 }
 
-void Scheduler::WatchedFiles(std::vector<std::string>* paths) const {
-  // An answer grows under a cap: every write is a chance to stop the run.
-  for (const auto& [id, t] : tracks_) {
-    if (t.plan->intelligence) paths->push_back(AnswerPath(host_->run_dir(), t.engine, t.index));
-  }
-}
-
-void Scheduler::OnFileChanged(const std::string& path, bool complete) {
+void IntelRuns::OnAnswerChanged(const std::string& path) {
   const std::string runs = os::JoinPath(host_->run_dir(), "runs/");
   if (!absl::StartsWith(path, runs) || !absl::EndsWith(path, ".answer")) return;
   // ENGINE.N.answer -> ENGINE/N
@@ -76,14 +66,14 @@ void Scheduler::OnFileChanged(const std::string& path, bool complete) {
   const size_t dot = name.rfind('.');
   if (dot == std::string::npos) return;
   name[dot] = '/';
-  if (Track* t = Find(name)) CheckAnswerSize(name, t);
+  if (RunTrack* t = find_(name)) CheckAnswerSize(name, t);
 }
 
-void Scheduler::CheckAnswerSize(const std::string& id, Track* t) {
-  if (!t->plan->intelligence || !t->in_run || t->over_cap) return;
+void IntelRuns::CheckAnswerSize(const std::string& id, RunTrack* t) {
+  if (!t->plan->intelligence || !t->in_run || t->intel.over_cap) return;
   struct stat st;
-  if (t->answer_fd >= 0) {
-    if (::fstat(t->answer_fd, &st) != 0) return;
+  if (t->intel.answer_fd >= 0) {
+    if (::fstat(t->intel.answer_fd, &st) != 0) return;
   } else {
     // Adopted after a restart: the path, never followed through a symlink.
     const std::string path = AnswerPath(host_->run_dir(), t->engine, t->index);
@@ -91,31 +81,37 @@ void Scheduler::CheckAnswerSize(const std::string& id, Track* t) {
   }
   const uint64_t cap = t->plan->spec.output().max_size();
   if (static_cast<uint64_t>(st.st_size) <= cap) return;
-  t->over_cap = true;
-  host_->Emit(id, "run_over_cap",
-              absl::StrCat("its answer passed output.max_size (", cap, " bytes): stopping the run"));
+  t->intel.over_cap = true;
+  host_->Emit(
+      id, "run_over_cap",
+      absl::StrCat("its answer passed output.max_size (", cap, " bytes): stopping the run"));
   host_->Stop(id, absl::StrCat("answer over ", cap, " bytes"));
 }
 
-void Scheduler::OnOutput(const module::InstanceView& inst, capture::Stream stream,
-                         absl::string_view data) {
-  Track* t = tracks_.empty() ? nullptr : Find(inst.id);
-  if (t == nullptr) return;
-  t->output_bytes += data.size();
-  if (stream != capture::Stream::kStderr || !t->in_run || !t->plan->intelligence) return;
-  t->stderr_tail.append(data.data(), data.size());
-  if (t->stderr_tail.size() > 2 * kStderrTail) {
-    t->stderr_tail.erase(0, t->stderr_tail.size() - kStderrTail);
-  }
+void IntelRuns::OnStderr(RunTrack* t, absl::string_view data) {
+  std::string& tail = t->intel.stderr_tail;
+  tail.append(data.data(), data.size());
+  if (tail.size() > 2 * kStderrTail) tail.erase(0, tail.size() - kStderrTail);
 }
 
-std::string Scheduler::BudgetRefusal(Track* t) {
+void IntelRuns::OnRunStarted(RunTrack* t) {
+  t->intel.over_cap = false;
+  t->intel.stderr_tail.clear();
+}
+
+void IntelRuns::CloseAnswer(RunTrack* t) {
+  if (t->intel.answer_fd >= 0) ::close(t->intel.answer_fd);
+  t->intel.answer_fd = -1;
+}
+
+std::string IntelRuns::BudgetRefusal(const RunTrack& rt) const {
+  const RunTrack* t = &rt;
   if (!t->plan->intelligence) return "";
   const os::MonoTime now = host_->Now();
-  if (t->rate_limited_until.has_value() && now < *t->rate_limited_until) {
+  if (t->intel.rate_limited_until.has_value() && now < *t->intel.rate_limited_until) {
     return absl::StrCat(
         "rate limited: no call for another ",
-        absl::FormatDuration(absl::Trunc(*t->rate_limited_until - now, absl::Seconds(1))));
+        absl::FormatDuration(absl::Trunc(*t->intel.rate_limited_until - now, absl::Seconds(1))));
   }
   const uint32_t max = t->plan->spec.budget().max_runs_per_day();
   if (max == 0 || t->history == nullptr) return "";
@@ -131,40 +127,40 @@ std::string Scheduler::BudgetRefusal(Track* t) {
   return absl::StrCat("budget: ", runs, " runs today, max_runs_per_day is ", max);
 }
 
-void Scheduler::IntelAfterRun(const module::InstanceView& inst, Track* t, ctl::RunRecord r,
-                              const os::ExitStatus& status) {
+void IntelRuns::AfterRun(const module::InstanceView& inst, RunTrack* t, ctl::RunRecord r,
+                         const os::ExitStatus& status) {
   const v1::Engine& spec = t->plan->spec;
   const std::string path = AnswerPath(host_->run_dir(), t->engine, t->index);
   const std::string answer = ReadUpTo(path, spec.output().max_size() + 1);
   r.set_output_bytes(answer.size());
   const int exit_code = status.signaled || status.unknown ? -1 : status.code;
-  if (intel::RateLimited(spec.budget(), exit_code, answer + "\n" + t->stderr_tail)) {
-    ++t->rate_limited_streak;
+  if (intel::RateLimited(spec.budget(), exit_code, answer + "\n" + t->intel.stderr_tail)) {
+    ++t->intel.rate_limited_streak;
     const absl::Duration delay =
-        Backoff::FromConfig(spec.budget().rate_limit_backoff()).Delay(t->rate_limited_streak);
-    t->rate_limited_until = host_->Now() + delay;
+        Backoff::FromConfig(spec.budget().rate_limit_backoff()).Delay(t->intel.rate_limited_streak);
+    t->intel.rate_limited_until = host_->Now() + delay;
     // Not a failure to retry at once: the next call waits out the limit.
     host_->Idle(inst.id, "rate limited");
     r.set_verdict("rate_limited");
     r.set_reason(absl::StrCat("the CLI reported a rate limit (", status.Describe(),
                               "); calls resume in ",
                               absl::FormatDuration(absl::Trunc(delay, absl::Seconds(1)))));
-    FinishRun(inst, t, std::move(r));
+    finish_(inst, t, std::move(r));
     return;
   }
   if (r.verdict() != "succeeded") {
-    FinishRun(inst, t, std::move(r));
+    finish_(inst, t, std::move(r));
     return;
   }
-  t->rate_limited_streak = 0;
+  t->intel.rate_limited_streak = 0;
   if (std::string bad = intel::CheckAnswer(spec.output(), answer); !bad.empty()) {
     r.set_verdict("rejected");
     r.set_reason(absl::StrCat("its answer failed a check: ", bad));
-    FinishRun(inst, t, std::move(r));
+    finish_(inst, t, std::move(r));
     return;
   }
   if (!spec.output().has_judge()) {
-    AcceptAnswer(inst, t, std::move(r), answer);
+    Accept(inst, t, std::move(r), answer);
     return;
   }
   // The judge reads the answer on stdin and writes beside it.
@@ -186,39 +182,37 @@ void Scheduler::IntelAfterRun(const module::InstanceView& inst, Track* t, ctl::R
   if (!pid.ok()) {
     r.set_verdict("rejected");
     r.set_reason(absl::StrCat("its judge could not start: ", pid.status().message()));
-    FinishRun(inst, t, std::move(r));
+    finish_(inst, t, std::move(r));
     return;
   }
   r.set_verdict("judging");
-  t->judged = std::move(r);
-  t->judged_answer = answer;
-  t->judging = true;
-  t->judge_pid = *pid;
-  t->judge_timed_out = false;
-  t->judge_deadline = host_->Now() + FromProto(spec.output().judge().timeout());
+  t->intel.judged = std::move(r);
+  t->intel.judged_answer = answer;
+  t->intel.judging = true;
+  t->intel.judge_pid = *pid;
+  t->intel.judge_timed_out = false;
+  t->intel.judge_deadline = host_->Now() + FromProto(spec.output().judge().timeout());
 }
 
-void Scheduler::RunJudgeTimers() {
-  const os::MonoTime now = host_->Now();
-  for (auto& [id, t] : tracks_) {
-    if (!t.judging || !t.judge_deadline.has_value() || *t.judge_deadline > now) continue;
-    t.judge_deadline.reset();
-    t.judge_timed_out = true;
-    os::SignalGroup(t.judge_pid, SIGKILL);  // Its exit comes back through the host.
-  }
+void IntelRuns::KillLateJudge(RunTrack* t) {
+  RunTrack::Intel& i = t->intel;
+  if (!i.judging || !i.judge_deadline.has_value() || *i.judge_deadline > host_->Now()) return;
+  i.judge_deadline.reset();
+  i.judge_timed_out = true;
+  os::SignalGroup(i.judge_pid, SIGKILL);  // Its exit comes back through the host.
 }
 
-void Scheduler::OnJudgeExit(const std::string& id, const os::ExitStatus& status) {
-  Track* t = Find(id);
-  if (t == nullptr || !t->judging) return;
+void IntelRuns::OnJudgeExit(const std::string& id, const os::ExitStatus& status) {
+  RunTrack* t = find_(id);
+  if (t == nullptr || !t->intel.judging) return;
   const v1::Engine& spec = t->plan->spec;
-  ctl::RunRecord r = std::move(t->judged);
-  const std::string answer = std::move(t->judged_answer);
-  t->judged.Clear();
-  t->judged_answer.clear();
-  t->judging = false;
-  t->judge_pid = 0;
-  t->judge_deadline.reset();
+  ctl::RunRecord r = std::move(t->intel.judged);
+  const std::string answer = std::move(t->intel.judged_answer);
+  t->intel.judged.Clear();
+  t->intel.judged_answer.clear();
+  t->intel.judging = false;
+  t->intel.judge_pid = 0;
+  t->intel.judge_deadline.reset();
   const std::string said = ReadUpTo(JudgePath(host_->run_dir(), t->engine, t->index), 4096);
   std::string first_line;
   for (absl::string_view line : absl::StrSplit(said, '\n')) {
@@ -229,7 +223,7 @@ void Scheduler::OnJudgeExit(const std::string& id, const os::ExitStatus& status)
       first_line = std::string(text);
     }
   }
-  if (t->judge_timed_out) {
+  if (t->intel.judge_timed_out) {
     r.set_verdict("rejected");
     r.set_reason(absl::StrCat("its judge did not answer within ",
                               absl::FormatDuration(FromProto(spec.output().judge().timeout()))));
@@ -240,15 +234,15 @@ void Scheduler::OnJudgeExit(const std::string& id, const os::ExitStatus& status)
   }
   host_->WithInstance(id, [&](const module::InstanceView& inst) {
     if (r.verdict() == "judging") {
-      AcceptAnswer(inst, t, std::move(r), answer);
+      Accept(inst, t, std::move(r), answer);
     } else {
-      FinishRun(inst, t, std::move(r));
+      finish_(inst, t, std::move(r));
     }
   });
 }
 
-void Scheduler::AcceptAnswer(const module::InstanceView& inst, Track* t, ctl::RunRecord r,
-                             const std::string& answer) {
+void IntelRuns::Accept(const module::InstanceView& inst, RunTrack* t, ctl::RunRecord r,
+                       const std::string& answer) {
   const v1::Engine& spec = t->plan->spec;
   const std::string& deliver = spec.output().deliver();
   r.set_verdict("succeeded");
@@ -268,14 +262,14 @@ void Scheduler::AcceptAnswer(const module::InstanceView& inst, Track* t, ctl::Ru
       r.set_verdict("failed");
       r.set_reason(absl::StrCat("its accepted answer could not be delivered to ", target, ": ",
                                 written.message()));
-      FinishRun(inst, t, std::move(r));
+      finish_(inst, t, std::move(r));
       return;
     }
     r.set_reason(absl::StrCat("delivered to ", target));
     host_->NoteDelivered(inst.id, target,
                          absl::StrCat("fleet: accepted answer of ", inst.id, " run #", r.seq()));
   }
-  FinishRun(inst, t, std::move(r));
+  finish_(inst, t, std::move(r));
 }
 
 }  // namespace fleet::modules

@@ -56,6 +56,15 @@ int Usage(const std::string& message);
 // fleetd beside this fleetctl (an installed or built tree), else on PATH.
 std::string FleetdPath();
 
+// The commands that need no fleetd (commands_local.cc, commands_state.cc).
+// validate: fleetd beside fleetctl checks the file (fleetctl links no YAML).
+int ValidateFleetFile(const std::string& path);
+// init: a starter fleet file, never over one that exists.
+int InitFleetFile(const std::string& path);
+// lock NAME -- CMD: CMD runs holding the fleet's lock NAME.
+int RunUnderLock(const std::string& run_dir, const std::string& name, absl::Duration wait,
+                 const std::vector<std::string>& command);
+
 class Commands {
  public:
   explicit Commands(Globals g) : g_(std::move(g)) {}
@@ -73,8 +82,6 @@ class Commands {
   int BusStatus(const std::string& run);
   // bus cancel RUN (task empty) or bus retry RUN TASK.
   int BusCancelOrRetry(const std::string& run, const std::string& task, bool retry);
-  // The worker verbs work on the bus's files, no daemon needed.
-  int BusWorkerVerb(const BusWorkerCall& call) { return BusWorker(g_.run_dir, call); }
   // fleetctl runs TARGET [-n N].
   int Runs(const std::string& target, uint32_t limit);
   // fleetctl sync [TARGET] / fleetctl commit -m MSG [TARGET].
@@ -85,9 +92,6 @@ class Commands {
   int Events(bool follow, uint32_t last);
   int Reload();
   int Shutdown(bool wait);
-  int Validate(const std::string& path);
-  int Init(const std::string& path);
-  int Lock(const std::string& name, absl::Duration wait, const std::vector<std::string>& command);
   int Version();
 
  private:
@@ -95,8 +99,7 @@ class Commands {
   int Unary(grpc::Status (fleet::control::v1::FleetControl::Stub::*method)(grpc::ClientContext*,
                                                                            const Request&,
                                                                            Response*),
-            const Request& request, Response* response,
-            const char* when_refused = nullptr);
+            const Request& request, Response* response, const char* when_refused = nullptr);
   // A read command's JSON in the chosen mapping; one_line for streams.
   std::string Json(const google::protobuf::Message& m, bool one_line = false) const;
   // Connects or prints why not; returns nullptr on failure (code in *code).
@@ -104,9 +107,6 @@ class Commands {
   // Polls status until every instance in `before` got where verb sends it.
   int AwaitChange(fleet::control::v1::FleetControl::Stub& stub, const std::string& verb,
                   std::map<std::string, int32_t> before, absl::Time asked);
-  // "ENGINE/N" of the instance this runs in, from the environment fleetd
-  // gives it; "" outside one.
-  static std::string CallerInstance();
 
   Globals g_;
 };

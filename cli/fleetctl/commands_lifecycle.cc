@@ -1,46 +1,21 @@
-// fleetctl: `start`, `stop`, `restart`, `run`, `reload`, `shutdown`: changing what runs, and waiting until it has.
-#include "cli/fleetctl/commands.h"
-#include "cli/fleetctl/commands_internal.h"
-
-#include <errno.h>
-#include <limits.h>
-#include <signal.h>
+// fleetctl: `start`, `stop`, `restart`, `run`, `reload`, `shutdown`: changing what runs, and
+// waiting until it has.
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <functional>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "cli/fleetctl/client.h"
-#include "cli/fleetctl/fleet_finder.h"
-#include "cli/fleetctl/json_out.h"
+#include "cli/fleetctl/commands.h"
+#include "cli/fleetctl/commands_internal.h"
 #include "cli/fleetctl/render.h"
-#include "cli/fleetctl/starter_config.h"
-#include "cli/fleetctl/terminal.h"
 #include "core/defaults/defaults.h"
-#include "core/fileproto/mkdir_lock.h"
-#include "core/os/files.h"
-#include "core/os/process.h"
 #include "grpcpp/grpcpp.h"
 
 namespace fleet::cli {
@@ -90,7 +65,7 @@ int Commands::Act(const std::string& verb, const std::vector<std::string>& targe
 }
 
 int Commands::AwaitChange(ctl::FleetControl::Stub& stub, const std::string& verb,
-                std::map<std::string, int32_t> before, absl::Time asked) {
+                          std::map<std::string, int32_t> before, absl::Time asked) {
   // A stop may take the engine's whole grace: wait longer than for an answer.
   const absl::Time deadline = asked + (g_.timeout_set ? g_.timeout : absl::Minutes(2));
   int code = kOk;
@@ -115,8 +90,8 @@ int Commands::AwaitChange(ctl::FleetControl::Stub& stub, const std::string& verb
                               i.reason().empty() ? "" : ", " + i.reason(), ")");
         } else if (verb != "stop" && up && (verb == "start" || i.pid() != it->second)) {
           line = absl::StrCat(i.id(), ": running (pid ", i.pid(), ", ", took, ")");
-        } else if (verb != "stop" && (s == ctl::INSTANCE_STATE_FATAL ||
-                                      s == ctl::INSTANCE_STATE_EXITED)) {
+        } else if (verb != "stop" &&
+                   (s == ctl::INSTANCE_STATE_FATAL || s == ctl::INSTANCE_STATE_EXITED)) {
           line = absl::StrCat(i.id(), ": ", StateName(s), " (", i.reason(), ")");
           code = kFailed;
         } else {
@@ -132,8 +107,8 @@ int Commands::AwaitChange(ctl::FleetControl::Stub& stub, const std::string& verb
       std::vector<std::string> left;
       for (const auto& [id, pid] : before) left.push_back(id);
       return Fail(kFailed, absl::StrCat("still not ", verb == "stop" ? "stopped" : "running",
-                                        " after ", absl::FormatDuration(absl::Now() - asked),
-                                        ": ", absl::StrJoin(left, ", "),
+                                        " after ", absl::FormatDuration(absl::Now() - asked), ": ",
+                                        absl::StrJoin(left, ", "),
                                         " (see `fleetctl status` and `fleetctl events`)"));
     }
     absl::SleepFor(absl::Milliseconds(100));

@@ -1,46 +1,13 @@
 // fleetctl: `logs` and `events`: what the instances wrote and what fleetd did.
+#include <stdio.h>
+
+#include <string>
+
 #include "cli/fleetctl/commands.h"
 #include "cli/fleetctl/commands_internal.h"
-
-#include <errno.h>
-#include <limits.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <functional>
-#include <map>
-#include <optional>
-#include <string>
-#include <vector>
-
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
-#include "cli/fleetctl/client.h"
 #include "cli/fleetctl/fleet_finder.h"
 #include "cli/fleetctl/json_out.h"
 #include "cli/fleetctl/render.h"
-#include "cli/fleetctl/starter_config.h"
-#include "cli/fleetctl/terminal.h"
-#include "core/defaults/defaults.h"
-#include "core/fileproto/mkdir_lock.h"
-#include "core/os/files.h"
-#include "core/os/process.h"
 #include "grpcpp/grpcpp.h"
 
 namespace fleet::cli {
@@ -63,7 +30,8 @@ int Commands::Logs(const LogOptions& o) {
   FILE* last = stdout;
   while (reader->Read(&chunk)) {
     if (chunk.instances_size() > 1 && !o.no_prefix) {
-      for (const std::string& id : chunk.instances()) prefix_width = std::max(prefix_width, id.size());
+      for (const std::string& id : chunk.instances())
+        prefix_width = std::max(prefix_width, id.size());
     }
     for (const ctl::LogLine& line : chunk.lines()) {
       FILE* to = line.stream() == ctl::LOG_STREAM_STDERR && !g_.json ? stderr : stdout;

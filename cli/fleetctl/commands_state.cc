@@ -1,51 +1,38 @@
 // fleetctl: `sync`, `commit` and `lock`: the shared state and the run directory's locks.
-#include "cli/fleetctl/commands.h"
-#include "cli/fleetctl/commands_internal.h"
-
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <functional>
-#include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "cli/fleetctl/client.h"
-#include "cli/fleetctl/fleet_finder.h"
-#include "cli/fleetctl/json_out.h"
-#include "cli/fleetctl/render.h"
-#include "cli/fleetctl/starter_config.h"
-#include "cli/fleetctl/terminal.h"
+#include "cli/fleetctl/commands.h"
+#include "cli/fleetctl/commands_internal.h"
 #include "core/defaults/defaults.h"
 #include "core/fileproto/mkdir_lock.h"
-#include "core/os/files.h"
 #include "core/os/process.h"
 #include "grpcpp/grpcpp.h"
 
 namespace fleet::cli {
 
 namespace ctl = ::fleet::control::v1;
+
+namespace {
+
+// "ENGINE/N" of the instance this runs in, from the environment fleetd
+// gives it; "" outside one.
+std::string CallerInstance() {
+  const char* engine = getenv("FLEET_ENGINE");
+  const char* instance = getenv("FLEET_INSTANCE");
+  if (engine == nullptr || *engine == '\0') return "";
+  return absl::StrCat(engine, "/", instance != nullptr && *instance != '\0' ? instance : "0");
+}
+
+}  // namespace
 
 int Commands::SyncState(const std::string& given, bool commit, const std::string& message) {
   const char* verb = commit ? "commit" : "sync";
@@ -73,27 +60,20 @@ int Commands::SyncState(const std::string& given, bool commit, const std::string
   }
   for (const ctl::InstanceSync& i : response.instances()) {
     if (!g_.json) {
-      printf(
-          "%s  %s%s%s\n", i.id().c_str(),
-          i.ok() ? "" : "FAILED: ", i.ok() ? i.summary().c_str() : i.error().c_str(),
-          i.conflicts().empty()
-              ? ""
-              : absl::StrCat(" (conflicts: ", absl::StrJoin(i.conflicts(), ", "), ")").c_str());
+      printf("%s  %s%s%s\n", i.id().c_str(),
+             i.ok() ? "" : "FAILED: ", i.ok() ? i.summary().c_str() : i.error().c_str(),
+             i.conflicts().empty()
+                 ? ""
+                 : absl::StrCat(" (conflicts: ", absl::StrJoin(i.conflicts(), ", "), ")").c_str());
     }
     if (!i.ok()) code = kFailed;
   }
   return code;
 }
 
-std::string Commands::CallerInstance() {
-  const char* engine = getenv("FLEET_ENGINE");
-  const char* instance = getenv("FLEET_INSTANCE");
-  if (engine == nullptr || *engine == '\0') return "";
-  return absl::StrCat(engine, "/", instance != nullptr && *instance != '\0' ? instance : "0");
-}
-
-int Commands::Lock(const std::string& name, absl::Duration wait, const std::vector<std::string>& command) {
-  auto lock = fileproto::MkdirLock::Acquire(defaults::LocksDir(g_.run_dir), name, wait);
+int RunUnderLock(const std::string& run_dir, const std::string& name, absl::Duration wait,
+                 const std::vector<std::string>& command) {
+  auto lock = fileproto::MkdirLock::Acquire(defaults::LocksDir(run_dir), name, wait);
   if (!lock.ok()) {
     return Fail(lock.status().code() == absl::StatusCode::kInvalidArgument ? kUsage : kFailed,
                 std::string(lock.status().message()));

@@ -1,46 +1,21 @@
 // fleetctl: `status`, `health`, `brief`, `top`, `plugins`, `version`: what the fleet is doing.
-#include "cli/fleetctl/commands.h"
-#include "cli/fleetctl/commands_internal.h"
-
-#include <errno.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <functional>
-#include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/fleetctl/client.h"
-#include "cli/fleetctl/fleet_finder.h"
-#include "cli/fleetctl/json_out.h"
+#include "cli/fleetctl/commands.h"
+#include "cli/fleetctl/commands_internal.h"
 #include "cli/fleetctl/render.h"
-#include "cli/fleetctl/starter_config.h"
 #include "cli/fleetctl/terminal.h"
 #include "core/defaults/defaults.h"
-#include "core/fileproto/mkdir_lock.h"
-#include "core/os/files.h"
-#include "core/os/process.h"
 #include "grpcpp/grpcpp.h"
 
 namespace fleet::cli {
@@ -111,7 +86,8 @@ int Commands::Top(absl::Duration interval, bool once) {
     }
     winsize size{};
     if (live) ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size);
-    std::string frame = RenderTop(status, size.ws_row, size.ws_col, absl::ToUnixMillis(absl::Now()));
+    std::string frame =
+        RenderTop(status, size.ws_row, size.ws_col, absl::ToUnixMillis(absl::Now()));
     if (!live) {
       fputs(frame.c_str(), stdout);
       return kOk;

@@ -65,8 +65,7 @@ bool HasSocket(const std::string& run_dir) {
 
 }  // namespace
 
-std::vector<FleetPlace> FleetPlaces(const std::string& run_dir_flag,
-                                    const std::string& config_flag,
+std::vector<FleetPlace> FleetPlaces(const std::string& run_dir_flag, const std::string& config_flag,
                                     const std::string& fleetd_path) {
   if (!run_dir_flag.empty()) return {{os::AbsolutePath(run_dir_flag), "--run-dir", ""}};
   std::vector<FleetPlace> places;
@@ -87,7 +86,8 @@ std::vector<FleetPlace> FleetPlaces(const std::string& run_dir_flag,
   }
   const std::string home = Env("HOME");
   const std::string under_home = std::string(defaults::kRunDir).substr(1);  // "/.fleet/run"
-  places.push_back({(home.empty() ? std::string("/tmp") : home) + under_home, defaults::kRunDir, ""});
+  places.push_back(
+      {(home.empty() ? std::string("/tmp") : home) + under_home, defaults::kRunDir, ""});
   return places;
 }
 

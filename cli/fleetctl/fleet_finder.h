@@ -13,14 +13,13 @@ namespace fleet::cli {
 
 struct FleetPlace {
   std::string run_dir;  // "" when `from` could not be read (why: in note)
-  std::string from;     // "--run-dir", "-c x.yaml", "./fleet.yaml", "$FLEET_RUN_DIR", "~/.fleet/run"
-  std::string note;     // why it gave no run dir
+  std::string from;  // "--run-dir", "-c x.yaml", "./fleet.yaml", "$FLEET_RUN_DIR", "~/.fleet/run"
+  std::string note;  // why it gave no run dir
 };
 
 // Every place to look, in order (only the flag's when --run-dir or
 // --config is given).
-std::vector<FleetPlace> FleetPlaces(const std::string& run_dir_flag,
-                                    const std::string& config_flag,
+std::vector<FleetPlace> FleetPlaces(const std::string& run_dir_flag, const std::string& config_flag,
                                     const std::string& fleetd_path);
 
 // The first place whose fleetd socket exists; else the first with a run

@@ -15,8 +15,8 @@ struct SystemdInstall {
   std::string config;    // The fleet file (required).
   std::string unit_dir;  // "": /etc/systemd/system as root, ~/.config/systemd/user otherwise.
   std::string name = "fleetd";
-  bool print = false;    // Print the unit instead of writing it.
-  bool force = false;    // Replace a unit that differs (changed by hand).
+  bool print = false;  // Print the unit instead of writing it.
+  bool force = false;  // Replace a unit that differs (changed by hand).
 };
 
 // Writes UNIT_DIR/NAME.service and says what to run next. Returns

@@ -62,11 +62,21 @@ std::string JsonString(absl::string_view text) {
     }
     const unsigned char c = static_cast<unsigned char>(text[i++]);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out += absl::StrFormat("\\u%04x", c);
@@ -181,8 +191,8 @@ class Printer {
         Integer(uint64_t{rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f)});
         break;
       case FieldDescriptor::CPPTYPE_UINT64:
-        Integer(static_cast<uint64_t>(rep ? r->GetRepeatedUInt64(m, f, index)
-                                          : r->GetUInt64(m, f)));
+        Integer(
+            static_cast<uint64_t>(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f)));
         break;
       case FieldDescriptor::CPPTYPE_DOUBLE:
       case FieldDescriptor::CPPTYPE_FLOAT: {
@@ -228,7 +238,8 @@ std::string UpperSnakePrefix(const std::string& camel) {
 std::string ShortEnumName(const google::protobuf::EnumValueDescriptor& value) {
   std::string name = value.name();
   const std::string prefix = UpperSnakePrefix(value.type()->name());
-  if (absl::StartsWith(name, prefix) && name.size() > prefix.size()) name = name.substr(prefix.size());
+  if (absl::StartsWith(name, prefix) && name.size() > prefix.size())
+    name = name.substr(prefix.size());
   return absl::AsciiStrToLower(name);
 }
 
@@ -245,8 +256,8 @@ std::string LogStreamName(fleet::control::v1::LogStream stream) {
 
 std::string LogLineJson(const fleet::control::v1::LogLine& line) {
   return absl::StrCat("{\"instance\":", JsonString(line.instance()),
-                      ",\"unix_micros\":", line.unix_micros(), ",\"stream\":",
-                      JsonString(LogStreamName(line.stream())),
+                      ",\"unix_micros\":", line.unix_micros(),
+                      ",\"stream\":", JsonString(LogStreamName(line.stream())),
                       ",\"text\":", JsonString(line.text()), "}\n");
 }
 

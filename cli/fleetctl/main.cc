@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "CLI/CLI.hpp"
 #include "cli/fleetctl/bus_worker.h"
 #include "cli/fleetctl/cli_docs.h"
 #include "cli/fleetctl/commands.h"
@@ -71,8 +71,7 @@ int Main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
       ->option_text("FORMAT");
   app.add_option_function<std::string>(
-         "--timeout",
-         [&g](const std::string&) { g.timeout_set = true; },
+         "--timeout", [&g](const std::string&) { g.timeout_set = true; },
          "how long to wait for fleetd's answer (default 15s)")
       ->check(DurationText{&g.timeout})
       ->option_text("DURATION");
@@ -89,15 +88,18 @@ int Main(int argc, char** argv) {
   };
 
   std::vector<std::string> status_targets;
-  CLI::App* status = command("status", "every instance: state, pid, uptime, restarts, CPU, RSS, reason");
+  CLI::App* status =
+      command("status", "every instance: state, pid, uptime, restarts, CPU, RSS, reason");
   status->add_option("TARGET", status_targets, "only these: ENGINE, ENGINE/N or all");
   status->callback([&] { action = [&](Commands& c) { return c.Status(status_targets); }; });
   command("health", "is each instance alive and progressing, and its kill condition")
       ->callback([&] { action = [](Commands& c) { return c.Health(false); }; });
-  command("brief", "one screen: counts, what needs attention and why, warnings")
-      ->callback([&] { action = [](Commands& c) { return c.Health(true); }; });
-  command("plugins", "loaded plugins, their versions, and why any was refused")
-      ->callback([&] { action = [](Commands& c) { return c.Plugins(); }; });
+  command("brief", "one screen: counts, what needs attention and why, warnings")->callback([&] {
+    action = [](Commands& c) { return c.Health(true); };
+  });
+  command("plugins", "loaded plugins, their versions, and why any was refused")->callback([&] {
+    action = [](Commands& c) { return c.Plugins(); };
+  });
 
   std::vector<std::string> targets;
   bool act_no_wait = false;
@@ -123,9 +125,10 @@ int Main(int argc, char** argv) {
   runs->callback([&] { action = [&](Commands& c) { return c.Runs(target, lines); }; });
 
   LogOptions log_options;
-  CLI::App* logs = command(
-      "logs", "captured output of instances, merged by time (stderr lines go to stderr)");
-  logs->add_option("TARGET", log_options.targets, "ENGINE (every replica), ENGINE/N or all (default)");
+  CLI::App* logs =
+      command("logs", "captured output of instances, merged by time (stderr lines go to stderr)");
+  logs->add_option("TARGET", log_options.targets,
+                   "ENGINE (every replica), ENGINE/N or all (default)");
   logs->add_flag("-f,--follow", log_options.follow, "keep printing what they write");
   logs->add_option_function<uint32_t>(
           "-n,--lines", [&](uint32_t n) { log_options.lines = n; },
@@ -142,15 +145,17 @@ int Main(int argc, char** argv) {
 
   absl::Duration top_interval = absl::Seconds(2);
   bool top_once = false;
-  CLI::App* top = command("top", "a live view of every instance: state, CPU, RSS, health (q quits)");
+  CLI::App* top =
+      command("top", "a live view of every instance: state, CPU, RSS, health (q quits)");
   top->add_option("--interval", "between refreshes (default 2s)")
       ->check(DurationText{&top_interval})
       ->option_text("DURATION");
   top->add_flag("--once", top_once, "print one frame and exit (also when not on a terminal)");
   top->callback([&] { action = [&](Commands& c) { return c.Top(top_interval, top_once); }; });
 
-  command("reload", "re-read the config; apply only what changed")
-      ->callback([&] { action = [](Commands& c) { return c.Reload(); }; });
+  command("reload", "re-read the config; apply only what changed")->callback([&] {
+    action = [](Commands& c) { return c.Reload(); };
+  });
   bool no_wait = false;
   CLI::App* shutdown =
       command("shutdown", "stop every engine in reverse dependency order; fleetd exits");
@@ -161,13 +166,13 @@ int Main(int argc, char** argv) {
   validate->add_option("PATH", path, "a fleet file, or a directory of engine files")->required();
   validate->callback([&] {
     needs_fleet = false;
-    action = [&](Commands& c) { return c.Validate(path); };
+    action = [&](Commands&) { return ValidateFleetFile(path); };
   });
   CLI::App* init = command("init", "write a commented starter config (never over a file)");
   init->add_option("PATH", path, "where (default fleet.yaml)");
   init->callback([&] {
     needs_fleet = false;
-    action = [&](Commands& c) { return c.Init(path.empty() ? "fleet.yaml" : path); };
+    action = [&](Commands&) { return InitFleetFile(path.empty() ? "fleet.yaml" : path); };
   });
 
   std::string lock_name;
@@ -180,7 +185,7 @@ int Main(int argc, char** argv) {
       ->option_text("DURATION");
   lock->add_option("CMD", lock_command, "the command and its arguments (after --)")->required();
   lock->callback([&] {
-    action = [&](Commands& c) { return c.Lock(lock_name, lock_wait, lock_command); };
+    action = [&](Commands&) { return RunUnderLock(g.run_dir, lock_name, lock_wait, lock_command); };
   });
 
   CLI::App* sync = command("sync", "pull the shared state of TARGET's work trees now");
@@ -189,7 +194,8 @@ int Main(int argc, char** argv) {
   CLI::App* commit = command("commit", "commit everything in TARGET's work trees and push it");
   commit->add_option("-m,--message", message, "the commit message")->required()->option_text("MSG");
   commit->add_option("TARGET", target, "default: the instance this runs in");
-  commit->callback([&] { action = [&](Commands& c) { return c.SyncState(target, true, message); }; });
+  commit->callback(
+      [&] { action = [&](Commands& c) { return c.SyncState(target, true, message); }; });
 
   // bus: the work-bus, with verbs of its own.
   CLI::App* bus = command("bus", "the work-bus: DAG runs and the worker side of tasks");
@@ -207,12 +213,14 @@ int Main(int argc, char** argv) {
   CLI::App* cancel = bus->add_subcommand("cancel", "end every task of RUN not ended yet");
   cancel->fallthrough();
   cancel->add_option("RUN", run, "the run")->required();
-  cancel->callback([&] { action = [&](Commands& c) { return c.BusCancelOrRetry(run, "", false); }; });
+  cancel->callback(
+      [&] { action = [&](Commands& c) { return c.BusCancelOrRetry(run, "", false); }; });
   CLI::App* retry = bus->add_subcommand("retry", "run a failed or skipped TASK again");
   retry->fallthrough();
   retry->add_option("RUN", run, "the run")->required();
   retry->add_option("TASK", task, "the task")->required();
-  retry->callback([&] { action = [&](Commands& c) { return c.BusCancelOrRetry(run, task, true); }; });
+  retry->callback(
+      [&] { action = [&](Commands& c) { return c.BusCancelOrRetry(run, task, true); }; });
   // The worker verbs: parsed here, done by the bus worker (no daemon needed).
   BusWorkerCall bus_call;
   auto worker_verb = [&](const char* verb, const char* help) {
@@ -224,7 +232,7 @@ int Main(int argc, char** argv) {
   };
   auto hand_over = [&](const std::string& verb) {
     bus_call.verb = verb;
-    action = [&](Commands& c) { return c.BusWorkerVerb(bus_call); };
+    action = [&](Commands&) { return BusWorker(g.run_dir, bus_call); };
   };
   CLI::App* claim = worker_verb("claim", "(workers) take the next task: its JSON; exit 3 if none");
   claim->add_option("--capability", bus_call.capability, "the capability to work for")
@@ -252,8 +260,10 @@ int Main(int argc, char** argv) {
   CLI::App* systemd = install->add_subcommand(
       "systemd", "write a systemd unit for fleetd (Type=notify, watchdog, Restart=always)");
   systemd->fallthrough();
-  systemd->add_option("--unit-dir", unit.unit_dir, "default: /etc/systemd/system as root, else "
-                                                   "~/.config/systemd/user")
+  systemd
+      ->add_option("--unit-dir", unit.unit_dir,
+                   "default: /etc/systemd/system as root, else "
+                   "~/.config/systemd/user")
       ->option_text("DIR");
   systemd->add_option("--name", unit.name, "the unit's name (default fleetd)")->option_text("NAME");
   systemd->add_flag("--print", unit.print, "print the unit instead of writing it");
@@ -264,8 +274,9 @@ int Main(int argc, char** argv) {
     action = [&](Commands&) { return InstallSystemd(unit, FleetdPath()); };
   });
 
-  command("version", "fleetctl's and fleetd's versions")
-      ->callback([&] { action = [](Commands& c) { return c.Version(); }; });
+  command("version", "fleetctl's and fleetd's versions")->callback([&] {
+    action = [](Commands& c) { return c.Version(); };
+  });
 
   // Generated from this table: the man page and shell completions.
   std::string shell;

@@ -3,14 +3,13 @@
 // column starts where its header does.
 #include "cli/fleetctl/render.h"
 
-#include "cli/fleetctl/json_out.h"
-
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "cli/fleetctl/json_out.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -57,8 +56,8 @@ std::vector<std::string> Lines(const std::string& text) {
 }
 
 TEST(RenderTest, ScheduledSectionWithOneCharacterNamesIsAligned) {
-  for (const std::string& name : {std::string("t"), std::string("gc"), std::string("job"),
-                                  std::string(64, 'x')}) {
+  for (const std::string& name :
+       {std::string("t"), std::string("gc"), std::string("job"), std::string(64, 'x')}) {
     const std::string out = RenderScheduled(Fleet({name}, "cron", 2), kNow);
     std::vector<std::string> lines = Lines(out);
     ASSERT_EQ(lines.size(), 4u) << out;  // SCHEDULED, header, two rows.

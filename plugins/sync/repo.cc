@@ -1,21 +1,15 @@
 #include "plugins/sync/repo.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
-#include <stdlib.h>
 #include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <optional>
 
-#include "plugins/sdk/untrusted_file.h"
 #include "plugins/sync/file_lock.h"
 #include "plugins/sync/repo_git.h"
 namespace fleet::plugins::sync {
@@ -56,173 +50,6 @@ std::unique_ptr<Repo> Repo::OpenOrClone(const std::string& work_tree, const std:
 }
 
 Repo::~Repo() { git_repository_free(repo_); }
-
-std::map<std::string, std::optional<std::string>> Repo::ChangesSinceHead() {
-  std::map<std::string, std::optional<std::string>> out;
-  Object head_tree;
-  if (git_revparse_single(head_tree.out(), repo_, "HEAD^{tree}") != 0) return out;
-  git_diff_options options = GIT_DIFF_OPTIONS_INIT;
-  options.flags = GIT_DIFF_INCLUDE_UNTRACKED | GIT_DIFF_RECURSE_UNTRACKED_DIRS;
-  git_diff* diff = nullptr;
-  if (git_diff_tree_to_workdir(&diff, repo_, reinterpret_cast<git_tree*>(head_tree.p), &options) !=
-      0) {
-    return out;
-  }
-  const std::string root = git_repository_workdir(repo_);
-  for (size_t i = 0; i < git_diff_num_deltas(diff); ++i) {
-    const git_diff_delta* delta = git_diff_get_delta(diff, i);
-    const std::string path = delta->new_file.path;
-    if (delta->status == GIT_DELTA_DELETED) {
-      out[path] = std::nullopt;
-      continue;
-    }
-    // A worker's file: never a FIFO's wait or a symlink's target, bounded.
-    out[path] = sdk::ReadUntrustedFile(root + path, kMaxStateFileBytes).content;
-  }
-  git_diff_free(diff);
-  return out;
-}
-
-std::string Repo::UndoInterruptedOperation() {
-  const int state = git_repository_state(repo_);
-  const std::string marker = std::string(git_repository_path(repo_)) + kFastForwardMarker;
-  if (state == GIT_REPOSITORY_STATE_NONE && Exists(marker)) {
-    // A fast-forward was cut between its checkout and its ref update: the
-    // tree is (partly) the remote's, HEAD the old commit. Back to HEAD,
-    // keeping only what someone wrote since (as below).
-    ClearStaleLocks();
-    std::map<std::string, std::optional<std::string>> written = ChangesSinceHead();
-    std::string before, target;
-    std::ifstream(marker) >> before >> target;
-    AbandonMerge();  // reset --hard HEAD
-    // The checkout's own files match the target commit: not kept.
-    const PutBackResult put = PutBack(written, {"HEAD^{tree}", target + "^{tree}"});
-    ::unlink(marker.c_str());
-    return "a fast-forward left half done (a process was killed mid-sync) was undone; " +
-           put.Describe();
-  }
-  if (state == GIT_REPOSITORY_STATE_NONE) return "";
-  ClearStaleLocks();  // The killed process's index.lock would block the undo.
-  std::map<std::string, std::optional<std::string>> written = ChangesSinceHead();
-  const bool rebase = state == GIT_REPOSITORY_STATE_REBASE ||
-                      state == GIT_REPOSITORY_STATE_REBASE_MERGE ||
-                      state == GIT_REPOSITORY_STATE_REBASE_INTERACTIVE;
-  bool undone = false;
-  // Every version the operation itself could have checked out: the branch,
-  // and for a rebase the commit it builds on and each commit it replays.
-  std::vector<std::string> known = {LocalRef(branch_) + "^{tree}"};
-  auto hex = [](const git_oid* id) {
-    char out[GIT_OID_HEXSZ + 1];
-    git_oid_tostr(out, sizeof(out), id);
-    return std::string(out) + "^{tree}";
-  };
-  if (rebase) {
-    git_rebase_options options = GIT_REBASE_OPTIONS_INIT;
-    RebaseOp op;
-    if (git_rebase_open(op.out(), repo_, &options) == 0) {
-      known.push_back(hex(git_rebase_onto_id(op.p)));
-      for (size_t i = 0; i < git_rebase_operation_entrycount(op.p); ++i) {
-        known.push_back(hex(&git_rebase_operation_byindex(op.p, i)->id));
-      }
-      undone = git_rebase_abort(op.p) == 0;
-    }
-  }
-  if (!undone) {
-    // A merge, or a rebase too broken to open: back to the branch itself
-    // (a rebase moves it only when it finishes).
-    git_repository_set_head(repo_, LocalRef(branch_).c_str());
-    AbandonMerge();
-  }
-  git_repository_state_cleanup(repo_);
-  // What to put back: a file whose content matches none of the versions the
-  // operation itself could have written (the partial result, the branch,
-  // the commit it builds on, each commit it replays) was written by someone
-  // after it began (a worker that outlived fleetd). One that matches is the
-  // operation's own half-done checkout: writing it back would commit a
-  // stale version (another instance's file, or an older one of our own) as
-  // this instance's change, so it stays as restored.
-  const PutBackResult put = PutBack(written, known);
-  return std::string(rebase ? "a rebase" : "a merge") +
-         " left half done (a process was killed mid-sync) was undone; " + put.Describe();
-}
-
-Repo::PutBackResult Repo::PutBack(const std::map<std::string, std::optional<std::string>>& written,
-                                  const std::vector<std::string>& tree_specs) {
-  const std::string root = git_repository_workdir(repo_);
-  // A path's content in the tree named by spec, if it is there.
-  auto content_in = [&](const std::string& spec,
-                        const std::string& path) -> std::optional<std::string> {
-    Object tree;
-    TreeEntry entry;
-    Object blob;
-    if (git_revparse_single(tree.out(), repo_, spec.c_str()) != 0 ||
-        git_tree_entry_bypath(entry.out(), reinterpret_cast<git_tree*>(tree.p), path.c_str()) !=
-            0 ||
-        git_tree_entry_to_object(blob.out(), repo_, entry.p) != 0) {
-      return std::nullopt;
-    }
-    auto* b = reinterpret_cast<git_blob*>(blob.p);
-    return std::string(static_cast<const char*>(git_blob_rawcontent(b)),
-                       static_cast<size_t>(git_blob_rawsize(b)));
-  };
-  PutBackResult result;
-  const std::string aside = std::string(git_repository_path(repo_)) + "fleet-undone/" +
-                            std::to_string(::time(nullptr)) + "/";
-  for (const auto& [path, content] : written) {
-    // Deleted files are restored, not deleted again: nothing is lost so.
-    if (!content.has_value()) continue;
-    bool known = false, tracked = false;
-    for (const std::string& spec : tree_specs) {
-      std::optional<std::string> version = content_in(spec, path);
-      tracked = tracked || version.has_value();
-      known = known || version == content;
-    }
-    if (known) continue;  // The operation's own checkout.
-    // A new file is someone's write: back in place. A changed tracked file
-    // may be a checkout cut mid-write as well as someone's write: the tree
-    // keeps the committed version and this one is set aside, never lost and
-    // never committed as this instance's change.
-    std::string target = root + path;
-    if (tracked) {
-      target = aside + path;
-      const size_t slash = target.rfind('/');
-      std::error_code ec;
-      std::filesystem::create_directories(target.substr(0, slash), ec);
-      result.aside_dir = aside;
-      ++result.set_aside;
-    } else {
-      ++result.kept;
-    }
-    std::ofstream out(target, std::ios::binary | std::ios::trunc);
-    out << *content;
-  }
-  return result;
-}
-
-std::string Repo::PutBackResult::Describe() const {
-  std::string out = std::to_string(kept) + " new file(s) written since were kept";
-  if (set_aside > 0) {
-    out += "; " + std::to_string(set_aside) + " changed file(s) were set aside in " + aside_dir +
-           " (the tree has the committed versions)";
-  }
-  return out;
-}
-
-std::vector<std::string> Repo::ClearStaleLocks() {
-  std::vector<std::string> cleared;
-  const std::string git_dir = git_repository_path(repo_);  // ends with '/'
-  // Every lock a killed fetch, commit, rebase or push can leave behind (a
-  // leftover remote-tracking ref lock made every later fetch fail: found by
-  // the fault suite).
-  for (const std::string& name :
-       {std::string("index.lock"), std::string("HEAD.lock"), std::string("ORIG_HEAD.lock"),
-        std::string("FETCH_HEAD.lock"), std::string("packed-refs.lock"), std::string("config.lock"),
-        LocalRef(branch_) + ".lock", RemoteRef(branch_) + ".lock"}) {
-    if (RemoveIfNobodyHolds(git_dir + name)) cleared.push_back(git_dir + name);
-  }
-  RemoveHalfWrittenPacks(git_dir + "objects/pack");
-  return cleared;
-}
 
 std::string Repo::Head() {
   git_oid oid;

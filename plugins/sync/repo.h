@@ -12,23 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "plugins/sync/git_status.h"
 #include "plugins/sync/merge_rules.h"
+#include "plugins/sync/repo_repair.h"
 
-struct git_odb;
-struct git_oid;
 struct git_rebase;
 struct git_repository;
 
 namespace fleet::plugins::sync {
-
-// What went wrong, as an operator reads it ("fetch origin: ..."); empty = ok.
-struct GitStatus {
-  std::string error;
-  // The remote could not be reached (clone, fetch or push failed in
-  // transport): local work is intact, trying again later may succeed.
-  bool remote = false;
-  bool ok() const { return error.empty(); }
-};
 
 struct PullResult {
   enum Kind { kUpToDate, kFastForward, kRebased, kMerged, kConflict } kind = kUpToDate;
@@ -53,23 +44,13 @@ class Repo {
   Repo(const Repo&) = delete;
   Repo& operator=(const Repo&) = delete;
 
-  // Reads what every operation needs (index, HEAD, its commit and tree): an
-  // error means the repository is damaged (a killed process, a bad disk).
-  // deep also reads every object the repository stores (a truncated pack
-  // file, a lost loose object) and checks that every reference, and every
-  // blob the index and HEAD's tree name, exists (a remote-tracking reference
-  // that names a lost object is dropped, to be fetched again): linear in the repository's size, for after an
-  // operation failed for a local reason.
-  GitStatus Verify(bool deep = false);
-  // Local commits the remote branch does not have, newest first, as
-  // "1a2b3c4 message"; reading stops at the first commit that cannot be
-  // read (*unreadable set). For what a rebuild carries over.
-  std::vector<std::string> UnpushedCommits(bool* unreadable);
-  // A rebase or merge left half done by a killed process (fleetd's death
-  // mid-sync) is undone: the branch is back where the operation began, and
-  // files written into the tree since (by a worker that outlived fleetd)
-  // are kept. Returns what was done, "" when nothing was in progress.
-  std::string UndoInterruptedOperation();
+  // Checks and repairs (repo_repair.h).
+  GitStatus Verify(bool deep = false) { return Repair().Verify(deep); }
+  std::vector<std::string> UnpushedCommits(bool* unreadable) {
+    return Repair().UnpushedCommits(unreadable);
+  }
+  std::string UndoInterruptedOperation() { return Repair().UndoInterruptedOperation(); }
+  std::vector<std::string> ClearStaleLocks() { return Repair().ClearStaleLocks(); }
   // Stages every change (new, modified, deleted) and commits it. *committed
   // is false when there was nothing to commit.
   GitStatus CommitAll(const std::string& author, const std::string& email,
@@ -92,11 +73,6 @@ class Repo {
   // Local commits the remote branch does not have yet; -1 when that cannot
   // be told (an object is missing): never 0 unless it is known.
   int Ahead();
-  // Removes Git lock files (index.lock, HEAD.lock, the branch's ref lock)
-  // that no process has open: leftovers of a process killed mid-write, which
-  // would otherwise fail every later operation. Returns what it removed. A
-  // lock someone holds is left alone. Called by CommitAll and Pull.
-  std::vector<std::string> ClearStaleLocks();
   // Time spent waiting for a local remote's push lock, in total.
   double push_lock_wait_ms() const { return push_lock_wait_ms_; }
   // The commit HEAD points at (hex), or "" before the first commit.
@@ -104,39 +80,16 @@ class Repo {
 
  private:
   Repo(git_repository* repo, std::string branch) : repo_(repo), branch_(std::move(branch)) {}
-  // UnpushedCommits could read every one of them.
-  bool UnpushedReadable();
-  // Reads every object the object database lists.
-  GitStatus VerifyObjects(git_odb* odb);
-  // Every reference names an object the repository has; a remote-tracking
-  // one that does not is deleted (the next fetch brings it back).
-  GitStatus VerifyReferences(git_odb* odb);
-  // The remote-tracking commit tip, its tree, and its history (first
-  // parents, up to a bound) are all here.
-  bool RemoteHistoryComplete(git_odb* odb, const git_oid* tip);
+  RepoRepair Repair() { return RepoRepair(repo_, branch_); }
+  // After a merge that cannot be finished (the tree was clean before it:
+  // nothing is lost).
+  void AbandonMerge() { Repair().ResetToHead(); }
   GitStatus FastForward(const void* target_oid);
   GitStatus Rebase(const void* upstream, PullResult* result);
   GitStatus Merge(const void* upstream, PullResult* result);
   // git_rebase_abort, tried again while a lock someone else holds briefly
   // makes it fail.
   void AbortRebase(git_rebase* rebase);
-  // Puts HEAD, index and work tree back to the last commit after a merge
-  // that cannot be finished (the tree was clean before it: nothing is lost).
-  void AbandonMerge();
-  // Paths that differ between HEAD's tree and the work tree (untracked
-  // included), with their content; nullopt for a deleted file.
-  std::map<std::string, std::optional<std::string>> ChangesSinceHead();
-  // After an undo: of the files in `written`, those whose content matches
-  // none of tree_specs (revs like "HEAD^{tree}") are new files put back in
-  // place, or changed tracked files set aside under .git/fleet-undone/.
-  struct PutBackResult {
-    int kept = 0;
-    int set_aside = 0;
-    std::string aside_dir;
-    std::string Describe() const;
-  };
-  PutBackResult PutBack(const std::map<std::string, std::optional<std::string>>& written,
-                        const std::vector<std::string>& tree_specs);
   // Resolves every conflict in the index by rule; false (nothing changed)
   // when some path has no rule.
   // merging: the index comes from a merge ("ours" = local), not a rebase

@@ -1,11 +1,8 @@
 // Repo, catching up with the remote: fast-forward, rebase or merge, and
 // conflicts resolved by the declared rules (never markers in state files).
-#include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
 #include <poll.h>
-#include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -15,7 +12,6 @@
 
 #include "plugins/formats/json_merge.h"
 #include "plugins/formats/state_file_check.h"
-#include "plugins/sdk/untrusted_file.h"
 #include "plugins/sync/repo.h"
 #include "plugins/sync/repo_git.h"
 namespace fleet::plugins::sync {
@@ -126,16 +122,6 @@ void Repo::AbortRebase(git_rebase* rebase) {
     if (git_rebase_abort(rebase) == 0) return;
     ::poll(nullptr, 0, 50);
   }
-}
-
-void Repo::AbandonMerge() {
-  Object head;
-  if (git_revparse_single(head.out(), repo_, "HEAD") == 0) {
-    git_checkout_options checkout = GIT_CHECKOUT_OPTIONS_INIT;
-    checkout.checkout_strategy = GIT_CHECKOUT_FORCE;
-    git_reset(repo_, head.p, GIT_RESET_HARD, &checkout);
-  }
-  git_repository_state_cleanup(repo_);
 }
 
 GitStatus Repo::Merge(const void* upstream_commit, PullResult* result) {

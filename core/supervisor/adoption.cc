@@ -26,8 +26,9 @@ namespace {
 constexpr absl::Duration kDyingCheckEvery = absl::Milliseconds(10);
 }  // namespace
 
-Adoption::Adoption(Parts parts)
-    : p_(std::move(parts)),
+Adoption::Adoption(const CoreParts& parts, std::function<void(Instance*)> on_gone)
+    : p_(parts),
+      on_gone_(std::move(on_gone)),
       records_(p_.run_dir, [this](const std::string& subject, const std::string& kind,
                                   const std::string& message) { Emit(subject, kind, message); }) {}
 
@@ -107,7 +108,7 @@ void Adoption::Adopt(Instance* inst, const InstanceRecord& r) {
   }
   inst->pid = r.pid;
   inst->pidfd = pidfd;
-  if (absl::Status watched = p_.loop->Watch(pidfd, [this, inst] { p_.on_gone(inst); });
+  if (absl::Status watched = p_.loop->Watch(pidfd, [this, inst] { on_gone_(inst); });
       !watched.ok()) {
     log::Error(absl::StrCat(inst->id, ": cannot watch pid ", r.pid, ": ", watched.message()));
   }

@@ -12,35 +12,15 @@
 #include <functional>
 #include <string>
 
-#include "core/supervisor/containment.h"
-#include "core/supervisor/core_host.h"
-#include "core/supervisor/event_log.h"
-#include "core/supervisor/event_loop.h"
+#include "core/supervisor/core_parts.h"
 #include "core/supervisor/instance_records.h"
-#include "core/supervisor/instance_table.h"
-#include "core/supervisor/launcher.h"
-#include "core/supervisor/output_capture.h"
 
 namespace fleet::supervisor {
 
 class Adoption {
  public:
-  struct Parts {
-    std::string run_dir;
-    os::Clock* clock;
-    EventLog* events;
-    EventLoop* loop;
-    InstanceTable* table;
-    OutputCapture* capture;
-    Containment* containment;
-    const Launcher::Modules* modules;
-    LoopState* state;
-    // Carries out what the lifecycle answered for an instance.
-    std::function<void(Instance*, Action)> perform;
-    // An adopted process is gone (its pidfd said so).
-    std::function<void(Instance*)> on_gone;
-  };
-  explicit Adoption(Parts parts);
+  // on_gone: an adopted process is gone (its pidfd said so).
+  Adoption(const CoreParts& parts, std::function<void(Instance*)> on_gone);
 
   // inst's run, recorded for a fleetd that comes back (retried every second
   // while it cannot be written).
@@ -65,7 +45,8 @@ class Adoption {
     p_.events->Add(subject, kind, message);
   }
 
-  Parts p_;
+  CoreParts p_;
+  std::function<void(Instance*)> on_gone_;
   RecordKeeper records_;
   bool done_ = false;
 };

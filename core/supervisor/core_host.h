@@ -12,44 +12,14 @@
 #include <vector>
 
 #include "core/module/module.h"
-#include "core/supervisor/event_log.h"
-#include "core/supervisor/event_loop.h"
-#include "core/supervisor/file_watch.h"
-#include "core/supervisor/instance_table.h"
-#include "core/supervisor/launcher.h"
+#include "core/supervisor/core_parts.h"
 #include "core/supervisor/lifecycle.h"
 
 namespace fleet::supervisor {
 
-// The loop's facts its host reads, and the flags the host raises.
-struct LoopState {
-  MonoTime now;
-  bool shutting_down = false;
-  // Something other than output happened: reconcile and recompute deadlines.
-  bool dirty = true;
-  // The set of watched files may have changed.
-  bool rewatch = true;
-  // The last time the loop itself did not run (fleetd SIGSTOPped, the
-  // machine suspended, fleetd starved of CPU).
-  std::optional<module::ModuleHost::Stall> last_stall;
-};
-
 class CoreHost : public module::ModuleHost {
  public:
-  struct Parts {
-    std::string run_dir;
-    os::Clock* clock;
-    EventLog* events;
-    EventLoop* loop;
-    InstanceTable* table;
-    FileWatch* watch;
-    Launcher* launcher;
-    const Launcher::Modules* modules;
-    LoopState* state;
-    // Carries out what the lifecycle answered for an instance.
-    std::function<void(Instance*, Action)> perform;
-  };
-  explicit CoreHost(Parts parts) : p_(std::move(parts)) {}
+  explicit CoreHost(const CoreParts& parts) : p_(parts) {}
 
   os::MonoTime Now() const override { return p_.state->now; }
   absl::Time WallNow() const override { return p_.clock->WallNow(); }
@@ -94,7 +64,7 @@ class CoreHost : public module::ModuleHost {
   // and carries out its answer.
   void Drive(const std::string& id, bool live_only, const std::function<Action(Lifecycle&)>& step);
 
-  Parts p_;
+  CoreParts p_;
 };
 
 }  // namespace fleet::supervisor

@@ -67,12 +67,8 @@ Supervisor::Supervisor(SupervisorOptions options)
                    [this](const std::string& subject, const std::string& kind,
                           const std::string& message) { Emit(subject, kind, message); }),
       launcher_(options_.run_dir, &capture_, &containment_, &modules_, clock_),
-      host_({options_.run_dir, clock_, events_, &loop_, &table_, &watch_, &launcher_, &modules_,
-             &state_, [this](Instance* inst, Action action) { Perform(inst, action); }}),
-      adoption_({options_.run_dir, clock_, events_, &loop_, &table_, &capture_, &containment_,
-                 &modules_, &state_,
-                 [this](Instance* inst, Action action) { Perform(inst, action); },
-                 [this](Instance* inst) { HandlePidfd(inst); }}) {
+      host_(Parts()),
+      adoption_(Parts(), [this](Instance* inst) { HandlePidfd(inst); }) {
   started_wall_ = clock_->WallNow();
   started_mono_ = state_.now = clock_->MonotonicNow();
 }
@@ -84,6 +80,17 @@ Supervisor::~Supervisor() {
     capture_.Close(&inst->out);
     capture_.Close(&inst->err);
   });
+}
+
+CoreParts Supervisor::Parts() {
+  return {
+      options_.run_dir, clock_,
+      events_,          &loop_,
+      &table_,          &watch_,
+      &capture_,        &containment_,
+      &launcher_,       &modules_,
+      &state_,          [this](Instance* inst, Action action) { Perform(inst, action); },
+  };
 }
 
 absl::Status Supervisor::Init() {

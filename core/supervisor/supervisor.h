@@ -101,6 +101,8 @@ class Supervisor {
       const std::vector<std::string>& targets);
 
  private:
+  // What CoreHost and Adoption work over.
+  CoreParts Parts();
   void OnSignal(int sig);
   // The stop flag file exists: it is removed and fleetd shuts down.
   void CheckStopFlag();

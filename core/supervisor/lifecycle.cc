@@ -209,6 +209,11 @@ Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
     deadline_.reset();
     if (fail_after_stop_) {
       fail_after_stop_ = false;
+      if (now - spawned_at_ >= policy_.reset_after) {
+        // Healthy for a long while before this: the streak starts over.
+        consecutive_failures_ = 0;
+        recent_failures_.clear();
+      }
       if (policy_.scheduled) return RunEnded(now, false, absl::StrCat(reason_, " (", what, ")"));
       std::optional<absl::Duration> delay = Fail(now, reason_);
       if (delay.has_value() && *delay <= absl::ZeroDuration()) return Action::kSpawn;
@@ -235,7 +240,9 @@ Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
   }
   if (!HasProcess()) return Action::kNone;  // Not ours to judge; ignore.
   if (policy_.scheduled) return RunEnded(now, status.Success(), what);
-  if (now - spawned_at_ >= policy_.reset_after) consecutive_failures_ = 0;
+  const absl::Duration ran = now - spawned_at_;
+  // A long run forgets the crash loop too; a stable one (below) the backoff.
+  if (ran >= policy_.reset_after) recent_failures_.clear();
   if (policy_.cycle_interval > absl::ZeroDuration() && status.Success()) {
     // A cycle ran to completion: the normal case, not a failure.
     consecutive_failures_ = 0;
@@ -252,6 +259,19 @@ Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
     deadline_.reset();
     reason_ = what;
     return Action::kNone;
+  }
+  if (policy_.cycle_interval == absl::ZeroDuration() && Stable(ran)) {
+    // A death after a stable run (an OOM kill after hours of work, a
+    // worker killed by something else every few seconds) is not a crash
+    // loop: restarted at once, the backoff and the crash-loop count start
+    // over. Only unstable runs back off and count.
+    consecutive_failures_ = 0;
+    ++restarts_;
+    last_restart_reason_ = what;
+    state_ = State::kBackoff;
+    deadline_ = now;
+    reason_ = absl::StrCat(what, " after ", Millis(ran), " up (a stable run): restarted at once");
+    return Action::kSpawn;
   }
   std::optional<absl::Duration> delay = Fail(now, what);
   if (delay.has_value() && *delay <= absl::ZeroDuration()) return Action::kSpawn;

@@ -67,6 +67,11 @@ struct LifecyclePolicy {
 // The shortest wait before retrying a spawn that failed.
 inline constexpr absl::Duration kSpawnRetryFloor = absl::Seconds(1);
 
+// A run is stable once it has been up min_uptime (it reached RUNNING) and at
+// least this long: a min_uptime of zero must not make a worker that dies
+// at once restart in a tight loop.
+inline constexpr absl::Duration kStableRunFloor = absl::Seconds(1);
+
 // Not thread-safe: supervisor thread only.
 class Lifecycle {
  public:
@@ -90,6 +95,10 @@ class Lifecycle {
   // or FATAL past the limit).
   void SpawnFailed(MonoTime now, const std::string& error);
   // The main process exited. May return kSpawn (restart with no delay).
+  // A daemon that dies after a stable run (up min_uptime and at least
+  // kStableRunFloor) restarts at once and its backoff starts over; one that
+  // dies sooner backs off, the delay growing over consecutive unstable
+  // runs, and counts toward the crash-loop limit.
   Action Exited(MonoTime now, const os::ExitStatus& status);
   // Stop it: STARTING/RUNNING -> STOPPING (kSendStopSignal); BACKOFF/WAITING/IDLE -> STOPPED.
   Action Stop(MonoTime now, std::string reason);
@@ -128,6 +137,9 @@ class Lifecycle {
   bool timed_out() const { return timed_out_; }
 
  private:
+  bool Stable(absl::Duration ran) const {
+    return ran >= policy_.min_uptime && ran >= kStableRunFloor;
+  }
   // Records a failure; returns the restart delay, or nullopt when FATAL.
   std::optional<absl::Duration> Fail(MonoTime now, const std::string& what);
   // A scheduled run has ended (ok: exit 0).

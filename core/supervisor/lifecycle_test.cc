@@ -39,7 +39,7 @@ TEST(LifecycleTest, RestartsWaitTheEnginesBackoff) {
   EXPECT_EQ(*life.deadline(), T(1.7));  // initial * factor
 }
 
-TEST(LifecycleTest, StartsRunsAndRestartsWithBackoff) {
+TEST(LifecycleTest, StartsRunsAndRestartsAtOnceAfterAStableRun) {
   Lifecycle life(Policy(), [] { return 0.5; });
   EXPECT_EQ(life.Start(T(0)), Action::kSpawn);
   life.Spawned(T(0));
@@ -49,31 +49,75 @@ TEST(LifecycleTest, StartsRunsAndRestartsWithBackoff) {
   life.Tick(T(1));
   EXPECT_EQ(life.state(), State::kRunning);
 
-  EXPECT_EQ(life.Exited(T(5), Killed(9)), Action::kNone);
+  // Up 4s, then SIGKILLed (an OOM kill, an operator's kill -9): at once.
+  EXPECT_EQ(life.Exited(T(5), Killed(9)), Action::kSpawn);
+  EXPECT_THAT(life.reason(), HasSubstr("killed by SIGKILL after 5s up (a stable run): restarted "
+                                       "at once"));
+  EXPECT_EQ(life.last_restart_reason(), "killed by SIGKILL");
+  life.Spawned(T(5));
+  // Then it dies before min_uptime: an unstable run backs off from initial.
+  EXPECT_EQ(life.Exited(T(5.2), Code(1)), Action::kNone);
   EXPECT_EQ(life.state(), State::kBackoff);
-  EXPECT_EQ(life.deadline(), T(5.5));
-  EXPECT_THAT(life.reason(), HasSubstr("killed by SIGKILL; restart in 500ms"));
-  EXPECT_EQ(life.Tick(T(5.4)), Action::kNone);
-  EXPECT_EQ(life.Tick(T(5.5)), Action::kSpawn);
-  life.Spawned(T(5.5));
+  EXPECT_EQ(life.deadline(), T(5.7));
+  EXPECT_THAT(life.reason(), HasSubstr("exited with status 1; restart in 500ms"));
+  EXPECT_EQ(life.Tick(T(5.6)), Action::kNone);
+  EXPECT_EQ(life.Tick(T(5.7)), Action::kSpawn);
+  life.Spawned(T(5.7));
   life.Exited(T(6), Code(1));
-  EXPECT_EQ(life.deadline(), T(7));  // Second failure: 1s.
-  EXPECT_EQ(life.restarts(), 2u);
+  EXPECT_EQ(life.deadline(), T(7));  // Second unstable run in a row: 1s.
+  EXPECT_EQ(life.restarts(), 3u);
 }
 
-TEST(LifecycleTest, HealthyRunResetsBackoff) {
+TEST(LifecycleTest, KilledEveryFewSecondsItRestartsAtOnceEveryTimeAndNeverGoesFatal) {
+  LifecyclePolicy p = Policy();
+  p.max_failures = 3;
+  Lifecycle life(p, [] { return 0.5; });
+  life.Start(T(0));
+  for (int i = 0; i < 50; ++i) {
+    life.Spawned(T(i * 2));
+    ASSERT_EQ(life.Exited(T(i * 2 + 1.5), Killed(9)), Action::kSpawn) << i;
+  }
+  EXPECT_EQ(life.restarts(), 50u);
+}
+
+TEST(LifecycleTest, BackoffGrowsOnlyOverConsecutiveUnstableRuns) {
   Lifecycle life(Policy(), [] { return 0.5; });
   life.Start(T(0));
   life.Spawned(T(0));
-  life.Exited(T(1), Code(1));
+  life.Exited(T(0.5), Code(1));
   life.Tick(T(2));
   life.Spawned(T(2));
-  life.Exited(T(3), Code(1));
-  EXPECT_EQ(*life.deadline() - T(3), absl::Seconds(1));
+  life.Exited(T(2.5), Code(1));
+  EXPECT_EQ(*life.deadline() - T(2.5), absl::Seconds(1));
   life.Tick(T(4));
   life.Spawned(T(4));
-  life.Exited(T(100), Code(1));  // Up 96s > reset_after 60s.
-  EXPECT_EQ(*life.deadline() - T(100), absl::Milliseconds(500));
+  EXPECT_EQ(life.Exited(T(10), Code(1)), Action::kSpawn);  // Stable: at once.
+  life.Spawned(T(10));
+  life.Exited(T(10.5), Code(1));  // The next unstable one starts over.
+  EXPECT_EQ(*life.deadline() - T(10.5), absl::Milliseconds(500));
+}
+
+TEST(LifecycleTest, AZeroMinUptimeDoesNotMakeAnInstantDeathStable) {
+  LifecyclePolicy p = Policy();
+  p.min_uptime = absl::ZeroDuration();
+  Lifecycle life(p, [] { return 0.5; });
+  life.Start(T(0));
+  life.Spawned(T(0));
+  EXPECT_EQ(life.Exited(T(0.01), Code(1)), Action::kNone);
+  EXPECT_EQ(life.state(), State::kBackoff);
+  life.Tick(T(1));
+  life.Spawned(T(1));
+  EXPECT_EQ(life.Exited(T(1) + kStableRunFloor, Code(1)), Action::kSpawn);
+}
+
+TEST(LifecycleTest, ALongMinUptimeMakesEarlierDeathsUnstable) {
+  LifecyclePolicy p = Policy();
+  p.min_uptime = absl::Seconds(30);
+  Lifecycle life(p, [] { return 0.5; });
+  life.Start(T(0));
+  life.Spawned(T(0));
+  EXPECT_EQ(life.Exited(T(20), Killed(9)), Action::kNone);
+  EXPECT_EQ(life.state(), State::kBackoff);
 }
 
 TEST(LifecycleTest, ZeroDelayRestartsAtOnce) {
@@ -82,7 +126,7 @@ TEST(LifecycleTest, ZeroDelayRestartsAtOnce) {
   Lifecycle life(p, [] { return 0.5; });
   life.Start(T(0));
   life.Spawned(T(0));
-  EXPECT_EQ(life.Exited(T(1), Killed(9)), Action::kSpawn);
+  EXPECT_EQ(life.Exited(T(0.2), Killed(9)), Action::kSpawn);  // Unstable, delay 0.
 }
 
 TEST(LifecycleTest, CrashLoopGoesFatalWithReasonAndStartClearsIt) {
@@ -115,7 +159,7 @@ TEST(LifecycleTest, FailuresOutsideTheWindowDoNotCount) {
   life.Start(T(0));
   for (int i = 0; i < 10; ++i) {
     life.Spawned(T(i * 20));
-    life.Exited(T(i * 20 + 1), Code(1));
+    life.Exited(T(i * 20 + 0.5), Code(1));
     ASSERT_EQ(life.state(), State::kBackoff) << i;
   }
 }

@@ -83,11 +83,10 @@ TEST(DiskFaultTest, ARunDirectoryThatFillsUpStopsNothingAndHealsWhenSpaceReturns
     GTEST_SKIP() << "cannot mount a tmpfs here (" << strerror(errno) << "); needs root";
   }
   Unmount unmount{h.run_dir()};
-  h.WriteFile(
-      "fleet.yaml",
-      absl::StrCat("name: it\nrun_dir: run\nlogs: {min_free_size: 64KB}\n", "engines:\n",
-                   Chatty("talk"), "  - name: k\n", "    command: [\"", FleetHarness::ChildPath(),
-                   "\"]\n    min_uptime: 100ms\n    backoff: {initial: 1s}\n"));
+  h.WriteFile("fleet.yaml", absl::StrCat("name: it\nrun_dir: run\nlogs: {min_free_size: 64KB}\n",
+                                         "engines:\n", Chatty("talk"), "  - name: k\n",
+                                         "    command: [\"", FleetHarness::ChildPath(),
+                                         "\"]\n    min_uptime: 3s\n    backoff: {initial: 1s}\n"));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   const std::vector<std::string> ids = {"talk/0", "k/0"};
   ASSERT_THAT(AwaitHealed(h, ids, absl::Seconds(15)), IsEmpty());
@@ -104,9 +103,15 @@ TEST(DiskFaultTest, ARunDirectoryThatFillsUpStopsNothingAndHealsWhenSpaceReturns
       },
       absl::Seconds(20)))
       << Events(h);
-  // Supervision goes on: a worker that dies now is restarted. Its old pid
-  // record is removed at its exit, and the page that frees is filled again
-  // before the restart (1s later) writes the new one.
+  // Supervision goes on: a worker that dies now is restarted (at once: it
+  // had run stably). Killed again before min_uptime, it backs off: its old
+  // pid record is removed at its exit, and the page that frees is filled
+  // again before the restart (1s later) writes the new one.
+  const pid_t stable = h.Instance("k/0").pid();
+  ASSERT_EQ(kill(stable, SIGKILL), 0);
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("k/0").pid() != stable && h.Instance("k/0").pid() > 0; },
+      absl::Seconds(5)));
   const pid_t old = h.Instance("k/0").pid();
   ASSERT_EQ(kill(old, SIGKILL), 0);
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return !fs::exists(h.run_dir() + "/instances/k.0"); },
@@ -194,11 +199,13 @@ TEST(DiskFaultTest, EioOnALogsWritesIsReportedAndTheWorkerGoesOn) {
 TEST(DiskFaultTest, SlowFsyncsDelayTheBusButNeverTheSupervisionLoop) {
   if (!StraceWorks()) GTEST_SKIP() << "strace is not installed or cannot trace here";
   FleetHarness h;
-  h.WriteFile("fleet.yaml", "name: it\nrun_dir: run\nengines:\n"
-                            "  - name: idle\n    capabilities: [llm]\n    shell: 'exec sleep 1000'\n"
-                            "    backoff: {initial: 10ms}\n");
-  h.WriteFile("goal.yaml", "tasks:\n  - {id: a, capability: llm}\n  - {id: b, capability: llm}\n"
-                           "  - {id: c, capability: llm}\n");
+  h.WriteFile("fleet.yaml",
+              "name: it\nrun_dir: run\nengines:\n"
+              "  - name: idle\n    capabilities: [llm]\n    shell: 'exec sleep 1000'\n"
+              "    backoff: {initial: 10ms}\n");
+  h.WriteFile("goal.yaml",
+              "tasks:\n  - {id: a, capability: llm}\n  - {id: b, capability: llm}\n"
+              "  - {id: c, capability: llm}\n");
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_THAT(AwaitHealed(h, {"idle/0"}, absl::Seconds(10)), IsEmpty());
   const std::string pid = std::to_string(h.fleetd_pid());
@@ -242,8 +249,10 @@ TEST(DiskFaultTest, SlowFsyncsDelayTheBusButNeverTheSupervisionLoop) {
   int submitted = 0;
   waitpid(submit, &submitted, 0);
   EXPECT_TRUE(FleetHarness::WaitUntil(
-      [&] { return h.Fleetctl({"bus", "status", "slow"}).out.find("ready") != std::string::npos ||
-                   h.Fleetctl({"bus", "status", "slow"}).out.find("offered") != std::string::npos; },
+      [&] {
+        return h.Fleetctl({"bus", "status", "slow"}).out.find("ready") != std::string::npos ||
+               h.Fleetctl({"bus", "status", "slow"}).out.find("offered") != std::string::npos;
+      },
       absl::Seconds(20)))
       << h.Fleetctl({"bus", "status", "slow"}).out << Events(h);
 }

@@ -18,16 +18,18 @@ using ::testing::HasSubstr;
 namespace ctl = ::fleet::control::v1;
 
 // A fleet file whose engines run the child program with `args`.
-std::string Engine(const std::string& name, const std::string& args, const std::string& extra = "") {
-  return absl::StrCat("  - name: ", name, "\n    command: [\"", FleetHarness::ChildPath(), "\"",
-                      args.empty() ? "" : ", ", args, "]\n",
-                      extra.find("min_uptime") == std::string::npos ? "    min_uptime: 100ms\n" : "",
-                      extra);
+std::string Engine(const std::string& name, const std::string& args,
+                   const std::string& extra = "") {
+  return absl::StrCat(
+      "  - name: ", name, "\n    command: [\"", FleetHarness::ChildPath(), "\"",
+      args.empty() ? "" : ", ", args, "]\n",
+      extra.find("min_uptime") == std::string::npos ? "    min_uptime: 100ms\n" : "", extra);
 }
 
 TEST(SuperviseTest, KilledInstanceIsRestartedAndCounted) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("w", "", "    replicas: 2\n    backoff: {initial: 0}\n")));
+  h.WriteFile("fleet.yaml",
+              FleetYaml(Engine("w", "", "    replicas: 2\n    backoff: {initial: 0}\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] { return h.Instance("w/1").state() == ctl::INSTANCE_STATE_RUNNING; }, absl::Seconds(10)));
@@ -48,12 +50,42 @@ TEST(SuperviseTest, KilledInstanceIsRestartedAndCounted) {
   EXPECT_THAT(h.Fleetctl({"events", "-n", "50"}).out, HasSubstr("w/1  exited  killed by SIGKILL"));
 }
 
+TEST(SuperviseTest, WithDefaultBackoffAStableRunRestartsAtOnceAndAnUnstableOneWaits) {
+  FleetHarness h;
+  // The default backoff (500ms initial); min_uptime 1s (the default too).
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("w", "", "    min_uptime: 1s\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("w/0").state() == ctl::INSTANCE_STATE_RUNNING; }, absl::Seconds(10)));
+  absl::SleepFor(absl::Milliseconds(200));  // Up well past the 1s floor.
+  const pid_t stable = h.Instance("w/0").pid();
+  ASSERT_EQ(kill(stable, SIGKILL), 0);
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("w/0").pid() > 0 && h.Instance("w/0").pid() != stable; },
+      absl::Seconds(10)));
+  EXPECT_THAT(h.Fleetctl({"events", "-n", "50"}).out,
+              HasSubstr("w/0  exited  killed by SIGKILL after"));
+  EXPECT_THAT(h.Fleetctl({"events", "-n", "50"}).out,
+              HasSubstr("(a stable run): restarted at once"));
+  // Killed again while STARTING: an unstable run, which waits its backoff.
+  const pid_t unstable = h.Instance("w/0").pid();
+  ASSERT_EQ(kill(unstable, SIGKILL), 0);
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("w/0").state() == ctl::INSTANCE_STATE_BACKOFF; }, absl::Seconds(5)))
+      << h.Instance("w/0").reason();
+  EXPECT_THAT(h.Instance("w/0").reason(), HasSubstr("killed by SIGKILL; restart in"));
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("w/0").pid() > 0 && h.Instance("w/0").pid() != unstable; },
+      absl::Seconds(10)));
+  EXPECT_EQ(h.Instance("w/0").restarts(), 2u);
+}
+
 TEST(SuperviseTest, CrashLoopReachesFatalWithReasonAndStartRevivesIt) {
   FleetHarness h;
   h.WriteFile("fleet.yaml",
               FleetYaml(Engine("crash", "\"--exit-after\", \"0\", \"--exit-code\", \"3\"",
-                           "    backoff: {initial: 10ms, max: 50ms}\n"
-                           "    crash_loop: {max_failures: 4, window: 1m}\n")));
+                               "    backoff: {initial: 10ms, max: 50ms}\n"
+                               "    crash_loop: {max_failures: 4, window: 1m}\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] { return h.Instance("crash/0").state() == ctl::INSTANCE_STATE_FATAL; },
@@ -79,12 +111,13 @@ TEST(SuperviseTest, CrashLoopReachesFatalWithReasonAndStartRevivesIt) {
 TEST(SuperviseTest, StopKillsTheWholeGroupIncludingAStubbornGrandchild) {
   FleetHarness h;
   h.WriteFile("fleet.yaml",
-              FleetYaml(Engine("g", absl::StrCat("\"--ignore-sigterm\", \"--grandchild\", \"", h.dir(),
-                                             "/grandchild.pid\""),
-                           "    stop: {grace: 300ms}\n")));
+              FleetYaml(Engine("g",
+                               absl::StrCat("\"--ignore-sigterm\", \"--grandchild\", \"", h.dir(),
+                                            "/grandchild.pid\""),
+                               "    stop: {grace: 300ms}\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
-  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return h.ReadPid("grandchild.pid") > 0; },
-                                      absl::Seconds(10)));
+  ASSERT_TRUE(
+      FleetHarness::WaitUntil([&] { return h.ReadPid("grandchild.pid") > 0; }, absl::Seconds(10)));
   pid_t grandchild = h.ReadPid("grandchild.pid");
   pid_t child = h.Instance("g/0").pid();
   ASSERT_TRUE(FleetHarness::ProcessAlive(grandchild));
@@ -106,11 +139,11 @@ TEST(SuperviseTest, StopKillsTheWholeGroupIncludingAStubbornGrandchild) {
 
 TEST(SuperviseTest, ChildSeesOnlyStdioAndItsFleetEnvironment) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml",
-              FleetYaml(Engine("e",
-                           absl::StrCat("\"--dump-fds\", \"", h.dir(), "/fds\", \"--dump-env\", \"",
-                                        h.dir(), "/env\", \"--print\", \"hello from e\""),
-                           "    replicas: 2\n    env: {MODE: test}\n")));
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("e",
+                                             absl::StrCat("\"--dump-fds\", \"", h.dir(),
+                                                          "/fds\", \"--dump-env\", \"", h.dir(),
+                                                          "/env\", \"--print\", \"hello from e\""),
+                                             "    replicas: 2\n    env: {MODE: test}\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return os::ReadFile(h.dir() + "/env").ok(); },
                                       absl::Seconds(10)));
@@ -130,7 +163,7 @@ TEST(SuperviseTest, ChildSeesOnlyStdioAndItsFleetEnvironment) {
 TEST(SuperviseTest, DependentsStartAfterTheirDependencyRuns) {
   FleetHarness h;
   h.WriteFile("fleet.yaml", FleetYaml(Engine("db", "", "    min_uptime: 500ms\n") +
-                                  Engine("app", "", "    depends_on: [db]\n")));
+                                      Engine("app", "", "    depends_on: [db]\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] { return h.Instance("app/0").state() == ctl::INSTANCE_STATE_RUNNING; },
@@ -145,7 +178,8 @@ TEST(SuperviseTest, DependentsStartAfterTheirDependencyRuns) {
 
 TEST(SuperviseTest, StopFlagShutsDownInReverseDependencyOrder) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("db", "") + Engine("app", "", "    depends_on: [db]\n")));
+  h.WriteFile("fleet.yaml",
+              FleetYaml(Engine("db", "") + Engine("app", "", "    depends_on: [db]\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] { return h.Instance("app/0").state() == ctl::INSTANCE_STATE_RUNNING; },
@@ -158,7 +192,7 @@ TEST(SuperviseTest, StopFlagShutsDownInReverseDependencyOrder) {
   EXPECT_FALSE(FleetHarness::ProcessAlive(app));
   std::string log = h.FleetdLog();
   EXPECT_LT(log.find("app/0 stopped"), log.find("db/0 stopped")) << log;
-  EXPECT_FALSE(os::ReadFile(h.run_dir() + "/stop").ok());     // Consumed.
+  EXPECT_FALSE(os::ReadFile(h.run_dir() + "/stop").ok());        // Consumed.
   EXPECT_FALSE(os::ReadFile(h.run_dir() + "/fleetd.pid").ok());  // Removed on exit.
 }
 
@@ -177,8 +211,8 @@ TEST(SuperviseTest, SigtermStopsEverythingAndExitsZero) {
 
 TEST(SuperviseTest, OutputIsRotatedWithABoundedNumberOfFiles) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml",
-              FleetYaml(Engine("spam", "\"--spam\", \"100000\"", "    logs: {max_size: 16KB, max_files: 2}\n")));
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("spam", "\"--spam\", \"100000\"",
+                                             "    logs: {max_size: 16KB, max_files: 2}\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   const std::string log = h.run_dir() + "/logs/spam.0.log";
   // The child writes 100 KB and stops: wait for the last rotation to settle.
@@ -207,8 +241,8 @@ TEST(SuperviseTest, ACycleEngineRunsAgainAfterItsIntervalAndAHungRunTimesOut) {
       absl::Seconds(20)));
   ctl::InstanceStatus ok = h.Instance("ok/0");
   EXPECT_EQ(ok.restarts(), 0u);  // Runs that succeed are not restarts.
-  ASSERT_TRUE(FleetHarness::WaitUntil(
-      [&] { return h.Instance("stuck/0").restarts() >= 1; }, absl::Seconds(20)));
+  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return h.Instance("stuck/0").restarts() >= 1; },
+                                      absl::Seconds(20)));
   ctl::InstanceStatus stuck = h.Instance("stuck/0");
   EXPECT_THAT(stuck.reason(), HasSubstr("run timed out after 3s"));
   EXPECT_THAT(h.Fleetctl({"events", "-n", "100"}).out, HasSubstr("timed_out"));

@@ -10,18 +10,19 @@
 #include "absl/strings/str_join.h"
 #include "core/config/loader.h"
 #include "core/control/server.h"
+#include "core/daemon/modules.h"
 #include "core/daemon/pipe_keeper.h"
 #include "core/daemon/plugins.h"
-#include "core/os/child_waiter.h"
 #include "core/daemon/run_dir.h"
-#include "core/os/files.h"
 #include "core/daemon/sd_notify.h"
 #include "core/defaults/defaults.h"
 #include "core/health/monitor.h"
 #include "core/log/log.h"
+#include "core/os/child_waiter.h"
 #include "core/os/clock.h"
+#include "core/os/files.h"
+#include "core/os/process.h"
 #include "core/supervisor/event_log.h"
-#include "core/daemon/modules.h"
 #include "core/supervisor/supervisor.h"
 
 namespace fleet::daemon {
@@ -83,6 +84,10 @@ int RunDaemon(const DaemonOptions& options) {
   sigset_t handled = supervisor::Supervisor::HandledSignals();
   pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Every instance holds a few descriptors (its output FIFOs, its log, an
+  // adopted one's pidfd): a thousand instances need more than the usual
+  // soft limit of 1024. Raised to the hard limit; children get the original.
+  const os::FileLimit file_limit = os::RaiseFileLimit();
   // Orphaned grandchildren come to fleetd (and are reaped) instead of init.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
 
@@ -90,8 +95,7 @@ int RunDaemon(const DaemonOptions& options) {
   // --run-dir wins over the file at every reload (otherwise an edited
   // run_dir reaches the supervisor, which refuses it with the reason); a
   // relative one is made absolute here, once, for fleetd and every instance.
-  const std::string run_dir_flag =
-      options.run_dir.empty() ? "" : os::AbsolutePath(options.run_dir);
+  const std::string run_dir_flag = options.run_dir.empty() ? "" : os::AbsolutePath(options.run_dir);
   auto load = [config_path, run_dir_flag]() {
     return config::LoadConfig(config_path, run_dir_flag);
   };
@@ -108,7 +112,7 @@ int RunDaemon(const DaemonOptions& options) {
   if (!lock.ok()) {
     log::Error(std::string(lock.status().message()));
     return lock.status().code() == absl::StatusCode::kAlreadyExists ? kExitAlreadyRunning
-                                                                     : kExitFailure;
+                                                                    : kExitFailure;
   }
   absl::Status pid_written = lock->WritePidFile();
   if (!pid_written.ok()) {
@@ -173,8 +177,8 @@ int RunDaemon(const DaemonOptions& options) {
         },
         &state_sync, std::move(validator)));
   }
-  supervisor::SupervisorOptions supervisor_options{
-      run_dir, os::RealClock(), &events, reload, &children};
+  supervisor::SupervisorOptions supervisor_options{run_dir, os::RealClock(), &events, reload,
+                                                   &children};
   // systemd's watchdog (WatchdogSec=): ping from the loop at half the period.
   if (absl::Duration period = WatchdogPeriod(); period > absl::ZeroDuration()) {
     supervisor_options.watchdog_interval = period / 2;
@@ -184,6 +188,11 @@ int RunDaemon(const DaemonOptions& options) {
   // (say, under a systemd unit without Delegate=yes).
   if (const char* cg = getenv("FLEET_CGROUPS"); cg != nullptr && std::string(cg) == "off") {
     supervisor_options.use_cgroups = false;
+  }
+  supervisor_options.file_limit = file_limit.now;
+  if (file_limit.now > file_limit.before) {
+    log::Info(absl::StrCat("descriptor limit raised from ", file_limit.before, " to ",
+                           file_limit.now, " (instances get ", file_limit.before, ")"));
   }
   supervisor::Supervisor supervisor(std::move(supervisor_options));
   routes = RegisterModules(&supervisor,
@@ -199,7 +208,8 @@ int RunDaemon(const DaemonOptions& options) {
   EnsurePipeKeeper(run_dir);
   supervisor.Apply(*loaded);
 
-  control::ControlServer server(&supervisor, {routes.bus, routes.state, routes.runs}, &events, run_dir, std::move(plugins));
+  control::ControlServer server(&supervisor, {routes.bus, routes.state, routes.runs}, &events,
+                                run_dir, std::move(plugins));
   absl::Status serving = server.Start();
   if (!serving.ok()) {
     log::Error(absl::StrCat("cannot start the control socket: ", serving.message()));

@@ -113,6 +113,15 @@ bool ProcessLives(pid_t pid, uint64_t start_time);
 uint64_t SelfRssBytes();
 uint32_t SelfOpenFds();
 
+// fleetd's descriptor limit (RLIMIT_NOFILE), soft, before and after it is
+// raised to the hard limit. Children spawned after it get the soft limit
+// fleetd was given (a select()-based program expects no more), not this.
+struct FileLimit {
+  uint64_t before = 0;
+  uint64_t now = 0;
+};
+FileLimit RaiseFileLimit();
+
 // This program's own path (/proc/self/exe), "" if it cannot be read: to
 // find what is installed beside it, or to run itself again.
 std::string SelfExecutable();

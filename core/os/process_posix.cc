@@ -7,12 +7,14 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -98,11 +100,23 @@ struct ChildPlan {
   // itself, an ignored one is not.
   const int* reset;
   int reset_count;
+  // fleetd's own descriptor limit was raised (RaiseFileLimit): the child
+  // gets the one fleetd was given. Null: unchanged.
+  const struct rlimit* file_limit;
   // The errno if exec fails: written through shared memory (vfork), or a
   // CLOEXEC pipe (a copy-on-write child).
   volatile int* shared_errno;
   int report;
 };
+
+// The descriptor limit fleetd was started with, once RaiseFileLimit raised it.
+std::optional<struct rlimit>& OriginalFileLimit() {
+  static std::optional<struct rlimit> limit;
+  return limit;
+}
+const struct rlimit* ChildFileLimit() {
+  return OriginalFileLimit().has_value() ? &*OriginalFileLimit() : nullptr;
+}
 
 // Signals not at SIG_DFL, read once: fleetd sets its dispositions before it
 // spawns anything (SIGPIPE ignored; the rest blocked for its signalfd).
@@ -123,6 +137,7 @@ const std::vector<int>& NonDefaultSignals() {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int i = 0; i < plan.reset_count; ++i) ::sigaction(plan.reset[i], &dfl, nullptr);
+  if (plan.file_limit != nullptr) ::setrlimit(RLIMIT_NOFILE, plan.file_limit);
   int err = 0;
   if (::setpgid(0, 0) != 0 || ::dup2(plan.in, 0) < 0 || ::dup2(plan.out, 1) < 0 ||
       ::dup2(plan.err, 2) < 0 || (plan.cwd != nullptr && ::chdir(plan.cwd) != 0)) {
@@ -147,13 +162,14 @@ const std::vector<int>& NonDefaultSignals() {
 
 int RunChildEntry(void* plan) { RunChild(*static_cast<const ChildPlan*>(plan)); }
 
-// Spawn into spec.cgroup_fd with clone3; kUnavailable when the kernel has no
-// clone3 or refuses the cgroup (the caller falls back to posix_spawn).
+// Spawn with clone3, into spec.cgroup_fd if there is one; kUnavailable when
+// the kernel has no clone3 or refuses the cgroup (the caller falls back to
+// posix_spawn).
 // Where it can (x86-64, not under a sanitizer), the child shares fleetd's
 // memory and fleetd waits until it has exec'ed (CLONE_VM | CLONE_VFORK, as
 // posix_spawn does): no page table is copied, so a spawn costs the same
 // whatever fleetd's size, and an exec error comes back through memory.
-absl::StatusOr<pid_t> SpawnIntoCgroup(const SpawnSpec& spec, const std::string& program,
+absl::StatusOr<pid_t> SpawnWithClone3(const SpawnSpec& spec, const std::string& program,
                                       char* const* argv, char* const* envp) {
   int null_in = -1;
   if (spec.input_fd < 0) {
@@ -174,12 +190,15 @@ absl::StatusOr<pid_t> SpawnIntoCgroup(const SpawnSpec& spec, const std::string& 
                  spec.error_fd >= 0 ? spec.error_fd : spec.output_fd,
                  reset.data(),
                  static_cast<int>(reset.size()),
+                 ChildFileLimit(),
                  nullptr,
                  -1};
   clone_args args{};
-  args.flags = CLONE_INTO_CGROUP;
   args.exit_signal = SIGCHLD;
-  args.cgroup = static_cast<uint64_t>(spec.cgroup_fd);
+  if (spec.cgroup_fd >= 0) {
+    args.flags = CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(spec.cgroup_fd);
+  }
   if (kSharedMemorySpawn) {
     // Until the child has reset its dispositions, no handler of fleetd's may
     // run in it: every signal is blocked across the clone.
@@ -290,8 +309,8 @@ absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec) {
   for (const std::string& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
-  if (spec.cgroup_fd >= 0 && !spec.inherit_stdio && spec.output_fd >= 0) {
-    absl::StatusOr<pid_t> pid = SpawnIntoCgroup(spec, *program, argv.data(), envp.data());
+  if (!spec.inherit_stdio && spec.output_fd >= 0) {
+    absl::StatusOr<pid_t> pid = SpawnWithClone3(spec, *program, argv.data(), envp.data());
     if (pid.ok() || !absl::IsUnavailable(pid.status())) return pid;
   }
   // Resolved path, but argv[0] as the operator wrote it. posix_spawn uses
@@ -309,6 +328,19 @@ absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec) {
     }
   }
   return pid;
+}
+
+FileLimit RaiseFileLimit() {
+  struct rlimit now {};
+  if (::getrlimit(RLIMIT_NOFILE, &now) != 0) return {};
+  FileLimit out{static_cast<uint64_t>(now.rlim_cur), static_cast<uint64_t>(now.rlim_cur)};
+  if (now.rlim_cur >= now.rlim_max) return out;
+  struct rlimit raised = now;
+  raised.rlim_cur = now.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) return out;
+  if (!OriginalFileLimit().has_value()) OriginalFileLimit() = now;
+  out.now = static_cast<uint64_t>(raised.rlim_cur);
+  return out;
 }
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }

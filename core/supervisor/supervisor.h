@@ -49,6 +49,9 @@ struct SupervisorOptions {
   std::function<void()> watchdog_ping;
   // A cgroup v2 group per instance where the hierarchy is writable.
   bool use_cgroups = true;
+  // fleetd's descriptor limit (0: unknown): a config whose instances need
+  // more is said so at every apply.
+  uint64_t file_limit = 0;
 };
 
 enum class Verb { kStart, kStop, kRestart };
@@ -104,6 +107,8 @@ class Supervisor {
   // What CoreHost and Adoption work over.
   CoreParts Parts();
   void OnSignal(int sig);
+  // An event when the config's instances need more descriptors than fleetd may open.
+  void WarnIfDescriptorsShort();
   // The stop flag file exists: it is removed and fleetd shuts down.
   void CheckStopFlag();
   // An adopted process's pidfd became readable: it is gone.

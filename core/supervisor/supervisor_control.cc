@@ -29,8 +29,24 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
     for (const auto& m : modules_) m->OnInstanceAdded(ViewOf(*inst));
   }
   for (const auto& m : modules_) m->OnConfig(loaded);
+  WarnIfDescriptorsShort();
   adoption_.TakeBackSurvivors();  // Only at the first Apply: before anything is spawned.
   return std::move(applied.response);
+}
+
+void Supervisor::WarnIfDescriptorsShort() {
+  // Each instance holds its two output FIFOs and its log open, an adopted
+  // one its pidfd too; fleetd itself, its plugins and clients about 64.
+  constexpr uint64_t kPerInstance = 4, kFleetd = 64;
+  uint64_t instances = 0;
+  table_.ForEach([&instances](const Instance*) { ++instances; });
+  const uint64_t need = kFleetd + kPerInstance * instances;
+  if (options_.file_limit == 0 || need <= options_.file_limit) return;
+  Emit("fleetd", "fd_limit",
+       absl::StrCat(instances, " instances need about ", need,
+                    " open descriptors and fleetd may have ", options_.file_limit,
+                    ": spawns will fail with EMFILE. Raise the hard limit (ulimit -Hn, or "
+                    "LimitNOFILE= in fleetd's systemd unit) and restart fleetd"));
 }
 
 absl::StatusOr<ctl::ReloadResponse> Supervisor::Reload() {

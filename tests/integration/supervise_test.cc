@@ -80,6 +80,30 @@ TEST(SuperviseTest, WithDefaultBackoffAStableRunRestartsAtOnceAndAnUnstableOneWa
   EXPECT_EQ(h.Instance("w/0").restarts(), 2u);
 }
 
+TEST(SuperviseTest, TooFewDescriptorsForTheConfigAreSaidAndChildrenGetTheOriginalLimit) {
+  FleetHarness h;
+  // Soft 200, hard 300: fleetd raises itself to 300; 60 instances need ~304
+  // (they hold ~200: the estimate keeps room for clients and plugins).
+  h.set_fleetd_wrapper({"prlimit", "--nofile=200:300", "--"});
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("w", "", "    replicas: 60\n")));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return h.Fleetctl({"events", "-n", "100"}).out.find("fd_limit") != std::string::npos;
+      },
+      absl::Seconds(10)))
+      << h.Fleetctl({"events", "-n", "100"}).out;
+  EXPECT_THAT(h.Fleetctl({"events", "-n", "100"}).out,
+              HasSubstr("60 instances need about 304 open descriptors and fleetd may have 300"));
+  EXPECT_THAT(h.FleetdLog(), HasSubstr("descriptor limit raised from 200 to 300"));
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("w/0").state() == ctl::INSTANCE_STATE_RUNNING; }, absl::Seconds(10)));
+  // What an instance was given: the limit fleetd was started with.
+  const pid_t pid = h.Instance("w/0").pid();
+  const std::string limits = FleetHarness::FileText(absl::StrCat("/proc/", pid, "/limits"));
+  EXPECT_THAT(limits, ::testing::ContainsRegex("Max open files +200 +300"));
+}
+
 TEST(SuperviseTest, CrashLoopReachesFatalWithReasonAndStartRevivesIt) {
   FleetHarness h;
   h.WriteFile("fleet.yaml",

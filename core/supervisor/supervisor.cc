@@ -131,8 +131,9 @@ void Supervisor::Run() {
     // Commands, signals and watched descriptors change state; output does not.
     if (loop_.Wait(timeout, handlers)) state_.dirty = true;
     state_.now = clock_->MonotonicNow();
-    if (next_deadline.has_value() && state_.now - *next_deadline > kStallAfter)
+    if (next_deadline.has_value() && state_.now - *next_deadline > kStallAfter) {
       NoteStall(*next_deadline);
+    }
     if (next_deadline.has_value() && *next_deadline <= state_.now) {
       loop_lag_ = state_.now - *next_deadline;
       max_loop_lag_ = std::max(max_loop_lag_, loop_lag_);

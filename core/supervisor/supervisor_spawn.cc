@@ -9,6 +9,7 @@
 #include "core/supervisor/supervisor_internal.h"
 
 namespace fleet::supervisor {
+
 void Supervisor::Perform(Instance* inst, Action action) {
   switch (action) {
     case Action::kNone:

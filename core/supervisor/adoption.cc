@@ -8,7 +8,6 @@
 
 #include <map>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/log/log.h"
 #include "core/os/cgroup.h"
@@ -80,15 +79,16 @@ void Adoption::TakeBackSurvivors() {
   // and a run fleetd spawned but died before recording. An instance does
   // not start again until its killed copies are gone (EarlierCopyGone).
   std::map<std::string, pid_t> keep;  // ENGINE.N -> the pid that stays.
-  p_.table->ForEach([&keep](const Instance* inst) {
-    if (inst->pid > 0) keep[absl::StrCat(inst->engine->spec->name(), ".", inst->index)] = inst->pid;
+  std::map<std::string, Instance*> by_group;
+  p_.table->ForEach([&](Instance* inst) {
+    const std::string group = absl::StrCat(inst->engine->spec->name(), ".", inst->index);
+    by_group[group] = inst;
+    if (inst->pid > 0) keep[group] = inst->pid;
   });
   for (auto& [group, killed] : p_.containment->EndUnowned(std::move(keep))) {
-    const size_t dot = group.rfind('.');
-    uint32_t index = 0;
-    if (dot == std::string::npos || !absl::SimpleAtoi(group.substr(dot + 1), &index)) continue;
-    Instance* inst = p_.table->At(group.substr(0, dot), index);
-    if (inst == nullptr) continue;
+    auto it = by_group.find(group);
+    if (it == by_group.end()) continue;
+    Instance* inst = it->second;
     for (Containment::Killed& k : killed.processes) inst->dying.processes.push_back(k);
     for (std::string& dir : killed.cgroups) inst->dying.cgroups.push_back(std::move(dir));
   }

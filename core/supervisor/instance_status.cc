@@ -14,22 +14,6 @@
 
 namespace fleet::supervisor {
 
-module::InstanceView ViewOf(Instance& inst) {
-  return {inst.id,
-          *inst.engine->spec,
-          inst.index,
-          inst.pid,
-          *inst.log,
-          inst.life.HasProcess() && inst.life.state() != State::kStopping,
-          inst.life.spawned_at(),
-          inst.started_wall,
-          InstanceStateToProto(inst.life.state()),
-          inst.want_run && !inst.retire,
-          inst.unhealthy,
-          inst.life.reason(),
-          inst.life.timed_out()};
-}
-
 namespace v1 = ::fleet::config::v1;
 namespace ctl = ::fleet::control::v1;
 
@@ -57,6 +41,22 @@ ctl::InstanceState InstanceStateToProto(State s) {
       return ctl::INSTANCE_STATE_IDLE;
   }
   return ctl::INSTANCE_STATE_UNSPECIFIED;
+}
+
+module::InstanceView ViewOf(Instance& inst) {
+  return {inst.id,
+          *inst.engine->spec,
+          inst.index,
+          inst.pid,
+          *inst.log,
+          inst.life.HasProcess() && inst.life.state() != State::kStopping,
+          inst.life.spawned_at(),
+          inst.started_wall,
+          InstanceStateToProto(inst.life.state()),
+          inst.want_run && !inst.retire,
+          inst.unhealthy,
+          inst.life.reason(),
+          inst.life.timed_out()};
 }
 
 const char* EngineTypeName(v1::EngineType type) {

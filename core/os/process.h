@@ -1,5 +1,5 @@
 // Starting, signalling and reaping processes: the only place fleet calls
-// posix_spawn, kill and waitpid (LevelDB's Env rule).
+// clone, kill and waitpid (LevelDB's Env rule).
 #ifndef FLEET_CORE_OS_PROCESS_H_
 #define FLEET_CORE_OS_PROCESS_H_
 
@@ -32,8 +32,8 @@ struct SpawnSpec {
   bool inherit_stdio = false;
   // When >= 0 (an O_DIRECTORY fd of a cgroup v2 directory, see cgroup.h),
   // the child is born inside that cgroup (clone3 CLONE_INTO_CGROUP), so not
-  // even its first fork escapes it. Where the kernel refuses, the child is
-  // moved there right after it starts.
+  // even its first fork escapes it. Where the kernel has no clone3 or
+  // refuses, the child moves itself there before it execs.
   int cgroup_fd = -1;
 };
 

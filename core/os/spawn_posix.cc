@@ -1,12 +1,12 @@
 // Starting processes: the program looked up in PATH, then one clone3 (or
-// posix_spawn where clone3 cannot be used). See process.h for the contract.
+// clone(2) where clone3 cannot be used). See process.h for the contract.
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <optional>
 #include <vector>
 
@@ -66,15 +67,19 @@ absl::Status SpawnError(const SpawnSpec& spec, int err) {
   return absl::InternalError(what);
 }
 
-// Everything the clone3 child needs, built before the clone: after it, in a
+// Everything the child needs, built before the clone: after it, in a
 // process that has threads (or that shares fleetd's memory), the child may
 // only make async-signal-safe calls.
 struct ChildPlan {
   const char* program;
   char* const* argv;
   char* const* envp;
-  const char* cwd;  // nullptr: stay
-  int in, out, err;
+  const char* cwd;   // nullptr: stay
+  int in, out, err;  // become 0, 1, 2; -1: keep fleetd's (inherit_stdio)
+  bool new_group;    // lead a process group of its own
+  // A cgroup directory the child moves itself into before exec: where it
+  // was not born there (no clone3, or the kernel refused CLONE_INTO_CGROUP).
+  int join_cgroup;
   // Signals whose disposition is not SIG_DFL in fleetd (SIGPIPE is ignored):
   // the only ones the child resets. A caught signal is reset by execve
   // itself, an ignored one is not.
@@ -113,14 +118,26 @@ const std::vector<int>& NonDefaultSignals() {
   return *signals;
 }
 
+bool JoinCgroup(int cgroup_fd) {
+  const int procs = ::openat(cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+  if (procs < 0) return false;
+  const bool joined = ::write(procs, "0", 1) == 1;  // "0": the writer itself
+  ::close(procs);
+  return joined;
+}
+
 [[noreturn]] void RunChild(const ChildPlan& plan) {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int i = 0; i < plan.reset_count; ++i) ::sigaction(plan.reset[i], &dfl, nullptr);
   if (plan.file_limit != nullptr) ::setrlimit(RLIMIT_NOFILE, plan.file_limit);
+  // Where the cgroup cannot be joined the run is contained by its process
+  // group alone, as without cgroups.
+  if (plan.join_cgroup >= 0) (void)JoinCgroup(plan.join_cgroup);
   int err = 0;
-  if (::setpgid(0, 0) != 0 || ::dup2(plan.in, 0) < 0 || ::dup2(plan.out, 1) < 0 ||
-      ::dup2(plan.err, 2) < 0 || (plan.cwd != nullptr && ::chdir(plan.cwd) != 0)) {
+  if ((plan.new_group && ::setpgid(0, 0) != 0) || (plan.in >= 0 && ::dup2(plan.in, 0) < 0) ||
+      (plan.out >= 0 && ::dup2(plan.out, 1) < 0) || (plan.err >= 0 && ::dup2(plan.err, 2) < 0) ||
+      (plan.cwd != nullptr && ::chdir(plan.cwd) != 0)) {
     err = errno;
   } else {
     ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -142,42 +159,28 @@ const std::vector<int>& NonDefaultSignals() {
 
 int RunChildEntry(void* plan) { RunChild(*static_cast<const ChildPlan*>(plan)); }
 
-// Spawn with clone3, into spec.cgroup_fd if there is one; kUnavailable when
-// the kernel has no clone3 or refuses the cgroup (the caller falls back to
-// posix_spawn).
+// The call that makes the child: clone3 (born in its cgroup), or clone(2)
+// where clone3 is missing (a container's seccomp profile answers ENOSYS) or
+// refused the cgroup.
+enum class CloneCall { kClone3, kClone };
+
+struct Started {
+  long pid;        // or -errno of the clone call
+  int exec_errno;  // the child's, when its exec failed (it has exited then)
+};
+
 // Where it can (x86-64, not under a sanitizer), the child shares fleetd's
 // memory and fleetd waits until it has exec'ed (CLONE_VM | CLONE_VFORK, as
 // posix_spawn does): no page table is copied, so a spawn costs the same
 // whatever fleetd's size, and an exec error comes back through memory.
-absl::StatusOr<pid_t> SpawnWithClone3(const SpawnSpec& spec, const std::string& program,
-                                      char* const* argv, char* const* envp) {
-  int null_in = -1;
-  if (spec.input_fd < 0) {
-    null_in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null_in < 0) return SpawnError(spec, errno);
-  }
-  absl::Cleanup close_in = [&] {
-    if (null_in >= 0) ::close(null_in);
-  };
-  const std::vector<int>& reset = NonDefaultSignals();
-  volatile int child_errno = 0;
-  ChildPlan plan{program.c_str(),
-                 argv,
-                 envp,
-                 spec.cwd.empty() ? nullptr : spec.cwd.c_str(),
-                 spec.input_fd >= 0 ? spec.input_fd : null_in,
-                 spec.output_fd,
-                 spec.error_fd >= 0 ? spec.error_fd : spec.output_fd,
-                 reset.data(),
-                 static_cast<int>(reset.size()),
-                 ChildFileLimit(),
-                 nullptr,
-                 -1};
+// Otherwise the child is a copy-on-write clone that reports an exec error
+// through a CLOEXEC pipe.
+Started StartChild(CloneCall call, int cgroup_fd, ChildPlan& plan) {
   clone_args args{};
   args.exit_signal = SIGCHLD;
-  if (spec.cgroup_fd >= 0) {
+  if (call == CloneCall::kClone3 && cgroup_fd >= 0) {
     args.flags = CLONE_INTO_CGROUP;
-    args.cgroup = static_cast<uint64_t>(spec.cgroup_fd);
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
   }
   if (kSharedMemorySpawn) {
     // Until the child has reset its dispositions, no handler of fleetd's may
@@ -188,47 +191,44 @@ absl::StatusOr<pid_t> SpawnWithClone3(const SpawnSpec& spec, const std::string& 
     // The child's stack: this frame, which fleetd does not touch while it
     // waits (CLONE_VFORK).
     alignas(16) char stack[32 * 1024];
-    args.flags |= CLONE_VM | CLONE_VFORK;
-    args.stack = reinterpret_cast<uint64_t>(stack);
-    args.stack_size = sizeof(stack);
+    volatile int child_errno = 0;
     plan.shared_errno = &child_errno;
-    const long pid = Clone3Run(&args, sizeof(args), &RunChildEntry, &plan);
-    const int clone_errno = pid < 0 ? static_cast<int>(-pid) : 0;
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    if (pid < 0) return absl::UnavailableError(absl::StrCat("clone3: ", strerror(clone_errno)));
-    if (child_errno != 0) {  // exec failed; the child has exited.
-      int status;
-      while (::waitpid(static_cast<pid_t>(pid), &status, 0) < 0 && errno == EINTR) {
-      }
-      return SpawnError(spec, child_errno);
+    long pid;
+    if (call == CloneCall::kClone3) {
+      args.flags |= CLONE_VM | CLONE_VFORK;
+      args.stack = reinterpret_cast<uint64_t>(stack);
+      args.stack_size = sizeof(stack);
+      pid = Clone3Run(&args, sizeof(args), &RunChildEntry, &plan);
+    } else {
+      pid = ::clone(&RunChildEntry, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
+      if (pid < 0) pid = -errno;
     }
-    return static_cast<pid_t>(pid);
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    plan.shared_errno = nullptr;
+    return {pid, pid > 0 ? child_errno : 0};
   }
   int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) return SpawnError(spec, errno);
+  if (::pipe2(report, O_CLOEXEC) != 0) return {-errno, 0};
   plan.report = report[1];
-  long pid = ::syscall(SYS_clone3, &args, sizeof(args));
+  long pid = call == CloneCall::kClone3 ? ::syscall(SYS_clone3, &args, sizeof(args))
+                                        : ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid == 0) RunChild(plan);
-  const int clone_errno = errno;
+  if (pid < 0) pid = -errno;
   ::close(report[1]);
-  if (pid < 0) {
-    ::close(report[0]);
-    return absl::UnavailableError(absl::StrCat("clone3: ", strerror(clone_errno)));
+  int exec_errno = 0;
+  if (pid > 0) {
+    ssize_t n;
+    do {
+      n = ::read(report[0], &exec_errno, sizeof(exec_errno));
+    } while (n < 0 && errno == EINTR);
+    if (n != sizeof(exec_errno)) exec_errno = 0;  // EOF: exec'ed
   }
-  int read_errno = 0;
-  ssize_t n;
-  do {
-    n = ::read(report[0], &read_errno, sizeof(read_errno));
-  } while (n < 0 && errno == EINTR);
   ::close(report[0]);
-  if (n == sizeof(read_errno)) {  // exec failed; the child has exited.
-    int status;
-    while (::waitpid(static_cast<pid_t>(pid), &status, 0) < 0 && errno == EINTR) {
-    }
-    return SpawnError(spec, read_errno);
-  }
-  return static_cast<pid_t>(pid);
+  return {pid, exec_errno};
 }
+
+// Set once clone3 answered ENOSYS: later spawns go straight to clone(2).
+std::atomic<bool> clone3_missing{false};
 
 }  // namespace
 
@@ -244,68 +244,58 @@ absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec) {
   absl::StatusOr<std::string> program = ResolveProgram(spec.argv[0], spec.env, spec.cwd);
   if (!program.ok()) return program.status();
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  absl::Cleanup destroy_actions = [&] { posix_spawn_file_actions_destroy(&actions); };
-  if (spec.inherit_stdio) {
-    // Keep 0-2 as they are.
-  } else if (spec.output_fd >= 0) {
-    if (spec.input_fd >= 0) {
-      posix_spawn_file_actions_adddup2(&actions, spec.input_fd, 0);
-    } else {
-      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    }
-    posix_spawn_file_actions_adddup2(&actions, spec.output_fd, 1);
-    posix_spawn_file_actions_adddup2(&actions, spec.error_fd >= 0 ? spec.error_fd : spec.output_fd,
-                                     2);
-  } else {
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  // /dev/null for what the spec leaves unconnected.
+  int null_fd = -1;
+  if (!spec.inherit_stdio && (spec.input_fd < 0 || spec.output_fd < 0)) {
+    null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd < 0) return SpawnError(spec, errno);
   }
-  if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
-  // Whatever fleetd (or whoever started it) holds stays out of the child.
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  absl::Cleanup destroy_attr = [&] { posix_spawnattr_destroy(&attr); };
-  sigset_t empty, all;
-  sigemptyset(&empty);
-  sigfillset(&all);
-  // fleetd blocks SIGCHLD/SIGTERM/... for its signalfd: the child must not
-  // inherit that mask, or it would ignore SIGTERM.
-  posix_spawnattr_setsigmask(&attr, &empty);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setpgroup(&attr, 0);
-  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-  if (!spec.inherit_stdio) flags |= POSIX_SPAWN_SETPGROUP;
-  posix_spawnattr_setflags(&attr, flags);
-
+  absl::Cleanup close_null = [&] {
+    if (null_fd >= 0) ::close(null_fd);
+  };
+  // Resolved path, but argv[0] as the operator wrote it.
   std::vector<char*> argv;
   for (const std::string& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;
   for (const std::string& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-
-  if (!spec.inherit_stdio && spec.output_fd >= 0) {
-    absl::StatusOr<pid_t> pid = SpawnWithClone3(spec, *program, argv.data(), envp.data());
-    if (pid.ok() || !absl::IsUnavailable(pid.status())) return pid;
+  const std::vector<int>& reset = NonDefaultSignals();
+  ChildPlan plan{};
+  plan.program = program->c_str();
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+  plan.cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+  plan.in = plan.out = plan.err = -1;
+  if (!spec.inherit_stdio) {
+    plan.in = spec.input_fd >= 0 ? spec.input_fd : null_fd;
+    plan.out = spec.output_fd >= 0 ? spec.output_fd : null_fd;
+    plan.err = spec.error_fd >= 0 ? spec.error_fd : plan.out;
   }
-  // Resolved path, but argv[0] as the operator wrote it. posix_spawn uses
-  // CLONE_VFORK: safe after gRPC has started threads, unlike fork().
-  pid_t pid = -1;
-  int err = posix_spawn(&pid, program->c_str(), &actions, &attr, argv.data(), envp.data());
-  if (err != 0) return SpawnError(spec, err);
-  if (spec.cgroup_fd >= 0) {
-    // No clone3 here: moved right after exec, a tiny window for an escape.
-    int procs = ::openat(spec.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-    if (procs >= 0) {
-      std::string text = absl::StrCat(pid);
-      (void)!::write(procs, text.data(), text.size());
-      ::close(procs);
+  // A foreground command (fleetctl lock) stays in the caller's group.
+  plan.new_group = !spec.inherit_stdio;
+  plan.join_cgroup = -1;
+  plan.reset = reset.data();
+  plan.reset_count = static_cast<int>(reset.size());
+  plan.file_limit = ChildFileLimit();
+  plan.report = -1;
+
+  Started started{-ENOSYS, 0};
+  if (!clone3_missing.load(std::memory_order_relaxed)) {
+    started = StartChild(CloneCall::kClone3, spec.cgroup_fd, plan);
+    if (started.pid == -ENOSYS) clone3_missing.store(true, std::memory_order_relaxed);
+  }
+  if (started.pid < 0) {
+    plan.join_cgroup = spec.cgroup_fd;
+    started = StartChild(CloneCall::kClone, -1, plan);
+  }
+  if (started.pid < 0) return SpawnError(spec, static_cast<int>(-started.pid));
+  const pid_t pid = static_cast<pid_t>(started.pid);
+  if (started.exec_errno != 0) {  // the child has exited
+    int status;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    return SpawnError(spec, started.exec_errno);
   }
   return pid;
 }

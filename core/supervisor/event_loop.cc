@@ -71,6 +71,7 @@ bool EventLoop::Wait(int timeout_ms, const Handlers& handlers) {
   epoll_event events[64];
   const int n = ::epoll_wait(epoll_fd_, events, 64, timeout_ms);
   if (n < 0 && errno != EINTR) log::Error(absl::StrCat("epoll_wait: ", strerror(errno)));
+  if (handlers.on_wake) handlers.on_wake();
   bool happened = false;
   for (int i = 0; i < n; ++i) {
     const uint64_t data = events[i].data.u64;

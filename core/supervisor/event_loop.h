@@ -45,6 +45,9 @@ class EventLoop {
     std::function<void(int signo)> on_signal;
     // A descriptor added by the caller (epoll_fd()) is ready.
     std::function<void(void* data, uint32_t events)> on_ready;
+    // The wait is over, before anything is dispatched (optional): where a
+    // pass of the loop begins.
+    std::function<void()> on_wake;
   };
   // Waits up to timeout_ms (-1: until something happens) and dispatches
   // what is ready: signals, posted closures, watched descriptors, then the

@@ -111,10 +111,12 @@ absl::Status Supervisor::Init() {
 // --- the loop ---
 
 void Supervisor::Run() {
+  std::optional<MonoTime> pass_began;  // when the last wait ended
   const EventLoop::Handlers handlers{[this](int sig) { OnSignal(sig); },
                                      [this](void* pipe, uint32_t events) {
                                        capture_.OnReadable(static_cast<OutputPipe*>(pipe), events);
-                                     }};
+                                     },
+                                     [this, &pass_began] { pass_began = clock_->MonotonicNow(); }};
   std::optional<MonoTime> next_deadline;
   for (;;) {
     state_.now = clock_->MonotonicNow();
@@ -128,6 +130,7 @@ void Supervisor::Run() {
       next_deadline = NextDeadline();
     }
     const int timeout = TimeoutMs(next_deadline);
+    if (pass_began.has_value()) loop_passes_.Add(clock_->MonotonicNow() - *pass_began);
     // Commands, signals and watched descriptors change state; output does not.
     if (loop_.Wait(timeout, handlers)) state_.dirty = true;
     state_.now = clock_->MonotonicNow();

@@ -21,6 +21,7 @@
 #include "core/module/module.h"
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
+#include "core/stats/latency_histogram.h"
 #include "core/supervisor/adoption.h"
 #include "core/supervisor/containment.h"
 #include "core/supervisor/core_host.h"
@@ -164,6 +165,7 @@ class Supervisor {
   // The loop's own health: lateness of the last timer run, and the worst.
   absl::Duration loop_lag_;
   absl::Duration max_loop_lag_;
+  stats::LatencyHistogram loop_passes_;
   // Now, shutting down, dirty, rewatch, the last stall: read by the host.
   // Progress is judged only on time fleetd was watching, so a stall does
   // not count as idle.

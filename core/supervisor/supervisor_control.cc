@@ -153,6 +153,13 @@ ctl::GetStatusResponse Supervisor::Status() const {
   d->set_events(events_->last_seq());
   d->set_loop_lag_ms(absl::ToInt64Milliseconds(loop_lag_));
   d->set_max_loop_lag_ms(absl::ToInt64Milliseconds(max_loop_lag_));
+  d->set_loop_passes(loop_passes_.count());
+  d->set_loop_pass_p50_us(absl::ToInt64Microseconds(loop_passes_.Percentile(0.5)));
+  d->set_loop_pass_p99_us(absl::ToInt64Microseconds(loop_passes_.Percentile(0.99)));
+  d->set_loop_pass_max_us(absl::ToInt64Microseconds(loop_passes_.max()));
+  for (int i = 0; i < stats::LatencyHistogram::kBuckets; ++i) {
+    d->add_loop_pass_buckets(loop_passes_.bucket(i));
+  }
   d->set_loop_queue(static_cast<uint32_t>(loop_.queued()));
   d->set_watchdog(watchdog_due_ping_.has_value());
   d->set_instances(FillEngines(table_, modules_, now, &status));

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -17,6 +19,9 @@
 #include "absl/strings/str_split.h"
 #include "core/os/files.h"
 #include "core/os/process.h"
+#include "core/stats/latency_histogram.h"
+#include "google/protobuf/util/json_util.h"
+#include "proto/fleet/control/v1/control.pb.h"
 
 namespace fleet::bench {
 
@@ -112,6 +117,82 @@ long CpuTicks(pid_t pid) {
   std::vector<std::string> f =
       absl::StrSplit(stat->substr(stat->rfind(')') + 2), ' ', absl::SkipEmpty());
   return atol(f[11].c_str()) + atol(f[12].c_str());
+}
+
+std::string Output(const std::vector<std::string>& argv) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return "";
+  os::SpawnSpec spec;
+  spec.argv = argv;
+  spec.env = Env();
+  spec.output_fd = out[1];
+  absl::StatusOr<pid_t> pid = os::Spawn(spec);
+  close(out[1]);
+  std::string text;
+  char buf[65536];
+  ssize_t n;
+  while (pid.ok() && (n = read(out[0], buf, sizeof(buf))) > 0) text.append(buf, n);
+  close(out[0]);
+  if (pid.ok()) os::WaitProcess(*pid);
+  return text;
+}
+
+double SpawnFloorMs(int n, const std::string& dir, std::vector<double>* each) {
+  const std::string child = Runfiles() + "tools/bench/bench_child";
+  const std::string bench_dir = "BENCH_DIR=" + dir;
+  std::vector<std::string> instance(n);
+  std::vector<pid_t> pids;
+  char* argv[] = {const_cast<char*>(child.c_str()), nullptr};
+  const int64_t t0 = MonoNs();
+  for (int i = 0; i < n; ++i) {
+    instance[i] = absl::StrCat("FLEET_INSTANCE=", i);
+    char* envp[] = {const_cast<char*>(bench_dir.c_str()), const_cast<char*>(instance[i].c_str()),
+                    nullptr};
+    pid_t pid;
+    if (posix_spawn(&pid, child.c_str(), nullptr, nullptr, argv, envp) == 0) pids.push_back(pid);
+  }
+  int64_t last = t0;
+  for (int i = 0; i < static_cast<int>(pids.size()); ++i) {
+    std::optional<Start> s;
+    while (!(s = ReadStart(dir, i)).has_value()) SleepUs(200);
+    last = std::max(last, s->ns);
+    if (each != nullptr) each->push_back((s->ns - t0) / 1e6);
+  }
+  for (pid_t pid : pids) kill(pid, SIGKILL);
+  for (pid_t pid : pids) waitpid(pid, nullptr, 0);
+  return (last - t0) / 1e6;
+}
+
+std::vector<uint64_t> LoopPassBuckets(const std::string& run_dir) {
+  control::v1::GetStatusResponse status;
+  const std::string json =
+      Output({Runfiles() + "cli/fleetctl", "--run-dir", run_dir, "status", "-o", "json"});
+  google::protobuf::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(json, &status, lenient).ok()) return {};
+  const auto& b = status.daemon().loop_pass_buckets();
+  return {b.begin(), b.end()};
+}
+
+double LoopPassMs(const std::vector<uint64_t>& before, const std::vector<uint64_t>& after,
+                  double q) {
+  std::vector<uint64_t> window(after.size());
+  uint64_t total = 0;
+  for (size_t i = 0; i < after.size(); ++i) {
+    window[i] = after[i] - (i < before.size() ? before[i] : 0);
+    total += window[i];
+  }
+  if (total == 0) return 0;
+  const uint64_t rank = std::max<uint64_t>(1, static_cast<uint64_t>(q * total + 0.999));
+  uint64_t seen = 0;
+  for (size_t i = 0; i < window.size(); ++i) {
+    seen += window[i];
+    if (seen >= rank) {
+      return absl::ToDoubleMilliseconds(
+          stats::LatencyHistogram::Bound(std::min<int>(i, stats::LatencyHistogram::kBuckets - 2)));
+    }
+  }
+  return 0;
 }
 
 pid_t StartFleetd(const std::string& dir) {

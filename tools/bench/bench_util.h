@@ -35,6 +35,24 @@ long SmapsKb(pid_t pid, const std::string& key);
 long Wakeups(pid_t pid);
 long CpuTicks(pid_t pid);
 
+// Runs a command and returns what it printed on stdout ("" if it could not run).
+std::string Output(const std::vector<std::string>& argv);
+
+// The spawn floor: starts n bench_child (BENCH_DIR=dir, FLEET_INSTANCE=i)
+// with a bare posix_spawn loop, waits until each has recorded its first
+// instruction, and kills them. Milliseconds from the first spawn to the
+// last first instruction; `each`, when given, gets every child's own
+// (spawn loop start to its first instruction).
+double SpawnFloorMs(int n, const std::string& dir, std::vector<double>* each = nullptr);
+
+// The supervision loop's pass histogram (DaemonStatus.loop_pass_buckets)
+// from `fleetctl status -o json`; empty if it could not be read.
+std::vector<uint64_t> LoopPassBuckets(const std::string& run_dir);
+// Of the passes counted between two readings: the q-quantile's bucket
+// bound, in ms (0 if there were none).
+double LoopPassMs(const std::vector<uint64_t>& before, const std::vector<uint64_t>& after,
+                  double q);
+
 // Starts fleetd on dir/fleet.yaml with its stderr in dir/fleetd.log.
 pid_t StartFleetd(const std::string& dir);
 // `fleetctl shutdown` and wait for fleetd to exit.

@@ -59,10 +59,11 @@ void DeadlineToRestart(int n, int seconds) {
     SleepUs(2000);
   }
   StopFleetd(dir, fleetd);
-  printf("deadline -> restart (log_max_age 1s, %d instances, %zu restarts): p50 %.1f ms, "
-         "p95 %.1f ms, max %.1f ms\n",
-         n, late_ms.size(), Percentile(late_ms, 0.5), Percentile(late_ms, 0.95),
-         Percentile(late_ms, 1.0));
+  printf(
+      "deadline -> restart (log_max_age 1s, %d instances, %zu restarts): p50 %.1f ms, "
+      "p95 %.1f ms, max %.1f ms\n",
+      n, late_ms.size(), Percentile(late_ms, 0.5), Percentile(late_ms, 0.95),
+      Percentile(late_ms, 1.0));
   Run({"rm", "-rf", dir});
 }
 
@@ -88,6 +89,6 @@ int main() {
   DeadlineToRestart(20, 12);
   double with = FleetdCpuPercent(1000, true, 10);
   double without = FleetdCpuPercent(1000, false, 10);
-  printf("fleetd CPU, 1000 instances: %.2f%% with health checks every 1s, %.2f%% without\n",
-         with, without);
+  printf("fleetd CPU, 1000 instances: %.2f%% with health checks every 1s, %.2f%% without\n", with,
+         without);
 }

@@ -1,7 +1,15 @@
-// Supervision benchmark (issue 2): for 10, 100 and 1000 sleeping instances,
-// prints time to bring all up, crash-to-restart latency (SIGKILL to the new
-// instance's first instruction, restart delay 0), fleetd RSS/PSS, idle CPU and
-// wake-ups, and the wall time of `fleetctl status` (table and JSON).
+// Supervision benchmark (issues 2 and 16): for 10, 100 and 1000 sleeping
+// instances, prints
+//   up_ms     time to bring all up (fleetd's start to the last instance's
+//             first instruction), and floor_ms: the same for a bare
+//             posix_spawn loop of as many, run just before (x: the ratio);
+//   rst_*     crash-to-restart latency (SIGKILL to the new instance's first
+//             instruction, restart delay 0), one kill at a time;
+//   burst     N/5 (at most 200) instances killed at once: ms until all are
+//             back, and the supervision loop's passes meanwhile (p99 and the
+//             longest, ms: how long an event could wait for the loop);
+//   fleetd RSS/PSS, idle CPU and wake-ups, and the wall time of `fleetctl
+//   status` (table and JSON).
 //
 // Usage: bazel run -c opt //tools/bench:supervise_bench -- [N ...] [--kills K]
 #include <dirent.h>
@@ -9,6 +17,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +50,9 @@ double TimeCommandMs(const std::vector<std::string>& argv, int runs) {
 void Bench(int n, int kills) {
   char tmpl[] = "/tmp/fleet-bench.XXXXXX";
   std::string dir = mkdtemp(tmpl);
+  const std::string floor_dir = dir + "/floor";
+  mkdir(floor_dir.c_str(), 0700);
+  const double floor_ms = SpawnFloorMs(n, floor_dir);
   std::string run_dir = dir + "/run";
   std::string fleetctl = Runfiles() + "cli/fleetctl";
   (void)fleet::os::WriteFileAtomic(
@@ -80,6 +92,23 @@ void Bench(int n, int kills) {
     SleepUs(20000);
   }
 
+  // A burst: many exits at once, each restarted at once.
+  const int burst = std::max(1, std::min(200, n / 5));
+  sleep(1);
+  const std::vector<uint64_t> passes_before = LoopPassBuckets(run_dir);
+  std::vector<Start> victims;
+  for (int i = 0; i < burst; ++i) victims.push_back(*ReadStart(dir, i));
+  const int64_t t_burst = MonoNs();
+  for (const Start& v : victims) kill(v.pid, SIGKILL);
+  int64_t burst_last = t_burst;
+  for (int i = 0; i < burst; ++i) {
+    std::optional<Start> after;
+    while (!(after = ReadStart(dir, i)).has_value() || after->pid == victims[i].pid) SleepUs(500);
+    burst_last = std::max(burst_last, after->ns);
+  }
+  const double burst_ms = (burst_last - t_burst) / 1e6;
+  const std::vector<uint64_t> passes_after = LoopPassBuckets(run_dir);
+
   sleep(2);  // Let the restarts settle before measuring idleness.
   long rss = SmapsKb(pid, "Rss"), pss = SmapsKb(pid, "Pss");
   long wake0 = Wakeups(pid), cpu0 = CpuTicks(pid);
@@ -96,9 +125,13 @@ void Bench(int n, int kills) {
   StopFleetd(dir, pid);
   double stop_ms = (MonoNs() - t_stop) / 1e6;
 
-  printf("%6d  %8.1f  %8.2f  %8.2f  %7.1f  %7.1f  %7.2f  %8.2f  %8.1f  %8.1f  %8.1f\n", n, up_ms,
-         Percentile(restart_ms, 0.5), Percentile(restart_ms, 0.95), rss / 1024.0, pss / 1024.0,
-         idle_cpu, wakeups, status_ms, json_ms, stop_ms);
+  printf(
+      "%6d  %8.1f  %8.1f  %5.2f  %8.2f  %8.2f  %5d  %8.1f  %8.2f  %8.2f  %7.1f  %7.1f  %7.2f  "
+      "%7.2f  %8.1f  %8.1f  %8.1f\n",
+      n, up_ms, floor_ms, up_ms / floor_ms, Percentile(restart_ms, 0.5),
+      Percentile(restart_ms, 0.95), burst, burst_ms, LoopPassMs(passes_before, passes_after, 0.99),
+      LoopPassMs(passes_before, passes_after, 1.0), rss / 1024.0, pss / 1024.0, idle_cpu, wakeups,
+      status_ms, json_ms, stop_ms);
   fflush(stdout);
   Run({"rm", "-rf", dir});
 }
@@ -117,7 +150,8 @@ int main(int argc, char** argv) {
   }
   if (sizes.empty()) sizes = {10, 100, 1000};
   printf("fleet supervise benchmark: %d kills per size, restart delay 0, idle window 5s\n", kills);
-  printf("%6s  %8s  %8s  %8s  %7s  %7s  %7s  %8s  %8s  %8s  %8s\n", "N", "up_ms", "rst_p50",
-         "rst_p95", "rss_MB", "pss_MB", "idle%", "wake/s", "st_ms", "json_ms", "stop_ms");
+  printf("%6s  %8s  %8s  %5s  %8s  %8s  %5s  %8s  %8s  %8s  %7s  %7s  %7s  %7s  %8s  %8s  %8s\n",
+         "N", "up_ms", "floor_ms", "x", "rst_p50", "rst_p95", "burst", "brst_ms", "pass_p99",
+         "pass_max", "rss_MB", "pss_MB", "idle%", "wake/s", "st_ms", "json_ms", "stop_ms");
   for (int n : sizes) Bench(n, kills);
 }

@@ -53,10 +53,11 @@ void PullLatency() {
     reader->Pull(&pulled);
     idle.push_back((MonoNs() - t) / 1e6);
   }
-  printf("pull, nothing new: p50 %.2f ms, p95 %.2f ms; after a small change: p50 %.2f ms, "
-         "p95 %.2f ms\n",
-         Percentile(idle, 0.5), Percentile(idle, 0.95), Percentile(small, 0.5),
-         Percentile(small, 0.95));
+  printf(
+      "pull, nothing new: p50 %.2f ms, p95 %.2f ms; after a small change: p50 %.2f ms, "
+      "p95 %.2f ms\n",
+      Percentile(idle, 0.5), Percentile(idle, 0.95), Percentile(small, 0.5),
+      Percentile(small, 0.95));
   std::filesystem::remove_all(dir);
 }
 
@@ -95,10 +96,11 @@ void Throughput(int writers, int seconds, bool fleet_lock) {
   double wait = 0;
   for (double w : lock_wait) wait += w;
   const int n = commits.load();
-  printf("%2d writers, %s: %6.1f commits pushed/s, %.2f pushes per commit, lock wait %.1f ms "
-         "per commit\n",
-         writers, fleet_lock ? "fleet lock" : "racing   ", n / static_cast<double>(seconds),
-         n > 0 ? attempts.load() / static_cast<double>(n) : 0.0, n > 0 ? wait / n : 0.0);
+  printf(
+      "%2d writers, %s: %6.1f commits pushed/s, %.2f pushes per commit, lock wait %.1f ms "
+      "per commit\n",
+      writers, fleet_lock ? "fleet lock" : "racing   ", n / static_cast<double>(seconds),
+      n > 0 ? attempts.load() / static_cast<double>(n) : 0.0, n > 0 ? wait / n : 0.0);
   std::filesystem::remove_all(dir);
 }
 

@@ -1,17 +1,16 @@
 #include "core/control/service.h"
 
-
 #include <algorithm>
 #include <chrono>
 #include <future>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "core/concurrency/mutex.h"
 #include "core/control/log_stream.h"
 #include "core/modules/bus/work_bus.h"
 #include "core/modules/schedule/scheduler.h"
 #include "core/modules/state/shared_state.h"
-#include "absl/time/clock.h"
 
 namespace fleet::control {
 namespace {
@@ -45,11 +44,10 @@ class ControlService final : public ctl::FleetControl::Service {
   // A command that changes the fleet, with who sent it, in the event log
   // (and so fleetd's log) before it is carried out.
   void Audit(const grpc::ServerContext* context, absl::string_view what) {
-    events_->Add("fleetd", "command",
-                 absl::StrCat(what, " (from ",
-                              peers_ != nullptr ? peers_->Describe(context->peer())
-                                                : context->peer(),
-                              ")"));
+    events_->Add(
+        "fleetd", "command",
+        absl::StrCat(what, " (from ",
+                     peers_ != nullptr ? peers_->Describe(context->peer()) : context->peer(), ")"));
   }
 
   grpc::Status GetPlugins(grpc::ServerContext*, const ctl::GetPluginsRequest*,
@@ -106,9 +104,7 @@ class ControlService final : public ctl::FleetControl::Service {
   grpc::Status BusCall(Fn fn, Response* response) {
     absl::StatusOr<Response> result;
     grpc::Status status = Await<absl::StatusOr<Response>>(
-        [this](std::function<void()> job) {
-          return bus_ != nullptr && bus_->Post(std::move(job));
-        },
+        [this](std::function<void()> job) { return bus_ != nullptr && bus_->Post(std::move(job)); },
         "the work-bus", std::function<absl::StatusOr<Response>()>(std::move(fn)), &result);
     if (!status.ok()) return status;
     if (!result.ok()) return ToGrpc(result.status());
@@ -275,7 +271,7 @@ class ControlService final : public ctl::FleetControl::Service {
   template <typename T>
   grpc::Status OnLoop(std::function<T()> fn, T* out) {
     return Await<T>(
-        [this](std::function<void()> job) { return supervisor_->Post(std::move(job)); },
+        [this](std::function<void()> job) { return supervisor_->PostCommand(std::move(job)); },
         "the supervision loop", std::move(fn), out);
   }
 
@@ -287,8 +283,9 @@ class ControlService final : public ctl::FleetControl::Service {
     std::future<T> future = promise->get_future();
     if (!post([promise, fn] { promise->set_value(fn()); })) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          absl::StrCat(who, " is not running (fleetd is shutting down, or the "
-                                            "work-bus is off: see fleetd's log)"));
+                          absl::StrCat(who,
+                                       " is not running (fleetd is shutting down, or the "
+                                       "work-bus is off: see fleetd's log)"));
     }
     if (future.wait_for(kLoopAnswerDeadline) != std::future_status::ready) {
       return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
@@ -313,7 +310,7 @@ class ControlService final : public ctl::FleetControl::Service {
   }
 
   Supervisor* supervisor_;
-  modules::WorkBus* bus_;         // null: the bus is off
+  modules::WorkBus* bus_;        // null: the bus is off
   modules::SharedState* state_;  // null: no state module
   modules::Scheduler* runs_;     // null: no scheduler module
   supervisor::EventLog* events_;

@@ -47,6 +47,8 @@ struct InstanceView {
   const fleet::config::v1::Engine& spec;
   uint32_t index;
   pid_t pid;  // 0 when no process runs
+  // A start is under way (made off the loop): pid follows, and OnSpawned.
+  bool starting;
   capture::LogSink& log;
   // Its process runs and is not being stopped: what checks and conditions
   // judge (a process on its way out is judged no more).

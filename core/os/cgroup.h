@@ -31,6 +31,10 @@ absl::StatusOr<std::string> PrepareCgroupRoot(const std::string& name);
 // parent's), so a killed leaf is never reused.
 absl::StatusOr<int> OpenCgroup(const std::string& dir);
 
+// A run's fresh leaf (see above) in its instance's cgroup: the empty leaves
+// of earlier runs beside it are removed first, then it is made and opened.
+absl::StatusOr<int> OpenFreshLeaf(const std::string& leaf);
+
 // Pids in the cgroup and its descendants; empty if it is gone.
 std::vector<pid_t> CgroupPids(const std::string& dir);
 
@@ -47,8 +51,8 @@ bool RemoveCgroup(const std::string& dir);
 // the cgroup v2 `leaf` lives: memory.events of the leaf, or of its nearest
 // ancestor with the memory controller on (fleetd's own unit under systemd);
 // else the cgroup v1 memory cgroup fleetd and its children share; else the
-// whole machine (/proc/vmstat). Only the leaf's own count is exact. A run that died of SIGKILL while this count rose
-// was, most likely, killed for memory. nullopt: none of them is readable.
+// whole machine (/proc/vmstat). Only the leaf's own count is exact. A run that died of SIGKILL
+// while this count rose was, most likely, killed for memory. nullopt: none of them is readable.
 struct OomKillCount {
   uint64_t kills = 0;
   bool exact = false;  // Counted for the leaf alone.

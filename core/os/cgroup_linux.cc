@@ -194,4 +194,12 @@ bool RemoveCgroup(const std::string& dir) {
   return ::rmdir(dir.c_str()) == 0 || errno == ENOENT;
 }
 
+absl::StatusOr<int> OpenFreshLeaf(const std::string& leaf) {
+  const size_t slash = leaf.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    for (const std::string& earlier : ChildCgroups(leaf.substr(0, slash))) RemoveCgroup(earlier);
+  }
+  return OpenCgroup(leaf);
+}
+
 }  // namespace fleet::os

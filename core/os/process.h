@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -89,8 +90,8 @@ bool SignalIfSame(pid_t pid, uint64_t start_time, int sig);
 // Blocks until child pid exits (retrying on EINTR) and reaps it.
 ExitStatus WaitProcess(pid_t pid);
 
-// Reaps every exited child without blocking (SIGCHLD coalesces).
-std::vector<Reaped> ReapExitedChildren();
+// Reaps exited children without blocking (SIGCHLD coalesces), at most max.
+std::vector<Reaped> ReapExitedChildren(size_t max = SIZE_MAX);
 
 // The process's start time in clock ticks since boot (/proc/PID/stat field 22),
 // which with the pid names a process uniquely. nullopt if it does not exist.

@@ -82,9 +82,9 @@ ExitStatus WaitProcess(pid_t pid) {
   return FromWaitStatus(status);
 }
 
-std::vector<Reaped> ReapExitedChildren() {
+std::vector<Reaped> ReapExitedChildren(size_t max) {
   std::vector<Reaped> reaped;
-  for (;;) {
+  while (reaped.size() < max) {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;  // 0: none exited; -1/ECHILD: no children left.

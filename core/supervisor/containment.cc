@@ -86,19 +86,10 @@ std::string Containment::CgroupDir(const std::string& engine, uint32_t index) co
   return absl::StrCat(root_, "/", engine, ".", index);
 }
 
-Containment::Leaf Containment::PrepareRun(const std::string& id, const std::string& engine,
-                                          uint32_t index, absl::Time wall) {
+std::string Containment::NextLeaf(const std::string& engine, uint32_t index, absl::Time wall) {
   const std::string cgroup = CgroupDir(engine, index);
-  if (cgroup.empty()) return {};
-  // A fresh leaf per run (see cgroup.h); the empty leaves of earlier runs go.
-  os::RemoveCgroup(cgroup);
-  std::string leaf = absl::StrCat(cgroup, "/run-", absl::ToUnixMillis(wall), "-", ++leaf_seq_);
-  absl::StatusOr<int> fd = os::OpenCgroup(leaf);
-  if (!fd.ok()) {
-    log::Warning(absl::StrCat(id, ": started outside a cgroup: ", fd.status().message()));
-    return {};
-  }
-  return {std::move(leaf), *fd};
+  if (cgroup.empty()) return "";
+  return absl::StrCat(cgroup, "/run-", absl::ToUnixMillis(wall), "-", ++leaf_seq_);
 }
 
 void Containment::Signal(const std::string& engine, uint32_t index, pid_t pid, int sig) {

@@ -40,15 +40,10 @@ class Containment {
   void Init(bool use_cgroups);
   bool cgroups() const { return !root_.empty(); }
 
-  // A fresh cgroup leaf for a run of ENGINE.N: its path and an fd for
-  // CLONE_INTO_CGROUP (the caller closes it); {"", -1} outside cgroups or
-  // when it cannot be made (said in fleetd's log, for id).
-  struct Leaf {
-    std::string path;
-    int fd = -1;
-  };
-  Leaf PrepareRun(const std::string& id, const std::string& engine, uint32_t index,
-                  absl::Time wall);
+  // Where a run of ENGINE.N is to live: a fresh cgroup leaf's path, made
+  // where the run is started (os::OpenFreshLeaf, off the loop); "" outside
+  // cgroups.
+  std::string NextLeaf(const std::string& engine, uint32_t index, absl::Time wall);
 
   // sig to the run's process group and, in cgroups, every member.
   void Signal(const std::string& engine, uint32_t index, pid_t pid, int sig);

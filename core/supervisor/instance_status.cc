@@ -48,6 +48,7 @@ module::InstanceView ViewOf(Instance& inst) {
           *inst.engine->spec,
           inst.index,
           inst.pid,
+          inst.spawning != 0,
           *inst.log,
           inst.life.HasProcess() && inst.life.state() != State::kStopping,
           inst.life.spawned_at(),

@@ -108,7 +108,7 @@ std::vector<std::string> InstanceTable::Prune() {
   for (auto it = engines_.begin(); it != engines_.end();) {
     auto& v = it->second->instances;
     for (auto i = v.begin(); i != v.end();) {
-      if ((*i)->retire && !(*i)->life.HasProcess() && (*i)->helpers == 0) {
+      if ((*i)->retire && !(*i)->life.HasProcess() && (*i)->helpers == 0 && (*i)->spawning == 0) {
         gone.push_back((*i)->id);
         i = v.erase(i);
       } else {
@@ -211,7 +211,10 @@ std::vector<pid_t> InstanceTable::HelpersOf(const Engine& engine) const {
 
 bool InstanceTable::Alive(const Engine& engine) {
   for (const auto& inst : engine.instances) {
-    if (inst->life.HasProcess() || inst->life.Pending() || inst->helpers > 0) return true;
+    if (inst->life.HasProcess() || inst->life.Pending() || inst->helpers > 0 ||
+        inst->spawning != 0) {
+      return true;
+    }
   }
   return false;
 }

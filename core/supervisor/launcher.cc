@@ -7,8 +7,6 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "core/os/cgroup.h"
-#include "core/os/env.h"
 #include "core/os/process.h"
 #include "core/supervisor/supervisor_internal.h"
 
@@ -45,7 +43,7 @@ std::vector<std::string> Launcher::Environment(const Instance& inst) const {
   return out;
 }
 
-absl::StatusOr<pid_t> Launcher::Launch(Instance* inst) {
+absl::StatusOr<Launcher::Run> Launcher::Prepare(Instance* inst) {
   const fleet::config::v1::Engine& spec = *inst->engine->spec;
   // A module may take stdout to a file of its own (an intelligence run's
   // answer), which outlives fleetd like the FIFO; stderr still goes to the log.
@@ -64,7 +62,8 @@ absl::StatusOr<pid_t> Launcher::Launch(Instance* inst) {
     capture_->Close(&inst->out);
     return absl::ErrnoToStatus(error, "pipe");
   }
-  os::SpawnSpec s;
+  Run run;
+  os::SpawnSpec& s = run.spec;
   if (spec.shell().empty()) {
     s.argv.assign(spec.command().begin(), spec.command().end());
   } else {
@@ -74,20 +73,11 @@ absl::StatusOr<pid_t> Launcher::Launch(Instance* inst) {
   s.cwd = spec.cwd();
   s.output_fd = stdout_fd >= 0 ? stdout_fd : out_fd;
   s.error_fd = err_fd;
-  Containment::Leaf leaf =
-      containment_->PrepareRun(inst->id, spec.name(), inst->index, clock_->WallNow());
-  s.cgroup_fd = leaf.fd;
-  inst->run_cgroup = std::move(leaf.path);
-  inst->oom_kills_at_start = os::ReadOomKills(inst->run_cgroup);
-  absl::StatusOr<pid_t> pid = os::CurrentEnv()->Spawn(s);
-  for (int fd : {out_fd, err_fd, stdout_fd, s.cgroup_fd}) {
-    if (fd >= 0) ::close(fd);
+  run.cgroup_leaf = containment_->NextLeaf(spec.name(), inst->index, clock_->WallNow());
+  for (int fd : {out_fd, err_fd, stdout_fd}) {
+    if (fd >= 0) run.close_after.push_back(fd);
   }
-  if (!pid.ok()) {
-    capture_->Close(&inst->out);
-    capture_->Close(&inst->err);
-  }
-  return pid;
+  return run;
 }
 
 }  // namespace fleet::supervisor

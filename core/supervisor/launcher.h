@@ -1,7 +1,9 @@
-// One run of an instance, started: its argv, environment and working
-// directory, its output (FIFOs that outlive fleetd, or a module's file for
-// stdout), a fresh cgroup leaf. What the start means for the instance (its
-// lifecycle, events, pid record) is the supervisor's. Loop thread only.
+// One run of an instance, made ready to start: its argv, environment and
+// working directory, its output (FIFOs that outlive fleetd, or a module's
+// file for stdout), the path of a fresh cgroup leaf. The Spawner makes the
+// leaf and starts it off the loop;
+// what the start means for the instance (its lifecycle, events, pid record)
+// is the supervisor's. Loop thread only.
 #ifndef FLEET_CORE_SUPERVISOR_LAUNCHER_H_
 #define FLEET_CORE_SUPERVISOR_LAUNCHER_H_
 
@@ -13,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/module/module.h"
+#include "core/os/process.h"
 #include "core/supervisor/containment.h"
 #include "core/supervisor/output_capture.h"
 
@@ -32,9 +35,17 @@ class Launcher {
   // and what modules add.
   std::vector<std::string> Environment(const Instance& inst) const;
 
-  // Starts inst's run; on failure its pipes are closed again and the
-  // error says what failed.
-  absl::StatusOr<pid_t> Launch(Instance* inst);
+  struct Run {
+    os::SpawnSpec spec;
+    // The child's ends of its pipes: closed once it has started (or failed to).
+    std::vector<int> close_after;
+    // The cgroup leaf it is to be born in ("" outside cgroups).
+    std::string cgroup_leaf;
+  };
+  // inst's next run, ready to start; on failure its pipes are closed again
+  // and the error says what failed. If the start fails, the caller closes
+  // inst's pipes (OutputCapture::Close).
+  absl::StatusOr<Run> Prepare(Instance* inst);
 
  private:
   const std::string& run_dir_;

@@ -106,6 +106,15 @@ void Lifecycle::Idle(std::string reason) {
   reason_ = std::move(reason);
 }
 
+void Lifecycle::Defer(MonoTime now) {
+  if (HasProcess()) return;
+  if (state_ != State::kBackoff) {
+    reason_ = "queued to start (more starts were due at once than one pass of the loop takes on)";
+  }
+  state_ = State::kBackoff;
+  deadline_ = now;
+}
+
 void Lifecycle::Spawned(MonoTime now) {
   state_ = State::kStarting;
   spawned_at_ = now;

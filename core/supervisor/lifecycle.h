@@ -88,6 +88,10 @@ class Lifecycle {
   void Idle(std::string reason);
   // The spawn succeeded: STARTING until min_uptime has passed.
   void Spawned(MonoTime now);
+  // A spawn it was due is put off to the loop's next pass (more were due at
+  // once than one pass of the loop takes on: Supervisor's kPassBudget): BACKOFF, due at once, a
+  // failure of nothing. No-op while a process exists.
+  void Defer(MonoTime now);
   // A process this fleetd did not spawn (a previous fleetd did, and died) is
   // taken back, up for `up` already: RUNNING, or STARTING until min_uptime.
   void Adopted(MonoTime now, absl::Duration up);

@@ -39,6 +39,27 @@ TEST(LifecycleTest, RestartsWaitTheEnginesBackoff) {
   EXPECT_EQ(*life.deadline(), T(1.7));  // initial * factor
 }
 
+TEST(LifecycleTest, ADeferredSpawnIsDueAtOnceCountsAsNothingAndAStopCancelsIt) {
+  Lifecycle life(Policy(), [] { return 0.5; });
+  ASSERT_EQ(life.Start(T(0)), Action::kSpawn);
+  life.Defer(T(0));
+  EXPECT_EQ(life.state(), State::kBackoff);
+  EXPECT_EQ(*life.deadline(), T(0));
+  EXPECT_THAT(life.reason(), HasSubstr("queued to start"));
+  EXPECT_EQ(life.Tick(T(0.01)), Action::kSpawn);
+  life.Spawned(T(0.01));
+  EXPECT_EQ(life.restarts(), 0u);
+  life.Defer(T(0.02));  // A process exists: nothing to put off.
+  EXPECT_EQ(life.state(), State::kStarting);
+  // Put off, then stopped before the next pass: never spawned.
+  Lifecycle other(Policy(), [] { return 0.5; });
+  ASSERT_EQ(other.Start(T(0)), Action::kSpawn);
+  other.Defer(T(0));
+  EXPECT_EQ(other.Stop(T(0), "operator"), Action::kNone);
+  EXPECT_EQ(other.state(), State::kStopped);
+  EXPECT_FALSE(other.deadline().has_value());
+}
+
 TEST(LifecycleTest, StartsRunsAndRestartsAtOnceAfterAStableRun) {
   Lifecycle life(Policy(), [] { return 0.5; });
   EXPECT_EQ(life.Start(T(0)), Action::kSpawn);

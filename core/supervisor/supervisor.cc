@@ -67,10 +67,12 @@ Supervisor::Supervisor(SupervisorOptions options)
                    [this](const std::string& subject, const std::string& kind,
                           const std::string& message) { Emit(subject, kind, message); }),
       launcher_(options_.run_dir, &capture_, &containment_, &modules_, clock_),
+      spawner_([this](std::function<void()> fn) { return loop_.Post(std::move(fn)); },
+               [this](Spawner::Done done) { OnSpawned(std::move(done)); }),
       host_(Parts()),
       adoption_(Parts(), [this](Instance* inst) { HandlePidfd(inst); }) {
   started_wall_ = clock_->WallNow();
-  started_mono_ = state_.now = clock_->MonotonicNow();
+  started_mono_ = state_.now = pass_began_ = clock_->MonotonicNow();
 }
 
 Supervisor::~Supervisor() {
@@ -111,12 +113,18 @@ absl::Status Supervisor::Init() {
 // --- the loop ---
 
 void Supervisor::Run() {
-  std::optional<MonoTime> pass_began;  // when the last wait ended
+  bool timed = false;  // a pass is under way (the first begins before any wait)
   const EventLoop::Handlers handlers{[this](int sig) { OnSignal(sig); },
                                      [this](void* pipe, uint32_t events) {
                                        capture_.OnReadable(static_cast<OutputPipe*>(pipe), events);
                                      },
-                                     [this, &pass_began] { pass_began = clock_->MonotonicNow(); }};
+                                     [this, &timed] {
+                                       // What the wait delivers happened now, not
+                                       // when the loop last looked at the clock.
+                                       state_.now = pass_began_ = clock_->MonotonicNow();
+                                       spawns_this_pass_ = 0;
+                                       timed = true;
+                                     }};
   std::optional<MonoTime> next_deadline;
   for (;;) {
     state_.now = clock_->MonotonicNow();
@@ -130,7 +138,7 @@ void Supervisor::Run() {
       next_deadline = NextDeadline();
     }
     const int timeout = TimeoutMs(next_deadline);
-    if (pass_began.has_value()) loop_passes_.Add(clock_->MonotonicNow() - *pass_began);
+    if (timed) loop_passes_.Add(clock_->MonotonicNow() - pass_began_);
     // Commands, signals and watched descriptors change state; output does not.
     if (loop_.Wait(timeout, handlers)) state_.dirty = true;
     state_.now = clock_->MonotonicNow();
@@ -224,21 +232,35 @@ void Supervisor::HandlePidfd(Instance* inst) {
 }
 
 void Supervisor::ReapChildren() {
-  for (const os::Reaped& r : os::ReapExitedChildren()) {
-    if (std::optional<InstanceTable::OnHelperExit> helper = table_.TakeHelper(r.pid)) {
-      state_.dirty = true;
-      (*helper)(r.status);
-      continue;
+  std::vector<os::Reaped> batch;
+  do {
+    if (!batch.empty() && PassOver()) {
+      // No SIGCHLD comes again for those already exited: the next pass asks.
+      loop_.Post([this] { ReapChildren(); });
+      return;
     }
-    // Not an instance: an exec probe (handed to whoever waits for it), or an
-    // orphaned grandchild handed to us as subreaper (reaping it is all).
-    Instance* inst = table_.TakePid(r.pid);
-    if (inst == nullptr) {
-      if (options_.children != nullptr) options_.children->Deliver(r.pid, r.status);
-      continue;
-    }
-    OnExit(inst, r.status);
+    batch = os::ReapExitedChildren(kReapBatch);
+    for (const os::Reaped& r : batch) OnReaped(r);
+  } while (batch.size() == kReapBatch);
+}
+
+void Supervisor::OnReaped(const os::Reaped& r) {
+  if (std::optional<InstanceTable::OnHelperExit> helper = table_.TakeHelper(r.pid)) {
+    state_.dirty = true;
+    (*helper)(r.status);
+    return;
   }
+  // Not an instance: an exec probe (handed to whoever waits for it), an
+  // orphaned grandchild handed to us as subreaper (reaping it is all), or a
+  // run whose start has not reached the loop yet.
+  Instance* inst = table_.TakePid(r.pid);
+  if (inst == nullptr) {
+    if (options_.children == nullptr || !options_.children->Deliver(r.pid, r.status)) {
+      spawner_.KeepUnclaimedExit(r.pid, r.status);  // Perhaps a start whose pid is on its way.
+    }
+    return;
+  }
+  OnExit(inst, r.status);
 }
 
 void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {

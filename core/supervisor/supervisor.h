@@ -32,9 +32,20 @@
 #include "core/supervisor/launcher.h"
 #include "core/supervisor/lifecycle.h"
 #include "core/supervisor/output_capture.h"
+#include "core/supervisor/spawner.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
 namespace fleet::supervisor {
+
+// How long one pass of the loop may take on exits and starts before it
+// leaves the rest to the next pass (after one more look at everything
+// else): a burst of 200 exits or 100 cron runs due at once goes through in
+// many short passes, and no command, timer or exit waits behind it. A pass
+// always takes on at least one batch of exits and one start, so bursts
+// drain as fast as the machine can create processes.
+inline constexpr absl::Duration kPassBudget = absl::Milliseconds(5);
+// Exits reaped per look, between checks of the budget.
+inline constexpr size_t kReapBatch = 4;
 
 struct SupervisorOptions {
   std::string run_dir;
@@ -87,6 +98,16 @@ class Supervisor {
   // Runs fn on the loop thread soon. Returns false (fn dropped) once the loop
   // has finished.
   bool Post(std::function<void()> fn) { return loop_.Post(std::move(fn)); }
+  // The same for an operator's command, whose answer is awaited: a start it
+  // makes is made before it returns (within the loop's pass budget), so the
+  // answer can say how it went.
+  bool PostCommand(std::function<void()> fn) {
+    return loop_.Post([this, fn = std::move(fn)] {
+      ++commands_running_;
+      fn();
+      --commands_running_;
+    });
+  }
 
   // What modules are given to see the fleet and ask of it.
   module::ModuleHost* host() { return &host_; }
@@ -114,7 +135,12 @@ class Supervisor {
   void CheckStopFlag();
   // An adopted process's pidfd became readable: it is gone.
   void HandlePidfd(Instance* inst);
+  // kPassBudget spent (a pass takes on at least one start and one batch).
+  bool PassOver() const { return clock_->MonotonicNow() - pass_began_ >= kPassBudget; }
+  // Reaps and handles exits, kReapBatch at a time, until none is left or the
+  // pass is over; the rest are reaped in the next pass.
   void ReapChildren();
+  void OnReaped(const os::Reaped& reaped);
   void OnExit(Instance* inst, const os::ExitStatus& status);
   void RunTimers();
   void Reconcile();
@@ -123,7 +149,11 @@ class Supervisor {
   void ReconcileScheduled(Instance* inst, const std::string& unmet);
   void ReconcileShutdown();
   void Perform(Instance* inst, Action action);
+  // Prepares inst's run and hands it to the Spawner.
   void Spawn(Instance* inst);
+  // The Spawner's answer, on the loop: the run's bookkeeping, or its failure.
+  void OnSpawned(Spawner::Done done);
+  void SpawnFailed(Instance* inst, const absl::Status& status);
   // Every module lets inst start now (SpawnGate); else it WAITs, gated.
   bool SpawnGatesOpen(Instance* inst);
   // Watched files: rebuilds what is watched; cheap to call, does the work
@@ -160,12 +190,19 @@ class Supervisor {
   // Nothing an instance started outlives it (cgroups or process groups).
   Containment containment_;
   Launcher launcher_;
+  // Runs are started off the loop; tickets tell one start from the next.
+  Spawner spawner_;
+  uint64_t spawn_tickets_ = 0;
+  int commands_running_ = 0;  // PostCommand's closures under way
 
   std::optional<MonoTime> watchdog_due_ping_;
   // The loop's own health: lateness of the last timer run, and the worst.
   absl::Duration loop_lag_;
   absl::Duration max_loop_lag_;
   stats::LatencyHistogram loop_passes_;
+  // The pass under way: when its wait ended, and the starts it made.
+  MonoTime pass_began_;
+  int spawns_this_pass_ = 0;
   // Now, shutting down, dirty, rewatch, the last stall: read by the host.
   // Progress is judged only on time fleetd was watching, so a stall does
   // not count as idle.

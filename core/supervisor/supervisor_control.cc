@@ -23,6 +23,10 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
   InstanceTable::Applied applied = table_.Apply(loaded.config);
   // A new definition: running instances restart on it (in place, one event each).
   for (Instance* inst : applied.redefined) {
+    if (inst->spawning != 0) {
+      inst->redefined_while_spawning = true;
+      continue;
+    }
     Perform(inst, inst->life.Restart(state_.now, "config changed"));
   }
   for (Instance* inst : applied.added) {

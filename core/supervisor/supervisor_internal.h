@@ -102,6 +102,12 @@ struct Instance {
   // has two copies, not even for the milliseconds a kill takes.
   Containment::Unowned dying;
   std::optional<MonoTime> dying_check_due;
+  // A start handed to the Spawner whose pid has not come back (its ticket;
+  // 0: none). Nothing else starts it meanwhile, and it is not pruned.
+  uint64_t spawning = 0;
+  // Redefined while a start was in flight: that run has the old definition
+  // and is restarted on the new one as soon as it is known.
+  bool redefined_while_spawning = false;
 };
 
 // What modules see of inst.

@@ -9,6 +9,7 @@
 #include "core/os/files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "re2/re2.h"
 #include "tests/integration/fleet_harness.h"
 
 namespace fleet::testing {
@@ -80,6 +81,33 @@ TEST(SuperviseTest, WithDefaultBackoffAStableRunRestartsAtOnceAndAnUnstableOneWa
   EXPECT_EQ(h.Instance("w/0").restarts(), 2u);
 }
 
+// An exit is judged at the time it is reaped, not at the time the loop last
+// woke: with nothing due, the loop sleeps right after the instance is
+// RUNNING (min_uptime 100ms), and a kill 2.5 s later is a stable run.
+TEST(SuperviseTest, AnExitAfterTheLoopSleptIsTimedFromWhenItHappened) {
+  FleetHarness h;
+  // A silent worker whose child holds its output open: its death wakes the
+  // loop with SIGCHLD alone (no hang-up on its pipes first).
+  h.WriteFile("fleet.yaml", FleetYaml("  - name: w\n    shell: 'sleep 1000 & exec sleep 1000'\n"
+                                      "    min_uptime: 100ms\n"));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("w/0").state() == ctl::INSTANCE_STATE_RUNNING; }, absl::Seconds(10)));
+  const pid_t first = h.Instance("w/0").pid();
+  absl::SleepFor(absl::Milliseconds(2500));  // No request wakes the loop either.
+  ASSERT_EQ(kill(first, SIGKILL), 0);
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("w/0").pid() > 0 && h.Instance("w/0").pid() != first; },
+      absl::Seconds(10)));
+  const std::string events = h.Fleetctl({"events", "-n", "50"}).out;
+  EXPECT_THAT(events, HasSubstr("(a stable run): restarted at once")) << events;
+  double up_s = 0;
+  ASSERT_TRUE(RE2::PartialMatch(events, R"(killed by SIGKILL after ([0-9.]+)s up)", &up_s))
+      << events;
+  EXPECT_GE(up_s, 2.5) << events;
+  EXPECT_THAT(events, ::testing::Not(HasSubstr("stalled"))) << events;
+}
+
 TEST(SuperviseTest, TooFewDescriptorsForTheConfigAreSaidAndChildrenGetTheOriginalLimit) {
   FleetHarness h;
   // Soft 200, hard 300: fleetd raises itself to 300; 60 instances need ~304
@@ -89,11 +117,11 @@ TEST(SuperviseTest, TooFewDescriptorsForTheConfigAreSaidAndChildrenGetTheOrigina
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] {
-        return h.Fleetctl({"events", "-n", "100"}).out.find("fd_limit") != std::string::npos;
+        return h.Fleetctl({"events", "-n", "1000"}).out.find("fd_limit") != std::string::npos;
       },
       absl::Seconds(10)))
-      << h.Fleetctl({"events", "-n", "100"}).out;
-  EXPECT_THAT(h.Fleetctl({"events", "-n", "100"}).out,
+      << h.Fleetctl({"events", "-n", "1000"}).out;
+  EXPECT_THAT(h.Fleetctl({"events", "-n", "1000"}).out,
               HasSubstr("60 instances need about 304 open descriptors and fleetd may have 300"));
   EXPECT_THAT(h.FleetdLog(), HasSubstr("descriptor limit raised from 200 to 300"));
   ASSERT_TRUE(FleetHarness::WaitUntil(

@@ -257,6 +257,8 @@ absl::StatusOr<ctl::ActionResponse> Scheduler::RunNow(const std::string& target)
       host_->WithInstance(id, [&](const module::InstanceView& now) {
         if (!had_process && now.pid != 0) {
           response.add_changed(absl::StrCat(id, ": started (pid ", now.pid, ")"));
+        } else if (now.starting) {
+          response.add_changed(absl::StrCat(id, ": starting"));
         } else if (t->replacing) {
           response.add_changed(absl::StrCat(id, ": replacing the running run"));
         } else if (t->queued) {

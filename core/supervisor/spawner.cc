@@ -1,0 +1,85 @@
+#include "core/supervisor/spawner.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include "core/os/env.h"
+
+namespace fleet::supervisor {
+
+Spawner::Spawner(std::function<bool(std::function<void()>)> post, std::function<void(Done)> on_done)
+    : post_(std::move(post)), on_done_(std::move(on_done)) {}
+
+Spawner::~Spawner() { worker_.Stop(absl::InfiniteDuration(), absl::Seconds(10)); }
+
+Spawner::Done Spawner::Make(Request request) {
+  Done done{std::move(request.id),
+            request.ticket,
+            absl::UnknownError("not started"),
+            std::nullopt,
+            "",
+            std::nullopt,
+            ""};
+  if (!request.cgroup_leaf.empty()) {
+    absl::StatusOr<int> fd = os::OpenFreshLeaf(request.cgroup_leaf);
+    if (fd.ok()) {
+      request.spec.cgroup_fd = *fd;
+      request.close_after.push_back(*fd);
+      done.oom_kills_at_start = os::ReadOomKills(request.cgroup_leaf);
+      done.cgroup = std::move(request.cgroup_leaf);
+    } else {
+      done.cgroup_error = std::string(fd.status().message());
+    }
+  }
+  done.pid = os::CurrentEnv()->Spawn(request.spec);
+  for (int fd : request.close_after) ::close(fd);
+  return done;
+}
+
+void Spawner::Start(Request request) {
+  ++in_flight_;
+  auto job = [this, request = std::move(request)]() mutable {
+    // No handler of fleetd's runs here.
+    sigset_t all;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, nullptr);
+    Done done = Make(std::move(request));
+    const absl::StatusOr<pid_t> pid = done.pid;
+    if (!post_([this, done = std::move(done)]() mutable { Finish(std::move(done)); }) && pid.ok()) {
+      os::SignalGroup(*pid, SIGKILL);  // The loop is over: nobody would supervise it.
+    }
+  };
+  if (!worker_.Submit(std::move(job))) --in_flight_;
+}
+
+void Spawner::StartNow(Request request) {
+  ++in_flight_;
+  Finish(Make(std::move(request)));
+}
+
+void Spawner::Finish(Done done) {
+  --in_flight_;
+  if (done.pid.ok()) {
+    auto it = unclaimed_.find(*done.pid);
+    // Kept for this pid, and no process of that pid is left (not even a
+    // zombie): the exit kept is this child's. A process still there is a
+    // later one that reused the pid of an exit kept earlier.
+    if (it != unclaimed_.end() && ::kill(*done.pid, 0) != 0 && errno == ESRCH) {
+      done.exited = it->second;
+    }
+    if (it != unclaimed_.end()) unclaimed_.erase(it);
+  }
+  if (in_flight_ == 0) unclaimed_.clear();  // Orphans reaped; nothing else to claim them.
+  on_done_(std::move(done));
+}
+
+bool Spawner::KeepUnclaimedExit(pid_t pid, const os::ExitStatus& status) {
+  if (in_flight_ == 0) return false;
+  unclaimed_[pid] = status;
+  return true;
+}
+
+}  // namespace fleet::supervisor

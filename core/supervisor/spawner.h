@@ -1,0 +1,83 @@
+// Starts runs off the supervision loop. A start blocks whoever makes it until
+// the child has exec'ed (vfork): 2 ms on an idle machine, 50 ms and more
+// while the kernel tears down a storm of killed processes. The loop hands a
+// prepared run here and goes on with exits, timers and commands; the pid
+// comes back to the loop as posted work.
+//
+// A child can exit (and be reaped by the loop) before its pid reaches the
+// loop: exits nobody claims are kept while starts are in flight, and handed
+// to the start they belong to.
+#ifndef FLEET_CORE_SUPERVISOR_SPAWNER_H_
+#define FLEET_CORE_SUPERVISOR_SPAWNER_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "core/os/cgroup.h"
+#include "core/os/process.h"
+#include "core/plugin_host/worker.h"
+
+namespace fleet::supervisor {
+
+class Spawner {
+ public:
+  struct Done {
+    std::string id;   // the instance, as given to Start
+    uint64_t ticket;  // the start, as given to Start
+    absl::StatusOr<pid_t> pid;
+    // It exited, and was reaped, before the loop heard of it.
+    std::optional<os::ExitStatus> exited;
+    // The cgroup leaf it was born in ("" if none), the OOM kill count where
+    // that leaf lives as it started, and why it was started outside the
+    // leaf it was given, if it was.
+    std::string cgroup;
+    std::optional<os::OomKillCount> oom_kills_at_start;
+    std::string cgroup_error;
+  };
+  // post: runs a closure on the loop (false once the loop is over).
+  // on_done: runs on the loop for every start.
+  Spawner(std::function<bool(std::function<void()>)> post, std::function<void(Done)> on_done);
+  ~Spawner();  // every start queued is made and its child killed unheard of
+
+  struct Request {
+    std::string id;
+    uint64_t ticket = 0;
+    os::SpawnSpec spec;
+    // The run's descriptors, closed once it has started (or failed to).
+    std::vector<int> close_after;
+    // Made (os::OpenFreshLeaf) and the child born in it; "": none.
+    std::string cgroup_leaf;
+  };
+  // Loop thread: started on the Spawner's thread; on_done runs later.
+  void Start(Request request);
+  // Loop thread: started here and now, on_done run before this returns
+  // (for a start whose answer someone waits for: an operator's command).
+  void StartNow(Request request);
+  // Loop thread: a reaped child nobody else claims. True when kept (starts
+  // are in flight: it may be one of theirs).
+  bool KeepUnclaimedExit(pid_t pid, const os::ExitStatus& status);
+  // Starts whose pid has not reached the loop yet.
+  int in_flight() const { return in_flight_; }
+
+ private:
+  // Does a start; any thread.
+  static Done Make(Request request);
+  void Finish(Done done);
+
+  std::function<bool(std::function<void()>)> post_;
+  std::function<void(Done)> on_done_;
+  int in_flight_ = 0;  // loop thread
+  absl::flat_hash_map<pid_t, os::ExitStatus> unclaimed_;
+  plugin_host::SerialWorker worker_;
+};
+
+}  // namespace fleet::supervisor
+
+#endif  // FLEET_CORE_SUPERVISOR_SPAWNER_H_

@@ -58,7 +58,10 @@ class ControlService final : public ctl::FleetControl::Service {
 
   grpc::Status GetStatus(grpc::ServerContext*, const ctl::GetStatusRequest*,
                          ctl::GetStatusResponse* response) override {
-    return OnLoop<ctl::GetStatusResponse>([this] { return supervisor_->Status(); }, response);
+    grpc::Status status =
+        OnLoop<ctl::GetStatusResponse>([this] { return supervisor_->Status(); }, response);
+    if (status.ok()) supervisor_->FillUsage(response);  // Here: /proc reads, off the loop.
+    return status;
   }
 
   grpc::Status Start(grpc::ServerContext* context, const ctl::TargetRequest* request,

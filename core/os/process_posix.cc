@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/os/kernel_file.h"
 #include "core/os/process.h"
 
 extern char** environ;
@@ -104,11 +105,7 @@ struct StatFacts {
 
 // Field 3 (state) and 22 (starttime) of /proc/PID/stat; nullopt if it is gone.
 std::optional<StatFacts> ReadStat(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  if (!in) return std::nullopt;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string stat = buffer.str();
+  const std::string stat = ReadKernelFile(absl::StrCat("/proc/", pid, "/stat"));
   // The command name (field 2) may hold spaces and ')'; fields follow the last ')'.
   size_t paren = stat.rfind(')');
   if (paren == std::string::npos) return std::nullopt;

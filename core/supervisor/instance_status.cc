@@ -95,38 +95,12 @@ void FillInstanceRow(const Instance& inst, MonoTime now, ctl::InstanceStatus* i)
         std::max<int64_t>(0, absl::ToInt64Milliseconds(*inst.life.deadline() - now)));
   }
   if (inst.has_exited) *i->mutable_last_exit() = inst.last_exit;
+  if (inst.life.HasProcess()) i->set_cgroup(inst.run_cgroup);
   i->set_log_path(inst.log->path());
   i->set_log_dropped_bytes(inst.log->dropped_bytes());
   if (!inst.log->last_error().ok()) {
     i->set_log_error(std::string(inst.log->last_error().message()));
   }
-}
-
-void FillUsage(Instance* inst, MonoTime now, ctl::InstanceStatus* out) {
-  std::vector<pid_t> pids;
-  if (!inst->run_cgroup.empty()) pids = os::CgroupPids(inst->run_cgroup);
-  if (pids.empty()) pids = {inst->pid};
-  uint64_t ticks = 0, rss = 0;
-  for (pid_t pid : pids) {
-    if (std::optional<os::ProcessUsage> u = os::ReadProcessUsage(pid)) {
-      ticks += u->cpu_ticks;
-      rss += u->rss_bytes;
-    }
-  }
-  static const double kTicksPerSecond = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  std::optional<Instance::CpuSample>& last = inst->cpu_sample;
-  // Two statuses close together (a `top` refresh racing a script) keep
-  // the reading of the longer interval rather than a noisy one.
-  if (!last.has_value() || now - last->at >= absl::Milliseconds(250)) {
-    const MonoTime since = last.has_value() ? last->at : inst->life.spawned_at();
-    const uint64_t before = last.has_value() ? last->ticks : 0;
-    const double seconds = absl::ToDoubleSeconds(now - since);
-    // A child that ended takes its ticks along: never below zero.
-    const double used = ticks > before ? static_cast<double>(ticks - before) / kTicksPerSecond : 0;
-    last = Instance::CpuSample{now, ticks, seconds > 0 ? 100.0 * used / seconds : 0};
-  }
-  out->set_cpu_percent(last->percent);
-  out->set_rss_bytes(rss);
 }
 
 uint32_t FillEngines(const InstanceTable& table,
@@ -146,7 +120,6 @@ uint32_t FillEngines(const InstanceTable& table,
       FillInstanceRow(*inst, now, i);
       const module::InstanceView view = ViewOf(*inst);
       for (const auto& m : modules) m->FillInstanceStatus(view, i);
-      if (inst->life.HasProcess() && inst->pid > 0) FillUsage(inst.get(), now, i);
     }
   }
   return instances;

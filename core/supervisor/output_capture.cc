@@ -119,11 +119,15 @@ bool OutputCapture::Open(OutputPipe* pipe, int* child_fd) {
   }
   pipe->fd = fds[0];
   *child_fd = fds[1];
+  return true;
+}
+
+void OutputCapture::Watch(OutputPipe* pipe) {
+  if (pipe->fd < 0) return;
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = pipe;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pipe->fd, &ev);
-  return true;
 }
 
 bool OutputCapture::Reopen(OutputPipe* pipe) {
@@ -137,10 +141,7 @@ bool OutputCapture::Reopen(OutputPipe* pipe) {
     pipe->fd = -1;
   }
   if (pipe->fd < 0) return false;
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.ptr = pipe;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pipe->fd, &ev);
+  Watch(pipe);
   return true;
 }
 

@@ -37,10 +37,13 @@ class OutputCapture {
   // The loop's epoll set (before any Open).
   void set_epoll(int epoll_fd) { epoll_fd_ = epoll_fd; }
 
-  // Opens (making it if needed) the FIFO of pipe's stream, its read end in
-  // the epoll set; the write end for the child in *child_fd. Where no FIFO
-  // can be made, a pipe (which dies with fleetd). False: neither.
+  // Opens (making it if needed) the FIFO of pipe's stream: the read end
+  // kept, the write end for the child in *child_fd. Where no FIFO can be
+  // made, a pipe (which dies with fleetd). False: neither. Nothing is read
+  // from it until Watch: the run's start marker goes into the log first.
   bool Open(OutputPipe* pipe, int* child_fd);
+  // An open pipe's read end into the epoll set; no-op for a closed one.
+  void Watch(OutputPipe* pipe);
   // After a fleetd restart: the read end of a survivor's FIFO, if there is
   // one (never followed through a symlink, never anything but a FIFO).
   bool Reopen(OutputPipe* pipe);

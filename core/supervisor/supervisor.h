@@ -33,6 +33,7 @@
 #include "core/supervisor/lifecycle.h"
 #include "core/supervisor/output_capture.h"
 #include "core/supervisor/spawner.h"
+#include "core/supervisor/usage_sampler.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
 namespace fleet::supervisor {
@@ -98,6 +99,11 @@ class Supervisor {
   // Runs fn on the loop thread soon. Returns false (fn dropped) once the loop
   // has finished.
   bool Post(std::function<void()> fn) { return loop_.Post(std::move(fn)); }
+  // Any thread, on a Status() taken on the loop: what each running instance
+  // uses (CPU, memory), read here rather than on the loop.
+  void FillUsage(fleet::control::v1::GetStatusResponse* status) {
+    usage_.Fill(status, clock_->MonotonicNow());
+  }
   // The same for an operator's command, whose answer is awaited: a start it
   // makes is made before it returns (within the loop's pass budget), so the
   // answer can say how it went.
@@ -200,6 +206,7 @@ class Supervisor {
   absl::Duration loop_lag_;
   absl::Duration max_loop_lag_;
   stats::LatencyHistogram loop_passes_;
+  UsageSampler usage_;
   // The pass under way: when its wait ended, and the starts it made.
   MonoTime pass_began_;
   int spawns_this_pass_ = 0;

@@ -86,13 +86,6 @@ struct Instance {
   // it lives when it started: a SIGKILL while that count rose is the
   // kernel's OOM killer, and is said so.
   std::string run_cgroup;
-  // The last CPU reading status took: a status shows the CPU used since.
-  struct CpuSample {
-    MonoTime at;
-    uint64_t ticks = 0;
-    double percent = 0;
-  };
-  std::optional<CpuSample> cpu_sample;
   std::optional<os::OomKillCount> oom_kills_at_start;
   // Its log cannot be written (disk full, read-only, EIO): said once.
   bool log_failing = false;
@@ -114,9 +107,6 @@ struct Instance {
 module::InstanceView ViewOf(Instance& inst);
 // What status shows of inst's lifecycle, last exit and log.
 void FillInstanceRow(const Instance& inst, MonoTime now, fleet::control::v1::InstanceStatus* out);
-// CPU % since the previous status (or since the start) and RSS of every
-// process of inst's run (its cgroup leaf, or its pid).
-void FillUsage(Instance* inst, MonoTime now, fleet::control::v1::InstanceStatus* out);
 
 }  // namespace fleet::supervisor
 

@@ -123,6 +123,8 @@ void Supervisor::OnSpawned(Spawner::Done done) {
                                      inst->life.restarts() > 0
                                          ? absl::StrCat(", restart ", inst->life.restarts())
                                          : ""));
+  capture_.Watch(&inst->out);  // Its output follows the marker.
+  capture_.Watch(&inst->err);
   if (done.exited.has_value()) {  // Reaped before we knew it: its exit now.
     table_.TakePid(pid);
     OnExit(inst, *done.exited);

@@ -115,13 +115,15 @@ uint64_t SelfRssBytes();
 uint32_t SelfOpenFds();
 
 // fleetd's descriptor limit (RLIMIT_NOFILE), soft, before and after it is
-// raised to the hard limit. Children spawned after it get the soft limit
-// fleetd was given (a select()-based program expects no more), not this.
+// raised: to the hard limit, and past it to `want` where the process may
+// (CAP_SYS_RESOURCE, as root; never past fs.nr_open). Children spawned
+// after it get the soft limit fleetd was first given (a select()-based
+// program expects no more), not this.
 struct FileLimit {
   uint64_t before = 0;
   uint64_t now = 0;
 };
-FileLimit RaiseFileLimit();
+FileLimit RaiseFileLimit(uint64_t want = 0);
 
 // This program's own path (/proc/self/exe), "" if it cannot be read: to
 // find what is installed beside it, or to run itself again.

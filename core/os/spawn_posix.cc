@@ -14,14 +14,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/os/clone3.h"
+#include "core/os/kernel_file.h"
 #include "core/os/process.h"
 
 namespace fleet::os {
@@ -300,14 +304,33 @@ absl::StatusOr<pid_t> Spawn(const SpawnSpec& spec) {
   return pid;
 }
 
-FileLimit RaiseFileLimit() {
+FileLimit RaiseFileLimit(uint64_t want) {
   struct rlimit now {};
   if (::getrlimit(RLIMIT_NOFILE, &now) != 0) return {};
   FileLimit out{static_cast<uint64_t>(now.rlim_cur), static_cast<uint64_t>(now.rlim_cur)};
-  if (now.rlim_cur >= now.rlim_max) return out;
   struct rlimit raised = now;
-  raised.rlim_cur = now.rlim_max;
-  if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) return out;
+  bool set = false;
+  if (want > now.rlim_max) {
+    // Past the hard limit: only with CAP_SYS_RESOURCE, and never past the
+    // kernel's ceiling for one process.
+    uint64_t ceiling = 0;
+    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadKernelFile("/proc/sys/fs/nr_open")),
+                         &ceiling) &&
+        ceiling > 0) {
+      want = std::min(want, ceiling);
+    }
+    const struct rlimit more = {static_cast<rlim_t>(want), static_cast<rlim_t>(want)};
+    if (want > now.rlim_max && ::setrlimit(RLIMIT_NOFILE, &more) == 0) {
+      raised = more;
+      set = true;
+    }
+  }
+  if (!set && now.rlim_cur < now.rlim_max) {
+    raised.rlim_cur = now.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) return out;
+    set = true;
+  }
+  if (!set) return out;
   if (!OriginalFileLimit().has_value()) OriginalFileLimit() = now;
   out.now = static_cast<uint64_t>(raised.rlim_cur);
   return out;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/defaults/defaults.h"
+#include "core/log/log.h"
 #include "core/os/process.h"
 #include "core/supervisor/supervisor.h"
 #include "core/supervisor/supervisor_internal.h"
@@ -46,6 +47,14 @@ void Supervisor::WarnIfDescriptorsShort() {
   table_.ForEach([&instances](const Instance*) { ++instances; });
   const uint64_t need = kFleetd + kPerInstance * instances;
   if (options_.file_limit == 0 || need <= options_.file_limit) return;
+  // Past the hard limit where fleetd may (root).
+  const os::FileLimit raised = os::RaiseFileLimit(need);
+  if (raised.now > options_.file_limit) {
+    log::Info(absl::StrCat("descriptor limit raised from ", options_.file_limit, " to ", raised.now,
+                           " for ", instances, " instances"));
+    options_.file_limit = raised.now;
+  }
+  if (need <= options_.file_limit) return;
   Emit("fleetd", "fd_limit",
        absl::StrCat(instances, " instances need about ", need,
                     " open descriptors and fleetd may have ", options_.file_limit,

@@ -111,6 +111,18 @@ long Wakeups(pid_t pid) {
   return total;
 }
 
+long ThreadWakeups(pid_t pid, pid_t tid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/task/", tid, "/status"));
+  std::string line;
+  long total = 0;
+  while (std::getline(in, line)) {
+    if (line.find("ctxt_switches:") != std::string::npos) {
+      total += atol(line.substr(line.find(':') + 1).c_str());
+    }
+  }
+  return total;
+}
+
 long CpuTicks(pid_t pid) {
   auto stat = os::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
   if (!stat.ok()) return -1;

@@ -33,6 +33,8 @@ double Percentile(std::vector<double> v, double p);
 // context switches of all its threads, and utime+stime in clock ticks.
 long SmapsKb(pid_t pid, const std::string& key);
 long Wakeups(pid_t pid);
+// The same for one thread (the supervision loop is fleetd's main thread).
+long ThreadWakeups(pid_t pid, pid_t tid);
 long CpuTicks(pid_t pid);
 
 // Runs a command and returns what it printed on stdout ("" if it could not run).

@@ -10,8 +10,9 @@
 
 namespace fleet::supervisor {
 
-Spawner::Spawner(std::function<bool(std::function<void()>)> post, std::function<void(Done)> on_done)
-    : post_(std::move(post)), on_done_(std::move(on_done)) {}
+Spawner::Spawner(os::Clock* clock, std::function<bool(std::function<void()>)> post,
+                 std::function<void(Done)> on_done)
+    : clock_(clock), post_(std::move(post)), on_done_(std::move(on_done)) {}
 
 Spawner::~Spawner() { worker_.Stop(absl::InfiniteDuration(), absl::Seconds(10)); }
 
@@ -35,6 +36,8 @@ Spawner::Done Spawner::Make(Request request) {
     }
   }
   done.pid = os::CurrentEnv()->Spawn(request.spec);
+  done.started = clock_->MonotonicNow();
+  done.started_wall = clock_->WallNow();
   for (int fd : request.close_after) ::close(fd);
   return done;
 }
@@ -46,13 +49,37 @@ void Spawner::Start(Request request) {
     sigset_t all;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, nullptr);
-    Done done = Make(std::move(request));
-    const absl::StatusOr<pid_t> pid = done.pid;
-    if (!post_([this, done = std::move(done)]() mutable { Finish(std::move(done)); }) && pid.ok()) {
-      os::SignalGroup(*pid, SIGKILL);  // The loop is over: nobody would supervise it.
-    }
+    Deliver(Make(std::move(request)));
   };
   if (!worker_.Submit(std::move(job))) --in_flight_;
+}
+
+void Spawner::Deliver(Done done) {
+  bool wake = false;
+  {
+    fleet::MutexLock lock(&mu_);
+    delivered_.push_back(std::move(done));
+    wake = !wake_posted_;
+    wake_posted_ = true;
+  }
+  if (!wake || post_([this] { TakeDelivered(); })) return;
+  // The loop is over: nobody would supervise what was started.
+  fleet::MutexLock lock(&mu_);
+  for (const Done& d : delivered_) {
+    if (d.pid.ok()) os::SignalGroup(*d.pid, SIGKILL);
+  }
+  delivered_.clear();
+  wake_posted_ = false;
+}
+
+void Spawner::TakeDelivered() {
+  std::vector<Done> batch;
+  {
+    fleet::MutexLock lock(&mu_);
+    batch.swap(delivered_);
+    wake_posted_ = false;
+  }
+  for (Done& done : batch) Finish(std::move(done));
 }
 
 void Spawner::StartNow(Request request) {

@@ -20,7 +20,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "core/concurrency/mutex.h"
 #include "core/os/cgroup.h"
+#include "core/os/clock.h"
 #include "core/os/process.h"
 #include "core/plugin_host/worker.h"
 
@@ -40,10 +42,16 @@ class Spawner {
     std::string cgroup;
     std::optional<os::OomKillCount> oom_kills_at_start;
     std::string cgroup_error;
+    // When it was started (the clone returned: the child has exec'ed),
+    // not when the loop heard of it.
+    os::MonoTime started;
+    absl::Time started_wall;
   };
-  // post: runs a closure on the loop (false once the loop is over).
-  // on_done: runs on the loop for every start.
-  Spawner(std::function<bool(std::function<void()>)> post, std::function<void(Done)> on_done);
+  // clock: thread-safe, read as each start is made. post: runs a closure on
+  // the loop (false once the loop is over). on_done: runs on the loop for
+  // every start.
+  Spawner(os::Clock* clock, std::function<bool(std::function<void()>)> post,
+          std::function<void(Done)> on_done);
   ~Spawner();  // every start queued is made and its child killed unheard of
 
   struct Request {
@@ -68,12 +76,21 @@ class Spawner {
 
  private:
   // Does a start; any thread.
-  static Done Make(Request request);
+  Done Make(Request request);
+  // Spawner thread: done joins those waiting for the loop, which is woken
+  // once per batch (a busy loop takes on many starts in one pass).
+  void Deliver(Done done);
+  // Loop thread: every start delivered so far.
+  void TakeDelivered();
   void Finish(Done done);
 
+  os::Clock* clock_;
   std::function<bool(std::function<void()>)> post_;
   std::function<void(Done)> on_done_;
   int in_flight_ = 0;  // loop thread
+  fleet::Mutex mu_;
+  std::vector<Done> delivered_ ABSL_GUARDED_BY(mu_);
+  bool wake_posted_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<pid_t, os::ExitStatus> unclaimed_;
   plugin_host::SerialWorker worker_;
 };

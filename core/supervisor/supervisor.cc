@@ -67,8 +67,9 @@ Supervisor::Supervisor(SupervisorOptions options)
                    [this](const std::string& subject, const std::string& kind,
                           const std::string& message) { Emit(subject, kind, message); }),
       launcher_(options_.run_dir, &capture_, &containment_, &modules_, clock_),
-      spawner_([this](std::function<void()> fn) { return loop_.Post(std::move(fn)); },
-               [this](Spawner::Done done) { OnSpawned(std::move(done)); }),
+      spawner_(
+          clock_, [this](std::function<void()> fn) { return loop_.Post(std::move(fn)); },
+          [this](Spawner::Done done) { OnSpawned(std::move(done)); }),
       host_(Parts()),
       adoption_(Parts(), [this](Instance* inst) { HandlePidfd(inst); }) {
   started_wall_ = clock_->WallNow();

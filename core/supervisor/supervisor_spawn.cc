@@ -113,10 +113,10 @@ void Supervisor::OnSpawned(Spawner::Done done) {
   const pid_t pid = *done.pid;
   inst->pid = pid;
   table_.AddPid(pid, inst);
-  inst->started_wall = clock_->WallNow();
+  inst->started_wall = done.started_wall;
   adoption_.Record(*inst);  // So that a fleetd that dies can take it back.
   inst->stop_signal = os::SignalFromName(inst->engine->spec->stop().signal()).value_or(SIGTERM);
-  inst->life.Spawned(state_.now);
+  inst->life.Spawned(done.started);
   Emit(inst->id, "started", absl::StrCat("pid ", pid));
   for (const auto& m : modules_) m->OnSpawned(ViewOf(*inst));
   capture_.Marker(inst, absl::StrCat("started: pid ", pid,

@@ -17,12 +17,10 @@
 namespace fleet::os {
 namespace {
 
-std::string Slurp(const std::string& path) { return ReadKernelFile(path); }
-
 // Where the cgroup2 hierarchy is mounted, from /proc/self/mountinfo
 // ("ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS... - FSTYPE SOURCE SUPEROPTS").
 std::string Cgroup2Mount() {
-  for (absl::string_view line : absl::StrSplit(Slurp("/proc/self/mountinfo"), '\n')) {
+  for (absl::string_view line : absl::StrSplit(ReadKernelFile("/proc/self/mountinfo"), '\n')) {
     size_t dash = line.find(" - ");
     if (dash == absl::string_view::npos) continue;
     std::vector<absl::string_view> after = absl::StrSplit(line.substr(dash + 3), ' ');
@@ -35,7 +33,7 @@ std::string Cgroup2Mount() {
 
 // This process's cgroup v2 path ("0::/system.slice/fleetd.service").
 std::string OwnCgroup() {
-  for (absl::string_view line : absl::StrSplit(Slurp("/proc/self/cgroup"), '\n')) {
+  for (absl::string_view line : absl::StrSplit(ReadKernelFile("/proc/self/cgroup"), '\n')) {
     if (absl::StartsWith(line, "0::")) return std::string(line.substr(3));
   }
   return "";
@@ -52,7 +50,7 @@ bool WriteTo(const std::string& path, absl::string_view text) {
 // The value of `key` in a "key value" per line file (memory.events,
 // memory.oom_control, /proc/vmstat).
 std::optional<uint64_t> CounterIn(const std::string& path, absl::string_view key) {
-  for (absl::string_view line : absl::StrSplit(Slurp(path), '\n')) {
+  for (absl::string_view line : absl::StrSplit(ReadKernelFile(path), '\n')) {
     std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(line, ' ');
     uint64_t value = 0;
     if (kv.first == key && absl::SimpleAtoi(kv.second, &value)) return value;
@@ -64,7 +62,7 @@ std::optional<uint64_t> CounterIn(const std::string& path, absl::string_view key
 // directory, or "" where there is none (cgroup v2 only, or not mounted).
 std::string OwnMemoryCgroupV1() {
   std::string path;  // From /proc/self/cgroup: "4:memory:/a/b".
-  for (absl::string_view line : absl::StrSplit(Slurp("/proc/self/cgroup"), '\n')) {
+  for (absl::string_view line : absl::StrSplit(ReadKernelFile("/proc/self/cgroup"), '\n')) {
     std::vector<absl::string_view> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
     if (f.size() != 3) continue;
     for (absl::string_view controller : absl::StrSplit(f[1], ',')) {
@@ -72,7 +70,7 @@ std::string OwnMemoryCgroupV1() {
     }
   }
   if (path.empty()) return "";
-  for (absl::string_view line : absl::StrSplit(Slurp("/proc/self/mountinfo"), '\n')) {
+  for (absl::string_view line : absl::StrSplit(ReadKernelFile("/proc/self/mountinfo"), '\n')) {
     size_t dash = line.find(" - ");
     if (dash == absl::string_view::npos) continue;
     std::vector<absl::string_view> after = absl::StrSplit(line.substr(dash + 3), ' ');
@@ -157,8 +155,8 @@ std::vector<std::string> ChildCgroups(const std::string& dir) {
 
 std::vector<pid_t> CgroupPids(const std::string& dir) {
   std::vector<pid_t> pids;
-  for (absl::string_view line :
-       absl::StrSplit(Slurp(absl::StrCat(dir, "/cgroup.procs")), '\n', absl::SkipEmpty())) {
+  for (absl::string_view line : absl::StrSplit(ReadKernelFile(absl::StrCat(dir, "/cgroup.procs")),
+                                               '\n', absl::SkipEmpty())) {
     pid_t pid = 0;
     if (absl::SimpleAtoi(line, &pid) && pid > 0) pids.push_back(pid);
   }

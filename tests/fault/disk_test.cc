@@ -34,6 +34,12 @@ std::string Chatty(const std::string& name) {
 
 std::string Events(const FleetHarness& h) { return h.Fleetctl({"events", "-n", "300"}).out; }
 
+size_t Occurrences(const std::string& text, const std::string& word) {
+  size_t n = 0;
+  for (size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) ++n;
+  return n;
+}
+
 uint64_t SizeOr0(const std::string& path) {
   std::error_code ec;
   uint64_t size = fs::file_size(path, ec);
@@ -132,10 +138,17 @@ TEST(DiskFaultTest, ARunDirectoryThatFillsUpStopsNothingAndHealsWhenSpaceReturns
   }
 
   // Space returns: logs resume and the record is written, by themselves.
+  // (records_resumed may already have been said once: when the first
+  // unrecorded run exited, every run left was recorded.)
+  const size_t resumed_before = Occurrences(Events(h), "records_resumed");
   ASSERT_EQ(unlink((h.run_dir() + "/filler").c_str()), 0);
   ASSERT_EQ(unlink((h.run_dir() + "/filler2").c_str()), 0);
   ASSERT_TRUE(FleetHarness::WaitUntil(
-      [&] { return Events(h).find("records_resumed") != std::string::npos; }, absl::Seconds(10)))
+      [&] {
+        return Occurrences(Events(h), "records_resumed") > resumed_before &&
+               fs::exists(h.run_dir() + "/instances/k.0");
+      },
+      absl::Seconds(10)))
       << Events(h);
   const uint64_t size_before = SizeOr0(log);
   EXPECT_TRUE(
@@ -148,7 +161,7 @@ TEST(DiskFaultTest, ARunDirectoryThatFillsUpStopsNothingAndHealsWhenSpaceReturns
   ASSERT_EQ(h.WaitFleetdExit(absl::Seconds(10)), 128 + SIGKILL);
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   EXPECT_THAT(AwaitHealed(h, ids, absl::Seconds(15)), IsEmpty());
-  EXPECT_EQ(h.Instance("k/0").pid(), current);
+  EXPECT_EQ(h.Instance("k/0").pid(), current) << Events(h) << h.FleetdLog();
 }
 
 TEST(DiskFaultTest, EioOnALogsWritesIsReportedAndTheWorkerGoesOn) {

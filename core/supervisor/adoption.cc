@@ -138,6 +138,7 @@ void Adoption::Adopt(Instance* inst, const InstanceRecord& r) {
 bool Adoption::EarlierCopyGone(Instance* inst) {
   if (Containment::Ended(&inst->dying)) {
     inst->dying_check_due.reset();
+    p_.table->Requeue(inst);
     return true;
   }
   // A killed process is gone within milliseconds unless it sleeps
@@ -148,6 +149,7 @@ bool Adoption::EarlierCopyGone(Instance* inst) {
                       : absl::StrCat("an earlier copy (pid ", inst->dying.processes.front().pid,
                                      ") was killed and has not ended yet"));
   inst->dying_check_due = p_.state->now + kDyingCheckEvery;
+  p_.table->Requeue(inst);
   return false;
 }
 

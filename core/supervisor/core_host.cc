@@ -78,7 +78,8 @@ void CoreHost::SetUnhealthy(const std::string& id, bool unhealthy) {
   Instance* inst = p_.table->Find(id);
   if (inst == nullptr || inst->unhealthy == unhealthy) return;
   inst->unhealthy = unhealthy;
-  p_.state->dirty = true;  // Dependents look again.
+  if (inst->engine->depended_on) p_.table->MarkAllChanged();  // Dependents look again.
+  p_.state->dirty = true;
   const module::InstanceView view = ViewOf(*inst);
   for (const auto& m : *p_.modules) m->OnHealthChanged(view);
 }

@@ -1,5 +1,6 @@
 #include "core/supervisor/instance_table.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -41,6 +42,7 @@ void InstanceTable::AddInstances(Engine* engine, uint32_t count, std::vector<Ins
     auto inst =
         std::make_unique<Instance>(engine, i, LifecyclePolicy::FromEngine(spec), Uniform01());
     inst->id = absl::StrCat(spec.name(), "/", i);
+    inst->life.set_observer([this, p = inst.get()] { OnLifecycleEvent(p); });
     inst->log = std::make_unique<capture::LogSink>(
         absl::StrCat(logs_dir_, "/", spec.name(), ".", i, ".log"), spec.logs().max_size(),
         spec.logs().max_files());
@@ -100,16 +102,77 @@ InstanceTable::Applied InstanceTable::Apply(const v1::FleetConfig& config) {
     for (auto& inst : engine->instances) inst->retire = true;
     response.add_removed(name);
   }
+  // Who is depended on, and who retires, may have changed with any of it.
+  retiring_ = 0;
+  for (auto& [name, engine] : engines_) engine->depended_on = false;
+  for (auto& [name, engine] : engines_) {
+    for (const std::string& dep : engine->spec->depends_on()) {
+      auto it = engines_.find(dep);
+      if (it != engines_.end()) it->second->depended_on = true;
+    }
+    for (const auto& inst : engine->instances) retiring_ += inst->retire ? 1 : 0;
+  }
+  all_changed_ = true;
   return applied;
+}
+
+void InstanceTable::OnLifecycleEvent(Instance* inst) {
+  Requeue(inst);
+  changed_.insert(inst);
+  if (inst->life.state() == State::kWaiting) {
+    waiting_.insert(inst);
+  } else {
+    waiting_.erase(inst);
+  }
+  // Whether its engine is up may have changed: its dependents look again.
+  if (inst->engine->depended_on) all_changed_ = true;
+}
+
+void InstanceTable::Requeue(Instance* inst) {
+  std::optional<MonoTime> due = inst->life.deadline();
+  if (inst->dying_check_due.has_value() && (!due.has_value() || *inst->dying_check_due < *due)) {
+    due = inst->dying_check_due;
+  }
+  deadlines_.Set(inst, due);
+}
+
+std::vector<Instance*> InstanceTable::TakeChanged() {
+  std::vector<Instance*> out;
+  if (all_changed_) {
+    ForEach([&out](Instance* inst) { out.push_back(inst); });
+  } else {
+    out.assign(changed_.begin(), changed_.end());
+    for (Instance* inst : waiting_) {
+      if (!changed_.contains(inst)) out.push_back(inst);
+    }
+    // The table's order (engines by name, instances by index), as a full
+    // pass would take them: starts and events come in the same order.
+    std::sort(out.begin(), out.end(), [](const Instance* a, const Instance* b) {
+      if (a->engine != b->engine) return a->engine->spec->name() < b->engine->spec->name();
+      return a->index < b->index;
+    });
+  }
+  all_changed_ = false;
+  changed_.clear();
+  return out;
+}
+
+void InstanceTable::Forget(Instance* inst) {
+  deadlines_.Clear(inst);
+  changed_.erase(inst);
+  waiting_.erase(inst);  // (Not in by_pid_: it has no process.)
 }
 
 std::vector<std::string> InstanceTable::Prune() {
   std::vector<std::string> gone;
+  if (retiring_ == 0) return gone;
   for (auto it = engines_.begin(); it != engines_.end();) {
     auto& v = it->second->instances;
     for (auto i = v.begin(); i != v.end();) {
       if ((*i)->retire && !(*i)->life.HasProcess() && (*i)->helpers == 0 && (*i)->spawning == 0) {
         gone.push_back((*i)->id);
+        Forget(i->get());
+        --retiring_;
         i = v.erase(i);
       } else {
         ++i;

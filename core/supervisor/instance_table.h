@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "core/supervisor/supervisor_internal.h"
+#include "core/timers/deadline_queue.h"
 #include "proto/fleet/config/v1/config.pb.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
@@ -72,6 +74,26 @@ class InstanceTable {
     }
   }
 
+  // --- what the loop must look at, kept as it happens (each instance's
+  // lifecycle tells the table of its events), so no pass scans them all ---
+
+  // The earliest deadline of any instance: its lifecycle's or its dying check.
+  std::optional<MonoTime> NextDeadline() const { return deadlines_.Next(); }
+  // The instances due at or before now; each is queued again by its next event
+  // or Requeue.
+  std::vector<Instance*> TakeDue(MonoTime now) { return deadlines_.TakeDue(now); }
+  // Queues inst's deadline again (after its dying check moved, or a TakeDue).
+  void Requeue(Instance* inst);
+  // inst must be reconciled (a command changed what is wanted of it).
+  void MarkChanged(Instance* inst) { changed_.insert(inst); }
+  // Every instance must be reconciled: the config, or a dependency's health,
+  // changed.
+  void MarkAllChanged() { all_changed_ = true; }
+  // What to reconcile, in the table's order: the instances that had an event
+  // (or were marked) since the last call, those waiting (each reconcile asks
+  // their gates again), or all of them when so marked.
+  std::vector<Instance*> TakeChanged();
+
   // Something of engine still runs, is due to, or has a helper running.
   static bool Alive(const Engine& engine);
   bool AnyAlive() const;
@@ -81,10 +103,19 @@ class InstanceTable {
  private:
   void SetSpec(Engine* engine, const fleet::config::v1::Engine& spec);
   void AddInstances(Engine* engine, uint32_t count, std::vector<Instance*>* added);
+  // inst's lifecycle had an event.
+  void OnLifecycleEvent(Instance* inst);
+  void Forget(Instance* inst);
 
   const std::string logs_dir_;
   std::map<std::string, std::unique_ptr<Engine>> engines_;
   absl::flat_hash_map<pid_t, Instance*> by_pid_;
+  timers::DeadlineQueue<Instance*> deadlines_;
+  absl::flat_hash_set<Instance*> changed_;
+  absl::flat_hash_set<Instance*> waiting_;
+  bool all_changed_ = false;
+  // Retired instances not yet pruned: Prune looks only while there are some.
+  size_t retiring_ = 0;
   struct Helper {
     Instance* inst;
     OnHelperExit on_exit;

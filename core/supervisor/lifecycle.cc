@@ -71,6 +71,7 @@ bool Lifecycle::Pending() const {
 }
 
 Action Lifecycle::Start(MonoTime /*now*/) {
+  Notify notify(this);
   switch (state_) {
     case State::kStarting:
     case State::kRunning:
@@ -93,6 +94,7 @@ Action Lifecycle::Start(MonoTime /*now*/) {
 }
 
 void Lifecycle::Wait(std::string reason) {
+  Notify notify(this);
   if (HasProcess()) return;
   state_ = State::kWaiting;
   deadline_.reset();
@@ -100,6 +102,7 @@ void Lifecycle::Wait(std::string reason) {
 }
 
 void Lifecycle::Idle(std::string reason) {
+  Notify notify(this);
   if (HasProcess()) return;
   state_ = State::kIdle;
   deadline_.reset();
@@ -107,6 +110,7 @@ void Lifecycle::Idle(std::string reason) {
 }
 
 void Lifecycle::Defer(MonoTime now) {
+  Notify notify(this);
   if (HasProcess()) return;
   if (state_ != State::kBackoff) {
     reason_ = "queued to start (more starts were due at once than one pass of the loop takes on)";
@@ -116,6 +120,7 @@ void Lifecycle::Defer(MonoTime now) {
 }
 
 void Lifecycle::Spawned(MonoTime now) {
+  Notify notify(this);
   state_ = State::kStarting;
   spawned_at_ = now;
   kill_sent_ = false;
@@ -133,6 +138,7 @@ void Lifecycle::Spawned(MonoTime now) {
 }
 
 void Lifecycle::Adopted(MonoTime now, absl::Duration up) {
+  Notify notify(this);
   Spawned(now - up);
   if (up >= policy_.min_uptime) {
     state_ = State::kRunning;
@@ -195,6 +201,7 @@ Action Lifecycle::RunEnded(MonoTime now, bool ok, const std::string& what) {
 }
 
 void Lifecycle::SpawnFailed(MonoTime now, const std::string& error) {
+  Notify notify(this);
   // A program that cannot start (missing binary, bad cwd) is not a crash that a
   // quick retry may fix: wait at least kSpawnRetryFloor, so a zero backoff
   // never spins fleetd.
@@ -213,6 +220,7 @@ void Lifecycle::SpawnFailed(MonoTime now, const std::string& error) {
 }
 
 Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
+  Notify notify(this);
   const std::string what = status.Describe();
   if (state_ == State::kStopping) {
     deadline_.reset();
@@ -288,6 +296,7 @@ Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
 }
 
 Action Lifecycle::Stop(MonoTime now, std::string reason) {
+  Notify notify(this);
   restart_after_stop_ = false;
   fail_after_stop_ = false;
   switch (state_) {
@@ -316,6 +325,7 @@ Action Lifecycle::Stop(MonoTime now, std::string reason) {
 }
 
 Action Lifecycle::Kill(MonoTime now, std::string reason) {
+  Notify notify(this);
   if (state_ == State::kKilled) return Action::kNone;
   if (state_ == State::kStopping) {
     killed_ = true;
@@ -334,6 +344,7 @@ Action Lifecycle::Kill(MonoTime now, std::string reason) {
 }
 
 Action Lifecycle::FailAndRestart(MonoTime now, std::string reason) {
+  Notify notify(this);
   if (state_ != State::kStarting && state_ != State::kRunning) return Action::kNone;
   Action action = Stop(now, std::move(reason));
   fail_after_stop_ = true;
@@ -341,6 +352,7 @@ Action Lifecycle::FailAndRestart(MonoTime now, std::string reason) {
 }
 
 Action Lifecycle::Restart(MonoTime now, std::string reason) {
+  Notify notify(this);
   if (state_ == State::kStarting || state_ == State::kRunning) {
     Action action = Stop(now, std::move(reason));
     restart_after_stop_ = true;
@@ -354,6 +366,7 @@ Action Lifecycle::Restart(MonoTime now, std::string reason) {
 }
 
 void Lifecycle::Reset(std::string reason) {
+  Notify notify(this);
   if (HasProcess()) return;
   state_ = State::kStopped;
   deadline_.reset();
@@ -363,6 +376,7 @@ void Lifecycle::Reset(std::string reason) {
 }
 
 Action Lifecycle::Tick(MonoTime now) {
+  Notify notify(this);
   if (!deadline_.has_value() || now < *deadline_) return Action::kNone;
   if (run_deadline_.has_value() && now >= *run_deadline_ &&
       (state_ == State::kStarting || state_ == State::kRunning)) {

@@ -123,6 +123,10 @@ class Lifecycle {
   void Reset(std::string reason);
   // Replace the policy (reload); takes effect from the next event.
   void SetPolicy(LifecyclePolicy policy) { policy_ = policy; }
+  // Told as every event ends (Start, Exited, Tick, Reset, ...): the process
+  // table keeps deadlines in order and reconciles what had an event, instead
+  // of asking every instance on every pass.
+  void set_observer(std::function<void()> observer) { observer_ = std::move(observer); }
 
   State state() const { return state_; }
   // When Tick must be called next, if ever.
@@ -144,6 +148,20 @@ class Lifecycle {
   bool Stable(absl::Duration ran) const {
     return ran >= policy_.min_uptime && ran >= kStableRunFloor;
   }
+  // Each event's first line: tells the observer as the event ends, whichever
+  // return it takes.
+  class Notify {
+   public:
+    explicit Notify(Lifecycle* life) : life_(life) {}
+    ~Notify() {
+      if (life_->observer_) life_->observer_();
+    }
+    Notify(const Notify&) = delete;
+    Notify& operator=(const Notify&) = delete;
+
+   private:
+    Lifecycle* const life_;
+  };
   // Records a failure; returns the restart delay, or nullopt when FATAL.
   std::optional<absl::Duration> Fail(MonoTime now, const std::string& what);
   // A scheduled run has ended (ok: exit 0).
@@ -153,6 +171,7 @@ class Lifecycle {
   std::function<double()> random01_;
   State state_ = State::kStopped;
   std::optional<MonoTime> deadline_;
+  std::function<void()> observer_;
   std::string reason_ = "not started";
   std::string last_restart_reason_;
   uint32_t restarts_ = 0;

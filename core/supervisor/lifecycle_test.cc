@@ -39,6 +39,55 @@ TEST(LifecycleTest, RestartsWaitTheEnginesBackoff) {
   EXPECT_EQ(*life.deadline(), T(1.7));  // initial * factor
 }
 
+// The process table keeps deadlines in order from what the observer says:
+// a change it missed would leave an instance that is never ticked.
+TEST(LifecycleTest, TheObserverHearsEveryChangeOfTheDeadline) {
+  LifecyclePolicy p = Policy();
+  p.run_timeout = absl::Seconds(30);
+  Lifecycle life(p, [] { return 0.5; });
+  std::optional<MonoTime> heard;
+  int calls = 0;
+  life.set_observer([&] {
+    heard = life.deadline();
+    ++calls;
+  });
+  auto check = [&](const char* step) {
+    EXPECT_EQ(heard, life.deadline()) << step;
+  };
+  life.Start(T(0));
+  check("start");
+  life.Spawned(T(0));
+  check("spawned");
+  life.Tick(T(1));
+  check("running");
+  life.Exited(T(1.5), Code(1));
+  check("exited");
+  life.Tick(*life.deadline());
+  check("backoff over");
+  life.Spawned(T(3));
+  check("spawned again");
+  life.Stop(T(4), "operator");
+  check("stopping");
+  life.Tick(T(14));
+  check("grace over");
+  life.Exited(T(14.1), Killed(9));
+  check("stopped");
+  life.Wait("deps");
+  check("waiting");
+  life.Start(T(15));
+  life.Spawned(T(15));
+  life.Tick(T(16));
+  life.Tick(T(45));  // Past run_timeout.
+  check("timed out");
+  life.Exited(T(45.5), Killed(15));
+  check("timed-out run ended");
+  life.Kill(T(46), "kill condition");
+  check("killed");
+  life.Reset("operator");
+  check("reset");
+  EXPECT_GT(calls, 8);
+}
+
 TEST(LifecycleTest, ADeferredSpawnIsDueAtOnceCountsAsNothingAndAStopCancelsIt) {
   Lifecycle life(Policy(), [] { return 0.5; });
   ASSERT_EQ(life.Start(T(0)), Action::kSpawn);

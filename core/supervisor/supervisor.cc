@@ -184,10 +184,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   consider(watch_.NextRescan());
   consider(adoption_.retry_due());
   consider(containment_.orphan_kill_due());
-  table_.ForEach([&consider](const Instance* inst) {
-    consider(inst->life.deadline());
-    consider(inst->dying_check_due);
-  });
+  consider(table_.NextDeadline());
   return next;
 }
 
@@ -318,23 +315,26 @@ void Supervisor::OnExit(Instance* inst, const os::ExitStatus& exit) {
 }
 
 void Supervisor::RunTimers() {
-  table_.ForEach([this](Instance* inst) {
+  for (Instance* inst : table_.TakeDue(state_.now)) {
     // The reconcile after the timers starts it if the killed copy is gone.
     if (inst->dying_check_due.has_value() && *inst->dying_check_due <= state_.now) {
       inst->dying_check_due.reset();
+      table_.MarkChanged(inst);
     }
     std::optional<MonoTime> d = inst->life.deadline();
-    if (!d.has_value() || *d > state_.now) return;
-    State before = inst->life.state();
-    Action action = inst->life.Tick(state_.now);
-    if (before == State::kStarting && inst->life.state() == State::kRunning) {
-      Emit(inst->id, "running", absl::StrCat("pid ", inst->pid));
-    } else if ((before == State::kStarting || before == State::kRunning) &&
-               inst->life.state() == State::kStopping) {
-      Emit(inst->id, "timed_out", inst->life.reason());  // The cycle's run timeout.
+    if (d.has_value() && *d <= state_.now) {
+      State before = inst->life.state();
+      Action action = inst->life.Tick(state_.now);
+      if (before == State::kStarting && inst->life.state() == State::kRunning) {
+        Emit(inst->id, "running", absl::StrCat("pid ", inst->pid));
+      } else if ((before == State::kStarting || before == State::kRunning) &&
+                 inst->life.state() == State::kStopping) {
+        Emit(inst->id, "timed_out", inst->life.reason());  // The cycle's run timeout.
+      }
+      Perform(inst, action);
     }
-    Perform(inst, action);
-  });
+    table_.Requeue(inst);
+  }
   for (const auto& m : modules_) {
     if (std::optional<MonoTime> due = m->NextDeadline(); due.has_value() && *due <= state_.now) {
       m->OnDeadline();

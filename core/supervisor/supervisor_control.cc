@@ -97,6 +97,7 @@ absl::StatusOr<ctl::ActionResponse> Supervisor::Act(Verb verb, const std::string
   if (!targets.ok()) return targets.status();
   ctl::ActionResponse response;
   for (Instance* inst : *targets) {
+    table_.MarkChanged(inst);  // What is wanted of it changed, if nothing else.
     State s = inst->life.state();
     switch (verb) {
       case Verb::kStart:

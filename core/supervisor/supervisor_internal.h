@@ -38,6 +38,9 @@ struct Engine {
   std::vector<std::unique_ptr<Instance>> instances;
   // Removed from the config: instances are stopping, then the engine goes.
   bool removing = false;
+  // Another engine depends on it: an event of its instances may start or
+  // hold theirs.
+  bool depended_on = false;
 };
 
 // One output stream of an instance: the read end of its FIFO. The epoll
@@ -94,6 +97,7 @@ struct Instance {
   // until these processes and cgroups are empty, and the instance never
   // has two copies, not even for the milliseconds a kill takes.
   Containment::Unowned dying;
+  // When to look again (the table queues it: InstanceTable::Requeue after a change).
   std::optional<MonoTime> dying_check_due;
   // A start handed to the Spawner whose pid has not come back (its ticket;
   // 0: none). Nothing else starts it meanwhile, and it is not pruned.

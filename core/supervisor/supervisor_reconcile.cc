@@ -1,5 +1,6 @@
 // The desired state: what should run, in dependency order, and shutdown in
-// reverse. Level-triggered: the loop calls Reconcile() after any state change.
+// reverse. Level-triggered over what changed: the loop calls Reconcile()
+// after any state change, and it looks at the instances that had an event.
 // Loop thread only.
 #include <signal.h>
 
@@ -45,29 +46,33 @@ void Supervisor::Reconcile() {
     ReconcileShutdown();
     return;
   }
-  for (const auto& [name, engine] : table_.engines()) {
-    const bool daemon = engine->spec->type() == v1::ENGINE_TYPE_DAEMON;
-    const std::string unmet = table_.UnmetDependency(*engine);
-    for (auto& inst : engine->instances) {
-      if (inst->retire || !inst->want_run) {
-        if (inst->life.HasProcess() || inst->life.Pending()) {
-          Perform(inst.get(), inst->life.Stop(state_.now, inst->retire ? "removed" : "stopped"));
-        }
-        continue;
-      }
-      State s = inst->life.state();
-      if (!daemon) {
-        ReconcileScheduled(inst.get(), unmet);
-        continue;
-      }
-      if (s != State::kStopped && s != State::kWaiting) continue;
-      if (!unmet.empty()) {
-        std::string why = absl::StrCat("waiting for ", unmet);
-        if (s != State::kWaiting || inst->life.reason() != why) inst->life.Wait(why);
-        continue;
-      }
-      Perform(inst.get(), inst->life.Start(state_.now));
+  // Only what had an event since the last pass (all of it after a config
+  // change): a pass costs what changed, not the size of the fleet.
+  const Engine* engine = nullptr;
+  std::string unmet;
+  for (Instance* inst : table_.TakeChanged()) {
+    if (inst->engine != engine) {  // Taken in the table's order: once per engine.
+      engine = inst->engine;
+      unmet = table_.UnmetDependency(*engine);
     }
+    if (inst->retire || !inst->want_run) {
+      if (inst->life.HasProcess() || inst->life.Pending()) {
+        Perform(inst, inst->life.Stop(state_.now, inst->retire ? "removed" : "stopped"));
+      }
+      continue;
+    }
+    State s = inst->life.state();
+    if (engine->spec->type() != v1::ENGINE_TYPE_DAEMON) {
+      ReconcileScheduled(inst, unmet);
+      continue;
+    }
+    if (s != State::kStopped && s != State::kWaiting) continue;
+    if (!unmet.empty()) {
+      std::string why = absl::StrCat("waiting for ", unmet);
+      if (s != State::kWaiting || inst->life.reason() != why) inst->life.Wait(why);
+      continue;
+    }
+    Perform(inst, inst->life.Start(state_.now));
   }
   // Retired instances leave once stopped (what they watched goes); a
   // removed engine once empty.

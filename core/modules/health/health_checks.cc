@@ -28,6 +28,7 @@ void HealthChecks::OnSpawned(const module::InstanceView& inst) {
   const uint64_t seq = track.seq;
   track = Track();
   track.seq = seq;
+  due_.Clear(inst.id);
   host_->SetUnhealthy(inst.id, false);
   if (!policy.enabled || monitor_ == nullptr) return;
   if (!monitor_->HasCheck(policy.check)) {
@@ -36,7 +37,7 @@ void HealthChecks::OnSpawned(const module::InstanceView& inst) {
     return;
   }
   track.verdict = "pending";
-  track.due = host_->Now() + policy.initial_delay;
+  due_.Set(inst.id, host_->Now() + policy.initial_delay);
 }
 
 void HealthChecks::OnAdopted(const module::InstanceView& inst, absl::Duration up) {
@@ -48,7 +49,7 @@ void HealthChecks::OnAdopted(const module::InstanceView& inst, absl::Duration up
 void HealthChecks::OnExit(const module::InstanceView& inst, const os::ExitStatus& status) {
   auto it = tracks_.find(inst.id);
   if (it == tracks_.end()) return;
-  it->second.due.reset();
+  due_.Clear(inst.id);
   ++it->second.seq;  // A verdict on the dead process is void.
   it->second.in_flight = false;
 }
@@ -67,21 +68,10 @@ void HealthChecks::WatchedFiles(std::vector<std::string>* paths) const {
   }
 }
 
-std::optional<os::MonoTime> HealthChecks::NextDeadline() const {
-  std::optional<os::MonoTime> next;
-  for (const auto& [id, track] : tracks_) {
-    if (track.due.has_value() && (!next.has_value() || *track.due < *next)) next = track.due;
-  }
-  return next;
-}
+std::optional<os::MonoTime> HealthChecks::NextDeadline() const { return due_.Next(); }
 
 void HealthChecks::OnDeadline() {
-  const os::MonoTime now = host_->Now();
-  std::vector<std::string> due;
-  for (const auto& [id, track] : tracks_) {
-    if (track.due.has_value() && *track.due <= now) due.push_back(id);
-  }
-  for (const std::string& id : due) {
+  for (const std::string& id : due_.TakeDue(host_->Now())) {
     host_->WithInstance(id, [&](const module::InstanceView& inst) {
       auto it = tracks_.find(id);
       if (it != tracks_.end()) Submit(inst, &it->second);
@@ -109,7 +99,7 @@ int64_t HealthChecks::IdleMillis(const module::InstanceView& inst, const Track& 
 }
 
 void HealthChecks::Submit(const module::InstanceView& inst, Track* track) {
-  track->due.reset();
+  due_.Clear(inst.id);
   if (!inst.live) return;
   const os::MonoTime now = host_->Now();
   const health::HealthPolicy& policy = PolicyOf(inst);
@@ -122,7 +112,7 @@ void HealthChecks::Submit(const module::InstanceView& inst, Track* track) {
                                     absl::FormatDuration(absl::Trunc(waiting, absl::Seconds(1))),
                                     " (hung in fleetd? isolation: process can stop it)");
     }
-    track->due = now + policy.period;
+    due_.Set(inst.id, now + policy.period);
     return;
   }
   health::CheckJob job;
@@ -150,16 +140,15 @@ void HealthChecks::Submit(const module::InstanceView& inst, Track* track) {
   track->in_flight = true;
   track->submitted_at = now;
   // Look again if no answer comes (the answer reschedules this).
-  track->due = now + policy.timeout + absl::Seconds(1);
+  due_.Set(inst.id, now + policy.timeout + absl::Seconds(1));
   monitor_->Submit(std::move(job));
 }
 
 void HealthChecks::OnOutcome(const health::CheckOutcome& outcome) {
   auto it = tracks_.find(outcome.instance_id);
   if (it == tracks_.end() || outcome.seq != it->second.seq) return;  // A gone process.
-  host_->WithInstance(outcome.instance_id, [&](const module::InstanceView& inst) {
-    Judge(inst, &it->second, outcome);
-  });
+  host_->WithInstance(outcome.instance_id,
+                      [&](const module::InstanceView& inst) { Judge(inst, &it->second, outcome); });
 }
 
 void HealthChecks::SetUnhealthy(const std::string& id, Track* track, bool unhealthy) {
@@ -183,7 +172,7 @@ void HealthChecks::Judge(const module::InstanceView& inst, Track* track,
   };
   if (!outcome.result.ok()) {
     unknown(std::string(outcome.result.status().message()));
-    track->due = now + next;
+    due_.Set(inst.id, now + next);
     return;
   }
   const pv1::HealthCheckResult& result = *outcome.result;
@@ -224,7 +213,7 @@ void HealthChecks::Judge(const module::InstanceView& inst, Track* track,
       unknown(result.reason());
       break;
   }
-  track->due = now + next;
+  due_.Set(inst.id, now + next);
 }
 
 void HealthChecks::FillInstanceStatus(const module::InstanceView& inst,

@@ -17,6 +17,7 @@
 #include "core/health/monitor.h"
 #include "core/health/policy.h"
 #include "core/module/module.h"
+#include "core/timers/deadline_queue.h"
 
 namespace fleet::modules {
 
@@ -28,7 +29,10 @@ class HealthChecks final : public module::Module {
 
   absl::string_view name() const override { return "health"; }
   void OnConfig(const config::LoadedConfig& loaded) override;
-  void OnInstanceRemoved(const std::string& id) override { tracks_.erase(id); }
+  void OnInstanceRemoved(const std::string& id) override {
+    tracks_.erase(id);
+    due_.Clear(id);
+  }
   void OnSpawned(const module::InstanceView& inst) override;
   void OnAdopted(const module::InstanceView& inst, absl::Duration up) override;
   void OnExit(const module::InstanceView& inst, const os::ExitStatus& status) override;
@@ -45,7 +49,6 @@ class HealthChecks final : public module::Module {
 
  private:
   struct Track {
-    std::optional<os::MonoTime> due;  // the next check
     bool in_flight = false;
     os::MonoTime submitted_at;
     uint64_t seq = 0;  // answers about an older process are dropped
@@ -74,6 +77,7 @@ class HealthChecks final : public module::Module {
   absl::flat_hash_map<std::string, health::HealthPolicy> policies_;  // by engine
   health::HealthPolicy none_;
   absl::flat_hash_map<std::string, Track> tracks_;  // by instance id
+  timers::DeadlineQueue<std::string> due_;          // each instance's next check
 };
 
 }  // namespace fleet::modules

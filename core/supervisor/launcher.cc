@@ -52,17 +52,13 @@ absl::StatusOr<Launcher::Run> Launcher::Prepare(Instance* inst) {
   for (const auto& m : *modules_) {
     if (stdout_fd < 0) stdout_fd = m->OpenStdout(view);
   }
-  int out_fd = -1, err_fd = -1;
-  if ((stdout_fd < 0 && !capture_->Open(&inst->out, &out_fd)) ||
-      !capture_->Open(&inst->err, &err_fd)) {
-    const int error = errno;
-    for (int fd : {stdout_fd, out_fd}) {
-      if (fd >= 0) ::close(fd);
-    }
-    capture_->Close(&inst->out);
-    return absl::ErrnoToStatus(error, "pipe");
-  }
+  capture_->Close(&inst->out);
+  capture_->Close(&inst->err);
   Run run;
+  if (stdout_fd < 0) {
+    run.stdout_fifo = StreamFifoPath(run_dir_, spec.name(), inst->index, capture::Stream::kStdout);
+  }
+  run.stderr_fifo = StreamFifoPath(run_dir_, spec.name(), inst->index, capture::Stream::kStderr);
   os::SpawnSpec& s = run.spec;
   if (spec.shell().empty()) {
     s.argv.assign(spec.command().begin(), spec.command().end());
@@ -71,12 +67,9 @@ absl::StatusOr<Launcher::Run> Launcher::Prepare(Instance* inst) {
   }
   s.env = Environment(*inst);
   s.cwd = spec.cwd();
-  s.output_fd = stdout_fd >= 0 ? stdout_fd : out_fd;
-  s.error_fd = err_fd;
+  s.output_fd = stdout_fd;  // Else the FIFO's, as it starts.
   run.cgroup_leaf = containment_->NextLeaf(spec.name(), inst->index, clock_->WallNow());
-  for (int fd : {out_fd, err_fd, stdout_fd}) {
-    if (fd >= 0) run.close_after.push_back(fd);
-  }
+  if (stdout_fd >= 0) run.close_after.push_back(stdout_fd);
   return run;
 }
 

@@ -41,10 +41,13 @@ class Launcher {
     std::vector<int> close_after;
     // The cgroup leaf it is to be born in ("" outside cgroups).
     std::string cgroup_leaf;
+    // The FIFOs its stdout ("" when a module gave it a file) and stderr go
+    // through, opened as it starts (OpenOutputPipe).
+    std::string stdout_fifo;
+    std::string stderr_fifo;
   };
-  // inst's next run, ready to start; on failure its pipes are closed again
-  // and the error says what failed. If the start fails, the caller closes
-  // inst's pipes (OutputCapture::Close).
+  // inst's next run, ready to start (its last run's pipes closed); the error
+  // says what failed.
   absl::StatusOr<Run> Prepare(Instance* inst);
 
  private:

@@ -19,25 +19,6 @@ namespace {
 // keep the loop from the others.
 constexpr size_t kMaxReadPerWakeup = 1 << 20;
 
-// A FIFO outlives fleetd, so a new fleetd can read a survivor's output by
-// path: fds[0] the read end (non-blocking, fleetd's), fds[1] the write end
-// (the child's). False (errno set) when no FIFO can be made there.
-bool OpenOutputFifo(const std::string& path, int fds[2]) {
-  if (!os::MakeDirs(os::DirName(path), 0700).ok()) return false;
-  struct stat st;
-  if (::lstat(path.c_str(), &st) == 0 && !S_ISFIFO(st.st_mode)) ::unlink(path.c_str());
-  if (::mkfifo(path.c_str(), 0600) != 0 && errno != EEXIST) return false;
-  fds[0] = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-  if (fds[0] < 0) return false;
-  // With a reader open, opening for writing does not block.
-  fds[1] = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fds[1] < 0) {
-    ::close(fds[0]);
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string StreamFifoPath(const std::string& run_dir, const std::string& engine, uint32_t index,
@@ -107,19 +88,9 @@ void OutputCapture::Close(OutputPipe* pipe) {
   pipe->fd = -1;
 }
 
-bool OutputCapture::Open(OutputPipe* pipe, int* child_fd) {
+void OutputCapture::SetReadEnd(OutputPipe* pipe, int read_fd) {
   Close(pipe);
-  Instance* inst = pipe->inst;
-  int fds[2];
-  if (!OpenOutputFifo(
-          StreamFifoPath(run_dir_, inst->engine->spec->name(), inst->index, pipe->stream), fds)) {
-    // The run directory cannot hold a FIFO: a pipe, which dies with fleetd.
-    if (::pipe2(fds, O_CLOEXEC) != 0) return false;
-    ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
-  }
-  pipe->fd = fds[0];
-  *child_fd = fds[1];
-  return true;
+  pipe->fd = read_fd;
 }
 
 void OutputCapture::Watch(OutputPipe* pipe) {

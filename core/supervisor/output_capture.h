@@ -37,11 +37,10 @@ class OutputCapture {
   // The loop's epoll set (before any Open).
   void set_epoll(int epoll_fd) { epoll_fd_ = epoll_fd; }
 
-  // Opens (making it if needed) the FIFO of pipe's stream: the read end
-  // kept, the write end for the child in *child_fd. Where no FIFO can be
-  // made, a pipe (which dies with fleetd). False: neither. Nothing is read
-  // from it until Watch: the run's start marker goes into the log first.
-  bool Open(OutputPipe* pipe, int* child_fd);
+  // A new run's read end (OpenOutputPipe, made off the loop) for pipe;
+  // nothing is read from it until Watch: the run's start marker goes into
+  // the log first.
+  void SetReadEnd(OutputPipe* pipe, int read_fd);
   // An open pipe's read end into the epoll set; no-op for a closed one.
   void Watch(OutputPipe* pipe);
   // After a fleetd restart: the read end of a survivor's FIFO, if there is

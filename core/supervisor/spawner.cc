@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/os/env.h"
+#include "core/supervisor/output_fifo.h"
 
 namespace fleet::supervisor {
 
@@ -35,10 +36,32 @@ Spawner::Done Spawner::Make(Request request) {
       done.cgroup_error = std::string(fd.status().message());
     }
   }
-  done.pid = os::CurrentEnv()->Spawn(request.spec);
+  // Its output pipes are made here, not on the loop: a mknod and two opens
+  // each.
+  auto open_pipe = [&request](const std::string& path, int* child_fd, int* read_fd) {
+    if (path.empty()) return absl::OkStatus();
+    PipeEnds ends;
+    absl::Status opened = OpenOutputPipe(path, &ends);
+    if (!opened.ok()) return opened;
+    *child_fd = ends.write;
+    *read_fd = ends.read;
+    request.close_after.push_back(ends.write);
+    return absl::OkStatus();
+  };
+  absl::Status piped = open_pipe(request.stdout_fifo, &request.spec.output_fd, &done.stdout_read);
+  if (piped.ok()) {
+    piped = open_pipe(request.stderr_fifo, &request.spec.error_fd, &done.stderr_read);
+  }
+  done.pid = piped.ok() ? os::CurrentEnv()->Spawn(request.spec) : absl::StatusOr<pid_t>(piped);
   done.started = clock_->MonotonicNow();
   done.started_wall = clock_->WallNow();
   for (int fd : request.close_after) ::close(fd);
+  if (!done.pid.ok()) {
+    for (int* fd : {&done.stdout_read, &done.stderr_read}) {
+      if (*fd >= 0) ::close(*fd);
+      *fd = -1;
+    }
+  }
   return done;
 }
 
@@ -67,6 +90,9 @@ void Spawner::Deliver(Done done) {
   fleet::MutexLock lock(&mu_);
   for (const Done& d : delivered_) {
     if (d.pid.ok()) os::SignalGroup(*d.pid, SIGKILL);
+    for (int fd : {d.stdout_read, d.stderr_read}) {
+      if (fd >= 0) ::close(fd);
+    }
   }
   delivered_.clear();
   wake_posted_ = false;

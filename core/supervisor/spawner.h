@@ -46,6 +46,10 @@ class Spawner {
     // not when the loop heard of it.
     os::MonoTime started;
     absl::Time started_wall;
+    // The read ends of its stdout and stderr (-1: none), the loop's to
+    // watch or close; always -1 when it did not start.
+    int stdout_read = -1;
+    int stderr_read = -1;
   };
   // clock: thread-safe, read as each start is made. post: runs a closure on
   // the loop (false once the loop is over). on_done: runs on the loop for
@@ -62,6 +66,10 @@ class Spawner {
     std::vector<int> close_after;
     // Made (os::OpenFreshLeaf) and the child born in it; "": none.
     std::string cgroup_leaf;
+    // Opened (OpenOutputPipe) as its stdout ("": spec.output_fd is) and
+    // stderr.
+    std::string stdout_fifo;
+    std::string stderr_fifo;
   };
   // Loop thread: started on the Spawner's thread; on_done runs later.
   void Start(Request request);

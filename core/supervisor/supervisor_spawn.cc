@@ -70,8 +70,13 @@ void Supervisor::Spawn(Instance* inst) {
     return;
   }
   inst->spawning = ++spawn_tickets_;
-  Spawner::Request request{inst->id, inst->spawning, std::move(run->spec),
-                           std::move(run->close_after), std::move(run->cgroup_leaf)};
+  Spawner::Request request{inst->id,
+                           inst->spawning,
+                           std::move(run->spec),
+                           std::move(run->close_after),
+                           std::move(run->cgroup_leaf),
+                           std::move(run->stdout_fifo),
+                           std::move(run->stderr_fifo)};
   // An operator's command waits for its answer: its first starts are made
   // here, within the pass's budget; every other start is made off the loop.
   if (commands_running_ > 0 && !PassOver()) {
@@ -96,15 +101,18 @@ void Supervisor::OnSpawned(Spawner::Done done) {
     // Not to be: an instance in flight is never pruned. Nothing may run
     // unsupervised, though.
     if (done.pid.ok() && !done.exited.has_value()) os::SignalGroup(*done.pid, SIGKILL);
+    for (int fd : {done.stdout_read, done.stderr_read}) {
+      if (fd >= 0) ::close(fd);
+    }
     return;
   }
   inst->spawning = 0;
   if (!done.pid.ok()) {
-    capture_.Close(&inst->out);
-    capture_.Close(&inst->err);
     SpawnFailed(inst, done.pid.status());
     return;
   }
+  if (done.stdout_read >= 0) capture_.SetReadEnd(&inst->out, done.stdout_read);
+  if (done.stderr_read >= 0) capture_.SetReadEnd(&inst->err, done.stderr_read);
   if (!done.cgroup_error.empty()) {
     log::Warning(absl::StrCat(inst->id, ": started outside a cgroup: ", done.cgroup_error));
   }

@@ -58,8 +58,12 @@ class ControlService final : public ctl::FleetControl::Service {
 
   grpc::Status GetStatus(grpc::ServerContext*, const ctl::GetStatusRequest*,
                          ctl::GetStatusResponse* response) override {
-    grpc::Status status =
-        OnLoop<ctl::GetStatusResponse>([this] { return supervisor_->Status(); }, response);
+    grpc::Status status = Answered<ctl::GetStatusResponse>(
+        "the supervision loop",
+        [this](std::function<void(ctl::GetStatusResponse)> answer) {
+          return supervisor_->BuildStatus(std::move(answer));
+        },
+        response);
     if (status.ok()) supervisor_->FillUsage(response);  // Here: /proc reads, off the loop.
     return status;
   }
@@ -282,9 +286,22 @@ class ControlService final : public ctl::FleetControl::Service {
   template <typename T>
   grpc::Status Await(const std::function<bool(std::function<void()>)>& post, const char* who,
                      std::function<T()> fn, T* out) {
+    return Answered<T>(
+        who,
+        [&post, fn](std::function<void(T)> answer) {
+          return post([fn, answer = std::move(answer)] { answer(fn()); });
+        },
+        out);
+  }
+
+  // Starts work that answers (once, from any thread) through the function it
+  // is given, and waits for the answer.
+  template <typename T>
+  grpc::Status Answered(const char* who, const std::function<bool(std::function<void(T)>)>& start,
+                        T* out) {
     auto promise = std::make_shared<std::promise<T>>();
     std::future<T> future = promise->get_future();
-    if (!post([promise, fn] { promise->set_value(fn()); })) {
+    if (!start([promise](T value) { promise->set_value(std::move(value)); })) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           absl::StrCat(who,
                                        " is not running (fleetd is shutting down, or the "

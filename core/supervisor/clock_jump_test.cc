@@ -49,7 +49,7 @@ class ClockJumpTest : public ::testing::Test {
   ctl::GetStatusResponse Status() {
     std::promise<ctl::GetStatusResponse> answer;
     std::future<ctl::GetStatusResponse> got = answer.get_future();
-    supervisor_->Post([&] { answer.set_value(supervisor_->Status()); });
+    supervisor_->BuildStatus([&](ctl::GetStatusResponse s) { answer.set_value(std::move(s)); });
     return got.get();
   }
   const ctl::InstanceStatus* Find(const ctl::GetStatusResponse& s, const std::string& id) {

@@ -103,26 +103,45 @@ void FillInstanceRow(const Instance& inst, MonoTime now, ctl::InstanceStatus* i)
   }
 }
 
-uint32_t FillEngines(const InstanceTable& table,
-                     const std::vector<std::unique_ptr<module::Module>>& modules, MonoTime now,
-                     fleet::control::v1::GetStatusResponse* status) {
-  uint32_t instances = 0;
-  for (const auto& [name, engine] : table.engines()) {
-    fleet::control::v1::EngineStatus* e = status->add_engines();
-    e->set_name(name);
-    e->set_type(EngineTypeName(engine->spec->type()));
-    e->set_description(engine->spec->description());
-    e->set_replicas(engine->spec->replicas());
-    for (const std::string& dep : engine->spec->depends_on()) e->add_depends_on(dep);
-    for (const auto& inst : engine->instances) {
-      ++instances;
-      fleet::control::v1::InstanceStatus* i = e->add_instances();
-      FillInstanceRow(*inst, now, i);
-      const module::InstanceView view = ViewOf(*inst);
+void FillEngines(const InstanceTable& table,
+                 const std::vector<std::unique_ptr<module::Module>>& modules, MonoTime now,
+                 size_t max_rows, StatusCursor* cursor, ctl::GetStatusResponse* status) {
+  size_t rows = 0;
+  const auto& engines = table.engines();
+  for (auto it = engines.lower_bound(cursor->engine); it != engines.end(); ++it) {
+    const auto& [name, engine] = *it;
+    ctl::EngineStatus* e = nullptr;
+    if (status->engines_size() > 0 && status->engines().rbegin()->name() == name) {
+      e = status->mutable_engines(status->engines_size() - 1);  // Its rows go on.
+    } else {
+      e = status->add_engines();
+      e->set_name(name);
+      e->set_type(EngineTypeName(engine->spec->type()));
+      e->set_description(engine->spec->description());
+      e->set_replicas(engine->spec->replicas());
+      for (const std::string& dep : engine->spec->depends_on()) e->add_depends_on(dep);
+      cursor->engine = name;
+      cursor->index = 0;
+    }
+    const auto& instances = engine->instances;  // In index order.
+    auto inst = std::lower_bound(
+        instances.begin(), instances.end(), cursor->index,
+        [](const std::unique_ptr<Instance>& i, uint32_t index) { return i->index < index; });
+    for (; inst != instances.end(); ++inst) {
+      if (rows == max_rows) {
+        cursor->index = (*inst)->index;
+        return;
+      }
+      ++rows;
+      ++cursor->instances;
+      ctl::InstanceStatus* i = e->add_instances();
+      FillInstanceRow(**inst, now, i);
+      const module::InstanceView view = ViewOf(**inst);
       for (const auto& m : modules) m->FillInstanceStatus(view, i);
     }
+    cursor->index = instances.empty() ? 0 : instances.back()->index + 1;
   }
-  return instances;
+  cursor->done = true;
 }
 
 }  // namespace fleet::supervisor

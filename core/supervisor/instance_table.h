@@ -123,11 +123,21 @@ class InstanceTable {
   absl::flat_hash_map<pid_t, Helper> helpers_;
 };
 
+// Where a status answer built in slices has got to.
+struct StatusCursor {
+  std::string engine;      // the engine whose rows come next ("": the first)
+  uint32_t index = 0;      // its first instance not yet in the answer
+  uint32_t instances = 0;  // rows so far
+  bool done = false;
+};
 // The engines and instances of a status answer, each row as modules fill it
-// in (instance_status.cc). Returns how many instances there are.
-uint32_t FillEngines(const InstanceTable& table,
-                     const std::vector<std::unique_ptr<module::Module>>& modules, MonoTime now,
-                     fleet::control::v1::GetStatusResponse* status);
+// in (instance_status.cc): at most max_rows more, from *cursor on, which
+// moves past them. Engines and instances that come or go between slices are
+// shown or not; none is shown twice.
+void FillEngines(const InstanceTable& table,
+                 const std::vector<std::unique_ptr<module::Module>>& modules, MonoTime now,
+                 size_t max_rows, StatusCursor* cursor,
+                 fleet::control::v1::GetStatusResponse* status);
 
 }  // namespace fleet::supervisor
 

@@ -45,6 +45,8 @@ namespace fleet::supervisor {
 // always takes on at least one batch of exits and one start, so bursts
 // drain as fast as the machine can create processes.
 inline constexpr absl::Duration kPassBudget = absl::Milliseconds(5);
+// Status rows built per loop iteration: ~1 ms of the loop's time.
+inline constexpr size_t kStatusRowsPerSlice = 256;
 // Exits reaped per look, between checks of the budget.
 inline constexpr size_t kReapBatch = 4;
 
@@ -99,11 +101,11 @@ class Supervisor {
   // Runs fn on the loop thread soon. Returns false (fn dropped) once the loop
   // has finished.
   bool Post(std::function<void()> fn) { return loop_.Post(std::move(fn)); }
-  // Any thread, on a Status() taken on the loop: what each running instance
-  // uses (CPU, memory), read here rather than on the loop.
-  void FillUsage(fleet::control::v1::GetStatusResponse* status) {
-    usage_.Fill(status, clock_->MonotonicNow());
-  }
+  // Any thread, on a status built on the loop: what each running instance
+  // uses (CPU, memory) and fleetd's own memory and descriptors, read here
+  // rather than on the loop (a directory of 30,000 descriptors is not a
+  // quick read).
+  void FillUsage(fleet::control::v1::GetStatusResponse* status);
   // The same for an operator's command, whose answer is awaited: a start it
   // makes is made before it returns (within the loop's pass budget), so the
   // answer can say how it went.
@@ -118,7 +120,14 @@ class Supervisor {
   // What modules are given to see the fleet and ask of it.
   module::ModuleHost* host() { return &host_; }
 
+  // Any thread: the status, built on the loop kStatusRowsPerSlice rows at
+  // a time (exits, timers and commands are handled between slices, so ten
+  // thousand rows delay none of them by more than a slice), then handed to
+  // done on the loop. False once the loop has finished: done is not called.
+  bool BuildStatus(std::function<void(fleet::control::v1::GetStatusResponse)> done);
+
   // --- loop thread ---
+  // The whole status in one go (for tests, which hold the loop).
   fleet::control::v1::GetStatusResponse Status() const;
   // target: "ENGINE", "ENGINE/N" or "all". kNotFound for an unknown target.
   absl::StatusOr<fleet::control::v1::ActionResponse> Act(Verb verb, const std::string& target);
@@ -154,6 +163,16 @@ class Supervisor {
   // module starts it), or WAITING for what it depends on.
   void ReconcileScheduled(Instance* inst, const std::string& unmet);
   void ReconcileShutdown();
+  // A status answer under way (BuildStatus).
+  struct StatusBuild {
+    fleet::control::v1::GetStatusResponse status;
+    StatusCursor cursor;
+    std::function<void(fleet::control::v1::GetStatusResponse)> done;
+  };
+  // One slice of it; the next is posted, or the answer handed over.
+  void ContinueStatus(std::shared_ptr<StatusBuild> build);
+  // Everything but the rows: fleetd's own figures and the modules'.
+  void FillFleetStatus(fleet::control::v1::GetStatusResponse* status) const;
   void Perform(Instance* inst, Action action);
   // Prepares inst's run and hands it to the Spawner.
   void Spawn(Instance* inst);

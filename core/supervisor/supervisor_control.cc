@@ -2,6 +2,7 @@
 // status, start/stop/restart of targets. Loop thread only.
 #include <unistd.h>
 
+#include <cstdint>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -153,17 +154,45 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Supervisor::Log
 
 ctl::GetStatusResponse Supervisor::Status() const {
   ctl::GetStatusResponse status;
-  status.set_fleet(fleet_name_);
-  status.set_config_path(config_path_);
-  status.set_run_dir(options_.run_dir);
-  status.set_version(defaults::kVersion);
-  ctl::DaemonStatus* d = status.mutable_daemon();
+  StatusCursor cursor;
+  FillEngines(table_, modules_, clock_->MonotonicNow(), SIZE_MAX, &cursor, &status);
+  status.mutable_daemon()->set_instances(cursor.instances);
+  FillFleetStatus(&status);
+  return status;
+}
+
+void Supervisor::FillUsage(ctl::GetStatusResponse* status) {
+  usage_.Fill(status, clock_->MonotonicNow());
+  status->mutable_daemon()->set_rss_bytes(os::SelfRssBytes());
+  status->mutable_daemon()->set_open_fds(os::SelfOpenFds());
+}
+
+bool Supervisor::BuildStatus(std::function<void(ctl::GetStatusResponse)> done) {
+  auto build = std::make_shared<StatusBuild>();
+  build->done = std::move(done);
+  return loop_.Post([this, build] { ContinueStatus(build); });
+}
+
+void Supervisor::ContinueStatus(std::shared_ptr<StatusBuild> build) {
+  FillEngines(table_, modules_, clock_->MonotonicNow(), kStatusRowsPerSlice, &build->cursor,
+              &build->status);
+  // The loop finishing refuses the post: the answer goes as far as it got.
+  if (!build->cursor.done && loop_.Post([this, build] { ContinueStatus(build); })) return;
+  build->status.mutable_daemon()->set_instances(build->cursor.instances);
+  FillFleetStatus(&build->status);
+  build->done(std::move(build->status));
+}
+
+void Supervisor::FillFleetStatus(ctl::GetStatusResponse* status) const {
+  status->set_fleet(fleet_name_);
+  status->set_config_path(config_path_);
+  status->set_run_dir(options_.run_dir);
+  status->set_version(defaults::kVersion);
+  ctl::DaemonStatus* d = status->mutable_daemon();
   d->set_pid(::getpid());
   d->set_started_unix_ms(absl::ToUnixMillis(started_wall_));
   MonoTime now = clock_->MonotonicNow();
   d->set_uptime_ms(absl::ToInt64Milliseconds(now - started_mono_));
-  d->set_rss_bytes(os::SelfRssBytes());
-  d->set_open_fds(os::SelfOpenFds());
   d->set_events(events_->last_seq());
   d->set_loop_lag_ms(absl::ToInt64Milliseconds(loop_lag_));
   d->set_max_loop_lag_ms(absl::ToInt64Milliseconds(max_loop_lag_));
@@ -176,9 +205,7 @@ ctl::GetStatusResponse Supervisor::Status() const {
   }
   d->set_loop_queue(static_cast<uint32_t>(loop_.queued()));
   d->set_watchdog(watchdog_due_ping_.has_value());
-  d->set_instances(FillEngines(table_, modules_, now, &status));
-  for (const auto& m : modules_) m->FillStatus(&status);
-  return status;
+  for (const auto& m : modules_) m->FillStatus(status);
 }
 
 }  // namespace fleet::supervisor

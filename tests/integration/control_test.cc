@@ -1,6 +1,8 @@
 // The control plane and the file protocol: reload, refusals, permissions,
 // and fleetctl's own commands.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -8,7 +10,9 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
+#include <set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +29,7 @@ namespace fleet::testing {
 namespace {
 
 using ::testing::ContainsRegex;
+namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 namespace ctl = ::fleet::control::v1;
@@ -82,6 +87,74 @@ TEST(ControlTest, IdleConnectionsCannotStarveSupervisionOfDescriptors) {
   for (int fd : idle) ::close(fd);
   EXPECT_TRUE(FleetHarness::WaitUntil([&] { return h.Status().ok(); }, absl::Seconds(10)));
   EXPECT_NE(h.Instance("a/0").pid(), before);
+}
+
+// A status of hundreds of instances is built on the loop a slice at a time
+// (supervision goes on between slices): every row is there once, in order,
+// even while a reload adds and removes instances between slices.
+TEST(ControlTest, AStatusBuiltInSlicesShowsEveryInstanceOnceEvenAcrossAReload) {
+  FleetHarness h;
+  auto sleepers = [](const std::string& name, int replicas) {
+    return absl::StrCat("  - name: ", name, "\n    command: [\"sleep\", \"100000\"]\n",
+                        "    replicas: ", replicas, "\n");
+  };
+  h.WriteFile("fleet.yaml", FleetYaml(sleepers("a", 300) + sleepers("b", 1) + sleepers("c", 300)));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  // Rows of an engine: ids strictly ascending by index, none twice.
+  auto check = [](const ctl::GetStatusResponse& s) {
+    std::vector<std::string> names;
+    uint32_t rows = 0;
+    for (const ctl::EngineStatus& e : s.engines()) {
+      names.push_back(e.name());
+      int last = -1;
+      for (const ctl::InstanceStatus& i : e.instances()) {
+        EXPECT_GT(static_cast<int>(i.index()), last) << i.id() << " out of order or twice";
+        last = static_cast<int>(i.index());
+        EXPECT_EQ(i.id(), absl::StrCat(e.name(), "/", i.index()));
+        ++rows;
+      }
+    }
+    EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+    EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
+    EXPECT_EQ(s.daemon().instances(), rows);
+    return rows;
+  };
+  uint32_t running = 0;
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        absl::StatusOr<ctl::GetStatusResponse> s = h.Status();
+        if (!s.ok()) return false;
+        running = 0;
+        for (const ctl::EngineStatus& e : s->engines()) {
+          for (const ctl::InstanceStatus& i : e.instances()) {
+            running += i.state() == ctl::INSTANCE_STATE_RUNNING;
+          }
+        }
+        return check(*s) == 601 && running == 601;
+      },
+      absl::Seconds(60)))
+      << running << " of 601 running; " << h.FleetdLog();
+
+  h.WriteFile("fleet.yaml", FleetYaml(sleepers("a", 100) + sleepers("c", 500)));
+  pid_t reload = fork();
+  if (reload == 0) {
+    usleep(20000);
+    _exit(h.Fleetctl({"reload"}).exit_code);
+  }
+  for (int i = 0; i < 15; ++i) {
+    absl::StatusOr<ctl::GetStatusResponse> s = h.Status();
+    ASSERT_TRUE(s.ok()) << s.status();
+    check(*s);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(reload, &status, 0), reload);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        absl::StatusOr<ctl::GetStatusResponse> s = h.Status();
+        return s.ok() && check(*s) == 600 && s->engines_size() == 2;
+      },
+      absl::Seconds(60)));
 }
 
 TEST(ControlTest, ReloadAppliesOnlyTheDiff) {
@@ -165,6 +238,38 @@ TEST(ControlTest, SighupReloads) {
       [&] { return h.Instance("b/0").state() == ctl::INSTANCE_STATE_RUNNING; }, absl::Seconds(10)))
       << h.FleetdLog();
   EXPECT_THAT(h.FleetdLog(), HasSubstr("reloaded: 1 added, 0 removed, 0 changed, 1 unchanged"));
+}
+
+// A fleetd killed while it started a run leaves a copy of its lock with
+// that child until the child execs. The fleetd restarted at once waits that
+// out (the pid file names a process that is gone) instead of refusing.
+TEST(ControlTest, ALockLeftWithADeadFleetdsChildIsWaitedOutNotRefused) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
+  fs::create_directories(h.run_dir() + "/ctl");
+  // The pid file of a fleetd that is gone (no process started at time 1).
+  h.WriteFile("run/fleetd.pid", "999999 1\n");
+  pid_t holder = fork();
+  if (holder == 0) {
+    int fd = open((h.run_dir() + "/ctl/fleetd.lock").c_str(), O_RDWR | O_CREAT, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) _exit(1);
+    usleep(800 * 1000);
+    _exit(0);
+  }
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        int fd = open((h.run_dir() + "/ctl/fleetd.lock").c_str(), O_RDWR);
+        const bool held = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0;
+        if (fd >= 0) close(fd);
+        return held;
+      },
+      absl::Seconds(5)));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  EXPECT_TRUE(FleetHarness::WaitUntil([&] { return AllRunning(h, {"a/0"}); }, absl::Seconds(10)))
+      << h.FleetdLog();
+  int status = 0;
+  ASSERT_EQ(waitpid(holder, &status, 0), holder);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(ControlTest, SecondFleetdOnTheSameRunDirRefuses) {

@@ -6,8 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "core/defaults/defaults.h"
 #include "core/log/log.h"
 #include "core/os/files.h"
@@ -19,8 +25,8 @@ namespace fleet::daemon {
 namespace {
 
 // The directories fleetd keeps in a run dir (besides files at its top).
-constexpr const char* kRunSubdirs[] = {"ctl",      "locks", "logs",     "instances", "pipes",
-                                       "runs",     "bus",   "recovery", "state"};
+constexpr const char* kRunSubdirs[] = {"ctl",  "locks", "logs",     "instances", "pipes",
+                                       "runs", "bus",   "recovery", "state"};
 
 // A directory another user controls lets that user plant symlinks that a
 // root fleetd would then write through or chmod (logs/x.log -> /etc/shadow):
@@ -33,16 +39,17 @@ absl::Status CheckOwnDirectory(const std::string& path, bool follow) {
   }
   if (S_ISLNK(st.st_mode)) {
     return absl::FailedPreconditionError(
-        absl::StrCat(path, " is a symlink: fleetd does not follow symlinks inside its run dir; "
-                           "remove it"));
+        absl::StrCat(path,
+                     " is a symlink: fleetd does not follow symlinks inside its run dir; "
+                     "remove it"));
   }
   if (!S_ISDIR(st.st_mode)) {
     return absl::FailedPreconditionError(absl::StrCat(path, " is not a directory"));
   }
   if (st.st_uid != ::geteuid()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        path, " belongs to uid ", st.st_uid, ", not to fleetd's uid ", ::geteuid(),
-        ": another user could plant files in it; chown it or choose another run dir"));
+    return absl::PermissionDeniedError(
+        absl::StrCat(path, " belongs to uid ", st.st_uid, ", not to fleetd's uid ", ::geteuid(),
+                     ": another user could plant files in it; chown it or choose another run dir"));
   }
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
     return absl::PermissionDeniedError(absl::StrCat(
@@ -50,6 +57,28 @@ absl::Status CheckOwnDirectory(const std::string& path, bool follow) {
         "): another user could plant files in it; chmod go-w it"));
   }
   return absl::OkStatus();
+}
+
+// A fleetd killed while it started a run leaves a copy of the lock with that
+// child until it execs (a clone holds every descriptor until then): a few
+// milliseconds, longer on a loaded machine. A fleetd restarted at once
+// waits that out instead of refusing.
+constexpr absl::Duration kDeadOwnersChildren = absl::Seconds(3);
+
+// The pid file names a process that still runs (the same one: its start
+// time matches). Without a pid file, assume it does.
+bool OwnerAlive(const std::string& run_dir) {
+  absl::StatusOr<std::string> text = os::ReadFile(defaults::PidFile(run_dir));
+  if (!text.ok()) return true;
+  std::vector<std::string> fields =
+      absl::StrSplit(*text, absl::ByAnyChar(" \n"), absl::SkipEmpty());
+  pid_t pid = 0;
+  uint64_t started = 0;
+  if (fields.size() < 2 || !absl::SimpleAtoi(fields[0], &pid) || pid <= 0 ||
+      !absl::SimpleAtoi(fields[1], &started)) {
+    return true;
+  }
+  return os::ProcessStartTime(pid).value_or(0) == started;
 }
 
 }  // namespace
@@ -74,17 +103,22 @@ absl::StatusOr<RunDirLock> RunDirLock::Acquire(const std::string& run_dir) {
   const std::string lock_path = defaults::LockFile(run_dir);
   int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", lock_path));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  const absl::Time give_up = absl::Now() + kDeadOwnersChildren;
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
+    if (err == EWOULDBLOCK && !OwnerAlive(run_dir) && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(20));
+      continue;
+    }
     ::close(fd);
     if (err != EWOULDBLOCK) return absl::ErrnoToStatus(err, absl::StrCat("flock ", lock_path));
     absl::StatusOr<std::string> pid = os::ReadFile(defaults::PidFile(run_dir));
-    std::string who = pid.ok() ? absl::StrCat(" (pid ", absl::StripAsciiWhitespace(
-                                                            pid->substr(0, pid->find(' '))),
-                                              ")")
-                               : "";
-    return absl::AlreadyExistsError(absl::StrCat("another fleetd", who, " is running on ",
-                                                 run_dir, "; stop it first (fleetctl shutdown)"));
+    std::string who =
+        pid.ok() ? absl::StrCat(" (pid ",
+                                absl::StripAsciiWhitespace(pid->substr(0, pid->find(' '))), ")")
+                 : "";
+    return absl::AlreadyExistsError(absl::StrCat("another fleetd", who, " is running on ", run_dir,
+                                                 "; stop it first (fleetctl shutdown)"));
   }
   const std::string stop = defaults::StopFlag(run_dir);
   if (::unlink(stop.c_str()) == 0) {

@@ -12,8 +12,11 @@
 namespace fleet::supervisor {
 
 Spawner::Spawner(os::Clock* clock, std::function<bool(std::function<void()>)> post,
-                 std::function<void(Done)> on_done)
-    : clock_(clock), post_(std::move(post)), on_done_(std::move(on_done)) {}
+                 std::function<void(Done)> on_done, std::function<bool()> pass_over)
+    : clock_(clock),
+      post_(std::move(post)),
+      on_done_(std::move(on_done)),
+      pass_over_(std::move(pass_over)) {}
 
 Spawner::~Spawner() { worker_.Stop(absl::InfiniteDuration(), absl::Seconds(10)); }
 
@@ -85,7 +88,11 @@ void Spawner::Deliver(Done done) {
     wake = !wake_posted_;
     wake_posted_ = true;
   }
-  if (!wake || post_([this] { TakeDelivered(); })) return;
+  if (wake) WakeLoop();
+}
+
+void Spawner::WakeLoop() {
+  if (post_([this] { TakeDelivered(); })) return;
   // The loop is over: nobody would supervise what was started.
   fleet::MutexLock lock(&mu_);
   for (const Done& d : delivered_) {
@@ -105,7 +112,22 @@ void Spawner::TakeDelivered() {
     batch.swap(delivered_);
     wake_posted_ = false;
   }
-  for (Done& done : batch) Finish(std::move(done));
+  size_t taken = 0;
+  while (taken < batch.size() && (taken == 0 || !pass_over_())) {
+    Finish(std::move(batch[taken++]));
+  }
+  if (taken == batch.size()) return;
+  // The rest go first in the next pass (a pid record, events and a log
+  // marker each: 200 at once would hold the loop for tens of ms).
+  bool wake = false;
+  {
+    fleet::MutexLock lock(&mu_);
+    delivered_.insert(delivered_.begin(), std::make_move_iterator(batch.begin() + taken),
+                      std::make_move_iterator(batch.end()));
+    wake = !wake_posted_;
+    wake_posted_ = true;
+  }
+  if (wake) WakeLoop();
 }
 
 void Spawner::StartNow(Request request) {

@@ -53,9 +53,10 @@ class Spawner {
   };
   // clock: thread-safe, read as each start is made. post: runs a closure on
   // the loop (false once the loop is over). on_done: runs on the loop for
-  // every start.
+  // every start. pass_over: the loop's pass has spent its budget; the starts
+  // delivered beyond it are taken on in the next pass.
   Spawner(os::Clock* clock, std::function<bool(std::function<void()>)> post,
-          std::function<void(Done)> on_done);
+          std::function<void(Done)> on_done, std::function<bool()> pass_over);
   ~Spawner();  // every start queued is made and its child killed unheard of
 
   struct Request {
@@ -88,13 +89,18 @@ class Spawner {
   // Spawner thread: done joins those waiting for the loop, which is woken
   // once per batch (a busy loop takes on many starts in one pass).
   void Deliver(Done done);
-  // Loop thread: every start delivered so far.
+  // Posts TakeDelivered to the loop; once the loop is over, kills what was
+  // delivered instead.
+  void WakeLoop();
+  // Loop thread: the starts delivered so far, as many as the pass's budget
+  // allows (at least one); the rest in the next pass.
   void TakeDelivered();
   void Finish(Done done);
 
   os::Clock* clock_;
   std::function<bool(std::function<void()>)> post_;
   std::function<void(Done)> on_done_;
+  std::function<bool()> pass_over_;
   int in_flight_ = 0;  // loop thread
   fleet::Mutex mu_;
   std::vector<Done> delivered_ ABSL_GUARDED_BY(mu_);

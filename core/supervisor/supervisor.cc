@@ -69,7 +69,8 @@ Supervisor::Supervisor(SupervisorOptions options)
       launcher_(options_.run_dir, &capture_, &containment_, &modules_, clock_),
       spawner_(
           clock_, [this](std::function<void()> fn) { return loop_.Post(std::move(fn)); },
-          [this](Spawner::Done done) { OnSpawned(std::move(done)); }),
+          [this](Spawner::Done done) { OnSpawned(std::move(done)); },
+          [this] { return PassOver(); }),
       host_(Parts()),
       adoption_(Parts(), [this](Instance* inst) { HandlePidfd(inst); }) {
   started_wall_ = clock_->WallNow();

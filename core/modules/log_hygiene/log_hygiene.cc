@@ -32,7 +32,6 @@ std::string EngineOfLog(const std::string& name) {
   return dot == std::string::npos ? "" : name.substr(0, dot);
 }
 
-
 }  // namespace
 
 void LogHygiene::OnConfig(const config::LoadedConfig& loaded) {
@@ -40,42 +39,55 @@ void LogHygiene::OnConfig(const config::LoadedConfig& loaded) {
   if (!due_.has_value()) due_ = host_->Now();
 }
 
-void LogHygiene::OnInstanceAdded(const module::InstanceView& inst) {
-  inst.log.SetPaused(paused_);
-}
+void LogHygiene::OnInstanceAdded(const module::InstanceView& inst) { inst.log.SetPaused(paused_); }
 
 LogHygiene::~LogHygiene() = default;  // worker_ joins its thread first.
 
 void LogHygiene::OnDeadline() {
   due_ = host_->Now() + kCheckEvery;
-  host_->ForEachInstance([this](const module::InstanceView& inst) {
-    if (inst.log.ReopenIfReplaced()) {
-      host_->Emit(inst.id, "log_reopened",
-                  absl::StrCat(inst.log.path(), " was deleted or replaced while open: its output "
-                                                "goes to a new file at that path"));
-    }
-  });
   if (pass_running_) return;  // A slow disk: one pass at a time.
-  Pass pass{defaults::LogsDir(host_->run_dir()), fleet_logs_, {}, host_->WallNow()};
+  // Copied here; every stat is made on the worker (ten thousand logs are
+  // ten thousand lstats, not for the loop).
+  Pass pass{defaults::LogsDir(host_->run_dir()), fleet_logs_, {}, host_->WallNow(), {}};
   host_->ForEachInstance([&pass](const module::InstanceView& inst) {
     pass.max_age[inst.spec.name()] = FromProto(inst.spec.logs().max_age());  // Zero: none.
+    if (uint64_t inode = inst.log.open_inode(); inode != 0) {
+      pass.open_logs.emplace_back(inst.id, inst.log.path(), inode);
+    }
   });
   pass_running_ = worker_.Submit([this, pass = std::move(pass)] {
-    std::optional<uint64_t> free = RunPass(pass);
-    host_->Post([this, free] {
+    PassResult result = RunPass(pass);
+    host_->Post([this, result = std::move(result)] {
       pass_running_ = false;
-      if (free.has_value()) OnFreeSpace(*free);
+      // Checked again here: the log may have been reopened meanwhile.
+      for (const std::string& id : result.replaced) {
+        host_->WithInstance(id, [this](const module::InstanceView& inst) {
+          if (!inst.log.ReopenIfReplaced()) return;
+          host_->Emit(inst.id, "log_reopened",
+                      absl::StrCat(inst.log.path(),
+                                   " was deleted or replaced while open: its output goes to a new "
+                                   "file at that path"));
+        });
+      }
+      if (result.free.has_value()) OnFreeSpace(*result.free);
     });
   });
 }
 
-std::optional<uint64_t> LogHygiene::RunPass(const Pass& pass) {
+LogHygiene::PassResult LogHygiene::RunPass(const Pass& pass) {
+  PassResult result;
+  for (const auto& [id, path, inode] : pass.open_logs) {
+    struct stat at_path;
+    if (::lstat(path.c_str(), &at_path) != 0 || at_path.st_ino != inode) {
+      result.replaced.push_back(id);
+    }
+  }
   TrimDirectory(pass);
   struct statvfs vfs;
-  if (pass.fleet_logs.min_free_size() == 0 || ::statvfs(pass.dir.c_str(), &vfs) != 0) {
-    return std::nullopt;
+  if (pass.fleet_logs.min_free_size() != 0 && ::statvfs(pass.dir.c_str(), &vfs) == 0) {
+    result.free = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
   }
-  return static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  return result;
 }
 
 void LogHygiene::OnFreeSpace(uint64_t free) {
@@ -119,8 +131,8 @@ void LogHygiene::TrimDirectory(const Pass& pass) {
     auto it = pass.max_age.find(EngineOfLog(name));
     return it == pass.max_age.end() ? fleet_cap : it->second;
   };
-  TrimPlan plan = PlanLogTrim(std::move(files), pass.now, max_age_of,
-                              pass.fleet_logs.total_max_size());
+  TrimPlan plan =
+      PlanLogTrim(std::move(files), pass.now, max_age_of, pass.fleet_logs.total_max_size());
   int removed_old = 0, removed_budget = 0;
   for (const std::string& name : plan.too_old) {
     removed_old += os::CurrentEnv()->Unlink((dir + "/" + name).c_str()) == 0;
@@ -129,11 +141,11 @@ void LogHygiene::TrimDirectory(const Pass& pass) {
     removed_budget += os::CurrentEnv()->Unlink((dir + "/" + name).c_str()) == 0;
   }
   if (removed_old + removed_budget > 0) {
-    host_->Emit("fleetd", "logs_trimmed",
-                absl::StrCat("deleted ", removed_old + removed_budget, " rotated log files (",
-                             removed_old, " past their age cap, ", removed_budget,
-                             " over the logs budget of ",
-                             MiB(pass.fleet_logs.total_max_size()), ")"));
+    host_->Emit(
+        "fleetd", "logs_trimmed",
+        absl::StrCat("deleted ", removed_old + removed_budget, " rotated log files (", removed_old,
+                     " past their age cap, ", removed_budget, " over the logs budget of ",
+                     MiB(pass.fleet_logs.total_max_size()), ")"));
   }
 }
 

@@ -14,6 +14,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "core/module/module.h"
@@ -40,10 +42,16 @@ class LogHygiene final : public module::Module {
     fleet::config::v1::LogPolicy fleet_logs;
     std::map<std::string, absl::Duration> max_age;  // by engine
     absl::Time now;
+    // Each open log: instance id, path, the inode it has open.
+    std::vector<std::tuple<std::string, std::string, uint64_t>> open_logs;
   };
-  // Worker: trims the directory; returns the free bytes there (nullopt:
-  // no floor, or unknown).
-  std::optional<uint64_t> RunPass(const Pass& pass);
+  struct PassResult {
+    std::optional<uint64_t> free;  // bytes free there (nullopt: no floor, or unknown)
+    // Instances whose log's path no longer names the file it has open.
+    std::vector<std::string> replaced;
+  };
+  // Worker: trims the directory, looks at each open log's path.
+  PassResult RunPass(const Pass& pass);
   void TrimDirectory(const Pass& pass);
   // Loop: pauses or resumes every log on a free-space reading.
   void OnFreeSpace(uint64_t free);

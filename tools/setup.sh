@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 procps util-linux strace tzdata
   clang libclang-rt-14-dev
+  prometheus
 )
 
 missing=()
@@ -26,4 +27,19 @@ sudo=""
 echo "fleet setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
+# prometheus (and promtool) are for the tests, which start their own
+# server: the package's service is never started (policy-rc.d says no,
+# where there is none already) nor enabled.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  policy=/usr/sbin/policy-rc.d
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod 755 "$policy"
+  trap '$sudo rm -f "$policy"' EXIT
+fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# (Only one this script installed: an operator's own Prometheus is theirs.)
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ] &&
+  systemctl is-enabled prometheus >/dev/null 2>&1; then
+  $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

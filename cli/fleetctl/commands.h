@@ -75,6 +75,8 @@ class Commands {
   // A live view until 'q' (or Ctrl-C); once when not on a terminal.
   int Top(absl::Duration interval, bool once);
   int Plugins();
+  // What fleetd serves on /metrics, printed (no listener needed).
+  int Metrics(bool openmetrics);
   // start/stop/restart/run TARGET...; wait (not for run): until each
   // instance got there, printed as it does.
   int Act(const std::string& verb, const std::vector<std::string>& targets, bool wait);

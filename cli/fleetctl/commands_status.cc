@@ -1,4 +1,5 @@
-// fleetctl: `status`, `health`, `brief`, `top`, `plugins`, `version`: what the fleet is doing.
+// fleetctl: `status`, `health`, `brief`, `top`, `plugins`, `metrics`, `version`: what the
+// fleet is doing.
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -115,6 +116,17 @@ int Commands::Plugins() {
   for (const ctl::PluginInfo& p : response.plugins()) {
     if (!p.error().empty()) return kFailed;
   }
+  return kOk;
+}
+
+int Commands::Metrics(bool openmetrics) {
+  ctl::GetMetricsRequest request;
+  request.set_openmetrics(openmetrics);
+  ctl::GetMetricsResponse response;
+  if (int code = Unary(&ctl::FleetControl::Stub::GetMetrics, request, &response); code != kOk) {
+    return code;
+  }
+  fputs(response.text().c_str(), stdout);
   return kOk;
 }
 

@@ -100,6 +100,12 @@ int Main(int argc, char** argv) {
   command("plugins", "loaded plugins, their versions, and why any was refused")->callback([&] {
     action = [](Commands& c) { return c.Plugins(); };
   });
+  bool openmetrics = false;
+  CLI::App* metrics = command(
+      "metrics", "the Prometheus exposition fleetd serves on /metrics (no listener needed)");
+  metrics->add_flag("--openmetrics", openmetrics,
+                    "OpenMetrics 1.0 instead of the text format 0.0.4");
+  metrics->callback([&] { action = [&](Commands& c) { return c.Metrics(openmetrics); }; });
 
   std::vector<std::string> targets;
   bool act_no_wait = false;

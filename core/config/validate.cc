@@ -69,6 +69,7 @@ void Validator::Run(v1::FleetConfig* config) {
   CheckDependencies(*config, by_name);
   CheckState(config);
   CheckRecovery(config);
+  CheckMetrics(config);
 }
 
 void Validator::Error(const google::protobuf::Message* message, int field, const std::string& text,

@@ -5,6 +5,8 @@
 #include <tuple>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/config/validator.h"
@@ -33,6 +35,33 @@ void Validator::CheckBackoff(v1::Backoff* b) {
     Error(b, v1::Backoff::kInitialFieldNumber,
           absl::StrCat("backoff.initial (", Millis(b->initial()), "ms) is more than backoff.max (",
                        Millis(b->max()), "ms): the first wait would be the longest"));
+  }
+}
+
+void Validator::CheckMetrics(v1::FleetConfig* config) {
+  if (!config->has_metrics()) return;
+  v1::Metrics* m = config->mutable_metrics();
+  if (!m->listen().empty() && m->listen()[0] != '/') {
+    const size_t colon = m->listen().rfind(':');
+    uint32_t port = 0;
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(m->listen().substr(colon + 1), &port) || port > 65535) {
+      Error(m, v1::Metrics::kListenFieldNumber,
+            absl::StrCat("listen '", m->listen(),
+                         "' is neither HOST:PORT (127.0.0.1:9464) nor an absolute path (a unix "
+                         "socket)"));
+    }
+  }
+  if (!m->textfile().empty()) {
+    m->set_textfile(os::JoinPath(base_dir_, os::ExpandHome(m->textfile())));
+    if (!absl::EndsWith(m->textfile(), ".prom")) {
+      Error(m, v1::Metrics::kTextfileFieldNumber,
+            "textfile must end in .prom (node_exporter's textfile collector reads only those)");
+    }
+  }
+  SetIfUnset(m->mutable_interval(), 15 * 1000);
+  if (Millis(m->interval()) < 1000) {
+    Error(m, v1::Metrics::kIntervalFieldNumber, "interval must be at least 1s");
   }
 }
 

@@ -53,6 +53,8 @@ class Validator {
   void CheckBackoff(fleet::config::v1::Backoff* b);
 
   void CheckRecovery(fleet::config::v1::FleetConfig* config);
+  // metrics: listen's form, textfile's path (made absolute) and interval.
+  void CheckMetrics(fleet::config::v1::FleetConfig* config);
 
   void CheckState(fleet::config::v1::FleetConfig* config);
 

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "core/concurrency/mutex.h"
 #include "core/control/log_stream.h"
+#include "core/metrics/fleet_metrics.h"
 #include "core/modules/bus/work_bus.h"
 #include "core/modules/schedule/scheduler.h"
 #include "core/modules/state/shared_state.h"
@@ -20,6 +21,7 @@ using supervisor::Supervisor;
 using supervisor::Verb;
 
 constexpr auto kLoopAnswerDeadline = std::chrono::seconds(10);
+constexpr absl::Duration kLoopAnswerWait = absl::Seconds(10);
 // A sync (pull, or commit and push with retries) answers within this.
 constexpr absl::Duration kSyncAnswerDeadline = absl::Minutes(10);
 
@@ -58,14 +60,21 @@ class ControlService final : public ctl::FleetControl::Service {
 
   grpc::Status GetStatus(grpc::ServerContext*, const ctl::GetStatusRequest*,
                          ctl::GetStatusResponse* response) override {
-    grpc::Status status = Answered<ctl::GetStatusResponse>(
-        "the supervision loop",
-        [this](std::function<void(ctl::GetStatusResponse)> answer) {
-          return supervisor_->BuildStatus(std::move(answer));
-        },
-        response);
-    if (status.ok()) supervisor_->FillUsage(response);  // Here: /proc reads, off the loop.
-    return status;
+    absl::StatusOr<ctl::GetStatusResponse> status = supervisor_->AwaitStatus(kLoopAnswerWait);
+    if (!status.ok()) return ToGrpc(status.status());
+    *response = *std::move(status);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetMetrics(grpc::ServerContext*, const ctl::GetMetricsRequest* request,
+                          ctl::GetMetricsResponse* response) override {
+    absl::StatusOr<ctl::GetStatusResponse> status = supervisor_->AwaitStatus(kLoopAnswerWait);
+    if (!status.ok()) return ToGrpc(status.status());
+    const metrics::Format format =
+        request->openmetrics() ? metrics::Format::kOpenMetrics : metrics::Format::kPrometheusText;
+    response->set_text(metrics::RenderFleetMetrics(*status, format));
+    response->set_content_type(metrics::ContentType(format));
+    return grpc::Status::OK;
   }
 
   grpc::Status Start(grpc::ServerContext* context, const ctl::TargetRequest* request,
@@ -286,22 +295,9 @@ class ControlService final : public ctl::FleetControl::Service {
   template <typename T>
   grpc::Status Await(const std::function<bool(std::function<void()>)>& post, const char* who,
                      std::function<T()> fn, T* out) {
-    return Answered<T>(
-        who,
-        [&post, fn](std::function<void(T)> answer) {
-          return post([fn, answer = std::move(answer)] { answer(fn()); });
-        },
-        out);
-  }
-
-  // Starts work that answers (once, from any thread) through the function it
-  // is given, and waits for the answer.
-  template <typename T>
-  grpc::Status Answered(const char* who, const std::function<bool(std::function<void(T)>)>& start,
-                        T* out) {
     auto promise = std::make_shared<std::promise<T>>();
     std::future<T> future = promise->get_future();
-    if (!start([promise](T value) { promise->set_value(std::move(value)); })) {
+    if (!post([promise, fn] { promise->set_value(fn()); })) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           absl::StrCat(who,
                                        " is not running (fleetd is shutting down, or the "

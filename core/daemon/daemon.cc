@@ -5,11 +5,16 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <memory>
+#include <optional>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/concurrency/mutex.h"
 #include "core/config/loader.h"
 #include "core/control/server.h"
+#include "core/daemon/metrics_exporter.h"
 #include "core/daemon/modules.h"
 #include "core/daemon/pipe_keeper.h"
 #include "core/daemon/plugins.h"
@@ -18,6 +23,7 @@
 #include "core/defaults/defaults.h"
 #include "core/health/monitor.h"
 #include "core/log/log.h"
+#include "core/metrics/fleet_metrics.h"
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
 #include "core/os/files.h"
@@ -206,6 +212,26 @@ int RunDaemon(const DaemonOptions& options) {
   // Before anything is spawned: the keeper holds the output FIFOs while no
   // fleetd does (this one's death must not kill its workers).
   EnsurePipeKeeper(run_dir);
+  // Metrics (opt-in): rendered on the exporter's threads from a status the
+  // loop builds a slice at a time. Started before anything runs, so a
+  // listener that cannot be had stops fleetd with nothing left behind.
+  absl::StatusOr<std::unique_ptr<MetricsExporter>> exporter = MetricsExporter::Start(
+      loaded->config.metrics(),
+      [&supervisor](metrics::Format format) -> std::optional<std::string> {
+        absl::StatusOr<fleet::control::v1::GetStatusResponse> status =
+            supervisor.AwaitStatus(absl::Seconds(10));
+        if (!status.ok()) return std::nullopt;
+        return metrics::RenderFleetMetrics(*status, format);
+      },
+      [&supervisor] {
+        auto answered = std::make_shared<fleet::Notification>();
+        return supervisor.Post([answered] { answered->Notify(); }) &&
+               answered->WaitForNotificationWithTimeout(absl::Seconds(2));
+      });
+  if (!exporter.ok()) {
+    log::Error(absl::StrCat("cannot start metrics: ", exporter.status().message()));
+    return kExitFailure;
+  }
   supervisor.Apply(*loaded);
 
   control::ControlServer server(&supervisor, {routes.bus, routes.state, routes.runs}, &events,
@@ -225,6 +251,7 @@ int RunDaemon(const DaemonOptions& options) {
   SdNotify(absl::StrCat("READY=1\nMAINPID=", getpid()));
 
   supervisor.Run();
+  exporter->reset();  // No more scrapes of a loop that has ended.
 
   SdNotify("STOPPING=1");
   // Every instance has stopped: nothing to hold for a next fleetd.

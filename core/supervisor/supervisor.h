@@ -125,6 +125,10 @@ class Supervisor {
   // thousand rows delay none of them by more than a slice), then handed to
   // done on the loop. False once the loop has finished: done is not called.
   bool BuildStatus(std::function<void(fleet::control::v1::GetStatusResponse)> done);
+  // Any thread but the loop's: a whole status (BuildStatus) with usage
+  // filled in (FillUsage), waited for up to `timeout`. kUnavailable once the
+  // loop has finished, kDeadlineExceeded when it did not answer in time.
+  absl::StatusOr<fleet::control::v1::GetStatusResponse> AwaitStatus(absl::Duration timeout);
 
   // --- loop thread ---
   // The whole status in one go (for tests, which hold the loop).

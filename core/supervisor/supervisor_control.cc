@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <future>
+#include <memory>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -173,6 +175,21 @@ bool Supervisor::BuildStatus(std::function<void(ctl::GetStatusResponse)> done) {
   return loop_.Post([this, build] { ContinueStatus(build); });
 }
 
+absl::StatusOr<ctl::GetStatusResponse> Supervisor::AwaitStatus(absl::Duration timeout) {
+  auto answer = std::make_shared<std::promise<ctl::GetStatusResponse>>();
+  std::future<ctl::GetStatusResponse> status = answer->get_future();
+  if (!BuildStatus([answer](ctl::GetStatusResponse s) { answer->set_value(std::move(s)); })) {
+    return absl::UnavailableError("the supervision loop is not running (fleetd is shutting down)");
+  }
+  if (status.wait_for(absl::ToChronoMilliseconds(timeout)) != std::future_status::ready) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("the supervision loop did not answer within ", absl::FormatDuration(timeout)));
+  }
+  ctl::GetStatusResponse out = status.get();
+  FillUsage(&out);  // Here: /proc reads, off the loop.
+  return out;
+}
+
 void Supervisor::ContinueStatus(std::shared_ptr<StatusBuild> build) {
   FillEngines(table_, modules_, clock_->MonotonicNow(), kStatusRowsPerSlice, &build->cursor,
               &build->status);
@@ -200,6 +217,7 @@ void Supervisor::FillFleetStatus(ctl::GetStatusResponse* status) const {
   d->set_loop_pass_p50_us(absl::ToInt64Microseconds(loop_passes_.Percentile(0.5)));
   d->set_loop_pass_p99_us(absl::ToInt64Microseconds(loop_passes_.Percentile(0.99)));
   d->set_loop_pass_max_us(absl::ToInt64Microseconds(loop_passes_.max()));
+  d->set_loop_pass_sum_us(static_cast<uint64_t>(absl::ToInt64Microseconds(loop_passes_.sum())));
   for (int i = 0; i < stats::LatencyHistogram::kBuckets; ++i) {
     d->add_loop_pass_buckets(loop_passes_.bucket(i));
   }

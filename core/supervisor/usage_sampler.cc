@@ -112,6 +112,7 @@ void UsageSampler::Fill(ctl::GetStatusResponse* status, os::MonoTime now) {
     }
     inst.set_cpu_percent(it->second.percent);
     inst.set_rss_bytes(readings[i].rss);
+    inst.set_cpu_seconds(static_cast<double>(ticks) / kTicksPerSecond);
   }
   // Instances that no longer run (or exist) are forgotten.
   for (auto it = last_.begin(); it != last_.end();) {

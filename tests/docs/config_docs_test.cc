@@ -91,7 +91,7 @@ TEST(ConfigDocsTest, EveryKeyOfTheSchemaIsInTheManPage) {
         v1::Stop::descriptor(), v1::Cycle::descriptor(), v1::Output::descriptor(),
         v1::Judge::descriptor(), v1::Budget::descriptor(), v1::State::descriptor(),
         v1::MergeRule::descriptor(), v1::Recovery::descriptor(), v1::ProtectedFile::descriptor(),
-        v1::Plugin::descriptor()}) {
+        v1::Plugin::descriptor(), v1::Metrics::descriptor()}) {
     for (int i = 0; i < d->field_count(); ++i) {
       const std::string& name = d->field(i)->name();
       EXPECT_TRUE(RE2::PartialMatch(man, absl::StrCat("\\b", name, "\\b")))

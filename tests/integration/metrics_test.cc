@@ -1,0 +1,166 @@
+// fleetd's Prometheus metrics, end to end: `fleetctl metrics`, the /metrics
+// listener and the textfile show the same series, promtool accepts them,
+// they follow what happens (a kill is a restart), hostile clients of the
+// listener cost supervision nothing, and a bad `metrics:` block is refused
+// with its position.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "re2/re2.h"
+#include "tests/integration/fleet_harness.h"
+
+namespace fleet::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::string Fleet(const std::string& metrics) {
+  return absl::StrCat("name: it\nrun_dir: run\nmetrics: ", metrics, "\nengines:\n",
+                      "  - name: w\n    command: [\"", FleetHarness::ChildPath(),
+                      "\"]\n    replicas: 2\n    min_uptime: 100ms\n");
+}
+
+// The port fleetd's log says it listens on.
+int ListenerPort(const FleetHarness& h) {
+  std::string port;
+  RE2::PartialMatch(h.FleetdLog(), R"(serving /metrics and /healthz on 127\.0\.0\.1:(\d+))", &port);
+  int n = 0;
+  return absl::SimpleAtoi(port, &n) ? n : 0;
+}
+
+int Connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::string Get(int port, const std::string& path) {
+  int fd = Connect(port);
+  if (fd < 0) return "(no connection)";
+  const std::string request = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: test\r\n\r\n");
+  (void)!write(fd, request.data(), request.size());
+  std::string answer;
+  char buffer[8192];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) answer.append(buffer, n);
+  close(fd);
+  return answer;
+}
+
+// promtool's complaints about an exposition ("" when none).
+std::string Promtool(const FleetHarness& h, const std::string& text) {
+  h.WriteFile("check.prom", text);
+  CommandResult r = h.Run(
+      {"/bin/sh", "-c", absl::StrCat("promtool check metrics < ", h.dir(), "/check.prom 2>&1")});
+  return r.exit_code == 0 && r.out.empty() ? "" : absl::StrCat("exit ", r.exit_code, ": ", r.out);
+}
+
+TEST(MetricsTest, FleetctlTheListenerAndTheTextfileShowTheFleetAsItIs) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet("{listen: '127.0.0.1:0', textfile: fleet.prom, interval: 1s}"));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return absl::StrContains(
+            h.Fleetctl({"metrics"}).out,
+            "fleet_instance_state{engine=\"w\",index=\"1\",state=\"running\"} 1");
+      },
+      absl::Seconds(15)))
+      << h.Fleetctl({"metrics"}).out;
+  const std::string text = h.Fleetctl({"metrics"}).out;
+  EXPECT_THAT(text, HasSubstr("fleet_instance_up{engine=\"w\",index=\"0\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("fleet_instance_restarts_total{engine=\"w\",index=\"0\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE fleet_daemon_loop_pass_seconds histogram\n"));
+  EXPECT_EQ(Promtool(h, text), "");
+  EXPECT_THAT(h.Fleetctl({"metrics", "--openmetrics"}).out, ::testing::EndsWith("# EOF\n"));
+
+  // The listener serves the same families.
+  const int port = ListenerPort(h);
+  ASSERT_GT(port, 0) << h.FleetdLog();
+  const std::string served = Get(port, "/metrics");
+  EXPECT_THAT(served, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(served, HasSubstr("fleet_instance_up{engine=\"w\",index=\"1\"} 1\n"));
+  EXPECT_THAT(Get(port, "/healthz"), StartsWith("HTTP/1.1 200 OK"));
+  EXPECT_THAT(Get(port, "/nope"), StartsWith("HTTP/1.1 404"));
+
+  // The textfile, rewritten every second.
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return absl::StrContains(FleetHarness::FileText(h.dir() + "/fleet.prom"),
+                                 "fleet_build_info");
+      },
+      absl::Seconds(5)));
+  EXPECT_EQ(Promtool(h, FleetHarness::FileText(h.dir() + "/fleet.prom")), "");
+
+  // A kill is a restart, in every one of them.
+  const pid_t victim = h.Instance("w/0").pid();
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  const std::string restarted = "fleet_instance_restarts_total{engine=\"w\",index=\"0\"} 1\n";
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return absl::StrContains(h.Fleetctl({"metrics"}).out, restarted); },
+      absl::Seconds(10)));
+  EXPECT_THAT(Get(port, "/metrics"), HasSubstr(restarted));
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return absl::StrContains(FleetHarness::FileText(h.dir() + "/fleet.prom"), restarted); },
+      absl::Seconds(5)));
+}
+
+TEST(MetricsTest, HostileClientsOfTheListenerCostSupervisionNothing) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet("{listen: '127.0.0.1:0'}"));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  const int port = ListenerPort(h);
+  ASSERT_GT(port, 0) << h.FleetdLog();
+  ASSERT_TRUE(
+      FleetHarness::WaitUntil([&] { return h.Instance("w/0").pid() > 0; }, absl::Seconds(10)));
+  // Silent connections past every slot, one sending a head that never ends.
+  std::vector<int> hostile;
+  for (int i = 0; i < 40; ++i) hostile.push_back(Connect(port));
+  const std::string endless = "GET /metrics HTTP/1.1\r\nX: " + std::string(4000, 'a');
+  (void)!write(hostile[0], endless.data(), endless.size());
+  // Supervision goes on meanwhile: a killed instance is restarted at once.
+  const pid_t victim = h.Instance("w/0").pid();
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return h.Instance("w/0").pid() > 0 && h.Instance("w/0").pid() != victim; },
+      absl::Seconds(5)));
+  // And the loop's passes stayed short (a generous bound: sanitizer builds).
+  EXPECT_LT(h.Status()->daemon().loop_pass_max_us(), 1000 * 1000);
+  for (int fd : hostile) close(fd);
+  // The listener is still there for a real scraper.
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] { return absl::StartsWith(Get(port, "/metrics"), "HTTP/1.1 200"); }, absl::Seconds(15)));
+}
+
+TEST(MetricsTest, ABadMetricsBlockIsRefusedWithItsPosition) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml", Fleet("{listen: nope, textfile: metrics.txt, interval: 10ms}"));
+  CommandResult r = h.Fleetctl({"validate", h.dir() + "/fleet.yaml"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("fleet.yaml:3:"));
+  EXPECT_THAT(r.err, HasSubstr("listen 'nope' is neither HOST:PORT"));
+  EXPECT_THAT(r.err, HasSubstr("textfile must end in .prom"));
+  EXPECT_THAT(r.err, HasSubstr("interval must be at least 1s"));
+}
+
+}  // namespace
+}  // namespace fleet::testing

@@ -66,6 +66,11 @@ class FleetHarness {
   // Polls pred every 20ms until it holds or timeout passes.
   static bool WaitUntil(const std::function<bool()>& pred, absl::Duration timeout);
   static bool ProcessAlive(pid_t pid);
+  // GET path from 127.0.0.1:port over HTTP/1.1: the whole answer, head and
+  // body; "(no connection)" when none could be made.
+  static std::string HttpGet(int port, const std::string& path);
+  // A TCP port on 127.0.0.1 that was free a moment ago.
+  static int FreePort();
   // A file's whole content; "" when it cannot be read.
   static std::string FileText(const std::string& path);
   // What the worker wrote, from a captured log (its records' text, pieces

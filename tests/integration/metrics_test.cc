@@ -53,19 +53,6 @@ int Connect(int port) {
   return fd;
 }
 
-std::string Get(int port, const std::string& path) {
-  int fd = Connect(port);
-  if (fd < 0) return "(no connection)";
-  const std::string request = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: test\r\n\r\n");
-  (void)!write(fd, request.data(), request.size());
-  std::string answer;
-  char buffer[8192];
-  ssize_t n;
-  while ((n = read(fd, buffer, sizeof(buffer))) > 0) answer.append(buffer, n);
-  close(fd);
-  return answer;
-}
-
 // promtool's complaints about an exposition ("" when none).
 std::string Promtool(const FleetHarness& h, const std::string& text) {
   h.WriteFile("check.prom", text);
@@ -96,11 +83,11 @@ TEST(MetricsTest, FleetctlTheListenerAndTheTextfileShowTheFleetAsItIs) {
   // The listener serves the same families.
   const int port = ListenerPort(h);
   ASSERT_GT(port, 0) << h.FleetdLog();
-  const std::string served = Get(port, "/metrics");
+  const std::string served = FleetHarness::HttpGet(port, "/metrics");
   EXPECT_THAT(served, StartsWith("HTTP/1.1 200 OK\r\n"));
   EXPECT_THAT(served, HasSubstr("fleet_instance_up{engine=\"w\",index=\"1\"} 1\n"));
-  EXPECT_THAT(Get(port, "/healthz"), StartsWith("HTTP/1.1 200 OK"));
-  EXPECT_THAT(Get(port, "/nope"), StartsWith("HTTP/1.1 404"));
+  EXPECT_THAT(FleetHarness::HttpGet(port, "/healthz"), StartsWith("HTTP/1.1 200 OK"));
+  EXPECT_THAT(FleetHarness::HttpGet(port, "/nope"), StartsWith("HTTP/1.1 404"));
 
   // The textfile, rewritten every second.
   ASSERT_TRUE(FleetHarness::WaitUntil(
@@ -118,7 +105,7 @@ TEST(MetricsTest, FleetctlTheListenerAndTheTextfileShowTheFleetAsItIs) {
   EXPECT_TRUE(FleetHarness::WaitUntil(
       [&] { return absl::StrContains(h.Fleetctl({"metrics"}).out, restarted); },
       absl::Seconds(10)));
-  EXPECT_THAT(Get(port, "/metrics"), HasSubstr(restarted));
+  EXPECT_THAT(FleetHarness::HttpGet(port, "/metrics"), HasSubstr(restarted));
   EXPECT_TRUE(FleetHarness::WaitUntil(
       [&] { return absl::StrContains(FleetHarness::FileText(h.dir() + "/fleet.prom"), restarted); },
       absl::Seconds(5)));
@@ -148,7 +135,8 @@ TEST(MetricsTest, HostileClientsOfTheListenerCostSupervisionNothing) {
   for (int fd : hostile) close(fd);
   // The listener is still there for a real scraper.
   EXPECT_TRUE(FleetHarness::WaitUntil(
-      [&] { return absl::StartsWith(Get(port, "/metrics"), "HTTP/1.1 200"); }, absl::Seconds(15)));
+      [&] { return absl::StartsWith(FleetHarness::HttpGet(port, "/metrics"), "HTTP/1.1 200"); },
+      absl::Seconds(15)));
 }
 
 TEST(MetricsTest, ABadMetricsBlockIsRefusedWithItsPosition) {

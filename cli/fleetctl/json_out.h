@@ -9,17 +9,17 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "core/text/json_string.h"
 #include "google/protobuf/message.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
 namespace fleet::cli {
 
+using ::fleet::text::JsonString;  // core/text/json_string.h
+
 // Indented (pretty) when one_line is false; one line, no spaces, for
 // JSON-lines streams (`events -o json`). Ends with a newline.
 std::string OperatorJson(const google::protobuf::Message& message, bool one_line = false);
-
-// text as a JSON string; bytes that are not UTF-8 become U+FFFD.
-std::string JsonString(absl::string_view text);
 
 // "stdout", "stderr", "fleet".
 std::string LogStreamName(fleet::control::v1::LogStream stream);

@@ -31,9 +31,9 @@ class LogSink {
   // When the live log was deleted (rm logs/x.0.log) or replaced since it
   // was opened, closes it so the next write starts a fresh file at the
   // path; true if so. Output written to a deleted file reaches nobody.
+  bool ReopenIfReplaced();
   // The file it has open (0: none), for a check of its path made elsewhere.
   uint64_t open_inode() const { return fd_ >= 0 ? inode_ : 0; }
-  bool ReopenIfReplaced();
 
   const std::string& path() const { return path_; }
   uint64_t dropped_bytes() const { return dropped_bytes_; }

@@ -28,6 +28,7 @@
 #include "core/os/clock.h"
 #include "core/os/files.h"
 #include "core/os/process.h"
+#include "core/supervisor/event_journal.h"
 #include "core/supervisor/event_log.h"
 #include "core/supervisor/supervisor.h"
 
@@ -38,6 +39,9 @@ namespace {
 constexpr int kSyncLanes = 2;
 // At shutdown, how long the last commits and pushes may take.
 constexpr absl::Duration kSyncDrain = absl::Seconds(30);
+// RUN_DIR/events.jsonl rotates past 16 MiB, and 4 rotated files are kept.
+constexpr uint64_t kJournalMaxSize = 16 << 20;
+constexpr uint32_t kJournalMaxFiles = 4;
 
 // $WATCHDOG_USEC when it is meant for this process ($WATCHDOG_PID unset or
 // ours), else zero.
@@ -126,7 +130,12 @@ int RunDaemon(const DaemonOptions& options) {
     return kExitFailure;
   }
 
+  // Every event also as a JSON line in RUN_DIR/events.jsonl, written on the
+  // journal's thread (declared first: it outlives the log that feeds it).
+  supervisor::EventJournal journal(defaults::EventJournal(run_dir), kJournalMaxSize,
+                                   kJournalMaxFiles);
   supervisor::EventLog events(os::RealClock());
+  events.SetSink([&journal](const fleet::control::v1::Event& e) { journal.Append(e); });
   // Verdicts come back to the loop as posted closures; the monitor is stopped
   // before the supervisor goes away.
   supervisor::Supervisor* loop = nullptr;

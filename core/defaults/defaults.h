@@ -15,6 +15,8 @@ inline constexpr char kRunDir[] = "~/.fleet/run";
 std::string ControlDir(const std::string& run_dir);   // 0700
 std::string SocketPath(const std::string& run_dir);   // 0600, in ControlDir
 std::string PidFile(const std::string& run_dir);
+// Every event as a JSON line (core/supervisor/event_journal.h).
+std::string EventJournal(const std::string& run_dir);
 std::string LockFile(const std::string& run_dir);     // flock: one fleetd per run dir
 std::string StopFlag(const std::string& run_dir);
 std::string LocksDir(const std::string& run_dir);

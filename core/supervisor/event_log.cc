@@ -57,7 +57,13 @@ void EventLog::Add(const std::string& subject, const std::string& kind,
   fleet::MutexLock lock(&mu_);
   event.set_seq(next_seq_++);
   ring_.push_back(std::move(event));
+  if (sink_) sink_(ring_.back());
   while (ring_.size() > capacity_) ring_.pop_front();
+}
+
+void EventLog::SetSink(std::function<void(const fleet::control::v1::Event&)> sink) {
+  fleet::MutexLock lock(&mu_);
+  sink_ = std::move(sink);
 }
 
 std::vector<fleet::control::v1::Event> EventLog::Since(uint64_t after) const {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ class EventLog {
   // Blocks until an event with seq > after exists, the timeout passes or the
   // log is closed. Returns true when there is something to read.
   bool WaitFor(uint64_t after, absl::Duration timeout) const;
+  // Every event from now on also goes to sink (the journal), in seq order;
+  // called under the log's lock, so it must only queue. Empty: none.
+  void SetSink(std::function<void(const fleet::control::v1::Event&)> sink);
   // Wakes every waiter for good (fleetd is shutting down).
   void Close();
   bool closed() const;
@@ -43,6 +47,7 @@ class EventLog {
   std::deque<fleet::control::v1::Event> ring_ ABSL_GUARDED_BY(mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void(const fleet::control::v1::Event&)> sink_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fleet::supervisor

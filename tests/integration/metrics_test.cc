@@ -98,6 +98,11 @@ TEST(MetricsTest, FleetctlTheListenerAndTheTextfileShowTheFleetAsItIs) {
       absl::Seconds(5)));
   EXPECT_EQ(Promtool(h, FleetHarness::FileText(h.dir() + "/fleet.prom")), "");
 
+  // Every event is in the journal too, a JSON line each.
+  const std::string journal = FleetHarness::FileText(h.run_dir() + "/events.jsonl");
+  EXPECT_THAT(journal, HasSubstr("\"subject\":\"w/0\",\"kind\":\"started\""));
+  EXPECT_THAT(journal, HasSubstr("{\"v\":1,\"seq\":1,"));
+
   // A kill is a restart, in every one of them.
   const pid_t victim = h.Instance("w/0").pid();
   ASSERT_EQ(kill(victim, SIGKILL), 0);

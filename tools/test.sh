@@ -39,7 +39,8 @@ if [ "${FLEET_QUICK:-0}" != 1 ]; then
   # (Packaging is no memory-safety test: tools/install stays out.)
   suite "asan" --config=asan -- //... -//tools/bench/... -//tools/install/...
   suite "tsan" --config=tsan //core/plugin_host:all //core/sync:all //core/bus:all \
-    //core/health:all //core/os:all //core/supervisor:clock_jump_test
+    //core/health:all //core/os:all //core/supervisor:clock_jump_test //core/metrics:all \
+    //core/supervisor:event_journal_test
   # Exploring is not a gate: a run may find a new input any day, and CI must
   # say the same of the same commit. What a run finds is printed (with its
   # base64) to be fixed and kept in tests/fuzz/corpus, where the replay in

@@ -10,7 +10,10 @@
 //             longest, ms: how long an event could wait for the loop);
 //   fleetd RSS/PSS, idle CPU and wake-ups (all threads; loop/s: the
 //   supervision loop's own), and the wall time of `fleetctl status` (table
-//   and JSON).
+//   and JSON);
+//   scr_ms    the wall time of a scrape (`fleetctl metrics`), scr_cpu
+//             fleetd's CPU ms per scrape, rst_scr the restart p50 (as
+//             rst_p50) while a scraper asks without pause.
 //
 // Usage: bazel run -c opt //tools/bench:supervise_bench -- [N ...] [--kills K]
 #include <dirent.h>
@@ -77,21 +80,26 @@ void Bench(int n, int kills) {
   while (Run({fleetctl, "--run-dir", run_dir, "status"}) != 0) SleepUs(10000);
   sleep(1);
 
-  std::vector<double> restart_ms;
-  for (int k = 0; k < kills; ++k) {
-    int i = (k * 7919) % n;
-    Start before = *ReadStart(dir, i);
-    int64_t t = MonoNs();
-    kill(before.pid, SIGKILL);
-    std::optional<Start> after;
-    for (;;) {
-      after = ReadStart(dir, i);
-      if (after.has_value() && after->pid != before.pid) break;
-      SleepUs(100);
+  // SIGKILL to the new instance's first instruction, one kill at a time.
+  auto restarts = [&](int count, int salt) {
+    std::vector<double> ms;
+    for (int k = 0; k < count; ++k) {
+      int i = (k * 7919 + salt) % n;
+      Start before = *ReadStart(dir, i);
+      int64_t t = MonoNs();
+      kill(before.pid, SIGKILL);
+      std::optional<Start> after;
+      for (;;) {
+        after = ReadStart(dir, i);
+        if (after.has_value() && after->pid != before.pid) break;
+        SleepUs(100);
+      }
+      ms.push_back((after->ns - t) / 1e6);
+      SleepUs(20000);
     }
-    restart_ms.push_back((after->ns - t) / 1e6);
-    SleepUs(20000);
-  }
+    return ms;
+  };
+  std::vector<double> restart_ms = restarts(kills, 0);
 
   // A burst: many exits at once, each restarted at once.
   const int burst = std::max(1, std::min(200, n / 5));
@@ -122,6 +130,24 @@ void Bench(int n, int kills) {
 
   double status_ms = TimeCommandMs({fleetctl, "--run-dir", run_dir, "status"}, 20);
   double json_ms = TimeCommandMs({fleetctl, "--run-dir", run_dir, "status", "-o", "json"}, 20);
+  // A scrape (`fleetctl metrics`, what /metrics renders): its wall time,
+  // fleetd's CPU for it, and restarts while a scraper asks without pause.
+  const long scrape_cpu0 = CpuTicks(pid);
+  const int scrapes = 10;
+  double scrape_ms = TimeCommandMs({fleetctl, "--run-dir", run_dir, "metrics"}, scrapes);
+  double scrape_cpu_ms = 1000.0 * (CpuTicks(pid) - scrape_cpu0) / sysconf(_SC_CLK_TCK) / scrapes;
+  pid_t scraper = fork();
+  if (scraper == 0) {
+    setpgid(0, 0);
+    const std::string loop = absl::StrCat("while :; do '", fleetctl, "' --run-dir '", run_dir,
+                                          "' metrics >/dev/null; done");
+    execl("/bin/sh", "sh", "-c", loop.c_str(), nullptr);
+    _exit(127);
+  }
+  std::vector<double> scraped_restart_ms = restarts(std::max(5, kills / 2), 17);
+  kill(-scraper, SIGKILL);
+  kill(scraper, SIGKILL);
+  waitpid(scraper, nullptr, 0);
 
   int64_t t_stop = MonoNs();
   StopFleetd(dir, pid);
@@ -129,11 +155,12 @@ void Bench(int n, int kills) {
 
   printf(
       "%6d  %8.1f  %8.1f  %5.2f  %8.2f  %8.2f  %5d  %8.1f  %8.2f  %8.2f  %7.1f  %7.1f  %7.2f  "
-      "%7.2f  %7.2f  %8.1f  %8.1f  %8.1f\n",
+      "%7.2f  %7.2f  %8.1f  %8.1f  %8.1f  %8.1f  %8.1f  %8.2f\n",
       n, up_ms, floor_ms, up_ms / floor_ms, Percentile(restart_ms, 0.5),
       Percentile(restart_ms, 0.95), burst, burst_ms, LoopPassMs(passes_before, passes_after, 0.99),
       LoopPassMs(passes_before, passes_after, 1.0), rss / 1024.0, pss / 1024.0, idle_cpu, wakeups,
-      loop_wakeups, status_ms, json_ms, stop_ms);
+      loop_wakeups, status_ms, json_ms, stop_ms, scrape_ms, scrape_cpu_ms,
+      Percentile(scraped_restart_ms, 0.5));
   fflush(stdout);
   Run({"rm", "-rf", dir});
 }
@@ -153,8 +180,10 @@ int main(int argc, char** argv) {
   if (sizes.empty()) sizes = {10, 100, 1000};
   printf("fleet supervise benchmark: %d kills per size, restart delay 0, idle window 5s\n", kills);
   printf(
-      "%6s  %8s  %8s  %5s  %8s  %8s  %5s  %8s  %8s  %8s  %7s  %7s  %7s  %7s  %7s  %8s  %8s  %8s\n",
+      "%6s  %8s  %8s  %5s  %8s  %8s  %5s  %8s  %8s  %8s  %7s  %7s  %7s  %7s  %7s  %8s  %8s  %8s  "
+      "%8s  %8s  %8s\n",
       "N", "up_ms", "floor_ms", "x", "rst_p50", "rst_p95", "burst", "brst_ms", "pass_p99",
-      "pass_max", "rss_MB", "pss_MB", "idle%", "wake/s", "loop/s", "st_ms", "json_ms", "stop_ms");
+      "pass_max", "rss_MB", "pss_MB", "idle%", "wake/s", "loop/s", "st_ms", "json_ms", "stop_ms",
+      "scr_ms", "scr_cpu", "rst_scr");
   for (int n : sizes) Bench(n, kills);
 }

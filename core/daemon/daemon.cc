@@ -222,8 +222,8 @@ int RunDaemon(const DaemonOptions& options) {
   // fleetd does (this one's death must not kill its workers).
   EnsurePipeKeeper(run_dir);
   // Metrics (opt-in): rendered on the exporter's threads from a status the
-  // loop builds a slice at a time. Started before anything runs, so a
-  // listener that cannot be had stops fleetd with nothing left behind.
+  // loop builds a slice at a time. Started before any instance, so a
+  // listener that cannot be had stops fleetd before it starts anything.
   absl::StatusOr<std::unique_ptr<MetricsExporter>> exporter = MetricsExporter::Start(
       loaded->config.metrics(),
       [&supervisor](metrics::Format format) -> std::optional<std::string> {

@@ -65,10 +65,14 @@ absl::Status CheckOwnDirectory(const std::string& path, bool follow) {
 // waits that out instead of refusing.
 constexpr absl::Duration kDeadOwnersChildren = absl::Seconds(3);
 
+// "PID START_TIME\n": anything longer is not fleetd's (a worker can write
+// the run directory), and a FIFO or symlink there is refused, not waited on.
+constexpr size_t kPidFileMax = 64;
+
 // The pid file names a process that still runs (the same one: its start
 // time matches). Without a pid file, assume it does.
 bool OwnerAlive(const std::string& run_dir) {
-  absl::StatusOr<std::string> text = os::ReadFile(defaults::PidFile(run_dir));
+  absl::StatusOr<std::string> text = os::ReadUntrustedFile(defaults::PidFile(run_dir), kPidFileMax);
   if (!text.ok()) return true;
   std::vector<std::string> fields =
       absl::StrSplit(*text, absl::ByAnyChar(" \n"), absl::SkipEmpty());
@@ -112,7 +116,8 @@ absl::StatusOr<RunDirLock> RunDirLock::Acquire(const std::string& run_dir) {
     }
     ::close(fd);
     if (err != EWOULDBLOCK) return absl::ErrnoToStatus(err, absl::StrCat("flock ", lock_path));
-    absl::StatusOr<std::string> pid = os::ReadFile(defaults::PidFile(run_dir));
+    absl::StatusOr<std::string> pid =
+        os::ReadUntrustedFile(defaults::PidFile(run_dir), kPidFileMax);
     std::string who =
         pid.ok() ? absl::StrCat(" (pid ",
                                 absl::StripAsciiWhitespace(pid->substr(0, pid->find(' '))), ")")

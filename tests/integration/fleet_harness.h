@@ -69,6 +69,8 @@ class FleetHarness {
   // GET path from 127.0.0.1:port over HTTP/1.1: the whole answer, head and
   // body; "(no connection)" when none could be made.
   static std::string HttpGet(int port, const std::string& path);
+  // A TCP connection to 127.0.0.1:port, or -1.
+  static int ConnectLoopback(int port);
   // A TCP port on 127.0.0.1 that was free a moment ago.
   static int FreePort();
   // A file's whole content; "" when it cannot be read.

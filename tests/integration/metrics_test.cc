@@ -3,10 +3,7 @@
 // they follow what happens (a kill is a restart), hostile clients of the
 // listener cost supervision nothing, and a bad `metrics:` block is refused
 // with its position.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -38,19 +35,6 @@ int ListenerPort(const FleetHarness& h) {
   RE2::PartialMatch(h.FleetdLog(), R"(serving /metrics and /healthz on 127\.0\.0\.1:(\d+))", &port);
   int n = 0;
   return absl::SimpleAtoi(port, &n) ? n : 0;
-}
-
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 // promtool's complaints about an exposition ("" when none).
@@ -126,7 +110,7 @@ TEST(MetricsTest, HostileClientsOfTheListenerCostSupervisionNothing) {
       FleetHarness::WaitUntil([&] { return h.Instance("w/0").pid() > 0; }, absl::Seconds(10)));
   // Silent connections past every slot, one sending a head that never ends.
   std::vector<int> hostile;
-  for (int i = 0; i < 40; ++i) hostile.push_back(Connect(port));
+  for (int i = 0; i < 40; ++i) hostile.push_back(FleetHarness::ConnectLoopback(port));
   const std::string endless = "GET /metrics HTTP/1.1\r\nX: " + std::string(4000, 'a');
   (void)!write(hostile[0], endless.data(), endless.size());
   // Supervision goes on meanwhile: a killed instance is restarted at once.

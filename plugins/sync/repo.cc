@@ -37,7 +37,7 @@ std::unique_ptr<Repo> Repo::OpenOrClone(const std::string& work_tree, const std:
   // first commit when the remote has none yet.
   Reference upstream;
   if (git_reference_lookup(upstream.out(), repo, RemoteRef(branch).c_str()) == 0) {
-    *status = result->FastForward(git_reference_target(upstream.p));
+    *status = result->MoveBranchTo(git_reference_target(upstream.p), "clone");
     if (!status->ok()) return nullptr;
   } else {
     rc = git_repository_set_head(repo, LocalRef(branch).c_str());
@@ -135,7 +135,7 @@ GitStatus Repo::Pull(PullResult* result) {
   if (analysis & GIT_MERGE_ANALYSIS_UP_TO_DATE) return {};
   if (analysis & (GIT_MERGE_ANALYSIS_FASTFORWARD | GIT_MERGE_ANALYSIS_UNBORN)) {
     result->kind = PullResult::kFastForward;
-    return FastForward(git_annotated_commit_id(upstream.p));
+    return MoveBranchTo(git_annotated_commit_id(upstream.p), "fast-forward");
   }
   return merge_ ? Merge(upstream.p, result) : Rebase(upstream.p, result);
 }

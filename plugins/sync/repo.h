@@ -16,7 +16,6 @@
 #include "plugins/sync/merge_rules.h"
 #include "plugins/sync/repo_repair.h"
 
-struct git_rebase;
 struct git_repository;
 
 namespace fleet::plugins::sync {
@@ -81,17 +80,16 @@ class Repo {
  private:
   Repo(git_repository* repo, std::string branch) : repo_(repo), branch_(std::move(branch)) {}
   RepoRepair Repair() { return RepoRepair(repo_, branch_); }
-  // After a merge that cannot be finished (the tree was clean before it:
-  // nothing is lost).
-  void AbandonMerge() { Repair().ResetToHead(); }
-  GitStatus FastForward(const void* target_oid);
+  // Checks out a commit (never over uncommitted work) and moves the branch
+  // to it: a fast-forward, or the finished result of a rebase or merge.
+  // `why` goes into the reflog ("fleet: fast-forward").
+  GitStatus MoveBranchTo(const void* target_oid, const std::string& why);
+  // Both work in the object database only and touch the work tree once,
+  // through MoveBranchTo, with the resolved result.
   GitStatus Rebase(const void* upstream, PullResult* result);
   GitStatus Merge(const void* upstream, PullResult* result);
-  // git_rebase_abort, tried again while a lock someone else holds briefly
-  // makes it fail.
-  void AbortRebase(git_rebase* rebase);
-  // Resolves every conflict in the index by rule; false (nothing changed)
-  // when some path has no rule.
+  // Resolves every conflict in an in-memory index by rule, staging the
+  // results as blobs; false when some path has no rule.
   // merging: the index comes from a merge ("ours" = local), not a rebase
   // ("ours" = upstream).
   bool ResolveConflicts(void* index, const std::string& onto_hex, bool merging, PullResult* result,

@@ -1,5 +1,7 @@
 // Conflicts between two clones, resolved by each merge strategy, and the
 // merges that would break a state file refused.
+#include <sys/stat.h>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "plugins/sync/repo_fixture.h"
@@ -18,11 +20,13 @@ class ConflictTest : public RepoTest {
     CommitAndPush(a_.get(), "base");
     b_ = Clone("b");
     b_->SetMergeRules(std::move(rules));
+    b_->SetMergeInsteadOfRebase(merge_);
     Write(dir_ + "/a/" + path, a_text);
     CommitAndPush(a_.get(), "a");
     Write(dir_ + "/b/" + path, b_text);
     bool committed = false;
     EXPECT_TRUE(b_->CommitAll("b", "b@l", "b", &committed).ok());
+    before_ = Stat(dir_ + "/b/" + path);
     PullResult pulled;
     GitStatus status = b_->Pull(&pulled);
     EXPECT_TRUE(status.ok()) << status.error;
@@ -33,6 +37,15 @@ class ConflictTest : public RepoTest {
     }
     return pulled;
   }
+  // Inode and change time: a file rewritten with the same bytes differs.
+  static std::string Stat(const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return "missing";
+    return std::to_string(st.st_ino) + "@" + std::to_string(st.st_ctim.tv_sec) + "." +
+           std::to_string(st.st_ctim.tv_nsec);
+  }
+  bool merge_ = false;
+  std::string before_;  // Stat() of b's file just before the pull.
   std::unique_ptr<Repo> a_, b_;
 };
 
@@ -104,6 +117,42 @@ TEST_F(ConflictTest, AnUncoveredPathAbortsEverything) {
   EXPECT_EQ(r.kind, PullResult::kConflict);
   EXPECT_THAT(r.conflicts, ElementsAre("state.json"));
   EXPECT_EQ(Read(dir_ + "/b/state.json"), "{\"b\":1}\n");
+  // Not even for a moment: the rebase is worked out in memory, so a reader
+  // never sees the file with conflict markers (it is not rewritten at all).
+  EXPECT_EQ(Stat(dir_ + "/b/state.json"), before_);
+}
+
+TEST_F(ConflictTest, AnUncoveredPathInAMergeNeverTouchesTheWorkTree) {
+  merge_ = true;
+  PullResult r =
+      Diverge("state.json", "{}\n", "{\"a\":1}\n", "{\"b\":1}\n", {{"*.txt", Strategy::kUnion}});
+  EXPECT_EQ(r.kind, PullResult::kConflict);
+  EXPECT_THAT(r.conflicts, ElementsAre("state.json"));
+  EXPECT_EQ(Stat(dir_ + "/b/state.json"), before_);
+}
+
+TEST_F(ConflictTest, ARefusedMergeNeverTouchesTheWorkTree) {
+  for (bool merge : {false, true}) {
+    SCOPED_TRACE(merge ? "merge" : "rebase");
+    merge_ = merge;
+    PullResult r =
+        Diverge("state.json", "{}\n", "{\"a\": 1}\n", "{\"b\": 1}\n", {{"*", Strategy::kUnion}});
+    EXPECT_EQ(r.kind, PullResult::kConflict);
+    EXPECT_EQ(Stat(dir_ + "/b/state.json"), before_);
+    std::filesystem::remove_all(dir_ + "/a");
+    std::filesystem::remove_all(dir_ + "/b");
+  }
+}
+
+TEST_F(ConflictTest, AResolvedMergeCommitsTheResolution) {
+  merge_ = true;
+  PullResult r = Diverge("logs/ledger.txt", "start\n", "start\na\n", "start\nb\n",
+                         {{"logs/*.txt", Strategy::kUnion}});
+  EXPECT_EQ(r.kind, PullResult::kMerged);
+  EXPECT_EQ(Read(dir_ + "/b/logs/ledger.txt"), "start\na\nb\n");
+  bool committed = true;
+  ASSERT_TRUE(b_->CommitAll("b", "b@l", "b", &committed).ok());
+  EXPECT_FALSE(committed);  // The tree is the merge commit's, nothing left over.
 }
 
 }  // namespace

@@ -231,8 +231,9 @@ std::string RepoRepair::UndoInterruptedOperation() {
   const int state = git_repository_state(repo_);
   const std::string marker = std::string(git_repository_path(repo_)) + kFastForwardMarker;
   if (state == GIT_REPOSITORY_STATE_NONE && Exists(marker)) {
-    // A fast-forward was cut between its checkout and its ref update: the
-    // tree is (partly) the remote's, HEAD the old commit. Back to HEAD,
+    // A move of the branch (a fast-forward, or a rebase's or merge's
+    // result) was cut between its checkout and its ref update: the tree is
+    // (partly) the new commit's, HEAD the old one. Back to HEAD,
     // keeping only what someone wrote since (as below).
     ClearStaleLocks();
     std::map<std::string, std::optional<std::string>> written = ChangesSinceHead();
@@ -242,7 +243,8 @@ std::string RepoRepair::UndoInterruptedOperation() {
     // The checkout's own files match the target commit: not kept.
     const PutBackResult put = PutBack(written, {"HEAD^{tree}", target + "^{tree}"});
     ::unlink(marker.c_str());
-    return "a fast-forward left half done (a process was killed mid-sync) was undone; " +
+    return "a checkout of fetched or merged commits left half done (a process was killed "
+           "mid-sync) was undone; " +
            put.Describe();
   }
   if (state == GIT_REPOSITORY_STATE_NONE) return "";

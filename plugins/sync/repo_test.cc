@@ -350,7 +350,8 @@ TEST_F(RepoTest, AFastForwardLeftHalfDoneIsUndoneWithoutTakingTheRemotesFilesAsO
   EXPECT_EQ(Read(dir_ + "/b/shared"), "v2\n");
   Write(dir_ + "/b/mine", "written during the outage\n");
   b = Clone("b");
-  EXPECT_THAT(b->UndoInterruptedOperation(), ::testing::HasSubstr("a fast-forward"));
+  EXPECT_THAT(b->UndoInterruptedOperation(),
+              ::testing::HasSubstr("a checkout of fetched or merged commits"));
   EXPECT_EQ(Read(dir_ + "/b/shared"), "v1\n");  // As HEAD says: not b's change.
   EXPECT_EQ(Read(dir_ + "/b/mine"), "written during the outage\n");
   bool committed = false;

@@ -67,14 +67,13 @@ Supervisor::Supervisor(SupervisorOptions options)
                    [this](const std::string& subject, const std::string& kind,
                           const std::string& message) { Emit(subject, kind, message); }),
       launcher_(options_.run_dir, &capture_, &containment_, &modules_, clock_),
-      spawner_(
-          clock_, [this](std::function<void()> fn) { return loop_.Post(std::move(fn)); },
-          [this](Spawner::Done done) { OnSpawned(std::move(done)); },
-          [this] { return PassOver(); }),
       host_(Parts()),
-      adoption_(Parts(), [this](Instance* inst) { HandlePidfd(inst); }) {
-  started_wall_ = clock_->WallNow();
-  started_mono_ = state_.now = pass_began_ = clock_->MonotonicNow();
+      adoption_(Parts(), [this](Instance* inst) { HandlePidfd(inst); }),
+      starter_(
+          Parts(), &adoption_, [this] { return PassOver(); },
+          [this](Instance* inst, const os::ExitStatus& status) { OnExit(inst, status); }),
+      reporter_({options_.run_dir, clock_, events_, &loop_, &table_, &modules_, &health_}) {
+  state_.now = pass_began_ = clock_->MonotonicNow();
 }
 
 Supervisor::~Supervisor() {
@@ -99,7 +98,7 @@ CoreParts Supervisor::Parts() {
 
 absl::Status Supervisor::Init() {
   if (options_.watchdog_interval > absl::ZeroDuration() && options_.watchdog_ping) {
-    watchdog_due_ping_ = clock_->MonotonicNow();
+    health_.watchdog_due = clock_->MonotonicNow();
   }
   FLEET_RETURN_IF_ERROR(loop_.Init(HandledSignals()));
   capture_.set_epoll(loop_.epoll_fd());
@@ -124,7 +123,7 @@ void Supervisor::Run() {
                                        // What the wait delivers happened now, not
                                        // when the loop last looked at the clock.
                                        state_.now = pass_began_ = clock_->MonotonicNow();
-                                       spawns_this_pass_ = 0;
+                                       starter_.NewPass();
                                        timed = true;
                                      }};
   std::optional<MonoTime> next_deadline;
@@ -140,7 +139,7 @@ void Supervisor::Run() {
       next_deadline = NextDeadline();
     }
     const int timeout = TimeoutMs(next_deadline);
-    if (timed) loop_passes_.Add(clock_->MonotonicNow() - pass_began_);
+    if (timed) health_.passes.Add(clock_->MonotonicNow() - pass_began_);
     // Commands, signals and watched descriptors change state; output does not.
     if (loop_.Wait(timeout, handlers)) state_.dirty = true;
     state_.now = clock_->MonotonicNow();
@@ -148,8 +147,8 @@ void Supervisor::Run() {
       NoteStall(*next_deadline);
     }
     if (next_deadline.has_value() && *next_deadline <= state_.now) {
-      loop_lag_ = state_.now - *next_deadline;
-      max_loop_lag_ = std::max(max_loop_lag_, loop_lag_);
+      health_.lag = state_.now - *next_deadline;
+      health_.max_lag = std::max(health_.max_lag, health_.lag);
       RunTimers();
       state_.dirty = true;
     }
@@ -179,7 +178,7 @@ std::optional<MonoTime> Supervisor::NextDeadline() const {
   auto consider = [&next](const std::optional<MonoTime>& d) {
     if (d.has_value() && (!next.has_value() || *d < *next)) next = d;
   };
-  consider(watchdog_due_ping_);
+  consider(health_.watchdog_due);
   for (const auto& m : modules_) consider(m->NextDeadline());
   consider(containment_.sweep_due());
   consider(watch_.NextRescan());
@@ -255,7 +254,7 @@ void Supervisor::OnReaped(const os::Reaped& r) {
   Instance* inst = table_.TakePid(r.pid);
   if (inst == nullptr) {
     if (options_.children == nullptr || !options_.children->Deliver(r.pid, r.status)) {
-      spawner_.KeepUnclaimedExit(r.pid, r.status);  // Perhaps a start whose pid is on its way.
+      starter_.KeepUnclaimedExit(r.pid, r.status);  // Perhaps a start whose pid is on its way.
     }
     return;
   }
@@ -354,9 +353,9 @@ void Supervisor::RunTimers() {
   }
   adoption_.RetryRecords();
   containment_.KillStubbornOrphans(state_.now);
-  if (watchdog_due_ping_.has_value() && *watchdog_due_ping_ <= state_.now) {
+  if (health_.watchdog_due.has_value() && *health_.watchdog_due <= state_.now) {
     options_.watchdog_ping();
-    watchdog_due_ping_ = state_.now + options_.watchdog_interval;
+    health_.watchdog_due = state_.now + options_.watchdog_interval;
   }
 }
 

@@ -21,7 +21,6 @@
 #include "core/module/module.h"
 #include "core/os/child_waiter.h"
 #include "core/os/clock.h"
-#include "core/stats/latency_histogram.h"
 #include "core/supervisor/adoption.h"
 #include "core/supervisor/containment.h"
 #include "core/supervisor/core_host.h"
@@ -31,9 +30,10 @@
 #include "core/supervisor/instance_table.h"
 #include "core/supervisor/launcher.h"
 #include "core/supervisor/lifecycle.h"
+#include "core/supervisor/operator_verbs.h"
 #include "core/supervisor/output_capture.h"
-#include "core/supervisor/spawner.h"
-#include "core/supervisor/usage_sampler.h"
+#include "core/supervisor/run_starter.h"
+#include "core/supervisor/status_reporter.h"
 #include "proto/fleet/control/v1/control.pb.h"
 
 namespace fleet::supervisor {
@@ -45,8 +45,6 @@ namespace fleet::supervisor {
 // always takes on at least one batch of exits and one start, so bursts
 // drain as fast as the machine can create processes.
 inline constexpr absl::Duration kPassBudget = absl::Milliseconds(5);
-// Status rows built per loop iteration: ~1 ms of the loop's time.
-inline constexpr size_t kStatusRowsPerSlice = 256;
 // Exits reaped per look, between checks of the budget.
 inline constexpr size_t kReapBatch = 4;
 
@@ -68,8 +66,6 @@ struct SupervisorOptions {
   // more is said so at every apply.
   uint64_t file_limit = 0;
 };
-
-enum class Verb { kStart, kStop, kRestart };
 
 // Thread-safety: Post() from any thread; everything else on the
 // loop thread (before Run(), or inside a posted closure).
@@ -101,11 +97,6 @@ class Supervisor {
   // Runs fn on the loop thread soon. Returns false (fn dropped) once the loop
   // has finished.
   bool Post(std::function<void()> fn) { return loop_.Post(std::move(fn)); }
-  // Any thread, on a status built on the loop: what each running instance
-  // uses (CPU, memory) and fleetd's own memory and descriptors, read here
-  // rather than on the loop (a directory of 30,000 descriptors is not a
-  // quick read).
-  void FillUsage(fleet::control::v1::GetStatusResponse* status);
   // The same for an operator's command, whose answer is awaited: a start it
   // makes is made before it returns (within the loop's pass budget), so the
   // answer can say how it went.
@@ -120,19 +111,17 @@ class Supervisor {
   // What modules are given to see the fleet and ask of it.
   module::ModuleHost* host() { return &host_; }
 
-  // Any thread: the status, built on the loop kStatusRowsPerSlice rows at
-  // a time (exits, timers and commands are handled between slices, so ten
-  // thousand rows delay none of them by more than a slice), then handed to
-  // done on the loop. False once the loop has finished: done is not called.
-  bool BuildStatus(std::function<void(fleet::control::v1::GetStatusResponse)> done);
-  // Any thread but the loop's: a whole status (BuildStatus) with usage
-  // filled in (FillUsage), waited for up to `timeout`. kUnavailable once the
-  // loop has finished, kDeadlineExceeded when it did not answer in time.
-  absl::StatusOr<fleet::control::v1::GetStatusResponse> AwaitStatus(absl::Duration timeout);
+  // fleetctl status (status_reporter.h): BuildStatus and AwaitStatus from
+  // any thread, Status (the whole of it at once, for tests) on the loop.
+  bool BuildStatus(std::function<void(fleet::control::v1::GetStatusResponse)> done) {
+    return reporter_.Build(std::move(done));
+  }
+  absl::StatusOr<fleet::control::v1::GetStatusResponse> AwaitStatus(absl::Duration timeout) {
+    return reporter_.Await(timeout);
+  }
 
   // --- loop thread ---
-  // The whole status in one go (for tests, which hold the loop).
-  fleet::control::v1::GetStatusResponse Status() const;
+  fleet::control::v1::GetStatusResponse Status() const { return reporter_.Whole(); }
   // target: "ENGINE", "ENGINE/N" or "all". kNotFound for an unknown target.
   absl::StatusOr<fleet::control::v1::ActionResponse> Act(Verb verb, const std::string& target);
   // Loads the config again and applies it; a bad config changes nothing.
@@ -148,8 +137,6 @@ class Supervisor {
   // What CoreHost and Adoption work over.
   CoreParts Parts();
   void OnSignal(int sig);
-  // An event when the config's instances need more descriptors than fleetd may open.
-  void WarnIfDescriptorsShort();
   // The stop flag file exists: it is removed and fleetd shuts down.
   void CheckStopFlag();
   // An adopted process's pidfd became readable: it is gone.
@@ -167,22 +154,7 @@ class Supervisor {
   // module starts it), or WAITING for what it depends on.
   void ReconcileScheduled(Instance* inst, const std::string& unmet);
   void ReconcileShutdown();
-  // A status answer under way (BuildStatus).
-  struct StatusBuild {
-    fleet::control::v1::GetStatusResponse status;
-    StatusCursor cursor;
-    std::function<void(fleet::control::v1::GetStatusResponse)> done;
-  };
-  // One slice of it; the next is posted, or the answer handed over.
-  void ContinueStatus(std::shared_ptr<StatusBuild> build);
-  // Everything but the rows: fleetd's own figures and the modules'.
-  void FillFleetStatus(fleet::control::v1::GetStatusResponse* status) const;
   void Perform(Instance* inst, Action action);
-  // Prepares inst's run and hands it to the Spawner.
-  void Spawn(Instance* inst);
-  // The Spawner's answer, on the loop: the run's bookkeeping, or its failure.
-  void OnSpawned(Spawner::Done done);
-  void SpawnFailed(Instance* inst, const absl::Status& status);
   // Every module lets inst start now (SpawnGate); else it WAITs, gated.
   bool SpawnGatesOpen(Instance* inst);
   // Watched files: rebuilds what is watched; cheap to call, does the work
@@ -207,8 +179,6 @@ class Supervisor {
   SupervisorOptions options_;
   os::Clock* clock_;
   EventLog* events_;
-  std::string fleet_name_;
-  std::string config_path_;
 
   EventLoop loop_;
   InstanceTable table_;
@@ -219,20 +189,12 @@ class Supervisor {
   // Nothing an instance started outlives it (cgroups or process groups).
   Containment containment_;
   Launcher launcher_;
-  // Runs are started off the loop; tickets tell one start from the next.
-  Spawner spawner_;
-  uint64_t spawn_tickets_ = 0;
   int commands_running_ = 0;  // PostCommand's closures under way
 
-  std::optional<MonoTime> watchdog_due_ping_;
-  // The loop's own health: lateness of the last timer run, and the worst.
-  absl::Duration loop_lag_;
-  absl::Duration max_loop_lag_;
-  stats::LatencyHistogram loop_passes_;
-  UsageSampler usage_;
-  // The pass under way: when its wait ended, and the starts it made.
+  // The loop's own health (lateness, pass times, the watchdog's ping).
+  LoopHealth health_;
+  // When the wait of the pass under way ended.
   MonoTime pass_began_;
-  int spawns_this_pass_ = 0;
   // Now, shutting down, dirty, rewatch, the last stall: read by the host.
   // Progress is judged only on time fleetd was watching, so a stall does
   // not count as idle.
@@ -240,8 +202,9 @@ class Supervisor {
   CoreHost host_;
   // Pid records, and the instances a previous fleetd left running.
   Adoption adoption_;
-  absl::Time started_wall_;
-  MonoTime started_mono_;
+  // Runs are started off the loop.
+  RunStarter starter_;
+  StatusReporter reporter_;
 };
 
 }  // namespace fleet::supervisor

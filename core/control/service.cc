@@ -68,7 +68,8 @@ class ControlService final : public ctl::FleetControl::Service {
 
   grpc::Status GetMetrics(grpc::ServerContext*, const ctl::GetMetricsRequest* request,
                           ctl::GetMetricsResponse* response) override {
-    absl::StatusOr<ctl::GetStatusResponse> status = supervisor_->AwaitStatus(kLoopAnswerWait);
+    absl::StatusOr<ctl::GetStatusResponse> status =
+        supervisor_->AwaitStatus(kLoopAnswerWait, /*with_metrics=*/true);
     if (!status.ok()) return ToGrpc(status.status());
     const metrics::Format format =
         request->openmetrics() ? metrics::Format::kOpenMetrics : metrics::Format::kPrometheusText;

@@ -228,7 +228,7 @@ int RunDaemon(const DaemonOptions& options) {
       loaded->config.metrics(),
       [&supervisor](metrics::Format format) -> std::optional<std::string> {
         absl::StatusOr<fleet::control::v1::GetStatusResponse> status =
-            supervisor.AwaitStatus(absl::Seconds(10));
+            supervisor.AwaitStatus(absl::Seconds(10), /*with_metrics=*/true);
         if (!status.ok()) return std::nullopt;
         return metrics::RenderFleetMetrics(*status, format);
       },

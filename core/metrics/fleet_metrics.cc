@@ -1,6 +1,7 @@
 #include "core/metrics/fleet_metrics.h"
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -27,6 +28,15 @@ Labels Of(const ctl::EngineStatus& engine, const ctl::InstanceStatus& inst) {
 }
 
 double Seconds(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
+
+// Every restart cause (lifecycle.h's RestartCauseName), in a fixed order.
+constexpr const char* kRestartReasons[] = {"exit",     "signal", "unhealthy", "timeout",
+                                           "operator", "config", "replaced",  "spawn_failed"};
+// Always a series, 0 until it happens (so a first restart is an increase,
+// not a new series); the others appear once they happen.
+bool AlwaysShown(absl::string_view reason) {
+  return reason == "exit" || reason == "signal" || reason == "unhealthy" || reason == "operator";
+}
 
 // One family over every instance: value(inst) or nothing for it.
 void PerInstance(const ctl::GetStatusResponse& status, Exposition* out, absl::string_view name,
@@ -85,9 +95,21 @@ void Instances(const ctl::GetStatusResponse& status, Exposition* out) {
       }
     }
   }
-  PerInstance(status, out, "fleet_instance_restarts_total", Type::kCounter,
-              "Times fleetd started the instance again (since fleetd started or took it back)",
-              [](const Inst& i) { return i.restarts(); });
+  out->Family("fleet_instance_restarts_total", Type::kCounter,
+              "Times fleetd started the instance again (since fleetd started or took it back), "
+              "by what caused it");
+  for (const ctl::EngineStatus& engine : status.engines()) {
+    for (const Inst& inst : engine.instances()) {
+      for (const char* reason : kRestartReasons) {
+        auto it = inst.restarts_by_reason().find(reason);
+        const bool seen = it != inst.restarts_by_reason().end();
+        if (!seen && !AlwaysShown(reason)) continue;
+        Labels labels = Of(engine, inst);
+        labels.emplace_back("reason", reason);
+        out->Sample(labels, seen ? it->second : 0);
+      }
+    }
+  }
   PerInstance(status, out, "fleet_instance_start_time_seconds", Type::kGauge,
               "When the instance's current run started, in seconds since the epoch",
               [](const Inst& i) -> std::optional<double> {
@@ -122,6 +144,62 @@ void Instances(const ctl::GetStatusResponse& status, Exposition* out) {
   PerInstance(status, out, "fleet_instance_log_dropped_bytes_total", Type::kCounter,
               "Output dropped instead of written to the instance's log (disk full, errors)",
               [](const Inst& i) { return static_cast<double>(i.log_dropped_bytes()); });
+  PerInstance(status, out, "fleet_instance_last_progress_age_seconds", Type::kGauge,
+              "Since the running instance last showed progress (its health check's signal: log "
+              "or heartbeat written); absent without a health check",
+              [](const Inst& i) -> std::optional<double> {
+                if (i.pid() <= 0 || i.last_progress_ms_ago() < 0) return std::nullopt;
+                return Seconds(i.last_progress_ms_ago());
+              });
+}
+
+// FLEET_METRIC values as fleet_app_<name>{engine,index}: one family per
+// name, names made valid (two names that become one: the first, by name).
+void AppMetrics(const ctl::GetStatusResponse& status, Exposition* out) {
+  struct Value {
+    const ctl::EngineStatus* engine;
+    const ctl::InstanceStatus* inst;
+    double value;
+  };
+  std::map<std::string, std::map<std::pair<std::string, uint32_t>, Value>> families;
+  for (const ctl::EngineStatus& engine : status.engines()) {
+    for (const ctl::InstanceStatus& inst : engine.instances()) {
+      // The map's order is not the names' order: sort, so a clash resolves
+      // the same way every time.
+      std::map<std::string, double> sorted(inst.app_metrics().begin(), inst.app_metrics().end());
+      for (const auto& [name, value] : sorted) {
+        families[absl::StrCat("fleet_app_", SanitizeName(name))].emplace(
+            std::make_pair(engine.name(), inst.index()), Value{&engine, &inst, value});
+      }
+    }
+  }
+  for (const auto& [name, values] : families) {
+    out->Family(name, Type::kGauge, "A value the instance published (FLEET_METRIC)");
+    for (const auto& [key, v] : values) out->Sample(Of(*v.engine, *v.inst), v.value);
+  }
+}
+
+// What the feature modules publish (Module::FillMetrics), as they gave it.
+void ModuleSeries(const ctl::GetStatusResponse& status, Exposition* out) {
+  for (const ctl::MetricFamily& family : status.metrics()) {
+    const Type type = family.type() == ctl::MetricFamily::COUNTER     ? Type::kCounter
+                      : family.type() == ctl::MetricFamily::HISTOGRAM ? Type::kHistogram
+                                                                      : Type::kGauge;
+    out->Family(family.name(), type, family.help());
+    for (const ctl::MetricSample& sample : family.samples()) {
+      Labels labels;
+      for (const ctl::MetricLabel& label : sample.labels()) {
+        labels.emplace_back(label.name(), label.value());
+      }
+      if (type != Type::kHistogram) {
+        out->Sample(labels, sample.value());
+        continue;
+      }
+      out->Histogram(labels, {sample.bounds().begin(), sample.bounds().end()},
+                     {sample.counts().begin(), sample.counts().end()}, sample.sum(),
+                     sample.count());
+    }
+  }
 }
 
 void Runs(const ctl::GetStatusResponse& status, Exposition* out) {
@@ -146,7 +224,9 @@ std::string RenderFleetMetrics(const ctl::GetStatusResponse& status, Format form
   Exposition out(format);
   Daemon(status, &out);
   Instances(status, &out);
+  AppMetrics(status, &out);
   Runs(status, &out);
+  ModuleSeries(status, &out);
   return out.Finish();
 }
 

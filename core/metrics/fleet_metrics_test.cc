@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/metrics/series.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -37,6 +38,14 @@ ctl::GetStatusResponse AFleet() {
   w0->set_pid(100);
   w0->set_started_unix_ms(1733472001000);
   w0->set_restarts(2);
+  (*w0->mutable_restarts_by_reason())["exit"] = 1;
+  (*w0->mutable_restarts_by_reason())["timeout"] = 1;
+  (*w0->mutable_app_metrics())["cash"] = 41.5;
+  (*w0->mutable_app_metrics())["api-calls"] = 7;
+  // Two names that become one: the first by name ("queue.depth") is kept.
+  (*w0->mutable_app_metrics())["queue_depth"] = 2;
+  (*w0->mutable_app_metrics())["queue.depth"] = 1;
+  w0->set_last_progress_ms_ago(2500);
   w0->set_cpu_seconds(1.5);
   w0->set_rss_bytes(4096);
   w0->set_health("healthy");
@@ -54,6 +63,15 @@ ctl::GetStatusResponse AFleet() {
   j0->set_next_run_unix_ms(1733500000000);
   j0->mutable_last_run()->set_started_unix_ms(1733400000000);
   j0->mutable_last_run()->set_verdict("succeeded");
+  j0->set_last_progress_ms_ago(-1);
+  w1->set_last_progress_ms_ago(-1);
+  // What a module publishes.
+  Series runs = Series::Counter(&s, "fleet_runs_total", "Runs by verdict");
+  runs.Add({{"engine", "nightly"}, {"index", "0"}, {"verdict", "succeeded"}}, 3);
+  Buckets durations(kDurationBounds);
+  for (double seconds : {0.05, 2.0, 4000.0, 9000.0}) durations.Add(seconds);
+  Series::Histogram(&s, "fleet_run_duration_seconds", "How long runs took")
+      .Add(InstanceLabels("nightly", 0), durations);
   return s;
 }
 
@@ -77,7 +95,33 @@ TEST(FleetMetricsTest, EveryInstanceIsLabelledByEngineAndIndexNeverByPid) {
               HasSubstr("fleet_instance_state{engine=\"web\",index=\"1\",state=\"backoff\"} 1\n"));
   EXPECT_THAT(text,
               HasSubstr("fleet_instance_state{engine=\"web\",index=\"1\",state=\"running\"} 0\n"));
-  EXPECT_THAT(text, HasSubstr("fleet_instance_restarts_total{engine=\"web\",index=\"0\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("fleet_instance_restarts_total{engine=\"web\",index=\"0\",reason="
+                              "\"exit\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("fleet_instance_restarts_total{engine=\"web\",index=\"0\",reason="
+                              "\"timeout\"} 1\n"));
+  // The common causes are always there (0 until they happen); rare ones once seen.
+  EXPECT_THAT(text, HasSubstr("fleet_instance_restarts_total{engine=\"web\",index=\"1\",reason="
+                              "\"unhealthy\"} 0\n"));
+  EXPECT_THAT(text, Not(HasSubstr("index=\"1\",reason=\"timeout\"")));
+  EXPECT_THAT(text, HasSubstr("fleet_app_cash{engine=\"web\",index=\"0\"} 41.5\n"));
+  EXPECT_THAT(text, HasSubstr("fleet_app_api_calls{engine=\"web\",index=\"0\"} 7\n"));
+  EXPECT_THAT(text, HasSubstr("fleet_app_queue_depth{engine=\"web\",index=\"0\"} 1\n"));
+  EXPECT_THAT(text, Not(HasSubstr("fleet_app_queue_depth{engine=\"web\",index=\"0\"} 2\n")));
+  EXPECT_THAT(text, HasSubstr("fleet_instance_last_progress_age_seconds{engine=\"web\",index="
+                              "\"0\"} 2.5\n"));
+  EXPECT_THAT(text, Not(HasSubstr("fleet_instance_last_progress_age_seconds{engine=\"nightly\"")));
+  EXPECT_THAT(text, HasSubstr("fleet_runs_total{engine=\"nightly\",index=\"0\",verdict="
+                              "\"succeeded\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("fleet_run_duration_seconds_bucket{engine=\"nightly\",index=\"0\","
+                              "le=\"0.1\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("fleet_run_duration_seconds_bucket{engine=\"nightly\",index=\"0\","
+                              "le=\"5\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("fleet_run_duration_seconds_bucket{engine=\"nightly\",index=\"0\","
+                              "le=\"7200\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("fleet_run_duration_seconds_bucket{engine=\"nightly\",index=\"0\","
+                              "le=\"+Inf\"} 4\n"));
+  EXPECT_THAT(text,
+              HasSubstr("fleet_run_duration_seconds_count{engine=\"nightly\",index=\"0\"} 4\n"));
   EXPECT_THAT(text, HasSubstr("fleet_instance_start_time_seconds{engine=\"web\",index=\"0\"} "
                               "1733472001\n"));
   EXPECT_THAT(text,

@@ -97,7 +97,8 @@ class ModuleHost {
   // Starting a scheduled run (or the process of a waiting instance) now;
   // stopping it (it stays stopped until started again); restarting it;
   // IDLE instead of a retry after its run (a rate limit). No-ops where the
-  // lifecycle does not allow them.
+  // lifecycle does not allow them. A restart here is counted as "replaced"
+  // (a new run takes the place of the current one).
   virtual void Start(const std::string& id) = 0;
   virtual void Stop(const std::string& id, const std::string& reason) = 0;
   virtual void Restart(const std::string& id, const std::string& reason) = 0;
@@ -114,7 +115,7 @@ class ModuleHost {
                              const std::string& what) = 0;
   // Acting on a live instance (no-ops otherwise): kill it, and keep it
   // stopped until the operator starts it; or restart it as a failure (it
-  // counts toward backoff and the crash loop).
+  // counts toward backoff and the crash loop, and as an "unhealthy" restart).
   virtual void Kill(const std::string& id, const std::string& reason) = 0;
   virtual void FailAndRestart(const std::string& id, const std::string& reason) = 0;
   // Health's verdict, for what depends on the instance (dependent engines
@@ -206,6 +207,9 @@ class Module {
   virtual void FillStatus(fleet::control::v1::GetStatusResponse* status) const {}
   virtual void FillInstanceStatus(const InstanceView& inst,
                                   fleet::control::v1::InstanceStatus* out) const {}
+  // Adds its series (counters, histograms) to status->metrics, for a
+  // scrape or `fleetctl metrics` (not for every status: they can be many).
+  virtual void FillMetrics(fleet::control::v1::GetStatusResponse* status) const {}
 };
 
 }  // namespace fleet::module

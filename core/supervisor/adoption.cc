@@ -131,7 +131,8 @@ void Adoption::Adopt(Instance* inst, const InstanceRecord& r) {
   for (const auto& m : *p_.modules) m->OnAdopted(ViewOf(*inst), up);
   if (r.spec_hash != SpecHash(spec) && !inst->engine->scheduled) {
     p_.perform(inst,
-               inst->life.Restart(p_.state->now, "its definition changed while fleetd was down"));
+               inst->life.Restart(p_.state->now, "its definition changed while fleetd was down",
+                                  RestartCause::kConfig));
   }
 }
 

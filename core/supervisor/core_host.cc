@@ -51,7 +51,9 @@ void CoreHost::Stop(const std::string& id, const std::string& reason) {
 }
 
 void CoreHost::Restart(const std::string& id, const std::string& reason) {
-  Drive(id, false, [&](Lifecycle& life) { return life.Restart(p_.state->now, reason); });
+  Drive(id, false, [&](Lifecycle& life) {
+    return life.Restart(p_.state->now, reason, RestartCause::kReplaced);
+  });
 }
 
 void CoreHost::Kill(const std::string& id, const std::string& reason) {
@@ -59,7 +61,9 @@ void CoreHost::Kill(const std::string& id, const std::string& reason) {
 }
 
 void CoreHost::FailAndRestart(const std::string& id, const std::string& reason) {
-  Drive(id, true, [&](Lifecycle& life) { return life.FailAndRestart(p_.state->now, reason); });
+  Drive(id, true, [&](Lifecycle& life) {
+    return life.FailAndRestart(p_.state->now, reason, RestartCause::kUnhealthy);
+  });
 }
 
 void CoreHost::Idle(const std::string& id, const std::string& reason) {

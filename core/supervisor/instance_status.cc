@@ -81,6 +81,15 @@ void FillInstanceRow(const Instance& inst, MonoTime now, ctl::InstanceStatus* i)
     i->set_uptime_ms(absl::ToInt64Milliseconds(now - inst.life.spawned_at()));
   }
   i->set_restarts(inst.life.restarts());
+  i->set_last_progress_ms_ago(-1);  // A health check's module says otherwise.
+  if (inst.life.restarts() > 0) {
+    for (int c = 0; c < kRestartCauses; ++c) {
+      const RestartCause cause = static_cast<RestartCause>(c);
+      if (uint32_t n = inst.life.restarts(cause); n > 0) {
+        (*i->mutable_restarts_by_reason())[RestartCauseName(cause)] = n;
+      }
+    }
+  }
   std::string reason = inst.life.reason();
   if (inst.life.HasProcess() && inst.life.state() != State::kStopping &&
       !inst.life.last_restart_reason().empty()) {

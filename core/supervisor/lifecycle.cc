@@ -44,6 +44,28 @@ const char* StateName(State state) {
   return "?";
 }
 
+const char* RestartCauseName(RestartCause cause) {
+  switch (cause) {
+    case RestartCause::kExit:
+      return "exit";
+    case RestartCause::kSignal:
+      return "signal";
+    case RestartCause::kUnhealthy:
+      return "unhealthy";
+    case RestartCause::kTimeout:
+      return "timeout";
+    case RestartCause::kOperator:
+      return "operator";
+    case RestartCause::kConfig:
+      return "config";
+    case RestartCause::kReplaced:
+      return "replaced";
+    case RestartCause::kSpawnFailed:
+      return "spawn_failed";
+  }
+  return "exit";
+}
+
 LifecyclePolicy LifecyclePolicy::FromEngine(const v1::Engine& e) {
   LifecyclePolicy p;
   p.restart = e.restart();
@@ -147,7 +169,8 @@ void Lifecycle::Adopted(MonoTime now, absl::Duration up) {
   reason_ = "adopted after a fleetd restart";
 }
 
-std::optional<absl::Duration> Lifecycle::Fail(MonoTime now, const std::string& what) {
+std::optional<absl::Duration> Lifecycle::Fail(MonoTime now, const std::string& what,
+                                              RestartCause cause) {
   ++consecutive_failures_;
   // Only the last max_failures times can matter: the deque stays bounded even
   // for an instance that fails forever.
@@ -166,7 +189,7 @@ std::optional<absl::Duration> Lifecycle::Fail(MonoTime now, const std::string& w
     return std::nullopt;
   }
   absl::Duration delay = policy_.backoff.Delay(consecutive_failures_, random01_());
-  ++restarts_;
+  CountRestart(cause);
   last_restart_reason_ = what;
   state_ = State::kBackoff;
   deadline_ = now + delay;
@@ -175,7 +198,7 @@ std::optional<absl::Duration> Lifecycle::Fail(MonoTime now, const std::string& w
   return delay;
 }
 
-Action Lifecycle::RunEnded(MonoTime now, bool ok, const std::string& what) {
+Action Lifecycle::RunEnded(MonoTime now, bool ok, const std::string& what, RestartCause cause) {
   run_deadline_.reset();
   deadline_.reset();
   if (ok) {
@@ -186,7 +209,7 @@ Action Lifecycle::RunEnded(MonoTime now, bool ok, const std::string& what) {
     return Action::kNone;
   }
   if (policy_.restart != v1::RESTART_POLICY_NEVER) {
-    std::optional<absl::Duration> delay = Fail(now, what);
+    std::optional<absl::Duration> delay = Fail(now, what, cause);
     if (delay.has_value()) return *delay <= absl::ZeroDuration() ? Action::kSpawn : Action::kNone;
     // The crash-loop limit: this slot is given up, the schedule goes on.
     reason_ = absl::StrCat("last run failed: ", what, " (gave up after ", recent_failures_.size(),
@@ -205,7 +228,7 @@ void Lifecycle::SpawnFailed(MonoTime now, const std::string& error) {
   // A program that cannot start (missing binary, bad cwd) is not a crash that a
   // quick retry may fix: wait at least kSpawnRetryFloor, so a zero backoff
   // never spins fleetd.
-  std::optional<absl::Duration> delay = Fail(now, error);
+  std::optional<absl::Duration> delay = Fail(now, error, RestartCause::kSpawnFailed);
   if (!delay.has_value() && policy_.scheduled) {
     state_ = State::kIdle;
     reason_ = absl::StrCat("cannot start: ", error, " (gave up; next run on schedule)");
@@ -222,6 +245,7 @@ void Lifecycle::SpawnFailed(MonoTime now, const std::string& error) {
 Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
   Notify notify(this);
   const std::string what = status.Describe();
+  const RestartCause exit_cause = status.signaled ? RestartCause::kSignal : RestartCause::kExit;
   if (state_ == State::kStopping) {
     deadline_.reset();
     if (fail_after_stop_) {
@@ -231,8 +255,10 @@ Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
         consecutive_failures_ = 0;
         recent_failures_.clear();
       }
-      if (policy_.scheduled) return RunEnded(now, false, absl::StrCat(reason_, " (", what, ")"));
-      std::optional<absl::Duration> delay = Fail(now, reason_);
+      if (policy_.scheduled) {
+        return RunEnded(now, false, absl::StrCat(reason_, " (", what, ")"), stop_cause_);
+      }
+      std::optional<absl::Duration> delay = Fail(now, reason_, stop_cause_);
       if (delay.has_value() && *delay <= absl::ZeroDuration()) return Action::kSpawn;
       return Action::kNone;
     }
@@ -249,14 +275,14 @@ Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
       consecutive_failures_ = 0;
       last_restart_reason_ = reason_;
       reason_ = absl::StrCat(reason_, "; restarted after it ", what);
-      ++restarts_;
+      CountRestart(stop_cause_);
       return Action::kSpawn;
     }
     reason_ = absl::StrCat("stopped: ", reason_, " (", what, ")");
     return Action::kNone;
   }
   if (!HasProcess()) return Action::kNone;  // Not ours to judge; ignore.
-  if (policy_.scheduled) return RunEnded(now, status.Success(), what);
+  if (policy_.scheduled) return RunEnded(now, status.Success(), what, exit_cause);
   const absl::Duration ran = now - spawned_at_;
   // A long run forgets the crash loop too; a stable one (below) the backoff.
   if (ran >= policy_.reset_after) recent_failures_.clear();
@@ -283,14 +309,14 @@ Action Lifecycle::Exited(MonoTime now, const os::ExitStatus& status) {
     // loop: restarted at once, the backoff and the crash-loop count start
     // over. Only unstable runs back off and count.
     consecutive_failures_ = 0;
-    ++restarts_;
+    CountRestart(exit_cause);
     last_restart_reason_ = what;
     state_ = State::kBackoff;
     deadline_ = now;
     reason_ = absl::StrCat(what, " after ", Millis(ran), " up (a stable run): restarted at once");
     return Action::kSpawn;
   }
-  std::optional<absl::Duration> delay = Fail(now, what);
+  std::optional<absl::Duration> delay = Fail(now, what, exit_cause);
   if (delay.has_value() && *delay <= absl::ZeroDuration()) return Action::kSpawn;
   return Action::kNone;
 }
@@ -343,23 +369,26 @@ Action Lifecycle::Kill(MonoTime now, std::string reason) {
   return action;
 }
 
-Action Lifecycle::FailAndRestart(MonoTime now, std::string reason) {
+Action Lifecycle::FailAndRestart(MonoTime now, std::string reason, RestartCause cause) {
   Notify notify(this);
   if (state_ != State::kStarting && state_ != State::kRunning) return Action::kNone;
   Action action = Stop(now, std::move(reason));
   fail_after_stop_ = true;
+  stop_cause_ = cause;
   return action;
 }
 
-Action Lifecycle::Restart(MonoTime now, std::string reason) {
+Action Lifecycle::Restart(MonoTime now, std::string reason, RestartCause cause) {
   Notify notify(this);
   if (state_ == State::kStarting || state_ == State::kRunning) {
     Action action = Stop(now, std::move(reason));
     restart_after_stop_ = true;
+    stop_cause_ = cause;
     return action;
   }
   if (state_ == State::kStopping) {
     restart_after_stop_ = true;
+    stop_cause_ = cause;
     return Action::kNone;
   }
   return Start(now);
@@ -382,7 +411,8 @@ Action Lifecycle::Tick(MonoTime now) {
       (state_ == State::kStarting || state_ == State::kRunning)) {
     run_deadline_.reset();
     timed_out_ = true;
-    return FailAndRestart(now, absl::StrCat("run timed out after ", Millis(policy_.run_timeout)));
+    return FailAndRestart(now, absl::StrCat("run timed out after ", Millis(policy_.run_timeout)),
+                          RestartCause::kTimeout);
   }
   switch (state_) {
     case State::kStarting:

@@ -4,6 +4,7 @@
 #ifndef FLEET_CORE_SUPERVISOR_LIFECYCLE_H_
 #define FLEET_CORE_SUPERVISOR_LIFECYCLE_H_
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -38,6 +39,22 @@ const char* StateName(State state);
 
 // What the loop must do after an event.
 enum class Action { kNone, kSpawn, kSendStopSignal, kKill };
+
+// Why a run was started again (fleet_instance_restarts_total{reason}).
+enum class RestartCause {
+  kExit,         // it exited by itself (or its exit was not seen: adopted)
+  kSignal,       // a signal killed it (not one fleet sent)
+  kUnhealthy,    // its health check failed
+  kTimeout,      // it ran past run_timeout
+  kOperator,     // fleetctl restart
+  kConfig,       // its definition changed
+  kReplaced,     // a new run took its place (overlap: replace)
+  kSpawnFailed,  // it could not be started: tried again
+};
+inline constexpr int kRestartCauses = 8;
+// "exit", "signal", "unhealthy", "timeout", "operator", "config",
+// "replaced", "spawn_failed".
+const char* RestartCauseName(RestartCause cause);
 
 // Read from a validated engine: core/config fills in every default, so no
 // number here is a default of its own.
@@ -110,11 +127,11 @@ class Lifecycle {
   // restarted until Start/Reset. BACKOFF/WAITING go to KILLED at once.
   Action Kill(MonoTime now, std::string reason);
   // Stop, then start again at once when it has exited.
-  Action Restart(MonoTime now, std::string reason);
+  Action Restart(MonoTime now, std::string reason, RestartCause cause);
   // Stop it because it failed while running (unhealthy): once it has exited
   // this counts as a failure, with backoff and the crash-loop limit, like a
   // crash (Kubernetes treats liveness failures the same way).
-  Action FailAndRestart(MonoTime now, std::string reason);
+  Action FailAndRestart(MonoTime now, std::string reason, RestartCause cause);
   // The deadline has passed: STARTING -> RUNNING; BACKOFF/IDLE -> kSpawn;
   // STOPPING -> kKill; a run past run_timeout is stopped as a failure.
   Action Tick(MonoTime now);
@@ -133,6 +150,9 @@ class Lifecycle {
   std::optional<MonoTime> deadline() const { return deadline_; }
   const std::string& reason() const { return reason_; }
   uint32_t restarts() const { return restarts_; }
+  uint32_t restarts(RestartCause cause) const {
+    return restarts_by_cause_[static_cast<int>(cause)];
+  }
   // Why it was last restarted ("killed by SIGKILL", "unhealthy: log stale
   // 21m > 20m"), kept while the new process runs. Empty before any restart.
   const std::string& last_restart_reason() const { return last_restart_reason_; }
@@ -163,9 +183,13 @@ class Lifecycle {
     Lifecycle* const life_;
   };
   // Records a failure; returns the restart delay, or nullopt when FATAL.
-  std::optional<absl::Duration> Fail(MonoTime now, const std::string& what);
+  std::optional<absl::Duration> Fail(MonoTime now, const std::string& what, RestartCause cause);
   // A scheduled run has ended (ok: exit 0).
-  Action RunEnded(MonoTime now, bool ok, const std::string& what);
+  Action RunEnded(MonoTime now, bool ok, const std::string& what, RestartCause cause);
+  void CountRestart(RestartCause cause) {
+    ++restarts_;
+    ++restarts_by_cause_[static_cast<int>(cause)];
+  }
 
   LifecyclePolicy policy_;
   std::function<double()> random01_;
@@ -175,6 +199,9 @@ class Lifecycle {
   std::string reason_ = "not started";
   std::string last_restart_reason_;
   uint32_t restarts_ = 0;
+  std::array<uint32_t, kRestartCauses> restarts_by_cause_{};
+  // Why the stop under way restarts it (Restart, FailAndRestart).
+  RestartCause stop_cause_ = RestartCause::kOperator;
   uint32_t consecutive_failures_ = 0;
   std::deque<MonoTime> recent_failures_;
   MonoTime spawned_at_;

@@ -270,7 +270,7 @@ TEST(LifecycleTest, RestartStopsThenSpawns) {
   Lifecycle life(Policy(), [] { return 0.5; });
   life.Start(T(0));
   life.Spawned(T(0));
-  EXPECT_EQ(life.Restart(T(1), "operator"), Action::kSendStopSignal);
+  EXPECT_EQ(life.Restart(T(1), "operator", RestartCause::kOperator), Action::kSendStopSignal);
   EXPECT_EQ(life.Exited(T(1.1), Killed(15)), Action::kSpawn);
   EXPECT_EQ(life.restarts(), 1u);
   EXPECT_EQ(life.last_restart_reason(), "operator");
@@ -282,16 +282,50 @@ TEST(LifecycleTest, UnhealthyRestartCountsAsAFailure) {
   Lifecycle life(p, [] { return 0.5; });
   life.Start(T(0));
   life.Spawned(T(0));
-  EXPECT_EQ(life.FailAndRestart(T(5), "unhealthy: log stale 6s > 5s"), Action::kSendStopSignal);
+  EXPECT_EQ(life.FailAndRestart(T(5), "unhealthy: log stale 6s > 5s", RestartCause::kUnhealthy), Action::kSendStopSignal);
   EXPECT_EQ(life.Exited(T(5.1), Killed(15)), Action::kNone);
   EXPECT_EQ(life.state(), State::kBackoff);
   EXPECT_THAT(life.reason(), HasSubstr("unhealthy: log stale 6s > 5s; restart in 500ms"));
   EXPECT_EQ(life.last_restart_reason(), "unhealthy: log stale 6s > 5s");
   life.Tick(T(6));
   life.Spawned(T(6));
-  life.FailAndRestart(T(11), "unhealthy: log stale 6s > 5s");
+  life.FailAndRestart(T(11), "unhealthy: log stale 6s > 5s", RestartCause::kUnhealthy);
   life.Exited(T(11.1), Killed(15));
   EXPECT_EQ(life.state(), State::kFatal);  // The crash-loop limit applies.
+}
+
+// fleet_instance_restarts_total{reason}: each restart counted once, under
+// what caused it.
+TEST(LifecycleTest, RestartsAreCountedByCause) {
+  LifecyclePolicy p = Policy();
+  p.max_failures = 0;
+  Lifecycle life(p, [] { return 0.5; });
+  double t = 0;
+  auto run_again = [&] {  // through the backoff, up again
+    t += 100;
+    if (life.state() == State::kBackoff) EXPECT_EQ(life.Tick(T(t)), Action::kSpawn);
+    life.Spawned(T(t));
+  };
+  life.Start(T(0));
+  life.Spawned(T(0));
+  life.Exited(T(0.1), Code(1));
+  run_again();
+  life.Exited(T(t + 0.1), Killed(9));
+  run_again();
+  life.FailAndRestart(T(t + 0.1), "unhealthy: log stale", RestartCause::kUnhealthy);
+  life.Exited(T(t + 0.2), Killed(15));
+  run_again();
+  life.Restart(T(t + 0.1), "restart requested", RestartCause::kOperator);
+  EXPECT_EQ(life.Exited(T(t + 0.2), Killed(15)), Action::kSpawn);
+  life.SpawnFailed(T(t + 0.3), "no such file");
+  EXPECT_EQ(life.restarts(RestartCause::kExit), 1u);
+  EXPECT_EQ(life.restarts(RestartCause::kSignal), 1u);
+  EXPECT_EQ(life.restarts(RestartCause::kUnhealthy), 1u);
+  EXPECT_EQ(life.restarts(RestartCause::kOperator), 1u);
+  EXPECT_EQ(life.restarts(RestartCause::kSpawnFailed), 1u);
+  EXPECT_EQ(life.restarts(RestartCause::kConfig), 0u);
+  EXPECT_EQ(life.restarts(), 5u);
+  EXPECT_STREQ(RestartCauseName(RestartCause::kSpawnFailed), "spawn_failed");
 }
 
 TEST(LifecycleTest, StopDuringBackoffCancelsTheRestart) {

@@ -36,7 +36,7 @@ std::string ApplyVerb(Verb verb, Instance* inst, os::MonoTime now,
     case Verb::kRestart:
       inst->want_run = true;
       if (inst->life.HasProcess()) {
-        perform(inst, inst->life.Restart(now, "restart requested"));
+        perform(inst, inst->life.Restart(now, "restart requested", RestartCause::kOperator));
       } else {
         inst->life.Reset("restart requested");
       }

@@ -92,7 +92,7 @@ void RunStarter::OnStarted(Spawner::Done done) {
     p_.table->TakePid(pid);
     on_exit_(inst, *done.exited);
   } else if (inst->redefined_while_spawning) {
-    p_.perform(inst, inst->life.Restart(p_.state->now, "config changed"));
+    p_.perform(inst, inst->life.Restart(p_.state->now, "config changed", RestartCause::kConfig));
   }
   inst->redefined_while_spawning = false;
 }

@@ -39,7 +39,7 @@ ctl::GetStatusResponse StatusReporter::Whole() const {
   FillEngines(*sources_.table, *sources_.modules, sources_.clock->MonotonicNow(), SIZE_MAX, &cursor,
               &status);
   status.mutable_daemon()->set_instances(cursor.instances);
-  FillFleet(&status);
+  FillFleet(&status, /*with_metrics=*/true);
   return status;
 }
 
@@ -49,16 +49,19 @@ void StatusReporter::FillUsage(ctl::GetStatusResponse* status) {
   status->mutable_daemon()->set_open_fds(os::SelfOpenFds());
 }
 
-bool StatusReporter::Build(std::function<void(ctl::GetStatusResponse)> done) {
+bool StatusReporter::Build(std::function<void(ctl::GetStatusResponse)> done, bool with_metrics) {
   auto build = std::make_shared<Building>();
   build->done = std::move(done);
+  build->with_metrics = with_metrics;
   return sources_.loop->Post([this, build] { Continue(build); });
 }
 
-absl::StatusOr<ctl::GetStatusResponse> StatusReporter::Await(absl::Duration timeout) {
+absl::StatusOr<ctl::GetStatusResponse> StatusReporter::Await(absl::Duration timeout,
+                                                             bool with_metrics) {
   auto answer = std::make_shared<std::promise<ctl::GetStatusResponse>>();
   std::future<ctl::GetStatusResponse> status = answer->get_future();
-  if (!Build([answer](ctl::GetStatusResponse s) { answer->set_value(std::move(s)); })) {
+  if (!Build([answer](ctl::GetStatusResponse s) { answer->set_value(std::move(s)); },
+             with_metrics)) {
     return absl::UnavailableError("the supervision loop is not running (fleetd is shutting down)");
   }
   if (status.wait_for(absl::ToChronoMilliseconds(timeout)) != std::future_status::ready) {
@@ -76,11 +79,11 @@ void StatusReporter::Continue(std::shared_ptr<Building> build) {
   // The loop finishing refuses the post: the answer goes as far as it got.
   if (!build->cursor.done && sources_.loop->Post([this, build] { Continue(build); })) return;
   build->status.mutable_daemon()->set_instances(build->cursor.instances);
-  FillFleet(&build->status);
+  FillFleet(&build->status, build->with_metrics);
   build->done(std::move(build->status));
 }
 
-void StatusReporter::FillFleet(ctl::GetStatusResponse* status) const {
+void StatusReporter::FillFleet(ctl::GetStatusResponse* status, bool with_metrics) const {
   status->set_fleet(fleet_name_);
   status->set_config_path(config_path_);
   status->set_run_dir(sources_.run_dir);
@@ -92,7 +95,10 @@ void StatusReporter::FillFleet(ctl::GetStatusResponse* status) const {
   d->set_events(sources_.events->last_seq());
   d->set_loop_queue(static_cast<uint32_t>(sources_.loop->queued()));
   sources_.health->Fill(d);
-  for (const auto& m : *sources_.modules) m->FillStatus(status);
+  for (const auto& m : *sources_.modules) {
+    m->FillStatus(status);
+    if (with_metrics) m->FillMetrics(status);
+  }
 }
 
 }  // namespace fleet::supervisor

@@ -61,11 +61,14 @@ class StatusReporter {
   // time (exits, timers and commands are handled between slices, so ten
   // thousand rows delay none of them by more than a slice), then handed to
   // done on the loop. False once the loop has finished: done is not called.
-  bool Build(std::function<void(fleet::control::v1::GetStatusResponse)> done);
+  // with_metrics: the modules' series too (Module::FillMetrics).
+  bool Build(std::function<void(fleet::control::v1::GetStatusResponse)> done,
+             bool with_metrics = false);
   // Any thread but the loop's: a whole status (Build) with usage filled in
   // (FillUsage), waited for up to `timeout`. kUnavailable once the loop has
   // finished, kDeadlineExceeded when it did not answer in time.
-  absl::StatusOr<fleet::control::v1::GetStatusResponse> Await(absl::Duration timeout);
+  absl::StatusOr<fleet::control::v1::GetStatusResponse> Await(absl::Duration timeout,
+                                                              bool with_metrics = false);
   // Any thread, on a status built on the loop: what each running instance
   // uses (CPU, memory) and fleetd's own memory and descriptors, read here
   // rather than on the loop (a directory of 30,000 descriptors is not a
@@ -79,12 +82,13 @@ class StatusReporter {
   struct Building {
     fleet::control::v1::GetStatusResponse status;
     StatusCursor cursor;
+    bool with_metrics = false;
     std::function<void(fleet::control::v1::GetStatusResponse)> done;
   };
   // One slice of it; the next is posted, or the answer handed over.
   void Continue(std::shared_ptr<Building> build);
   // Everything but the rows: fleetd's own figures and the modules'.
-  void FillFleet(fleet::control::v1::GetStatusResponse* status) const;
+  void FillFleet(fleet::control::v1::GetStatusResponse* status, bool with_metrics) const;
 
   const Sources sources_;
   const absl::Time started_wall_;

@@ -116,8 +116,10 @@ class Supervisor {
   bool BuildStatus(std::function<void(fleet::control::v1::GetStatusResponse)> done) {
     return reporter_.Build(std::move(done));
   }
-  absl::StatusOr<fleet::control::v1::GetStatusResponse> AwaitStatus(absl::Duration timeout) {
-    return reporter_.Await(timeout);
+  // with_metrics: the modules' series too (for a scrape).
+  absl::StatusOr<fleet::control::v1::GetStatusResponse> AwaitStatus(absl::Duration timeout,
+                                                                    bool with_metrics = false) {
+    return reporter_.Await(timeout, with_metrics);
   }
 
   // --- loop thread ---

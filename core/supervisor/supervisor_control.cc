@@ -25,7 +25,7 @@ ctl::ReloadResponse Supervisor::Apply(const config::LoadedConfig& loaded) {
       inst->redefined_while_spawning = true;
       continue;
     }
-    Perform(inst, inst->life.Restart(state_.now, "config changed"));
+    Perform(inst, inst->life.Restart(state_.now, "config changed", RestartCause::kConfig));
   }
   for (Instance* inst : applied.added) {
     for (const auto& m : modules_) m->OnInstanceAdded(ViewOf(*inst));

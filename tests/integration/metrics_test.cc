@@ -59,7 +59,7 @@ TEST(MetricsTest, FleetctlTheListenerAndTheTextfileShowTheFleetAsItIs) {
       << h.Fleetctl({"metrics"}).out;
   const std::string text = h.Fleetctl({"metrics"}).out;
   EXPECT_THAT(text, HasSubstr("fleet_instance_up{engine=\"w\",index=\"0\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("fleet_instance_restarts_total{engine=\"w\",index=\"0\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("fleet_instance_restarts_total{engine=\"w\",index=\"0\",reason=\"signal\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("# TYPE fleet_daemon_loop_pass_seconds histogram\n"));
   EXPECT_EQ(Promtool(h, text), "");
   EXPECT_THAT(h.Fleetctl({"metrics", "--openmetrics"}).out, ::testing::EndsWith("# EOF\n"));
@@ -90,7 +90,7 @@ TEST(MetricsTest, FleetctlTheListenerAndTheTextfileShowTheFleetAsItIs) {
   // A kill is a restart, in every one of them.
   const pid_t victim = h.Instance("w/0").pid();
   ASSERT_EQ(kill(victim, SIGKILL), 0);
-  const std::string restarted = "fleet_instance_restarts_total{engine=\"w\",index=\"0\"} 1\n";
+  const std::string restarted = "fleet_instance_restarts_total{engine=\"w\",index=\"0\",reason=\"signal\"} 1\n";
   EXPECT_TRUE(FleetHarness::WaitUntil(
       [&] { return absl::StrContains(h.Fleetctl({"metrics"}).out, restarted); },
       absl::Seconds(10)));

@@ -95,14 +95,16 @@ TEST(PrometheusTest, ARealPrometheusScrapesFleetdAndSeesWhatHappens) {
                    "fleet_instance_state{engine=\"w\",index=\"0\",state=\"running\"}") == "1";
       },
       absl::Seconds(20)));
-  EXPECT_EQ(prometheus.Query("fleet_instance_restarts_total{engine=\"w\",index=\"0\"}"), "0");
+  EXPECT_EQ(prometheus.Query("sum(fleet_instance_restarts_total{engine=\"w\",index=\"0\"})"), "0");
 
   const pid_t victim = h.Instance("w/0").pid();
   ASSERT_GT(victim, 0);
   ASSERT_EQ(kill(victim, SIGKILL), 0);
   EXPECT_TRUE(FleetHarness::WaitUntil(
       [&] {
-        return prometheus.Query("fleet_instance_restarts_total{engine=\"w\",index=\"0\"}") == "1";
+        return prometheus.Query(
+                   "fleet_instance_restarts_total{engine=\"w\",index=\"0\",reason=\"signal\"}") ==
+               "1";
       },
       absl::Seconds(20)));
   EXPECT_EQ(prometheus.Query("fleet_build_info{job=\"fleet\"}"), "1");

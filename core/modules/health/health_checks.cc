@@ -220,10 +220,19 @@ void HealthChecks::FillInstanceStatus(const module::InstanceView& inst,
                                       fleet::control::v1::InstanceStatus* out) const {
   auto it = tracks_.find(inst.id);
   const Track* track = it == tracks_.end() ? nullptr : &it->second;
-  if (inst.pid != 0 && track != nullptr) out->set_health(track->verdict);
   out->set_health_checked_ms_ago(track != nullptr && track->checked_at.has_value()
                                      ? absl::ToInt64Milliseconds(host_->Now() - *track->checked_at)
                                      : -1);
+  if (inst.pid == 0 || track == nullptr) return;
+  out->set_health(track->verdict);
+  const health::HealthPolicy& policy = PolicyOf(inst);
+  if (!policy.enabled) return;
+  // Progress: the heartbeat where one is declared, else the log; never
+  // written is no progress since it started.
+  const int64_t idle = IdleMillis(
+      inst, *track, policy.heartbeat_path.empty() ? policy.log_path : policy.heartbeat_path);
+  out->set_last_progress_ms_ago(
+      idle >= 0 ? idle : absl::ToInt64Milliseconds(host_->Now() - inst.spawned_at));
 }
 
 }  // namespace fleet::modules

@@ -18,6 +18,7 @@ std::string MetricsPathFor(const fleet::config::v1::Engine& spec, uint32_t index
 
 void KillConditions::OnConfig(const config::LoadedConfig& loaded) {
   conditions_.clear();
+  collect_all_ = loaded.config.has_metrics();
   for (const fleet::config::v1::Engine& spec : loaded.config.engines()) {
     if (spec.kill_condition().empty()) continue;
     absl::StatusOr<killcond::Expression> parsed =
@@ -27,7 +28,7 @@ void KillConditions::OnConfig(const config::LoadedConfig& loaded) {
   readers_.clear();
   for (auto it = tracks_.begin(); it != tracks_.end();) {
     const std::string& id = it->first;
-    if (conditions_.contains(id.substr(0, id.rfind('/')))) {
+    if (Collects(id.substr(0, id.rfind('/')))) {
       ++it;
     } else {
       tracks_.erase(it++);
@@ -39,7 +40,7 @@ void KillConditions::OnConfig(const config::LoadedConfig& loaded) {
 }
 
 void KillConditions::OnInstanceAdded(const module::InstanceView& inst) {
-  if (!conditions_.contains(inst.spec.name())) return;
+  if (!Collects(inst.spec.name())) return;
   tracks_[inst.id].metrics_path = MetricsPathFor(inst.spec, inst.index);
   readers_.clear();
 }
@@ -50,7 +51,7 @@ void KillConditions::OnInstanceRemoved(const std::string& id) {
 }
 
 KillConditions::Track* KillConditions::Find(const module::InstanceView& inst) {
-  if (!conditions_.contains(inst.spec.name())) return nullptr;
+  if (!Collects(inst.spec.name())) return nullptr;
   auto it = tracks_.find(inst.id);
   return it == tracks_.end() ? nullptr : &it->second;
 }
@@ -61,11 +62,13 @@ void KillConditions::OnSpawned(const module::InstanceView& inst) {
 
 void KillConditions::OnOutput(const module::InstanceView& inst, capture::Stream stream,
                               absl::string_view data) {
-  Track* track = conditions_.empty() ? nullptr : Find(inst);
+  Track* track = tracks_.empty() ? nullptr : Find(inst);
   if (track == nullptr) return;
   bool updated = false;
   track->lines[stream == capture::Stream::kStderr ? 1 : 0].Feed(data, [&](absl::string_view line) {
-    absl::Status parsed = killcond::ParseMetricLine(line, &track->metrics);
+    killcond::Metrics values;
+    absl::Status parsed = killcond::ParseMetricLine(line, &values);
+    Merge(inst, track, values);
     updated = true;
     if (!parsed.ok() && track->last_error != parsed.message()) {
       track->last_error = std::string(parsed.message());
@@ -117,13 +120,34 @@ void KillConditions::ReadMetricsFile(const module::InstanceView& inst, Track* tr
     }
     return;
   }
-  for (auto& [name, value] : *parsed) track->metrics[name] = value;
+  Merge(inst, track, *parsed);
   Evaluate(inst, track);
 }
 
+void KillConditions::Merge(const module::InstanceView& inst, Track* track,
+                           const killcond::Metrics& values) {
+  std::vector<std::string> dropped;
+  for (const auto& [name, value] : values) {
+    auto it = track->metrics.find(name);
+    if (it != track->metrics.end()) {
+      it->second = value;
+    } else if (track->metrics.size() < kMaxAppMetrics) {
+      track->metrics.emplace(name, value);
+    } else {
+      dropped.push_back(name);
+    }
+  }
+  if (dropped.empty() || track->over_cap) return;
+  track->over_cap = true;
+  host_->Emit(inst.id, "metrics_error",
+              absl::StrCat("more than ", kMaxAppMetrics, " metric names; new ones (",
+                           absl::StrJoin(dropped, ", "), ") are ignored, and so are later ones"));
+}
+
 void KillConditions::Evaluate(const module::InstanceView& inst, Track* track) {
-  if (!inst.live) return;
-  const killcond::Expression& condition = conditions_.at(inst.spec.name());
+  auto found = conditions_.find(inst.spec.name());
+  if (!inst.live || found == conditions_.end()) return;
+  const killcond::Expression& condition = found->second;
   killcond::Verdict verdict = condition.Evaluate(track->metrics);
   switch (verdict.truth) {
     case killcond::Truth::kFalse:
@@ -139,14 +163,17 @@ void KillConditions::Evaluate(const module::InstanceView& inst, Track* track) {
   track->status = absl::StrCat("HOLDS: ", condition.text(), " (", verdict.values, ")");
   const std::string reason =
       absl::StrCat("kill condition '", condition.text(), "' holds (", verdict.values, ")");
-  host_->Emit(inst.id, "condition_killed", absl::StrCat(reason, "; stopped until `fleetctl start`"));
+  host_->Emit(inst.id, "condition_killed",
+              absl::StrCat(reason, "; stopped until `fleetctl start`"));
   host_->Kill(inst.id, reason);
 }
 
 void KillConditions::FillInstanceStatus(const module::InstanceView& inst,
                                         fleet::control::v1::InstanceStatus* out) const {
   auto it = tracks_.find(inst.id);
-  if (it != tracks_.end()) out->set_condition(it->second.status);
+  if (it == tracks_.end()) return;
+  if (!it->second.status.empty()) out->set_condition(it->second.status);
+  out->mutable_app_metrics()->insert(it->second.metrics.begin(), it->second.metrics.end());
 }
 
 }  // namespace fleet::modules

@@ -5,6 +5,13 @@
 // instance is killed and stays stopped until `fleetctl start`. What it
 // reads is untrusted: a bad line or file is reported (once per new error)
 // and the last good values stay.
+//
+// The same values are the instance's app metrics (status, fleet_app_*):
+// kept for engines with a condition, and for every engine when the fleet
+// file has a metrics block (reading every engine's output for them costs a
+// scan of each line, paid only when someone collects them). An instance
+// keeps at most kMaxAppMetrics names: a worker printing ever new names
+// cannot grow fleetd.
 #ifndef FLEET_CORE_MODULES_KILL_CONDITIONS_KILL_CONDITIONS_H_
 #define FLEET_CORE_MODULES_KILL_CONDITIONS_KILL_CONDITIONS_H_
 
@@ -17,6 +24,8 @@
 #include "core/module/module.h"
 
 namespace fleet::modules {
+
+inline constexpr size_t kMaxAppMetrics = 100;
 
 // spec.metrics_path with "{instance}" replaced by index ("" when unset).
 std::string MetricsPathFor(const fleet::config::v1::Engine& spec, uint32_t index);
@@ -38,6 +47,9 @@ class KillConditions final : public module::Module {
                           fleet::control::v1::InstanceStatus* out) const override;
 
  private:
+  bool Collects(const std::string& engine) const {
+    return collect_all_ || conditions_.contains(engine);
+  }
   struct Track {
     killcond::Metrics metrics;
     // FLEET_METRIC lines, per stream: two streams' pieces never mix.
@@ -45,15 +57,21 @@ class KillConditions final : public module::Module {
     std::string metrics_path;  // "{instance}" replaced; "" none
     std::string status;        // "clear (...)", "HOLDS: ...", "unknown: ..."
     std::string last_error;
+    bool over_cap = false;  // said that names were dropped
   };
-  // The instance's track when its engine has a condition; else null.
+  // The instance's track when its values are collected; else null.
   Track* Find(const module::InstanceView& inst);
+  // New values into track: past kMaxAppMetrics names, new ones are dropped
+  // (said once).
+  void Merge(const module::InstanceView& inst, Track* track, const killcond::Metrics& values);
   void ReadMetricsFile(const module::InstanceView& inst, Track* track);
   void Evaluate(const module::InstanceView& inst, Track* track);
 
   module::ModuleHost* host_;
   // Parsed conditions by engine (validated at load).
   absl::flat_hash_map<std::string, killcond::Expression> conditions_;
+  // The fleet exports metrics: every engine's values are collected.
+  bool collect_all_ = false;
   absl::flat_hash_map<std::string, Track> tracks_;  // by instance id
   // Metrics file -> the instances that read it; rebuilt when empty.
   absl::flat_hash_map<std::string, std::vector<std::string>> readers_;

@@ -88,6 +88,10 @@ class Repo {
   // through MoveBranchTo, with the resolved result.
   GitStatus Rebase(const void* upstream, PullResult* result);
   GitStatus Merge(const void* upstream, PullResult* result);
+  // kCatchingUpRef names commit (and so its tree and parents) until
+  // released: what a rebase or merge made is never garbage to `git gc`.
+  GitStatus HoldWhileCatchingUp(const void* commit_oid);
+  void ReleaseCatchingUp();
   // Resolves every conflict in an in-memory index by rule, staging the
   // results as blobs; false when some path has no rule.
   // merging: the index comes from a merge ("ours" = local), not a rebase

@@ -56,7 +56,10 @@ bool RemoveIfNobodyHolds(const std::string& path);
 // lock, in a repository's objects/pack.
 void RemoveHalfWrittenPacks(const std::string& packs);
 
-// In the .git directory while a fast-forward runs (see FastForward).
+// Names the commits a rebase or merge is making until the branch moves to
+// them (Repo::HoldWhileCatchingUp).
+inline constexpr char kCatchingUpRef[] = "refs/fleet/catching-up";
+// In the .git directory while the branch moves (see Repo::MoveBranchTo).
 inline constexpr char kFastForwardMarker[] = "fleet-fast-forward";
 // A state file in a work tree, read to compare versions: bounded.
 inline constexpr size_t kMaxStateFileBytes = 256u << 20;

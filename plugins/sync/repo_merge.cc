@@ -6,6 +6,11 @@
 // a checkout of the finished, resolved commit. Letting libgit2 write an
 // unresolved conflict into the tree and abandon it afterwards would show a
 // reader (a worker, a judge, a backup) `<<<<<<<` for that moment.
+//
+// The commits made meanwhile are named by a ref of their own
+// (kCatchingUpRef) until the branch has moved to them: a `git gc
+// --prune=now` in the work tree would otherwise take them for garbage, and
+// the branch could end up naming a commit that is gone.
 #include <git2.h>
 #include <unistd.h>
 
@@ -68,6 +73,19 @@ GitStatus Repo::MoveBranchTo(const void* target_oid, const std::string& why) {
   return {};
 }
 
+GitStatus Repo::HoldWhileCatchingUp(const void* commit_oid) {
+  Reference held;
+  const int rc = git_reference_create(held.out(), repo_, kCatchingUpRef,
+                                      static_cast<const git_oid*>(commit_oid), /*force=*/1,
+                                      "fleet: catching up");
+  return rc == 0 ? GitStatus() : Fail(rc, "hold the commits being made");
+}
+
+void Repo::ReleaseCatchingUp() {
+  Reference held;
+  if (git_reference_lookup(held.out(), repo_, kCatchingUpRef) == 0) git_reference_delete(held.p);
+}
+
 GitStatus Repo::Rebase(const void* upstream_commit, PullResult* result) {
   auto* upstream = static_cast<const git_annotated_commit*>(upstream_commit);
   git_rebase_options options = GIT_REBASE_OPTIONS_INIT;
@@ -99,11 +117,14 @@ GitStatus Repo::Rebase(const void* upstream_commit, PullResult* result) {
     rc = git_rebase_commit(&id, rebase.p, nullptr, committer.p, nullptr, nullptr);
     if (rc == GIT_EAPPLIED) continue;  // Already upstream: nothing to replay.
     if (rc != 0) return Fail(rc, "replay a local commit");
+    if (GitStatus held = HoldWhileCatchingUp(&id); !held.ok()) return held;
     last = id;
     ++result->rebased_commits;
   }
   if (rc != GIT_ITEROVER) return Fail(rc, "rebase");
-  if (GitStatus moved = MoveBranchTo(&last, "rebase onto origin/" + branch_); !moved.ok()) {
+  GitStatus moved = MoveBranchTo(&last, "rebase onto origin/" + branch_);
+  ReleaseCatchingUp();
+  if (!moved.ok()) {
     result->resolved.clear();
     return moved;
   }
@@ -148,7 +169,10 @@ GitStatus Repo::Merge(const void* upstream_commit, PullResult* result) {
   rc = git_commit_create(&commit_id, repo_, nullptr, who.p, who.p, nullptr,
                          ("fleet: merge origin/" + branch_).c_str(), tree.p, 2, parents);
   if (rc != 0) return Fail(rc, "commit the merge");
-  if (GitStatus moved = MoveBranchTo(&commit_id, "merge origin/" + branch_); !moved.ok()) {
+  if (GitStatus held = HoldWhileCatchingUp(&commit_id); !held.ok()) return held;
+  GitStatus moved = MoveBranchTo(&commit_id, "merge origin/" + branch_);
+  ReleaseCatchingUp();
+  if (!moved.ok()) {
     result->resolved.clear();
     return moved;
   }

@@ -28,6 +28,24 @@ std::optional<Strategy> ParseStrategy(const std::string& name) {
   return std::nullopt;
 }
 
+const char* StrategyName(Strategy strategy) {
+  switch (strategy) {
+    case Strategy::kOurs:
+      return "ours";
+    case Strategy::kTheirs:
+      return "theirs";
+    case Strategy::kUnion:
+      return "union";
+    case Strategy::kKeepBoth:
+      return "keep-both";
+    case Strategy::kJsonOurs:
+      return "json-ours";
+    case Strategy::kJsonTheirs:
+      return "json-theirs";
+  }
+  return "ours";
+}
+
 const MergeRule* RuleFor(const std::vector<MergeRule>& rules, const std::string& path) {
   const size_t slash = path.rfind('/');
   const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -41,7 +59,8 @@ const MergeRule* RuleFor(const std::vector<MergeRule>& rules, const std::string&
   return nullptr;
 }
 
-std::string UnionMerge(const std::string& base, const std::string& ours, const std::string& theirs) {
+std::string UnionMerge(const std::string& base, const std::string& ours,
+                       const std::string& theirs) {
   // Lines ours added: its lines minus base's, counted (a log may repeat lines).
   std::map<std::string, int> in_base;
   for (const std::string& line : Lines(base)) ++in_base[line];

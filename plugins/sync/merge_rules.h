@@ -29,6 +29,8 @@ struct MergeRule {
 // "ours", "theirs", "union", "keep-both", "json" (= "json-theirs": the
 // first published value wins), "json-ours"; nullopt for anything else.
 std::optional<Strategy> ParseStrategy(const std::string& name);
+// The name a strategy is written with ("json-theirs" for kJsonTheirs).
+const char* StrategyName(Strategy strategy);
 
 // The first rule matching path, or nullptr.
 const MergeRule* RuleFor(const std::vector<MergeRule>& rules, const std::string& path);

@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
-#include <chrono>
 #include <memory>
 #include <string>
 
@@ -130,6 +130,7 @@ class GitSync {
       result->set_pull(PullName(pulled.kind));
       result->set_ok(status.ok() && pulled.kind != PullResult::kConflict);
       for (const auto& p : pulled.resolved) result->add_resolved(p);
+      for (const auto& s : pulled.resolved_by) result->add_resolved_by(s);
       for (const auto& p : pulled.conflicts) result->add_unresolved(p);
       for (const auto& p : pulled.refused) result->add_refused(p);
     } else {
@@ -139,7 +140,8 @@ class GitSync {
       options.message =
           request.message().empty() ? "fleet: state from " + options.author : request.message();
       options.lock_path = request.lock_path();
-      if (request.max_attempts() > 0) options.max_attempts = static_cast<int>(request.max_attempts());
+      if (request.max_attempts() > 0)
+        options.max_attempts = static_cast<int>(request.max_attempts());
       const double lock_wait_before = repo.push_lock_wait_ms();
       PublishResult published = Publish(repo, options);
       result->set_ok(published.pushed);
@@ -150,6 +152,7 @@ class GitSync {
       result->set_lock_wait_ms(published.lock_wait_ms + repo.push_lock_wait_ms() -
                                lock_wait_before);
       for (const auto& p : published.resolved) result->add_resolved(p);
+      for (const auto& s : published.resolved_by) result->add_resolved_by(s);
       for (const auto& p : published.unresolved) result->add_unresolved(p);
     }
     result->set_head(repo.Head());

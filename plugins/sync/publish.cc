@@ -36,6 +36,8 @@ PublishResult Publish(Repo& repo, const PublishOptions& options) {
     PullResult pulled;
     if (failed(repo.Pull(&pulled))) return false;
     result.resolved.insert(result.resolved.end(), pulled.resolved.begin(), pulled.resolved.end());
+    result.resolved_by.insert(result.resolved_by.end(), pulled.resolved_by.begin(),
+                              pulled.resolved_by.end());
     if (pulled.kind == PullResult::kConflict) {
       result.unresolved = pulled.conflicts;
       result.error = "conflict no rule resolves; the commit is kept locally";

@@ -29,14 +29,15 @@ struct PublishOptions {
 };
 
 struct PublishResult {
-  bool committed = false;               // a new commit was made
-  bool pushed = false;                  // the remote has every local commit
-  int attempts = 0;                     // pushes tried
-  std::vector<std::string> unresolved;  // conflicting paths no rule covered
-  std::vector<std::string> resolved;    // conflicting paths resolved by rule
-  std::string error;                    // why it stopped short
-  bool remote_unreachable = false;      // ... because the remote could not be reached
-  double lock_wait_ms = 0;              // waiting for lock_path
+  bool committed = false;                // a new commit was made
+  bool pushed = false;                   // the remote has every local commit
+  int attempts = 0;                      // pushes tried
+  std::vector<std::string> unresolved;   // conflicting paths no rule covered
+  std::vector<std::string> resolved;     // conflicting paths resolved by rule
+  std::vector<std::string> resolved_by;  // ... and the strategy of each
+  std::string error;                     // why it stopped short
+  bool remote_unreachable = false;       // ... because the remote could not be reached
+  double lock_wait_ms = 0;               // waiting for lock_path
 };
 
 PublishResult Publish(Repo& repo, const PublishOptions& options);

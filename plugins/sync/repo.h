@@ -25,8 +25,10 @@ struct PullResult {
   // kConflict: the paths both sides changed. Local commits are kept, the
   // work tree is as before the pull.
   std::vector<std::string> conflicts;
-  // Paths both sides changed that a merge rule resolved.
+  // Paths both sides changed that a merge rule resolved, and the strategy
+  // that did (StrategyName), in the same order.
   std::vector<std::string> resolved;
+  std::vector<std::string> resolved_by;
   // Why a rule's merge was refused ("state.json: the merged file is not
   // valid JSON ..."); the pull then ends in kConflict.
   std::vector<std::string> refused;

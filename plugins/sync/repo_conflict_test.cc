@@ -54,6 +54,7 @@ TEST_F(ConflictTest, UnionKeepsEveryLine) {
                          {{"logs/*.txt", Strategy::kUnion}});
   EXPECT_EQ(r.kind, PullResult::kRebased);
   EXPECT_THAT(r.resolved, ElementsAre("logs/ledger.txt"));
+  EXPECT_THAT(r.resolved_by, ElementsAre("union"));
   EXPECT_EQ(Read(dir_ + "/b/logs/ledger.txt"), "start\na\nb\n");
 }
 

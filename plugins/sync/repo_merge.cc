@@ -109,6 +109,7 @@ GitStatus Repo::Rebase(const void* upstream_commit, PullResult* result) {
       if (!ResolveConflicts(index.p, onto, /*merging=*/false, result, &status)) {
         // Nothing was written: the branch and the work tree are as they were.
         result->resolved.clear();
+        result->resolved_by.clear();
         result->kind = PullResult::kConflict;
         return status;
       }
@@ -126,6 +127,7 @@ GitStatus Repo::Rebase(const void* upstream_commit, PullResult* result) {
   ReleaseCatchingUp();
   if (!moved.ok()) {
     result->resolved.clear();
+    result->resolved_by.clear();
     return moved;
   }
   result->kind = PullResult::kRebased;
@@ -152,7 +154,9 @@ GitStatus Repo::Merge(const void* upstream_commit, PullResult* result) {
     git_oid_tostr(onto, sizeof(onto), git_annotated_commit_id(upstream));
     GitStatus status;
     if (!ResolveConflicts(index.p, onto, /*merging=*/true, result, &status)) {
-      result->resolved.clear();  // Nothing was written: nothing to undo.
+      // Nothing was written: nothing to undo.
+      result->resolved.clear();
+      result->resolved_by.clear();
       result->kind = PullResult::kConflict;
       return status;
     }
@@ -174,6 +178,7 @@ GitStatus Repo::Merge(const void* upstream_commit, PullResult* result) {
   ReleaseCatchingUp();
   if (!moved.ok()) {
     result->resolved.clear();
+    result->resolved_by.clear();
     return moved;
   }
   result->kind = PullResult::kMerged;
@@ -293,6 +298,7 @@ bool Repo::ResolveConflicts(void* index_ptr, const std::string& onto, bool mergi
     git_index_conflict_remove(index, c.path.c_str());
     if (!put(c.path, c.mode, merged)) return false;
     result->resolved.push_back(c.path);
+    result->resolved_by.push_back(StrategyName(rule->strategy));
   }
   result->conflicts.clear();
   return true;

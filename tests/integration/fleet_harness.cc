@@ -13,6 +13,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "core/capture/reader.h"
@@ -244,6 +245,21 @@ int FleetHarness::ConnectLoopback(int port) {
   if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return fd;
   if (fd >= 0) ::close(fd);
   return -1;
+}
+
+double FleetHarness::MetricSum(const std::string& exposition, const std::string& name,
+                               const std::string& labels) {
+  double sum = -1;
+  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
+    if (!absl::ConsumePrefix(&line, name)) continue;
+    if (line.empty() || (line[0] != '{' && line[0] != ' ')) continue;  // A longer name.
+    const size_t space = line.rfind(' ');
+    if (line.substr(0, space).find(labels) == absl::string_view::npos) continue;
+    double value = 0;
+    if (!absl::SimpleAtod(line.substr(space + 1), &value)) continue;
+    sum = (sum < 0 ? 0 : sum) + value;
+  }
+  return sum;
 }
 
 std::string FleetHarness::HttpGet(int port, const std::string& path) {

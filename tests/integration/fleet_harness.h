@@ -73,6 +73,11 @@ class FleetHarness {
   static int ConnectLoopback(int port);
   // A TCP port on 127.0.0.1 that was free a moment ago.
   static int FreePort();
+  // The sum of a series' samples in a Prometheus text exposition, over the
+  // samples whose labels contain `labels` ("engine=\"w\""; "" for all);
+  // -1 when there is none.
+  static double MetricSum(const std::string& exposition, const std::string& name,
+                          const std::string& labels = "");
   // A file's whole content; "" when it cannot be read.
   static std::string FileText(const std::string& path);
   // What the worker wrote, from a captured log (its records' text, pieces

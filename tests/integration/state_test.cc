@@ -147,6 +147,13 @@ fi
                                       "    cycle: {interval: 100ms, timeout: 30s}\n"));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   absl::SleepFor(absl::Seconds(8));
+  const std::string metrics = h.Fleetctl({"metrics"}).out;
+  EXPECT_GE(FleetHarness::MetricSum(metrics, "fleet_sync_commits_total"), 20) << metrics;
+  EXPECT_GE(FleetHarness::MetricSum(metrics, "fleet_sync_pushes_total"), 20) << metrics;
+  // Twenty writers of two shared files meet, and the rules resolve it.
+  EXPECT_GE(FleetHarness::MetricSum(metrics, "fleet_sync_conflicts_resolved_total"), 1) << metrics;
+  EXPECT_EQ(FleetHarness::MetricSum(metrics, "fleet_sync_conflicts_unresolved_total"), 0)
+      << metrics;
   CommandResult down = h.Fleetctl({"shutdown"});
   ASSERT_EQ(down.exit_code, 0) << down.err;
   ASSERT_EQ(h.WaitFleetdExit(absl::Seconds(60)), 0) << h.FleetdLog();
@@ -218,6 +225,12 @@ TEST(StateTest, AnUnreachableRemoteDegradesAndRecoversWithoutLosingCommits) {
       << h.Instance("w/0").DebugString();
   EXPECT_EQ(h.Instance("w/0").restarts(), restarts);
   EXPECT_THAT(h.Fleetctl({"events", "-n", "100"}).out, HasSubstr("state_unreachable"));
+  // Watched from Prometheus: the failures count, the backlog shows.
+  const std::string degraded = h.Fleetctl({"metrics"}).out;
+  EXPECT_GE(FleetHarness::MetricSum(degraded, "fleet_sync_push_failures_total"), 1) << degraded;
+  EXPECT_GE(FleetHarness::MetricSum(degraded, "fleet_sync_ahead_commits"), 3) << degraded;
+  const double pushed_before = FleetHarness::MetricSum(degraded, "fleet_sync_pushes_total");
+  EXPECT_GE(pushed_before, 1) << degraded;
   CommandResult brief = h.Fleetctl({"brief"});
   EXPECT_NE(brief.exit_code, 0);
 
@@ -226,6 +239,10 @@ TEST(StateTest, AnUnreachableRemoteDegradesAndRecoversWithoutLosingCommits) {
       [&] { return absl::StartsWith(h.Instance("w/0").state_sync(), "ok "); }, absl::Seconds(30)))
       << h.Instance("w/0").DebugString();
   EXPECT_THAT(h.Fleetctl({"events", "-n", "200"}).out, HasSubstr("state_reachable"));
+  const std::string recovered = h.Fleetctl({"metrics"}).out;
+  EXPECT_GT(FleetHarness::MetricSum(recovered, "fleet_sync_pushes_total"), pushed_before)
+      << recovered;
+  EXPECT_GE(FleetHarness::MetricSum(recovered, "fleet_sync_last_pull_age_seconds"), 0) << recovered;
   ASSERT_EQ(h.Fleetctl({"stop", "w"}).exit_code, 0);
   ASSERT_TRUE(FleetHarness::WaitUntil(
       [&] {

@@ -113,18 +113,25 @@ std::string IntelRuns::BudgetRefusal(const RunTrack& rt) const {
         "rate limited: no call for another ",
         absl::FormatDuration(absl::Trunc(*t->intel.rate_limited_until - now, absl::Seconds(1))));
   }
+  const std::optional<uint32_t> left = BudgetRemaining(*t);
+  if (!left.has_value() || *left > 0) return "";
   const uint32_t max = t->plan->spec.budget().max_runs_per_day();
-  if (max == 0 || t->history == nullptr) return "";
-  const absl::CivilDay today = absl::ToCivilDay(host_->WallNow(), t->plan->zone);
+  return absl::StrCat("budget: ", max - *left, " runs today, max_runs_per_day is ", max);
+}
+
+std::optional<uint32_t> IntelRuns::BudgetRemaining(const RunTrack& t) const {
+  if (t.plan == nullptr || !t.plan->intelligence) return std::nullopt;
+  const uint32_t max = t.plan->spec.budget().max_runs_per_day();
+  if (max == 0 || t.history == nullptr) return std::nullopt;
+  const absl::CivilDay today = absl::ToCivilDay(host_->WallNow(), t.plan->zone);
   uint32_t runs = 0;
-  for (const ctl::RunRecord& r : t->history->runs()) {
+  for (const ctl::RunRecord& r : t.history->runs()) {
     if (r.verdict() == "skipped" || r.verdict() == "missed") continue;
-    if (absl::ToCivilDay(absl::FromUnixMillis(r.started_unix_ms()), t->plan->zone) == today) {
+    if (absl::ToCivilDay(absl::FromUnixMillis(r.started_unix_ms()), t.plan->zone) == today) {
       ++runs;
     }
   }
-  if (runs < max) return "";
-  return absl::StrCat("budget: ", runs, " runs today, max_runs_per_day is ", max);
+  return runs >= max ? 0 : max - runs;
 }
 
 void IntelRuns::AfterRun(const module::InstanceView& inst, RunTrack* t, ctl::RunRecord r,

@@ -43,6 +43,8 @@ class IntelRuns {
   void OnAnswerChanged(const std::string& path);
   // A run is skipped for the budget or a rate limit: why, or "".
   std::string BudgetRefusal(const RunTrack& t) const;
+  // Runs t may still make today (max_runs_per_day); nullopt without a budget.
+  std::optional<uint32_t> BudgetRemaining(const RunTrack& t) const;
   // The run ended with r (its exit's verdict): the answer is judged, and
   // finish is called with the verdict (at once, or when the judge ends).
   void AfterRun(const module::InstanceView& inst, RunTrack* t, fleet::control::v1::RunRecord r,

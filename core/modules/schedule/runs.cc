@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/modules/schedule/run_metrics.h"
 #include "core/modules/schedule/scheduler.h"
 #include "core/proto_time/proto_time.h"
 #include "core/text/utf8.h"
@@ -147,6 +148,7 @@ void Scheduler::FinishRun(const module::InstanceView& inst, Track* t, ctl::RunRe
 }
 
 void Scheduler::RecordRun(const std::string& id, Track* t, ctl::RunRecord record) {
+  CountRun(record, t);
   if (t->history == nullptr) return;
   record.set_instance(id);
   if (record.seq() == 0) record.set_seq(t->history->TakeSeq());

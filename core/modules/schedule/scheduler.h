@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "core/module/module.h"
 #include "core/modules/schedule/intel_runs.h"
+#include "core/modules/schedule/run_metrics.h"
 #include "core/modules/schedule/track.h"
 #include "proto/fleet/config/v1/config.pb.h"
 #include "proto/fleet/control/v1/control.pb.h"
@@ -55,6 +56,9 @@ class Scheduler final : public module::Module {
   void OnLoopEnd() override { FlushHistories(); }
   void FillInstanceStatus(const module::InstanceView& inst,
                           fleet::control::v1::InstanceStatus* out) const override;
+  void FillMetrics(fleet::control::v1::GetStatusResponse* status) const override {
+    FillRunMetrics(tracks_, intel_, status);
+  }
 
   // Recent runs of target's instances, newest first (a running one first).
   absl::StatusOr<fleet::control::v1::ListRunsResponse> ListRuns(const std::string& target,

@@ -5,11 +5,13 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "absl/time/time.h"
+#include "core/metrics/series.h"
 #include "core/modules/schedule/run_history.h"
 #include "core/os/clock.h"
 #include "core/schedule/cron.h"
@@ -80,6 +82,9 @@ struct RunTrack {
   };
   Intel intel;
   std::optional<absl::Time> last_success;
+  // Since fleetd started: records by verdict, and how long runs took.
+  std::map<std::string, uint64_t> runs_by_verdict;
+  metrics::Buckets durations{metrics::kDurationBounds};
   absl::Time watched_since;  // wall: overdue counts from here with no success
   bool overdue = false;
   std::string overdue_why;

@@ -52,6 +52,7 @@ class SharedState final : public module::Module {
   void FillStatus(fleet::control::v1::GetStatusResponse* status) const override;
   void FillInstanceStatus(const module::InstanceView& inst,
                           fleet::control::v1::InstanceStatus* out) const override;
+  void FillMetrics(fleet::control::v1::GetStatusResponse* status) const override;
 
   // A sync plugin's answer (posted to the loop).
   void OnOutcome(const sync::SyncOutcome& outcome);
@@ -83,7 +84,17 @@ class SharedState final : public module::Module {
     // A failed publish (or the pull a start waits for) is tried again.
     uint32_t retries = 0;
     std::optional<os::MonoTime> retry_due;
+    // Since fleetd started (fleet_sync_*; state_metrics.cc).
+    struct Counts {
+      uint64_t commits = 0, pushes = 0, push_failures = 0, pull_failures = 0;
+      uint64_t unresolved = 0;                      // answers with a conflict no rule resolved
+      std::map<std::string, uint64_t> resolved_by;  // paths, by strategy
+      std::optional<absl::Time> last_pull;          // the last successful pull
+    } counts;
   };
+  // An answer, counted.
+  static void Count(bool pull, const fleet::plugin::v1::SyncResult& result, absl::Time now,
+                    Track::Counts* counts);
   bool enabled() const { return sync_ != nullptr && !config_.remote().empty(); }
   // <work_trees>/<engine>.<index>, or "" when the engine uses no state.
   std::string DirFor(const fleet::config::v1::Engine& spec, uint32_t index) const;

@@ -36,10 +36,11 @@ void SharedState::OnOutcome(const sync::SyncOutcome& outcome) {
   ctl::InstanceSync answer;
   answer.set_id(outcome.instance_id);
   Track* track = Find(outcome.instance_id);
-  const bool found = track != nullptr && host_->WithInstance(outcome.instance_id,
-                                                             [&](const module::InstanceView& inst) {
-                                                               Absorb(inst, track, outcome, &answer);
-                                                             });
+  const bool found =
+      track != nullptr &&
+      host_->WithInstance(outcome.instance_id, [&](const module::InstanceView& inst) {
+        Absorb(inst, track, outcome, &answer);
+      });
   if (!found) answer.set_error("the instance went away while its state was syncing");
   if (reply) reply(answer);
 }
@@ -75,11 +76,11 @@ void SharedState::Absorb(const module::InstanceView& inst, Track* track,
     host_->Emit(inst.id, "state_rebuilt",
                 absl::StrCat("the work tree was damaged (", result.rebuild_reason(),
                              "); rebuilt from the remote with its files put back",
-                             result.rebuild_carried().empty() ? "" : "; ",
-                             result.rebuild_carried(), "; the damaged one is kept at ",
-                             result.rebuilt_from()));
+                             result.rebuild_carried().empty() ? "" : "; ", result.rebuild_carried(),
+                             "; the damaged one is kept at ", result.rebuilt_from()));
   }
   if (!result.undone().empty()) host_->Emit(inst.id, "state_undone", result.undone());
+  Count(pull, result, host_->WallNow(), &st.counts);
   if (!result.head().empty()) st.head = result.head();
   st.ahead = result.ahead();
   st.last_op_at = now;
@@ -159,8 +160,8 @@ void SharedState::Absorb(const module::InstanceView& inst, Track* track,
       const absl::Duration delay = RetryDelay(st.retries++);
       st.retry_due = now + delay;
       st.pulling_for_start = true;  // The retry is this start's pull.
-      host_->SetWaiting(inst.id, absl::StrCat("state: ", st.error, "; retry in ",
-                                              absl::FormatDuration(delay)));
+      host_->SetWaiting(
+          inst.id, absl::StrCat("state: ", st.error, "; retry in ", absl::FormatDuration(delay)));
     }
   }
 

@@ -16,6 +16,10 @@ std::vector<std::string> PlanReporter::Report(const std::string& subject,
   }
   for (const auto& a : plan.actions()) {
     const std::string& kind = a.kind();
+    const std::string counted = kind == "no_snapshot" ? "invalid" : kind;
+    for (const char* known : kCountedKinds) {
+      if (counted == known) ++counts_[counted];
+    }
     if (kind == "snapshotted") {
       reported_.erase(a.path());
     } else if (kind == "restored") {
@@ -23,7 +27,8 @@ std::vector<std::string> PlanReporter::Report(const std::string& subject,
       bad.push_back(absl::StrCat(a.path(), ": ", a.reason()));
       std::string message =
           absl::StrCat(a.path(), ": ", a.reason(), "; put back its last good version");
-      if (kept.count(a.path())) absl::StrAppend(&message, "; the bad one is kept at ", kept[a.path()]);
+      if (kept.count(a.path()))
+        absl::StrAppend(&message, "; the bad one is kept at ", kept[a.path()]);
       if (subject != "fleetd") absl::StrAppend(&message, " (written by ", subject, ")");
       emit_(subject, "file_restored", message);
     } else if (kind == "no_snapshot") {

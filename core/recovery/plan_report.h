@@ -25,9 +25,21 @@ class PlanReporter {
   // subject: "fleetd" or the writer ("ENGINE/N"). Returns "path: reason" of
   // each bad file the plan found (restored or not).
   std::vector<std::string> Report(const std::string& subject,
-                                   const fleet::plugin::v1::RecoveryPlan& plan);
+                                  const fleet::plugin::v1::RecoveryPlan& plan);
+
+  // Actions taken since fleetd started, by kind: "restored", "quarantined"
+  // (a bad version kept aside), "invalid" (bad, nothing to put back),
+  // "lock_broken", "temp_removed", "error". Kinds a plugin invents are not
+  // counted (a label's values stay few).
+  static constexpr const char* kCountedKinds[] = {"restored",    "quarantined",  "invalid",
+                                                  "lock_broken", "temp_removed", "error"};
+  uint64_t count(const std::string& kind) const {
+    auto it = counts_.find(kind);
+    return it == counts_.end() ? 0 : it->second;
+  }
 
  private:
+  absl::flat_hash_map<std::string, uint64_t> counts_;
   Emit emit_;
   // Bad files already reported (path -> reason).
   absl::flat_hash_map<std::string, std::string> reported_;

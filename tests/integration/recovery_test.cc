@@ -66,6 +66,19 @@ TEST(RecoveryTest, AProtectedFileAWorkerTruncatesIsPutBack) {
   // The clobbered versions are kept, not discarded.
   EXPECT_EQ(FilesHolding(h.run_dir() + "/recovery/quarantine", "{\"positions\": []}\n"), 1);
   EXPECT_THAT(h.Fleetctl({"events", "-n", "100"}).out, HasSubstr("file_restored"));
+  // Counted for Prometheus: both restores, both bad versions kept.
+  const std::string metrics = h.Fleetctl({"metrics"}).out;
+  EXPECT_GE(FleetHarness::MetricSum(metrics, "fleet_recovery_actions_total",
+                                    "action=\"restored\""),
+            2)
+      << metrics;
+  EXPECT_GE(FleetHarness::MetricSum(metrics, "fleet_recovery_actions_total",
+                                    "action=\"quarantined\""),
+            2)
+      << metrics;
+  EXPECT_EQ(FleetHarness::MetricSum(metrics, "fleet_recovery_actions_total", "action=\"error\""),
+            0)
+      << metrics;
   EXPECT_EQ(h.Instance("w/0").restarts(), 0u);  // Recovery never touches the worker.
 }
 

@@ -1,6 +1,7 @@
 #include "core/modules/recovery/recovery_passes.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/metrics/series.h"
 #include "core/proto_time/proto_time.h"
 #include "core/recovery/requests.h"
 
@@ -26,6 +27,18 @@ void RecoveryPasses::OnDeadline() {
 void RecoveryPasses::FillStatus(fleet::control::v1::GetStatusResponse* status) const {
   fleet::control::v1::DaemonStatus* d = status->mutable_daemon();
   d->set_plugin_queue(d->plugin_queue() + static_cast<uint32_t>(worker_->pending()));
+}
+
+void RecoveryPasses::FillMetrics(fleet::control::v1::GetStatusResponse* status) const {
+  // Both the periodic passes and the checks before each state commit.
+  metrics::Series actions = metrics::Series::Counter(
+      status, "fleet_recovery_actions_total",
+      "What recovery did since fleetd started: files restored, bad versions quarantined, "
+      "files found invalid with nothing to restore, stale locks broken, temp files removed, "
+      "errors");
+  for (const char* kind : recovery::PlanReporter::kCountedKinds) {
+    actions.Add({{"action", kind}}, static_cast<double>(reporter_->count(kind)));
+  }
 }
 
 void RecoveryPasses::OnOutcome(const recovery::RecoveryOutcome& outcome) {

@@ -30,6 +30,7 @@ class RecoveryPasses final : public module::Module {
   std::optional<os::MonoTime> NextDeadline() const override { return due_; }
   void OnDeadline() override;
   void FillStatus(fleet::control::v1::GetStatusResponse* status) const override;
+  void FillMetrics(fleet::control::v1::GetStatusResponse* status) const override;
 
   // A pass's plan (posted to the loop by the worker's callback).
   void OnOutcome(const recovery::RecoveryOutcome& outcome);

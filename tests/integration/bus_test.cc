@@ -124,6 +124,19 @@ TEST(BusTest, AWorkerKilledMidTaskHasItRequeuedAndDoneOnce) {
   EXPECT_EQ(slow.state(), "succeeded");
   EXPECT_GE(slow.attempt(), 2u);
   EXPECT_THAT(h.Fleetctl({"events", "-n", "100"}).out, HasSubstr("task_requeued"));
+  // As Prometheus sees it (after the bus's next pass).
+  std::string metrics;
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        metrics = h.Fleetctl({"metrics"}).out;
+        return FleetHarness::MetricSum(metrics, "fleet_bus_tasks", "state=\"succeeded\"") == 1;
+      },
+      absl::Seconds(10)))
+      << metrics;
+  EXPECT_GE(FleetHarness::MetricSum(metrics, "fleet_bus_tasks_requeued_total"), 1) << metrics;
+  EXPECT_EQ(FleetHarness::MetricSum(metrics, "fleet_bus_task_latency_seconds_count"), 1) << metrics;
+  // It waited for the killed attempt's requeue and the second run (1.5s).
+  EXPECT_GE(FleetHarness::MetricSum(metrics, "fleet_bus_task_latency_seconds_sum"), 1.5) << metrics;
   std::ifstream log(h.dir() + "/completions.log");
   std::string line;
   int done = 0;
@@ -185,6 +198,14 @@ TEST(BusTest, BadResultsAreQuarantinedAndNeverAbsorbed) {
   EXPECT_THAT(events, HasSubstr("run q has no task 'zz'"));
   EXPECT_EQ(Tasks(h, "q")["a"].state(), "ready");  // Still waiting for a real result.
   EXPECT_FALSE(fs::is_empty(h.run_dir() + "/bus/quarantine"));
+  std::string metrics;
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        metrics = h.Fleetctl({"metrics"}).out;
+        return FleetHarness::MetricSum(metrics, "fleet_bus_results_quarantined_total") == 4;
+      },
+      absl::Seconds(10)))
+      << metrics;
   // The operator gives up on it: cancel ends it, and the offer is taken back.
   EXPECT_EQ(h.Fleetctl({"bus", "cancel", "q"}).exit_code, 0);
   EXPECT_EQ(Tasks(h, "q")["a"].state(), "cancelled");

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/bus/dag_file.h"
 #include "core/log/log.h"
 #include "core/os/files.h"
@@ -66,11 +67,11 @@ void WorkBus::StartPolling(const std::string& why) {
   if (polling_) return;
   polling_ = true;
   poll_due_ = host_->Now();
-  host_->Emit("fleetd", "inotify_unavailable",
-              absl::StrCat("work-bus: ", why, ": a pass runs every ",
-                           absl::FormatDuration(kPollEvery),
-                           " instead of as its files change (raise the limit and restart "
-                           "fleetd to watch them again)"));
+  host_->Emit(
+      "fleetd", "inotify_unavailable",
+      absl::StrCat("work-bus: ", why, ": a pass runs every ", absl::FormatDuration(kPollEvery),
+                   " instead of as its files change (raise the limit and restart "
+                   "fleetd to watch them again)"));
 }
 
 bool WorkBus::Post(std::function<void()> fn) {
@@ -113,8 +114,9 @@ void WorkBus::OnWatchEvents() {
     }
   }
   if (overflow) {
-    log::Warning("work-bus: inotify queue overflowed: events were dropped; the next pass "
-                 "rescans everything");
+    log::Warning(
+        "work-bus: inotify queue overflowed: events were dropped; the next pass "
+        "rescans everything");
   }
   dirty_ = true;
 }
@@ -157,7 +159,8 @@ std::optional<os::MonoTime> WorkBus::NextDeadline() const {
   std::optional<os::MonoTime> next = poll_due_;
   if (due_ms_.has_value()) {
     const int64_t wall = absl::ToUnixMillis(host_->WallNow());
-    const os::MonoTime due = host_->Now() + absl::Milliseconds(std::max<int64_t>(0, *due_ms_ - wall));
+    const os::MonoTime due =
+        host_->Now() + absl::Milliseconds(std::max<int64_t>(0, *due_ms_ - wall));
     if (!next.has_value() || due < *next) next = due;
   }
   return next;
@@ -174,13 +177,60 @@ void WorkBus::OnDeadline() {
   const bool posted = Post([this, wall, view = std::move(view)] {
     std::vector<bus::BusEvent> events = conductor_->Pass(wall, view);
     for (const bus::BusEvent& e : events) host_->Emit(e.subject, e.kind, e.message);
+    Count(events);
     std::optional<int64_t> due = conductor_->NextDeadline();
-    host_->Post([this, due] {
+    host_->Post([this, due, figures = counting_] {
       pass_running_ = false;
       due_ms_ = due;
+      figures_ = figures;
     });
   });
   if (!posted) pass_running_ = false;
+}
+
+void WorkBus::Count(const std::vector<bus::BusEvent>& events) {
+  for (const bus::BusEvent& e : events) {
+    if (e.kind == "task_requeued") ++counting_.requeued;
+    if (e.kind == "result_quarantined") ++counting_.quarantined;
+    if (e.kind != "task_succeeded" && e.kind != "task_failed") continue;
+    // "bus/RUN/TASK"
+    const std::vector<std::string> parts = absl::StrSplit(e.subject, absl::MaxSplits('/', 2));
+    if (parts.size() != 3) continue;
+    auto run = conductor_->runs().find(parts[1]);
+    if (run == conductor_->runs().end() || !run->second->Has(parts[2])) continue;
+    const bus::TaskStatus& task = run->second->status(parts[2]);
+    if (task.started_ms > 0 && task.ended_ms >= task.started_ms) {
+      counting_.latency.Add(static_cast<double>(task.ended_ms - task.started_ms) / 1000.0);
+    }
+  }
+  counting_.tasks_by_state.clear();
+  for (const auto& [name, state] : conductor_->runs()) {
+    for (const auto& [task_state, n] : state->Counts()) counting_.tasks_by_state[task_state] += n;
+  }
+}
+
+void WorkBus::FillMetrics(ctl::GetStatusResponse* status) const {
+  if (conductor_ == nullptr) return;  // No bus: no series.
+  metrics::Series tasks = metrics::Series::Gauge(
+      status, "fleet_bus_tasks", "Tasks of the runs the bus holds, by state (after its last pass)");
+  for (bus::TaskState state :
+       {bus::TaskState::kPending, bus::TaskState::kReady, bus::TaskState::kClaimed,
+        bus::TaskState::kSucceeded, bus::TaskState::kFailed, bus::TaskState::kSkipped,
+        bus::TaskState::kUpstreamFailed, bus::TaskState::kCancelled}) {
+    const std::string name = bus::TaskStateName(state);
+    auto it = figures_.tasks_by_state.find(name);
+    tasks.Add({{"state", name}}, it == figures_.tasks_by_state.end() ? 0 : it->second);
+  }
+  metrics::Series::Counter(status, "fleet_bus_tasks_requeued_total",
+                           "Claims put back on offer (the worker died or its lease lapsed)")
+      .Add({}, static_cast<double>(figures_.requeued));
+  metrics::Series::Counter(status, "fleet_bus_results_quarantined_total",
+                           "Result files refused and moved to quarantine/ (stale, unknown, "
+                           "unreadable)")
+      .Add({}, static_cast<double>(figures_.quarantined));
+  metrics::Series::Histogram(status, "fleet_bus_task_latency_seconds",
+                             "From a task's first offer to its result (succeeded or failed)")
+      .Add({}, figures_.latency);
 }
 
 absl::StatusOr<ctl::BusSubmitResponse> WorkBus::Submit(const ctl::BusSubmitRequest& request) {
@@ -193,7 +243,8 @@ absl::StatusOr<ctl::BusSubmitResponse> WorkBus::Submit(const ctl::BusSubmitReque
   absl::StatusOr<std::string> run =
       conductor_->Submit(*std::move(dag), request.run(), absl::ToUnixMillis(host_->WallNow()));
   if (!run.ok()) return run.status();
-  host_->Emit(absl::StrCat("bus/", *run), "run_submitted", absl::StrCat(tasks, " tasks from ", path));
+  host_->Emit(absl::StrCat("bus/", *run), "run_submitted",
+              absl::StrCat(tasks, " tasks from ", path));
   Changed();
   ctl::BusSubmitResponse response;
   response.set_run(*run);

@@ -11,13 +11,16 @@
 #define FLEET_CORE_MODULES_BUS_WORK_BUS_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/bus/conductor.h"
+#include "core/metrics/series.h"
 #include "core/module/module.h"
 #include "core/plugin_host/worker.h"
 #include "proto/fleet/control/v1/control.pb.h"
@@ -39,6 +42,7 @@ class WorkBus final : public module::Module {
   void OnHealthChanged(const module::InstanceView& inst) override;
   std::optional<os::MonoTime> NextDeadline() const override;
   void OnDeadline() override;
+  void FillMetrics(fleet::control::v1::GetStatusResponse* status) const override;
 
   // Any thread: runs fn on the bus thread. False (fn dropped) when the bus
   // is off or stopping.
@@ -63,8 +67,22 @@ class WorkBus final : public module::Module {
   // A bus call changed the conductor's state: the loop runs a pass.
   void Changed();
 
+  // What the bus did since fleetd started (fleet_bus_*): counted on the
+  // bus thread from each pass, a copy handed to the loop after it.
+  struct Figures {
+    std::map<std::string, int> tasks_by_state;  // in the runs the bus holds
+    uint64_t requeued = 0;
+    uint64_t quarantined = 0;
+    // From first offered to its result, for tasks that succeeded or failed.
+    metrics::Buckets latency{metrics::kDurationBounds};
+  };
+  // Bus thread: a pass's events and the runs after it, counted.
+  void Count(const std::vector<bus::BusEvent>& events);
+
   module::ModuleHost* host_;
   const bool fsync_;
+  Figures counting_;  // bus thread
+  Figures figures_;   // loop
   std::string dir_;
   bool opened_ = false;
   // The conductor lives on worker_: only jobs posted there touch it.

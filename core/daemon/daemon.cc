@@ -142,6 +142,8 @@ int RunDaemon(const DaemonOptions& options) {
   // The modules that take the workers' answers (set before the loop runs).
   ModuleRoutes routes;
   os::ChildWaiter children;
+  // Outlives every plugin caller (they count into it).
+  plugin_host::CallStats plugin_calls;
   auto monitor = std::make_unique<health::HealthMonitor>(
       [&loop, &routes](health::CheckOutcome outcome) {
         supervisor::Supervisor* s = loop;
@@ -152,12 +154,12 @@ int RunDaemon(const DaemonOptions& options) {
       },
       &children);
   std::vector<fleet::control::v1::PluginInfo> plugins =
-      LoadHealthPlugins(loaded->config, &events, monitor.get());
+      LoadHealthPlugins(loaded->config, &events, &plugin_calls, monitor.get());
   // Recovery first: the sync lanes validate state through it.
   std::unique_ptr<recovery::RecoveryWorker> recovery;
   if (loaded->config.has_recovery() || loaded->config.has_state()) {
     plugins.push_back(LoadRecoveryPlugin(
-        loaded->config, &events, kSyncLanes,
+        loaded->config, &events, &plugin_calls, kSyncLanes,
         [&loop, &routes](recovery::RecoveryOutcome outcome) {
           supervisor::Supervisor* s = loop;
           modules::RecoveryPasses* m = routes.recovery;
@@ -182,7 +184,7 @@ int RunDaemon(const DaemonOptions& options) {
       };
     }
     plugins.push_back(LoadSyncPlugin(
-        loaded->config, &events, kSyncLanes,
+        loaded->config, &events, &plugin_calls, kSyncLanes,
         [&loop, &routes](sync::SyncOutcome outcome) {
           supervisor::Supervisor* s = loop;
           modules::SharedState* m = routes.state;
@@ -210,8 +212,8 @@ int RunDaemon(const DaemonOptions& options) {
                            file_limit.now, " (instances get ", file_limit.before, ")"));
   }
   supervisor::Supervisor supervisor(std::move(supervisor_options));
-  routes = RegisterModules(&supervisor,
-                           {monitor.get(), recovery.get(), &plan_reporter, state_sync.get()});
+  routes = RegisterModules(&supervisor, {monitor.get(), recovery.get(), &plan_reporter,
+                                         state_sync.get(), &plugin_calls});
   loop = &supervisor;
   absl::Status init = supervisor.Init();
   if (!init.ok()) {

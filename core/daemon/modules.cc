@@ -4,6 +4,7 @@
 
 #include "core/modules/kill_conditions/kill_conditions.h"
 #include "core/modules/log_hygiene/log_hygiene.h"
+#include "core/modules/plugin_calls/plugin_calls.h"
 
 namespace fleet::daemon {
 
@@ -12,6 +13,7 @@ ModuleRoutes RegisterModules(supervisor::Supervisor* supervisor, const ModuleSer
   ModuleRoutes routes;
   supervisor->AddModule(std::make_unique<modules::LogHygiene>(host));
   supervisor->AddModule(std::make_unique<modules::KillConditions>(host));
+  supervisor->AddModule(std::make_unique<modules::PluginCalls>(services.plugin_calls));
   auto health = std::make_unique<modules::HealthChecks>(host, services.health);
   routes.health = health.get();
   supervisor->AddModule(std::move(health));
@@ -23,8 +25,8 @@ ModuleRoutes RegisterModules(supervisor::Supervisor* supervisor, const ModuleSer
   routes.bus = bus.get();
   supervisor->AddModule(std::move(bus));
   if (services.recovery != nullptr) {
-    auto recovery = std::make_unique<modules::RecoveryPasses>(host, services.recovery,
-                                                              services.plan_reporter);
+    auto recovery =
+        std::make_unique<modules::RecoveryPasses>(host, services.recovery, services.plan_reporter);
     routes.recovery = recovery.get();
     supervisor->AddModule(std::move(recovery));
   }

@@ -9,10 +9,11 @@
 #include "core/modules/recovery/recovery_passes.h"
 #include "core/modules/schedule/scheduler.h"
 #include "core/modules/state/shared_state.h"
+#include "core/plugin_host/call_stats.h"
 #include "core/recovery/plan_report.h"
 #include "core/recovery/recovery_worker.h"
-#include "core/sync/state_sync.h"
 #include "core/supervisor/supervisor.h"
+#include "core/sync/state_sync.h"
 
 namespace fleet::daemon {
 
@@ -24,6 +25,7 @@ struct ModuleServices {
   recovery::RecoveryWorker* recovery = nullptr;
   recovery::PlanReporter* plan_reporter = nullptr;  // required
   sync::StateSync* sync = nullptr;
+  const plugin_host::CallStats* plugin_calls = nullptr;  // required
 };
 
 // The registered modules that take the workers' answers (posted to the

@@ -1,13 +1,13 @@
 #include "core/daemon/plugins.h"
 
-#include <algorithm>
-
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "absl/strings/str_cat.h"
+#include <algorithm>
+
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "core/health/policy.h"
@@ -75,7 +75,8 @@ struct Loaded {
 };
 
 Loaded Load(const v1::Plugin& declared, const std::string& kind, int copies,
-            const std::vector<std::string>& dirs, supervisor::EventLog* events) {
+            const std::vector<std::string>& dirs, supervisor::EventLog* events,
+            plugin_host::CallStats* stats) {
   const bool isolated = declared.isolation() == v1::ISOLATION_PROCESS;
   Loaded out;
   fleet::control::v1::PluginInfo& info = out.info;
@@ -87,6 +88,12 @@ Loaded Load(const v1::Plugin& declared, const std::string& kind, int copies,
     events->Add("fleetd", "plugin_failed", why);
     out.callers.clear();
     out.library.reset();
+    return std::move(out);
+  };
+  // Every call counted (fleet_plugin_calls_total), under the plugin's name.
+  auto counted = [&]() {
+    plugin_host::CallStats::Counts* counts = stats->For(kind, info.name());
+    for (auto& caller : out.callers) caller = plugin_host::Counted(std::move(caller), counts);
     return std::move(out);
   };
   std::string path = Find(declared.file(), dirs);
@@ -101,24 +108,23 @@ Loaded Load(const v1::Plugin& declared, const std::string& kind, int copies,
   }
   if (isolated) {
     for (int i = 0; i < copies; ++i) {
-      auto plugin = plugin_host::ProcessPlugin::Start(PluginHostPath(), path,
-                                                      kind, config);
+      auto plugin = plugin_host::ProcessPlugin::Start(PluginHostPath(), path, kind, config);
       if (!plugin.ok()) return refuse(std::string(plugin.status().message()));
       info.set_name((*plugin)->name());
       info.set_version((*plugin)->version());
       out.callers.push_back(*std::move(plugin));
     }
-    events->Add("fleetd", "plugin_loaded",
-                absl::StrCat(info.name(), " ", info.version(), " from ", path, " in ",
-                             copies == 1 ? "a helper process" : absl::StrCat(copies, " helper processes")));
-    return out;
+    events->Add(
+        "fleetd", "plugin_loaded",
+        absl::StrCat(info.name(), " ", info.version(), " from ", path, " in ",
+                     copies == 1 ? "a helper process" : absl::StrCat(copies, " helper processes")));
+    return counted();
   }
   // fleet's own plugins are part of fleetd; anyone else's is first mapped
   // in a throwaway helper, so a constructor that aborts or hangs is refused
   // instead of taking fleetd down before the ABI check could say no.
   if (!Bundled(path)) {
-    absl::Status trial =
-        plugin_host::ProbeLoad(PluginHostPath(), path, kind, kTrialLoadTimeout);
+    absl::Status trial = plugin_host::ProbeLoad(PluginHostPath(), path, kind, kTrialLoadTimeout);
     if (!trial.ok()) return refuse(std::string(trial.message()));
   }
   auto plugin = plugin_host::Plugin::Load(path, kind);
@@ -133,7 +139,7 @@ Loaded Load(const v1::Plugin& declared, const std::string& kind, int copies,
   out.library = *std::move(plugin);
   events->Add("fleetd", "plugin_loaded",
               absl::StrCat(info.name(), " ", info.version(), " from ", path));
-  return out;
+  return counted();
 }
 
 fleet::control::v1::PluginInfo AddCheck(Loaded loaded, health::HealthMonitor* monitor) {
@@ -158,15 +164,16 @@ std::vector<std::string> PluginSearchPath(const v1::FleetConfig& config, const s
 }
 
 std::vector<fleet::control::v1::PluginInfo> LoadHealthPlugins(const v1::FleetConfig& config,
-                                                             supervisor::EventLog* events,
-                                                             health::HealthMonitor* monitor) {
+                                                              supervisor::EventLog* events,
+                                                              plugin_host::CallStats* stats,
+                                                              health::HealthMonitor* monitor) {
   std::vector<fleet::control::v1::PluginInfo> report;
   const std::vector<std::string> dirs = PluginSearchPath(config, "health");
   bool builtin_named = false;
   for (const v1::Plugin& p : config.plugins()) {
     if (p.kind() != "health") continue;
     builtin_named = builtin_named || p.file() == kBuiltinHealthFile;
-    report.push_back(AddCheck(Load(p, "health", 1, dirs, events), monitor));
+    report.push_back(AddCheck(Load(p, "health", 1, dirs, events, stats), monitor));
   }
   bool needed = false;
   for (const v1::Engine& e : config.engines()) {
@@ -176,13 +183,14 @@ std::vector<fleet::control::v1::PluginInfo> LoadHealthPlugins(const v1::FleetCon
   if (needed && !builtin_named) {
     v1::Plugin builtin;
     builtin.set_file(kBuiltinHealthFile);
-    report.push_back(AddCheck(Load(builtin, "health", 1, dirs, events), monitor));
+    report.push_back(AddCheck(Load(builtin, "health", 1, dirs, events, stats), monitor));
   }
   return report;
 }
 
 fleet::control::v1::PluginInfo LoadSyncPlugin(const v1::FleetConfig& config,
-                                              supervisor::EventLog* events, int lanes,
+                                              supervisor::EventLog* events,
+                                              plugin_host::CallStats* stats, int lanes,
                                               std::function<void(sync::SyncOutcome)> on_outcome,
                                               std::unique_ptr<sync::StateSync>* out,
                                               sync::Validator validator) {
@@ -194,7 +202,7 @@ fleet::control::v1::PluginInfo LoadSyncPlugin(const v1::FleetConfig& config,
     if (p.kind() == "sync" && p.file() == config.state().plugin()) declared = p;
   }
   Loaded loaded =
-      Load(declared, "sync", std::max(1, lanes), PluginSearchPath(config, "sync"), events);
+      Load(declared, "sync", std::max(1, lanes), PluginSearchPath(config, "sync"), events, stats);
   if (!loaded.callers.empty()) {
     *out = std::make_unique<sync::StateSync>(std::move(loaded.callers), std::move(loaded.library),
                                              std::move(on_outcome), std::move(validator));
@@ -203,8 +211,8 @@ fleet::control::v1::PluginInfo LoadSyncPlugin(const v1::FleetConfig& config,
 }
 
 fleet::control::v1::PluginInfo LoadRecoveryPlugin(
-    const v1::FleetConfig& config, supervisor::EventLog* events, int validators,
-    std::function<void(recovery::RecoveryOutcome)> on_outcome,
+    const v1::FleetConfig& config, supervisor::EventLog* events, plugin_host::CallStats* stats,
+    int validators, std::function<void(recovery::RecoveryOutcome)> on_outcome,
     std::unique_ptr<recovery::RecoveryWorker>* out) {
   const std::string file = config.recovery().plugin().empty() ? "libfleet_recovery_files.so"
                                                               : config.recovery().plugin();
@@ -213,8 +221,8 @@ fleet::control::v1::PluginInfo LoadRecoveryPlugin(
   for (const v1::Plugin& p : config.plugins()) {
     if (p.kind() == "recovery" && p.file() == file) declared = p;
   }
-  Loaded loaded =
-      Load(declared, "recovery", 1 + validators, PluginSearchPath(config, "recovery"), events);
+  Loaded loaded = Load(declared, "recovery", 1 + validators, PluginSearchPath(config, "recovery"),
+                       events, stats);
   if (!loaded.callers.empty()) {
     *out = std::make_unique<recovery::RecoveryWorker>(
         std::move(loaded.callers), std::move(loaded.library), std::move(on_outcome));

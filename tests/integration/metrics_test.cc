@@ -45,6 +45,36 @@ std::string Promtool(const FleetHarness& h, const std::string& text) {
   return r.exit_code == 0 && r.out.empty() ? "" : absl::StrCat("exit ", r.exit_code, ": ", r.out);
 }
 
+// What instances publish (FLEET_METRIC lines), their progress as their
+// health check sees it, and the plugin calls that judged them, as series.
+TEST(MetricsTest, AppValuesProgressAndPluginCallsAreSeries) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml",
+              absl::StrCat("name: it\nrun_dir: run\nmetrics: {textfile: fleet.prom}\nengines:\n",
+                           "  - name: trader\n    shell: 'while :; do echo \"FLEET_METRIC "
+                           "cash=41.5 open_orders=3\"; sleep 0.2; done'\n",
+                           "    health: {log_max_age: 5s, period: 200ms, starved_cpu_pressure: "
+                           "100}\n"));
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  std::string text;
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        text = h.Fleetctl({"metrics"}).out;
+        return FleetHarness::MetricSum(text, "fleet_plugin_calls_total", "kind=\"health\"") >= 2 &&
+               FleetHarness::MetricSum(text, "fleet_app_cash") == 41.5;
+      },
+      absl::Seconds(15)))
+      << text << h.FleetdLog();
+  EXPECT_THAT(text, HasSubstr("fleet_app_cash{engine=\"trader\",index=\"0\"} 41.5\n"));
+  EXPECT_THAT(text, HasSubstr("fleet_app_open_orders{engine=\"trader\",index=\"0\"} 3\n"));
+  EXPECT_EQ(FleetHarness::MetricSum(text, "fleet_plugin_call_failures_total"), 0) << text;
+  // It prints every 200ms: its last progress is recent.
+  const double age = FleetHarness::MetricSum(text, "fleet_instance_last_progress_age_seconds");
+  EXPECT_GE(age, 0) << text;
+  EXPECT_LT(age, 3) << text;
+  EXPECT_EQ(Promtool(h, text), "");
+}
+
 TEST(MetricsTest, FleetctlTheListenerAndTheTextfileShowTheFleetAsItIs) {
   FleetHarness h;
   h.WriteFile("fleet.yaml", Fleet("{listen: '127.0.0.1:0', textfile: fleet.prom, interval: 1s}"));
@@ -59,7 +89,9 @@ TEST(MetricsTest, FleetctlTheListenerAndTheTextfileShowTheFleetAsItIs) {
       << h.Fleetctl({"metrics"}).out;
   const std::string text = h.Fleetctl({"metrics"}).out;
   EXPECT_THAT(text, HasSubstr("fleet_instance_up{engine=\"w\",index=\"0\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("fleet_instance_restarts_total{engine=\"w\",index=\"0\",reason=\"signal\"} 0\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("fleet_instance_restarts_total{engine=\"w\",index=\"0\",reason=\"signal\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("# TYPE fleet_daemon_loop_pass_seconds histogram\n"));
   EXPECT_EQ(Promtool(h, text), "");
   EXPECT_THAT(h.Fleetctl({"metrics", "--openmetrics"}).out, ::testing::EndsWith("# EOF\n"));
@@ -90,7 +122,8 @@ TEST(MetricsTest, FleetctlTheListenerAndTheTextfileShowTheFleetAsItIs) {
   // A kill is a restart, in every one of them.
   const pid_t victim = h.Instance("w/0").pid();
   ASSERT_EQ(kill(victim, SIGKILL), 0);
-  const std::string restarted = "fleet_instance_restarts_total{engine=\"w\",index=\"0\",reason=\"signal\"} 1\n";
+  const std::string restarted =
+      "fleet_instance_restarts_total{engine=\"w\",index=\"0\",reason=\"signal\"} 1\n";
   EXPECT_TRUE(FleetHarness::WaitUntil(
       [&] { return absl::StrContains(h.Fleetctl({"metrics"}).out, restarted); },
       absl::Seconds(10)));

@@ -23,9 +23,15 @@ namespace {
 // A Prometheus of the test's own, stopped (SIGTERM, then SIGKILL) by pid.
 class Prometheus {
  public:
+  // Scrapes 127.0.0.1:target_port as job "fleet" every second, and
+  // evaluates fleet's alert rules as often.
   Prometheus(const FleetHarness& h, int target_port) : port_(FleetHarness::FreePort()) {
+    h.WriteFile(
+        "fleet-alerts.yml",
+        FleetHarness::FileText(FleetHarness::RunfilePath("contrib/prometheus/fleet-alerts.yml")));
     h.WriteFile("prometheus.yml",
                 absl::StrCat("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n",
+                             "rule_files: ['", h.dir(), "/fleet-alerts.yml']\n",
                              "scrape_configs:\n  - job_name: fleet\n    static_configs:\n",
                              "      - targets: ['127.0.0.1:", target_port, "']\n"));
     const std::string config = h.dir() + "/prometheus.yml";
@@ -51,6 +57,9 @@ class Prometheus {
     }
   }
 
+  // An API answer's body (with its head).
+  std::string Get(const std::string& path) const { return FleetHarness::HttpGet(port_, path); }
+
   // The value of the first sample of an instant query ("" if none).
   std::string Query(const std::string& promql) const {
     std::string encoded;
@@ -74,10 +83,15 @@ class Prometheus {
 
 TEST(PrometheusTest, ARealPrometheusScrapesFleetdAndSeesWhatHappens) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml",
-              absl::StrCat("name: it\nrun_dir: run\nmetrics: {listen: '127.0.0.1:0'}\nengines:\n",
-                           "  - name: w\n    command: [\"", FleetHarness::ChildPath(),
-                           "\"]\n    min_uptime: 100ms\n"));
+  h.WriteFile(
+      "fleet.yaml",
+      absl::StrCat("name: it\nrun_dir: run\nmetrics: {listen: '127.0.0.1:0'}\nengines:\n",
+                   "  - name: w\n    command: [\"", FleetHarness::ChildPath(),
+                   "\"]\n    min_uptime: 100ms\n",
+                   "  - name: tick\n    type: cron\n    schedule: '@every 1s'\n",
+                   "    shell: 'true'\n",
+                   "  - name: risky\n    shell: 'echo FLEET_METRIC loss=9; exec sleep 1000'\n",
+                   "    kill_condition: 'loss > 5'\n"));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   std::string port_text;
   ASSERT_TRUE(RE2::PartialMatch(h.FleetdLog(), R"(on 127\.0\.0\.1:(\d+))", &port_text))
@@ -108,6 +122,44 @@ TEST(PrometheusTest, ARealPrometheusScrapesFleetdAndSeesWhatHappens) {
       },
       absl::Seconds(20)));
   EXPECT_EQ(prometheus.Query("fleet_build_info{job=\"fleet\"}"), "1");
+
+  // The cron engine's successes move its timestamp.
+  double first = 0, later = 0;
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return absl::SimpleAtod(
+                   prometheus.Query("fleet_run_last_success_timestamp_seconds{engine=\"tick\"}"),
+                   &first) &&
+               first > 0;
+      },
+      absl::Seconds(20)));
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return absl::SimpleAtod(
+                   prometheus.Query("fleet_run_last_success_timestamp_seconds{engine=\"tick\"}"),
+                   &later) &&
+               later > first;
+      },
+      absl::Seconds(20)))
+      << first;
+  double succeeded = 0;
+  EXPECT_TRUE(absl::SimpleAtod(
+      prometheus.Query("fleet_runs_total{engine=\"tick\",verdict=\"succeeded\"}"), &succeeded));
+  EXPECT_GE(succeeded, 2);
+
+  // fleet's alert rules load in the real server, and one fires for real:
+  // risky's kill condition held and stopped it.
+  const std::string rules = prometheus.Get("/api/v1/rules");
+  EXPECT_THAT(rules, ::testing::HasSubstr("\"name\":\"FleetCrashLooping\""));
+  EXPECT_THAT(rules, ::testing::Not(::testing::HasSubstr("\"health\":\"err\""))) << rules;
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return prometheus.Query(
+                   "ALERTS{alertname=\"FleetKillConditionFired\",engine=\"risky\","
+                   "alertstate=\"firing\"}") == "1";
+      },
+      absl::Seconds(30)))
+      << prometheus.Get("/api/v1/alerts");
   // Scraped every second meanwhile, the loop's passes stayed short (a
   // generous bound: sanitizer builds, a shared machine).
   absl::StatusOr<fleet::control::v1::GetStatusResponse> status = h.Status();

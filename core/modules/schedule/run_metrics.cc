@@ -57,6 +57,14 @@ void FillRunMetrics(const absl::node_hash_map<std::string, RunTrack>& tracks,
     success.Add(metrics::InstanceLabels(t->engine, t->index),
                 absl::ToDoubleSeconds(*t->last_success - absl::UnixEpoch()));
   }
+  Series overdue = Series::Gauge(
+      status, "fleet_run_overdue",
+      "1 while no run has succeeded for longer than the engine's expected_period (by default "
+      "its schedule's longest gap, its timeout and a margin)");
+  for (const RunTrack* t : sorted) {
+    if (t->plan == nullptr || t->plan->expected_period == absl::InfiniteDuration()) continue;
+    overdue.Add(metrics::InstanceLabels(t->engine, t->index), t->overdue ? 1 : 0);
+  }
   Series budget = Series::Gauge(status, "fleet_intel_budget_remaining",
                                 "Runs an intelligence engine may still make today "
                                 "(budget.max_runs_per_day); absent without a budget");

@@ -4,6 +4,7 @@
 #   PREFIX/lib/fleet/fleet-plugin-host, PREFIX/lib/fleet/plugins/KIND/*.so
 #   PREFIX/include/fleet/plugins/sdk/*.h, PREFIX/share/pkgconfig/fleet-plugin-sdk.pc
 #   PREFIX/share/fleet/proto/..., PREFIX/share/fleet/examples/fleet.yaml
+#   PREFIX/share/fleet/prometheus/fleet-alerts.yml, PREFIX/share/fleet/grafana/fleet.json
 #   PREFIX/share/man/man1/{fleetd,fleetctl}.1, PREFIX/share/man/man5/fleet.yaml.5
 #   PREFIX/share/bash-completion/completions/fleetctl
 #   PREFIX/share/zsh/vendor-completions/_fleetctl
@@ -50,7 +51,8 @@ srcdir=${srcdir:-$src}
 install -d "$prefix/bin" "$prefix/lib/fleet/plugins/health" "$prefix/lib/fleet/plugins/sync" \
   "$prefix/lib/fleet/plugins/recovery" "$prefix/share/man/man1" "$prefix/share/man/man5" \
   "$prefix/share/bash-completion/completions" "$prefix/share/zsh/vendor-completions" \
-  "$prefix/share/fleet/examples" "$prefix/lib/systemd/system" "$prefix/share/pkgconfig"
+  "$prefix/share/fleet/examples" "$prefix/lib/systemd/system" "$prefix/share/pkgconfig" \
+  "$prefix/share/fleet/prometheus" "$prefix/share/fleet/grafana"
 install -m 0755 "$src/cli/fleetd" "$src/cli/fleetctl" "$prefix/bin/"
 install -m 0755 "$src/cli/fleet-plugin-host" "$prefix/lib/fleet/"
 install -m 0644 "$src/plugins/health/libfleet_health_builtin.so" "$prefix/lib/fleet/plugins/health/"
@@ -68,6 +70,8 @@ fleetctl="$prefix/bin/fleetctl"
 "$fleetctl" completion zsh >"$prefix/share/zsh/vendor-completions/_fleetctl"
 install -m 0644 "$srcdir/tools/install/fleetd.1" "$prefix/share/man/man1/"
 install -m 0644 "$srcdir/tools/install/fleet.yaml.5" "$prefix/share/man/man5/"
+install -m 0644 "$srcdir/contrib/prometheus/fleet-alerts.yml" "$prefix/share/fleet/prometheus/"
+install -m 0644 "$srcdir/contrib/grafana/fleet.json" "$prefix/share/fleet/grafana/"
 rm -f "$prefix/share/fleet/examples/fleet.yaml"
 (cd "$prefix/share/fleet/examples" && "$fleetctl" init fleet.yaml >/dev/null)
 sed "s|@PREFIX@|$unit_prefix|g" "$srcdir/tools/install/fleetd.service.in" \

@@ -30,7 +30,8 @@ for f in bin/fleetd bin/fleetctl lib/fleet/fleet-plugin-host \
   lib/fleet/plugins/health/libfleet_health_builtin.so share/man/man1/fleetctl.1 \
   share/man/man5/fleet.yaml.5 share/bash-completion/completions/fleetctl \
   share/fleet/examples/fleet.yaml lib/systemd/system/fleetd.service \
-  include/fleet/plugins/sdk/sdk.h share/pkgconfig/fleet-plugin-sdk.pc; do
+  include/fleet/plugins/sdk/sdk.h share/pkgconfig/fleet-plugin-sdk.pc \
+  share/fleet/prometheus/fleet-alerts.yml share/fleet/grafana/fleet.json; do
   [ -s "$tmp/moved/$f" ] || fail "the tree lacks $f"
 done
 mkdir "$tmp/fleet"

@@ -10,7 +10,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc
   libgit2-dev libyaml-cpp-dev libre2-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 procps util-linux strace tzdata
+  python3 procps util-linux strace tzdata systemd
   clang libclang-rt-14-dev
   prometheus
 )

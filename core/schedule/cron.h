@@ -48,6 +48,22 @@ class Schedule {
   // InfiniteDuration() for kReboot.
   absl::Duration LongestGap(absl::Time from, absl::TimeZone zone) const;
 
+  // kCalendar: the fields as parsed (for translating the schedule into
+  // another scheduler's terms). *_restricted: the field was not `*`.
+  const std::bitset<60>& minutes() const { return minutes_; }
+  const std::bitset<24>& hours() const { return hours_; }
+  const std::bitset<32>& days() const { return days_; }
+  const std::bitset<13>& months() const { return months_; }
+  const std::bitset<7>& weekdays() const { return weekdays_; }
+  bool days_restricted() const { return days_restricted_; }
+  bool weekdays_restricted() const { return weekdays_restricted_; }
+  // kCalendar: the civil minute is one of the schedule's slots.
+  bool Matches(const absl::CivilMinute& minute) const {
+    return months_[static_cast<size_t>(minute.month())] && DayMatches(absl::CivilDay(minute)) &&
+           hours_[static_cast<size_t>(minute.hour())] &&
+           minutes_[static_cast<size_t>(minute.minute())];
+  }
+
  private:
   bool DayMatches(const absl::CivilDay& day) const;
 

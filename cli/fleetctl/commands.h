@@ -59,6 +59,8 @@ std::string FleetdPath();
 // The commands that need no fleetd (commands_local.cc, commands_state.cc).
 // validate: fleetd beside fleetctl checks the file (fleetctl links no YAML).
 int ValidateFleetFile(const std::string& path);
+// fleetd export ARGS...: the fleet file as another supervisor's units.
+int ExportFleet(const std::vector<std::string>& args);
 // init: a starter fleet file, never over one that exists.
 int InitFleetFile(const std::string& path);
 // lock NAME -- CMD: CMD runs holding the fleet's lock NAME.

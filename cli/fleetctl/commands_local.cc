@@ -14,10 +14,14 @@
 
 namespace fleet::cli {
 
-int ValidateFleetFile(const std::string& path) {
-  // fleetctl links no YAML parser: the daemon binary beside it checks.
+namespace {
+
+// fleetctl links no YAML parser: the daemon binary beside it reads the
+// fleet file, with fleetctl's stdio. Its exit code is fleetctl's.
+int RunFleetd(std::vector<std::string> argv) {
   os::SpawnSpec spec;
-  spec.argv = {FleetdPath(), "validate", path};
+  argv.insert(argv.begin(), FleetdPath());
+  spec.argv = std::move(argv);
   spec.env = os::CurrentEnvironment();
   spec.inherit_stdio = true;
   absl::StatusOr<pid_t> pid = os::Spawn(spec);
@@ -25,6 +29,16 @@ int ValidateFleetFile(const std::string& path) {
   os::ExitStatus status = os::WaitProcess(*pid);
   if (status.Success()) return kOk;
   return status.signaled ? kFailed : (status.code == 78 ? kUsage : status.code);
+}
+
+}  // namespace
+
+int ValidateFleetFile(const std::string& path) { return RunFleetd({"validate", path}); }
+
+int ExportFleet(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"export"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunFleetd(std::move(argv));
 }
 
 int InitFleetFile(const std::string& path) {

@@ -174,6 +174,34 @@ int Main(int argc, char** argv) {
     needs_fleet = false;
     action = [&](Commands&) { return ValidateFleetFile(path); };
   });
+  struct {
+    std::string target, config, dir;
+    bool approximate = false, force = false;
+  } exporting;
+  CLI::App* export_command =
+      command("export", "the fleet file as another supervisor's units (systemd)");
+  export_command->add_option("TARGET", exporting.target, "systemd")
+      ->required()
+      ->check(CLI::IsMember({"systemd"}));
+  export_command->add_option("CONFIG", exporting.config, "the fleet file")->required();
+  export_command
+      ->add_option("-o,--output", exporting.dir,
+                   "a directory to write the files into; - prints them (the default)")
+      ->option_text("DIR");
+  export_command->add_flag("--approximate", exporting.approximate,
+                           "export a schedule the target would fire at other times, saying so");
+  export_command->add_flag("--force", exporting.force,
+                           "replace files in DIR that differ from the export");
+  export_command->callback([&] {
+    needs_fleet = false;
+    action = [&](Commands&) {
+      std::vector<std::string> args = {exporting.target, exporting.config};
+      if (!exporting.dir.empty()) args.insert(args.end(), {"-o", exporting.dir});
+      if (exporting.approximate) args.push_back("--approximate");
+      if (exporting.force) args.push_back("--force");
+      return ExportFleet(args);
+    };
+  });
   CLI::App* init = command("init", "write a commented starter config (never over a file)");
   init->add_option("PATH", path, "where (default fleet.yaml)");
   init->callback([&] {

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 
 #include <string>
+#include <vector>
 
 #include "core/daemon/daemon.h"
+#include "core/daemon/export_command.h"
 #include "core/daemon/pipe_keeper.h"
 #include "core/defaults/defaults.h"
 
@@ -14,6 +16,7 @@ namespace {
 
 constexpr char kUsage[] = R"(usage: fleetd [--config PATH] [--run-dir DIR]
        fleetd validate PATH
+       fleetd export systemd PATH [-o DIR|-] [--approximate] [--force]
        fleetd run-dir PATH [--run-dir DIR]   print the run directory PATH's fleet uses
        fleetd pipe-keeper RUN_DIR   (started by fleetd itself)
        fleetd --version
@@ -58,6 +61,9 @@ int FleetdMain(int argc, char** argv) {
       }
       fprintf(stderr, "fleetd: run-dir takes PATH [--run-dir DIR]\n%s", kUsage);
       return kExitUsage;
+    }
+    if (arg == "export") {
+      return ExportCommand(std::vector<std::string>(argv + i + 1, argv + argc));
     }
     if (arg == "validate") {
       if (i + 2 != argc) {

@@ -1,0 +1,108 @@
+#include "core/daemon/export_command.h"
+
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/config/loader.h"
+#include "core/daemon/daemon.h"
+#include "core/export/systemd_units.h"
+#include "core/os/files.h"
+
+namespace fleet::daemon {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: fleetctl export systemd CONFIG [-o DIR|-] [--approximate] [--force]\n"
+    "  -o DIR         write the units into DIR (made if missing); '-' (default) prints\n"
+    "                 them, each after a '# ==> NAME <==' line\n"
+    "  --approximate  export a schedule systemd would fire at other times (said in\n"
+    "                 the timer and on stderr) instead of refusing it\n"
+    "  --force        replace files in DIR that differ from what is exported\n";
+
+int Usage(const std::string& why) {
+  fprintf(stderr, "fleetctl export: %s\n%s", why.c_str(), kUsage);
+  return kExitUsage;
+}
+
+}  // namespace
+
+int ExportCommand(const std::vector<std::string>& args) {
+  std::string target, config_path, out = "-";
+  exporting::SystemdOptions options;
+  bool force = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "-o" || arg == "--output") {
+      if (i + 1 >= args.size()) return Usage(arg + " needs a value");
+      out = args[++i];
+    } else if (arg == "--approximate") {
+      options.approximate = true;
+    } else if (arg == "--force") {
+      force = true;
+    } else if (arg == "-h" || arg == "--help") {
+      printf("%s", kUsage);
+      return kExitOk;
+    } else if (!arg.empty() && arg[0] == '-') {
+      return Usage("unknown flag " + arg);
+    } else if (target.empty()) {
+      target = arg;
+    } else if (config_path.empty()) {
+      config_path = arg;
+    } else {
+      return Usage("unexpected argument '" + arg + "'");
+    }
+  }
+  if (target != "systemd") {
+    return Usage(target.empty() ? "which target? (systemd)"
+                                : "unknown target '" + target + "' (systemd)");
+  }
+  if (config_path.empty()) return Usage("which fleet file? (CONFIG)");
+  absl::StatusOr<config::LoadedConfig> loaded = config::LoadConfig(config_path);
+  if (!loaded.ok()) {
+    fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
+    return loaded.status().code() == absl::StatusCode::kNotFound ? kExitUsage : kExitBadConfig;
+  }
+  absl::StatusOr<exporting::Exported> exported = exporting::ExportSystemd(*loaded, options);
+  if (!exported.ok()) {
+    fprintf(stderr, "fleetctl export: %s\n", std::string(exported.status().message()).c_str());
+    return kExitFailure;
+  }
+  for (const std::string& w : exported->warnings) {
+    fprintf(stderr, "fleetctl export: warning: %s\n", w.c_str());
+  }
+  if (out == "-") {
+    for (const exporting::ExportedFile& f : exported->files) {
+      printf("# ==> %s <==\n%s\n", f.name.c_str(), f.text.c_str());
+    }
+    return kExitOk;
+  }
+  if (absl::Status made = os::MakeDirs(out, 0755); !made.ok()) {
+    fprintf(stderr, "fleetctl export: %s\n", std::string(made.message()).c_str());
+    return kExitFailure;
+  }
+  // Nothing the operator changed is replaced without --force: every file
+  // is checked before any is written.
+  for (const exporting::ExportedFile& f : exported->files) {
+    const std::string path = os::JoinPath(out, f.name);
+    absl::StatusOr<std::string> existing = os::ReadUntrustedFile(path, 1 << 20);
+    if (existing.ok() && *existing != f.text && !force) {
+      fprintf(stderr,
+              "fleetctl export: %s exists and differs from the export (changed by hand?); "
+              "nothing was written. --force replaces it.\n",
+              path.c_str());
+      return kExitFailure;
+    }
+  }
+  for (const exporting::ExportedFile& f : exported->files) {
+    const std::string path = os::JoinPath(out, f.name);
+    if (absl::Status written = os::WriteFileAtomic(path, f.text, 0644); !written.ok()) {
+      fprintf(stderr, "fleetctl export: %s\n", std::string(written.message()).c_str());
+      return kExitFailure;
+    }
+    printf("%s\n", path.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace fleet::daemon

@@ -1,0 +1,24 @@
+// What an export produces: files to write, and what did not carry over.
+#ifndef FLEET_CORE_EXPORT_EXPORTED_H_
+#define FLEET_CORE_EXPORT_EXPORTED_H_
+
+#include <string>
+#include <vector>
+
+namespace fleet::exporting {
+
+struct ExportedFile {
+  std::string name;  // a file name, no directory
+  std::string text;
+};
+
+struct Exported {
+  std::vector<ExportedFile> files;
+  // What the target cannot express, one line each ("engine w: ..."); also
+  // written as comments in the files concerned.
+  std::vector<std::string> warnings;
+};
+
+}  // namespace fleet::exporting
+
+#endif  // FLEET_CORE_EXPORT_EXPORTED_H_

@@ -4,14 +4,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <vector>
@@ -20,8 +20,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "core/os/files.h"
 #include "absl/time/clock.h"
+#include "core/os/files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/fleet_harness.h"
@@ -65,23 +65,28 @@ TEST(ControlTest, FleetctlCommandsAndExitCodes) {
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   EXPECT_EQ(h.Fleetctl({"stop", "nope"}).exit_code, 4);
   EXPECT_EQ(h.Fleetctl({"stop", "a/7"}).exit_code, 4);
-  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return AllRunning(h, {"a/0", "a/1"}); },
-                                      absl::Seconds(10)));
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return AllRunning(h, {"a/0", "a/1"});
+      },
+      absl::Seconds(10)));
   EXPECT_EQ(h.Fleetctl({"status"}).exit_code, 0);
   EXPECT_EQ(h.Fleetctl({"stop", "a/1"}).exit_code, 0);
   ASSERT_TRUE(FleetHarness::WaitUntil(
-      [&] { return h.Instance("a/1").state() == ctl::INSTANCE_STATE_STOPPED; },
-      absl::Seconds(10)));
+      [&] { return h.Instance("a/1").state() == ctl::INSTANCE_STATE_STOPPED; }, absl::Seconds(10)));
   EXPECT_EQ(h.Fleetctl({"status"}).exit_code, 3);
   pid_t a0 = h.Instance("a/0").pid();
   EXPECT_EQ(h.Fleetctl({"restart", "all"}).exit_code, 0);
   ASSERT_TRUE(FleetHarness::WaitUntil(
-      [&] { return AllRunning(h, {"a/0", "a/1"}) && h.Instance("a/0").pid() != a0; },
+      [&] {
+        return AllRunning(h, {"a/0", "a/1"}) && h.Instance("a/0").pid() != a0;
+      },
       absl::Seconds(10)));
   // Commands that change the fleet are on record with who sent them.
   const std::string events = h.Fleetctl({"events", "-n", "100"}).out;
   EXPECT_THAT(events, HasSubstr(absl::StrCat("stop a/1 (from uid ", getuid(), ", pid ")));
-  EXPECT_THAT(events, ContainsRegex("restart all \\(from uid [0-9]+, pid [0-9]+ \\(fleetctl\\)\\)"));
+  EXPECT_THAT(events,
+              ContainsRegex("restart all \\(from uid [0-9]+, pid [0-9]+ \\(fleetctl\\)\\)"));
   EXPECT_THAT(h.FleetdLog(), HasSubstr("restart all (from uid"));
   CommandResult shutdown = h.Fleetctl({"shutdown"});
   EXPECT_EQ(shutdown.exit_code, 0);
@@ -92,8 +97,8 @@ TEST(ControlTest, FleetctlCommandsAndExitCodes) {
 TEST(ControlTest, LockSerializesCommandsAndBreaksADeadOwner) {
   FleetHarness h;
   // Two holders at once: the second waits for the first.
-  std::string script = absl::StrCat("echo start >> ", h.dir(), "/order; sleep 0.3; echo end >> ",
-                                    h.dir(), "/order");
+  std::string script =
+      absl::StrCat("echo start >> ", h.dir(), "/order; sleep 0.3; echo end >> ", h.dir(), "/order");
   pid_t first = fork();
   if (first == 0) {
     execl(FleetHarness::FleetctlPath().c_str(), "fleetctl", "--run-dir", h.run_dir().c_str(),
@@ -102,15 +107,16 @@ TEST(ControlTest, LockSerializesCommandsAndBreaksADeadOwner) {
   }
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return os::ReadFile(h.dir() + "/order").ok(); },
                                       absl::Seconds(5)));
-  CommandResult second = h.Fleetctl({"--run-dir", h.run_dir(), "lock", "ledger", "--", "sh", "-c", script});
+  CommandResult second =
+      h.Fleetctl({"--run-dir", h.run_dir(), "lock", "ledger", "--", "sh", "-c", script});
   EXPECT_EQ(second.exit_code, 0) << second.err;
   int status = 0;
   waitpid(first, &status, 0);
   EXPECT_EQ(*os::ReadFile(h.dir() + "/order"), "start\nend\nstart\nend\n");
   // A lock left by a dead owner is broken; the command's exit status passes through.
   h.WriteFile("run/locks/ledger/owner", "999999 1\n");
-  CommandResult broken = h.Fleetctl({"--run-dir", h.run_dir(), "lock", "ledger", "--wait", "1s",
-                                     "--", "sh", "-c", "exit 7"});
+  CommandResult broken = h.Fleetctl(
+      {"--run-dir", h.run_dir(), "lock", "ledger", "--wait", "1s", "--", "sh", "-c", "exit 7"});
   EXPECT_EQ(broken.exit_code, 7) << broken.err;
   EXPECT_FALSE(os::ReadFile(h.run_dir() + "/locks/ledger/owner").ok());  // Released.
   EXPECT_EQ(h.Fleetctl({"lock", "../etc", "--", "true"}).exit_code, 2);
@@ -138,9 +144,10 @@ TEST(ControlTest, FleetctlFindsItsFleetFromTheConfigItWasStartedWith) {
   EXPECT_EQ(named.exit_code, 0) << named.err;
   // From a directory with no fleet and no fleetd anywhere it looks.
   h.WriteFile("empty/.keep", "");
-  CommandResult none = h.Run({"sh", "-c",
-                              absl::StrCat("cd ", h.dir(), "/empty && env -u FLEET_RUN_DIR HOME=",
-                                           h.dir(), "/empty ", fleetctl, " status")});
+  CommandResult none =
+      h.Run({"sh", "-c",
+             absl::StrCat("cd ", h.dir(), "/empty && env -u FLEET_RUN_DIR HOME=", h.dir(),
+                          "/empty ", fleetctl, " status")});
   EXPECT_EQ(none.exit_code, 5);
   EXPECT_THAT(none.err, HasSubstr("no control socket in"));
   EXPECT_THAT(none.err, HasSubstr(h.dir() + "/empty/.fleet/run (from ~/.fleet/run)"));
@@ -150,15 +157,15 @@ TEST(ControlTest, FleetctlFindsItsFleetFromTheConfigItWasStartedWith) {
 // absolute path, so fleetctl inside a worker reaches fleetd from anywhere.
 TEST(ControlTest, ARelativeRunDirIsMadeAbsoluteOnceForFleetdAndItsInstances) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml",
-              FleetYaml("  - name: w\n    shell: 'echo \"$FLEET_RUN_DIR\" > where; exec sleep 1000'\n"));
+  h.WriteFile(
+      "fleet.yaml",
+      FleetYaml("  - name: w\n    shell: 'echo \"$FLEET_RUN_DIR\" > where; exec sleep 1000'\n"));
   h.set_fleetd_wrapper({"sh", "-c", "exec \"$@\" --run-dir run3", "sh"});
   const pid_t fleetd = h.SpawnFleetd("fleetd.log");
   ASSERT_GT(fleetd, 0);
   const std::string run3 = h.dir() + "/run3";
   ASSERT_TRUE(FleetHarness::WaitUntil(
-      [&] { return FleetHarness::FileText(h.dir() + "/where") == run3 + "\n"; },
-      absl::Seconds(15)))
+      [&] { return FleetHarness::FileText(h.dir() + "/where") == run3 + "\n"; }, absl::Seconds(15)))
       << FleetHarness::FileText(h.dir() + "/where") << h.FleetdLog();
   EXPECT_TRUE(FleetHarness::WaitUntil(
       [&] {
@@ -179,8 +186,13 @@ TEST(ControlTest, EveryCommandHasHelpAndATypoGetsASuggestion) {
   FleetHarness h;
   const std::string fleetctl = FleetHarness::FleetctlPath();
   for (const std::vector<std::string>& command :
-       std::vector<std::vector<std::string>>{{"init"}, {"stop"}, {"logs"}, {"bus", "claim"},
-                                             {"install", "systemd"}, {"lock"}, {"commit"}}) {
+       std::vector<std::vector<std::string>>{{"init"},
+                                             {"stop"},
+                                             {"logs"},
+                                             {"bus", "claim"},
+                                             {"install", "systemd"},
+                                             {"lock"},
+                                             {"commit"}}) {
     std::vector<std::string> argv = {fleetctl};
     argv.insert(argv.end(), command.begin(), command.end());
     argv.push_back("--help");
@@ -243,6 +255,50 @@ TEST(ControlTest, ConnectionTroubleIsSaidInFleetsWords) {
   EXPECT_THAT(stale.err, HasSubstr("is stale: nothing listens on it (the pid file names pid " +
                                    std::to_string(pid) + ", which is not running"));
   EXPECT_THAT(stale.err, Not(HasSubstr("failed to connect")));
+}
+
+// `fleetctl export systemd`: the units are written where asked, a unit
+// the operator edited is never replaced without --force (nothing is
+// written then), and a schedule systemd would fire differently is refused
+// unless --approximate.
+TEST(FleetctlTest, ExportWritesSystemdUnitsAndNeverReplacesAnEditedOne) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml",
+              FleetYaml(Engine("w") + "  - name: j\n    type: cron\n    schedule: '0 4 * * *'\n"
+                                      "    command: [/bin/true]\n"));
+  const std::string units = h.dir() + "/units";
+  CommandResult first = h.Fleetctl({"export", "systemd", h.dir() + "/fleet.yaml", "-o", units});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  for (const char* name :
+       {"fleet-w@.service", "fleet-j@.service", "fleet-j@.timer", "fleet-it.target"}) {
+    EXPECT_TRUE(fs::exists(units + "/" + name)) << name << "\n" << first.out;
+  }
+  EXPECT_THAT(FleetHarness::FileText(units + "/fleet-j@.timer"),
+              HasSubstr("OnCalendar=*-*-* 04:00:00\n"));
+  // Printed to stdout by default.
+  EXPECT_THAT(h.Fleetctl({"export", "systemd", h.dir() + "/fleet.yaml"}).out,
+              HasSubstr("# ==> fleet-it.target <==\n"));
+
+  h.WriteFile("units/fleet-w@.service", "# mine\n");
+  CommandResult again = h.Fleetctl({"export", "systemd", h.dir() + "/fleet.yaml", "-o", units});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("fleet-w@.service exists and differs"));
+  EXPECT_EQ(FleetHarness::FileText(units + "/fleet-w@.service"), "# mine\n");
+  CommandResult forced =
+      h.Fleetctl({"export", "systemd", h.dir() + "/fleet.yaml", "-o", units, "--force"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_THAT(FleetHarness::FileText(units + "/fleet-w@.service"), HasSubstr("ExecStart="));
+
+  h.WriteFile("dst.yaml", FleetYaml("  - name: j\n    type: cron\n    schedule: '30 2 * * *'\n"
+                                    "    timezone: Europe/Berlin\n    command: [/bin/true]\n"));
+  CommandResult refused = h.Fleetctl({"export", "systemd", h.dir() + "/dst.yaml"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("skips: fleet runs it at the instant after the jump"));
+  CommandResult approximate =
+      h.Fleetctl({"export", "systemd", h.dir() + "/dst.yaml", "--approximate"});
+  EXPECT_EQ(approximate.exit_code, 0) << approximate.err;
+  EXPECT_THAT(approximate.err, HasSubstr("warning: engine j: approximate"));
+  EXPECT_EQ(h.Fleetctl({"export", "nomad", h.dir() + "/fleet.yaml"}).exit_code, 2);
 }
 
 }  // namespace

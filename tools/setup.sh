@@ -15,12 +15,29 @@ packages=(
   prometheus
 )
 
+# Kubernetes' schemas for the export tests (kubernetes-models), pinned by
+# tools/k8s/package-lock.json, into tools/k8s/node_modules (not global).
+k8s_models() {
+  local dir
+  dir="$(cd "$(dirname "$0")/k8s" && pwd)"
+  [ -d "$dir/node_modules/kubernetes-models" ] && return 0
+  echo "fleet setup: installing kubernetes-models into $dir/node_modules" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
     || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Node and npm for the Kubernetes schema tests: Debian's, unless a node is
+# already there (its own npm comes with it).
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if [ ${#missing[@]} -eq 0 ]; then
+  k8s_models
+  exit 0
+fi
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -43,3 +60,4 @@ if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ] &&
   systemctl is-enabled prometheus >/dev/null 2>&1; then
   $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
+k8s_models

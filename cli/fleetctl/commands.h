@@ -61,6 +61,10 @@ std::string FleetdPath();
 int ValidateFleetFile(const std::string& path);
 // fleetd export ARGS...: the fleet file as another supervisor's units.
 int ExportFleet(const std::vector<std::string>& args);
+// An exec probe (Kubernetes, a cron check): each file was written within
+// its max age (files[i], max_ages[i]). 0 and "ok: ..." when all were; 1
+// and which one, how old, otherwise.
+int ProbeFiles(const std::vector<std::string>& files, const std::vector<std::string>& max_ages);
 // init: a starter fleet file, never over one that exists.
 int InitFleetFile(const std::string& path);
 // lock NAME -- CMD: CMD runs holding the fleet's lock NAME.

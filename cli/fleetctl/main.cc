@@ -175,14 +175,14 @@ int Main(int argc, char** argv) {
     action = [&](Commands&) { return ValidateFleetFile(path); };
   });
   struct {
-    std::string target, config, dir;
+    std::string target, config, dir, image, ns;
     bool approximate = false, force = false;
   } exporting;
   CLI::App* export_command =
-      command("export", "the fleet file as another supervisor's units (systemd)");
-  export_command->add_option("TARGET", exporting.target, "systemd")
+      command("export", "the fleet file as another supervisor's objects (systemd, kubernetes)");
+  export_command->add_option("TARGET", exporting.target, "systemd or kubernetes")
       ->required()
-      ->check(CLI::IsMember({"systemd"}));
+      ->check(CLI::IsMember({"systemd", "kubernetes"}));
   export_command->add_option("CONFIG", exporting.config, "the fleet file")->required();
   export_command
       ->add_option("-o,--output", exporting.dir,
@@ -192,6 +192,12 @@ int Main(int argc, char** argv) {
                            "export a schedule the target would fire at other times, saying so");
   export_command->add_flag("--force", exporting.force,
                            "replace files in DIR that differ from the export");
+  export_command
+      ->add_option("--image", exporting.image,
+                   "kubernetes: the image with the workload and fleet's binaries")
+      ->option_text("IMAGE");
+  export_command->add_option("--namespace", exporting.ns, "kubernetes: every object's namespace")
+      ->option_text("NS");
   export_command->callback([&] {
     needs_fleet = false;
     action = [&](Commands&) {
@@ -199,8 +205,23 @@ int Main(int argc, char** argv) {
       if (!exporting.dir.empty()) args.insert(args.end(), {"-o", exporting.dir});
       if (exporting.approximate) args.push_back("--approximate");
       if (exporting.force) args.push_back("--force");
+      if (!exporting.image.empty()) args.insert(args.end(), {"--image", exporting.image});
+      if (!exporting.ns.empty()) args.insert(args.end(), {"--namespace", exporting.ns});
       return ExportFleet(args);
     };
+  });
+  std::vector<std::string> probe_files, probe_ages;
+  CLI::App* probe =
+      command("probe", "exec probe: exit 0 if each file was written within its max age");
+  probe->add_option("--file", probe_files, "a heartbeat or log file (repeatable)")
+      ->required()
+      ->option_text("PATH");
+  probe->add_option("--max-age", probe_ages, "how old it may be, one per --file")
+      ->required()
+      ->option_text("DURATION");
+  probe->callback([&] {
+    needs_fleet = false;
+    action = [&](Commands&) { return ProbeFiles(probe_files, probe_ages); };
   });
   CLI::App* init = command("init", "write a commented starter config (never over a file)");
   init->add_option("PATH", path, "where (default fleet.yaml)");

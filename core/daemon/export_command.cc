@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/config/loader.h"
 #include "core/daemon/daemon.h"
+#include "core/export/kubernetes.h"
 #include "core/export/systemd_units.h"
 #include "core/os/files.h"
 
@@ -14,8 +15,13 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: fleetctl export systemd CONFIG [-o DIR|-] [--approximate] [--force]\n"
-    "  -o DIR         write the units into DIR (made if missing); '-' (default) prints\n"
-    "                 them, each after a '# ==> NAME <==' line\n"
+    "       fleetctl export kubernetes CONFIG --image IMAGE [--namespace NS] [-o DIR|-]\n"
+    "                                         [--approximate] [--force]\n"
+    "  -o DIR         write the files into DIR (made if missing); '-' (default) prints\n"
+    "                 them (systemd: each after a '# ==> NAME <==' line; kubernetes: one\n"
+    "                 stream of documents for `kubectl apply -f -`)\n"
+    "  --image IMAGE  the image with the workload and fleet's binaries\n"
+    "  --namespace NS every object's namespace (default: kubectl's current one)\n"
     "  --approximate  export a schedule systemd would fire at other times (said in\n"
     "                 the timer and on stderr) instead of refusing it\n"
     "  --force        replace files in DIR that differ from what is exported\n";
@@ -30,14 +36,18 @@ int Usage(const std::string& why) {
 int ExportCommand(const std::vector<std::string>& args) {
   std::string target, config_path, out = "-";
   exporting::SystemdOptions options;
+  exporting::KubernetesOptions kubernetes;
   bool force = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "-o" || arg == "--output") {
       if (i + 1 >= args.size()) return Usage(arg + " needs a value");
       out = args[++i];
+    } else if (arg == "--image" || arg == "--namespace") {
+      if (i + 1 >= args.size()) return Usage(arg + " needs a value");
+      (arg == "--image" ? kubernetes.image : kubernetes.namespace_) = args[++i];
     } else if (arg == "--approximate") {
-      options.approximate = true;
+      options.approximate = kubernetes.approximate = true;
     } else if (arg == "--force") {
       force = true;
     } else if (arg == "-h" || arg == "--help") {
@@ -53,9 +63,9 @@ int ExportCommand(const std::vector<std::string>& args) {
       return Usage("unexpected argument '" + arg + "'");
     }
   }
-  if (target != "systemd") {
-    return Usage(target.empty() ? "which target? (systemd)"
-                                : "unknown target '" + target + "' (systemd)");
+  if (target != "systemd" && target != "kubernetes") {
+    return Usage(target.empty() ? "which target? (systemd, kubernetes)"
+                                : "unknown target '" + target + "' (systemd, kubernetes)");
   }
   if (config_path.empty()) return Usage("which fleet file? (CONFIG)");
   absl::StatusOr<config::LoadedConfig> loaded = config::LoadConfig(config_path);
@@ -63,7 +73,10 @@ int ExportCommand(const std::vector<std::string>& args) {
     fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
     return loaded.status().code() == absl::StatusCode::kNotFound ? kExitUsage : kExitBadConfig;
   }
-  absl::StatusOr<exporting::Exported> exported = exporting::ExportSystemd(*loaded, options);
+  const bool systemd = target == "systemd";
+  absl::StatusOr<exporting::Exported> exported =
+      systemd ? exporting::ExportSystemd(*loaded, options)
+              : exporting::ExportKubernetes(*loaded, kubernetes);
   if (!exported.ok()) {
     fprintf(stderr, "fleetctl export: %s\n", std::string(exported.status().message()).c_str());
     return kExitFailure;
@@ -73,7 +86,11 @@ int ExportCommand(const std::vector<std::string>& args) {
   }
   if (out == "-") {
     for (const exporting::ExportedFile& f : exported->files) {
-      printf("# ==> %s <==\n%s\n", f.name.c_str(), f.text.c_str());
+      if (systemd) {
+        printf("# ==> %s <==\n%s\n", f.name.c_str(), f.text.c_str());
+      } else {
+        printf("---\n%s", f.text.c_str());
+      }
     }
     return kExitOk;
   }

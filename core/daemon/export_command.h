@@ -1,4 +1,4 @@
-// `fleetd export TARGET CONFIG [-o DIR|-] [--approximate] [--force]`: the
+// `fleetd export systemd|kubernetes CONFIG [-o DIR|-] ...`: the
 // fleet file in another supervisor's terms (fleetctl export runs this, as
 // fleetctl validate runs fleetd validate: fleetctl links no YAML parser).
 #ifndef FLEET_CORE_DAEMON_EXPORT_COMMAND_H_

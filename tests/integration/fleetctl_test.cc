@@ -301,5 +301,24 @@ TEST(FleetctlTest, ExportWritesSystemdUnitsAndNeverReplacesAnEditedOne) {
   EXPECT_EQ(h.Fleetctl({"export", "nomad", h.dir() + "/fleet.yaml"}).exit_code, 2);
 }
 
+// `fleetctl probe`: the exec probe an exported Kubernetes object runs for
+// a heartbeat or log file (fleet's freshness check, without fleetd).
+TEST(FleetctlTest, ProbeJudgesAFileByItsAge) {
+  FleetHarness h;
+  h.WriteFile("hb", "");
+  CommandResult fresh = h.Fleetctl({"probe", "--file", h.dir() + "/hb", "--max-age", "30s"});
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.out << fresh.err;
+  EXPECT_THAT(fresh.out, HasSubstr("ok: "));
+  struct timespec old[2] = {{0, UTIME_OMIT}, {time(nullptr) - 120, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, (h.dir() + "/hb").c_str(), old, 0), 0);
+  CommandResult stale = h.Fleetctl({"probe", "--file", h.dir() + "/hb", "--max-age", "30s"});
+  EXPECT_EQ(stale.exit_code, 1);
+  EXPECT_THAT(stale.out, HasSubstr("was last written 2m"));
+  CommandResult missing = h.Fleetctl({"probe", "--file", h.dir() + "/nope", "--max-age", "30s"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.out, HasSubstr("not written yet"));
+  EXPECT_EQ(h.Fleetctl({"probe", "--file", h.dir() + "/hb", "--max-age", "soon"}).exit_code, 2);
+}
+
 }  // namespace
 }  // namespace fleet::testing

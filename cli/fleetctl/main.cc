@@ -179,10 +179,10 @@ int Main(int argc, char** argv) {
     bool approximate = false, force = false;
   } exporting;
   CLI::App* export_command =
-      command("export", "the fleet file as another supervisor's objects (systemd, kubernetes)");
-  export_command->add_option("TARGET", exporting.target, "systemd or kubernetes")
+      command("export", "the fleet file for another scheduler (systemd, kubernetes, nomad)");
+  export_command->add_option("TARGET", exporting.target, "systemd, kubernetes or nomad")
       ->required()
-      ->check(CLI::IsMember({"systemd", "kubernetes"}));
+      ->check(CLI::IsMember({"systemd", "kubernetes", "nomad"}));
   export_command->add_option("CONFIG", exporting.config, "the fleet file")->required();
   export_command
       ->add_option("-o,--output", exporting.dir,

@@ -7,6 +7,7 @@
 #include "core/config/loader.h"
 #include "core/daemon/daemon.h"
 #include "core/export/kubernetes.h"
+#include "core/export/nomad.h"
 #include "core/export/systemd_units.h"
 #include "core/os/files.h"
 
@@ -17,6 +18,7 @@ constexpr char kUsage[] =
     "usage: fleetctl export systemd CONFIG [-o DIR|-] [--approximate] [--force]\n"
     "       fleetctl export kubernetes CONFIG --image IMAGE [--namespace NS] [-o DIR|-]\n"
     "                                         [--approximate] [--force]\n"
+    "       fleetctl export nomad CONFIG [-o DIR|-] [--approximate] [--force]\n"
     "  -o DIR         write the files into DIR (made if missing); '-' (default) prints\n"
     "                 them (systemd: each after a '# ==> NAME <==' line; kubernetes: one\n"
     "                 stream of documents for `kubectl apply -f -`)\n"
@@ -37,6 +39,7 @@ int ExportCommand(const std::vector<std::string>& args) {
   std::string target, config_path, out = "-";
   exporting::SystemdOptions options;
   exporting::KubernetesOptions kubernetes;
+  exporting::NomadOptions nomad;
   bool force = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -47,7 +50,7 @@ int ExportCommand(const std::vector<std::string>& args) {
       if (i + 1 >= args.size()) return Usage(arg + " needs a value");
       (arg == "--image" ? kubernetes.image : kubernetes.namespace_) = args[++i];
     } else if (arg == "--approximate") {
-      options.approximate = kubernetes.approximate = true;
+      options.approximate = kubernetes.approximate = nomad.approximate = true;
     } else if (arg == "--force") {
       force = true;
     } else if (arg == "-h" || arg == "--help") {
@@ -63,9 +66,9 @@ int ExportCommand(const std::vector<std::string>& args) {
       return Usage("unexpected argument '" + arg + "'");
     }
   }
-  if (target != "systemd" && target != "kubernetes") {
-    return Usage(target.empty() ? "which target? (systemd, kubernetes)"
-                                : "unknown target '" + target + "' (systemd, kubernetes)");
+  if (target != "systemd" && target != "kubernetes" && target != "nomad") {
+    return Usage(target.empty() ? "which target? (systemd, kubernetes, nomad)"
+                                : "unknown target '" + target + "' (systemd, kubernetes, nomad)");
   }
   if (config_path.empty()) return Usage("which fleet file? (CONFIG)");
   absl::StatusOr<config::LoadedConfig> loaded = config::LoadConfig(config_path);
@@ -75,8 +78,9 @@ int ExportCommand(const std::vector<std::string>& args) {
   }
   const bool systemd = target == "systemd";
   absl::StatusOr<exporting::Exported> exported =
-      systemd ? exporting::ExportSystemd(*loaded, options)
-              : exporting::ExportKubernetes(*loaded, kubernetes);
+      systemd                  ? exporting::ExportSystemd(*loaded, options)
+      : target == "kubernetes" ? exporting::ExportKubernetes(*loaded, kubernetes)
+                               : exporting::ExportNomad(*loaded, nomad);
   if (!exported.ok()) {
     fprintf(stderr, "fleetctl export: %s\n", std::string(exported.status().message()).c_str());
     return kExitFailure;
@@ -86,7 +90,7 @@ int ExportCommand(const std::vector<std::string>& args) {
   }
   if (out == "-") {
     for (const exporting::ExportedFile& f : exported->files) {
-      if (systemd) {
+      if (target != "kubernetes") {
         printf("# ==> %s <==\n%s\n", f.name.c_str(), f.text.c_str());
       } else {
         printf("---\n%s", f.text.c_str());

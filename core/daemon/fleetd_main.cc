@@ -18,6 +18,7 @@ constexpr char kUsage[] = R"(usage: fleetd [--config PATH] [--run-dir DIR]
        fleetd validate PATH
        fleetd export systemd PATH [-o DIR|-] [--approximate] [--force]
        fleetd export kubernetes PATH --image IMAGE [--namespace NS] [-o DIR|-]
+       fleetd export nomad PATH [-o DIR|-]
        fleetd run-dir PATH [--run-dir DIR]   print the run directory PATH's fleet uses
        fleetd pipe-keeper RUN_DIR   (started by fleetd itself)
        fleetd --version

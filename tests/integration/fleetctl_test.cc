@@ -298,7 +298,14 @@ TEST(FleetctlTest, ExportWritesSystemdUnitsAndNeverReplacesAnEditedOne) {
       h.Fleetctl({"export", "systemd", h.dir() + "/dst.yaml", "--approximate"});
   EXPECT_EQ(approximate.exit_code, 0) << approximate.err;
   EXPECT_THAT(approximate.err, HasSubstr("warning: engine j: approximate"));
-  EXPECT_EQ(h.Fleetctl({"export", "nomad", h.dir() + "/fleet.yaml"}).exit_code, 2);
+  EXPECT_EQ(h.Fleetctl({"export", "k8s", h.dir() + "/fleet.yaml"}).exit_code, 2);
+  // Kubernetes needs to know the image.
+  CommandResult no_image = h.Fleetctl({"export", "kubernetes", h.dir() + "/fleet.yaml"});
+  EXPECT_EQ(no_image.exit_code, 1);
+  EXPECT_THAT(no_image.err, HasSubstr("--image IMAGE is required"));
+  CommandResult nomad = h.Fleetctl({"export", "nomad", h.dir() + "/fleet.yaml"});
+  EXPECT_EQ(nomad.exit_code, 0) << nomad.err;
+  EXPECT_THAT(nomad.out, HasSubstr("\"Job\""));
 }
 
 // `fleetctl probe`: the exec probe an exported Kubernetes object runs for

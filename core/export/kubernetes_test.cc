@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "core/export/command_output.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -86,14 +87,8 @@ std::string Validate(const Exported& exported, const std::string& dir) {
     absl::StrAppend(&files, " ", dir, "/", f.name);
   }
   const std::string k8s = RealDir("tools/k8s/validate.js");
-  const std::string command = absl::StrCat("cd ", k8s, " && node validate.js", files, " 2>&1");
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-  const int rc = pclose(pipe);
-  return rc == 0 ? "" : absl::StrCat("exit ", rc, ": ", out);
+  const CommandOutput run = RunCommand(absl::StrCat("cd ", k8s, " && node validate.js", files));
+  return run.exit_code == 0 ? "" : absl::StrCat("exit ", run.exit_code, ": ", run.text);
 }
 
 class KubernetesTest : public ::testing::Test {
@@ -152,7 +147,8 @@ TEST_F(KubernetesTest, EveryEngineKindIsValidKubernetes) {
   EXPECT_THAT(*File(*exported, "matrix-fleet-replaced.cronjob.yaml"),
               HasSubstr("concurrencyPolicy: \"Replace\""));
   EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine queued: overlap: queue")));
-  EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine probe: log freshness on the captured output")));
+  EXPECT_THAT(exported->warnings,
+              Contains(HasSubstr("engine probe: log freshness on the captured output")));
   EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine analyst: intelligence")));
   EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine tcp: restart")));
 }

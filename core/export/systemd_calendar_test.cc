@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/export/command_output.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -30,13 +31,10 @@ constexpr int kSlots = 500;
 std::vector<absl::Time> SystemdSlots(const std::string& spec, absl::Time base, int iterations) {
   const std::string command =
       absl::StrCat("TZ=UTC systemd-analyze calendar --iterations=", iterations, " --base-time=@",
-                   absl::ToUnixSeconds(base), " '", spec, "' 2>&1");
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-  EXPECT_EQ(pclose(pipe), 0) << command << "\n" << out;
+                   absl::ToUnixSeconds(base), " '", spec, "'");
+  const CommandOutput run = RunCommand(command);
+  EXPECT_EQ(run.exit_code, 0) << command << "\n" << run.text;
+  const std::string& out = run.text;
   std::vector<absl::Time> slots;
   for (absl::string_view line : absl::StrSplit(out, '\n')) {
     line = absl::StripLeadingAsciiWhitespace(line);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "core/export/command_output.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -105,14 +106,10 @@ class SystemdUnitsTest : public ::testing::Test {
       if (at != std::string::npos) unit.insert(at + 1, "0");  // an instance of the template
       absl::StrAppend(&units, " ", dir_, "/", unit);
     }
-    const std::string command = "systemd-analyze verify --man=no" + units + " 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    std::string out;
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-    const int rc = pclose(pipe);
-    return rc == 0 && out.empty() ? "" : absl::StrCat("exit ", rc, ": ", out);
+    const CommandOutput run = RunCommand("systemd-analyze verify --man=no" + units);
+    return run.exit_code == 0 && run.text.empty()
+               ? ""
+               : absl::StrCat("exit ", run.exit_code, ": ", run.text);
   }
   const std::string* File(const Exported& exported, const std::string& name) {
     for (const ExportedFile& f : exported.files) {

@@ -1,6 +1,6 @@
 #include "core/export/yaml_writer.h"
 
-#include "absl/strings/str_format.h"
+#include "core/text/json_string.h"
 
 namespace fleet::exporting {
 
@@ -31,34 +31,8 @@ Yaml& Yaml::operator[](const std::string& key) {
 }
 
 std::string Yaml::ScalarText() const {
-  if (kind_ == Kind::kNumber) return scalar_;
-  std::string out = "\"";
-  for (unsigned char c : scalar_) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += absl::StrFormat("\\x%02x", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
+  // YAML's double-quoted style reads JSON's escapes the same way.
+  return kind_ == Kind::kNumber ? scalar_ : text::JsonString(scalar_);
 }
 
 void Yaml::WriteTo(std::string* out, int indent) const {

@@ -1,7 +1,8 @@
 // A small YAML tree written in block style, for manifests people read:
 // maps keep the order keys were set in, strings are always double-quoted
-// (JSON's escapes, which YAML reads the same), so no value can turn into
-// another type ("yes", "1e3", "0755") or break the document.
+// (JSON's escapes, which YAML reads the same; bytes that are not UTF-8
+// become U+FFFD), so no value can turn into another type ("yes", "1e3",
+// "0755") or break the document.
 #ifndef FLEET_CORE_EXPORT_YAML_WRITER_H_
 #define FLEET_CORE_EXPORT_YAML_WRITER_H_
 

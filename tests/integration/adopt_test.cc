@@ -49,13 +49,6 @@ std::string TalkerEngine() {
          "rm go; echo written-while-fleetd-was-down; fi; sleep 0.05; done']\n";
 }
 
-bool AllRunning(const FleetHarness& h, const std::vector<std::string>& ids) {
-  for (const std::string& id : ids) {
-    if (h.Instance(id).state() != ctl::INSTANCE_STATE_RUNNING) return false;
-  }
-  return true;
-}
-
 void KillFleetd(FleetHarness& h) {
   ASSERT_EQ(kill(h.fleetd_pid(), SIGKILL), 0);
   ASSERT_EQ(h.WaitFleetdExit(absl::Seconds(10)), 128 + SIGKILL);

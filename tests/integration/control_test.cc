@@ -3,14 +3,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <vector>
@@ -19,8 +19,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "core/os/files.h"
 #include "absl/time/clock.h"
+#include "core/os/files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/fleet_harness.h"
@@ -34,18 +34,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace ctl = ::fleet::control::v1;
 
-std::string Engine(const std::string& name, const std::string& extra = "") {
-  return absl::StrCat("  - name: ", name, "\n    command: [\"", FleetHarness::ChildPath(),
-                      "\"]\n    min_uptime: 100ms\n", extra);
-}
-
-bool AllRunning(const FleetHarness& h, const std::vector<std::string>& ids) {
-  for (const std::string& id : ids) {
-    if (h.Instance(id).state() != ctl::INSTANCE_STATE_RUNNING) return false;
-  }
-  return true;
-}
-
 // Clients that connect and hold their connections (500 of them, idle) must
 // not take the descriptors supervision needs: past a reserve under fleetd's
 // RLIMIT_NOFILE they are turned away, a killed worker is still restarted,
@@ -53,11 +41,11 @@ bool AllRunning(const FleetHarness& h, const std::vector<std::string>& ids) {
 // they are gone.
 TEST(ControlTest, IdleConnectionsCannotStarveSupervisionOfDescriptors) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
+  h.WriteFile("fleet.yaml", FleetYaml(ChildDaemon("a")));
   h.set_fleetd_wrapper({"prlimit", "--nofile=256:256", "--"});
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
-  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return h.Instance("a/0").pid() > 0; },
-                                      absl::Seconds(10)));
+  ASSERT_TRUE(
+      FleetHarness::WaitUntil([&] { return h.Instance("a/0").pid() > 0; }, absl::Seconds(10)));
   const pid_t before = h.Instance("a/0").pid();
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -159,18 +147,22 @@ TEST(ControlTest, AStatusBuiltInSlicesShowsEveryInstanceOnceEvenAcrossAReload) {
 
 TEST(ControlTest, ReloadAppliesOnlyTheDiff) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("keep") + Engine("change", "    env: {V: '1'}\n") +
-                                  Engine("drop") + Engine("scale")));
+  h.WriteFile("fleet.yaml",
+              FleetYaml(ChildDaemon("keep") + ChildDaemon("change", "    env: {V: '1'}\n") +
+                        ChildDaemon("drop") + ChildDaemon("scale")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil(
-      [&] { return AllRunning(h, {"keep/0", "change/0", "drop/0", "scale/0"}); },
+      [&] {
+        return AllRunning(h, {"keep/0", "change/0", "drop/0", "scale/0"});
+      },
       absl::Seconds(10)));
   pid_t keep = h.Instance("keep/0").pid();
   pid_t change = h.Instance("change/0").pid();
   pid_t drop = h.Instance("drop/0").pid();
   pid_t scale = h.Instance("scale/0").pid();
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("keep") + Engine("change", "    env: {V: '2'}\n") +
-                                  Engine("scale", "    replicas: 2\n") + Engine("add")));
+  h.WriteFile("fleet.yaml",
+              FleetYaml(ChildDaemon("keep") + ChildDaemon("change", "    env: {V: '2'}\n") +
+                        ChildDaemon("scale", "    replicas: 2\n") + ChildDaemon("add")));
   CommandResult reload = h.Fleetctl({"reload"});
   ASSERT_EQ(reload.exit_code, 0) << reload.err;
   EXPECT_THAT(reload.out, HasSubstr("added      add"));
@@ -203,11 +195,11 @@ TEST(ControlTest, BadConfigIsRefusedWithItsPositionAndChangesNothing) {
   EXPECT_THAT(*os::ReadFile(h.dir() + "/refused.log"),
               HasSubstr("fleet.yaml:5:5: unknown key 'comand' in Engine; did you mean 'command'?"));
 
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
+  h.WriteFile("fleet.yaml", FleetYaml(ChildDaemon("a")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return AllRunning(h, {"a/0"}); }, absl::Seconds(10)));
   pid_t a = h.Instance("a/0").pid();
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("a", "    replicas: lots\n")));
+  h.WriteFile("fleet.yaml", FleetYaml(ChildDaemon("a", "    replicas: lots\n")));
   CommandResult reload = h.Fleetctl({"reload"});
   EXPECT_EQ(reload.exit_code, 1);
   EXPECT_THAT(reload.err, HasSubstr("the running config stays"));
@@ -215,14 +207,15 @@ TEST(ControlTest, BadConfigIsRefusedWithItsPositionAndChangesNothing) {
   EXPECT_EQ(h.Instance("a/0").pid(), a);
 
   // Moving the run directory takes a restart: refused, with the reason.
-  h.WriteFile("fleet.yaml", absl::StrCat("name: it\nrun_dir: elsewhere\nengines:\n", Engine("a")));
+  h.WriteFile("fleet.yaml",
+              absl::StrCat("name: it\nrun_dir: elsewhere\nengines:\n", ChildDaemon("a")));
   CommandResult moved = h.Fleetctl({"reload"});
   EXPECT_EQ(moved.exit_code, 1);
   EXPECT_THAT(moved.err, HasSubstr("run_dir changed from"));
   EXPECT_THAT(moved.err, HasSubstr("takes a fleetd restart"));
   EXPECT_EQ(h.Instance("a/0").pid(), a);
 
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("a", "    replicas: lots\n")));
+  h.WriteFile("fleet.yaml", FleetYaml(ChildDaemon("a", "    replicas: lots\n")));
   CommandResult validate = h.Fleetctl({"validate", h.dir() + "/fleet.yaml"});
   EXPECT_EQ(validate.exit_code, 2);
   EXPECT_THAT(validate.err, HasSubstr("fleet.yaml:7:15"));
@@ -230,9 +223,9 @@ TEST(ControlTest, BadConfigIsRefusedWithItsPositionAndChangesNothing) {
 
 TEST(ControlTest, SighupReloads) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
+  h.WriteFile("fleet.yaml", FleetYaml(ChildDaemon("a")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("a") + Engine("b")));
+  h.WriteFile("fleet.yaml", FleetYaml(ChildDaemon("a") + ChildDaemon("b")));
   kill(h.fleetd_pid(), SIGHUP);
   EXPECT_TRUE(FleetHarness::WaitUntil(
       [&] { return h.Instance("b/0").state() == ctl::INSTANCE_STATE_RUNNING; }, absl::Seconds(10)))
@@ -245,7 +238,7 @@ TEST(ControlTest, SighupReloads) {
 // out (the pid file names a process that is gone) instead of refusing.
 TEST(ControlTest, ALockLeftWithADeadFleetdsChildIsWaitedOutNotRefused) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
+  h.WriteFile("fleet.yaml", FleetYaml(ChildDaemon("a")));
   fs::create_directories(h.run_dir() + "/ctl");
   // The pid file of a fleetd that is gone (no process started at time 1).
   h.WriteFile("run/fleetd.pid", "999999 1\n");
@@ -274,7 +267,7 @@ TEST(ControlTest, ALockLeftWithADeadFleetdsChildIsWaitedOutNotRefused) {
 
 TEST(ControlTest, SecondFleetdOnTheSameRunDirRefuses) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
+  h.WriteFile("fleet.yaml", FleetYaml(ChildDaemon("a")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   pid_t second = h.SpawnFleetd("second.log");
   int status = 0;
@@ -290,14 +283,15 @@ TEST(ControlTest, SecondFleetdOnTheSameRunDirRefuses) {
 TEST(ControlTest, OnlyTheOwnerAndRootMayControlTheFleet) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to run a client as another uid";
   FleetHarness h;
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
+  h.WriteFile("fleet.yaml", FleetYaml(ChildDaemon("a")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   // A copy of fleetctl that uid 65534 can execute.
   std::string fleetctl = h.dir() + "/fleetctl";
-  ASSERT_TRUE(os::WriteFileAtomic(fleetctl, *os::ReadFile(FleetHarness::FleetctlPath()), 0755).ok());
-  std::vector<std::string> as_nobody = {"setpriv", "--reuid=65534", "--regid=65534",
-                                        "--clear-groups", fleetctl, "--run-dir", h.run_dir(),
-                                        "status"};
+  ASSERT_TRUE(
+      os::WriteFileAtomic(fleetctl, *os::ReadFile(FleetHarness::FleetctlPath()), 0755).ok());
+  std::vector<std::string> as_nobody = {"setpriv",        "--reuid=65534", "--regid=65534",
+                                        "--clear-groups", fleetctl,        "--run-dir",
+                                        h.run_dir(),      "status"};
   // The 0700 run and control directories keep others out...
   CommandResult denied = h.Run(as_nobody);
   EXPECT_NE(denied.exit_code, 0);
@@ -323,8 +317,11 @@ TEST(ControlTest, StatusShowsCpuAndMemoryAndFiltersByTarget) {
   h.WriteFile("fleet.yaml", FleetYaml("  - name: busy\n    shell: 'while :; do :; done'\n"
                                       "  - name: idle\n    shell: 'exec sleep 1000'\n"));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
-  ASSERT_TRUE(FleetHarness::WaitUntil([&] { return AllRunning(h, {"busy/0", "idle/0"}); },
-                                      absl::Seconds(10)));
+  ASSERT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return AllRunning(h, {"busy/0", "idle/0"});
+      },
+      absl::Seconds(10)));
   (void)h.Status();  // The first reading covers the whole uptime; this one the next second.
   absl::SleepFor(absl::Seconds(1));
   const ctl::InstanceStatus busy = h.Instance("busy/0");

@@ -50,6 +50,18 @@ std::string FleetYaml(const std::string& engines) {
   return absl::StrCat("name: it\nrun_dir: run\nengines:\n", engines);
 }
 
+std::string ChildDaemon(const std::string& name, const std::string& extra) {
+  return absl::StrCat("  - name: ", name, "\n    command: [\"", FleetHarness::ChildPath(),
+                      "\"]\n    min_uptime: 100ms\n", extra);
+}
+
+bool AllRunning(const FleetHarness& h, const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) {
+    if (h.Instance(id).state() != fleet::control::v1::INSTANCE_STATE_RUNNING) return false;
+  }
+  return true;
+}
+
 FleetHarness::FleetHarness() {
   char tmpl[] = "/tmp/fleet-it.XXXXXX";
   dir_ = mkdtemp(tmpl);

@@ -94,6 +94,12 @@ class FleetHarness {
   bool fleetd_reaped_ = true;
 };
 
+// An engine of the harness's child program, for FleetYaml: "  - name: ..."
+// with min_uptime 100ms, then `extra` (indented YAML lines).
+std::string ChildDaemon(const std::string& name, const std::string& extra = "");
+// Every instance named is RUNNING.
+bool AllRunning(const FleetHarness& h, const std::vector<std::string>& ids);
+
 }  // namespace fleet::testing
 
 #endif  // FLEET_TESTS_INTEGRATION_FLEET_HARNESS_H_

@@ -35,17 +35,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace ctl = ::fleet::control::v1;
 
-std::string Engine(const std::string& name, const std::string& extra = "") {
-  return absl::StrCat("  - name: ", name, "\n    command: [\"", FleetHarness::ChildPath(),
-                      "\"]\n    min_uptime: 100ms\n", extra);
-}
-
-bool AllRunning(const FleetHarness& h, const std::vector<std::string>& ids) {
-  for (const std::string& id : ids) {
-    if (h.Instance(id).state() != ctl::INSTANCE_STATE_RUNNING) return false;
-  }
-  return true;
-}
 TEST(ControlTest, FleetctlCommandsAndExitCodes) {
   FleetHarness h;
   CommandResult down = h.Fleetctl({"status"});
@@ -61,7 +50,7 @@ TEST(ControlTest, FleetctlCommandsAndExitCodes) {
   EXPECT_EQ(valid.exit_code, 0) << valid.err;
   EXPECT_THAT(valid.out, HasSubstr("OK: fleet 'my-fleet', 2 engines, 3 instances"));
 
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("a", "    replicas: 2\n")));
+  h.WriteFile("fleet.yaml", FleetYaml(ChildDaemon("a", "    replicas: 2\n")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   EXPECT_EQ(h.Fleetctl({"stop", "nope"}).exit_code, 4);
   EXPECT_EQ(h.Fleetctl({"stop", "a/7"}).exit_code, 4);
@@ -127,7 +116,7 @@ TEST(ControlTest, LockSerializesCommandsAndBreaksADeadOwner) {
 // it looked.
 TEST(ControlTest, FleetctlFindsItsFleetFromTheConfigItWasStartedWith) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
+  h.WriteFile("fleet.yaml", FleetYaml(ChildDaemon("a")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return AllRunning(h, {"a/0"}); }, absl::Seconds(10)));
   const std::string fleetctl = FleetHarness::FleetctlPath();
@@ -239,7 +228,7 @@ TEST(ControlTest, EveryCommandHasHelpAndATypoGetsASuggestion) {
 // listens on (and what the pid file says), never gRPC's own text.
 TEST(ControlTest, ConnectionTroubleIsSaidInFleetsWords) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml", FleetYaml(Engine("a")));
+  h.WriteFile("fleet.yaml", FleetYaml(ChildDaemon("a")));
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
   ASSERT_EQ(kill(h.fleetd_pid(), SIGSTOP), 0);
   CommandResult stuck = h.Fleetctl({"--timeout", "1s", "status"});
@@ -263,8 +252,8 @@ TEST(ControlTest, ConnectionTroubleIsSaidInFleetsWords) {
 // unless --approximate.
 TEST(FleetctlTest, ExportWritesSystemdUnitsAndNeverReplacesAnEditedOne) {
   FleetHarness h;
-  h.WriteFile("fleet.yaml",
-              FleetYaml(Engine("w") + "  - name: j\n    type: cron\n    schedule: '0 4 * * *'\n"
+  h.WriteFile("fleet.yaml", FleetYaml(ChildDaemon("w") +
+                                      "  - name: j\n    type: cron\n    schedule: '0 4 * * *'\n"
                                       "    command: [/bin/true]\n"));
   const std::string units = h.dir() + "/units";
   CommandResult first = h.Fleetctl({"export", "systemd", h.dir() + "/fleet.yaml", "-o", units});

@@ -15,7 +15,8 @@ RunStarter::RunStarter(const CoreParts& parts, Adoption* adoption, std::function
       adoption_(adoption),
       on_exit_(std::move(on_exit)),
       spawner_(
-          parts.clock, [loop = parts.loop](std::function<void()> fn) { return loop->Post(fn); },
+          parts.clock,
+          [loop = parts.loop](std::function<void()> fn) { return loop->Post(std::move(fn)); },
           [this](Spawner::Done done) { OnStarted(std::move(done)); }, std::move(pass_over)) {}
 
 void RunStarter::Start(Instance* inst, bool now) {

@@ -71,7 +71,7 @@ TEST(MetricsTest, AppValuesProgressAndPluginCallsAreSeries) {
   // It prints every 200ms: its last progress is recent.
   const double age = FleetHarness::MetricSum(text, "fleet_instance_last_progress_age_seconds");
   EXPECT_GE(age, 0) << text;
-  EXPECT_LT(age, 3) << text;
+  EXPECT_LT(age, 10) << text;  // generous: sanitizer builds, a shared machine
   EXPECT_EQ(Promtool(h, text), "");
 }
 

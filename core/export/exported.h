@@ -17,6 +17,14 @@ struct Exported {
   // What the target cannot express, one line each ("engine w: ..."); also
   // written as comments in the files concerned.
   std::vector<std::string> warnings;
+
+  // The text of the file called name, or null.
+  const std::string* Find(const std::string& name) const {
+    for (const ExportedFile& f : files) {
+      if (f.name == name) return &f.text;
+    }
+    return nullptr;
+  }
 };
 
 }  // namespace fleet::exporting

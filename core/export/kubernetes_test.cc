@@ -104,12 +104,6 @@ class KubernetesTest : public ::testing::Test {
     options.approximate = approximate;
     return ExportKubernetes(loaded, options);
   }
-  const std::string* File(const Exported& exported, const std::string& name) {
-    for (const ExportedFile& f : exported.files) {
-      if (f.name == name) return &f.text;
-    }
-    return nullptr;
-  }
   std::string dir_;
 };
 
@@ -121,30 +115,30 @@ TEST_F(KubernetesTest, EveryEngineKindIsValidKubernetes) {
   ASSERT_TRUE(exported.ok()) << exported.status();
   EXPECT_EQ(Validate(*exported, dir_), "");
 
-  const std::string* web = File(*exported, "matrix-fleet-web.deployment.yaml");
+  const std::string* web = exported->Find("matrix-fleet-web.deployment.yaml");
   ASSERT_NE(web, nullptr);
   EXPECT_THAT(*web, HasSubstr("namespace: \"agents\""));
   EXPECT_THAT(*web, HasSubstr("image: \"registry.example/fleet:1\""));
   EXPECT_THAT(*web, HasSubstr("value: \"0755\""));  // A string stays a string.
   EXPECT_THAT(*web, HasSubstr("httpGet:\n"));
   EXPECT_THAT(*web, HasSubstr("startupProbe:\n"));
-  const std::string* shards = File(*exported, "matrix-fleet-shards.statefulset.yaml");
+  const std::string* shards = exported->Find("matrix-fleet-shards.statefulset.yaml");
   ASSERT_NE(shards, nullptr);
   EXPECT_THAT(*shards, HasSubstr("replicas: 4\n"));
   EXPECT_THAT(*shards, HasSubstr("export FLEET_INSTANCE=\\\"${HOSTNAME##*-}\\\""));
   EXPECT_THAT(*shards, HasSubstr("capability.fleet.dev/llm: \"true\""));
   EXPECT_THAT(*shards, HasSubstr("- \"fleetctl\"\n"));  // the heartbeat, by fleet's probe
-  EXPECT_NE(File(*exported, "matrix-fleet-shards.service.yaml"), nullptr);
-  EXPECT_THAT(*File(*exported, "matrix-fleet-tcp.deployment.yaml"), HasSubstr("tcpSocket:\n"));
-  const std::string* nightly = File(*exported, "matrix-fleet-nightly.cronjob.yaml");
+  EXPECT_NE(exported->Find("matrix-fleet-shards.service.yaml"), nullptr);
+  EXPECT_THAT(*exported->Find("matrix-fleet-tcp.deployment.yaml"), HasSubstr("tcpSocket:\n"));
+  const std::string* nightly = exported->Find("matrix-fleet-nightly.cronjob.yaml");
   ASSERT_NE(nightly, nullptr);
   EXPECT_THAT(*nightly, HasSubstr("timeZone: \"Europe/Berlin\""));
   EXPECT_THAT(*nightly, HasSubstr("activeDeadlineSeconds: 3600"));
   EXPECT_THAT(*nightly, HasSubstr("startingDeadlineSeconds: 60"));
-  EXPECT_THAT(*File(*exported, "matrix-fleet-queued.cronjob.yaml"),
+  EXPECT_THAT(*exported->Find("matrix-fleet-queued.cronjob.yaml"),
               HasSubstr("concurrencyPolicy: \"Forbid\""));
-  EXPECT_THAT(*File(*exported, "matrix-fleet-queued.cronjob.yaml"), HasSubstr("backoffLimit: 0"));
-  EXPECT_THAT(*File(*exported, "matrix-fleet-replaced.cronjob.yaml"),
+  EXPECT_THAT(*exported->Find("matrix-fleet-queued.cronjob.yaml"), HasSubstr("backoffLimit: 0"));
+  EXPECT_THAT(*exported->Find("matrix-fleet-replaced.cronjob.yaml"),
               HasSubstr("concurrencyPolicy: \"Replace\""));
   EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine queued: overlap: queue")));
   EXPECT_THAT(exported->warnings,

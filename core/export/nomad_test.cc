@@ -192,10 +192,9 @@ TEST(NomadTest, EveryJobUsesOnlyDocumentedFields) {
   EXPECT_THAT(service, HasSubstr("FLEET_INSTANCE=\\\"$NOMAD_ALLOC_INDEX\\\""));
   EXPECT_THAT(service, HasSubstr("\"Type\": \"http\""));
   EXPECT_THAT(service, HasSubstr("\"Provider\": \"consul\""));  // fleetctl probe: a script check
-  std::string nightly;
-  for (const ExportedFile& f : exported->files) {
-    if (f.name == "mixed-nightly.nomad.json") nightly = f.text;
-  }
+  const std::string* found = exported->Find("mixed-nightly.nomad.json");
+  ASSERT_NE(found, nullptr);
+  const std::string& nightly = *found;
   EXPECT_THAT(nightly, HasSubstr("\"TimeZone\": \"Europe/Berlin\""));
   EXPECT_THAT(nightly, HasSubstr("\"ProhibitOverlap\": false"));
   EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine often: approximate")));

@@ -111,12 +111,6 @@ class SystemdUnitsTest : public ::testing::Test {
                ? ""
                : absl::StrCat("exit ", run.exit_code, ": ", run.text);
   }
-  const std::string* File(const Exported& exported, const std::string& name) {
-    for (const ExportedFile& f : exported.files) {
-      if (f.name == name) return &f.text;
-    }
-    return nullptr;
-  }
   std::string dir_;
 };
 
@@ -127,7 +121,7 @@ TEST_F(SystemdUnitsTest, EveryEngineKindVerifiesCleanly) {
       system("mkdir -p $TEST_TMPDIR/units/bin && cp /bin/true $TEST_TMPDIR/units/bin/serve") == 0);
   EXPECT_EQ(Verify(*exported), "");
 
-  const std::string* web = File(*exported, "fleet-web@.service");
+  const std::string* web = exported->Find("fleet-web@.service");
   ASSERT_NE(web, nullptr);
   // Arguments exactly as given: %, $ and quotes escaped, the relative
   // program made absolute.
@@ -139,28 +133,28 @@ TEST_F(SystemdUnitsTest, EveryEngineKindVerifiesCleanly) {
   EXPECT_THAT(*web, HasSubstr("Restart=always\n"));
   EXPECT_THAT(*web, HasSubstr("KillSignal=SIGINT\n"));
   EXPECT_THAT(*web, HasSubstr("TimeoutStopSec=20s\n"));
-  const std::string* worker = File(*exported, "fleet-worker@.service");
+  const std::string* worker = exported->Find("fleet-worker@.service");
   ASSERT_NE(worker, nullptr);
   EXPECT_THAT(*worker, HasSubstr("Requires=fleet-web@0.service fleet-web@1.service "
                                  "fleet-web@2.service\n"));
   EXPECT_THAT(*worker, HasSubstr("StartLimitIntervalSec=0\n"));  // Never gives up.
   EXPECT_THAT(*worker, HasSubstr("ExecStart=\"/bin/sh\" \"-c\" \"echo \\\"start "
                                  "$$FLEET_INSTANCE\\\"\\nexec sleep 1000\\n\"\n"));
-  EXPECT_THAT(*File(*exported, "fleet-once@.service"), HasSubstr("Restart=no\n"));
-  const std::string* nightly = File(*exported, "fleet-nightly@.timer");
+  EXPECT_THAT(*exported->Find("fleet-once@.service"), HasSubstr("Restart=no\n"));
+  const std::string* nightly = exported->Find("fleet-nightly@.timer");
   ASSERT_NE(nightly, nullptr);
   EXPECT_THAT(*nightly, HasSubstr("OnCalendar=*-*-* 03:00:00 Europe/Berlin\n"));
   EXPECT_THAT(*nightly, HasSubstr("Persistent=false\n"));
   EXPECT_THAT(*nightly, HasSubstr("RandomizedDelaySec=30s\n"));
-  EXPECT_THAT(*File(*exported, "fleet-nightly@.service"), HasSubstr("RuntimeMaxSec=1h\n"));
-  const std::string* either = File(*exported, "fleet-either@.timer");
+  EXPECT_THAT(*exported->Find("fleet-nightly@.service"), HasSubstr("RuntimeMaxSec=1h\n"));
+  const std::string* either = exported->Find("fleet-either@.timer");
   ASSERT_NE(either, nullptr);
   EXPECT_THAT(*either, HasSubstr("OnCalendar=*-*-01,15 06:30:00\n"));
   EXPECT_THAT(*either, HasSubstr("OnCalendar=Fri *-*-* 06:30:00\n"));
-  EXPECT_THAT(*File(*exported, "fleet-often@.timer"), HasSubstr("OnUnitActiveSec=1m30s\n"));
-  EXPECT_THAT(*File(*exported, "fleet-boot@.timer"), HasSubstr("OnBootSec=0\n"));
-  EXPECT_THAT(*File(*exported, "fleet-cycler@.timer"), HasSubstr("OnUnitInactiveSec=30s\n"));
-  const std::string* target = File(*exported, "fleet-matrix.target");
+  EXPECT_THAT(*exported->Find("fleet-often@.timer"), HasSubstr("OnUnitActiveSec=1m30s\n"));
+  EXPECT_THAT(*exported->Find("fleet-boot@.timer"), HasSubstr("OnBootSec=0\n"));
+  EXPECT_THAT(*exported->Find("fleet-cycler@.timer"), HasSubstr("OnUnitInactiveSec=30s\n"));
+  const std::string* target = exported->Find("fleet-matrix.target");
   ASSERT_NE(target, nullptr);
   EXPECT_THAT(*target, HasSubstr("fleet-web@2.service"));
   EXPECT_THAT(*target, HasSubstr("fleet-nightly@0.timer"));
@@ -168,7 +162,7 @@ TEST_F(SystemdUnitsTest, EveryEngineKindVerifiesCleanly) {
   EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine web: health checks")));
   EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine either: overlap")));
   EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine analyst: intelligence")));
-  EXPECT_THAT(*File(*exported, "fleet-often@.service"), HasSubstr("# Not carried over: overlap"));
+  EXPECT_THAT(*exported->Find("fleet-often@.service"), HasSubstr("# Not carried over: overlap"));
 }
 
 TEST_F(SystemdUnitsTest, AScheduleSystemdWouldSkipIsRefusedUnlessApproximate) {
@@ -182,7 +176,7 @@ TEST_F(SystemdUnitsTest, AScheduleSystemdWouldSkipIsRefusedUnlessApproximate) {
   EXPECT_THAT(refused.status().message(), HasSubstr("--approximate"));
   absl::StatusOr<Exported> approximate = Export(fleet, /*approximate=*/true);
   ASSERT_TRUE(approximate.ok()) << approximate.status();
-  EXPECT_THAT(*File(*approximate, "fleet-j@.timer"), HasSubstr("# Approximate: the slot at"));
+  EXPECT_THAT(*approximate->Find("fleet-j@.timer"), HasSubstr("# Approximate: the slot at"));
   EXPECT_THAT(approximate->warnings, Contains(HasSubstr("approximate")));
   EXPECT_EQ(Verify(*approximate), "");
 }

@@ -106,7 +106,17 @@ int ExportCommand(const std::vector<std::string>& args) {
   // is checked before any is written.
   for (const exporting::ExportedFile& f : exported->files) {
     const std::string path = os::JoinPath(out, f.name);
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) continue;  // New: nothing to lose.
     absl::StatusOr<std::string> existing = os::ReadUntrustedFile(path, 1 << 20);
+    if (!existing.ok() && !force) {
+      // Too large, unreadable, not a regular file: not ours to replace.
+      fprintf(stderr,
+              "fleetctl export: %s exists and cannot be compared with the export (%s); nothing "
+              "was written. --force replaces it.\n",
+              path.c_str(), std::string(existing.status().message()).c_str());
+      return kExitFailure;
+    }
     if (existing.ok() && *existing != f.text && !force) {
       fprintf(stderr,
               "fleetctl export: %s exists and differs from the export (changed by hand?); "

@@ -277,6 +277,14 @@ TEST(FleetctlTest, ExportWritesSystemdUnitsAndNeverReplacesAnEditedOne) {
       h.Fleetctl({"export", "systemd", h.dir() + "/fleet.yaml", "-o", units, "--force"});
   EXPECT_EQ(forced.exit_code, 0) << forced.err;
   EXPECT_THAT(FleetHarness::FileText(units + "/fleet-w@.service"), HasSubstr("ExecStart="));
+  // One it cannot even read is not replaced either.
+  fs::remove(units + "/fleet-j@.timer");
+  ASSERT_EQ(mkfifo((units + "/fleet-j@.timer").c_str(), 0644), 0);
+  CommandResult unreadable =
+      h.Fleetctl({"export", "systemd", h.dir() + "/fleet.yaml", "-o", units});
+  EXPECT_EQ(unreadable.exit_code, 1);
+  EXPECT_THAT(unreadable.err, HasSubstr("cannot be compared"));
+  EXPECT_TRUE(fs::is_fifo(units + "/fleet-j@.timer"));
 
   h.WriteFile("dst.yaml", FleetYaml("  - name: j\n    type: cron\n    schedule: '30 2 * * *'\n"
                                     "    timezone: Europe/Berlin\n    command: [/bin/true]\n"));

@@ -23,6 +23,9 @@ void ValidateAndComplete(const std::string& base_dir, const yaml::SourceMap& map
 // Engine names: [A-Za-z0-9][A-Za-z0-9._-]*, at most 64 characters.
 bool IsValidEngineName(const std::string& name);
 
+// The strategies a merge rule may name (state.merge[].strategy).
+const std::vector<std::string>& MergeStrategies();
+
 }  // namespace fleet::config
 
 #endif  // FLEET_CORE_CONFIG_VALIDATE_H_

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/config/validate.h"
 #include "core/config/validator.h"
 #include "core/defaults/defaults.h"
 #include "core/os/files.h"
@@ -132,8 +133,7 @@ void Validator::CheckState(v1::FleetConfig* config) {
   if (!state->has_push_attempts()) state->set_push_attempts(8);
   SetIfUnset(state->mutable_watchdog(), 5 * 60 * 1000);
   SetIfUnset(state->mutable_network_timeout(), 30 * 1000);
-  static const std::vector<std::string> kStrategies = {
-      "ours", "theirs", "union", "keep-both", "json", "json-ours", "json-theirs"};
+  const std::vector<std::string>& kStrategies = MergeStrategies();
   for (const v1::MergeRule& rule : state->merge()) {
     if (rule.path().empty()) Error(&rule, 0, "a merge rule needs a path glob");
     if (std::find(kStrategies.begin(), kStrategies.end(), rule.strategy()) == kStrategies.end()) {
@@ -144,6 +144,12 @@ void Validator::CheckState(v1::FleetConfig* config) {
                          hint.empty() ? "" : absl::StrCat(" (did you mean '", hint, "'?)")));
     }
   }
+}
+
+const std::vector<std::string>& MergeStrategies() {
+  static const auto* const kStrategies = new std::vector<std::string>{
+      "ours", "theirs", "union", "keep-both", "json", "json-ours", "json-theirs"};
+  return *kStrategies;
 }
 
 void Validator::CheckDependencies(

@@ -9,6 +9,7 @@
 #include "core/daemon/daemon.h"
 #include "core/daemon/export_command.h"
 #include "core/daemon/pipe_keeper.h"
+#include "core/daemon/sync_state_command.h"
 #include "core/defaults/defaults.h"
 
 namespace fleet::daemon {
@@ -19,6 +20,8 @@ constexpr char kUsage[] = R"(usage: fleetd [--config PATH] [--run-dir DIR]
        fleetd export systemd PATH [-o DIR|-] [--approximate] [--force]
        fleetd export kubernetes PATH --image IMAGE [--namespace NS] [-o DIR|-]
        fleetd export nomad PATH [-o DIR|-]
+       fleetd sync-state pull|publish|watch --dir DIR --remote URL ...
+                                  one work tree's Git sync, without a fleetd
        fleetd run-dir PATH [--run-dir DIR]   print the run directory PATH's fleet uses
        fleetd pipe-keeper RUN_DIR   (started by fleetd itself)
        fleetd --version
@@ -66,6 +69,9 @@ int FleetdMain(int argc, char** argv) {
     }
     if (arg == "export") {
       return ExportCommand(std::vector<std::string>(argv + i + 1, argv + argc));
+    }
+    if (arg == "sync-state") {
+      return SyncStateCommand(std::vector<std::string>(argv + i + 1, argv + argc));
     }
     if (arg == "validate") {
       if (i + 2 != argc) {

@@ -109,7 +109,10 @@ class Loader {
     // once (up to the cap); not after a file that did not parse at all.
     if (!unreadable_) ValidateAndComplete(base_dir, map_, &out_->config, &errors_, &out_->warnings);
     if (out_->config.name().empty()) out_->config.set_name(default_name);
-    if (errors_.empty()) return absl::OkStatus();
+    if (errors_.empty()) {
+      RecordEngineKeys();
+      return absl::OkStatus();
+    }
     size_t shown = std::min(errors_.size(), kMaxErrors);
     std::string text = absl::StrJoin(errors_.begin(), errors_.begin() + shown, "\n");
     if (errors_.size() > shown) {
@@ -119,6 +122,21 @@ class Loader {
   }
 
  private:
+  // Where each engine's keys are, for messages about a key (export).
+  void RecordEngineKeys() {
+    for (const v1::Engine& e : out_->config.engines()) {
+      std::map<int, std::string>& keys = out_->engine_keys.emplace_back();
+      const std::string engine = map_.Find(&e).ToString();
+      if (!engine.empty()) keys[0] = engine;
+      std::vector<const google::protobuf::FieldDescriptor*> fields;
+      e.GetReflection()->ListFields(e, &fields);
+      for (const google::protobuf::FieldDescriptor* f : fields) {
+        const std::string where = map_.Find(&e, f->number()).ToString();
+        if (!where.empty() && where != engine) keys[f->number()] = where;
+      }
+    }
+  }
+
   LoadedConfig* out_;
   yaml::SourceMap map_;
   std::vector<std::string> errors_;
@@ -162,6 +180,14 @@ absl::StatusOr<LoadedConfig> LoadConfigUnguarded(const std::string& given,
 }
 
 }  // namespace
+
+std::string LoadedConfig::KeyWhere(int engine, int field) const {
+  if (engine < 0 || static_cast<size_t>(engine) >= engine_keys.size()) return path;
+  const std::map<int, std::string>& keys = engine_keys[engine];
+  auto it = keys.find(field);
+  if (it == keys.end()) it = keys.find(0);
+  return it == keys.end() ? path : it->second;
+}
 
 absl::StatusOr<LoadedConfig> LoadConfig(const std::string& given,
                                         const std::string& run_dir_override) {

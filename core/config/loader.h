@@ -3,6 +3,7 @@
 #ifndef FLEET_CORE_CONFIG_LOADER_H_
 #define FLEET_CORE_CONFIG_LOADER_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,12 @@ struct LoadedConfig {
   // Doubts that do not refuse the config ("file:line:col: ..."): a cwd
   // that does not exist, a command not found in PATH.
   std::vector<std::string> warnings;
+  // Where engine i's keys were written: field number -> "file:line:col"
+  // (0: the engine itself); only keys that were set.
+  std::vector<std::map<int, std::string>> engine_keys;
+
+  // "file:line:col" of engine i's key `field`, else of the engine, else path.
+  std::string KeyWhere(int engine, int field) const;
 };
 
 // path is a YAML file or a directory. In a directory, fleet.yaml (optional)

@@ -8,6 +8,7 @@
 
 #include "core/daemon/daemon.h"
 #include "core/daemon/export_command.h"
+#include "core/daemon/kill_watch_command.h"
 #include "core/daemon/pipe_keeper.h"
 #include "core/daemon/sync_state_command.h"
 #include "core/defaults/defaults.h"
@@ -22,6 +23,8 @@ constexpr char kUsage[] = R"(usage: fleetd [--config PATH] [--run-dir DIR]
        fleetd export nomad PATH [-o DIR|-]
        fleetd sync-state pull|publish|watch --dir DIR --remote URL ...
                                   one work tree's Git sync, without a fleetd
+       fleetd kill-watch --condition EXPR [--metrics PATH] [--marker PATH] -- COMMAND...
+                                  one worker under its kill condition, without a fleetd
        fleetd run-dir PATH [--run-dir DIR]   print the run directory PATH's fleet uses
        fleetd pipe-keeper RUN_DIR   (started by fleetd itself)
        fleetd --version
@@ -69,6 +72,9 @@ int FleetdMain(int argc, char** argv) {
     }
     if (arg == "export") {
       return ExportCommand(std::vector<std::string>(argv + i + 1, argv + argc));
+    }
+    if (arg == "kill-watch") {
+      return KillWatchCommand(std::vector<std::string>(argv + i + 1, argv + argc));
     }
     if (arg == "sync-state") {
       return SyncStateCommand(std::vector<std::string>(argv + i + 1, argv + argc));

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "core/config/loader.h"
+
 namespace fleet::exporting {
 
 struct ExportedFile {
@@ -12,11 +14,23 @@ struct ExportedFile {
   std::string text;
 };
 
+// A key of an engine the target cannot express, and what is lost.
+struct Lost {
+  int field;  // the engine's field number (config.proto), 0: the engine
+  std::string what;
+};
+
 struct Exported {
   std::vector<ExportedFile> files;
   // What the target cannot express, one line each ("engine w: ..."); also
   // written as comments in the files concerned.
   std::vector<std::string> warnings;
+
+  // Each of lost as a warning ("fleet.yaml:12:5: engine w: overlap: ..."),
+  // and the comment lines saying it in the engine's files ("# Not carried
+  // over: ...\n").
+  std::string Warn(const config::LoadedConfig& loaded, int engine,
+                   const std::vector<Lost>& lost, const std::string& comment = "#");
 
   // The text of the file called name, or null.
   const std::string* Find(const std::string& name) const {

@@ -54,7 +54,7 @@ void Set(Struct* s, const std::string& key, Value v) { (*s->mutable_fields())[ke
 
 // The task: the command run in the engine's directory, FLEET_INSTANCE
 // from the allocation's index.
-Struct Task(const v1::Engine& e, std::vector<std::string>* lost) {
+Struct Task(const v1::Engine& e, std::vector<Lost>* lost) {
   std::vector<std::string> argv;
   if (!e.shell().empty()) {
     argv = {"/bin/sh", "-c", e.shell()};
@@ -127,7 +127,8 @@ Struct Task(const v1::Engine& e, std::vector<std::string>* lost) {
     script_check = true;
   }
   if (h.has_log_max_age() || h.cpu_progress()) {
-    lost->push_back("log freshness and CPU progress: no Nomad check judges them");
+    lost->push_back({v1::Engine::kHealthFieldNumber,
+                     "log freshness and CPU progress: no Nomad check judges them"});
   }
   if (checks.list_value().values_size() > 0) {
     Struct service;
@@ -137,14 +138,14 @@ Struct Task(const v1::Engine& e, std::vector<std::string>* lost) {
     Value services;
     *services.mutable_list_value()->add_values() = Obj(service);
     Set(&task, "Services", services);
-    lost->push_back(
-        "a failing check does not restart the task unless check_restart is added (fleet "
-        "restarts an unhealthy instance)");
+    lost->push_back({v1::Engine::kHealthFieldNumber,
+                     "a failing check does not restart the task unless check_restart is added "
+                     "(fleet restarts an unhealthy instance)"});
   }
   return task;
 }
 
-Struct Group(const v1::Engine& e, uint32_t count, bool batch, std::vector<std::string>* lost) {
+Struct Group(const v1::Engine& e, uint32_t count, bool batch, std::vector<Lost>* lost) {
   Struct group;
   Set(&group, "Name", Str(e.name()));
   Set(&group, "Count", Num(count));
@@ -191,19 +192,33 @@ absl::StatusOr<Exported> ExportNomad(const config::LoadedConfig& loaded,
   Set(&service_job, "Datacenters", Strs({"*"}));
   Value groups;
   groups.mutable_list_value();
-  for (const v1::Engine& e : config.engines()) {
-    std::vector<std::string> lost;
-    if (e.backoff().factor() > 1) lost.push_back("backoff growth: Nomad waits a fixed Delay");
-    if (!e.kill_condition().empty()) lost.push_back("kill_condition: not evaluated");
-    if (e.state()) lost.push_back("state: true: the Git sync of a work tree is not exported yet");
-    if (e.capabilities_size() > 0) lost.push_back("capabilities: the work-bus is not exported yet");
-    if (e.depends_on_size() > 0) lost.push_back("depends_on: Nomad does not order task groups");
+  for (int index = 0; index < config.engines_size(); ++index) {
+    const v1::Engine& e = config.engines(index);
+    std::vector<Lost> lost;
+    if (e.backoff().factor() > 1) {
+      lost.push_back({v1::Engine::kBackoffFieldNumber, "backoff growth: Nomad waits a fixed Delay"});
+    }
+    if (!e.kill_condition().empty()) {
+      lost.push_back({v1::Engine::kKillConditionFieldNumber, "kill_condition: not evaluated"});
+    }
+    if (e.state()) {
+      lost.push_back({v1::Engine::kStateFieldNumber,
+                      "state: true: the Git sync of a work tree is not exported to Nomad"});
+    }
+    if (e.capabilities_size() > 0) {
+      lost.push_back({v1::Engine::kCapabilitiesFieldNumber,
+                      "capabilities: the work-bus is not exported to Nomad"});
+    }
+    if (e.depends_on_size() > 0) {
+      lost.push_back({v1::Engine::kDependsOnFieldNumber, "depends_on: Nomad does not order task groups"});
+    }
     const bool scheduled =
         e.type() == v1::ENGINE_TYPE_CRON || e.type() == v1::ENGINE_TYPE_INTELLIGENCE;
     const uint32_t replicas = e.has_replicas() ? e.replicas() : 1;
     if (!scheduled) {
       if (e.has_cycle() && FromProto(e.cycle().interval()) > absl::ZeroDuration()) {
-        lost.push_back("cycle: the task runs once per allocation; Nomad restarts it on exit");
+        lost.push_back({v1::Engine::kCycleFieldNumber,
+                        "cycle: the task runs once per allocation; Nomad restarts it on exit"});
       }
       *groups.mutable_list_value()->add_values() = Obj(Group(e, replicas, /*batch=*/false, &lost));
     } else {
@@ -226,7 +241,7 @@ absl::StatusOr<Exported> ExportNomad(const config::LoadedConfig& loaded,
               absl::StrCat(loaded.path, ": engine ", e.name(), ": ", what,
                            ". Pass --approximate to export it so."));
         }
-        lost.push_back("approximate: " + what);
+        lost.push_back({v1::Engine::kScheduleFieldNumber, "approximate: " + what});
       }
       Struct periodic;
       Set(&periodic, "Enabled", Flag(true));
@@ -234,14 +249,17 @@ absl::StatusOr<Exported> ExportNomad(const config::LoadedConfig& loaded,
       Set(&periodic, "Spec", Str(spec));
       Set(&periodic, "ProhibitOverlap", Flag(e.overlap() != v1::OVERLAP_POLICY_REPLACE));
       if (e.overlap() == v1::OVERLAP_POLICY_QUEUE || e.overlap() == v1::OVERLAP_POLICY_REPLACE) {
-        lost.push_back("overlap: queue and replace: Nomad skips a launch while one runs");
+        lost.push_back({v1::Engine::kOverlapFieldNumber,
+                        "overlap: queue and replace: Nomad skips a launch while one runs"});
       }
       if (!e.timezone().empty()) Set(&periodic, "TimeZone", Str(e.timezone()));
       if (e.missed() == v1::MISSED_POLICY_RUN_ONCE) {
-        lost.push_back("missed: run_once: Nomad does not run a launch missed while it was down");
+        lost.push_back({v1::Engine::kMissedFieldNumber,
+                        "missed: run_once: Nomad does not run a launch missed while it was down"});
       }
       if (e.type() == v1::ENGINE_TYPE_INTELLIGENCE) {
-        lost.push_back("intelligence: answer checks, judge, budget and rate limits");
+        lost.push_back({v1::Engine::kTypeFieldNumber,
+                        "intelligence: answer checks, judge, budget and rate limits"});
       }
       Struct job;
       Set(&job, "ID", Str(KubernetesName(config.name(), e.name())));
@@ -255,9 +273,7 @@ absl::StatusOr<Exported> ExportNomad(const config::LoadedConfig& loaded,
       Set(&job, "TaskGroups", job_groups);
       out.files.push_back({KubernetesName(config.name(), e.name()) + ".nomad.json", Json(job)});
     }
-    for (const std::string& what : lost) {
-      out.warnings.push_back(absl::StrCat("engine ", e.name(), ": ", what));
-    }
+    (void)out.Warn(loaded, index, lost);
   }
   if (groups.list_value().values_size() > 0) {
     Set(&service_job, "TaskGroups", groups);

@@ -36,6 +36,8 @@ class UnitText {
   void Set(const char* key, const std::string& value) {
     absl::StrAppend(&text_, key, "=", value, "\n");
   }
+  // Lines made elsewhere, each ending in a newline.
+  void Raw(const std::string& lines) { text_ += lines; }
   std::string Take() { return std::move(text_); }
 
  private:
@@ -44,33 +46,42 @@ class UnitText {
 
 // What fleet does for the engine that systemd does not (comments and
 // warnings).
-std::vector<std::string> NotCarriedOver(const v1::Engine& e) {
-  std::vector<std::string> lost;
+std::vector<Lost> NotCarriedOver(const v1::Engine& e) {
+  std::vector<Lost> lost;
   if (e.backoff().factor() > 1) {
-    lost.push_back(absl::StrCat("backoff grows from ", Span(e.backoff().initial()), " by x",
+    lost.push_back({v1::Engine::kBackoffFieldNumber, absl::StrCat("backoff grows from ", Span(e.backoff().initial()), " by x",
                                 e.backoff().factor(), " up to ", Span(e.backoff().max()),
-                                "; systemd 252 restarts after a fixed RestartSec"));
+                                "; systemd 252 restarts after a fixed RestartSec")});
   }
   const v1::Health& h = e.health();
   if (h.has_log_max_age() || !h.heartbeat_path().empty() || h.cpu_progress() || h.has_exec() ||
       h.has_tcp() || h.has_http() || !h.check().empty()) {
     lost.push_back(
-        "health checks (log freshness, heartbeat, CPU progress, probes): systemd restarts only "
-        "what exits; a worker that sends sd_notify WATCHDOG=1 can use WatchdogSec=");
+        {v1::Engine::kHealthFieldNumber,
+         "health checks (log freshness, heartbeat, CPU progress, probes): systemd restarts only "
+         "what exits; a worker that sends sd_notify WATCHDOG=1 can use WatchdogSec="});
   }
   if (!e.kill_condition().empty()) {
-    lost.push_back("kill_condition '" + e.kill_condition() + "': not evaluated");
+    lost.push_back({v1::Engine::kKillConditionFieldNumber,
+                    "kill_condition '" + e.kill_condition() + "': not evaluated"});
   }
-  if (e.state()) lost.push_back("state: true (Git sync of the work tree) is not done");
-  if (e.capabilities_size() > 0) lost.push_back("capabilities: the work-bus routes no tasks");
+  if (e.state()) {
+    lost.push_back({v1::Engine::kStateFieldNumber, "state: true (Git sync of the work tree) is not done"});
+  }
+  if (e.capabilities_size() > 0) {
+    lost.push_back({v1::Engine::kCapabilitiesFieldNumber, "capabilities: the work-bus routes no tasks"});
+  }
   if (e.depends_on_size() > 0) {
-    lost.push_back("depends_on orders the start only; fleet also waits for health");
+    lost.push_back({v1::Engine::kDependsOnFieldNumber,
+                    "depends_on orders the start only; fleet also waits for health"});
   }
   if (e.overlap() == v1::OVERLAP_POLICY_QUEUE || e.overlap() == v1::OVERLAP_POLICY_REPLACE) {
-    lost.push_back("overlap: systemd skips a slot while the run goes on (fleet's skip)");
+    lost.push_back({v1::Engine::kOverlapFieldNumber,
+                    "overlap: systemd skips a slot while the run goes on (fleet's skip)"});
   }
   if (e.type() == v1::ENGINE_TYPE_INTELLIGENCE) {
-    lost.push_back("intelligence: answer checks, judge, budget and rate limits are not applied");
+    lost.push_back({v1::Engine::kTypeFieldNumber,
+                    "intelligence: answer checks, judge, budget and rate limits are not applied"});
   }
   return lost;
 }
@@ -112,7 +123,8 @@ absl::StatusOr<Exported> ExportSystemd(const config::LoadedConfig& loaded,
   Exported out;
   const std::string target = absl::StrCat("fleet-", config.name(), ".target");
   std::vector<std::string> wanted;
-  for (const v1::Engine& e : config.engines()) {
+  for (int index = 0; index < config.engines_size(); ++index) {
+    const v1::Engine& e = config.engines(index);
     const bool scheduled =
         e.type() == v1::ENGINE_TYPE_CRON || e.type() == v1::ENGINE_TYPE_INTELLIGENCE;
     const bool cycle =
@@ -124,11 +136,7 @@ absl::StatusOr<Exported> ExportSystemd(const config::LoadedConfig& loaded,
     service.Comment(absl::StrCat("Instances ", Unit(e.name(), "0", "service"),
                                  replicas > 1 ? absl::StrCat(" .. @", replicas - 1) : "",
                                  "; %i is FLEET_INSTANCE."));
-    const std::vector<std::string> lost = NotCarriedOver(e);
-    for (const std::string& what : lost) {
-      service.Comment("Not carried over: " + what);
-      out.warnings.push_back(absl::StrCat("engine ", e.name(), ": ", what));
-    }
+    service.Raw(out.Warn(loaded, index, NotCarriedOver(e)));
     service.Section("Unit");
     service.Set("Description", absl::StrCat("fleet ", config.name(), ": ", e.name(), "/%i",
                                             e.description().empty() ? "" : " - ", e.description()));
@@ -225,8 +233,8 @@ absl::StatusOr<Exported> ExportSystemd(const config::LoadedConfig& loaded,
                   "': ", calendar.differs, ". Pass --approximate to export it anyway."));
             }
             timer.Comment("Approximate: " + calendar.differs);
-            out.warnings.push_back(
-                absl::StrCat("engine ", e.name(), ": approximate: ", calendar.differs));
+            (void)out.Warn(loaded, index,
+                           {{v1::Engine::kScheduleFieldNumber, "approximate: " + calendar.differs}});
           }
           for (const std::string& line : calendar.lines) when.push_back({"OnCalendar", line});
           break;

@@ -70,6 +70,7 @@ void Validator::Run(v1::FleetConfig* config) {
   CheckState(config);
   CheckRecovery(config);
   CheckMetrics(config);
+  CheckBus(*config);
 }
 
 void Validator::Error(const google::protobuf::Message* message, int field, const std::string& text,

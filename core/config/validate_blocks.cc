@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/bus/ids.h"
 #include "core/config/validate.h"
 #include "core/config/validator.h"
 #include "core/defaults/defaults.h"
@@ -63,6 +64,19 @@ void Validator::CheckMetrics(v1::FleetConfig* config) {
   SetIfUnset(m->mutable_interval(), 15 * 1000);
   if (Millis(m->interval()) < 1000) {
     Error(m, v1::Metrics::kIntervalFieldNumber, "interval must be at least 1s");
+  }
+}
+
+void Validator::CheckBus(const v1::FleetConfig& config) {
+  const v1::Bus& b = config.bus();
+  for (int i = 0; i < b.external_capabilities_size(); ++i) {
+    if (!bus::IsValidId(b.external_capabilities(i))) {
+      Error(&b, v1::Bus::kExternalCapabilitiesFieldNumber,
+            absl::StrCat("capability '", b.external_capabilities(i),
+                         "' must be 1 to 100 of [A-Za-z0-9._-], without '..' (it names a "
+                         "directory of the work-bus)"),
+            i);
+    }
   }
 }
 

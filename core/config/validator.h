@@ -55,6 +55,7 @@ class Validator {
   void CheckRecovery(fleet::config::v1::FleetConfig* config);
   // metrics: listen's form, textfile's path (made absolute) and interval.
   void CheckMetrics(fleet::config::v1::FleetConfig* config);
+  void CheckBus(const fleet::config::v1::FleetConfig& config);
 
   void CheckState(fleet::config::v1::FleetConfig* config);
 

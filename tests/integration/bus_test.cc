@@ -3,7 +3,11 @@
 // results, a missing capability is skipped with its dependents, a worker
 // killed mid-task has its task re-queued and completed once, fleetd killed
 // mid-run goes on from the files, and bad results are quarantined.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -240,6 +244,77 @@ TEST(BusTest, AnInotifyOverflowLosesNoResult) {
   EXPECT_THAT(Tasks(h, "o")["a"].reason(), HasSubstr("overflowed"));
   EXPECT_TRUE(FleetHarness::WaitUntil([&] { return fs::is_empty(results); }, absl::Seconds(60)));
   EXPECT_THAT(h.FleetdLog(), HasSubstr("inotify queue overflowed"));  // It did overflow.
+}
+
+// A worker this fleetd does not run (a pod on a shared volume): a shell
+// loop with FLEET_RUN_DIR pointing at the bus's run dir, as worker pod.0.
+pid_t StartExternalWorker(const FleetHarness& h, const std::string& capability) {
+  const std::string script =
+      absl::StrCat("while :; do task=$(\"$FLEETCTL\" bus claim --capability ", capability,
+                   ") || { sleep 0.1; continue; }; ",
+                   "id=$(echo \"$task\" | sed -n 's/.*\"id\": *\"\\([^\"]*\\)\".*/\\1/p'); ",
+                   "echo \"$id by pod\" | \"$FLEETCTL\" bus complete \"$id\" --result -; done");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    setenv("FLEETCTL", FleetHarness::FleetctlPath().c_str(), 1);
+    setenv("FLEET_RUN_DIR", h.run_dir().c_str(), 1);
+    setenv("FLEET_ENGINE", "pod", 1);
+    setenv("FLEET_INSTANCE", "0", 1);
+    execl("/bin/sh", "sh", "-c", script.c_str(), nullptr);
+    _exit(127);
+  }
+  return pid;
+}
+
+TEST(BusTest, AConductorWithoutWorkersOffersExternalCapabilitiesToWorkersElsewhere) {
+  FleetHarness h;
+  h.WriteFile("fleet.yaml",
+              "name: conductor\nrun_dir: run\nbus:\n  external_capabilities: [llm]\n");
+  h.WriteFile("goal.yaml",
+              "tasks:\n  - {id: think, capability: llm}\n"
+              "  - {id: more, capability: llm, needs: [think]}\n"
+              "  - {id: draw, capability: gpu}\n");
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  ASSERT_EQ(h.Fleetctl({"bus", "submit", h.dir() + "/goal.yaml", "--run", "x"}).exit_code, 0);
+  const pid_t worker = StartExternalWorker(h, "llm");
+  const bool finished =
+      FleetHarness::WaitUntil([&] { return Finished(h, "x"); }, absl::Seconds(30));
+  kill(-worker, SIGKILL);
+  waitpid(worker, nullptr, 0);
+  ASSERT_TRUE(finished) << h.Fleetctl({"bus", "status", "x"}).out << h.FleetdLog();
+  std::map<std::string, ctl::BusTaskStatus> tasks = Tasks(h, "x");
+  EXPECT_EQ(tasks["think"].state(), "succeeded");
+  EXPECT_EQ(tasks["more"].state(), "succeeded");
+  EXPECT_EQ(tasks["more"].worker(), "pod.0");
+  EXPECT_EQ(tasks["draw"].state(), "skipped");  // Nobody, here or elsewhere, declares gpu.
+  EXPECT_THAT(h.FleetdLog(), HasSubstr("inotify does not see other hosts' writes"));
+}
+
+TEST(BusTest, OneConductorPerBusDirectoryAndTheNextTakesOverWhenItIsFree) {
+  FleetHarness h;
+  // Another conductor (on another host, on a shared volume) holds the bus.
+  ASSERT_EQ(mkdir(h.run_dir().c_str(), 0700), 0);
+  ASSERT_EQ(mkdir((h.run_dir() + "/bus").c_str(), 0700), 0);
+  const int held =
+      open((h.run_dir() + "/bus/conductor.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(flock(held, LOCK_EX), 0);
+  h.WriteFile("fleet.yaml", "name: second\nrun_dir: run\nbus:\n  external_capabilities: [llm]\n");
+  h.WriteFile("goal.yaml", "tasks:\n  - {id: think, capability: llm}\n");
+  ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
+  CommandResult refused = h.Fleetctl({"bus", "submit", h.dir() + "/goal.yaml", "--run", "y"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.err, HasSubstr("the work-bus is off"));
+  EXPECT_THAT(h.Fleetctl({"events"}).out, HasSubstr("held by another conductor"));
+  close(held);
+  EXPECT_TRUE(FleetHarness::WaitUntil(
+      [&] {
+        return h.Fleetctl({"bus", "submit", h.dir() + "/goal.yaml", "--run", "y"}).exit_code == 0;
+      },
+      absl::Seconds(15)))
+      << h.FleetdLog();
+  EXPECT_THAT(h.Fleetctl({"events"}).out, HasSubstr("this fleetd conducts the bus now"));
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 #include "core/modules/bus/work_bus.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -21,6 +23,8 @@ namespace ctl = ::fleet::control::v1;
 constexpr uint32_t kMask = IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_ATTRIB;
 // Without inotify, a pass this often (it rescans everything).
 constexpr absl::Duration kPollEvery = absl::Seconds(1);
+// A bus another conductor holds is tried again this often.
+constexpr absl::Duration kLockRetry = absl::Seconds(5);
 
 absl::Status Off() { return absl::UnavailableError("the work-bus is off (see fleetd's log)"); }
 
@@ -31,17 +35,68 @@ WorkBus::WorkBus(module::ModuleHost* host, bool fsync) : host_(host), fsync_(fsy
 WorkBus::~WorkBus() {
   worker_.reset();  // Joins the bus thread before the conductor goes.
   if (inotify_fd_ >= 0) ::close(inotify_fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 void WorkBus::OnConfig(const config::LoadedConfig& loaded) {
-  if (opened_) return;
-  opened_ = true;
-  Open();
+  const auto& external = loaded.config.bus().external_capabilities();
+  external_ = std::set<std::string>(external.begin(), external.end());
+  if (!opened_) {
+    opened_ = true;
+    Open();
+  }
+  if (conductor_ != nullptr && !external_.empty() && !polling_) {
+    // Workers elsewhere write to a shared file system, whose changes
+    // inotify here never hears of.
+    polling_ = true;
+    poll_due_ = host_->Now();
+    log::Info(absl::StrCat("work-bus: capabilities served elsewhere; a pass every ",
+                           absl::FormatDuration(kPollEvery),
+                           " (inotify does not see other hosts' writes)"));
+  }
+}
+
+bool WorkBus::LockBus() {
+  if (lock_fd_ >= 0) return true;
+  const std::string path = os::JoinPath(dir_, "conductor.lock");
+  std::string error;
+  if (absl::Status made = os::MakeDirs(dir_, 0700); !made.ok()) {
+    error = std::string(made.message());
+  } else {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      error = absl::StrCat("open ", path, ": ", strerror(errno));
+    } else if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      error = errno == EWOULDBLOCK
+                  ? absl::StrCat(path,
+                                 " is held by another conductor (a fleetd on another "
+                                 "host sharing this bus directory?)")
+                  : absl::StrCat("flock ", path, ": ", strerror(errno));
+      ::close(fd);
+    } else {
+      lock_fd_ = fd;
+      if (!lock_error_.empty())
+        host_->Emit("fleetd", "bus_conductor", "this fleetd conducts the bus now");
+      lock_error_.clear();
+      return true;
+    }
+  }
+  if (error != lock_error_) {
+    host_->Emit("fleetd", "bus_conductor_elsewhere",
+                absl::StrCat("work-bus: ", error, "; the bus is off here, tried again every ",
+                             absl::FormatDuration(kLockRetry)));
+    lock_error_ = error;
+  }
+  lock_retry_due_ = host_->Now() + kLockRetry;
+  return false;
 }
 
 void WorkBus::Open() {
   // Before the loop runs: the bus thread does not exist yet.
   dir_ = os::JoinPath(host_->run_dir(), "bus");
+  // One conductor per bus directory, even on a volume several hosts share.
+  if (!LockBus()) return;
+  lock_retry_due_.reset();
   conductor_ = std::make_unique<bus::Conductor>(dir_, fsync_);
   std::vector<bus::BusEvent> events;
   absl::Status ready = conductor_->Init(&events);
@@ -52,6 +107,7 @@ void WorkBus::Open() {
   }
   for (const bus::BusEvent& e : events) host_->Emit(e.subject, e.kind, e.message);
   due_ms_ = conductor_->NextDeadline();
+  if (worker_ != nullptr) return;  // Opened late (the lock came free): watches are in place.
   worker_ = std::make_unique<plugin_host::SerialWorker>();
   inotify_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
   if (inotify_fd_ < 0) {
@@ -150,11 +206,17 @@ bus::FleetView WorkBus::View() {
     view.workers[absl::StrCat(inst.spec.name(), ".", inst.index)] =
         inst.pid != 0 ? absl::ToUnixMillis(inst.started_wall) : 0;
   });
+  // Served by workers this fleetd does not run: offered, judged by lease.
+  for (const std::string& capability : external_) {
+    view.declared.insert(capability);
+    view.healthy.insert(capability);
+  }
   return view;
 }
 
 std::optional<os::MonoTime> WorkBus::NextDeadline() const {
-  if (conductor_ == nullptr || pass_running_) return std::nullopt;  // Its end looks again.
+  if (conductor_ == nullptr) return lock_retry_due_;
+  if (pass_running_) return std::nullopt;  // Its end looks again.
   if (dirty_) return host_->Now();
   std::optional<os::MonoTime> next = poll_due_;
   if (due_ms_.has_value()) {
@@ -167,6 +229,13 @@ std::optional<os::MonoTime> WorkBus::NextDeadline() const {
 }
 
 void WorkBus::OnDeadline() {
+  if (conductor_ == nullptr && lock_retry_due_.has_value() && host_->Now() >= *lock_retry_due_) {
+    Open();
+    if (conductor_ != nullptr && !external_.empty() && !polling_) {
+      polling_ = true;
+      poll_due_ = host_->Now();
+    }
+  }
   if (conductor_ == nullptr || pass_running_) return;
   dirty_ = false;
   if (polling_) poll_due_ = host_->Now() + kPollEvery;

@@ -58,6 +58,10 @@ class WorkBus final : public module::Module {
 
  private:
   void Open();
+  // Takes RUN_DIR/bus/conductor.lock (flock; NFSv4 and CephFS pass it to
+  // the other hosts). False: another conductor holds it, or it cannot be
+  // taken: said once, tried again at lock_retry_due_.
+  bool LockBus();
   // Adds watches for new workers' claim directories; without inotify (or
   // out of watches) every second is a pass.
   void Watch();
@@ -89,6 +93,11 @@ class WorkBus final : public module::Module {
   std::unique_ptr<bus::Conductor> conductor_;
   std::unique_ptr<plugin_host::SerialWorker> worker_;
   int inotify_fd_ = -1;
+  int lock_fd_ = -1;
+  std::string lock_error_;
+  std::optional<os::MonoTime> lock_retry_due_;
+  // bus.external_capabilities: offered whatever this fleetd runs.
+  std::set<std::string> external_;
   std::set<std::string> watched_;
   bool polling_ = false;
   std::optional<os::MonoTime> poll_due_;

@@ -1,11 +1,14 @@
 // fleetctl: `bus submit|status|cancel|retry` and `runs`: the work-bus and scheduled runs, through
 // fleetd.
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/fleetctl/commands.h"
 #include "cli/fleetctl/commands_internal.h"
@@ -16,13 +19,41 @@ namespace fleet::cli {
 
 namespace ctl = ::fleet::control::v1;
 
+namespace {
+
+// A DAG read from stdin larger than this is refused (a file is read whole).
+constexpr size_t kMaxDagBytes = 16 << 20;
+
+absl::StatusOr<std::string> ReadStdin() {
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(STDIN_FILENO, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ErrnoToStatus(errno, "read stdin");
+    if (n == 0) return text;
+    if (text.size() + static_cast<size_t>(n) > kMaxDagBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("stdin: a DAG is at most ", kMaxDagBytes >> 20, " MiB"));
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
+
 int Commands::BusSubmit(const std::string& path, const std::string& run) {
-  absl::StatusOr<std::string> text = os::ReadFile(path);
+  // '-': the DAG from stdin (`kubectl exec -i ... bus submit - < goal.yaml`);
+  // its input files are then looked up in fleetd's directory.
+  const bool from_stdin = path == "-";
+  absl::StatusOr<std::string> text = from_stdin ? ReadStdin() : os::ReadFile(path);
   if (!text.ok()) return Fail(kUsage, std::string(text.status().message()));
   ctl::BusSubmitRequest request;
   request.set_dag_text(*text);
   char resolved[PATH_MAX];
-  request.set_dag_path(::realpath(path.c_str(), resolved) != nullptr ? resolved : path);
+  request.set_dag_path(from_stdin                                      ? "stdin"
+                       : ::realpath(path.c_str(), resolved) != nullptr ? resolved
+                                                                       : path);
   request.set_run(run);
   ctl::BusSubmitResponse response;
   if (int code = Unary(&ctl::FleetControl::Stub::BusSubmit, request, &response); code != kOk) {

@@ -257,7 +257,7 @@ int Main(int argc, char** argv) {
   bus->require_subcommand(1, 1);
   CLI::App* submit = bus->add_subcommand("submit", "start a run of a DAG file (YAML or JSON)");
   submit->fallthrough();
-  submit->add_option("DAG", path, "the DAG file")->required();
+  submit->add_option("DAG", path, "the DAG file ('-': stdin)")->required();
   submit->add_option("--run", run, "the run's name (default: from the file and time)")
       ->option_text("NAME");
   submit->callback([&] { action = [&](Commands& c) { return c.BusSubmit(path, run); }; });

@@ -276,7 +276,11 @@ TEST(BusTest, AConductorWithoutWorkersOffersExternalCapabilitiesToWorkersElsewhe
               "  - {id: more, capability: llm, needs: [think]}\n"
               "  - {id: draw, capability: gpu}\n");
   ASSERT_TRUE(h.StartFleetd().ok()) << h.FleetdLog();
-  ASSERT_EQ(h.Fleetctl({"bus", "submit", h.dir() + "/goal.yaml", "--run", "x"}).exit_code, 0);
+  // From stdin, as through `kubectl exec -i`.
+  CommandResult submit = h.Run({"/bin/sh", "-c",
+                                absl::StrCat("'", FleetHarness::FleetctlPath(), "' --run-dir '",
+                                             h.run_dir(), "' bus submit - --run x < goal.yaml")});
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
   const pid_t worker = StartExternalWorker(h, "llm");
   const bool finished =
       FleetHarness::WaitUntil([&] { return Finished(h, "x"); }, absl::Seconds(30));

@@ -29,8 +29,8 @@ struct Exported {
   // Each of lost as a warning ("fleet.yaml:12:5: engine w: overlap: ..."),
   // and the comment lines saying it in the engine's files ("# Not carried
   // over: ...\n").
-  std::string Warn(const config::LoadedConfig& loaded, int engine,
-                   const std::vector<Lost>& lost, const std::string& comment = "#");
+  std::string Warn(const config::LoadedConfig& loaded, int engine, const std::vector<Lost>& lost,
+                   const std::string& comment = "#");
 
   // The text of the file called name, or null.
   const std::string* Find(const std::string& name) const {

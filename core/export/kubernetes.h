@@ -19,6 +19,8 @@ struct KubernetesOptions {
   std::string image;       // holds the workload and fleet's binaries (required)
   std::string namespace_;  // "" for kubectl's current one
   bool approximate = false;
+  // The size the work-bus's ReadWriteMany volume asks for.
+  std::string bus_storage = "1Gi";
 };
 
 absl::StatusOr<Exported> ExportKubernetes(const config::LoadedConfig& loaded,

@@ -25,7 +25,17 @@ using ::testing::HasSubstr;
 
 constexpr char kFleet[] = R"(name: Matrix_Fleet
 run_dir: run
+state:
+  remote: https://git.example/state.git
+  merge: [{path: "*.json", strategy: json}]
+  watchdog: 2m
 engines:
+  - name: thinker
+    command: [/srv/think, "it's"]
+    state: true
+    cycle: {interval: 60s}
+    kill_condition: "loss > $10"
+    metrics_path: /srv/metrics-{instance}.json
   - name: web
     command: [/srv/serve, --port, "8080"]
     env: {GREETING: "yes", MODE: "0755"}
@@ -140,11 +150,75 @@ TEST_F(KubernetesTest, EveryEngineKindIsValidKubernetes) {
   EXPECT_THAT(*exported->Find("matrix-fleet-queued.cronjob.yaml"), HasSubstr("backoffLimit: 0"));
   EXPECT_THAT(*exported->Find("matrix-fleet-replaced.cronjob.yaml"),
               HasSubstr("concurrencyPolicy: \"Replace\""));
-  EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine queued: overlap: queue")));
+  EXPECT_THAT(exported->warnings,
+              Contains(HasSubstr("fleet.yaml:44:14: engine queued: overlap: queue")));
   EXPECT_THAT(exported->warnings,
               Contains(HasSubstr("engine probe: log freshness on the captured output")));
   EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine analyst: intelligence")));
   EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine tcp: restart")));
+}
+
+TEST_F(KubernetesTest, StateKillConditionsAndTheBusBecomeContainersAndVolumes) {
+  absl::StatusOr<config::LoadedConfig> loaded =
+      config::LoadConfigFromString(kFleet, dir_ + "/fleet.yaml", dir_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  absl::StatusOr<Exported> exported = Export(*loaded);
+  ASSERT_TRUE(exported.ok()) << exported.status();
+
+  // State: an init container pulls, a native sidecar publishes every
+  // watchdog and at the stop; the worker pulls before each cycle and
+  // publishes after it, in its own work tree.
+  const std::string* thinker = exported->Find("matrix-fleet-thinker.statefulset.yaml");
+  ASSERT_NE(thinker, nullptr);
+  EXPECT_THAT(*thinker, HasSubstr("initContainers:\n"));
+  EXPECT_THAT(*thinker, HasSubstr("name: \"state-pull\""));
+  EXPECT_THAT(*thinker, HasSubstr("name: \"state-sync\""));
+  EXPECT_THAT(*thinker, HasSubstr("restartPolicy: \"Always\""));
+  EXPECT_THAT(*thinker, HasSubstr("- \"--every\"\n"));
+  EXPECT_THAT(*thinker, HasSubstr("- \"120s\"\n"));
+  EXPECT_THAT(*thinker, HasSubstr("- \"*.json=json\"\n"));
+  EXPECT_THAT(*thinker, HasSubstr("value: \"/var/lib/fleet/state/tree\""));
+  EXPECT_THAT(*thinker, HasSubstr("fleetd sync-state publish --dir /var/lib/fleet/state/tree"));
+  EXPECT_THAT(*thinker, HasSubstr("emptyDir: {}"));
+  // The kill condition: fleetd kill-watch around the worker, its marker on a volume.
+  EXPECT_THAT(*thinker, HasSubstr("- \"kill-watch\"\n"));
+  EXPECT_THAT(*thinker, HasSubstr("- \"loss > $10\"\n"));
+  EXPECT_THAT(*thinker, HasSubstr("- \"/srv/metrics-{instance}.json\"\n"));
+  EXPECT_THAT(*thinker, HasSubstr("mountPath: \"/var/lib/fleet/kill\""));
+  EXPECT_THAT(*thinker, HasSubstr("terminationGracePeriodSeconds: 45"));  // 10s + 30s + 5s
+
+  // The bus: a ReadWriteMany claim, the workers mount it, one conductor.
+  const std::string* claim = exported->Find("matrix-fleet-bus.persistentvolumeclaim.yaml");
+  ASSERT_NE(claim, nullptr);
+  EXPECT_THAT(*claim, HasSubstr("- \"ReadWriteMany\""));
+  const std::string* shards = exported->Find("matrix-fleet-shards.statefulset.yaml");
+  ASSERT_NE(shards, nullptr);
+  EXPECT_THAT(*shards, HasSubstr("claimName: \"matrix-fleet-bus\""));
+  EXPECT_THAT(*shards, HasSubstr("value: \"/var/lib/fleet/run\""));
+  const std::string* conductor = exported->Find("matrix-fleet-conductor.deployment.yaml");
+  ASSERT_NE(conductor, nullptr);
+  EXPECT_THAT(*conductor, HasSubstr("type: \"Recreate\""));
+  EXPECT_THAT(*conductor, HasSubstr("replicas: 1\n"));
+  const std::string* map = exported->Find("matrix-fleet-conductor.configmap.yaml");
+  ASSERT_NE(map, nullptr);
+  EXPECT_THAT(*map, HasSubstr("external_capabilities:\\n    - \\\"llm\\\"\\n    - \\\"search\\\""));
+
+  // The conductor's fleet file is one fleetd takes.
+  const size_t start = map->find("fleet.yaml: \"") + 13;
+  std::string text;
+  for (size_t i = start; i < map->size() && (*map)[i] != '"' ; ++i) {
+    if ((*map)[i] == '\\') {
+      ++i;
+      text += (*map)[i] == 'n' ? '\n' : (*map)[i];
+    } else {
+      text += (*map)[i];
+    }
+  }
+  absl::StatusOr<config::LoadedConfig> conductor_config =
+      config::LoadConfigFromString(text, dir_ + "/conductor.yaml", dir_);
+  ASSERT_TRUE(conductor_config.ok()) << conductor_config.status() << "\n" << text;
+  EXPECT_EQ(conductor_config->config.bus().external_capabilities_size(), 2);
+  EXPECT_EQ(conductor_config->config.run_dir(), "/var/lib/fleet/run");
 }
 
 TEST_F(KubernetesTest, TheDemoFleetIsValidKubernetes) {

@@ -196,7 +196,8 @@ absl::StatusOr<Exported> ExportNomad(const config::LoadedConfig& loaded,
     const v1::Engine& e = config.engines(index);
     std::vector<Lost> lost;
     if (e.backoff().factor() > 1) {
-      lost.push_back({v1::Engine::kBackoffFieldNumber, "backoff growth: Nomad waits a fixed Delay"});
+      lost.push_back(
+          {v1::Engine::kBackoffFieldNumber, "backoff growth: Nomad waits a fixed Delay"});
     }
     if (!e.kill_condition().empty()) {
       lost.push_back({v1::Engine::kKillConditionFieldNumber, "kill_condition: not evaluated"});
@@ -210,7 +211,8 @@ absl::StatusOr<Exported> ExportNomad(const config::LoadedConfig& loaded,
                       "capabilities: the work-bus is not exported to Nomad"});
     }
     if (e.depends_on_size() > 0) {
-      lost.push_back({v1::Engine::kDependsOnFieldNumber, "depends_on: Nomad does not order task groups"});
+      lost.push_back(
+          {v1::Engine::kDependsOnFieldNumber, "depends_on: Nomad does not order task groups"});
     }
     const bool scheduled =
         e.type() == v1::ENGINE_TYPE_CRON || e.type() == v1::ENGINE_TYPE_INTELLIGENCE;

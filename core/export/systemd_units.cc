@@ -49,9 +49,10 @@ class UnitText {
 std::vector<Lost> NotCarriedOver(const v1::Engine& e) {
   std::vector<Lost> lost;
   if (e.backoff().factor() > 1) {
-    lost.push_back({v1::Engine::kBackoffFieldNumber, absl::StrCat("backoff grows from ", Span(e.backoff().initial()), " by x",
-                                e.backoff().factor(), " up to ", Span(e.backoff().max()),
-                                "; systemd 252 restarts after a fixed RestartSec")});
+    lost.push_back({v1::Engine::kBackoffFieldNumber,
+                    absl::StrCat("backoff grows from ", Span(e.backoff().initial()), " by x",
+                                 e.backoff().factor(), " up to ", Span(e.backoff().max()),
+                                 "; systemd 252 restarts after a fixed RestartSec")});
   }
   const v1::Health& h = e.health();
   if (h.has_log_max_age() || !h.heartbeat_path().empty() || h.cpu_progress() || h.has_exec() ||
@@ -66,10 +67,12 @@ std::vector<Lost> NotCarriedOver(const v1::Engine& e) {
                     "kill_condition '" + e.kill_condition() + "': not evaluated"});
   }
   if (e.state()) {
-    lost.push_back({v1::Engine::kStateFieldNumber, "state: true (Git sync of the work tree) is not done"});
+    lost.push_back(
+        {v1::Engine::kStateFieldNumber, "state: true (Git sync of the work tree) is not done"});
   }
   if (e.capabilities_size() > 0) {
-    lost.push_back({v1::Engine::kCapabilitiesFieldNumber, "capabilities: the work-bus routes no tasks"});
+    lost.push_back(
+        {v1::Engine::kCapabilitiesFieldNumber, "capabilities: the work-bus routes no tasks"});
   }
   if (e.depends_on_size() > 0) {
     lost.push_back({v1::Engine::kDependsOnFieldNumber,
@@ -233,8 +236,9 @@ absl::StatusOr<Exported> ExportSystemd(const config::LoadedConfig& loaded,
                   "': ", calendar.differs, ". Pass --approximate to export it anyway."));
             }
             timer.Comment("Approximate: " + calendar.differs);
-            (void)out.Warn(loaded, index,
-                           {{v1::Engine::kScheduleFieldNumber, "approximate: " + calendar.differs}});
+            (void)out.Warn(
+                loaded, index,
+                {{v1::Engine::kScheduleFieldNumber, "approximate: " + calendar.differs}});
           }
           for (const std::string& line : calendar.lines) when.push_back({"OnCalendar", line});
           break;

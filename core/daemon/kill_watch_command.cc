@@ -299,8 +299,9 @@ class Watch {
                      verdict.values);
     Say(why + ": stopping the worker for good");
     if (!args_.marker.empty()) {
-      if (absl::Status written = os::WriteFileAtomic(args_.marker, why + "\n", 0644);
-          !written.ok()) {
+      absl::Status written = os::MakeDirs(os::DirName(args_.marker), 0755);
+      if (written.ok()) written = os::WriteFileAtomic(args_.marker, why + "\n", 0644);
+      if (!written.ok()) {
         Say(absl::StrCat("the marker was not written (", written.message(),
                          "): a restarted container will run the worker again"));
       }

@@ -10,6 +10,7 @@
 #include "core/export/nomad.h"
 #include "core/export/systemd_units.h"
 #include "core/os/files.h"
+#include "core/os/process.h"
 
 namespace fleet::daemon {
 namespace {
@@ -38,6 +39,7 @@ int Usage(const std::string& why) {
 int ExportCommand(const std::vector<std::string>& args) {
   std::string target, config_path, out = "-";
   exporting::SystemdOptions options;
+  options.fleetd = os::SelfExecutable();  // The units run this fleetd's sync-state and kill-watch.
   exporting::KubernetesOptions kubernetes;
   exporting::NomadOptions nomad;
   bool force = false;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "core/export/systemd_calendar.h"
+#include "core/os/files.h"
 #include "core/proto_time/proto_time.h"
 #include "core/schedule/cron.h"
 
@@ -62,17 +63,15 @@ std::vector<Lost> NotCarriedOver(const v1::Engine& e) {
          "health checks (log freshness, heartbeat, CPU progress, probes): systemd restarts only "
          "what exits; a worker that sends sd_notify WATCHDOG=1 can use WatchdogSec="});
   }
-  if (!e.kill_condition().empty()) {
-    lost.push_back({v1::Engine::kKillConditionFieldNumber,
-                    "kill_condition '" + e.kill_condition() + "': not evaluated"});
-  }
-  if (e.state()) {
-    lost.push_back(
-        {v1::Engine::kStateFieldNumber, "state: true (Git sync of the work tree) is not done"});
+  if (e.state() && e.type() == v1::ENGINE_TYPE_DAEMON && !e.has_cycle()) {
+    lost.push_back({v1::Engine::kStateFieldNumber,
+                    "state.watchdog: what a running daemon leaves uncommitted is published at "
+                    "its stop, not every watchdog interval"});
   }
   if (e.capabilities_size() > 0) {
-    lost.push_back(
-        {v1::Engine::kCapabilitiesFieldNumber, "capabilities: the work-bus routes no tasks"});
+    lost.push_back({v1::Engine::kCapabilitiesFieldNumber,
+                    "capabilities: tasks reach these workers (FLEET_RUN_DIR) only while a fleetd "
+                    "on that run dir conducts the bus with bus.external_capabilities naming them"});
   }
   if (e.depends_on_size() > 0) {
     lost.push_back({v1::Engine::kDependsOnFieldNumber,
@@ -87,6 +86,37 @@ std::vector<Lost> NotCarriedOver(const v1::Engine& e) {
                     "intelligence: answer checks, judge, budget and rate limits are not applied"});
   }
   return lost;
+}
+
+// arg quoted, then the instance (%i) after it: "prefix%i".
+std::string WithInstance(const std::string& prefix) {
+  std::string quoted = SystemdQuote(prefix);
+  quoted.insert(quoted.size() - 1, "%i");
+  return quoted;
+}
+
+// `fleetd sync-state OP` on the instance's work tree
+// (<work_trees>/ENGINE.N, fleetd's own layout), as its state module would
+// call the sync plugin; the author is FLEET_ENGINE/FLEET_INSTANCE.
+std::string SyncState(const v1::State& s, const std::string& engine, const char* op,
+                      const std::string& fleetd) {
+  std::vector<std::string> words = {SystemdQuote(fleetd),
+                                    "sync-state",
+                                    op,
+                                    "--dir",
+                                    WithInstance(os::JoinPath(s.work_trees(), engine) + "."),
+                                    "--remote",
+                                    SystemdQuote(s.remote()),
+                                    "--branch",
+                                    SystemdQuote(s.branch())};
+  for (const v1::MergeRule& rule : s.merge()) {
+    words.insert(words.end(),
+                 {"--rule", SystemdQuote(absl::StrCat(rule.path(), "=", rule.strategy()))});
+  }
+  if (s.catch_up() == "merge") words.insert(words.end(), {"--catch-up", "merge"});
+  words.insert(words.end(), {"--push-attempts", absl::StrCat(s.push_attempts()),
+                             "--network-timeout", SystemdQuote(Span(s.network_timeout()))});
+  return absl::StrJoin(words, " ");
 }
 
 }  // namespace
@@ -175,8 +205,30 @@ absl::StatusOr<Exported> ExportSystemd(const config::LoadedConfig& loaded,
       }
     }
     std::vector<std::string> quoted;
+    if (!e.kill_condition().empty()) {
+      // fleet's own judge around the worker; its marker keeps the
+      // instance stopped (remove it to run the instance again).
+      quoted = {SystemdQuote(options.fleetd), "kill-watch", "--condition",
+                SystemdQuote(e.kill_condition())};
+      if (!e.metrics_path().empty()) {
+        quoted.insert(quoted.end(), {"--metrics", SystemdQuote(e.metrics_path())});
+      }
+      quoted.insert(
+          quoted.end(),
+          {"--marker", WithInstance(os::JoinPath(config.run_dir(), "kill/" + e.name()) + "."),
+           "--grace", SystemdQuote(Span(e.stop().grace())), "--"});
+    }
     for (const std::string& a : argv) quoted.push_back(SystemdQuote(a));
+    const bool state = e.state() && !config.state().remote().empty();
+    if (state) {
+      // The work tree is pulled before every start and published after
+      // every stop (each run of a cron or cycle engine), as fleetd does.
+      service.Set("ExecStartPre", SyncState(config.state(), e.name(), "pull", options.fleetd));
+    }
     service.Set("ExecStart", absl::StrJoin(quoted, " "));
+    if (state) {
+      service.Set("ExecStopPost", SyncState(config.state(), e.name(), "publish", options.fleetd));
+    }
     // A path, unquoted (systemd takes the rest of the line); specifiers escaped.
     service.Set("WorkingDirectory", absl::StrReplaceAll(e.cwd(), {{"%", "%%"}}));
     for (const auto& [key, value] :
@@ -185,6 +237,15 @@ absl::StatusOr<Exported> ExportSystemd(const config::LoadedConfig& loaded,
     }
     service.Set("Environment", SystemdQuote(absl::StrCat("FLEET_ENGINE=", e.name())));
     service.Set("Environment", "\"FLEET_INSTANCE=%i\"");
+    if (state) {
+      service.Set(
+          "Environment",
+          WithInstance(absl::StrCat(
+              "FLEET_STATE_DIR=", os::JoinPath(config.state().work_trees(), e.name()), ".")));
+    }
+    if (e.capabilities_size() > 0) {
+      service.Set("Environment", SystemdQuote("FLEET_RUN_DIR=" + config.run_dir()));
+    }
     const v1::RestartPolicy restart = e.restart();
     // A scheduled run that succeeded is done; a failed one is retried.
     service.Set("Restart", restart == v1::RESTART_POLICY_NEVER ? "no"

@@ -18,6 +18,10 @@ struct SystemdOptions {
   bool approximate = false;
   // Schedules are checked from here on (clock changes over 30 years).
   absl::Time now = absl::Now();
+  // The fleetd the units run for shared state (`fleetd sync-state`) and
+  // kill conditions (`fleetd kill-watch`): an absolute path (the exporting
+  // fleetd's own).
+  std::string fleetd = "/usr/local/bin/fleetd";
 };
 
 absl::StatusOr<Exported> ExportSystemd(const config::LoadedConfig& loaded,

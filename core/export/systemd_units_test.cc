@@ -24,7 +24,16 @@ using ::testing::IsEmpty;
 
 constexpr char kFleet[] = R"(name: matrix
 run_dir: run
+state:
+  remote: https://git.example/state.git
+  merge: [{path: "*.json", strategy: json}]
 engines:
+  - name: keeper
+    command: [/bin/sleep, "1000"]
+    state: true
+    kill_condition: "loss > $10 AND cash < 50%"
+    metrics_path: /srv/m-{instance}.json
+    capabilities: [llm]
   - name: web
     command: [./bin/serve, --port, "8080", "100%", "$HOME", "a \"quoted\" arg"]
     replicas: 3
@@ -92,6 +101,7 @@ class SystemdUnitsTest : public ::testing::Test {
     if (!loaded.ok()) return loaded.status();
     SystemdOptions options;
     options.approximate = approximate;
+    options.fleetd = dir_ + "/bin/fleetd";
     options.now = absl::FromCivil(absl::CivilSecond(2026, 12, 6, 0, 0, 0), absl::UTCTimeZone());
     return ExportSystemd(*loaded, options);
   }
@@ -118,8 +128,27 @@ TEST_F(SystemdUnitsTest, EveryEngineKindVerifiesCleanly) {
   absl::StatusOr<Exported> exported = Export(kFleet);
   ASSERT_TRUE(exported.ok()) << exported.status();
   ASSERT_TRUE(
-      system("mkdir -p $TEST_TMPDIR/units/bin && cp /bin/true $TEST_TMPDIR/units/bin/serve") == 0);
+      system("mkdir -p $TEST_TMPDIR/units/bin && cp /bin/true $TEST_TMPDIR/units/bin/serve && "
+             "cp /bin/true $TEST_TMPDIR/units/bin/fleetd") == 0);
   EXPECT_EQ(Verify(*exported), "");
+
+  // State: pulled before each start, published after each stop, in
+  // fleetd's own work-tree layout; the kill condition by fleetd kill-watch.
+  const std::string* keeper = exported->Find("fleet-keeper@.service");
+  ASSERT_NE(keeper, nullptr);
+  const std::string fleetd = absl::StrCat("\"", dir_, "/bin/fleetd\"");
+  EXPECT_THAT(*keeper, HasSubstr(absl::StrCat("ExecStartPre=", fleetd, " sync-state pull --dir \"",
+                                              dir_, "/run/state/keeper.%i\" --remote ")));
+  EXPECT_THAT(*keeper, HasSubstr("--rule \"*.json=json\""));
+  EXPECT_THAT(*keeper, HasSubstr(absl::StrCat("ExecStopPost=", fleetd, " sync-state publish")));
+  EXPECT_THAT(*keeper, HasSubstr(absl::StrCat("Environment=\"FLEET_STATE_DIR=", dir_,
+                                              "/run/state/keeper.%i\"")));
+  EXPECT_THAT(*keeper, HasSubstr(absl::StrCat(
+                           "ExecStart=", fleetd,
+                           " kill-watch --condition \"loss > $$10 AND cash < 50%%\" --metrics "
+                           "\"/srv/m-{instance}.json\" --marker \"",
+                           dir_, "/run/kill/keeper.%i\" --grace \"10s\" -- \"/bin/sleep\"")));
+  EXPECT_THAT(*keeper, HasSubstr(absl::StrCat("Environment=\"FLEET_RUN_DIR=", dir_, "/run\"")));
 
   const std::string* web = exported->Find("fleet-web@.service");
   ASSERT_NE(web, nullptr);

@@ -294,7 +294,7 @@ TEST(FleetctlTest, ExportWritesSystemdUnitsAndNeverReplacesAnEditedOne) {
   CommandResult approximate =
       h.Fleetctl({"export", "systemd", h.dir() + "/dst.yaml", "--approximate"});
   EXPECT_EQ(approximate.exit_code, 0) << approximate.err;
-  EXPECT_THAT(approximate.err, HasSubstr("warning: engine j: approximate"));
+  EXPECT_THAT(approximate.err, HasSubstr("dst.yaml:6:15: engine j: approximate"));
   EXPECT_EQ(h.Fleetctl({"export", "k8s", h.dir() + "/fleet.yaml"}).exit_code, 2);
   // Kubernetes needs to know the image.
   CommandResult no_image = h.Fleetctl({"export", "kubernetes", h.dir() + "/fleet.yaml"});

@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/export/fleet_commands.h"
 #include "core/health/policy.h"
 #include "core/proto_time/proto_time.h"
 
@@ -86,25 +87,10 @@ Yaml ProbeHandler(Engine* e) {
 // `fleetd sync-state OP ...` for the engine's work tree, as the state
 // module would call the sync plugin.
 std::vector<std::string> SyncState(const Engine& e, const std::string& op) {
-  const v1::State& s = e.loaded.config.state();
-  std::vector<std::string> argv = {"fleetd",   "sync-state", op,         "--dir",   kStateTree,
-                                   "--remote", s.remote(),   "--branch", s.branch()};
-  for (const v1::MergeRule& rule : s.merge()) {
-    argv.insert(argv.end(), {"--rule", absl::StrCat(rule.path(), "=", rule.strategy())});
-  }
-  if (s.catch_up() == "merge") argv.insert(argv.end(), {"--catch-up", "merge"});
-  argv.insert(argv.end(), {"--push-attempts", absl::StrCat(s.push_attempts()), "--network-timeout",
-                           absl::StrCat(WholeSeconds(FromProto(s.network_timeout())), "s")});
-  if (op == "watch") {
-    argv.insert(argv.end(), {"--every", absl::StrCat(WholeSeconds(FromProto(s.watchdog())), "s")});
-  }
+  std::vector<std::string> argv = {"fleetd", "sync-state", op, "--dir", kStateTree};
+  const std::vector<std::string> flags = SyncStateFlags(e.loaded.config.state(), op);
+  argv.insert(argv.end(), flags.begin(), flags.end());
   return argv;
-}
-
-std::string ShellLine(const std::vector<std::string>& argv) {
-  std::vector<std::string> words;
-  for (const std::string& a : argv) words.push_back(ShellQuote(a));
-  return absl::StrJoin(words, " ");
 }
 
 Yaml EnvVar(const std::string& name, const std::string& value) {
@@ -158,10 +144,9 @@ Yaml Container(Engine* e, const KubernetesOptions& options) {
   if (!s.kill_condition().empty()) {
     // fleet's own judge around the worker: it must see the worker's
     // metrics file and output, so it runs in the worker's container.
-    std::vector<std::string> watch = {"fleetd", "kill-watch", "--condition", s.kill_condition()};
-    if (!s.metrics_path().empty()) watch.insert(watch.end(), {"--metrics", s.metrics_path()});
-    watch.insert(watch.end(), {"--marker", kKillMarker, "--grace",
-                               absl::StrCat(WholeSeconds(FromProto(s.stop().grace())), "s"), "--"});
+    std::vector<std::string> watch = {"fleetd"};
+    const std::vector<std::string> words = KillWatchWords(s, kKillMarker);
+    watch.insert(watch.end(), words.begin(), words.end());
     argv.insert(argv.begin(), watch.begin(), watch.end());
   }
   const bool cycle = s.type() == v1::ENGINE_TYPE_DAEMON && s.has_cycle() &&
@@ -224,17 +209,6 @@ Yaml Container(Engine* e, const KubernetesOptions& options) {
 
 int64_t WholeSeconds(absl::Duration d) {
   return static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(d)));
-}
-
-std::string ShellQuote(const std::string& word) {
-  const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-           std::string_view("_./:=@%+,-").find(c) != std::string_view::npos;
-  });
-  if (plain) return word;
-  std::string out = "'";
-  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 std::string BusClaimName(const std::string& fleet) { return fleet + "-bus"; }

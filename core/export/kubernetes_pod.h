@@ -52,9 +52,6 @@ std::string BusClaimName(const std::string& fleet);
 // d in whole seconds, rounded up.
 int64_t WholeSeconds(absl::Duration d);
 
-// A word for /bin/sh: as it is when nothing in it is special, else quoted.
-std::string ShellQuote(const std::string& word);
-
 }  // namespace fleet::exporting::k8s
 
 #endif  // FLEET_CORE_EXPORT_KUBERNETES_POD_H_

@@ -206,7 +206,7 @@ TEST_F(KubernetesTest, StateKillConditionsAndTheBusBecomeContainersAndVolumes) {
   // The conductor's fleet file is one fleetd takes.
   const size_t start = map->find("fleet.yaml: \"") + 13;
   std::string text;
-  for (size_t i = start; i < map->size() && (*map)[i] != '"' ; ++i) {
+  for (size_t i = start; i < map->size() && (*map)[i] != '"'; ++i) {
     if ((*map)[i] == '\\') {
       ++i;
       text += (*map)[i] == 'n' ? '\n' : (*map)[i];

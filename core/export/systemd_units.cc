@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "core/export/fleet_commands.h"
 #include "core/export/systemd_calendar.h"
 #include "core/os/files.h"
 #include "core/proto_time/proto_time.h"
@@ -100,22 +101,9 @@ std::string WithInstance(const std::string& prefix) {
 // call the sync plugin; the author is FLEET_ENGINE/FLEET_INSTANCE.
 std::string SyncState(const v1::State& s, const std::string& engine, const char* op,
                       const std::string& fleetd) {
-  std::vector<std::string> words = {SystemdQuote(fleetd),
-                                    "sync-state",
-                                    op,
-                                    "--dir",
-                                    WithInstance(os::JoinPath(s.work_trees(), engine) + "."),
-                                    "--remote",
-                                    SystemdQuote(s.remote()),
-                                    "--branch",
-                                    SystemdQuote(s.branch())};
-  for (const v1::MergeRule& rule : s.merge()) {
-    words.insert(words.end(),
-                 {"--rule", SystemdQuote(absl::StrCat(rule.path(), "=", rule.strategy()))});
-  }
-  if (s.catch_up() == "merge") words.insert(words.end(), {"--catch-up", "merge"});
-  words.insert(words.end(), {"--push-attempts", absl::StrCat(s.push_attempts()),
-                             "--network-timeout", SystemdQuote(Span(s.network_timeout()))});
+  std::vector<std::string> words = {SystemdQuote(fleetd), "sync-state", op, "--dir",
+                                    WithInstance(os::JoinPath(s.work_trees(), engine) + ".")};
+  for (const std::string& flag : SyncStateFlags(s, op)) words.push_back(SystemdQuote(flag));
   return absl::StrJoin(words, " ");
 }
 
@@ -208,15 +196,15 @@ absl::StatusOr<Exported> ExportSystemd(const config::LoadedConfig& loaded,
     if (!e.kill_condition().empty()) {
       // fleet's own judge around the worker; its marker keeps the
       // instance stopped (remove it to run the instance again).
-      quoted = {SystemdQuote(options.fleetd), "kill-watch", "--condition",
-                SystemdQuote(e.kill_condition())};
-      if (!e.metrics_path().empty()) {
-        quoted.insert(quoted.end(), {"--metrics", SystemdQuote(e.metrics_path())});
+      quoted.push_back(SystemdQuote(options.fleetd));
+      for (const std::string& w :
+           KillWatchWords(e, os::JoinPath(config.run_dir(), "kill/" + e.name()) + ".")) {
+        quoted.push_back(SystemdQuote(w));
       }
-      quoted.insert(
-          quoted.end(),
-          {"--marker", WithInstance(os::JoinPath(config.run_dir(), "kill/" + e.name()) + "."),
-           "--grace", SystemdQuote(Span(e.stop().grace())), "--"});
+      // The marker is per instance: "...ENGINE.%i".
+      for (size_t i = 0; i + 1 < quoted.size(); ++i) {
+        if (quoted[i] == "\"--marker\"") quoted[i + 1].insert(quoted[i + 1].size() - 1, "%i");
+      }
     }
     for (const std::string& a : argv) quoted.push_back(SystemdQuote(a));
     const bool state = e.state() && !config.state().remote().empty();

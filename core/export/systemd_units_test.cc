@@ -138,16 +138,17 @@ TEST_F(SystemdUnitsTest, EveryEngineKindVerifiesCleanly) {
   ASSERT_NE(keeper, nullptr);
   const std::string fleetd = absl::StrCat("\"", dir_, "/bin/fleetd\"");
   EXPECT_THAT(*keeper, HasSubstr(absl::StrCat("ExecStartPre=", fleetd, " sync-state pull --dir \"",
-                                              dir_, "/run/state/keeper.%i\" --remote ")));
-  EXPECT_THAT(*keeper, HasSubstr("--rule \"*.json=json\""));
+                                              dir_, "/run/state/keeper.%i\" \"--remote\" ")));
+  EXPECT_THAT(*keeper, HasSubstr("\"--rule\" \"*.json=json\""));
   EXPECT_THAT(*keeper, HasSubstr(absl::StrCat("ExecStopPost=", fleetd, " sync-state publish")));
   EXPECT_THAT(*keeper, HasSubstr(absl::StrCat("Environment=\"FLEET_STATE_DIR=", dir_,
                                               "/run/state/keeper.%i\"")));
-  EXPECT_THAT(*keeper, HasSubstr(absl::StrCat(
-                           "ExecStart=", fleetd,
-                           " kill-watch --condition \"loss > $$10 AND cash < 50%%\" --metrics "
-                           "\"/srv/m-{instance}.json\" --marker \"",
-                           dir_, "/run/kill/keeper.%i\" --grace \"10s\" -- \"/bin/sleep\"")));
+  EXPECT_THAT(*keeper,
+              HasSubstr(absl::StrCat(
+                  "ExecStart=", fleetd,
+                  " \"kill-watch\" \"--condition\" \"loss > $$10 AND cash < 50%%\" "
+                  "\"--metrics\" \"/srv/m-{instance}.json\" \"--marker\" \"",
+                  dir_, "/run/kill/keeper.%i\" \"--grace\" \"10s\" \"--\" \"/bin/sleep\"")));
   EXPECT_THAT(*keeper, HasSubstr(absl::StrCat("Environment=\"FLEET_RUN_DIR=", dir_, "/run\"")));
 
   const std::string* web = exported->Find("fleet-web@.service");

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "core/export/fleet_commands.h"
 #include "core/export/kubernetes.h"
 #include "core/health/policy.h"
 #include "core/proto_time/proto_time.h"
@@ -52,33 +53,75 @@ Value Strs(const std::vector<std::string>& items) {
 Value Nanos(absl::Duration d) { return Num(absl::ToDoubleNanoseconds(d)); }
 void Set(Struct* s, const std::string& key, Value v) { (*s->mutable_fields())[key] = std::move(v); }
 
-// The task: the command run in the engine's directory, FLEET_INSTANCE
-// from the allocation's index.
-Struct Task(const v1::Engine& e, std::vector<Lost>* lost) {
+// FLEET_INSTANCE from the allocation's index.
+constexpr char kInstance[] = "export FLEET_INSTANCE=\"$NOMAD_ALLOC_INDEX\"; ";
+// An instance's work tree and kill marker: in the allocation's directory,
+// which its tasks share (Nomad interpolates ${NOMAD_ALLOC_DIR} in args and env).
+constexpr char kStateTree[] = "${NOMAD_ALLOC_DIR}/state/tree";
+constexpr char kKillMarker[] = "${NOMAD_ALLOC_DIR}/kill/stopped";
+
+// `fleetd sync-state OP` on the allocation's work tree.
+std::vector<std::string> SyncState(const v1::State& state, const std::string& op) {
+  std::vector<std::string> argv = {"fleetd", "sync-state", op, "--dir", kStateTree};
+  const std::vector<std::string> flags = SyncStateFlags(state, op);
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return argv;
+}
+
+// A raw_exec task running script (for /bin/sh -c) with argv after it.
+Struct ShellTask(const std::string& name, const std::string& script,
+                 const std::vector<std::string>& argv, Struct env) {
+  Struct config;
+  Set(&config, "command", Str("/bin/sh"));
+  std::vector<std::string> args = {"-c", script};
+  args.insert(args.end(), argv.begin(), argv.end());
+  Set(&config, "args", Strs(args));
+  Struct task;
+  Set(&task, "Name", Str(name));
+  Set(&task, "Driver", Str("raw_exec"));
+  Set(&task, "Config", Obj(config));
+  Set(&task, "Env", Obj(std::move(env)));
+  return task;
+}
+
+// The tasks that keep an allocation's state: a prestart task pulls (the
+// clone), a prestart sidecar publishes every watchdog and at its stop.
+Struct SyncTask(const v1::Engine& e, const v1::State& state, const std::string& op) {
+  Struct env;
+  Set(&env, "FLEET_ENGINE", Str(e.name()));
+  Struct task = ShellTask(op == "pull" ? "state-pull" : "state-sync",
+                          absl::StrCat(kInstance, "exec \"$0\" \"$@\""), SyncState(state, op), env);
+  Struct lifecycle;
+  Set(&lifecycle, "Hook", Str("prestart"));
+  Set(&lifecycle, "Sidecar", Flag(op == "watch"));
+  Set(&task, "Lifecycle", Obj(lifecycle));
+  return task;
+}
+
+// The task: the command run in the engine's directory (under fleetd
+// kill-watch with a kill condition; its tree pulled first with state).
+Struct Task(const v1::Engine& e, const v1::State* state, std::vector<Lost>* lost) {
   std::vector<std::string> argv;
   if (!e.shell().empty()) {
     argv = {"/bin/sh", "-c", e.shell()};
   } else {
     argv.assign(e.command().begin(), e.command().end());
   }
+  if (!e.kill_condition().empty()) {
+    std::vector<std::string> watch = KillWatchWords(e, kKillMarker);
+    watch.insert(watch.begin(), "fleetd");
+    argv.insert(argv.begin(), watch.begin(), watch.end());
+  }
   // The directory in single quotes (a quote in it closed, escaped, reopened).
   const std::string dir = absl::StrReplaceAll(e.cwd(), {{"'", "'\\''"}});
-  std::string script = absl::StrCat("export FLEET_INSTANCE=\"$NOMAD_ALLOC_INDEX\"; cd '", dir,
-                                    "' && exec \"$0\" \"$@\"");
-  argv.insert(argv.begin(), script);
-  Struct config;
-  Set(&config, "command", Str("/bin/sh"));
-  std::vector<std::string> args = {"-c"};
-  args.insert(args.end(), argv.begin(), argv.end());
-  Set(&config, "args", Strs(args));
-  Struct task;
-  Set(&task, "Name", Str(e.name()));
-  Set(&task, "Driver", Str("raw_exec"));
-  Set(&task, "Config", Obj(config));
+  const std::string pull =
+      state != nullptr ? ShellLine(SyncState(*state, "pull")) + " || exit $?; " : "";
+  const std::string script = absl::StrCat(kInstance, pull, "cd '", dir, "' && exec \"$0\" \"$@\"");
   Struct env;
   for (const auto& [k, v] : e.env()) Set(&env, k, Str(v));
   Set(&env, "FLEET_ENGINE", Str(e.name()));
-  Set(&task, "Env", Obj(env));
+  if (state != nullptr) Set(&env, "FLEET_STATE_DIR", Str(kStateTree));
+  Struct task = ShellTask(e.name(), script, argv, env);
   const std::string signal = e.stop().signal().empty() ? "TERM" : e.stop().signal();
   Set(&task, "KillSignal", Str(absl::StartsWith(signal, "SIG") ? signal : "SIG" + signal));
   Set(&task, "KillTimeout", Nanos(FromProto(e.stop().grace())));
@@ -145,7 +188,8 @@ Struct Task(const v1::Engine& e, std::vector<Lost>* lost) {
   return task;
 }
 
-Struct Group(const v1::Engine& e, uint32_t count, bool batch, std::vector<Lost>* lost) {
+Struct Group(const v1::Engine& e, uint32_t count, bool batch, const v1::State* state,
+             std::vector<Lost>* lost) {
   Struct group;
   Set(&group, "Name", Str(e.name()));
   Set(&group, "Count", Num(count));
@@ -163,7 +207,11 @@ Struct Group(const v1::Engine& e, uint32_t count, bool batch, std::vector<Lost>*
     Set(&group, "ReschedulePolicy", Obj(reschedule));
   }
   Value tasks;
-  *tasks.mutable_list_value()->add_values() = Obj(Task(e, lost));
+  *tasks.mutable_list_value()->add_values() = Obj(Task(e, state, lost));
+  if (state != nullptr) {
+    *tasks.mutable_list_value()->add_values() = Obj(SyncTask(e, *state, "pull"));
+    *tasks.mutable_list_value()->add_values() = Obj(SyncTask(e, *state, "watch"));
+  }
   Set(&group, "Tasks", tasks);
   return group;
 }
@@ -199,13 +247,12 @@ absl::StatusOr<Exported> ExportNomad(const config::LoadedConfig& loaded,
       lost.push_back(
           {v1::Engine::kBackoffFieldNumber, "backoff growth: Nomad waits a fixed Delay"});
     }
-    if (!e.kill_condition().empty()) {
-      lost.push_back({v1::Engine::kKillConditionFieldNumber, "kill_condition: not evaluated"});
+    if (!e.kill_condition().empty() && e.type() != v1::ENGINE_TYPE_DAEMON) {
+      lost.push_back({v1::Engine::kKillConditionFieldNumber,
+                      "kill_condition stops the launch it holds in; later launches still run"});
     }
-    if (e.state()) {
-      lost.push_back({v1::Engine::kStateFieldNumber,
-                      "state: true: the Git sync of a work tree is not exported to Nomad"});
-    }
+    const v1::State* state =
+        e.state() && !config.state().remote().empty() ? &config.state() : nullptr;
     if (e.capabilities_size() > 0) {
       lost.push_back({v1::Engine::kCapabilitiesFieldNumber,
                       "capabilities: the work-bus is not exported to Nomad"});
@@ -222,7 +269,8 @@ absl::StatusOr<Exported> ExportNomad(const config::LoadedConfig& loaded,
         lost.push_back({v1::Engine::kCycleFieldNumber,
                         "cycle: the task runs once per allocation; Nomad restarts it on exit"});
       }
-      *groups.mutable_list_value()->add_values() = Obj(Group(e, replicas, /*batch=*/false, &lost));
+      *groups.mutable_list_value()->add_values() =
+          Obj(Group(e, replicas, /*batch=*/false, state, &lost));
     } else {
       absl::StatusOr<schedule::Schedule> parsed = schedule::Schedule::Parse(e.schedule());
       if (!parsed.ok()) return parsed.status();
@@ -271,7 +319,7 @@ absl::StatusOr<Exported> ExportNomad(const config::LoadedConfig& loaded,
       Set(&job, "Periodic", Obj(periodic));
       Value job_groups;
       *job_groups.mutable_list_value()->add_values() =
-          Obj(Group(e, replicas, /*batch=*/true, &lost));
+          Obj(Group(e, replicas, /*batch=*/true, state, &lost));
       Set(&job, "TaskGroups", job_groups);
       out.files.push_back({KubernetesName(config.name(), e.name()) + ".nomad.json", Json(job)});
     }

@@ -38,7 +38,8 @@ const std::map<std::string, std::set<std::string>>& Documented() {
         "Meta"}},
       {"Task",
        {"Name", "Driver", "Config", "Env", "KillSignal", "KillTimeout", "Services", "Resources",
-        "User", "Meta"}},
+        "User", "Meta", "Lifecycle"}},
+      {"Lifecycle", {"Hook", "Sidecar"}},
       {"RestartPolicy", {"Attempts", "Interval", "Delay", "Mode"}},
       {"ReschedulePolicy",
        {"Attempts", "Interval", "Delay", "DelayFunction", "MaxDelay", "Unlimited"}},
@@ -112,6 +113,10 @@ void Check(const std::string& kind, const Struct& obj, const std::string& where,
     whole("KillTimeout");
     sub("Config", "RawExecConfig");
     each("Services", "Service");
+    sub("Lifecycle", "Lifecycle");
+  } else if (kind == "Lifecycle") {
+    need("Hook");
+    one_of("Hook", {"prestart", "poststart", "poststop"});
   } else if (kind == "RestartPolicy") {
     one_of("Mode", {"delay", "fail"});
     for (const char* k : {"Attempts", "Interval", "Delay"}) whole(k);
@@ -152,7 +157,13 @@ std::vector<std::string> Problems(const Exported& exported) {
 
 constexpr char kFleet[] = R"(name: mixed
 run_dir: run
+state:
+  remote: https://git.example/state.git
 engines:
+  - name: keeper
+    command: [/srv/keep]
+    state: true
+    kill_condition: "loss > $10"
   - name: web
     command: [/srv/serve]
     replicas: 2
@@ -198,6 +209,14 @@ TEST(NomadTest, EveryJobUsesOnlyDocumentedFields) {
   EXPECT_THAT(nightly, HasSubstr("\"TimeZone\": \"Europe/Berlin\""));
   EXPECT_THAT(nightly, HasSubstr("\"ProhibitOverlap\": false"));
   EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine often: approximate")));
+  // State: a prestart task pulls, a prestart sidecar publishes, the task
+  // pulls before each start; the kill condition by fleetd kill-watch.
+  EXPECT_THAT(service, HasSubstr("\"Name\": \"state-pull\""));
+  EXPECT_THAT(service, HasSubstr("\"Sidecar\": true"));
+  EXPECT_THAT(service, HasSubstr("fleetd sync-state pull --dir '${NOMAD_ALLOC_DIR}/state/tree'"));
+  EXPECT_THAT(service, HasSubstr("\"FLEET_STATE_DIR\": \"${NOMAD_ALLOC_DIR}/state/tree\""));
+  EXPECT_THAT(service, HasSubstr("\"kill-watch\""));
+  EXPECT_THAT(service, HasSubstr("\"${NOMAD_ALLOC_DIR}/kill/stopped\""));
   EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine nightly: overlap")));
 }
 

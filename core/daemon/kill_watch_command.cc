@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -247,7 +248,11 @@ class Watch {
     s->scanner.Feed(absl::string_view(buf, static_cast<size_t>(n)), [this](absl::string_view l) {
       killcond::Metrics values;
       (void)killcond::ParseMetricLine(l.substr(killcond::kMetricMarker.size()), &values);
-      for (const auto& [k, v] : values) line_metrics_[k] = v;
+      // Only what the condition reads is kept: a worker printing ever
+      // new names does not grow kill-watch.
+      for (const auto& [k, v] : values) {
+        if (Named(k)) line_metrics_[k] = v;
+      }
     });
     return true;
   }
@@ -266,6 +271,11 @@ class Watch {
     }
   }
 
+  bool Named(const std::string& name) const {
+    const std::vector<std::string>& names = condition_.variables();
+    return std::find(names.begin(), names.end(), name) != names.end();
+  }
+
   // The condition over the latest variables; says what it decided.
   bool Holds() {
     if (!args_.metrics.empty()) {
@@ -275,7 +285,10 @@ class Watch {
       if (text.ok()) {
         absl::StatusOr<killcond::Metrics> parsed = killcond::ParseMetricsJson(*text);
         if (parsed.ok()) {
-          file_metrics_ = *std::move(parsed);
+          file_metrics_.clear();
+          for (const auto& [k, v] : *parsed) {
+            if (Named(k)) file_metrics_[k] = v;
+          }
           file_error_.clear();
         } else if (std::string e(parsed.status().message()); e != file_error_) {
           Say(absl::StrCat(args_.metrics, ": ", e, " (its variables keep their last values)"));

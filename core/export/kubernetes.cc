@@ -142,8 +142,7 @@ void BusObjects(const std::string& fleet, const std::set<std::string>& capabilit
     mounts.Add(std::move(m));
   };
   mount("config", "/etc/fleet", true);
-  mount("run", "/var/lib/fleet", false);
-  mount("fleet-bus", k8s::kBusMount, false);
+  mount("fleet-bus", k8s::kSharedMount, false);
   c.Set("volumeMounts", std::move(mounts));
   Yaml containers = Yaml::List();
   containers.Add(std::move(c));
@@ -154,10 +153,6 @@ void BusObjects(const std::string& fleet, const std::set<std::string>& capabilit
   config.Set("name", Yaml::Str("config"));
   config["configMap"].Set("name", Yaml::Str(conductor));
   volumes.Add(std::move(config));
-  Yaml run = Yaml::Map();
-  run.Set("name", Yaml::Str("run"));
-  run.Set("emptyDir", Yaml::Map());
-  volumes.Add(std::move(run));
   Yaml bus = Yaml::Map();
   bus.Set("name", Yaml::Str("fleet-bus"));
   bus["persistentVolumeClaim"].Set("claimName", Yaml::Str(k8s::BusClaimName(fleet)));

@@ -181,7 +181,7 @@ Yaml Container(Engine* e, const KubernetesOptions& options) {
   Yaml mounts = Yaml::List();
   if (e->state()) mounts.Add(Mount("fleet-state", kStateMount));
   if (!s.kill_condition().empty()) mounts.Add(Mount("fleet-kill", kKillMount));
-  if (e->bus()) mounts.Add(Mount("fleet-bus", kBusMount));
+  if (e->bus()) mounts.Add(Mount("fleet-bus", kSharedMount));
   if (!mounts.empty()) c.Set("volumeMounts", std::move(mounts));
   Yaml handler = ProbeHandler(e);
   if (!handler.empty()) {

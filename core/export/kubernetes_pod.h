@@ -24,8 +24,11 @@ inline constexpr char kStateMount[] = "/var/lib/fleet/state";
 inline constexpr char kStateTree[] = "/var/lib/fleet/state/tree";  // FLEET_STATE_DIR
 inline constexpr char kKillMount[] = "/var/lib/fleet/kill";
 inline constexpr char kKillMarker[] = "/var/lib/fleet/kill/stopped";
-inline constexpr char kRunDir[] = "/var/lib/fleet/run";  // FLEET_RUN_DIR of bus workers
-inline constexpr char kBusMount[] = "/var/lib/fleet/run/bus";
+// The bus's ReadWriteMany volume holds the conductor's whole run dir (the
+// conductor's fleetd makes it, as its own uid, 0700; a volume's root is
+// not its own), whose bus/ is what workers claim from.
+inline constexpr char kSharedMount[] = "/var/lib/fleet/shared";
+inline constexpr char kRunDir[] = "/var/lib/fleet/shared/run";  // FLEET_RUN_DIR of bus workers
 
 // One engine on its way to objects, and what does not carry over.
 struct Engine {

@@ -194,7 +194,7 @@ TEST_F(KubernetesTest, StateKillConditionsAndTheBusBecomeContainersAndVolumes) {
   const std::string* shards = exported->Find("matrix-fleet-shards.statefulset.yaml");
   ASSERT_NE(shards, nullptr);
   EXPECT_THAT(*shards, HasSubstr("claimName: \"matrix-fleet-bus\""));
-  EXPECT_THAT(*shards, HasSubstr("value: \"/var/lib/fleet/run\""));
+  EXPECT_THAT(*shards, HasSubstr("value: \"/var/lib/fleet/shared/run\""));
   const std::string* conductor = exported->Find("matrix-fleet-conductor.deployment.yaml");
   ASSERT_NE(conductor, nullptr);
   EXPECT_THAT(*conductor, HasSubstr("type: \"Recreate\""));
@@ -218,7 +218,7 @@ TEST_F(KubernetesTest, StateKillConditionsAndTheBusBecomeContainersAndVolumes) {
       config::LoadConfigFromString(text, dir_ + "/conductor.yaml", dir_);
   ASSERT_TRUE(conductor_config.ok()) << conductor_config.status() << "\n" << text;
   EXPECT_EQ(conductor_config->config.bus().external_capabilities_size(), 2);
-  EXPECT_EQ(conductor_config->config.run_dir(), "/var/lib/fleet/run");
+  EXPECT_EQ(conductor_config->config.run_dir(), "/var/lib/fleet/shared/run");
 }
 
 TEST_F(KubernetesTest, TheDemoFleetIsValidKubernetes) {

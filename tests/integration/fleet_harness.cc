@@ -220,6 +220,37 @@ bool FleetHarness::WaitUntil(const std::function<bool()>& pred, absl::Duration t
   return pred();
 }
 
+pid_t FleetHarness::Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                          const std::string& out_path) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    if (!out_path.empty()) {
+      const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+    }
+    std::vector<char*> args, vars;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const std::string& e : env) vars.push_back(const_cast<char*>(e.c_str()));
+    args.push_back(nullptr);
+    vars.push_back(nullptr);
+    if (env.empty()) {
+      execv(args[0], args.data());
+    } else {
+      execve(args[0], args.data(), vars.data());
+    }
+    _exit(127);
+  }
+  return pid;
+}
+
+int FleetHarness::WaitExit(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 bool FleetHarness::ProcessAlive(pid_t pid) {
   if (pid <= 0) return false;
   // A zombie is dead for our purposes.

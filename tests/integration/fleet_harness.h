@@ -66,6 +66,13 @@ class FleetHarness {
   // Polls pred every 20ms until it holds or timeout passes.
   static bool WaitUntil(const std::function<bool()>& pred, absl::Duration timeout);
   static bool ProcessAlive(pid_t pid);
+  // Starts argv (a path) without waiting, in a process group of its own,
+  // with env ("KEY=value"; empty: this process's), stdout and stderr
+  // appended to out_path ("": inherited).
+  static pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+                     const std::string& out_path = "");
+  // Waits for a child; its exit code, or 128 + the signal that killed it.
+  static int WaitExit(pid_t pid);
   // GET path from 127.0.0.1:port over HTTP/1.1: the whole answer, head and
   // body; "(no connection)" when none could be made.
   static std::string HttpGet(int port, const std::string& path);

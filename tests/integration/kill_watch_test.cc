@@ -27,24 +27,7 @@ class KillWatchTest : public ::testing::Test {
     std::vector<std::string> argv = {FleetHarness::FleetdPath(), "kill-watch"};
     argv.insert(argv.end(), args.begin(), args.end());
     argv.insert(argv.end(), {"--", "/bin/sh", "-c", script});
-    const std::string out = Path("out");
-    const pid_t pid = fork();
-    if (pid == 0) {
-      FILE* f = freopen(out.c_str(), "a", stdout);
-      (void)f;
-      dup2(STDOUT_FILENO, STDERR_FILENO);
-      std::vector<char*> raw;
-      for (const std::string& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
-      raw.push_back(nullptr);
-      execv(raw[0], raw.data());
-      _exit(127);
-    }
-    return pid;
-  }
-  static int WaitExit(pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return FleetHarness::Spawn(argv, {}, Path("out"));
   }
   std::string Path(const std::string& name) const { return h_.dir() + "/" + name; }
   std::string Out() const { return FleetHarness::FileText(Path("out")); }
@@ -84,7 +67,7 @@ TEST_F(KillWatchTest, AHeldConditionStopsTheWorkerForGoodUntilTheMarkerGoes) {
   EXPECT_TRUE(FleetHarness::WaitUntil(
       [&] { return FleetHarness::FileText(Path("runs")) == "run\nrun\n"; }, absl::Seconds(15)));
   kill(watch, SIGTERM);
-  EXPECT_EQ(WaitExit(watch), 0);  // Its trap exited 0.
+  EXPECT_EQ(FleetHarness::WaitExit(watch), 0);  // Its trap exited 0.
 }
 
 TEST_F(KillWatchTest, FleetMetricLinesCountAndTheOutputPassesThrough) {
@@ -100,7 +83,7 @@ TEST_F(KillWatchTest, FleetMetricLinesCountAndTheOutputPassesThrough) {
   ASSERT_TRUE(FleetHarness::WaitUntil([&] { return Out().find("parked") != std::string::npos; },
                                       absl::Seconds(10)));
   kill(watch, SIGTERM);
-  EXPECT_EQ(WaitExit(watch), 0);
+  EXPECT_EQ(FleetHarness::WaitExit(watch), 0);
 }
 
 TEST_F(KillWatchTest, AWorkerThatIgnoresSigtermIsKilledAfterTheGrace) {
@@ -112,16 +95,16 @@ TEST_F(KillWatchTest, AWorkerThatIgnoresSigtermIsKilledAfterTheGrace) {
       << Out();
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(500));
   kill(watch, SIGTERM);
-  EXPECT_EQ(WaitExit(watch), 0);
+  EXPECT_EQ(FleetHarness::WaitExit(watch), 0);
 }
 
 TEST_F(KillWatchTest, SignalsArePassedOnAndTheWorkersExitCodeComesBack) {
-  EXPECT_EQ(WaitExit(Start({"--condition", "x > 1"}, "exit 3")), 3);
+  EXPECT_EQ(FleetHarness::WaitExit(Start({"--condition", "x > 1"}, "exit 3")), 3);
   const pid_t watch = Start({"--condition", "x > 1"},
                             "trap 'echo term-seen; exit 7' TERM; while :; do sleep 0.05; done");
   absl::SleepFor(absl::Milliseconds(300));
   kill(watch, SIGTERM);
-  EXPECT_EQ(WaitExit(watch), 7);
+  EXPECT_EQ(FleetHarness::WaitExit(watch), 7);
   EXPECT_THAT(Out(), HasSubstr("term-seen"));
   EXPECT_THAT(Out(), HasSubstr("waits for x (never published)"));
 }

@@ -53,26 +53,7 @@ class KubernetesPodTest : public ::testing::Test {
     return out;
   }
   static pid_t Start(const Container& c, const std::string& out) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      setpgid(0, 0);
-      FILE* f = freopen(out.c_str(), "a", stdout);
-      (void)f;
-      dup2(STDOUT_FILENO, STDERR_FILENO);
-      std::vector<char*> argv, env;
-      for (const std::string& a : c.argv) argv.push_back(const_cast<char*>(a.c_str()));
-      for (const std::string& e : c.env) env.push_back(const_cast<char*>(e.c_str()));
-      argv.push_back(nullptr);
-      env.push_back(nullptr);
-      execve(argv[0], argv.data(), env.data());
-      _exit(127);
-    }
-    return pid;
-  }
-  static int WaitExit(pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return FleetHarness::Spawn(c.argv, c.env, out);
   }
 
   FleetHarness h_;
@@ -113,7 +94,7 @@ engines:
   const Container worker = Take(pod["containers"][0]);
 
   // The init container: the tree, cloned.
-  ASSERT_EQ(WaitExit(Start(pull, h_.dir() + "/pull.out")), 0)
+  ASSERT_EQ(FleetHarness::WaitExit(Start(pull, h_.dir() + "/pull.out")), 0)
       << FleetHarness::FileText(h_.dir() + "/pull.out");
   ASSERT_EQ(access((h_.dir() + "/pod/state/tree/.git").c_str(), F_OK), 0);
 
@@ -130,14 +111,15 @@ engines:
   EXPECT_THAT(FleetHarness::FileText(h_.dir() + "/pod/kill/stopped"), HasSubstr("loss=9"));
   EXPECT_GE(remote.CommitsByAuthor()["thinker/2"], 2);
   kill(-running, SIGKILL);
-  WaitExit(running);
+  FleetHarness::WaitExit(running);
 
   // The sidecar: what the worker left is published at its stop.
   std::ofstream(h_.dir() + "/pod/state/tree/last.txt") << "left\n";
   const pid_t watching = Start(sidecar, h_.dir() + "/sidecar.out");
   absl::SleepFor(absl::Milliseconds(500));
   kill(watching, SIGTERM);
-  EXPECT_EQ(WaitExit(watching), 0) << FleetHarness::FileText(h_.dir() + "/sidecar.out");
+  EXPECT_EQ(FleetHarness::WaitExit(watching), 0)
+      << FleetHarness::FileText(h_.dir() + "/sidecar.out");
   EXPECT_EQ(remote.File("last.txt"), "left\n");
 }
 

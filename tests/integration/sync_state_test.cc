@@ -47,23 +47,6 @@ class SyncStateTest : public ::testing::Test {
                      const std::string& author = "worker/0") const {
     return h_.Run(Argv(op, dir, std::move(args), author));
   }
-  // Starts argv without waiting for it.
-  static pid_t Spawn(const std::vector<std::string>& argv) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      std::vector<char*> args;
-      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    return pid;
-  }
-  static int WaitExit(pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
   void Write(const std::string& path, const std::string& text) const {
     std::ofstream(h_.dir() + "/" + path) << text;
   }
@@ -118,14 +101,14 @@ TEST_F(SyncStateTest, AConflictNoRuleResolvesFailsAndKeepsTheTreeWithoutMarkers)
 
 TEST_F(SyncStateTest, WatchPublishesEveryPeriodAndOnceMoreAtSigterm) {
   ASSERT_EQ(Sync("pull", "a/tree").exit_code, 0);
-  const pid_t watch = Spawn(Argv("watch", "a/tree", {"--every", "1s"}));
+  const pid_t watch = FleetHarness::Spawn(Argv("watch", "a/tree", {"--every", "1s"}));
   Write("a/tree/one.txt", "1\n");
   ASSERT_TRUE(
       FleetHarness::WaitUntil([&] { return remote_.File("one.txt") == "1\n"; }, absl::Seconds(20)));
   // Written right before the stop: the watch's last publish carries it.
   Write("a/tree/two.txt", "2\n");
   kill(watch, SIGTERM);
-  EXPECT_EQ(WaitExit(watch), 0);
+  EXPECT_EQ(FleetHarness::WaitExit(watch), 0);
   EXPECT_EQ(remote_.File("two.txt"), "2\n");
 }
 
@@ -133,10 +116,10 @@ TEST_F(SyncStateTest, APullWithoutATreeWaitsForTheRemoteAndOneWithATreeGoesOn) {
   const std::string later = h_.dir() + "/later/remote.git";
   std::vector<std::string> argv = {FleetHarness::FleetdPath(), "sync-state", "pull", "--dir",
                                    h_.dir() + "/c/tree",       "--remote",   later};
-  const pid_t pull = Spawn(argv);
+  const pid_t pull = FleetHarness::Spawn(argv);
   absl::SleepFor(absl::Milliseconds(500));
   ASSERT_EQ(InitBareRemote(h_.dir() + "/later"), later);
-  EXPECT_EQ(WaitExit(pull), 0);  // The retry 2s later finds it.
+  EXPECT_EQ(FleetHarness::WaitExit(pull), 0);  // The retry 2s later finds it.
   EXPECT_TRUE(FleetHarness::WaitUntil(
       [&] { return access((h_.dir() + "/c/tree/.git").c_str(), F_OK) == 0; }, absl::Seconds(1)));
 
@@ -155,11 +138,11 @@ TEST_F(SyncStateTest, OneCallAtATimeOnATreeAndTheLockIsNeverFollowedThroughASyml
   const int fd = open(lock.c_str(), O_RDWR | O_CLOEXEC);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(flock(fd, LOCK_EX), 0);
-  const pid_t publish = Spawn(Argv("publish", "a/tree"));
+  const pid_t publish = FleetHarness::Spawn(Argv("publish", "a/tree"));
   absl::SleepFor(absl::Milliseconds(800));
   EXPECT_EQ(remote_.File("held.txt"), "");  // Waits for the lock.
   close(fd);
-  EXPECT_EQ(WaitExit(publish), 0);
+  EXPECT_EQ(FleetHarness::WaitExit(publish), 0);
   EXPECT_EQ(remote_.File("held.txt"), "x\n");
 
   ASSERT_EQ(unlink(lock.c_str()), 0);

@@ -178,6 +178,7 @@ absl::Status Conductor::Retry(const std::string& run, const std::string& task, i
 }
 
 std::vector<BusEvent> Conductor::Pass(int64_t now_ms, const FleetView& view) {
+  last_pass_ms_ = now_ms;
   std::vector<BusEvent> events;
   AbsorbResults(now_ms, &events);
   CheckClaims(now_ms, view, &events);
@@ -419,7 +420,12 @@ std::optional<int64_t> Conductor::NextDeadline() const {
   for (const auto& [run, state] : runs_) {
     for (const v1::Task& t : state->dag().tasks()) {
       const TaskStatus& s = state->status(t.id());
-      if (s.state == TaskState::kReady && !s.published) consider(s.retry_at_ms);
+      // A retry delay still to run; a task that was due at the last pass
+      // and stayed unoffered waits for room in the offer window (a claim:
+      // a file event) or a worker (a health change, or the recheck).
+      if (s.state == TaskState::kReady && !s.published && s.retry_at_ms > last_pass_ms_) {
+        consider(s.retry_at_ms);
+      }
       if (s.state == TaskState::kClaimed) {
         consider(s.claimed_ms +
                  google::protobuf::util::TimeUtil::DurationToMilliseconds(t.timeout()));

@@ -93,6 +93,7 @@ class Conductor {
   std::set<std::string> held_;
   bool waiting_ = false;         // a task waits for a worker: look again soon
   int64_t recheck_at_ms_ = 0;    // leases and waiting tasks: the next look
+  int64_t last_pass_ms_ = 0;     // the now of the last Pass
 };
 
 }  // namespace fleet::bus

@@ -45,15 +45,18 @@ void WorkBus::OnConfig(const config::LoadedConfig& loaded) {
     opened_ = true;
     Open();
   }
-  if (conductor_ != nullptr && !external_.empty() && !polling_) {
-    // Workers elsewhere write to a shared file system, whose changes
-    // inotify here never hears of.
-    polling_ = true;
-    poll_due_ = host_->Now();
-    log::Info(absl::StrCat("work-bus: capabilities served elsewhere; a pass every ",
-                           absl::FormatDuration(kPollEvery),
-                           " (inotify does not see other hosts' writes)"));
-  }
+  PollIfExternal();
+}
+
+void WorkBus::PollIfExternal() {
+  if (!conducting_ || external_.empty() || polling_) return;
+  // Workers elsewhere write to a shared file system, whose changes
+  // inotify here never hears of.
+  polling_ = true;
+  poll_due_ = host_->Now();
+  log::Info(absl::StrCat("work-bus: capabilities served elsewhere; a pass every ",
+                         absl::FormatDuration(kPollEvery),
+                         " (inotify does not see other hosts' writes)"));
 }
 
 bool WorkBus::LockBus() {
@@ -75,8 +78,9 @@ bool WorkBus::LockBus() {
       ::close(fd);
     } else {
       lock_fd_ = fd;
-      if (!lock_error_.empty())
+      if (!lock_error_.empty()) {
         host_->Emit("fleetd", "bus_conductor", "this fleetd conducts the bus now");
+      }
       lock_error_.clear();
       return true;
     }
@@ -87,27 +91,27 @@ bool WorkBus::LockBus() {
                              absl::FormatDuration(kLockRetry)));
     lock_error_ = error;
   }
-  lock_retry_due_ = host_->Now() + kLockRetry;
   return false;
 }
 
-void WorkBus::Open() {
-  // Before the loop runs: the bus thread does not exist yet.
-  dir_ = os::JoinPath(host_->run_dir(), "bus");
-  // One conductor per bus directory, even on a volume several hosts share.
-  if (!LockBus()) return;
-  lock_retry_due_.reset();
-  conductor_ = std::make_unique<bus::Conductor>(dir_, fsync_);
+WorkBus::Conducting WorkBus::Conduct() {
+  if (!LockBus()) return Conducting::kElsewhere;
+  auto conductor = std::make_unique<bus::Conductor>(dir_, fsync_);
   std::vector<bus::BusEvent> events;
-  absl::Status ready = conductor_->Init(&events);
+  absl::Status ready = conductor->Init(&events);
   if (!ready.ok()) {
     log::Error(absl::StrCat("work-bus: ", ready.message(), "; the bus is off"));
-    conductor_.reset();
-    return;
+    return Conducting::kBroken;
   }
   for (const bus::BusEvent& e : events) host_->Emit(e.subject, e.kind, e.message);
-  due_ms_ = conductor_->NextDeadline();
-  if (worker_ != nullptr) return;  // Opened late (the lock came free): watches are in place.
+  conductor_ = std::move(conductor);
+  return Conducting::kYes;
+}
+
+void WorkBus::Open() {
+  // Before the loop runs: the bus thread does not exist yet, so the first
+  // look at the bus may touch the disk here.
+  dir_ = os::JoinPath(host_->run_dir(), "bus");
   worker_ = std::make_unique<plugin_host::SerialWorker>();
   inotify_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
   if (inotify_fd_ < 0) {
@@ -116,7 +120,33 @@ void WorkBus::Open() {
   } else if (!host_->WatchFd(inotify_fd_, [this] { OnWatchEvents(); })) {
     StartPolling("its inotify descriptor cannot join the loop");
   }
+  // One conductor per bus directory, even on a volume several hosts share.
+  const Conducting conducting = Conduct();
+  conducting_ = conducting == Conducting::kYes;
+  if (conducting_) due_ms_ = conductor_->NextDeadline();
+  if (conducting == Conducting::kElsewhere) lock_retry_due_ = host_->Now() + kLockRetry;
   Watch();
+}
+
+void WorkBus::TryConductAgain() {
+  lock_retry_due_.reset();
+  // The lock, and reading every run back, on the bus thread: a shared
+  // volume that hangs delays the bus, never supervision.
+  const bool posted = Post([this] {
+    const Conducting conducting = Conduct();
+    std::optional<int64_t> due;
+    if (conducting == Conducting::kYes) due = conductor_->NextDeadline();
+    host_->Post([this, conducting, due] {
+      if (conducting == Conducting::kElsewhere) lock_retry_due_ = host_->Now() + kLockRetry;
+      if (conducting != Conducting::kYes) return;
+      conducting_ = true;
+      due_ms_ = due;
+      dirty_ = true;
+      PollIfExternal();
+      Watch();
+    });
+  });
+  if (!posted) lock_retry_due_ = host_->Now() + kLockRetry;
 }
 
 void WorkBus::StartPolling(const std::string& why) {
@@ -139,7 +169,7 @@ void WorkBus::Changed() {
 }
 
 void WorkBus::Watch() {
-  if (conductor_ == nullptr || polling_) return;  // Polling: every pass rescans.
+  if (!conducting_ || polling_) return;  // Polling: every pass rescans.
   std::vector<std::string> dirs = {os::JoinPath(dir_, "results"), os::JoinPath(dir_, "cur")};
   for (const std::string& worker : os::ListDirectory(os::JoinPath(dir_, "cur"))) {
     dirs.push_back(os::JoinPath(dir_, "cur/" + worker));
@@ -215,7 +245,7 @@ bus::FleetView WorkBus::View() {
 }
 
 std::optional<os::MonoTime> WorkBus::NextDeadline() const {
-  if (conductor_ == nullptr) return lock_retry_due_;
+  if (!conducting_) return lock_retry_due_;
   if (pass_running_) return std::nullopt;  // Its end looks again.
   if (dirty_) return host_->Now();
   std::optional<os::MonoTime> next = poll_due_;
@@ -229,14 +259,10 @@ std::optional<os::MonoTime> WorkBus::NextDeadline() const {
 }
 
 void WorkBus::OnDeadline() {
-  if (conductor_ == nullptr && lock_retry_due_.has_value() && host_->Now() >= *lock_retry_due_) {
-    Open();
-    if (conductor_ != nullptr && !external_.empty() && !polling_) {
-      polling_ = true;
-      poll_due_ = host_->Now();
-    }
+  if (!conducting_ && lock_retry_due_.has_value() && host_->Now() >= *lock_retry_due_) {
+    TryConductAgain();
   }
-  if (conductor_ == nullptr || pass_running_) return;
+  if (!conducting_ || pass_running_) return;
   dirty_ = false;
   if (polling_) poll_due_ = host_->Now() + kPollEvery;
   Watch();  // New workers' claim directories.
@@ -279,7 +305,7 @@ void WorkBus::Count(const std::vector<bus::BusEvent>& events) {
 }
 
 void WorkBus::FillMetrics(ctl::GetStatusResponse* status) const {
-  if (conductor_ == nullptr) return;  // No bus: no series.
+  if (!conducting_) return;  // No bus: no series.
   metrics::Series tasks = metrics::Series::Gauge(
       status, "fleet_bus_tasks", "Tasks of the runs the bus holds, by state (after its last pass)");
   for (bus::TaskState state :

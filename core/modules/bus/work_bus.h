@@ -58,10 +58,18 @@ class WorkBus final : public module::Module {
 
  private:
   void Open();
+  enum class Conducting { kYes, kElsewhere, kBroken };
+  // Takes the bus (the lock, then the conductor reads every run back):
+  // before the loop runs, or on the bus thread. kElsewhere: another
+  // conductor holds it (tried again); kBroken: the bus is off (said).
+  Conducting Conduct();
   // Takes RUN_DIR/bus/conductor.lock (flock; NFSv4 and CephFS pass it to
   // the other hosts). False: another conductor holds it, or it cannot be
-  // taken: said once, tried again at lock_retry_due_.
+  // taken: said once.
   bool LockBus();
+  // Loop: Conduct on the bus thread; the loop learns the outcome.
+  void TryConductAgain();
+  void PollIfExternal();
   // Adds watches for new workers' claim directories; without inotify (or
   // out of watches) every second is a pass.
   void Watch();
@@ -93,8 +101,12 @@ class WorkBus final : public module::Module {
   std::unique_ptr<bus::Conductor> conductor_;
   std::unique_ptr<plugin_host::SerialWorker> worker_;
   int inotify_fd_ = -1;
+  // The lock and what last kept it (bus thread, or before the loop).
   int lock_fd_ = -1;
   std::string lock_error_;
+  // Loop: the conductor is open (conductor_ is then only the bus thread's),
+  // or when to try to take the bus again.
+  bool conducting_ = false;
   std::optional<os::MonoTime> lock_retry_due_;
   // bus.external_capabilities: offered whatever this fleetd runs.
   std::set<std::string> external_;

@@ -6,6 +6,7 @@
 // pod's ordinal), publishes after each cycle, and its kill condition stops
 // it for good; the sidecar publishes what is left at its stop.
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,10 @@ class KubernetesPodTest : public ::testing::Test {
     Container out;
     for (const YAML::Node& a : c["command"]) out.argv.push_back(local(a.as<std::string>()));
     out.env = {"PATH=/usr/bin:/bin", "HOSTNAME=it-thinker-2"};
+    // A sanitizer build's settings (.bazelrc) go through, as to any child.
+    for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"}) {
+      if (const char* value = getenv(name)) out.env.push_back(absl::StrCat(name, "=", value));
+    }
     for (const YAML::Node& e : c["env"]) {
       out.env.push_back(
           absl::StrCat(e["name"].as<std::string>(), "=", local(e["value"].as<std::string>())));

@@ -241,13 +241,20 @@ class Tree {
         absl::Condition(
             +[](std::optional<sync::SyncOutcome>* o) { return o->has_value(); }, &outcome_),
         kCallTimeout + absl::Seconds(30));
+    if (!outcome_.has_value()) {
+      // The call may still be working the tree: the lock stays held until
+      // this process ends (the caller gives up on the tree).
+      stuck_ = true;
+      return absl::DeadlineExceededError("the sync plugin did not answer");
+    }
     ::close(*lock);
-    if (!outcome_.has_value()) return absl::DeadlineExceededError("the sync plugin did not answer");
     if (!outcome_->result.ok()) return outcome_->result.status();
     return *outcome_->result;
   }
 
   bool HasRepo() const { return os::Exists(args_.dir + "/.git"); }
+  // A call outlived its time: no other may be made on the tree.
+  bool stuck() const { return stuck_; }
 
  private:
   void Answer(sync::SyncOutcome outcome) {
@@ -282,6 +289,7 @@ class Tree {
   plugin_host::CallStats stats_;
   std::unique_ptr<sync::StateSync> sync_;
   uint64_t seq_ = 0;
+  bool stuck_ = false;
   absl::Mutex mu_;
   std::optional<sync::SyncOutcome> outcome_;
 };
@@ -343,6 +351,7 @@ bool Once(Tree* tree, SyncRequest::Op op, const std::string& message) {
 int Pull(Tree* tree, Signals* signals) {
   for (uint32_t retries = 0;; ++retries) {
     if (Once(tree, SyncRequest::OP_PULL, "")) return kExitOk;
+    if (tree->stuck()) return kExitFailure;
     if (tree->HasRepo()) {
       Say("the worker goes on from the work tree's last state");
       return kExitOk;
@@ -362,7 +371,9 @@ int Watch(Tree* tree, Signals* signals, const Args& args) {
   uint32_t retries = 0;
   absl::Duration wait = args.every;
   while (!signals->Wait(wait)) {
-    if (Once(tree, SyncRequest::OP_PUBLISH, message)) {
+    const bool published = Once(tree, SyncRequest::OP_PUBLISH, message);
+    if (tree->stuck()) return kExitFailure;  // Restarted, with a fresh plugin.
+    if (published) {
       retries = 0;
       wait = args.every;
     } else {

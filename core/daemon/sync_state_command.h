@@ -9,7 +9,9 @@
 //   publish  commits what DIR holds and pushes it, once.
 //   watch    publishes every --every (fleet's watchdog), retrying a failed
 //            push with backoff, and once more on SIGTERM before it exits.
-// One tree is worked by one call at a time: a flock on DIR.sync-lock.
+// One tree is worked by one call at a time: a flock on DIR.sync-lock. A
+// call the plugin leaves unanswered past 2.5 minutes ends the command
+// (exit 1; the lock is held until then), so a restart gets a fresh plugin.
 #ifndef FLEET_CORE_DAEMON_SYNC_STATE_COMMAND_H_
 #define FLEET_CORE_DAEMON_SYNC_STATE_COMMAND_H_
 

@@ -310,7 +310,7 @@ class Watch {
         absl::StrCat("kill condition '", condition_.text(), "' held at ",
                      absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone()), ": ",
                      verdict.values);
-    Say(why + ": stopping the worker for good");
+    // Recorded first, then said: whoever reads the line finds the marker.
     if (!args_.marker.empty()) {
       absl::Status written = os::MakeDirs(os::DirName(args_.marker), 0755);
       if (written.ok()) written = os::WriteFileAtomic(args_.marker, why + "\n", 0644);
@@ -319,6 +319,7 @@ class Watch {
                          "): a restarted container will run the worker again"));
       }
     }
+    Say(why + ": stopping the worker for good");
     return true;
   }
 

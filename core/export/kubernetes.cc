@@ -2,17 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "core/export/kubernetes_pod.h"
 #include "core/export/yaml_writer.h"
-#include "core/health/policy.h"
 #include "core/proto_time/proto_time.h"
 #include "core/schedule/cron.h"
 

@@ -4,9 +4,7 @@
 #include <cmath>
 #include <map>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "core/export/fleet_commands.h"
 #include "core/health/policy.h"
 #include "core/proto_time/proto_time.h"

@@ -4,6 +4,7 @@
 // said; a schedule it would fire differently is refused.
 #include "core/export/systemd_units.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -193,6 +194,26 @@ TEST_F(SystemdUnitsTest, EveryEngineKindVerifiesCleanly) {
   EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine either: overlap")));
   EXPECT_THAT(exported->warnings, Contains(HasSubstr("engine analyst: intelligence")));
   EXPECT_THAT(*exported->Find("fleet-often@.service"), HasSubstr("# Not carried over: overlap"));
+}
+
+TEST_F(SystemdUnitsTest, TheDemoFleetVerifiesCleanly) {
+  // The demo as the tree has it (its scripts beside it, its state on).
+  char real[PATH_MAX];
+  const std::string runfile = std::string(getenv("TEST_SRCDIR")) + "/" +
+                              std::string(getenv("TEST_WORKSPACE")) + "/demo/fleet.yaml";
+  ASSERT_NE(realpath(runfile.c_str(), real), nullptr);
+  absl::StatusOr<config::LoadedConfig> loaded = config::LoadConfig(real);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  SystemdOptions options;
+  options.fleetd = dir_ + "/bin/fleetd";
+  ASSERT_EQ(system("mkdir -p $TEST_TMPDIR/units/bin && cp /bin/true $TEST_TMPDIR/units/bin/fleetd"),
+            0);
+  absl::StatusOr<Exported> exported = ExportSystemd(*loaded, options);
+  ASSERT_TRUE(exported.ok()) << exported.status();
+  EXPECT_EQ(Verify(*exported), "");
+  const std::string* worker = exported->Find("fleet-worker@.service");
+  ASSERT_NE(worker, nullptr);
+  EXPECT_THAT(*worker, HasSubstr("ExecStartPre="));  // its state, pulled before each start
 }
 
 TEST_F(SystemdUnitsTest, AScheduleSystemdWouldSkipIsRefusedUnlessApproximate) {

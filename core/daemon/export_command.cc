@@ -1,7 +1,6 @@
 #include "core/daemon/export_command.h"
 
 #include <stdio.h>
-#include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
 #include "core/config/loader.h"
@@ -108,9 +107,10 @@ int ExportCommand(const std::vector<std::string>& args) {
   // is checked before any is written.
   for (const exporting::ExportedFile& f : exported->files) {
     const std::string path = os::JoinPath(out, f.name);
-    struct stat st;
-    if (::lstat(path.c_str(), &st) != 0) continue;  // New: nothing to lose.
+    // One open (no-follow, non-blocking, bounded) says both whether it is
+    // there and what it holds.
     absl::StatusOr<std::string> existing = os::ReadUntrustedFile(path, 1 << 20);
+    if (absl::IsNotFound(existing.status())) continue;  // New: nothing to lose.
     if (!existing.ok() && !force) {
       // Too large, unreadable, not a regular file: not ours to replace.
       fprintf(stderr,

@@ -15,13 +15,19 @@ namespace {
 namespace v1 = ::fleet::config::v1;
 
 std::string Seconds(const google::protobuf::Duration& d) {
-  return absl::StrCat(static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(FromProto(d)))), "s");
+  return absl::StrCat(WholeSeconds(FromProto(d)), "s");
 }
 
 }  // namespace
 
-std::vector<std::string> SyncStateFlags(const v1::State& s, const std::string& op) {
-  std::vector<std::string> flags = {"--remote", s.remote(), "--branch", s.branch()};
+int64_t WholeSeconds(absl::Duration d) {
+  return static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(d)));
+}
+
+std::vector<std::string> SyncStateArgv(const std::string& fleetd, const v1::State& s,
+                                       const std::string& op, const std::string& dir) {
+  std::vector<std::string> flags = {fleetd,     "sync-state", op,         "--dir",   dir,
+                                    "--remote", s.remote(),   "--branch", s.branch()};
   for (const v1::MergeRule& rule : s.merge()) {
     flags.insert(flags.end(), {"--rule", absl::StrCat(rule.path(), "=", rule.strategy())});
   }
@@ -32,8 +38,9 @@ std::vector<std::string> SyncStateFlags(const v1::State& s, const std::string& o
   return flags;
 }
 
-std::vector<std::string> KillWatchWords(const v1::Engine& e, const std::string& marker) {
-  std::vector<std::string> words = {"kill-watch", "--condition", e.kill_condition()};
+std::vector<std::string> KillWatchArgv(const std::string& fleetd, const v1::Engine& e,
+                                       const std::string& marker) {
+  std::vector<std::string> words = {fleetd, "kill-watch", "--condition", e.kill_condition()};
   if (!e.metrics_path().empty()) words.insert(words.end(), {"--metrics", e.metrics_path()});
   words.insert(words.end(), {"--marker", marker, "--grace", Seconds(e.stop().grace()), "--"});
   return words;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "core/export/fleet_commands.h"
 #include "core/export/kubernetes_pod.h"
 #include "core/export/yaml_writer.h"
 #include "core/proto_time/proto_time.h"
@@ -19,7 +20,6 @@ namespace {
 namespace v1 = ::fleet::config::v1;
 
 using k8s::Engine;
-using k8s::WholeSeconds;
 
 Yaml Labels(const std::string& name, const std::string& fleet) {
   Yaml labels = Yaml::Map();

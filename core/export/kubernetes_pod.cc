@@ -85,10 +85,7 @@ Yaml ProbeHandler(Engine* e) {
 // `fleetd sync-state OP ...` for the engine's work tree, as the state
 // module would call the sync plugin.
 std::vector<std::string> SyncState(const Engine& e, const std::string& op) {
-  std::vector<std::string> argv = {"fleetd", "sync-state", op, "--dir", kStateTree};
-  const std::vector<std::string> flags = SyncStateFlags(e.loaded.config.state(), op);
-  argv.insert(argv.end(), flags.begin(), flags.end());
-  return argv;
+  return SyncStateArgv("fleetd", e.loaded.config.state(), op, kStateTree);
 }
 
 Yaml EnvVar(const std::string& name, const std::string& value) {
@@ -142,9 +139,7 @@ Yaml Container(Engine* e, const KubernetesOptions& options) {
   if (!s.kill_condition().empty()) {
     // fleet's own judge around the worker: it must see the worker's
     // metrics file and output, so it runs in the worker's container.
-    std::vector<std::string> watch = {"fleetd"};
-    const std::vector<std::string> words = KillWatchWords(s, kKillMarker);
-    watch.insert(watch.end(), words.begin(), words.end());
+    const std::vector<std::string> watch = KillWatchArgv("fleetd", s, kKillMarker);
     argv.insert(argv.begin(), watch.begin(), watch.end());
   }
   const bool cycle = s.type() == v1::ENGINE_TYPE_DAEMON && s.has_cycle() &&
@@ -204,10 +199,6 @@ Yaml Container(Engine* e, const KubernetesOptions& options) {
 }
 
 }  // namespace
-
-int64_t WholeSeconds(absl::Duration d) {
-  return static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(d)));
-}
 
 std::string BusClaimName(const std::string& fleet) { return fleet + "-bus"; }
 

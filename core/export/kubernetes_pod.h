@@ -52,9 +52,6 @@ Yaml PodSpec(Engine* e, const KubernetesOptions& options, const char* restart);
 // The PersistentVolumeClaim the bus's directory is on (ReadWriteMany).
 std::string BusClaimName(const std::string& fleet);
 
-// d in whole seconds, rounded up.
-int64_t WholeSeconds(absl::Duration d);
-
 }  // namespace fleet::exporting::k8s
 
 #endif  // FLEET_CORE_EXPORT_KUBERNETES_POD_H_

@@ -62,10 +62,7 @@ constexpr char kKillMarker[] = "${NOMAD_ALLOC_DIR}/kill/stopped";
 
 // `fleetd sync-state OP` on the allocation's work tree.
 std::vector<std::string> SyncState(const v1::State& state, const std::string& op) {
-  std::vector<std::string> argv = {"fleetd", "sync-state", op, "--dir", kStateTree};
-  const std::vector<std::string> flags = SyncStateFlags(state, op);
-  argv.insert(argv.end(), flags.begin(), flags.end());
-  return argv;
+  return SyncStateArgv("fleetd", state, op, kStateTree);
 }
 
 // A raw_exec task running script (for /bin/sh -c) with argv after it.
@@ -108,8 +105,7 @@ Struct Task(const v1::Engine& e, const v1::State* state, std::vector<Lost>* lost
     argv.assign(e.command().begin(), e.command().end());
   }
   if (!e.kill_condition().empty()) {
-    std::vector<std::string> watch = KillWatchWords(e, kKillMarker);
-    watch.insert(watch.begin(), "fleetd");
+    const std::vector<std::string> watch = KillWatchArgv("fleetd", e, kKillMarker);
     argv.insert(argv.begin(), watch.begin(), watch.end());
   }
   // The directory in single quotes (a quote in it closed, escaped, reopened).

@@ -89,22 +89,28 @@ std::vector<Lost> NotCarriedOver(const v1::Engine& e) {
   return lost;
 }
 
-// arg quoted, then the instance (%i) after it: "prefix%i".
-std::string WithInstance(const std::string& prefix) {
-  std::string quoted = SystemdQuote(prefix);
-  quoted.insert(quoted.size() - 1, "%i");
-  return quoted;
+// Stands for the instance (%i, which SystemdQuote would escape) in the
+// paths fleet makes per instance: its work tree and kill marker.
+constexpr char kInstance[] = "\x01";
+
+// Words fleet made, quoted, kInstance as %i (never the operator's words:
+// those go through SystemdQuote alone).
+std::string QuoteOurs(const std::vector<std::string>& words) {
+  std::vector<std::string> quoted;
+  for (const std::string& w : words) {
+    quoted.push_back(absl::StrReplaceAll(SystemdQuote(w), {{kInstance, "%i"}}));
+  }
+  return absl::StrJoin(quoted, " ");
 }
 
-// `fleetd sync-state OP` on the instance's work tree
-// (<work_trees>/ENGINE.N, fleetd's own layout), as its state module would
-// call the sync plugin; the author is FLEET_ENGINE/FLEET_INSTANCE.
-std::string SyncState(const v1::State& s, const std::string& engine, const char* op,
+// `fleetd sync-state OP` on <work_trees>/ENGINE.N (fleetd's own layout);
+// the verb's words plain, the rest quoted.
+std::string SyncState(const v1::State& s, const std::string& engine, const std::string& op,
                       const std::string& fleetd) {
-  std::vector<std::string> words = {SystemdQuote(fleetd), "sync-state", op, "--dir",
-                                    WithInstance(os::JoinPath(s.work_trees(), engine) + ".")};
-  for (const std::string& flag : SyncStateFlags(s, op)) words.push_back(SystemdQuote(flag));
-  return absl::StrJoin(words, " ");
+  const std::vector<std::string> argv = SyncStateArgv(
+      fleetd, s, op, absl::StrCat(os::JoinPath(s.work_trees(), engine), ".", kInstance));
+  return absl::StrCat(SystemdQuote(argv[0]), " ", argv[1], " ", argv[2], " ", argv[3], " ",
+                      QuoteOurs({argv.begin() + 4, argv.end()}));
 }
 
 }  // namespace
@@ -196,15 +202,9 @@ absl::StatusOr<Exported> ExportSystemd(const config::LoadedConfig& loaded,
     if (!e.kill_condition().empty()) {
       // fleet's own judge around the worker; its marker keeps the
       // instance stopped (remove it to run the instance again).
-      quoted.push_back(SystemdQuote(options.fleetd));
-      for (const std::string& w :
-           KillWatchWords(e, os::JoinPath(config.run_dir(), "kill/" + e.name()) + ".")) {
-        quoted.push_back(SystemdQuote(w));
-      }
-      // The marker is per instance: "...ENGINE.%i".
-      for (size_t i = 0; i + 1 < quoted.size(); ++i) {
-        if (quoted[i] == "\"--marker\"") quoted[i + 1].insert(quoted[i + 1].size() - 1, "%i");
-      }
+      quoted.push_back(QuoteOurs(KillWatchArgv(
+          options.fleetd, e,
+          absl::StrCat(os::JoinPath(config.run_dir(), "kill/" + e.name()), ".", kInstance))));
     }
     for (const std::string& a : argv) quoted.push_back(SystemdQuote(a));
     const bool state = e.state() && !config.state().remote().empty();
@@ -226,10 +226,10 @@ absl::StatusOr<Exported> ExportSystemd(const config::LoadedConfig& loaded,
     service.Set("Environment", SystemdQuote(absl::StrCat("FLEET_ENGINE=", e.name())));
     service.Set("Environment", "\"FLEET_INSTANCE=%i\"");
     if (state) {
-      service.Set(
-          "Environment",
-          WithInstance(absl::StrCat(
-              "FLEET_STATE_DIR=", os::JoinPath(config.state().work_trees(), e.name()), ".")));
+      service.Set("Environment",
+                  QuoteOurs({absl::StrCat(
+                      "FLEET_STATE_DIR=", os::JoinPath(config.state().work_trees(), e.name()), ".",
+                      kInstance)}));
     }
     if (e.capabilities_size() > 0) {
       service.Set("Environment", SystemdQuote("FLEET_RUN_DIR=" + config.run_dir()));

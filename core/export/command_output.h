@@ -4,7 +4,9 @@
 #ifndef FLEET_CORE_EXPORT_COMMAND_OUTPUT_H_
 #define FLEET_CORE_EXPORT_COMMAND_OUTPUT_H_
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 
 #include <string>
@@ -26,6 +28,15 @@ inline CommandOutput RunCommand(const std::string& command) {
   const int status = pclose(pipe);
   out.exit_code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return out;
+}
+
+// The real path of a runfile ("demo/fleet.yaml": the file in the source
+// tree, so what sits beside it is found too), or "" when it is missing.
+inline std::string RunfileRealPath(const std::string& runfile) {
+  char real[PATH_MAX];
+  const std::string path = std::string(getenv("TEST_SRCDIR")) + "/" +
+                           std::string(getenv("TEST_WORKSPACE")) + "/" + runfile;
+  return realpath(path.c_str(), real) != nullptr ? std::string(real) : "";
 }
 
 }  // namespace fleet::exporting

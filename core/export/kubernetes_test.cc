@@ -81,12 +81,8 @@ engines:
 
 // The real directory of a runfile (its symlink's target's directory).
 std::string RealDir(const std::string& runfile) {
-  char real[PATH_MAX];
-  const std::string path = std::string(getenv("TEST_SRCDIR")) + "/" +
-                           std::string(getenv("TEST_WORKSPACE")) + "/" + runfile;
-  if (realpath(path.c_str(), real) == nullptr) return "";
-  std::string dir(real);
-  return dir.substr(0, dir.rfind('/'));
+  const std::string real = RunfileRealPath(runfile);
+  return real.substr(0, real.rfind('/'));
 }
 
 // What tools/k8s/validate.js says of the files ("" and exit 0 when valid).

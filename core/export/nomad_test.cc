@@ -4,14 +4,12 @@
 // documented values, durations are whole nanoseconds, cron specs parse.
 #include "core/export/nomad.h"
 
-#include <limits.h>
-#include <stdlib.h>
-
 #include <map>
 #include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "core/export/command_output.h"
 #include "core/schedule/cron.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
@@ -221,10 +219,8 @@ TEST(NomadTest, EveryJobUsesOnlyDocumentedFields) {
 }
 
 TEST(NomadTest, TheDemoFleetExports) {
-  char real[PATH_MAX];
-  const std::string runfile = std::string(getenv("TEST_SRCDIR")) + "/" +
-                              std::string(getenv("TEST_WORKSPACE")) + "/demo/fleet.yaml";
-  ASSERT_NE(realpath(runfile.c_str(), real), nullptr);
+  const std::string real = RunfileRealPath("demo/fleet.yaml");
+  ASSERT_NE(real, "");
   absl::StatusOr<config::LoadedConfig> loaded = config::LoadConfig(real);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   absl::StatusOr<Exported> exported = ExportNomad(*loaded, {/*approximate=*/true});

@@ -198,10 +198,8 @@ TEST_F(SystemdUnitsTest, EveryEngineKindVerifiesCleanly) {
 
 TEST_F(SystemdUnitsTest, TheDemoFleetVerifiesCleanly) {
   // The demo as the tree has it (its scripts beside it, its state on).
-  char real[PATH_MAX];
-  const std::string runfile = std::string(getenv("TEST_SRCDIR")) + "/" +
-                              std::string(getenv("TEST_WORKSPACE")) + "/demo/fleet.yaml";
-  ASSERT_NE(realpath(runfile.c_str(), real), nullptr);
+  const std::string real = RunfileRealPath("demo/fleet.yaml");
+  ASSERT_NE(real, "");
   absl::StatusOr<config::LoadedConfig> loaded = config::LoadConfig(real);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   SystemdOptions options;

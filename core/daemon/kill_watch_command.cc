@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "core/daemon/command_flags.h"
 #include "core/daemon/daemon.h"
 #include "core/killcond/expression.h"
 #include "core/killcond/metrics.h"
@@ -61,12 +62,6 @@ std::string Parse(const std::vector<std::string>& args, Args* a) {
     const std::string& arg = args[i];
     if (i + 1 >= args.size()) return arg + " needs a value";
     const std::string& value = args[++i];
-    auto duration = [&](absl::Duration* d) -> std::string {
-      if (!absl::ParseDuration(value, d) || *d <= absl::ZeroDuration()) {
-        return absl::StrCat(arg, " '", value, "' is not a positive duration (5s, 1m)");
-      }
-      return "";
-    };
     std::string error;
     if (arg == "--condition") {
       a->condition = value;
@@ -77,9 +72,9 @@ std::string Parse(const std::vector<std::string>& args, Args* a) {
     } else if (arg == "--marker") {
       a->marker = value;
     } else if (arg == "--every") {
-      error = duration(&a->every);
+      error = ParsePositiveDuration(arg, value, &a->every);
     } else if (arg == "--grace") {
-      error = duration(&a->grace);
+      error = ParsePositiveDuration(arg, value, &a->grace);
     } else {
       return "unknown flag " + arg;
     }

@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "core/backoff/backoff.h"
 #include "core/config/validate.h"
+#include "core/daemon/command_flags.h"
 #include "core/daemon/daemon.h"
 #include "core/daemon/plugins.h"
 #include "core/os/clock.h"
@@ -84,12 +85,6 @@ std::string Parse(const std::vector<std::string>& args, Args* a) {
     const bool takes_value = absl::StartsWith(arg, "--") && arg != "--help";
     if (takes_value && i + 1 >= args.size()) return arg + " needs a value";
     const std::string value = takes_value ? args[++i] : "";
-    auto duration = [&](absl::Duration* d) -> std::string {
-      if (!absl::ParseDuration(value, d) || *d <= absl::ZeroDuration()) {
-        return absl::StrCat(arg, " '", value, "' is not a positive duration (30s, 5m, 1h)");
-      }
-      return "";
-    };
     std::string error;
     if (arg == "--dir") {
       a->dir = value;
@@ -124,9 +119,9 @@ std::string Parse(const std::vector<std::string>& args, Args* a) {
       }
       a->push_attempts = static_cast<uint32_t>(n);
     } else if (arg == "--network-timeout") {
-      error = duration(&a->network_timeout);
+      error = ParsePositiveDuration(arg, value, &a->network_timeout);
     } else if (arg == "--every") {
-      error = duration(&a->every);
+      error = ParsePositiveDuration(arg, value, &a->every);
     } else if (takes_value || (!arg.empty() && arg[0] == '-')) {
       return "unknown flag " + arg;
     } else if (a->op.empty()) {

@@ -227,6 +227,8 @@ TEST(LoaderTest, SemanticErrors) {
               HasSubstr("must not climb out"));
   EXPECT_THAT(ErrorOf("engines:\n  - {name: a, command: [x], capabilities: [ok, '../x']}\n"),
               HasSubstr("fleet.yaml:2:48: capability '../x' must be 1 to 100"));
+  EXPECT_THAT(ErrorOf("bus:\n  external_capabilities: [llm, 'a/b']\nengines: []\n"),
+              HasSubstr("fleet.yaml:2:32: capability 'a/b' must be 1 to 100"));
 }
 
 TEST(LoaderTest, SyntaxErrorsAndHostileDocuments) {
